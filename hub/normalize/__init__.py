@@ -1,0 +1,1 @@
+"""Pure normalization of identifiers, names, addresses and company names."""

@@ -1,0 +1,235 @@
+"""Chinese identifiers: resident ID (GB 11643), USCC (GB 32100), organization code (GB 11714),
+phone numbers and dates, each parsed into a canonical form with the reason when it is invalid.
+
+Every parser keeps the original text: an invalid identifier is evidence, never discarded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+__all__ = [
+    "ResidentId",
+    "Uscc",
+    "Phone",
+    "parse_resident_id",
+    "parse_uscc",
+    "parse_phone",
+    "parse_date",
+    "resident_id_check_char",
+    "uscc_check_char",
+    "org_code_check_char",
+    "fold_text",
+]
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUE = {c: i for i, c in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_SEPARATORS = re.compile(r"[\s\-‐‑–—_.·/()（）]+")
+_MIN_BIRTH_YEAR = 1880
+
+
+def fold_text(text: str) -> str:
+    """Fold full-width forms to ASCII and drop surrounding space: "３２０５" -> "3205"."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _compact(text: str) -> str:
+    return _SEPARATORS.sub("", fold_text(text)).upper()
+
+
+def resident_id_check_char(first17: str) -> str:
+    """Return the GB 11643 check character for the first 17 digits of a resident ID."""
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11]
+
+
+def _real_date(yyyymmdd: str, today: date | None = None) -> date | None:
+    try:
+        born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return None
+    if born.year < _MIN_BIRTH_YEAR or born > (today or date.today()):
+        return None
+    return born
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentId:
+    """A parsed resident ID; `value` is the canonical 18-character form when it could be built."""
+
+    original: str
+    value: str | None
+    valid: bool
+    reason: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+    region: str | None = None
+    converted_from_15: bool = False
+
+
+def parse_resident_id(text: str, today: date | None = None) -> ResidentId:
+    """Validate a resident ID and derive its birth date, sex and region.
+
+    "32058119850302123X" -> valid, born 1985-03-02, sex M. Old 15-digit numbers are converted to 18
+    digits (the century "19" inserted, the check character computed). Region codes are not checked
+    against a gazetteer on purpose: older residents of newer districts are real.
+    """
+    compact = _compact(text)
+    if not compact:
+        return ResidentId(text, None, False, "empty")
+    converted = False
+    if len(compact) == 15:
+        if not compact.isdigit():
+            return ResidentId(text, compact, False, "15-digit ID must be all digits")
+        first17 = compact[:6] + "19" + compact[6:]
+        compact = first17 + resident_id_check_char(first17)
+        converted = True
+    elif len(compact) != 18:
+        return ResidentId(text, compact, False, f"length {len(compact)}, expected 18 or 15")
+    if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
+        return ResidentId(text, compact, False, "characters: 17 digits and a digit or X expected")
+    born = _real_date(compact[6:14], today)
+    if born is None:
+        return ResidentId(text, compact, False, f"birth date {compact[6:14]} is not a real past date")
+    expected = resident_id_check_char(compact[:17])
+    if compact[17] != expected:
+        return ResidentId(
+            text, compact, False, f"check digit {compact[17]}, expected {expected}",
+            birth_date=born,
+        )
+    sex = "M" if int(compact[16]) % 2 == 1 else "F"
+    return ResidentId(text, compact, True, None, born, sex, compact[:6], converted)
+
+
+def uscc_check_char(first17: str) -> str:
+    """Return the GB 32100 check character for the first 17 characters of a USCC."""
+    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return _USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def _org_char_value(c: str) -> int:
+    return int(c) if c.isdigit() else ord(c) - 55
+
+
+def org_code_check_char(first8: str) -> str:
+    """Return the GB 11714 check character for the 8-character body of an organization code."""
+    total = sum(_org_char_value(c) * w for c, w in zip(first8, _ORG_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    return "0" if check == 11 else "X" if check == 10 else str(check)
+
+
+@dataclass(frozen=True, slots=True)
+class Uscc:
+    """A parsed unified social credit code; `org_code` is the embedded GB 11714 code."""
+
+    original: str
+    value: str | None
+    valid: bool
+    reason: str | None = None
+    org_code: str | None = None
+    region: str | None = None
+
+
+def parse_uscc(text: str) -> Uscc:
+    """Validate a USCC and its embedded organization code: "91320581MA1XXXXXXX"."""
+    compact = _compact(text)
+    if not compact:
+        return Uscc(text, None, False, "empty")
+    if len(compact) != 18:
+        return Uscc(text, compact, False, f"length {len(compact)}, expected 18")
+    bad = sorted({c for c in compact if c not in _USCC_VALUE})
+    if bad:
+        return Uscc(text, compact, False, f"characters not allowed: {''.join(bad)}")
+    expected = uscc_check_char(compact[:17])
+    if compact[17] != expected:
+        return Uscc(text, compact, False, f"check character {compact[17]}, expected {expected}")
+    org_code = compact[8:17]
+    org_expected = org_code_check_char(org_code[:8])
+    if org_code[8] != org_expected:
+        return Uscc(
+            text, compact, False,
+            f"organization code check {org_code[8]}, expected {org_expected}", org_code,
+        )
+    return Uscc(text, compact, True, None, org_code, compact[2:8])
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    """A parsed phone number: mobile as 11 digits, landline as "0512-52781234"."""
+
+    original: str
+    value: str | None
+    valid: bool
+    kind: str | None = None  # "mobile" | "landline"
+    reason: str | None = None
+
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_AREA_CODE = re.compile(r"0(?:10|2\d|[3-9]\d{2})")
+
+
+def parse_phone(text: str, local_area_code: str = "0512") -> Phone:
+    """Parse a phone number: "+86 139-1234-5678" -> "13912345678", "52781234" -> "0512-52781234"."""
+    digits = _compact(text).replace("+", "")
+    if not digits:
+        return Phone(text, None, False, None, "empty")
+    if not digits.isdigit():
+        return Phone(text, digits, False, None, "characters: digits expected")
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) in (11, 10, 12):
+            rest = digits[len(prefix):]
+            if _MOBILE.fullmatch(rest) or (rest[0] != "0" and len(rest) in (10, 11)):
+                digits = rest
+                break
+    if _MOBILE.fullmatch(digits):
+        return Phone(text, digits, True, "mobile")
+    if digits[0] != "0" and len(digits) in (10, 11) and _AREA_CODE.match("0" + digits):
+        digits = "0" + digits  # international form drops the trunk zero: 86 512 ...
+    if digits[0] == "0":
+        area = _AREA_CODE.match(digits)
+        if area and 7 <= len(digits) - area.end() <= 8:
+            return Phone(text, f"{area.group()}-{digits[area.end():]}", True, "landline")
+        return Phone(text, digits, False, None, "landline: area code and 7-8 digits expected")
+    if len(digits) in (7, 8):
+        return Phone(text, f"{local_area_code}-{digits}", True, "landline")
+    return Phone(text, digits, False, None, f"{len(digits)} digits is neither mobile nor landline")
+
+
+_DATE_FORMS = (
+    re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"),
+    re.compile(r"(\d{4})(\d{2})(\d{2})"),
+    re.compile(r"(\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"),
+)
+
+
+def parse_date(text: str, today: date | None = None) -> date | None:
+    """Parse a calendar date in the forms records use; None when invalid or ambiguous.
+
+    "1985-03-02", "19850302", "1985/3/2", "1985年3月2日" and "85.3.2" all give 1985-03-02. A two-digit
+    year is accepted only when exactly one of 19yy and 20yy is not in the future.
+    """
+    folded = fold_text(text).replace(" ", "")
+    today = today or date.today()
+    for form in _DATE_FORMS:
+        match = form.fullmatch(folded)
+        if not match:
+            continue
+        year_text, month, day = match.groups()
+        years = [int(year_text)] if len(year_text) == 4 else [1900 + int(year_text), 2000 + int(year_text)]
+        candidates = []
+        for year in years:
+            try:
+                candidate = date(year, int(month), int(day))
+            except ValueError:
+                continue
+            if candidate <= today or len(years) == 1:
+                candidates.append(candidate)
+        return candidates[0] if len(candidates) == 1 else None
+    return None

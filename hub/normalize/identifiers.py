@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from datetime import date
 
 __all__ = [
+    "Phone",
     "ResidentId",
     "Uscc",
-    "Phone",
+    "fold_text",
+    "org_code_check_char",
+    "parse_date",
+    "parse_phone",
     "parse_resident_id",
     "parse_uscc",
-    "parse_phone",
-    "parse_date",
     "resident_id_check_char",
     "uscc_check_char",
-    "org_code_check_char",
-    "fold_text",
 ]
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -101,7 +101,10 @@ def parse_resident_id(text: str, today: date | None = None) -> ResidentId:
     expected = resident_id_check_char(compact[:17])
     if compact[17] != expected:
         return ResidentId(
-            text, compact, False, f"check digit {compact[17]}, expected {expected}",
+            text,
+            compact,
+            False,
+            f"check digit {compact[17]}, expected {expected}",
             birth_date=born,
         )
     sex = "M" if int(compact[16]) % 2 == 1 else "F"
@@ -154,8 +157,11 @@ def parse_uscc(text: str) -> Uscc:
     org_expected = org_code_check_char(org_code[:8])
     if org_code[8] != org_expected:
         return Uscc(
-            text, compact, False,
-            f"organization code check {org_code[8]}, expected {org_expected}", org_code,
+            text,
+            compact,
+            False,
+            f"organization code check {org_code[8]}, expected {org_expected}",
+            org_code,
         )
     return Uscc(text, compact, True, None, org_code, compact[2:8])
 
@@ -184,7 +190,7 @@ def parse_phone(text: str, local_area_code: str = "0512") -> Phone:
         return Phone(text, digits, False, None, "characters: digits expected")
     for prefix in ("0086", "86"):
         if digits.startswith(prefix) and len(digits) - len(prefix) in (11, 10, 12):
-            rest = digits[len(prefix):]
+            rest = digits[len(prefix) :]
             if _MOBILE.fullmatch(rest) or (rest[0] != "0" and len(rest) in (10, 11)):
                 digits = rest
                 break
@@ -195,7 +201,7 @@ def parse_phone(text: str, local_area_code: str = "0512") -> Phone:
     if digits[0] == "0":
         area = _AREA_CODE.match(digits)
         if area and 7 <= len(digits) - area.end() <= 8:
-            return Phone(text, f"{area.group()}-{digits[area.end():]}", True, "landline")
+            return Phone(text, f"{area.group()}-{digits[area.end() :]}", True, "landline")
         return Phone(text, digits, False, None, "landline: area code and 7-8 digits expected")
     if len(digits) in (7, 8):
         return Phone(text, f"{local_area_code}-{digits}", True, "landline")

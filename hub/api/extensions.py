@@ -1,0 +1,62 @@
+"""Schema extensions: the operation owns the transaction; errors carry codes, unexpected ones are masked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from hub.errors import HubError
+
+__all__ = ["ErrorCodes", "UnitOfWork"]
+
+log = logging.getLogger(__name__)
+
+
+class UnitOfWork(SchemaExtension):
+    """Commit the operation's session when it succeeded, roll back when any error occurred."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        result = self.execution_context.result
+        ok = result is not None and not result.errors
+        context.finish(commit=ok)
+
+
+class ErrorCodes(SchemaExtension):
+    """Put a code in every error's `extensions.code`; hide the text of errors nobody expected."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [self._coded(error) for error in result.errors]
+
+    def _coded(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, HubError):
+            return _with_code(error, error.message, original.code)
+        if original is None:
+            extensions = error.extensions or {}
+            code = extensions.get("code") or (
+                "GRAPHQL_PARSE_FAILED" if "Syntax Error" in error.message else "GRAPHQL_VALIDATION_FAILED"
+            )
+            return _with_code(error, error.message, code)
+        log.error("unexpected error in %s", error.path, exc_info=original)
+        return _with_code(error, "Unexpected error; it has been logged.", "INTERNAL")
+
+
+def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), "code": code},
+    )

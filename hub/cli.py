@@ -1,0 +1,270 @@
+"""The `hub` command line: ingest, export, generate, serve and the quick-start demo.
+
+Every command is one unit of work against `HUB_DATABASE_URL`; an empty database is created on first
+use, while an older one must be migrated explicitly with `hub db upgrade`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from hub.ingest import IngestSummary
+
+app = typer.Typer(
+    help="The link hub: links a city's person, address and legal-entity records.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema: migrate with alembic.", no_args_is_help=True)
+export_app = typer.Typer(help="Export data for other systems.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(export_app, name="export")
+
+console = Console(stderr=True)
+
+
+def _engine(create_if_empty: bool = True) -> Engine:
+    """Open the configured database; create the schema if it is empty, refuse if it is behind."""
+    from hub.errors import DatabaseStateError
+    from hub.store.database import make_engine
+    from hub.store.migrations import current_revision, head_revision, upgrade
+
+    engine = make_engine()
+    revision, head = current_revision(engine), head_revision()
+    if revision == head:
+        return engine
+    if revision is None and create_if_empty:
+        upgrade(engine)
+        console.print(f"[dim]created the hub schema in {engine.url.render_as_string()}[/dim]")
+        return engine
+    raise DatabaseStateError(
+        f"the database is at revision {revision}, this hub needs {head}; run `hub db upgrade` first"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Migrate the database to the newest schema (or REVISION)."""
+    from hub.store.database import make_engine
+    from hub.store.migrations import current_revision, upgrade
+
+    engine = make_engine()
+    before = current_revision(engine)
+    upgrade(engine, revision)
+    console.print(f"database {engine.url.render_as_string()}: {before} -> {current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision."""
+    from hub.store.database import make_engine
+    from hub.store.migrations import current_revision
+
+    print(current_revision(make_engine()))
+
+
+def _print_summary(summary: IngestSummary) -> None:
+    table = Table(title=f"{summary.file} → {summary.source} / {summary.kind.value}", title_justify="left")
+    for column in ("new", "changed", "unchanged", "quarantined", "flagged"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(str(getattr(summary, c)) for c in ("new", "changed", "unchanged", "quarantined", "flagged"))
+    )
+    console.print(table)
+    for reason, count in summary.reasons.most_common():
+        console.print(f"  quarantined {count:>7} × {reason}")
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A .jsonl, .ndjson, .json or .csv file.")],
+    source: Annotated[str, typer.Option(help="The departmental source system, e.g. public_security.")],
+    kind: Annotated[str, typer.Option(help="person, address or legal_entity.")],
+    encoding: Annotated[str, typer.Option(help="utf-8 (BOM allowed) or gb18030.")] = "utf-8",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Ingest a departmental source file; bad rows are quarantined with their reason."""
+    from hub.config import get_settings
+    from hub.contract import parse_kind
+
+    summary = _ingest_with_progress(
+        _engine(), path, source, parse_kind(kind).value, encoding, get_settings().ingest_batch, quiet
+    )
+    _print_summary(summary)
+    print(
+        f"new={summary.new} changed={summary.changed} unchanged={summary.unchanged} "
+        f"quarantined={summary.quarantined}"
+    )
+
+
+def _ingest_with_progress(
+    engine: Engine, path: Path, source: str, kind: str, encoding: str, batch: int, quiet: bool
+) -> IngestSummary:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from hub.ingest import ingest_file
+    from hub.store.models import Kind
+
+    show = not quiet and console.is_terminal and path.exists() and path.stat().st_size > 1 << 20
+    if not show:
+        return ingest_file(engine, path, source, Kind(kind), encoding=encoding, batch_size=batch)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"ingesting {path.name}", total=path.stat().st_size)
+        return ingest_file(
+            engine,
+            path,
+            source,
+            Kind(kind),
+            encoding=encoding,
+            batch_size=batch,
+            progress=lambda done, _total: bar.update(task, completed=done),
+        )
+
+
+@export_app.command("crosswalk")
+def export_crosswalk(
+    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write to FILE instead of standard output.")] = None,
+) -> None:
+    """CSV of every current source record with its entity: source,kind,key,entity_id."""
+    from hub.contract import parse_kind
+    from hub.export import write_crosswalk
+
+    engine = _engine()
+    selected = parse_kind(kind) if kind else None
+    if output is None:
+        count = write_crosswalk(engine, sys.stdout, selected)
+    else:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            count = write_crosswalk(engine, out, selected)
+    console.print(f"[dim]{count} rows[/dim]")
+
+
+@app.command()
+def generate(
+    persons: Annotated[int, typer.Option(min=1, help="Number of real persons in the city.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 1,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("demo-city"),
+) -> None:
+    """Write a synthetic city's source files, truth.csv and manifest.json."""
+    from rich.progress import Progress
+
+    from hub.generate import generate_city
+
+    out.mkdir(parents=True, exist_ok=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("generating", total=persons)
+        manifest = generate_city(persons, seed, out, progress=lambda done: bar.update(task, completed=done))
+    table = Table(title=f"city of {persons} persons, seed {seed}, in {out}", title_justify="left")
+    for column in ("file", "source", "kind", "encoding", "records"):
+        table.add_column(column)
+    for f in manifest.files:
+        table.add_row(f.path, f.source, f.kind, f.encoding, str(f.records))
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve /graphql and /health on HUB_DATABASE_URL."""
+    import uvicorn
+
+    _engine().dispose()
+    uvicorn.run(
+        "hub.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the GraphQL schema (the same text as schema.graphql)."""
+    from hub.api import schema_sdl
+
+    sys.stdout.write(schema_sdl())
+
+
+@app.command()
+def demo(
+    persons: Annotated[int, typer.Option(min=1, help="Persons in the demo city.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    out: Annotated[Path, typer.Option(help="Where the city's files go.")] = Path("demo-city"),
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the city and stop.")] = False,
+) -> None:
+    """The quick start: generate a city, ingest every file, serve GraphQL."""
+    from hub.config import get_settings
+    from hub.generate import generate_city
+
+    engine = _engine()
+    console.print(f"[bold]1/3[/bold] generating a city of {persons} persons in {out}/ …")
+    manifest = generate_city(persons, seed, out)
+    console.print(f"[bold]2/3[/bold] ingesting {len(manifest.files)} source files …")
+    batch = get_settings().ingest_batch
+    for f in manifest.files:
+        summary = _ingest_with_progress(engine, out / f.path, f.source, f.kind, f.encoding, batch, False)
+        console.print(
+            f"  {f.path:<40} new {summary.new:>7}  changed {summary.changed:>5}  "
+            f"unchanged {summary.unchanged:>7}  quarantined {summary.quarantined:>4}"
+        )
+    engine.dispose()
+    url = f"http://{host}:{port}/graphql"
+    console.print(f"""[bold]3/3[/bold] serving the hub on {engine.url.render_as_string()}
+
+  GraphQL (GraphiQL in a browser): [link]{url}[/link]
+  Health:                          http://{host}:{port}/health
+  Try:
+    curl -s {url} -H 'content-type: application/json' \\
+      -d '{{"query": "{{ sourceRecord(source: \\"household_registry\\", kind: PERSON, key: \\"{_first_key(out, manifest)}\\") {{ entityId version flags {{ field reason }} }} }}"}}'
+  Crosswalk: hub export crosswalk --output crosswalk.csv
+  Stop with Ctrl+C.
+""")
+    if not no_serve:
+        serve(host=host, port=port, workers=1)
+
+
+def _first_key(out: Path, manifest: object) -> str:
+    import orjson
+
+    for f in getattr(manifest, "files", []):
+        if f.source == "household_registry" and f.path.endswith(".jsonl"):
+            with (out / f.path).open("rb") as handle:
+                return str(orjson.loads(handle.readline())["key"])
+    return "KEY"
+
+
+def main() -> None:
+    """Entry point of the `hub` console script: expected errors print a message, not a trace."""
+    try:
+        app()
+    except HubError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,60 @@
+"""The hub's exceptions, one tree so callers can catch as broadly or narrowly as they need.
+
+    HubError                      every error the hub raises on purpose
+    ├── InputError                the caller's input is wrong (code BAD_INPUT)
+    │   ├── UnreadableFileError   a source file cannot be read as a whole
+    │   └── UnknownKindError      a kind other than person, address, legal_entity
+    ├── NotFoundError             no such entity, record or source (code NOT_FOUND)
+    ├── ForbiddenError            the client may not do or see this (code FORBIDDEN)
+    ├── ConflictError             someone changed the thing meanwhile (code CONFLICT)
+    └── DatabaseStateError        the database is not migrated to this version (code DATABASE_STATE)
+
+Messages name the bad value and say what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConflictError",
+    "DatabaseStateError",
+    "ForbiddenError",
+    "HubError",
+    "InputError",
+    "NotFoundError",
+    "UnknownKindError",
+    "UnreadableFileError",
+]
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose; `code` goes into GraphQL `extensions.code`."""
+
+    code = "INTERNAL"
+
+
+class InputError(HubError):
+    code = "BAD_INPUT"
+
+
+class UnreadableFileError(InputError):
+    """The file as a whole cannot be read (missing, wrong format, wrong encoding)."""
+
+
+class UnknownKindError(InputError):
+    pass
+
+
+class NotFoundError(HubError):
+    code = "NOT_FOUND"
+
+
+class ForbiddenError(HubError):
+    code = "FORBIDDEN"
+
+
+class ConflictError(HubError):
+    code = "CONFLICT"
+
+
+class DatabaseStateError(HubError):
+    code = "DATABASE_STATE"

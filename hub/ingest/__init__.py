@@ -1,0 +1,14 @@
+"""Ingestion of departmental source files (CONTRACT.md §1)."""
+
+from hub.ingest.readers import RawRow, open_source
+from hub.ingest.service import Ingestor, IngestSummary, content_hash, ingest_file, ingest_records
+
+__all__ = [
+    "IngestSummary",
+    "Ingestor",
+    "RawRow",
+    "content_hash",
+    "ingest_file",
+    "ingest_records",
+    "open_source",
+]

@@ -1,0 +1,217 @@
+"""Stream rows out of source files (.jsonl/.ndjson, .json arrays, .csv) in UTF-8 or GB18030.
+
+Readers never stop at a bad row: each row comes out either as a parsed value or with the reason it
+could not be read, plus its raw text, so the caller can quarantine it and go on. Only a file that
+cannot be read as a whole (missing, unknown format, no JSON array, unreadable CSV header) raises.
+Memory stays flat: rows are produced one at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+import orjson
+
+from hub.errors import UnreadableFileError
+
+__all__ = ["ENCODINGS", "MAX_RECORD_BYTES", "RawRow", "SourceReader", "open_source"]
+
+ENCODINGS = ("utf-8", "gb18030")
+MAX_RECORD_BYTES = 1 << 20
+_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
+_BOM = b"\xef\xbb\xbf"
+
+csv.field_size_limit(1 << 30)  # the record-size limit below gives the clear message instead
+
+
+@dataclass(slots=True)
+class RawRow:
+    """One row of a source file: `value` when it parsed, else `error`; `text` is always kept."""
+
+    line: int | None
+    text: str
+    value: Any = None
+    error: str | None = None
+
+
+class SourceReader:
+    """Iterates the rows of one file; `bytes_read` and `size` drive a progress bar."""
+
+    def __init__(self, path: Path, encoding: str = "utf-8") -> None:
+        if encoding.lower().replace("_", "-") not in ENCODINGS:
+            raise UnreadableFileError(f"encoding {encoding!r} is not supported; use utf-8 or gb18030")
+        fmt = _FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise UnreadableFileError(
+                f"{path.name}: unknown format {path.suffix!r}; use .jsonl, .ndjson, .json or .csv"
+            )
+        try:
+            self._file: IO[bytes] = path.open("rb")
+        except OSError as exc:
+            raise UnreadableFileError(f"{path}: cannot open ({exc.strerror})") from exc
+        self.path = path
+        self.format = fmt
+        self.encoding = encoding.lower().replace("_", "-")
+        self.size = path.stat().st_size
+
+    @property
+    def bytes_read(self) -> int:
+        return self._file.tell() if not self._file.closed else self.size
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> SourceReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[RawRow]:
+        if self.format == "jsonl":
+            return self._jsonl()
+        if self.format == "csv":
+            return self._csv()
+        return self._json_array()
+
+    def _decode(self, raw: bytes, line: int) -> tuple[str | None, str | None]:
+        if line == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
+        try:
+            return raw.decode(self.encoding), None
+        except UnicodeDecodeError as exc:
+            hint = "; try --encoding gb18030" if self.encoding == "utf-8" else ""
+            return None, (
+                f"not valid {self.encoding}: byte 0x{raw[exc.start]:02x} at position {exc.start}{hint}"
+            )
+
+    def _jsonl(self) -> Iterator[RawRow]:
+        for line, raw in enumerate(self._file, start=1):
+            text, error = self._decode(raw, line)
+            if error is not None:
+                yield RawRow(line, raw.decode(self.encoding, "replace").rstrip("\r\n"), error=error)
+                continue
+            assert text is not None
+            text = text.rstrip("\r\n")
+            if not text.strip():
+                continue
+            if len(raw) > MAX_RECORD_BYTES:
+                yield RawRow(line, text, error=_too_large(len(raw)))
+                continue
+            try:
+                yield RawRow(line, text, value=orjson.loads(text))
+            except orjson.JSONDecodeError as exc:
+                yield RawRow(line, text, error=f"broken JSON: {exc}")
+
+    def _csv(self) -> Iterator[RawRow]:
+        consumed: list[str] = []
+        undecodable: list[str] = []
+        line_no = 0
+
+        def lines() -> Iterator[str]:
+            nonlocal line_no
+            for raw in self._file:
+                line_no += 1
+                text, error = self._decode(raw, line_no)
+                if error is not None:
+                    undecodable.append(error)
+                    text = raw.decode(self.encoding, "replace")
+                    if line_no == 1:
+                        raise UnreadableFileError(f"{self.path.name}: header {error}")
+                assert text is not None
+                consumed.append(text)
+                yield text
+
+        reader = csv.reader(lines())
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise UnreadableFileError(f"{self.path.name}: CSV header cannot be read ({exc})") from exc
+        if header is None:
+            return
+        header = [name.strip() for name in header]
+        if len(set(header)) != len(header) or not all(header):
+            raise UnreadableFileError(f"{self.path.name}: CSV header has empty or repeated names: {header}")
+        while True:
+            consumed.clear()
+            undecodable.clear()
+            first_line = line_no + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield RawRow(first_line, "".join(consumed).rstrip("\r\n"), error=f"broken CSV: {exc}")
+                continue
+            text = "".join(consumed).rstrip("\r\n")
+            if not any(cell.strip() for cell in cells):
+                continue
+            if undecodable:
+                yield RawRow(first_line, text, error=undecodable[0])
+            elif len(text.encode()) > MAX_RECORD_BYTES:
+                yield RawRow(first_line, text, error=_too_large(len(text.encode())))
+            elif len(cells) != len(header):
+                yield RawRow(
+                    first_line,
+                    text,
+                    error=f"wrong field count: {len(cells)} fields, the header has {len(header)}",
+                )
+            else:
+                yield RawRow(first_line, text, value=dict(zip(header, cells, strict=True)))
+
+    def _json_array(self) -> Iterator[RawRow]:
+        stream: IO[Any] = self._file
+        if self.encoding != "utf-8":
+            stream = io.TextIOWrapper(self._file, encoding=self.encoding)
+        else:
+            head = self._file.read(3)
+            if head != _BOM:
+                self._file.seek(0)
+        first = _first_significant_char(stream)
+        if first != "[":
+            raise UnreadableFileError(
+                f"{self.path.name}: a .json source file must hold one JSON array of records"
+            )
+        index = 0
+        try:
+            for index, value in enumerate(ijson.items(stream, "item", use_float=True), start=1):
+                text = orjson.dumps(value).decode()
+                if len(text) > MAX_RECORD_BYTES:
+                    yield RawRow(index, text, error=_too_large(len(text)))
+                else:
+                    yield RawRow(index, text, value=value)
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
+            rest = self._file.read(MAX_RECORD_BYTES).decode(self.encoding, "replace")
+            yield RawRow(
+                index + 1,
+                rest,
+                error=f"broken JSON: after element {index} ({exc}); the rest of the file could not be parsed",
+            )
+
+
+def _first_significant_char(stream: IO[Any]) -> str:
+    position = stream.tell()
+    while True:
+        chunk = stream.read(1)
+        if not chunk:
+            stream.seek(position)
+            return ""
+        char = chunk.decode() if isinstance(chunk, bytes) else chunk
+        if not char.isspace():
+            stream.seek(position)
+            return char
+
+
+def _too_large(size: int) -> str:
+    return f"too large: the record is {size} bytes, over the limit of {MAX_RECORD_BYTES} bytes"
+
+
+def open_source(path: Path, encoding: str = "utf-8") -> SourceReader:
+    """Open a source file for streaming; raises UnreadableFileError if it cannot be read at all."""
+    return SourceReader(path, encoding)

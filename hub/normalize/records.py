@@ -1,0 +1,120 @@
+"""Normalize a whole source record into features for matching and flags for malformed values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.normalize.identifiers import parse_date, parse_phone, parse_resident_id, parse_uscc
+
+__all__ = ["NormalizedRecord", "normalize_record"]
+
+_GENDER = {"男": "M", "女": "F", "m": "M", "f": "F", "male": "M", "female": "F", "1": "M", "2": "F"}
+
+
+@dataclass(slots=True)
+class NormalizedRecord:
+    """`features` are canonical values by name; `flags` name each malformed field and why."""
+
+    features: dict[str, Any] = field(default_factory=dict)
+    flags: dict[str, str] = field(default_factory=dict)
+
+
+def _text(record: Mapping[str, Any], name: str) -> str:
+    value = record.get(name)
+    if value is None:
+        return ""
+    return value.strip() if isinstance(value, str) else str(value).strip()
+
+
+def _resident_id(out: NormalizedRecord, record: Mapping[str, Any], field_name: str, prefix: str) -> None:
+    raw = _text(record, field_name)
+    if not raw:
+        return
+    parsed = parse_resident_id(raw)
+    out.features[f"{prefix}id_number"] = parsed.value
+    out.features[f"{prefix}id_number_valid"] = parsed.valid
+    if not parsed.valid:
+        out.flags[field_name] = parsed.reason or "invalid"
+    elif not prefix:
+        assert parsed.birth_date is not None
+        out.features["id_birth_date"] = parsed.birth_date.isoformat()
+        out.features["id_sex"] = parsed.sex
+
+
+def _phone(out: NormalizedRecord, record: Mapping[str, Any]) -> None:
+    raw = _text(record, "phone")
+    if not raw:
+        return
+    parsed = parse_phone(raw)
+    out.features["phone"] = parsed.value if parsed.valid else None
+    if not parsed.valid:
+        out.flags["phone"] = parsed.reason or "invalid"
+
+
+def _date(out: NormalizedRecord, record: Mapping[str, Any], field_name: str) -> None:
+    raw = _text(record, field_name)
+    if not raw:
+        return
+    parsed = parse_date(raw)
+    out.features[field_name] = parsed.isoformat() if parsed else None
+    if parsed is None:
+        out.flags[field_name] = f"not a date or ambiguous: {raw!r}"
+
+
+def _uscc(out: NormalizedRecord, record: Mapping[str, Any], field_name: str, prefix: str) -> None:
+    raw = _text(record, field_name)
+    if not raw:
+        return
+    parsed = parse_uscc(raw)
+    out.features[f"{prefix}uscc"] = parsed.value
+    out.features[f"{prefix}uscc_valid"] = parsed.valid
+    if not parsed.valid:
+        out.flags[field_name] = parsed.reason or "invalid"
+
+
+def _person(record: Mapping[str, Any]) -> NormalizedRecord:
+    out = NormalizedRecord()
+    _resident_id(out, record, "id_number", "")
+    _date(out, record, "birth_date")
+    gender = _text(record, "gender")
+    if gender:
+        out.features["sex"] = _GENDER.get(gender.lower())
+        if out.features["sex"] is None:
+            out.flags["gender"] = f"unknown gender {gender!r}; use 男/女 or M/F"
+    if not out.features.get("sex"):
+        out.features["sex"] = out.features.get("id_sex")
+    id_birth_date = out.features.get("id_birth_date")
+    if not out.features.get("birth_date"):
+        out.features["birth_date"] = id_birth_date
+    elif id_birth_date and out.features["birth_date"] != id_birth_date:
+        out.flags["birth_date"] = f"differs from the ID number's birth date {id_birth_date}"
+    _phone(out, record)
+    _uscc(out, record, "employer_uscc", "employer_")
+    return out
+
+
+def _address(record: Mapping[str, Any]) -> NormalizedRecord:
+    out = NormalizedRecord()
+    code = _text(record, "doorplate_code")
+    if code:
+        out.features["doorplate_code"] = code.upper()
+    return out
+
+
+def _legal_entity(record: Mapping[str, Any]) -> NormalizedRecord:
+    out = NormalizedRecord()
+    _uscc(out, record, "uscc", "")
+    _resident_id(out, record, "legal_representative_id_number", "legal_representative_")
+    _date(out, record, "established_on")
+    _phone(out, record)
+    return out
+
+
+_BY_KIND = {"person": _person, "address": _address, "legal_entity": _legal_entity}
+
+
+def normalize_record(kind: str, record: Mapping[str, Any]) -> NormalizedRecord:
+    """Return the features and flags of one contract record of `kind` (pure; no database)."""
+    return _BY_KIND[kind](record)

@@ -1,0 +1,1 @@
+"""Storage: typed models, engines and sessions, migrations."""

@@ -1,0 +1,413 @@
+"""The hub's tables as SQLAlchemy 2.0 typed models (DESIGN.md, "Data model").
+
+Source records are stored raw and versioned, never edited; entities are views over records joined
+by judgements; every change is an audit event. Relationships refuse lazy loading, so every reader
+must say up front what it loads (the API batches with DataLoaders).
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "AccessLog",
+    "ActorType",
+    "AuditEvent",
+    "Base",
+    "Client",
+    "Decision",
+    "Entity",
+    "EntityStatus",
+    "IngestRun",
+    "Judgement",
+    "Kind",
+    "Link",
+    "LinkEvidence",
+    "LinkRelation",
+    "Membership",
+    "Quarantine",
+    "RecordVersion",
+    "ResolutionRun",
+    "ReviewItem",
+    "ReviewStatus",
+    "Source",
+    "SourceRecord",
+    "Statement",
+    "new_entity_id",
+    "utcnow",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit keys.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp on both databases (SQLite keeps no zone, so UTC is implied)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the hub stores timezone-aware times only")
+        return (
+            value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+        )
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: Json, list[Any]: Json}  # noqa: RUF012
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as the lower-case value, checked by a constraint, the same on SQLite and PostgreSQL.
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Kind(enum.StrEnum):
+    PERSON = "person"
+    ADDRESS = "address"
+    LEGAL_ENTITY = "legal_entity"
+
+
+class EntityStatus(enum.StrEnum):
+    ACTIVE = "active"
+    MERGED = "merged"  # retired into `merged_into_id`, which still resolves to the survivor
+
+
+class Decision(enum.StrEnum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    UNSURE = "unsure"
+
+
+class ActorType(enum.StrEnum):
+    RULE = "rule"
+    MODEL = "model"
+    STEWARD = "steward"
+    SYSTEM = "system"
+
+
+class LinkRelation(enum.StrEnum):
+    LIVES_AT = "lives_at"
+    HOUSEHOLD_REGISTERED_AT = "household_registered_at"
+    EMPLOYED_BY = "employed_by"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+    REGISTERED_AT = "registered_at"
+    OPERATES_AT = "operates_at"
+
+
+class ReviewStatus(enum.StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    DECIDED = "decided"
+
+
+_ENTITY_PREFIX = {Kind.PERSON: "per", Kind.ADDRESS: "adr", Kind.LEGAL_ENTITY: "leg"}
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+
+
+def new_entity_id(kind: Kind) -> str:
+    """Return a fresh opaque entity id with 80 random bits: "per_3k9x0q7m2c5v8n1t"."""
+    bits = secrets.randbits(80)
+    chars = "".join(_ID_ALPHABET[(bits >> (5 * i)) & 31] for i in range(16))
+    return f"{_ENTITY_PREFIX[kind]}_{chars}"
+
+
+class Source(Base):
+    """A departmental source system; `trust` ranks it per attribute for survivorship."""
+
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    trust: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IngestRun(Base):
+    """One `hub ingest` of one file: what came in and how it was counted."""
+
+    __tablename__ = "ingest_run"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"))
+    kind: Mapped[Kind] = mapped_column(_enum(Kind))
+    file_name: Mapped[str] = mapped_column(String(512))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    new: Mapped[int] = mapped_column(default=0)
+    changed: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    quarantined: Mapped[int] = mapped_column(default=0)
+
+
+class SourceRecord(Base):
+    """(source, kind, key): the stable unit the hub resolves; its contents live in versions."""
+
+    __tablename__ = "source_record"
+    __table_args__ = (UniqueConstraint("source_id", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"))
+    kind: Mapped[Kind] = mapped_column(_enum(Kind))
+    key: Mapped[str] = mapped_column(String(256))
+    version: Mapped[int] = mapped_column(default=1)
+    content_hash: Mapped[str] = mapped_column(String(32))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_run.id"))
+
+    source: Mapped[Source] = relationship(lazy="raise")
+
+
+class RecordVersion(Base):
+    """One version of a source record: the raw payload verbatim, its normalized features and flags."""
+
+    __tablename__ = "record_version"
+    __table_args__ = (UniqueConstraint("record_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"))
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    features: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ingest_run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_run.id"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Quarantine(Base):
+    """A row that could not be used, kept with its reason and raw text so nothing is lost."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_row", "source_id", "kind", "row_hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ingest_run_id: Mapped[int] = mapped_column(ForeignKey("ingest_run.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"))
+    kind: Mapped[Kind] = mapped_column(_enum(Kind))
+    line: Mapped[int | None]
+    reason: Mapped[str] = mapped_column(Text)
+    raw_text: Mapped[str] = mapped_column(Text)
+    row_hash: Mapped[str] = mapped_column(String(32))  # of reason and raw text: re-ingest adds no copy
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Entity(Base):
+    """A golden entity: a stable opaque id over the records its memberships join."""
+
+    __tablename__ = "entity"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[Kind] = mapped_column(_enum(Kind))
+    status: Mapped[EntityStatus] = mapped_column(_enum(EntityStatus), default=EntityStatus.ACTIVE)
+    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("entity.id"))
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Membership(Base):
+    """Record → entity over a time interval; the open one (`valid_to` null) is current."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        Index("ix_membership_record_current", "record_id", "valid_to"),
+        Index("ix_membership_entity_current", "entity_id", "valid_to"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"))
+    entity_id: Mapped[str] = mapped_column(ForeignKey("entity.id"))
+    valid_from: Mapped[datetime] = mapped_column(default=utcnow)
+    valid_to: Mapped[datetime | None]
+    actor: Mapped[str] = mapped_column(String(128), default="system")
+
+
+class Statement(Base):
+    """One attribute value from a record version, or a steward's value for an entity."""
+
+    __tablename__ = "statement"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_version_id: Mapped[int | None] = mapped_column(ForeignKey("record_version.id"), index=True)
+    entity_id: Mapped[str | None] = mapped_column(ForeignKey("entity.id"), index=True)
+    attribute: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    normalized: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128), default="source")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retracted_at: Mapped[datetime | None]
+
+
+class ResolutionRun(Base):
+    """One resolution run with the match settings it used, so its results can be reproduced."""
+
+    __tablename__ = "resolution_run"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[Kind | None] = mapped_column(_enum(Kind))
+    settings: Mapped[dict[str, Any]]
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(128), default="system")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class Judgement(Base):
+    """A record–record edge: positive, negative or unsure, who decided it, the score and why."""
+
+    __tablename__ = "judgement"
+    __table_args__ = (Index("ix_judgement_pair", "record_a_id", "record_b_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[Kind] = mapped_column(_enum(Kind))
+    record_a_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"))
+    record_b_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), index=True)
+    decision: Mapped[Decision] = mapped_column(_enum(Decision))
+    score: Mapped[float | None] = mapped_column(Float)
+    explanation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor_type: Mapped[ActorType] = mapped_column(_enum(ActorType))
+    actor: Mapped[str] = mapped_column(String(128))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("resolution_run.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class Link(Base):
+    """An entity–entity relationship such as lives at or legal representative of."""
+
+    __tablename__ = "link"
+    __table_args__ = (
+        Index("ix_link_subject", "subject_id", "relation"),
+        Index("ix_link_object", "object_id", "relation"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    relation: Mapped[LinkRelation] = mapped_column(_enum(LinkRelation))
+    subject_id: Mapped[str] = mapped_column(ForeignKey("entity.id"))
+    object_id: Mapped[str] = mapped_column(ForeignKey("entity.id"))
+    valid_from: Mapped[datetime] = mapped_column(default=utcnow)
+    valid_to: Mapped[datetime | None]
+
+
+class LinkEvidence(Base):
+    """A source record that asserts a link."""
+
+    __tablename__ = "link_evidence"
+
+    link_id: Mapped[int] = mapped_column(ForeignKey("link.id"), primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), primary_key=True)
+
+
+class ReviewItem(Base):
+    """A potential match waiting for a steward, ordered by priority."""
+
+    __tablename__ = "review_item"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    judgement_id: Mapped[int] = mapped_column(ForeignKey("judgement.id"), index=True)
+    kind: Mapped[Kind] = mapped_column(_enum(Kind))
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[ReviewStatus] = mapped_column(_enum(ReviewStatus), default=ReviewStatus.OPEN)
+    assignee: Mapped[str | None] = mapped_column(String(128))
+    decision: Mapped[Decision | None] = mapped_column(_enum(Decision))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only and hash-chained: each row's hash covers its content and the previous hash."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    subject_ids: Mapped[list[Any]] = mapped_column(default=list)
+    before: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Client(Base):
+    """A departmental API client: its token is stored only as a hash; revocable."""
+
+    __tablename__ = "client"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class AccessLog(Base):
+    """Who read which entities' personal fields, when and in which operation."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
+    operation: Mapped[str] = mapped_column(String(256))
+    entity_ids: Mapped[list[Any]] = mapped_column(default=list)
+    fields: Mapped[list[Any]] = mapped_column(default=list)
+    purpose: Mapped[str | None] = mapped_column(String(256))

@@ -237,16 +237,23 @@ def demo(
         )
     engine.dispose()
     url = f"http://{host}:{port}/graphql"
-    console.print(f"""[bold]3/3[/bold] serving the hub on {engine.url.render_as_string()}
-
-  GraphQL (GraphiQL in a browser): [link]{url}[/link]
-  Health:                          http://{host}:{port}/health
-  Try:
-    curl -s {url} -H 'content-type: application/json' \\
-      -d '{{"query": "{{ sourceRecord(source: \\"household_registry\\", kind: PERSON, key: \\"{_first_key(out, manifest)}\\") {{ entityId version flags {{ field reason }} }} }}"}}'
-  Crosswalk: hub export crosswalk --output crosswalk.csv
-  Stop with Ctrl+C.
-""")
+    key = _first_key(out, manifest)
+    query = (
+        f'{{ sourceRecord(source: \\"household_registry\\", kind: PERSON, key: \\"{key}\\") '
+        "{ entityId version flags { field reason } } }"
+    )
+    console.print(
+        f"[bold]3/3[/bold] serving the hub on {engine.url.render_as_string()}\n\n"
+        f"  GraphQL (GraphiQL in a browser): {url}\n"
+        f"  Health:                          http://{host}:{port}/health\n"
+        "  Try:\n"
+        f"    curl -s {url} -H 'content-type: application/json' \\\n"
+        f"      -d '{{\"query\": \"{query}\"}}'\n"
+        "  Crosswalk: hub export crosswalk --output crosswalk.csv\n"
+        "  Stop with Ctrl+C.\n",
+        highlight=False,
+        markup=True,
+    )
     if not no_serve:
         serve(host=host, port=port, workers=1)
 

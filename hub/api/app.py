@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -47,12 +49,16 @@ def create_app(engine: Engine | None = None) -> Starlette:
             status_code=200 if revision == head else 503,
         )
 
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
     graphql = _HubGraphQL(engine)
-    app = Starlette(
+    return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
         ],
-        on_shutdown=[engine.dispose],
+        lifespan=lifespan,
     )
-    return app

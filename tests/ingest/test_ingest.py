@@ -1,0 +1,352 @@
+"""Ingestion edge cases, each with its exact outcome: counts, quarantine reasons and versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from hub.errors import InputError, UnreadableFileError
+from hub.ingest import IngestSummary, ingest_file, ingest_records
+from hub.ingest import service
+from hub.store.models import Entity, Kind, Membership, Quarantine, RecordVersion, SourceRecord
+
+ALICE = {"key": "p1", "name": "王伟", "id_number": "11010519491231002X", "phone": "13912345678"}
+BOB = {"key": "p2", "name": "李娜", "birth_date": "1985-03-02"}
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+def jsonl(*records: object) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def run(engine: Engine, path: Path, kind: Kind = Kind.PERSON, **kwargs: object) -> IngestSummary:
+    return ingest_file(engine, path, "household_registry", kind, **kwargs)  # type: ignore[arg-type]
+
+
+def counts(summary: IngestSummary) -> tuple[int, int, int, int]:
+    return summary.new, summary.changed, summary.unchanged, summary.quarantined
+
+
+def quarantined(engine: Engine) -> list[tuple[int | None, str]]:
+    with Session(engine) as session:
+        rows = session.execute(select(Quarantine.line, Quarantine.reason).order_by(Quarantine.id))
+        return [(line, reason) for line, reason in rows]
+
+
+def versions(engine: Engine, key: str) -> list[tuple[int, dict[str, object]]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(RecordVersion.version, RecordVersion.payload)
+            .join(SourceRecord, SourceRecord.id == RecordVersion.record_id)
+            .where(SourceRecord.key == key)
+            .order_by(RecordVersion.version)
+        )
+        return [(version, payload) for version, payload in rows]
+
+
+def test_empty_file_ingests_nothing(engine: Engine, tmp_path: Path) -> None:
+    assert counts(run(engine, write(tmp_path, "empty.jsonl", ""))) == (0, 0, 0, 0)
+    assert counts(run(engine, write(tmp_path, "empty.csv", ""))) == (0, 0, 0, 0)
+    assert counts(run(engine, write(tmp_path, "blank.jsonl", "\n  \n"))) == (0, 0, 0, 0)
+
+
+def test_new_records_are_stored_raw_with_one_entity_each(engine: Engine, tmp_path: Path) -> None:
+    extra = {**BOB, "collected_by": "网格员07"}
+    summary = run(engine, write(tmp_path, "p.jsonl", jsonl(ALICE, extra)))
+    assert counts(summary) == (2, 0, 0, 0)
+    assert versions(engine, "p2") == [(1, extra)]  # unknown extra fields kept verbatim
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Entity)) == 2
+        entity_ids = session.scalars(select(Membership.entity_id)).all()
+    assert len(set(entity_ids)) == 2
+    assert all(e.startswith("per_") for e in entity_ids)
+
+
+def test_utf8_bom_is_skipped_in_jsonl_and_csv(engine: Engine, tmp_path: Path) -> None:
+    bom = b"\xef\xbb\xbf"
+    summary = run(engine, write(tmp_path, "bom.jsonl", bom + jsonl(ALICE).encode()))
+    assert counts(summary) == (1, 0, 0, 0)
+    csv_text = "key,name,birth_date\r\np2,李娜,1985-03-02\r\n"
+    summary = run(engine, write(tmp_path, "bom.csv", bom + csv_text.encode()))
+    assert counts(summary) == (1, 0, 0, 0)
+    assert versions(engine, "p2") == [(1, {"key": "p2", "name": "李娜", "birth_date": "1985-03-02"})]
+
+
+def test_gb18030_csv_is_read_when_asked(engine: Engine, tmp_path: Path) -> None:
+    content = "key,name,uscc\n91,常熟市华盛服装有限公司,91350100M000100Y43\n".encode("gb18030")
+    path = write(tmp_path, "market.csv", content)
+    summary = run(engine, path, Kind.LEGAL_ENTITY, encoding="gb18030")
+    assert counts(summary) == (1, 0, 0, 0)
+    assert versions(engine, "91")[0][1]["name"] == "常熟市华盛服装有限公司"
+
+
+def test_gb18030_read_as_utf8_names_the_problem(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, "market.csv", "key,name\n91,华盛服装\n".encode("gb18030"))
+    summary = run(engine, path, Kind.LEGAL_ENTITY)
+    assert counts(summary) == (0, 0, 0, 1)
+    [(line, reason)] = quarantined(engine)
+    assert line == 2
+    assert reason.startswith("not valid utf-8: byte 0xbb at position 3")
+    assert "try --encoding gb18030" in reason
+
+
+def test_gb18030_jsonl(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, "p.jsonl", jsonl(ALICE).encode("gb18030"))
+    assert counts(run(engine, path, encoding="gb18030")) == (1, 0, 0, 0)
+    assert versions(engine, "p1")[0][1]["name"] == "王伟"
+
+
+def test_broken_json_line_is_quarantined_and_the_rest_goes_in(engine: Engine, tmp_path: Path) -> None:
+    content = jsonl(ALICE) + '{"key": "p9", "name": "缺括号"\n' + jsonl(BOB)
+    summary = run(engine, write(tmp_path, "p.jsonl", content))
+    assert counts(summary) == (2, 0, 0, 1)
+    [(line, reason)] = quarantined(engine)
+    assert line == 2
+    assert reason.startswith("broken JSON:")
+    with Session(engine) as session:
+        assert session.scalar(select(Quarantine.raw_text)) == '{"key": "p9", "name": "缺括号"'
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"name": "无键"}, "missing key"),
+        ({"key": "", "name": "空键"}, "missing key"),
+        ({"key": "   ", "name": "空白键"}, "missing key"),
+        ({"key": None, "name": "空键"}, "missing key"),
+        ({"key": ["a"], "name": "数组键"}, "missing key"),
+        (["not", "an", "object"], "not an object: got a JSON array"),
+        ("just text", "not an object: got a JSON string"),
+        ({"key": "k" * 257, "name": "长键"}, "key too long: 257 characters, the limit is 256"),
+    ],
+)
+def test_unusable_records_are_quarantined_with_reason(
+    engine: Engine, tmp_path: Path, record: object, reason: str
+) -> None:
+    summary = run(engine, write(tmp_path, "p.jsonl", jsonl(ALICE, record)))
+    assert counts(summary) == (1, 0, 0, 1)
+    [(line, stored_reason)] = quarantined(engine)
+    assert line == 2
+    assert stored_reason.startswith(reason)
+
+
+def test_numeric_key_is_read_as_text(engine: Engine, tmp_path: Path) -> None:
+    summary = run(engine, write(tmp_path, "p.jsonl", jsonl({"key": 4711, "name": "张敏"})))
+    assert counts(summary) == (1, 0, 0, 0)
+    assert versions(engine, "4711")[0][0] == 1
+
+
+def test_duplicate_key_within_a_file_keeps_the_first(engine: Engine, tmp_path: Path) -> None:
+    changed = {**ALICE, "name": "王 伟"}
+    summary = run(engine, write(tmp_path, "p.jsonl", jsonl(ALICE, BOB, changed, ALICE)))
+    assert counts(summary) == (2, 0, 0, 2)
+    assert summary.reasons == {"duplicate key": 2}
+    reasons = quarantined(engine)
+    assert reasons[0] == (3, "duplicate key: 'p1' occurs again in this file (first at line 1), "
+                          "different content; the first was kept")
+    assert reasons[1][0] == 4
+    assert reasons[1][1].endswith("identical content")
+    assert versions(engine, "p1") == [(1, ALICE)]
+
+
+def test_duplicate_key_across_batches_is_caught_too(engine: Engine, tmp_path: Path) -> None:
+    records = [ALICE, BOB, {"key": "p3", "name": "赵六"}, {**ALICE, "name": "王小伟"}]
+    summary = run(engine, write(tmp_path, "p.jsonl", jsonl(*records)), batch_size=2)
+    assert counts(summary) == (3, 0, 0, 1)
+    [(line, reason)] = quarantined(engine)
+    assert line == 4
+    assert reason.startswith("duplicate key: 'p1' occurs again in this file")
+    assert versions(engine, "p1") == [(1, ALICE)]
+
+
+def test_huge_field_within_the_limit_is_kept_whole(engine: Engine, tmp_path: Path) -> None:
+    note = "备注" * 200_000  # 400k characters, 1.2 MB in UTF-8 ... over the limit
+    small_note = "备" * 100_000  # 300 kB
+    content = jsonl({**ALICE, "note": small_note}, {**BOB, "note": note})
+    summary = run(engine, write(tmp_path, "p.jsonl", content))
+    assert counts(summary) == (1, 0, 0, 1)
+    assert versions(engine, "p1")[0][1]["note"] == small_note
+    [(line, reason)] = quarantined(engine)
+    assert line == 2
+    assert reason.startswith("too large: the record is 1200")
+    with Session(engine) as session:
+        assert note in (session.scalar(select(Quarantine.raw_text)) or "")
+
+
+def test_huge_csv_field(engine: Engine, tmp_path: Path) -> None:
+    big = "路" * 200_000  # bigger than the csv module's default field limit
+    path = write(tmp_path, "p.csv", f"key,name,address\np1,王伟,{big}\n")
+    summary = run(engine, path)
+    assert counts(summary) == (1, 0, 0, 0)
+    assert versions(engine, "p1")[0][1]["address"] == big
+
+
+def test_wrong_kind_is_quarantined(engine: Engine, tmp_path: Path) -> None:
+    company = {"key": "c1", "uscc": "91350100M000100Y43", "legal_representative": "王伟"}
+    stated = {"key": "c2", "kind": "legal_entity", "name": "华盛服装"}
+    summary = run(engine, write(tmp_path, "p.jsonl", jsonl(ALICE, company, stated)))
+    assert counts(summary) == (1, 0, 0, 2)
+    reasons = [reason for _, reason in quarantined(engine)]
+    assert reasons == [
+        "wrong kind: fields legal_representative, uscc belong to another kind and none of person's "
+        "fields is present",
+        "wrong kind: the record says 'legal_entity', the file is ingested as person",
+    ]
+
+
+def test_reingesting_the_same_file_changes_nothing(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, "p.jsonl", jsonl(ALICE, BOB, {"name": "无键"}))
+    assert counts(run(engine, path)) == (2, 0, 0, 1)
+    with Session(engine) as session:
+        before = session.execute(select(Membership.record_id, Membership.entity_id)).all()
+    assert counts(run(engine, path)) == (0, 0, 2, 1)
+    with Session(engine) as session:
+        assert session.execute(select(Membership.record_id, Membership.entity_id)).all() == before
+        assert session.scalar(select(func.count()).select_from(RecordVersion)) == 2
+        assert session.scalar(select(func.count()).select_from(Quarantine)) == 1  # no second copy
+        assert session.scalar(select(func.count()).select_from(Entity)) == 2
+
+
+def test_empty_values_and_key_order_do_not_make_a_new_version(engine: Engine, tmp_path: Path) -> None:
+    run(engine, write(tmp_path, "a.jsonl", jsonl(BOB)))
+    reordered = {"birth_date": "1985-03-02", "phone": "", "name": "李娜", "key": "p2"}
+    assert counts(run(engine, write(tmp_path, "b.jsonl", jsonl(reordered)))) == (0, 0, 1, 0)
+
+
+def test_changed_record_becomes_a_new_version_and_keeps_the_old(engine: Engine, tmp_path: Path) -> None:
+    run(engine, write(tmp_path, "v1.jsonl", jsonl(ALICE, BOB)))
+    moved = {**ALICE, "address": "虞山街道海虞北路18号"}
+    summary = run(engine, write(tmp_path, "v2.jsonl", jsonl(moved, BOB)))
+    assert counts(summary) == (0, 1, 1, 0)
+    assert versions(engine, "p1") == [(1, ALICE), (2, moved)]
+    with Session(engine) as session:
+        record = session.scalars(select(SourceRecord).where(SourceRecord.key == "p1")).one()
+        assert record.version == 2
+        assert session.scalar(select(func.count()).select_from(Membership)) == 2  # same entity
+    assert counts(run(engine, write(tmp_path, "v3.jsonl", jsonl(ALICE)))) == (0, 1, 0, 0)
+    assert [v for v, _ in versions(engine, "p1")] == [1, 2, 3]
+
+
+def test_malformed_identifiers_are_kept_and_flagged(engine: Engine, tmp_path: Path) -> None:
+    bad_check = {"key": "p1", "name": "王伟", "id_number": "110105194912310021", "phone": "12345"}
+    old_id = {"key": "p2", "name": "李娜", "id_number": "110105491231002"}
+    summary = run(engine, write(tmp_path, "p.jsonl", jsonl(bad_check, old_id)))
+    assert counts(summary) == (2, 0, 0, 0)
+    assert summary.flagged == 1
+    with Session(engine) as session:
+        rows = dict(
+            session.execute(
+                select(SourceRecord.key, RecordVersion.flags).join(
+                    RecordVersion, RecordVersion.record_id == SourceRecord.id
+                )
+            ).all()
+        )
+        features = session.scalar(
+            select(RecordVersion.features)
+            .join(SourceRecord, SourceRecord.id == RecordVersion.record_id)
+            .where(SourceRecord.key == "p2")
+        )
+    assert rows["p1"] == {
+        "id_number": "check digit 1, expected X",
+        "phone": "5 digits is neither mobile nor landline",
+    }
+    assert rows["p2"] == {}
+    assert features == {
+        "id_number": "11010519491231002X",
+        "id_number_valid": True,
+        "id_birth_date": "1949-12-31",
+        "id_sex": "F",
+        "sex": "F",
+        "birth_date": "1949-12-31",
+    }
+    assert versions(engine, "p1")[0][1]["id_number"] == "110105194912310021"  # raw evidence kept
+
+
+def test_json_array_file(engine: Engine, tmp_path: Path) -> None:
+    content = json.dumps([ALICE, BOB, 7, {"name": "无键"}], ensure_ascii=False)
+    summary = run(engine, write(tmp_path, "p.json", content))
+    assert counts(summary) == (2, 0, 0, 2)
+    assert [line for line, _ in quarantined(engine)] == [3, 4]
+
+
+def test_broken_json_array_keeps_what_parsed_and_quarantines_the_rest(engine: Engine, tmp_path: Path) -> None:
+    content = json.dumps([ALICE, BOB], ensure_ascii=False)[:-1] + ', {"key": "p3", "na'
+    summary = run(engine, write(tmp_path, "p.json", content))
+    assert counts(summary) == (2, 0, 0, 1)
+    [(line, reason)] = quarantined(engine)
+    assert line == 3
+    assert reason.startswith("broken JSON: after element 2")
+
+
+def test_csv_row_with_wrong_field_count(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", 'key,name\np1,王伟\np2,李娜,多余\n"p3","多行\n姓名"\n')
+    summary = run(engine, path)
+    assert counts(summary) == (2, 0, 0, 1)
+    assert quarantined(engine) == [(3, "wrong field count: 3 fields, the header has 2")]
+    assert versions(engine, "p3")[0][1]["name"] == "多行\n姓名"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("p.txt", "x", "unknown format '.txt'"),
+        ("p.json", '{"key": "p1"}', "must hold one JSON array"),
+        ("p.csv", "key,key\n1,2\n", "empty or repeated names"),
+    ],
+)
+def test_file_that_cannot_be_read_as_a_whole_raises(
+    engine: Engine, tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    with pytest.raises(UnreadableFileError, match=message):
+        run(engine, write(tmp_path, name, content))
+
+
+def test_missing_file_raises(engine: Engine, tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFileError, match="cannot open"):
+        run(engine, tmp_path / "nope.jsonl")
+
+
+def test_bad_source_name_is_refused(engine: Engine) -> None:
+    with Session(engine) as session, pytest.raises(InputError, match="source name 'Public Security'"):
+        ingest_records(session, "Public Security", Kind.PERSON, [ALICE])
+
+
+def test_crash_mid_batch_leaves_the_last_committed_state(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = [{"key": f"p{i}", "name": "王伟"} for i in range(5)]
+    path = write(tmp_path, "p.jsonl", jsonl(*records))
+    real_normalize = service.normalize_record
+
+    def crash_at_p3(kind: str, record: dict[str, object]) -> object:
+        if record["key"] == "p3":
+            raise MemoryError("simulated crash in the middle of the second batch")
+        return real_normalize(kind, record)
+
+    monkeypatch.setattr(service, "normalize_record", crash_at_p3)
+    with pytest.raises(MemoryError):
+        run(engine, path, batch_size=2)
+    with Session(engine) as session:
+        assert session.scalars(select(SourceRecord.key).order_by(SourceRecord.key)).all() == ["p0", "p1"]
+        assert session.scalar(select(func.count()).select_from(Entity)) == 2
+        assert session.scalar(select(func.count()).select_from(RecordVersion)) == 2
+    monkeypatch.undo()
+    assert counts(run(engine, path, batch_size=2)) == (3, 0, 2, 0)
+
+
+def test_python_api_flushes_and_leaves_the_commit_to_the_caller(engine: Engine) -> None:
+    with Session(engine) as session:
+        summary = ingest_records(session, "grid_collection", Kind.PERSON, [ALICE, BOB])
+        assert counts(summary) == (2, 0, 0, 0)
+        session.rollback()
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(SourceRecord)) == 0

@@ -40,6 +40,8 @@ class ErrorCodes(SchemaExtension):
         original = error.original_error
         if isinstance(original, HubError):
             return _with_code(error, error.message, original.code)
+        if isinstance(original, GraphQLError):  # a variable's value could not be coerced
+            return _with_code(error, error.message, "BAD_INPUT")
         if original is None:
             extensions = error.extensions or {}
             code = extensions.get("code") or (

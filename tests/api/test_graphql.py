@@ -1,0 +1,128 @@
+"""The GraphQL endpoint through HTTP: sourceRecord, error codes, /health and the printed schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from hub.api import create_app, schema_sdl
+from hub.ingest import ingest_records
+from hub.store.models import Kind
+
+SOURCE_RECORD = """
+query ($source: String!, $kind: EntityKind!, $key: String!) {
+  sourceRecord(source: $source, kind: $kind, key: $key) {
+    source kind key entityId version firstSeenAt flags { field reason }
+  }
+}
+"""
+
+
+def create_client(engine: Engine) -> TestClient:
+    return TestClient(create_app(engine))
+
+
+def post(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
+    response = client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def create_records(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        ingest_records(
+            session, "household_registry", Kind.PERSON,
+            [{"key": "4711", "name": "王伟", "id_number": "110105194912310021"}],
+        )
+        ingest_records(session, "doorplate_platform", Kind.ADDRESS, [{"key": "D1", "address": "虞山街道1号"}])
+
+
+def test_source_record_gives_the_entity_and_flags(engine: Engine) -> None:
+    create_records(engine)
+    with create_client(engine) as client:
+        body = post(client, SOURCE_RECORD, source="household_registry", kind="PERSON", key="4711")
+    assert "errors" not in body
+    record = body["data"]["sourceRecord"]
+    assert record["source"] == "household_registry"
+    assert record["kind"] == "PERSON"
+    assert record["key"] == "4711"
+    assert record["entityId"].startswith("per_")
+    assert record["version"] == 1
+    assert record["flags"] == [{"field": "id_number", "reason": "check digit 1, expected X"}]
+
+
+def test_source_record_matches_the_crosswalk(engine: Engine) -> None:
+    from hub.export import crosswalk_rows
+
+    create_records(engine)
+    rows = {(s, k, key): entity for s, k, key, entity in crosswalk_rows(engine)}
+    with create_client(engine) as client:
+        body = post(client, SOURCE_RECORD, source="doorplate_platform", kind="ADDRESS", key="D1")
+    assert body["data"]["sourceRecord"]["entityId"] == rows[("doorplate_platform", "address", "D1")]
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "key"),
+    [("household_registry", "ADDRESS", "4711"), ("tax", "PERSON", "4711"), ("household_registry", "PERSON", "x")],
+)
+def test_unknown_source_record_is_null(engine: Engine, source: str, kind: str, key: str) -> None:
+    create_records(engine)
+    with create_client(engine) as client:
+        body = post(client, SOURCE_RECORD, source=source, kind=kind, key=key)
+    assert body == {"data": {"sourceRecord": None}}
+
+
+def test_bad_variable_value_gets_a_coded_error(engine: Engine) -> None:
+    with create_client(engine) as client:
+        body = post(client, SOURCE_RECORD, source="tax", kind="COMPANY", key="1")
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_INPUT"
+    assert "COMPANY" in error["message"]
+
+
+def test_bad_inline_argument_fails_validation_with_a_code(engine: Engine) -> None:
+    with create_client(engine) as client:
+        body = post(client, '{ sourceRecord(source: "tax", kind: COMPANY, key: "1") { key } }')
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "COMPANY" in error["message"]
+
+
+def test_syntax_error_gets_a_coded_error(engine: Engine) -> None:
+    with create_client(engine) as client:
+        response = client.post("/graphql", json={"query": "{ sourceRecord(source: "})
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+
+
+def test_health_reports_the_database(engine: Engine) -> None:
+    with create_client(engine) as client:
+        response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_graphiql_is_served_to_browsers(engine: Engine) -> None:
+    with create_client(engine) as client:
+        response = client.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+def test_federation_service_sdl(engine: Engine) -> None:
+    with create_client(engine) as client:
+        body = post(client, "{ _service { sdl } }")
+    assert "sourceRecord(source: String!, kind: EntityKind!, key: String!): SourceRecord" in (
+        body["data"]["_service"]["sdl"]
+    )
+
+
+def test_schema_graphql_is_current() -> None:
+    checked_in = (Path(__file__).resolve().parents[2] / "schema.graphql").read_text(encoding="utf-8")
+    assert checked_in == schema_sdl(), "schema.graphql is stale: run `hub schema > schema.graphql`"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import Connection
 
+from alembic import context
 from hub.config import get_settings
 from hub.store.database import make_engine
 from hub.store.models import Base

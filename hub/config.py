@@ -20,13 +20,13 @@ class Settings:
     """
 
     database_url: str
-    ingest_batch: int = 2000
+    ingest_batch: int = 5000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         url = env.get("HUB_DATABASE_URL") or f"sqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"
-        return cls(database_url=url, ingest_batch=int(env.get("HUB_INGEST_BATCH", "2000")))
+        return cls(database_url=url, ingest_batch=int(env.get("HUB_INGEST_BATCH", "5000")))
 
 
 def get_settings() -> Settings:

@@ -1,7 +1,8 @@
 """Ingestion of departmental source files (CONTRACT.md §1)."""
 
+from hub.ingest.prepare import content_hash, prepare_batch
 from hub.ingest.readers import RawRow, open_source
-from hub.ingest.service import Ingestor, IngestSummary, content_hash, ingest_file, ingest_records
+from hub.ingest.service import Ingestor, IngestSummary, ingest_file, ingest_records
 
 __all__ = [
     "IngestSummary",
@@ -11,4 +12,5 @@ __all__ = [
     "ingest_file",
     "ingest_records",
     "open_source",
+    "prepare_batch",
 ]

@@ -1,32 +1,34 @@
-"""Ingest source records: validate, version, quarantine what cannot be used, never lose a row.
+"""Ingest source records: version what changed, quarantine what cannot be used, never lose a row.
 
-`Ingestor` writes batches for one (source, kind) inside the caller's transaction and only flushes;
-`ingest_file` drives it over a file and commits after each batch, so a crash leaves every batch
-before it committed and re-running the same command completes the file (ingestion is idempotent).
+`Ingestor` writes prepared batches for one (source, kind) inside the caller's transaction and only
+flushes; `ingest_file` drives it over a file and commits after each batch, so a crash leaves every
+batch before it committed, and re-running the same command completes the file (ingestion is
+idempotent).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from hashlib import blake2b
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from hub.contract import KIND_FIELDS
 from hub.errors import InputError
-from hub.ingest.readers import RawRow, open_source
-from hub.normalize.records import normalize_record
+from hub.ingest.pipeline import prepared_batches
+from hub.ingest.prepare import PreparedBatch, duplicate_reason, prepare_batch
+from hub.ingest.readers import RawRow
+from hub.store.bulk import BulkWriter
 from hub.store.models import (
     Entity,
+    EntityStatus,
     IngestRun,
     Kind,
     Membership,
@@ -34,19 +36,49 @@ from hub.store.models import (
     RecordVersion,
     Source,
     SourceRecord,
-    new_entity_id,
+    new_entity_ids,
     utcnow,
 )
 
 __all__ = ["IngestSummary", "Ingestor", "get_or_create_source", "ingest_file", "ingest_records"]
 
 _SOURCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_MAX_KEY_LENGTH = 256
-_OTHER_KINDS_FIELDS = {
-    kind: {f for other, fields in KIND_FIELDS.items() if other != kind for f in fields}
-    - set(KIND_FIELDS[kind])
-    for kind in KIND_FIELDS
-}
+_RECORDS = SourceRecord.__tablename__
+_VERSIONS = RecordVersion.__tablename__
+_ENTITIES = Entity.__tablename__
+_MEMBERSHIPS = Membership.__tablename__
+_QUARANTINE = Quarantine.__tablename__
+_RECORD_COLUMNS = (
+    "source_id",
+    "kind",
+    "key",
+    "version",
+    "content_hash",
+    "first_seen_at",
+    "last_seen_at",
+    "last_run_id",
+)
+_VERSION_COLUMNS = (
+    "record_id",
+    "version",
+    "content_hash",
+    "payload",
+    "features",
+    "flags",
+    "ingest_run_id",
+    "received_at",
+)
+_QUARANTINE_COLUMNS = (
+    "ingest_run_id",
+    "source_id",
+    "kind",
+    "line",
+    "reason",
+    "raw_text",
+    "row_hash",
+    "created_at",
+)
+DEFAULT_BATCH = 5000
 
 
 @dataclass(slots=True)
@@ -68,26 +100,6 @@ class IngestSummary:
     def read(self) -> int:
         return self.new + self.changed + self.unchanged + self.quarantined
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "kind": self.kind.value,
-            "file": self.file,
-            "run_id": self.run_id,
-            "new": self.new,
-            "changed": self.changed,
-            "unchanged": self.unchanged,
-            "quarantined": self.quarantined,
-            "flagged": self.flagged,
-            "reasons": dict(self.reasons),
-        }
-
-
-def content_hash(record: Mapping[str, Any]) -> str:
-    """Hash a record's meaningful content: key order and empty (unknown) values do not count."""
-    meaningful = {k: v for k, v in record.items() if v is not None and v != ""}
-    return blake2b(orjson.dumps(meaningful, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
-
 
 def get_or_create_source(session: Session, name: str) -> Source:
     """Return the source called `name`, registering it on first use."""
@@ -104,16 +116,8 @@ def get_or_create_source(session: Session, name: str) -> Source:
     return source
 
 
-@dataclass(slots=True)
-class _Accepted:
-    line: int | None
-    key: str
-    record: dict[str, Any]
-    hash: str
-
-
 class Ingestor:
-    """Ingests rows of one kind from one source within the caller's transaction (flush only)."""
+    """Ingests batches of one kind from one source within the caller's transaction (flush only)."""
 
     def __init__(self, session: Session, source: str, kind: Kind, file_name: str = "<python>") -> None:
         self.session = session
@@ -124,61 +128,43 @@ class Ingestor:
         session.flush()
         self.summary = IngestSummary(source, kind, file_name, self.run.id)
 
-    def add(self, rows: Iterable[RawRow]) -> None:
-        """Validate and write one batch of rows."""
-        now = utcnow()
-        accepted: dict[str, _Accepted] = {}
-        quarantine: list[tuple[RawRow, str]] = []
-        for row in rows:
-            reason = row.error
-            if reason is None:
-                reason, item = self._validate(row)
-                if item is not None:
-                    first = accepted.get(item.key)
-                    if first is None:
-                        accepted[item.key] = item
-                        continue
-                    reason = _duplicate_reason(item.key, first.line, item.hash == first.hash)
-            assert reason is not None
-            quarantine.append((row, reason))
-        existing = self._existing(list(accepted))
-        self._write(accepted, existing, now, quarantine)
-        self._quarantine(quarantine, now)
+    def add(self, batch: PreparedBatch) -> None:
+        """Write one prepared batch: new records, new versions of changed ones, quarantined rows."""
+        bulk = BulkWriter(self.session.connection())
+        stamp = bulk.timestamp(utcnow())
+        run_id = self.run.id
+        quarantine = list(batch.quarantine)
+        seen: list[tuple[Any, ...]] = []
+        changed: list[tuple[Any, ...]] = []
+        versions: list[tuple[Any, ...]] = []
+        written: list[str] = []
+        existing = self._existing(list(batch.items))
+        for key, (record_id, version, digest, last_run) in existing.items():
+            item = batch.items[key]
+            if last_run == run_id:  # the key was already ingested from an earlier batch of this file
+                quarantine.append((item.line, item.payload, duplicate_reason(key, None, digest == item.hash)))
+            elif digest == item.hash:
+                seen.append((stamp, run_id, record_id))
+            else:
+                changed.append((version + 1, item.hash, stamp, run_id, record_id))
+                versions.append(self._version(record_id, version + 1, key, batch, stamp))
+                written.append(key)
+        new_keys = [key for key in batch.items if key not in existing]
+        bulk.update(_RECORDS, ("last_seen_at", "last_run_id"), seen)
+        bulk.update(_RECORDS, ("version", "content_hash", "last_seen_at", "last_run_id"), changed)
+        if new_keys:
+            self._insert_new(bulk, batch, new_keys, versions, stamp)
+        bulk.insert(_VERSIONS, _VERSION_COLUMNS, versions)
+        self._quarantine(bulk, quarantine, stamp)
+        s = self.summary
+        s.unchanged += len(seen)
+        s.changed += len(changed)
+        s.new += len(new_keys)
+        s.flagged += sum(1 for key in (*written, *new_keys) if batch.items[key].flagged)
         self._flush_counts()
 
-    def _validate(self, row: RawRow) -> tuple[str | None, _Accepted | None]:
-        record = row.value
-        if not isinstance(record, dict):
-            return f"not an object: got a JSON {_json_type(record)}", None
-        key = record.get("key")
-        if isinstance(key, int | float) and not isinstance(key, bool):
-            key = str(key) if not isinstance(key, float) or not key.is_integer() else str(int(key))
-        if not isinstance(key, str) or not key.strip():
-            return "missing key: every record needs a non-empty 'key' (its id in the source)", None
-        key = key.strip()
-        if len(key) > _MAX_KEY_LENGTH:
-            return f"key too long: {len(key)} characters, the limit is {_MAX_KEY_LENGTH}", None
-        wrong = self._wrong_kind(record)
-        if wrong:
-            return wrong, None
-        return None, _Accepted(row.line, key, record, content_hash(record))
-
-    def _wrong_kind(self, record: dict[str, Any]) -> str | None:
-        stated = record.get("kind")
-        if isinstance(stated, str) and stated.strip() and stated.strip().lower() != self.kind.value:
-            return f"wrong kind: the record says {stated!r}, the file is ingested as {self.kind.value}"
-        present = {name for name, value in record.items() if value not in (None, "")}
-        if present & set(KIND_FIELDS[self.kind]):
-            return None
-        foreign = sorted(present & _OTHER_KINDS_FIELDS[self.kind])
-        if foreign:
-            return (
-                f"wrong kind: fields {', '.join(foreign)} belong to another kind and none of "
-                f"{self.kind.value}'s fields is present"
-            )
-        return None
-
     def _existing(self, keys: list[str]) -> dict[str, tuple[int, int, str, int | None]]:
+        """The stored (id, version, hash, last run) of those of `keys` already known."""
         if not keys:
             return {}
         query = select(
@@ -196,100 +182,57 @@ class Ingestor:
             key: (rid, version, digest, run) for key, rid, version, digest, run in self.session.execute(query)
         }
 
-    def _write(
+    def _version(
+        self, record_id: int, version: int, key: str, batch: PreparedBatch, stamp: Any
+    ) -> tuple[Any, ...]:
+        item = batch.items[key]
+        return (record_id, version, item.hash, item.payload, item.features, item.flags, self.run.id, stamp)
+
+    def _insert_new(
         self,
-        accepted: dict[str, _Accepted],
-        existing: dict[str, tuple[int, int, str, int | None]],
-        now: datetime,
-        quarantine: list[tuple[RawRow, str]],
+        bulk: BulkWriter,
+        batch: PreparedBatch,
+        keys: list[str],
+        versions: list[tuple[Any, ...]],
+        stamp: Any,
     ) -> None:
-        run_id = self.run.id
-        new_items: list[_Accepted] = []
-        seen_updates: list[dict[str, Any]] = []
-        changed_updates: list[dict[str, Any]] = []
-        versions: list[dict[str, Any]] = []
-        for key, item in accepted.items():
-            found = existing.get(key)
-            if found is None:
-                new_items.append(item)
-                continue
-            record_id, version, digest, last_run = found
-            if last_run == run_id:
-                reason = _duplicate_reason(key, None, digest == item.hash)
-                quarantine.append((RawRow(item.line, _dump(item.record)), reason))
-            elif digest == item.hash:
-                self.summary.unchanged += 1
-                seen_updates.append({"id": record_id, "last_seen_at": now, "last_run_id": run_id})
-            else:
-                self.summary.changed += 1
-                changed_updates.append(
-                    {
-                        "id": record_id,
-                        "version": version + 1,
-                        "content_hash": item.hash,
-                        "last_seen_at": now,
-                        "last_run_id": run_id,
-                    }
+        source_id, kind, run_id = self.source.id, self.kind.value, self.run.id
+        items = batch.items
+        bulk.insert(
+            _RECORDS,
+            _RECORD_COLUMNS,
+            [(source_id, kind, key, 1, items[key].hash, stamp, stamp, run_id) for key in keys],
+        )
+        ids = {
+            key: record_id
+            for key, record_id in self.session.execute(
+                select(SourceRecord.key, SourceRecord.id).where(
+                    SourceRecord.source_id == source_id,
+                    SourceRecord.kind == self.kind,
+                    SourceRecord.key.in_(keys),
                 )
-                versions.append(self._version_row(record_id, version + 1, item, now))
-        if seen_updates:
-            self.session.execute(update(SourceRecord), seen_updates)
-        if changed_updates:
-            self.session.execute(update(SourceRecord), changed_updates)
-        if new_items:
-            self._insert_new(new_items, versions, now)
-        if versions:
-            self.session.execute(insert(RecordVersion), versions)
-
-    def _insert_new(self, items: list[_Accepted], versions: list[dict[str, Any]], now: datetime) -> None:
-        rows = [
-            {
-                "source_id": self.source.id,
-                "kind": self.kind,
-                "key": item.key,
-                "version": 1,
-                "content_hash": item.hash,
-                "first_seen_at": now,
-                "last_seen_at": now,
-                "last_run_id": self.run.id,
-            }
-            for item in items
-        ]
-        ids = self.session.scalars(
-            insert(SourceRecord).returning(SourceRecord.id, sort_by_parameter_order=True), rows
-        ).all()
-        entities: list[dict[str, Any]] = []
-        memberships: list[dict[str, Any]] = []
-        for record_id, item in zip(ids, items, strict=True):
-            versions.append(self._version_row(record_id, 1, item, now))
-            # Until resolution joins it to others, every new record is an entity of its own.
-            entity_id = new_entity_id(self.kind)
-            entities.append({"id": entity_id, "kind": self.kind, "created_at": now, "updated_at": now})
-            memberships.append({"record_id": record_id, "entity_id": entity_id, "valid_from": now})
-        self.session.execute(insert(Entity), entities)
-        self.session.execute(insert(Membership), memberships)
-        self.summary.new += len(items)
-
-    def _version_row(self, record_id: int, version: int, item: _Accepted, now: datetime) -> dict[str, Any]:
-        normalized = normalize_record(self.kind.value, item.record)
-        if normalized.flags:
-            self.summary.flagged += 1
-        return {
-            "record_id": record_id,
-            "version": version,
-            "content_hash": item.hash,
-            "payload": item.record,
-            "features": normalized.features,
-            "flags": normalized.flags,
-            "ingest_run_id": self.run.id,
-            "received_at": now,
+            )
         }
+        # Until resolution joins it to others, every new record is an entity of its own.
+        entity_ids = new_entity_ids(self.kind, len(keys))
+        active = EntityStatus.ACTIVE.value
+        bulk.insert(
+            _ENTITIES,
+            ("id", "kind", "status", "version", "created_at", "updated_at"),
+            [(entity_id, kind, active, 1, stamp, stamp) for entity_id in entity_ids],
+        )
+        bulk.insert(
+            _MEMBERSHIPS,
+            ("record_id", "entity_id", "valid_from", "actor"),
+            [(ids[key], entity_id, stamp, "ingest") for key, entity_id in zip(keys, entity_ids, strict=True)],
+        )
+        versions.extend(self._version(ids[key], 1, key, batch, stamp) for key in keys)
 
-    def _quarantine(self, rows: list[tuple[RawRow, str]], now: datetime) -> None:
+    def _quarantine(self, bulk: BulkWriter, rows: list[tuple[int | None, str, str]], stamp: Any) -> None:
         """Keep each unusable row with its reason, once: re-ingesting the file adds no copies."""
         if not rows:
             return
-        hashed = {_row_hash(row.text, reason): (row, reason) for row, reason in rows}
+        hashed = {_row_hash(text, reason): (line, text, reason) for line, text, reason in rows}
         known = set(
             self.session.scalars(
                 select(Quarantine.row_hash).where(
@@ -299,37 +242,24 @@ class Ingestor:
                 )
             )
         )
-        fresh = [
-            {
-                "ingest_run_id": self.run.id,
-                "source_id": self.source.id,
-                "kind": self.kind,
-                "line": row.line,
-                "reason": reason,
-                "raw_text": row.text,
-                "row_hash": digest,
-                "created_at": now,
-            }
-            for digest, (row, reason) in hashed.items()
-            if digest not in known
-        ]
-        if fresh:
-            self.session.execute(insert(Quarantine), fresh)
-        for _row, reason in rows:
-            self.summary.quarantined += 1
-            self.summary.reasons[reason.split(":")[0]] += 1
+        bulk.insert(
+            _QUARANTINE,
+            _QUARANTINE_COLUMNS,
+            [
+                (self.run.id, self.source.id, self.kind.value, line, reason, text, digest, stamp)
+                for digest, (line, text, reason) in hashed.items()
+                if digest not in known
+            ],
+        )
+        self.summary.quarantined += len(rows)
+        self.summary.reasons.update(reason.split(":")[0] for _line, _text, reason in rows)
 
     def _flush_counts(self) -> None:
         s = self.summary
         self.session.execute(
             update(IngestRun)
             .where(IngestRun.id == self.run.id)
-            .values(
-                new=s.new,
-                changed=s.changed,
-                unchanged=s.unchanged,
-                quarantined=s.quarantined,
-            )
+            .values(new=s.new, changed=s.changed, unchanged=s.unchanged, quarantined=s.quarantined)
         )
 
     def finish(self) -> IngestSummary:
@@ -340,47 +270,21 @@ class Ingestor:
         return self.summary
 
 
-def _duplicate_reason(key: str, first_line: int | None, identical: bool) -> str:
-    where = f" (first at line {first_line})" if first_line is not None else ""
-    same = "identical content" if identical else "different content; the first was kept"
-    return f"duplicate key: {key!r} occurs again in this file{where}, {same}"
-
-
 def _row_hash(text: str, reason: str) -> str:
     return blake2b(f"{reason}\n{text}".encode(), digest_size=16).hexdigest()
 
 
-def _json_type(value: object) -> str:
-    return {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
-
-
-def _dump(record: Mapping[str, Any]) -> str:
-    return orjson.dumps(record).decode()
-
-
-def _batches(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
 def ingest_records(
-    session: Session,
-    source: str,
-    kind: Kind,
-    records: Iterable[Any],
-    *,
-    batch_size: int = 2000,
+    session: Session, source: str, kind: Kind, records: Iterable[Any], *, batch_size: int = DEFAULT_BATCH
 ) -> IngestSummary:
     """Ingest in-memory records (dicts) inside the caller's transaction; flushes, never commits."""
     ingestor = Ingestor(session, source, kind)
     rows = (
-        RawRow(i, _dump(r) if isinstance(r, dict) else repr(r), value=r) for i, r in enumerate(records, 1)
+        RawRow(line, orjson.dumps(r).decode() if isinstance(r, dict | list) else repr(r), value=r)
+        for line, r in enumerate(records, 1)
     )
-    for batch in _batches(rows, batch_size):
-        ingestor.add(batch)
+    while chunk := list(islice(rows, batch_size)):
+        ingestor.add(prepare_batch(kind, chunk))
     return ingestor.finish()
 
 
@@ -391,18 +295,24 @@ def ingest_file(
     kind: Kind,
     *,
     encoding: str = "utf-8",
-    batch_size: int = 2000,
+    batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int, int], None] | None = None,
+    parallel: bool | None = None,
 ) -> IngestSummary:
-    """Ingest one source file, committing after each batch; `progress(bytes_read, size)` if given."""
-    with open_source(path, encoding) as reader, Session(engine, expire_on_commit=False) as session:
+    """Ingest one source file, committing after each batch; `progress(bytes_read, size)` if given.
+
+    Large files are read and normalized in a second process while this one writes (`parallel`).
+    """
+    batches = prepared_batches(path, encoding, kind, batch_size, parallel=parallel)
+    size = path.stat().st_size
+    with Session(engine, expire_on_commit=False) as session:
         ingestor = Ingestor(session, source, kind, path.name)
         session.commit()
-        for batch in _batches(reader, batch_size):
+        for batch in batches:
             ingestor.add(batch)
             session.commit()
             if progress:
-                progress(reader.bytes_read, reader.size)
+                progress(batch.bytes_read, size)
         summary = ingestor.finish()
         session.commit()
     return summary

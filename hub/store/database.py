@@ -27,6 +27,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA cache_size=-65536")
+    # Checkpoint every ~40 MB of WAL rather than 4 MB: bulk ingestion fsyncs far less often.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 

@@ -7,8 +7,11 @@ must say up front what it loads (the API batches with DataLoaders).
 
 from __future__ import annotations
 
+import base64
 import enum
+import itertools
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +59,7 @@ __all__ = [
     "SourceRecord",
     "Statement",
     "new_entity_id",
+    "new_entity_ids",
     "utcnow",
 ]
 
@@ -153,14 +157,27 @@ class ReviewStatus(enum.StrEnum):
 
 
 _ENTITY_PREFIX = {Kind.PERSON: "per", Kind.ADDRESS: "adr", Kind.LEGAL_ENTITY: "leg"}
-_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+_id_counter = itertools.count(secrets.randbits(16))
+
+
+def new_entity_ids(kind: Kind, count: int) -> list[str]:
+    """Return `count` fresh opaque entity ids: "per_" + 20 base32 characters.
+
+    Each id is 48 bits of milliseconds, a 16-bit counter and 36 random bits, so ids made together sort
+    together (index inserts stay local) and never collide across processes in practice.
+    """
+    prefix = _ENTITY_PREFIX[kind]
+    millis = time.time_ns() // 1_000_000
+    ids = []
+    for _ in range(count):
+        value = (millis << 52) | ((next(_id_counter) & 0xFFFF) << 36) | secrets.randbits(36)
+        ids.append(f"{prefix}_{base64.b32encode((value << 4).to_bytes(13, 'big')).decode()[:20].lower()}")
+    return ids
 
 
 def new_entity_id(kind: Kind) -> str:
-    """Return a fresh opaque entity id with 80 random bits: "per_3k9x0q7m2c5v8n1t"."""
-    bits = secrets.randbits(80)
-    chars = "".join(_ID_ALPHABET[(bits >> (5 * i)) & 31] for i in range(16))
-    return f"{_ENTITY_PREFIX[kind]}_{chars}"
+    """Return one fresh opaque entity id (see `new_entity_ids`)."""
+    return new_entity_ids(kind, 1)[0]
 
 
 class Source(Base):

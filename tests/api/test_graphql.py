@@ -37,7 +37,9 @@ def post(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
 def create_records(engine: Engine) -> None:
     with Session(engine) as session, session.begin():
         ingest_records(
-            session, "household_registry", Kind.PERSON,
+            session,
+            "household_registry",
+            Kind.PERSON,
             [{"key": "4711", "name": "王伟", "id_number": "110105194912310021"}],
         )
         ingest_records(session, "doorplate_platform", Kind.ADDRESS, [{"key": "D1", "address": "虞山街道1号"}])
@@ -69,7 +71,11 @@ def test_source_record_matches_the_crosswalk(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("source", "kind", "key"),
-    [("household_registry", "ADDRESS", "4711"), ("tax", "PERSON", "4711"), ("household_registry", "PERSON", "x")],
+    [
+        ("household_registry", "ADDRESS", "4711"),
+        ("tax", "PERSON", "4711"),
+        ("household_registry", "PERSON", "x"),
+    ],
 )
 def test_unknown_source_record_is_null(engine: Engine, source: str, kind: str, key: str) -> None:
     create_records(engine)
@@ -118,8 +124,9 @@ def test_graphiql_is_served_to_browsers(engine: Engine) -> None:
 def test_federation_service_sdl(engine: Engine) -> None:
     with create_client(engine) as client:
         body = post(client, "{ _service { sdl } }")
-    assert "sourceRecord(source: String!, kind: EntityKind!, key: String!): SourceRecord" in (
-        body["data"]["_service"]["sdl"]
+    assert (
+        "sourceRecord(source: String!, kind: EntityKind!, key: String!): SourceRecord"
+        in (body["data"]["_service"]["sdl"])
     )
 
 

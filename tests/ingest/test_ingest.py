@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hub.errors import InputError, UnreadableFileError
 from hub.ingest import IngestSummary, ingest_file, ingest_records
-from hub.ingest import service
+from hub.store.bulk import BulkWriter
 from hub.store.models import Entity, Kind, Membership, Quarantine, RecordVersion, SourceRecord
 
 ALICE = {"key": "p1", "name": "王伟", "id_number": "11010519491231002X", "phone": "13912345678"}
@@ -151,8 +151,11 @@ def test_duplicate_key_within_a_file_keeps_the_first(engine: Engine, tmp_path: P
     assert counts(summary) == (2, 0, 0, 2)
     assert summary.reasons == {"duplicate key": 2}
     reasons = quarantined(engine)
-    assert reasons[0] == (3, "duplicate key: 'p1' occurs again in this file (first at line 1), "
-                          "different content; the first was kept")
+    assert reasons[0] == (
+        3,
+        "duplicate key: 'p1' occurs again in this file (first at line 1), "
+        "different content; the first was kept",
+    )
     assert reasons[1][0] == 4
     assert reasons[1][1].endswith("identical content")
     assert versions(engine, "p1") == [(1, ALICE)]
@@ -325,14 +328,18 @@ def test_crash_mid_batch_leaves_the_last_committed_state(
 ) -> None:
     records = [{"key": f"p{i}", "name": "王伟"} for i in range(5)]
     path = write(tmp_path, "p.jsonl", jsonl(*records))
-    real_normalize = service.normalize_record
+    real_insert = BulkWriter.insert
+    membership_writes = 0
 
-    def crash_at_p3(kind: str, record: dict[str, object]) -> object:
-        if record["key"] == "p3":
-            raise MemoryError("simulated crash in the middle of the second batch")
-        return real_normalize(kind, record)
+    def crash_on_second_membership_write(self: BulkWriter, table: str, *args: object) -> None:
+        nonlocal membership_writes
+        if table == "membership":
+            membership_writes += 1
+            if membership_writes == 2:  # records and entities of batch 2 are written by now
+                raise MemoryError("simulated crash in the middle of the second batch")
+        real_insert(self, table, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(service, "normalize_record", crash_at_p3)
+    monkeypatch.setattr(BulkWriter, "insert", crash_on_second_membership_write)
     with pytest.raises(MemoryError):
         run(engine, path, batch_size=2)
     with Session(engine) as session:
@@ -341,6 +348,26 @@ def test_crash_mid_batch_leaves_the_last_committed_state(
         assert session.scalar(select(func.count()).select_from(RecordVersion)) == 2
     monkeypatch.undo()
     assert counts(run(engine, path, batch_size=2)) == (3, 0, 2, 0)
+
+
+def test_a_worker_process_reads_large_files_with_the_same_outcome(engine: Engine, tmp_path: Path) -> None:
+    records = [{"key": f"p{i}", "name": "王伟", "id_number": "110105194912310021"} for i in range(7)]
+    content = jsonl(*records) + "broken\n" + jsonl(records[0])
+    path = write(tmp_path, "p.jsonl", content)
+    summary = run(engine, path, batch_size=3, parallel=True)
+    assert counts(summary) == (7, 0, 0, 2)
+    assert summary.flagged == 7
+    assert sorted(reason.split(":")[0] for _, reason in quarantined(engine)) == [
+        "broken JSON",
+        "duplicate key",
+    ]
+    assert counts(run(engine, path, batch_size=3, parallel=True)) == (0, 0, 7, 2)
+
+
+def test_a_worker_process_reports_an_unreadable_file(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", "key,key\n1,2\n")
+    with pytest.raises(UnreadableFileError, match="empty or repeated names"):
+        run(engine, path, parallel=True)
 
 
 def test_python_api_flushes_and_leaves_the_commit_to_the_caller(engine: Engine) -> None:

@@ -1,0 +1,129 @@
+"""Ingestion throughput and peak memory: a generated city into SQLite and PostgreSQL.
+
+    python bench/ingest.py                       # 100k persons, SQLite (+ PostgreSQL if configured)
+    python bench/ingest.py --persons 25000,100000 --postgres postgresql+psycopg://postgres@127.0.0.1/test
+
+Each (size, database) runs in a fresh child process on a fresh database, so the peak RSS printed is
+that of ingestion alone; similar peaks for different sizes show that memory does not grow with the
+file. PostgreSQL runs when --postgres or HUB_TEST_POSTGRES_URL gives a server URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+CACHE = Path(__file__).resolve().parent / "out"
+
+
+def city(persons: int, seed: int) -> Path:
+    """Generate (once, cached) the city of `persons` persons."""
+    from hub.generate import generate_city
+
+    directory = CACHE / f"city-{persons}-{seed}"
+    if not (directory / "manifest.json").exists():
+        started = time.perf_counter()
+        generate_city(persons, seed, directory)
+        print(f"generated {persons} persons in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return directory
+
+
+def child(directory: Path, url: str) -> None:
+    """Ingest every file of the city at `directory` into `url`; print one JSON line of figures."""
+    from hub.ingest import ingest_file
+    from hub.store.database import make_engine
+    from hub.store.migrations import upgrade
+    from hub.store.models import Kind
+
+    manifest = json.loads((directory / "manifest.json").read_text())
+    engine = make_engine(url)
+    upgrade(engine)
+    records = quarantined = 0
+    started = time.perf_counter()
+    for f in manifest["files"]:
+        summary = ingest_file(
+            engine, directory / f["path"], f["source"], Kind(f["kind"]), encoding=f["encoding"]
+        )
+        records += summary.read
+        quarantined += summary.quarantined
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps({"records": records, "quarantined": quarantined, "seconds": seconds, "peak_mb": peak_mb})
+    )
+
+
+def run_child(directory: Path, url: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(directory), "--url", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def postgres_database(server_url: str) -> tuple[str, object]:
+    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--persons", default="100000", help="comma-separated city sizes")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--postgres", default=os.environ.get("HUB_TEST_POSTGRES_URL"))
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.url)
+        return
+    print(f"{'database':<11}{'persons':>9}{'records':>10}{'seconds':>9}{'records/s':>11}{'peak MB':>9}")
+    for persons in (int(p) for p in args.persons.split(",")):
+        directory = city(persons, args.seed)
+        targets: list[tuple[str, str, object]] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            targets.append(("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", None))
+            if args.postgres:
+                url, drop = postgres_database(args.postgres)
+                targets.append(("postgresql", url, drop))
+            for name, url, drop in targets:
+                try:
+                    r = run_child(directory, url)
+                finally:
+                    if callable(drop):
+                        drop()
+                rate = r["records"] / r["seconds"]
+                print(
+                    f"{name:<11}{persons:>9}{int(r['records']):>10}{r['seconds']:>9.1f}{rate:>11,.0f}"
+                    f"{r['peak_mb']:>9.0f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

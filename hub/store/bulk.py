@@ -1,0 +1,60 @@
+"""Fast executemany writes for ingestion and resolution, below the ORM on purpose.
+
+The ORM's bulk paths spend most of their time per row on type processing; here each batch is one
+`executemany` of plain tuples whose values are already in the database's own form (timestamps as
+SQLite text or aware datetimes, JSON as text). Reads still go through the typed models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+__all__ = ["BulkWriter"]
+
+
+class BulkWriter:
+    """Writes rows of tuples to tables on one connection, in that connection's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.sqlite = connection.dialect.name == "sqlite"
+        self._mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        self._sql: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+    def timestamp(self, moment: datetime) -> Any:
+        """`moment` as the database stores it (SQLite: the text SQLAlchemy writes and reads back)."""
+        if self.sqlite:
+            return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return moment
+
+    @staticmethod
+    def json(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        signature = ("insert", table, tuple(columns))
+        sql = self._sql.get(signature)
+        if sql is None:
+            marks = ", ".join(self._mark for _ in columns)
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+            self._sql[signature] = sql
+        self.connection.exec_driver_sql(sql, list(rows))
+
+    def update(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        """Set `columns` on rows by primary key `id`; each tuple holds the new values, then the id."""
+        if not rows:
+            return
+        signature = ("update", table, tuple(columns))
+        sql = self._sql.get(signature)
+        if sql is None:
+            assignments = ", ".join(f"{column} = {self._mark}" for column in columns)
+            sql = f"UPDATE {table} SET {assignments} WHERE id = {self._mark}"
+            self._sql[signature] = sql
+        self.connection.exec_driver_sql(sql, list(rows))

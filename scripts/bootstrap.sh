@@ -1,0 +1,31 @@
+# Sourced by scripts/demo and scripts/check: a project virtualenv with the hub and its tools installed.
+# Re-installs only when pyproject.toml changed since the last install.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+
+pick_python() {
+    for candidate in "${PYTHON:-}" python3.12 python3.11 python3.13 python3; do
+        [ -n "$candidate" ] || continue
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    echo "error: the hub needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
+    return 1
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$(pick_python)" -m venv "$VENV"
+fi
+STAMP="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+if [ ! -f "$STAMP" ]; then
+    echo "installing the hub and its tools into .venv ..." >&2
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
+    rm -f "$VENV"/.installed-*
+    touch "$STAMP"
+fi
+export PATH="$VENV/bin:$PATH"

@@ -248,7 +248,7 @@ def demo(
         f"  Health:                          http://{host}:{port}/health\n"
         "  Try:\n"
         f"    curl -s {url} -H 'content-type: application/json' \\\n"
-        f"      -d '{{\"query\": \"{query}\"}}'\n"
+        f'      -d \'{{"query": "{query}"}}\'\n'
         "  Crosswalk: hub export crosswalk --output crosswalk.csv\n"
         "  Stop with Ctrl+C.\n",
         highlight=False,

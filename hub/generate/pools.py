@@ -212,7 +212,7 @@ TOWNS = (
 PLACE_WORDS_FIRST = tuple("东西南北新金银福寿兴隆泰安永丰长华庆康平和锦翠碧琴虞枫湖星花香紫天美盛江海梅菱莲")
 PLACE_WORDS_SECOND = tuple("桥塘浜泾港湖山园庄门坝墩溪河里湾苑城林景阳泉岸洲田亭")
 COMPOUND_SUFFIXES = expand("小区:20 苑:15 花园:25 新村:20 家园:15 公寓:5")
-HAMLET_SUFFIXES = expand("家宅:10 家桥:3 家浜:3 家埭:2 家村:2")
+HAMLET_SUFFIXES = expand("家宅:10 家桥:3 家浜:3 家埭:2 家湾:2")
 ROAD_WORDS = expand(
     "黄河 长江 珠江 湘江 衡山 泰山 华山 嵩山 金沙江 青墩塘 枫林 海虞 虞山 琴川 书院 方塔 新颜 通港 东南"
     " 世纪 昆承 湖山 沿江 滨江 梅李 海城 港城 兴福 翁庄 莫城 谢桥 元和 常昆 新莲 中山 人民 建设 解放 和平"

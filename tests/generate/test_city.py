@@ -3,6 +3,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from dataclasses import asdict
 from pathlib import Path
@@ -72,6 +75,16 @@ def test_same_seed_gives_identical_files(tmp_path: Path, city: tuple[Path, CityM
     assert again == manifest
     for name in [f.path for f in manifest.files] + ["truth.csv", "manifest.json"]:
         assert (tmp_path / name).read_bytes() == (out_dir / name).read_bytes(), name
+
+
+def test_files_do_not_depend_on_the_string_hash_seed(tmp_path: Path) -> None:
+    """Iterating a set of strings would make the output differ between runs; each run hashes anew."""
+    script = "import sys, pathlib, hub.generate as g; g.generate_city(300, 3, pathlib.Path(sys.argv[1]))"
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / hash_seed)], check=True, env=env)
+    for path in (tmp_path / "1").iterdir():
+        assert path.read_bytes() == (tmp_path / "2" / path.name).read_bytes(), path.name
 
 
 def test_another_seed_gives_another_city(tmp_path: Path, city: tuple[Path, CityManifest]) -> None:

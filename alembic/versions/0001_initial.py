@@ -57,7 +57,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['merged_into_id'], ['entity.id'], name=op.f('fk_entity_merged_into_id_entity')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_entity'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_entity')),
+    sqlite_with_rowid=False
     )
     op.create_table('resolution_run',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),

@@ -9,6 +9,7 @@ idempotent).
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,8 +28,8 @@ from hub.ingest.prepare import PreparedBatch, duplicate_reason, prepare_batch
 from hub.ingest.readers import RawRow
 from hub.store.bulk import BulkWriter
 from hub.store.models import (
+    ENTITY_PREFIX,
     Entity,
-    EntityStatus,
     IngestRun,
     Kind,
     Membership,
@@ -36,7 +37,6 @@ from hub.store.models import (
     RecordVersion,
     Source,
     SourceRecord,
-    new_entity_ids,
     utcnow,
 )
 
@@ -138,7 +138,7 @@ class Ingestor:
         changed: list[tuple[Any, ...]] = []
         versions: list[tuple[Any, ...]] = []
         written: list[str] = []
-        existing = self._existing(list(batch.items))
+        existing = self._existing(bulk, list(batch.items))
         for key, (record_id, version, digest, last_run) in existing.items():
             item = batch.items[key]
             if last_run == run_id:  # the key was already ingested from an earlier batch of this file
@@ -163,24 +163,15 @@ class Ingestor:
         s.flagged += sum(1 for key in (*written, *new_keys) if batch.items[key].flagged)
         self._flush_counts()
 
-    def _existing(self, keys: list[str]) -> dict[str, tuple[int, int, str, int | None]]:
+    def _existing(self, bulk: BulkWriter, keys: list[str]) -> dict[str, tuple[int, int, str, int | None]]:
         """The stored (id, version, hash, last run) of those of `keys` already known."""
-        if not keys:
-            return {}
-        query = select(
-            SourceRecord.key,
-            SourceRecord.id,
-            SourceRecord.version,
-            SourceRecord.content_hash,
-            SourceRecord.last_run_id,
-        ).where(
-            SourceRecord.source_id == self.source.id,
-            SourceRecord.kind == self.kind,
-            SourceRecord.key.in_(keys),
+        rows = bulk.select_in(
+            "SELECT key, id, version, content_hash, last_run_id FROM source_record"
+            " WHERE source_id = {mark} AND kind = {mark} AND key IN",
+            (self.source.id, self.kind.value),
+            keys,
         )
-        return {
-            key: (rid, version, digest, run) for key, rid, version, digest, run in self.session.execute(query)
-        }
+        return {key: (rid, version, digest, run) for key, rid, version, digest, run in rows}
 
     def _version(
         self, record_id: int, version: int, key: str, batch: PreparedBatch, stamp: Any
@@ -198,35 +189,16 @@ class Ingestor:
     ) -> None:
         source_id, kind, run_id = self.source.id, self.kind.value, self.run.id
         items = batch.items
-        bulk.insert(
+        record_ids = bulk.insert_returning_ids(
             _RECORDS,
             _RECORD_COLUMNS,
             [(source_id, kind, key, 1, items[key].hash, stamp, stamp, run_id) for key in keys],
         )
-        ids = {
-            key: record_id
-            for key, record_id in self.session.execute(
-                select(SourceRecord.key, SourceRecord.id).where(
-                    SourceRecord.source_id == source_id,
-                    SourceRecord.kind == self.kind,
-                    SourceRecord.key.in_(keys),
-                )
-            )
-        }
-        # Until resolution joins it to others, every new record is an entity of its own.
-        entity_ids = new_entity_ids(self.kind, len(keys))
-        active = EntityStatus.ACTIVE.value
-        bulk.insert(
-            _ENTITIES,
-            ("id", "kind", "status", "version", "created_at", "updated_at"),
-            [(entity_id, kind, active, 1, stamp, stamp) for entity_id in entity_ids],
+        _create_singletons(bulk, self.kind, record_ids, stamp)
+        versions.extend(
+            self._version(record_id, 1, key, batch, stamp)
+            for key, record_id in zip(keys, record_ids, strict=True)
         )
-        bulk.insert(
-            _MEMBERSHIPS,
-            ("record_id", "entity_id", "valid_from", "actor"),
-            [(ids[key], entity_id, stamp, "ingest") for key, entity_id in zip(keys, entity_ids, strict=True)],
-        )
-        versions.extend(self._version(ids[key], 1, key, batch, stamp) for key in keys)
 
     def _quarantine(self, bulk: BulkWriter, rows: list[tuple[int | None, str, str]], stamp: Any) -> None:
         """Keep each unusable row with its reason, once: re-ingesting the file adds no copies."""
@@ -268,6 +240,36 @@ class Ingestor:
             update(IngestRun).where(IngestRun.id == self.run.id).values(finished_at=utcnow())
         )
         return self.summary
+
+
+def _create_singletons(bulk: BulkWriter, kind: Kind, record_ids: list[int], stamp: Any) -> None:
+    """Give each new record an entity of its own until resolution joins it to others, in SQL.
+
+    The entity id is the kind's prefix, this moment in milliseconds and the record's id, 12 hex digits
+    each: unique because record ids are, and never reused because record ids are not.
+    """
+    prefix = ENTITY_PREFIX[kind]
+    params: tuple[Any, ...]
+    millis = time.time_ns() // 1_000_000
+    if bulk.sqlite:
+        entity_id = f"'{prefix}_' || printf('%012x%012x', {millis}, r.id)"
+        where, params = "r.id BETWEEN ? AND ?", (record_ids[0], record_ids[-1])
+        mark = "?"
+    else:
+        entity_id = f"'{prefix}_' || lpad(to_hex({millis}::bigint), 12, '0') || lpad(to_hex(r.id), 12, '0')"
+        where, params = "r.id = ANY(%s)", (record_ids,)
+        mark = "%s"
+    connection = bulk.connection
+    connection.exec_driver_sql(
+        f"INSERT INTO entity (id, kind, status, version, created_at, updated_at)"
+        f" SELECT {entity_id}, r.kind, 'active', 1, {mark}, {mark} FROM source_record r WHERE {where}",
+        (stamp, stamp, *params),
+    )
+    connection.exec_driver_sql(
+        f"INSERT INTO membership (record_id, entity_id, valid_from, actor)"
+        f" SELECT r.id, {entity_id}, {mark}, 'ingest' FROM source_record r WHERE {where}",
+        (stamp, *params),
+    )
 
 
 def _row_hash(text: str, reason: str) -> str:

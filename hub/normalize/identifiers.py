@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from dataclasses import dataclass
 from datetime import date
 from operator import mul
+from typing import NamedTuple
 
 __all__ = [
     "Phone",
@@ -75,8 +75,7 @@ def _real_date(yyyymmdd: str, today: date | None = None) -> date | None:
     return born
 
 
-@dataclass(frozen=True, slots=True)
-class ResidentId:
+class ResidentId(NamedTuple):
     """A parsed resident ID; `value` is the canonical 18-character form when it could be built."""
 
     original: str
@@ -112,7 +111,7 @@ def parse_resident_id(text: str, today: date | None = None) -> ResidentId:
         return ResidentId(text, compact, False, "characters: 17 digits and a digit or X expected")
     born = _real_date(compact[6:14], today)
     if born is None:
-        return ResidentId(text, compact, False, f"birth date {compact[6:14]} is not a real past date")
+        return ResidentId(text, compact, False, "the birth date part is not a real past date")
     expected = resident_id_check_char(compact[:17])
     if compact[17] != expected:
         return ResidentId(
@@ -143,8 +142,7 @@ def org_code_check_char(first8: str) -> str:
     return "0" if check == 11 else "X" if check == 10 else str(check)
 
 
-@dataclass(frozen=True, slots=True)
-class Uscc:
+class Uscc(NamedTuple):
     """A parsed unified social credit code; `org_code` is the embedded GB 11714 code."""
 
     original: str
@@ -181,8 +179,7 @@ def parse_uscc(text: str) -> Uscc:
     return Uscc(text, compact, True, None, org_code, compact[2:8])
 
 
-@dataclass(frozen=True, slots=True)
-class Phone:
+class Phone(NamedTuple):
     """A parsed phone number: mobile as 11 digits, landline as "0512-52781234"."""
 
     original: str

@@ -60,7 +60,7 @@ def _date(out: NormalizedRecord, record: Mapping[str, Any], field_name: str) -> 
     parsed = parse_date(raw)
     out.features[field_name] = parsed.isoformat() if parsed else None
     if parsed is None:
-        out.flags[field_name] = f"not a date or ambiguous: {raw!r}"
+        out.flags[field_name] = "not a date, or a two-digit year that could be either century"
 
 
 def _uscc(out: NormalizedRecord, record: Mapping[str, Any], field_name: str, prefix: str) -> None:
@@ -89,7 +89,7 @@ def _person(record: Mapping[str, Any]) -> NormalizedRecord:
     if not out.features.get("birth_date"):
         out.features["birth_date"] = id_birth_date
     elif id_birth_date and out.features["birth_date"] != id_birth_date:
-        out.flags["birth_date"] = f"differs from the ID number's birth date {id_birth_date}"
+        out.flags["birth_date"] = "differs from the birth date in the ID number"
     _phone(out, record)
     _uscc(out, record, "employer_uscc", "employer_")
     return out

@@ -47,6 +47,49 @@ class BulkWriter:
             self._sql[signature] = sql
         self.connection.exec_driver_sql(sql, list(rows))
 
+    def insert_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> list[int]:
+        """Insert `rows` and return their new integer primary keys, in the order of `rows`."""
+        if not rows:
+            return []
+        if self.sqlite:
+            # Within our write transaction no one else inserts, and an INTEGER PRIMARY KEY takes max + 1,
+            # so the new keys are the consecutive ones ending at the last inserted row id.
+            self.insert(table, columns, rows)
+            last = self.connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+            return list(range(last - len(rows) + 1, last + 1))
+        marks = ", ".join(self._mark for _ in columns)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) RETURNING id"
+        dbapi: Any = self.connection.connection.dbapi_connection
+        cursor = dbapi.cursor()  # psycopg's own cursor: executemany can return rows
+        try:
+            cursor.executemany(sql, list(rows), returning=True)
+            ids: list[int] = []
+            while True:
+                ids.extend(row[0] for row in cursor.fetchall())
+                if not cursor.nextset():
+                    return ids
+        finally:
+            cursor.close()
+
+    def select_in(
+        self, sql: str, params: Sequence[Any], values: Sequence[Any], chunk: int = 5000
+    ) -> list[tuple[Any, ...]]:
+        """Run `sql` ending in "IN" with `values` expanded, in chunks under the databases' parameter limits.
+
+        `sql` uses `{mark}` for the placeholders of `params`, e.g.
+        "SELECT key, id FROM source_record WHERE source_id = {mark} AND key IN".
+        """
+        rows: list[tuple[Any, ...]] = []
+        prefix = sql.format(mark=self._mark)
+        for start in range(0, len(values), chunk):
+            part = list(values[start : start + chunk])
+            marks = ", ".join(self._mark for _ in part)
+            result = self.connection.exec_driver_sql(f"{prefix} ({marks})", (*params, *part))
+            rows.extend(tuple(row) for row in result)
+        return rows
+
     def update(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         """Set `columns` on rows by primary key `id`; each tuple holds the new values, then the id."""
         if not rows:

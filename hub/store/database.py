@@ -22,11 +22,13 @@ __all__ = ["make_engine", "make_sessionmaker", "session_scope"]
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the API read while ingestion writes; NORMAL sync is durable at each checkpoint.
+    # Big pages suit the hub's wide JSON rows: fewer B-tree pages per insert (only applies to new files).
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute("PRAGMA cache_size=-262144")
     # Checkpoint every ~40 MB of WAL rather than 4 MB: bulk ingestion fsyncs far less often.
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()

@@ -329,17 +329,17 @@ def test_crash_mid_batch_leaves_the_last_committed_state(
     records = [{"key": f"p{i}", "name": "王伟"} for i in range(5)]
     path = write(tmp_path, "p.jsonl", jsonl(*records))
     real_insert = BulkWriter.insert
-    membership_writes = 0
+    version_writes = 0
 
-    def crash_on_second_membership_write(self: BulkWriter, table: str, *args: object) -> None:
-        nonlocal membership_writes
-        if table == "membership":
-            membership_writes += 1
-            if membership_writes == 2:  # records and entities of batch 2 are written by now
+    def crash_on_second_version_write(self: BulkWriter, table: str, *args: object) -> None:
+        nonlocal version_writes
+        if table == "record_version":
+            version_writes += 1
+            if version_writes == 2:  # records, entities and memberships of batch 2 are written by now
                 raise MemoryError("simulated crash in the middle of the second batch")
         real_insert(self, table, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(BulkWriter, "insert", crash_on_second_membership_write)
+    monkeypatch.setattr(BulkWriter, "insert", crash_on_second_version_write)
     with pytest.raises(MemoryError):
         run(engine, path, batch_size=2)
     with Session(engine) as session:

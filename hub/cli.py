@@ -232,8 +232,9 @@ def demo(
     for f in manifest.files:
         summary = _ingest_with_progress(engine, out / f.path, f.source, f.kind, f.encoding, batch, False)
         console.print(
-            f"  {f.path:<40} new {summary.new:>7}  changed {summary.changed:>5}  "
-            f"unchanged {summary.unchanged:>7}  quarantined {summary.quarantined:>4}"
+            f"  {f.path:<36} new {summary.new:>7}  changed {summary.changed:>5}"
+            f"  unchanged {summary.unchanged:>7}  quarantined {summary.quarantined:>4}  flagged {summary.flagged:>4}",
+            soft_wrap=True,
         )
     engine.dispose()
     url = f"http://{host}:{port}/graphql"
@@ -242,17 +243,20 @@ def demo(
         f'{{ sourceRecord(source: \\"household_registry\\", kind: PERSON, key: \\"{key}\\") '
         "{ entityId version flags { field reason } } }"
     )
+    where = engine.url.render_as_string()
     console.print(
-        f"[bold]3/3[/bold] serving the hub on {engine.url.render_as_string()}\n\n"
-        f"  GraphQL (GraphiQL in a browser): {url}\n"
+        "[bold]3/3[/bold] "
+        + (f"loaded into {where}; serve it with `hub serve`" if no_serve else f"serving {where}")
+    )
+    print(
+        f"\n  GraphQL (GraphiQL in a browser): {url}\n"
         f"  Health:                          http://{host}:{port}/health\n"
         "  Try:\n"
         f"    curl -s {url} -H 'content-type: application/json' \\\n"
         f'      -d \'{{"query": "{query}"}}\'\n'
         "  Crosswalk: hub export crosswalk --output crosswalk.csv\n"
         "  Stop with Ctrl+C.\n",
-        highlight=False,
-        markup=True,
+        flush=True,
     )
     if not no_serve:
         serve(host=host, port=port, workers=1)

@@ -233,7 +233,8 @@ def demo(
         summary = _ingest_with_progress(engine, out / f.path, f.source, f.kind, f.encoding, batch, False)
         console.print(
             f"  {f.path:<36} new {summary.new:>7}  changed {summary.changed:>5}"
-            f"  unchanged {summary.unchanged:>7}  quarantined {summary.quarantined:>4}  flagged {summary.flagged:>4}",
+            f"  unchanged {summary.unchanged:>7}  quarantined {summary.quarantined:>4}"
+            f"  flagged {summary.flagged:>4}",
             soft_wrap=True,
         )
     engine.dispose()

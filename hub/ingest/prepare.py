@@ -1,7 +1,7 @@
 """Turn raw rows into database-ready items: validate, hash, normalize, serialize (pure; no database).
 
-This is the CPU-heavy half of ingestion, kept free of the database so it can run in a worker
-process beside the one that writes.
+This is the CPU-heavy half of ingestion, kept free of the database so it can run in a reader
+thread while the database writes the batch before.
 """
 
 from __future__ import annotations
@@ -60,19 +60,6 @@ class PreparedBatch:
     items: dict[str, PreparedItem] = field(default_factory=dict)
     quarantine: list[tuple[int | None, str, str]] = field(default_factory=list)  # line, raw text, reason
     bytes_read: int = 0
-
-    def to_bytes(self) -> bytes:
-        """A compact form for passing between processes, several times faster than pickle."""
-        return orjson.dumps([[list(item) for item in self.items.values()], self.quarantine, self.bytes_read])
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> PreparedBatch:
-        items, quarantine, bytes_read = orjson.loads(data)
-        return cls(
-            {item[1]: PreparedItem(*item) for item in items},
-            [(line, text, reason) for line, text, reason in quarantine],
-            bytes_read,
-        )
 
 
 def duplicate_reason(key: str, first_line: int | None, identical: bool) -> str:

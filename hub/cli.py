@@ -31,7 +31,7 @@ export_app = typer.Typer(help="Export data for other systems.", no_args_is_help=
 app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _engine(create_if_empty: bool = True) -> Engine:

@@ -1,0 +1,130 @@
+"""The `hub` command line as operators use it: exit codes, summaries and the crosswalk CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+
+RECORDS = [
+    {"key": "p1", "name": "王伟", "id_number": "11010519491231002X"},
+    {"key": "p2", "name": "李娜", "id_number": "110105194912310021"},
+]
+
+
+@pytest.fixture
+def hub(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """Run the `hub` console entry point in-process: (exit code, stdout, stderr)."""
+
+    def run(database_url: str, *args: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+        monkeypatch.setattr("sys.argv", ["hub", *args])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def create_file(tmp_path: Path, name: str, lines: list[str]) -> Path:
+    path = tmp_path / name
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_ingest_prints_the_summary_and_exits_zero_despite_bad_rows(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    path = create_file(tmp_path, "p.jsonl", [json.dumps(r) for r in RECORDS] + ["{broken"])
+    code, out, err = hub(database_url, "ingest", str(path), "--source", "public_security", "--kind", "person")
+    assert code == 0
+    assert out.strip().splitlines()[-1] == "new=2 changed=0 unchanged=0 quarantined=1"
+    assert "broken JSON" in err
+    code, out, _ = hub(database_url, "ingest", str(path), "--source", "public_security", "--kind", "person")
+    assert out.strip().splitlines()[-1] == "new=0 changed=0 unchanged=2 quarantined=1"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kind", "company"], "unknown kind 'company'"),
+        (["--kind", "person", "--encoding", "latin-1"], "encoding 'latin-1' is not supported"),
+    ],
+)
+def test_ingest_refuses_bad_options_with_a_message(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path, args: list[str], message: str
+) -> None:
+    path = create_file(tmp_path, "p.jsonl", [json.dumps(RECORDS[0])])
+    code, _, err = hub(database_url, "ingest", str(path), "--source", "tax", *args)
+    assert code == 2
+    assert message in err
+
+
+def test_ingest_exits_non_zero_when_the_file_cannot_be_read(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    code, _, err = hub(
+        database_url, "ingest", str(tmp_path / "missing.csv"), "--source", "tax", "--kind", "person"
+    )
+    assert code == 2
+    assert "cannot open" in err
+
+
+def test_crosswalk_has_one_row_per_record_with_the_contract_header(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    people = create_file(tmp_path, "p.jsonl", [json.dumps(r) for r in RECORDS])
+    places = create_file(tmp_path, "a.jsonl", [json.dumps({"key": "D1", "address": "虞山街道1号"})])
+    hub(database_url, "ingest", str(people), "--source", "public_security", "--kind", "person")
+    hub(database_url, "ingest", str(places), "--source", "doorplate_platform", "--kind", "address")
+    code, out, _ = hub(database_url, "export", "crosswalk")
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["source", "kind", "key", "entity_id"]
+    assert [row[:3] for row in rows[1:]] == [
+        ["doorplate_platform", "address", "D1"],
+        ["public_security", "person", "p1"],
+        ["public_security", "person", "p2"],
+    ]
+    assert len({row[3] for row in rows[1:]}) == 3
+    output = tmp_path / "crosswalk.csv"
+    code, _, _ = hub(database_url, "export", "crosswalk", "--kind", "address", "--output", str(output))
+    assert code == 0
+    assert output.read_text(encoding="utf-8").splitlines() == ["source,kind,key,entity_id", ",".join(rows[1])]
+
+
+def test_schema_command_prints_the_checked_in_schema(
+    hub: Callable[..., tuple[int, str, str]], database_url: str
+) -> None:
+    code, out, _ = hub(database_url, "schema")
+    assert code == 0
+    assert out == (Path(__file__).resolve().parents[1] / "schema.graphql").read_text(encoding="utf-8")
+
+
+def test_an_outdated_database_is_refused_until_upgraded(
+    hub: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    from hub.store.database import make_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    with engine.begin() as connection:  # a database some other version of the hub created
+        connection.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        connection.exec_driver_sql("INSERT INTO alembic_version VALUES ('0000')")
+    engine.dispose()
+    code, _, err = hub(url, "export", "crosswalk")
+    assert code == 2
+    assert "run `hub db upgrade` first" in err

@@ -37,7 +37,12 @@ _OTHER_KINDS_FIELDS = {
 
 def content_hash(record: Mapping[str, Any]) -> str:
     """Hash a record's meaningful content: key order and empty (unknown) values do not count."""
-    meaningful = {k: v for k, v in record.items() if v is not None and v != ""}
+    values = record.values()
+    meaningful = (
+        {k: v for k, v in record.items() if v is not None and v != ""}
+        if "" in values or None in values
+        else record
+    )
     return blake2b(orjson.dumps(meaningful, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
 
 
@@ -86,9 +91,10 @@ def _wrong_kind(kind: Kind, record: dict[str, Any]) -> str | None:
     stated = record.get("kind")
     if isinstance(stated, str) and stated.strip() and stated.strip().lower() != kind.value:
         return f"wrong kind: the record says {stated!r}, the file is ingested as {kind.value}"
+    for name in KIND_FIELDS[kind]:  # the common case: one of the kind's own fields has a value
+        if record.get(name) not in (None, ""):
+            return None
     present = {name for name, value in record.items() if value is not None and value != ""}
-    if not present.isdisjoint(KIND_FIELDS[kind]):
-        return None
     foreign = sorted(present & _OTHER_KINDS_FIELDS[kind])
     if foreign:
         return (

@@ -1,8 +1,9 @@
-"""Fast executemany writes for ingestion and resolution, below the ORM on purpose.
+"""Fast bulk writes for ingestion and resolution, below the ORM on purpose.
 
 The ORM's bulk paths spend most of their time per row on type processing; here each batch is one
-`executemany` of plain tuples whose values are already in the database's own form (timestamps as
-SQLite text or aware datetimes, JSON as text). Reads still go through the typed models.
+`executemany` (SQLite) or one `COPY` (PostgreSQL) of plain tuples whose values are already in the
+database's own form (timestamps as SQLite text or aware datetimes, JSON as text). Reads still go
+through the typed models.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class BulkWriter:
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
+        if not self.sqlite:
+            self._copy(table, columns, rows)
+            return
         signature = ("insert", table, tuple(columns))
         sql = self._sql.get(signature)
         if sql is None:
@@ -59,19 +63,22 @@ class BulkWriter:
             self.insert(table, columns, rows)
             last = self.connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
             return list(range(last - len(rows) + 1, last + 1))
-        marks = ", ".join(self._mark for _ in columns)
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) RETURNING id"
+        # PostgreSQL: take the keys from the table's sequence first, then COPY the rows with them.
+        ids: list[int] = [
+            row[0]
+            for row in self.connection.exec_driver_sql(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
+                (len(rows),),
+            )
+        ]
+        self._copy(table, ("id", *columns), [(key, *row) for key, row in zip(ids, rows, strict=True)])
+        return ids
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         dbapi: Any = self.connection.connection.dbapi_connection
-        cursor = dbapi.cursor()  # psycopg's own cursor: executemany can return rows
-        try:
-            cursor.executemany(sql, list(rows), returning=True)
-            ids: list[int] = []
-            while True:
-                ids.extend(row[0] for row in cursor.fetchall())
-                if not cursor.nextset():
-                    return ids
-        finally:
-            cursor.close()
+        with dbapi.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def select_in(
         self, sql: str, params: Sequence[Any], values: Sequence[Any], chunk: int = 5000

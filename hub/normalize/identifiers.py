@@ -60,14 +60,17 @@ def _today() -> date:
     return _today_cache[1]
 
 
+_ID_ASCII_OFFSET = 48 * sum(_ID_WEIGHTS)  # the digits' ASCII codes minus this give the digits' sum
+
+
 def resident_id_check_char(first17: str) -> str:
     """Return the GB 11643 check character for the first 17 digits of a resident ID."""
-    return _ID_CHECK[sum(map(mul, map(int, first17), _ID_WEIGHTS)) % 11]
+    return _ID_CHECK[(sum(map(mul, first17.encode("ascii"), _ID_WEIGHTS)) - _ID_ASCII_OFFSET) % 11]
 
 
 def _real_date(yyyymmdd: str, today: date | None = None) -> date | None:
     try:
-        born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+        born = date.fromisoformat(yyyymmdd)  # the basic ISO form YYYYMMDD, parsed in C
     except ValueError:
         return None
     if born.year < _MIN_BIRTH_YEAR or born > (today or _today()):

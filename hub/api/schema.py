@@ -9,6 +9,7 @@ from strawberry.printer import print_schema
 from hub.api.context import Info
 from hub.api.extensions import ErrorCodes, UnitOfWork
 from hub.api.types import EntityKind, FieldFlag, SourceRecord
+from hub.privacy import mask_features
 from hub.store.models import Membership, RecordVersion, Source
 from hub.store.models import SourceRecord as SourceRecordRow
 
@@ -20,7 +21,13 @@ class Query:
     @strawberry.field(description="A source record by its source system, kind and key (the crosswalk).")
     def source_record(self, info: Info, source: str, kind: EntityKind, key: str) -> SourceRecord | None:
         row = info.context.session.execute(
-            select(SourceRecordRow, Membership.entity_id, RecordVersion.flags)
+            select(
+                SourceRecordRow,
+                Membership.entity_id,
+                RecordVersion.flags,
+                RecordVersion.payload,
+                RecordVersion.features,
+            )
             .join(Source, Source.id == SourceRecordRow.source_id)
             .join(
                 Membership,
@@ -35,7 +42,7 @@ class Query:
         ).one_or_none()
         if row is None:
             return None
-        record, entity_id, flags = row
+        record, entity_id, flags, payload, features = row
         return SourceRecord(
             source=source,
             kind=kind,
@@ -45,6 +52,8 @@ class Query:
             first_seen_at=record.first_seen_at,
             last_seen_at=record.last_seen_at,
             flags=[FieldFlag(field=name, reason=reason) for name, reason in sorted(flags.items())],
+            payload=mask_features(payload),
+            features=mask_features(features),
         )
 
 

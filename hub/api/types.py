@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import Enum
 
 import strawberry
+from strawberry.scalars import JSON
 
 from hub.store.models import Kind
 
@@ -38,3 +39,9 @@ class SourceRecord:
     first_seen_at: datetime
     last_seen_at: datetime
     flags: list[FieldFlag] = strawberry.field(description="Malformed values, kept as evidence and flagged.")
+    payload: JSON = strawberry.field(
+        description="The record as the source sent it (current version); personal values masked."
+    )
+    features: JSON = strawberry.field(
+        description="Normalized values used for matching (current version); personal values masked."
+    )

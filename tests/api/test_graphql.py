@@ -17,7 +17,7 @@ from hub.store.models import Kind
 SOURCE_RECORD = """
 query ($source: String!, $kind: EntityKind!, $key: String!) {
   sourceRecord(source: $source, kind: $kind, key: $key) {
-    source kind key entityId version firstSeenAt flags { field reason }
+    source kind key entityId version firstSeenAt flags { field reason } payload features
   }
 }
 """
@@ -57,6 +57,9 @@ def test_source_record_gives_the_entity_and_flags(engine: Engine) -> None:
     assert record["entityId"].startswith("per_")
     assert record["version"] == 1
     assert record["flags"] == [{"field": "id_number", "reason": "check digit 1, expected X"}]
+    assert record["payload"] == {"key": "4711", "name": "王伟", "id_number": "110105********0021"}
+    assert record["features"]["id_number"] == "110105********0021"
+    assert record["features"]["id_number_valid"] is False
 
 
 def test_source_record_matches_the_crosswalk(engine: Engine) -> None:

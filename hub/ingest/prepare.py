@@ -130,14 +130,15 @@ def prepare_batch(kind: Kind, rows: Iterable[RawRow]) -> PreparedBatch:
                 first = items.get(key)
                 if first is None:
                     normalized = normalize_record(kind.value, record)
+                    flags = normalized.flags
                     items[key] = PreparedItem(
                         row.line,
                         key,
                         digest,
-                        orjson.dumps(record).decode(),
+                        row.text if row.text_is_json else orjson.dumps(record).decode(),
                         orjson.dumps(normalized.features).decode(),
-                        orjson.dumps(normalized.flags).decode(),
-                        bool(normalized.flags),
+                        orjson.dumps(flags).decode() if flags else "{}",
+                        bool(flags),
                     )
                     continue
                 reason = duplicate_reason(key, first.line, digest == first.hash)

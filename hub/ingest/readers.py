@@ -38,6 +38,7 @@ class RawRow:
     text: str
     value: Any = None
     error: str | None = None
+    text_is_json: bool = False  # `text` is the JSON of `value` as the source wrote it
 
 
 class SourceReader:
@@ -105,7 +106,7 @@ class SourceReader:
                 yield RawRow(line, text, error=_too_large(len(raw)))
                 continue
             try:
-                yield RawRow(line, text, value=orjson.loads(text))
+                yield RawRow(line, text, orjson.loads(text), None, True)
             except orjson.JSONDecodeError as exc:
                 yield RawRow(line, text, error=f"broken JSON: {exc}")
 

@@ -182,6 +182,38 @@ def generate(
 
 
 @app.command()
+def normalize(
+    kind: Annotated[str, typer.Option(help="person, address or legal_entity.")],
+    flags: Annotated[bool, typer.Option(help="Add a `flags` object naming malformed fields.")] = False,
+) -> None:
+    """Read JSON Lines records on standard input; write their normalized features, one JSON object a line."""
+    import orjson
+
+    from hub.contract import parse_kind
+    from hub.normalize.records import normalize_record
+
+    selected = parse_kind(kind).value
+    out = sys.stdout.buffer
+    for number, line in enumerate(sys.stdin.buffer, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            console.print(f"line {number}: broken JSON ({exc}); skipped")
+            continue
+        if not isinstance(record, dict):
+            console.print(f"line {number}: not a JSON object; skipped")
+            continue
+        normalized = normalize_record(selected, record)
+        result = normalized.output()
+        if flags:
+            result["flags"] = normalized.flags
+        out.write(orjson.dumps(result) + b"\n")
+    out.flush()
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,

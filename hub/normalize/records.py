@@ -13,12 +13,41 @@ __all__ = ["NormalizedRecord", "normalize_record"]
 _GENDER = {"男": "M", "女": "F", "m": "M", "f": "F", "male": "M", "female": "F", "1": "M", "2": "F"}
 
 
+# The names `hub normalize` always writes per kind (null when absent); tools rely on them.
+OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
+    "person": ("name", "name_pinyin", "id_number", "id_number_valid", "birth_date", "sex", "phone"),
+    "address": (
+        "province",
+        "city",
+        "district",
+        "street",
+        "community",
+        "road",
+        "number",
+        "compound",
+        "building",
+        "unit",
+        "room",
+        "canonical",
+    ),
+    "legal_entity": ("name_core", "uscc", "uscc_valid", "is_branch"),
+}
+
+
 @dataclass(slots=True)
 class NormalizedRecord:
     """`features` are canonical values by name; `flags` name each malformed field and why."""
 
+    kind: str
     features: dict[str, Any] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)
+
+    def output(self) -> dict[str, Any]:
+        """The features with the kind's fixed names first, each present (null when unknown)."""
+        fixed = OUTPUT_FIELDS[self.kind]
+        result = {name: self.features.get(name) for name in fixed}
+        result.update((name, value) for name, value in self.features.items() if name not in result)
+        return result
 
 
 def _text(record: Mapping[str, Any], name: str) -> str:
@@ -75,7 +104,7 @@ def _uscc(out: NormalizedRecord, record: Mapping[str, Any], field_name: str, pre
 
 
 def _person(record: Mapping[str, Any]) -> NormalizedRecord:
-    out = NormalizedRecord()
+    out = NormalizedRecord("person")
     _resident_id(out, record, "id_number", "")
     _date(out, record, "birth_date")
     gender = _text(record, "gender")
@@ -96,7 +125,7 @@ def _person(record: Mapping[str, Any]) -> NormalizedRecord:
 
 
 def _address(record: Mapping[str, Any]) -> NormalizedRecord:
-    out = NormalizedRecord()
+    out = NormalizedRecord("address")
     code = _text(record, "doorplate_code")
     if code:
         out.features["doorplate_code"] = code.upper()
@@ -104,7 +133,7 @@ def _address(record: Mapping[str, Any]) -> NormalizedRecord:
 
 
 def _legal_entity(record: Mapping[str, Any]) -> NormalizedRecord:
-    out = NormalizedRecord()
+    out = NormalizedRecord("legal_entity")
     _uscc(out, record, "uscc", "")
     _resident_id(out, record, "legal_representative_id_number", "legal_representative_")
     _date(out, record, "established_on")

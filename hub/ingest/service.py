@@ -165,10 +165,11 @@ class Ingestor:
 
     def _existing(self, bulk: BulkWriter, keys: list[str]) -> dict[str, tuple[int, int, str, int | None]]:
         """The stored (id, version, hash, last run) of those of `keys` already known."""
-        rows = bulk.select_in(
-            "SELECT key, id, version, content_hash, last_run_id FROM source_record"
-            " WHERE source_id = {mark} AND kind = {mark} AND key IN",
-            (self.source.id, self.kind.value),
+        rows = bulk.lookup(
+            _RECORDS,
+            ("key", "id", "version", "content_hash", "last_run_id"),
+            {"source_id": self.source.id, "kind": self.kind.value},
+            "key",
             keys,
         )
         return {key: (rid, version, digest, run) for key, rid, version, digest, run in rows}
@@ -205,15 +206,16 @@ class Ingestor:
         if not rows:
             return
         hashed = {_row_hash(text, reason): (line, text, reason) for line, text, reason in rows}
-        known = set(
-            self.session.scalars(
-                select(Quarantine.row_hash).where(
-                    Quarantine.source_id == self.source.id,
-                    Quarantine.kind == self.kind,
-                    Quarantine.row_hash.in_(list(hashed)),
-                )
+        known = {
+            row[0]
+            for row in bulk.lookup(
+                _QUARANTINE,
+                ("row_hash",),
+                {"source_id": self.source.id, "kind": self.kind.value},
+                "row_hash",
+                list(hashed),
             )
-        )
+        }
         bulk.insert(
             _QUARANTINE,
             _QUARANTINE_COLUMNS,

@@ -80,21 +80,33 @@ class BulkWriter:
             for row in rows:
                 copy.write_row(row)
 
-    def select_in(
-        self, sql: str, params: Sequence[Any], values: Sequence[Any], chunk: int = 5000
+    def lookup(
+        self, table: str, columns: Sequence[str], where: dict[str, Any], key: str, values: Sequence[Any]
     ) -> list[tuple[Any, ...]]:
-        """Run `sql` ending in "IN" with `values` expanded, in chunks under the databases' parameter limits.
+        """Rows of `table` whose `key` is one of `values` and whose `where` columns equal the given values.
 
-        `sql` uses `{mark}` for the placeholders of `params`, e.g.
-        "SELECT key, id FROM source_record WHERE source_id = {mark} AND key IN".
+        SQLite gets `key IN (...)` in chunks under its parameter limit. PostgreSQL gets a join with the
+        unnested array, which keeps to the unique index even when the statistics are stale in the middle
+        of a bulk load (with `IN` it then filtered every row of the source instead).
         """
+        if not values:
+            return []
+        selected = ", ".join(f"t.{column}" for column in columns)
+        conditions = " AND ".join(f"t.{column} = {self._mark}" for column in where)
+        if not self.sqlite:
+            sql = (
+                f"SELECT {selected} FROM unnest({self._mark}::text[]) AS v(value)"
+                f" JOIN {table} t ON t.{key} = v.value AND {conditions}"
+            )
+            return [
+                tuple(row) for row in self.connection.exec_driver_sql(sql, (list(values), *where.values()))
+            ]
         rows: list[tuple[Any, ...]] = []
-        prefix = sql.format(mark=self._mark)
-        for start in range(0, len(values), chunk):
-            part = list(values[start : start + chunk])
-            marks = ", ".join(self._mark for _ in part)
-            result = self.connection.exec_driver_sql(f"{prefix} ({marks})", (*params, *part))
-            rows.extend(tuple(row) for row in result)
+        for start in range(0, len(values), 5000):
+            part = list(values[start : start + 5000])
+            marks = ", ".join("?" for _ in part)
+            sql = f"SELECT {selected} FROM {table} t WHERE {conditions} AND t.{key} IN ({marks})"
+            rows.extend(tuple(row) for row in self.connection.exec_driver_sql(sql, (*where.values(), *part)))
         return rows
 
     def update(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:

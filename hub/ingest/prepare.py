@@ -1,7 +1,8 @@
 """Turn raw rows into database-ready items: validate, hash, normalize, serialize (pure; no database).
 
-This is the CPU-heavy half of ingestion, kept free of the database so it can run in a reader
-thread while the database writes the batch before.
+This half of ingestion is kept free of the database so it can run in a reader thread while the
+database writes the batch before. Normalization (`normalized_json`) runs later, for the records that
+turn out to be new or changed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "PreparedItem",
     "content_hash",
     "duplicate_reason",
+    "normalized_json",
     "prepare_batch",
 ]
 
@@ -47,15 +49,27 @@ def content_hash(record: Mapping[str, Any]) -> str:
 
 
 class PreparedItem(NamedTuple):
-    """A usable record: its key, content hash and JSON texts ready to store."""
+    """A usable record: its key, content hash, the JSON text to store, and the parsed record."""
 
     line: int | None
     key: str
     hash: str
     payload: str
-    features: str
-    flags: str
-    flagged: bool
+    record: dict[str, Any]
+
+
+def normalized_json(kind: Kind, record: dict[str, Any]) -> tuple[str, str, bool]:
+    """The record's features and flags as JSON texts, and whether anything was flagged.
+
+    Called only for records that are new or changed: an unchanged record keeps what it has.
+    """
+    normalized = normalize_record(kind.value, record)
+    flags = normalized.flags
+    return (
+        orjson.dumps(normalized.features).decode(),
+        orjson.dumps(flags).decode() if flags else "{}",
+        bool(flags),
+    )
 
 
 @dataclass(slots=True)
@@ -117,7 +131,7 @@ def _reject(record: Any, kind: Kind) -> tuple[str | None, str | None]:
 
 
 def prepare_batch(kind: Kind, rows: Iterable[RawRow]) -> PreparedBatch:
-    """Validate, hash and normalize one batch of rows of `kind`."""
+    """Validate and hash one batch of rows of `kind`; normalizing waits until a record proves new."""
     batch = PreparedBatch()
     items = batch.items
     for row in rows:
@@ -129,17 +143,8 @@ def prepare_batch(kind: Kind, rows: Iterable[RawRow]) -> PreparedBatch:
                 digest = content_hash(record)
                 first = items.get(key)
                 if first is None:
-                    normalized = normalize_record(kind.value, record)
-                    flags = normalized.flags
-                    items[key] = PreparedItem(
-                        row.line,
-                        key,
-                        digest,
-                        row.text if row.text_is_json else orjson.dumps(record).decode(),
-                        orjson.dumps(normalized.features).decode(),
-                        orjson.dumps(flags).decode() if flags else "{}",
-                        bool(flags),
-                    )
+                    payload = row.text if row.text_is_json else orjson.dumps(record).decode()
+                    items[key] = PreparedItem(row.line, key, digest, payload, record)
                     continue
                 reason = duplicate_reason(key, first.line, digest == first.hash)
         assert reason is not None

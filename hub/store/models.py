@@ -8,9 +8,6 @@ must say up front what it loads (the API batches with DataLoaders).
 from __future__ import annotations
 
 import enum
-import itertools
-import secrets
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,8 +55,6 @@ __all__ = [
     "Source",
     "SourceRecord",
     "Statement",
-    "new_entity_id",
-    "new_entity_ids",
     "utcnow",
 ]
 
@@ -157,26 +152,6 @@ class ReviewStatus(enum.StrEnum):
 
 
 ENTITY_PREFIX = {Kind.PERSON: "per", Kind.ADDRESS: "adr", Kind.LEGAL_ENTITY: "leg"}
-_id_counter = itertools.count(secrets.randbits(16))
-
-
-def new_entity_ids(kind: Kind, count: int) -> list[str]:
-    """Return `count` fresh opaque entity ids: "per_" + 24 hex digits.
-
-    Each id is 48 bits of milliseconds, a 16-bit counter and 32 random bits, so ids made together sort
-    together (index inserts stay local) and never collide across processes in practice.
-    """
-    prefix = ENTITY_PREFIX[kind]
-    head = (time.time_ns() // 1_000_000) << 48
-    return [
-        f"{prefix}_{head | ((next(_id_counter) & 0xFFFF) << 32) | secrets.randbits(32):024x}"
-        for _ in range(count)
-    ]
-
-
-def new_entity_id(kind: Kind) -> str:
-    """Return one fresh opaque entity id (see `new_entity_ids`)."""
-    return new_entity_ids(kind, 1)[0]
 
 
 class Source(Base):

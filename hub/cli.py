@@ -214,6 +214,18 @@ def normalize(
 
 
 @app.command()
+def renormalize(
+    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
+) -> None:
+    """Normalize the stored records again (after normalization improved); payloads stay as they are."""
+    from hub.contract import parse_kind
+    from hub.ingest.renormalize import renormalize as run
+
+    summary = run(_engine(), parse_kind(kind) if kind else None)
+    print(f"checked={summary.checked} updated={summary.updated}")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,

@@ -128,3 +128,13 @@ def test_an_outdated_database_is_refused_until_upgraded(
     code, _, err = hub(url, "export", "crosswalk")
     assert code == 2
     assert "run `hub db upgrade` first" in err
+
+
+def test_renormalize_reports_what_it_checked(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    path = create_file(tmp_path, "p.jsonl", [json.dumps(r) for r in RECORDS])
+    hub(database_url, "ingest", str(path), "--source", "public_security", "--kind", "person")
+    code, out, _ = hub(database_url, "renormalize", "--kind", "person")
+    assert code == 0
+    assert out.strip() == "checked=2 updated=0"

@@ -1,0 +1,42 @@
+"""`hub renormalize` replaces stale features and flags, and only those, leaving payloads alone."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from hub.ingest import ingest_records
+from hub.ingest.renormalize import renormalize
+from hub.store.models import Kind, RecordVersion, SourceRecord
+
+PEOPLE = [
+    {"key": "p1", "name": "曾伟", "id_number": "11010519491231002X"},
+    {"key": "p2", "name": "李娜", "phone": "12345"},
+]
+
+
+def features_of(engine: Engine, key: str) -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+    with Session(engine) as session:
+        row = session.execute(
+            select(RecordVersion.payload, RecordVersion.features, RecordVersion.flags)
+            .join(SourceRecord, SourceRecord.id == RecordVersion.record_id)
+            .where(SourceRecord.key == key)
+        ).one()
+        return row[0], row[1], row[2]
+
+
+def test_stale_features_are_recomputed_and_fresh_ones_left_alone(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        ingest_records(session, "household_registry", Kind.PERSON, PEOPLE)
+        ingest_records(session, "doorplate_platform", Kind.ADDRESS, [{"key": "a1", "address": "虞山街道1号"}])
+    payload, fresh_features, fresh_flags = features_of(engine, "p1")
+    _, _, p2_flags = features_of(engine, "p2")
+    with Session(engine) as session, session.begin():  # as an older normalizer would have left them
+        session.execute(update(RecordVersion).values(features={"name": "stale"}, flags={}))
+    summary = renormalize(engine, Kind.PERSON, batch_size=1)
+    assert (summary.checked, summary.updated) == (2, 2)
+    assert features_of(engine, "p1") == (payload, fresh_features, fresh_flags)
+    assert features_of(engine, "p2")[2] == p2_flags == {"phone": "5 digits is neither mobile nor landline"}
+    assert features_of(engine, "a1")[1] == {"name": "stale"}  # another kind: not asked for
+    again = renormalize(engine)
+    assert (again.checked, again.updated) == (3, 1)

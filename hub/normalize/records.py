@@ -53,9 +53,9 @@ def _text(record: Mapping[str, Any], name: str) -> str:
     return value.strip() if isinstance(value, str) else str(value).strip()
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 17)
 def _address_items(text: str) -> tuple[tuple[str, str], ...]:
-    parsed = parse_address(text)
+    parsed = parse_address.__wrapped__(text)  # this cache holds the result; no second copy in the parser's
     items = (*parsed._asdict().items(), *address_keys(parsed).items())
     return tuple((name, value) for name, value in items if value is not None)
 

@@ -18,20 +18,10 @@ from typing import Any
 
 import orjson
 
+from hub.normalize.records import OUTPUT_FIELDS
+
 ROOT = Path(__file__).resolve().parents[1]
-COMPONENTS = (
-    "province",
-    "city",
-    "district",
-    "street",
-    "community",
-    "road",
-    "number",
-    "compound",
-    "building",
-    "unit",
-    "room",
-)
+COMPONENTS = OUTPUT_FIELDS["address"][:-1]  # the eleven components, without `canonical`
 
 
 def load_city(persons: int, seed: int) -> dict[str, list[dict[str, Any]]]:

@@ -19,6 +19,7 @@ from hub.errors import HubError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from hub.generate import CityManifest
     from hub.ingest import IngestSummary
 
 app = typer.Typer(
@@ -307,10 +308,10 @@ def demo(
         serve(host=host, port=port, workers=1)
 
 
-def _first_key(out: Path, manifest: object) -> str:
+def _first_key(out: Path, manifest: CityManifest) -> str:
     import orjson
 
-    for f in getattr(manifest, "files", []):
+    for f in manifest.files:
         if f.source == "household_registry" and f.path.endswith(".jsonl"):
             with (out / f.path).open("rb") as handle:
                 return str(orjson.loads(handle.readline())["key"])

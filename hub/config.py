@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_DATABASE_FILE", "Settings", "get_settings"]
+__all__ = ["DEFAULT_DATABASE_FILE", "DEFAULT_INGEST_BATCH", "Settings", "get_settings"]
 
 DEFAULT_DATABASE_FILE = "hub.db"
+DEFAULT_INGEST_BATCH = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,13 +21,13 @@ class Settings:
     """
 
     database_url: str
-    ingest_batch: int = 5000
+    ingest_batch: int = DEFAULT_INGEST_BATCH
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         url = env.get("HUB_DATABASE_URL") or f"sqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"
-        return cls(database_url=url, ingest_batch=int(env.get("HUB_INGEST_BATCH", "5000")))
+        return cls(database_url=url, ingest_batch=int(env.get("HUB_INGEST_BATCH", DEFAULT_INGEST_BATCH)))
 
 
 def get_settings() -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hub.errors import UnknownKindError
 from hub.store.models import Kind
 
 __all__ = ["KIND_FIELDS", "parse_kind"]
@@ -35,8 +36,6 @@ KIND_FIELDS: dict[Kind, tuple[str, ...]] = {
 
 def parse_kind(text: str) -> Kind:
     """Return the Kind named by `text` ("person", "LEGAL_ENTITY", "legal-entity" all work)."""
-    from hub.errors import UnknownKindError
-
     try:
         return Kind(text.strip().lower().replace("-", "_"))
     except ValueError:

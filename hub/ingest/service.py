@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from hub.config import DEFAULT_INGEST_BATCH
 from hub.errors import InputError
 from hub.ingest.pipeline import prepared_batches
 from hub.ingest.prepare import PreparedBatch, duplicate_reason, normalized_json, prepare_batch
@@ -78,7 +79,6 @@ _QUARANTINE_COLUMNS = (
     "row_hash",
     "created_at",
 )
-DEFAULT_BATCH = 5000
 
 
 @dataclass(slots=True)
@@ -278,7 +278,12 @@ def _row_hash(text: str, reason: str) -> str:
 
 
 def ingest_records(
-    session: Session, source: str, kind: Kind, records: Iterable[Any], *, batch_size: int = DEFAULT_BATCH
+    session: Session,
+    source: str,
+    kind: Kind,
+    records: Iterable[Any],
+    *,
+    batch_size: int = DEFAULT_INGEST_BATCH,
 ) -> IngestSummary:
     """Ingest in-memory records (dicts) inside the caller's transaction; flushes, never commits."""
     ingestor = Ingestor(session, source, kind)
@@ -298,7 +303,7 @@ def ingest_file(
     kind: Kind,
     *,
     encoding: str = "utf-8",
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int = DEFAULT_INGEST_BATCH,
     progress: Callable[[int, int], None] | None = None,
     parallel: bool | None = None,
 ) -> IngestSummary:

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection
 
 __all__ = ["BulkWriter"]
@@ -32,10 +31,6 @@ class BulkWriter:
         if self.sqlite:
             return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         return moment
-
-    @staticmethod
-    def json(value: Any) -> str:
-        return orjson.dumps(value).decode()
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:

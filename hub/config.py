@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_DATABASE_FILE", "DEFAULT_INGEST_BATCH", "Settings", "get_settings"]
+from hub.errors import InputError
+
+__all__ = [
+    "DEFAULT_DATABASE_FILE",
+    "DEFAULT_INGEST_BATCH",
+    "Settings",
+    "default_ingest_workers",
+    "get_settings",
+]
 
 DEFAULT_DATABASE_FILE = "hub.db"
 DEFAULT_INGEST_BATCH = 5000
+
+
+def default_ingest_workers() -> int:
+    """One normalizing process per core beyond the one that writes, at most four; none on one core."""
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,16 +32,31 @@ class Settings:
 
     `HUB_DATABASE_URL`: a SQLAlchemy URL; default a SQLite file `hub.db` in the working directory.
     `HUB_INGEST_BATCH`: records per database round trip during ingestion.
+    `HUB_INGEST_WORKERS`: processes that normalize large files while the database writes; 0 for none.
     """
 
     database_url: str
     ingest_batch: int = DEFAULT_INGEST_BATCH
+    ingest_workers: int = 0
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         url = env.get("HUB_DATABASE_URL") or f"sqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"
-        return cls(database_url=url, ingest_batch=int(env.get("HUB_INGEST_BATCH", DEFAULT_INGEST_BATCH)))
+        return cls(
+            database_url=url,
+            ingest_batch=_count(env, "HUB_INGEST_BATCH", DEFAULT_INGEST_BATCH, least=1),
+            ingest_workers=_count(env, "HUB_INGEST_WORKERS", default_ingest_workers(), least=0),
+        )
+
+
+def _count(env: Mapping[str, str], name: str, default: int, *, least: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < least:
+        raise InputError(f"{name}={raw!r}: expected a whole number of at least {least}")
+    return int(raw)
 
 
 def get_settings() -> Settings:

@@ -1,20 +1,26 @@
 """Prepared batches from a source file, prepared in a reader thread while the caller writes.
 
-SQLite and psycopg release the GIL while the database works, so reading, parsing and normalizing
-the next batch in a thread overlaps with writing the previous one. (A worker process was measured
-too: on this project's two-core machines the cost of passing batches between processes ate the
-gain.) A bounded queue keeps memory flat; an error in the thread is raised in the caller.
+SQLite and psycopg release the GIL while the database works, so reading and hashing the next batch
+in a thread overlaps with writing the previous one. Normalizing, the costliest step, runs ahead in
+`workers` other processes: the reader thread hands them each batch's payload texts and gets JSON
+texts back, so little crosses between processes. (Passing whole parsed batches to a process was
+measured too, and cost more than it gained.) Normalizing ahead also normalizes records that turn
+out unchanged, on cores that would otherwise idle. A bounded queue keeps memory flat; an error in
+the thread or a worker is raised in the caller.
 """
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import queue
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from itertools import islice
 from pathlib import Path
 
-from hub.ingest.prepare import PreparedBatch, prepare_batch
+from hub.ingest.prepare import PreparedBatch, normalize_payloads, prepare_batch
 from hub.ingest.readers import open_source
 from hub.store.models import Kind
 
@@ -24,28 +30,71 @@ PARALLEL_FROM_BYTES = 1 << 20
 _QUEUE_DEPTH = 3
 
 
-def _read(path: Path, encoding: str, kind: Kind, batch_size: int) -> Iterator[PreparedBatch]:
+_pools: dict[int, ProcessPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """The process's pool of `workers` normalizing processes, started once and kept for later files.
+
+    Kept because a worker's caches of names and addresses pay off across the files of one load.
+    Workers are spawned, not forked: this process has threads.
+    """
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            _pools[workers] = pool
+            if len(_pools) == 1:
+                atexit.register(_shutdown_pools)
+        return pool
+
+
+def _shutdown_pools() -> None:
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.shutdown(cancel_futures=True)
+        _pools.clear()
+
+
+def _read(path: Path, encoding: str, kind: Kind, batch_size: int, workers: int) -> Iterator[PreparedBatch]:
+    pool = _pool(workers) if workers else None
     with open_source(path, encoding) as reader:
         rows = iter(reader)
         while chunk := list(islice(rows, batch_size)):
             batch = prepare_batch(kind, chunk)
             batch.bytes_read = reader.bytes_read
+            if pool is not None and batch.items:
+                payloads = [item.payload for item in batch.items.values()]
+                step = -(-len(payloads) // workers)
+                batch.normalizing = [
+                    pool.submit(normalize_payloads, kind.value, payloads[i : i + step])
+                    for i in range(0, len(payloads), step)
+                ]
             yield batch
 
 
 def prepared_batches(
-    path: Path, encoding: str, kind: Kind, batch_size: int, *, parallel: bool | None = None
+    path: Path,
+    encoding: str,
+    kind: Kind,
+    batch_size: int,
+    *,
+    parallel: bool | None = None,
+    workers: int = 0,
 ) -> Iterator[PreparedBatch]:
     """The file's prepared batches in order; `parallel=None` decides by the file's size.
 
-    A file that cannot be read at all raises here, before any batch or thread.
+    In parallel, batches are read in a thread and normalized ahead by `workers` processes (none: this
+    process normalizes the records that prove new or changed). A file that cannot be read at all
+    raises here, before any batch or thread.
     """
     open_source(path, encoding).close()
     if parallel is None:
         parallel = path.stat().st_size >= PARALLEL_FROM_BYTES
     if parallel:
-        return _from_thread(_read(path, encoding, kind, batch_size))
-    return _read(path, encoding, kind, batch_size)
+        return _from_thread(_read(path, encoding, kind, batch_size, workers))
+    return _read(path, encoding, kind, batch_size, 0)
 
 
 _DONE = object()

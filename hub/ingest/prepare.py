@@ -8,6 +8,7 @@ turn out to be new or changed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any, NamedTuple
@@ -25,6 +26,7 @@ __all__ = [
     "PreparedItem",
     "content_hash",
     "duplicate_reason",
+    "normalize_payloads",
     "normalized_json",
     "prepare_batch",
 ]
@@ -72,13 +74,34 @@ def normalized_json(kind: Kind, record: dict[str, Any]) -> tuple[str, str, bool]
     )
 
 
+def normalize_payloads(kind: str, payloads: list[str]) -> list[tuple[str, str, bool]]:
+    """`normalized_json` of each stored JSON payload; runs in a normalizing process (texts in and out)."""
+    kind_ = Kind(kind)
+    return [normalized_json(kind_, orjson.loads(payload)) for payload in payloads]
+
+
 @dataclass(slots=True)
 class PreparedBatch:
-    """One batch: usable items by key (first occurrence wins) and rows to quarantine with reasons."""
+    """One batch: usable items by key (first occurrence wins) and rows to quarantine with reasons.
+
+    `normalizing`, when set, holds the items' normalized JSON, in item order, being computed ahead in
+    other processes; `normalized` takes it from there, or normalizes in this process.
+    """
 
     items: dict[str, PreparedItem] = field(default_factory=dict)
     quarantine: list[tuple[int | None, str, str]] = field(default_factory=list)  # line, raw text, reason
     bytes_read: int = 0
+    normalizing: list[Future[list[tuple[str, str, bool]]]] | None = None
+    _ahead: dict[str, tuple[str, str, bool]] | None = None
+
+    def normalized(self, kind: Kind, key: str) -> tuple[str, str, bool]:
+        """The features and flags JSON of the item `key`, and whether it was flagged."""
+        if self.normalizing is not None:
+            if self._ahead is None:
+                results = (row for future in self.normalizing for row in future.result())
+                self._ahead = dict(zip(self.items, results, strict=True))
+            return self._ahead[key]
+        return normalized_json(kind, self.items[key].record)
 
 
 def duplicate_reason(key: str, first_line: int | None, identical: bool) -> str:

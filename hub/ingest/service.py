@@ -22,10 +22,10 @@ import orjson
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from hub.config import DEFAULT_INGEST_BATCH
+from hub.config import DEFAULT_INGEST_BATCH, get_settings
 from hub.errors import InputError
 from hub.ingest.pipeline import prepared_batches
-from hub.ingest.prepare import PreparedBatch, duplicate_reason, normalized_json, prepare_batch
+from hub.ingest.prepare import PreparedBatch, duplicate_reason, prepare_batch
 from hub.ingest.readers import RawRow
 from hub.store.bulk import BulkWriter
 from hub.store.models import (
@@ -175,7 +175,7 @@ class Ingestor:
         self, record_id: int, version: int, key: str, batch: PreparedBatch, stamp: Any
     ) -> tuple[Any, ...]:
         item = batch.items[key]
-        features, flags, flagged = normalized_json(self.kind, item.record)
+        features, flags, flagged = batch.normalized(self.kind, key)
         self.summary.flagged += flagged
         return (record_id, version, item.hash, item.payload, features, flags, self.run.id, stamp)
 
@@ -306,12 +306,16 @@ def ingest_file(
     batch_size: int = DEFAULT_INGEST_BATCH,
     progress: Callable[[int, int], None] | None = None,
     parallel: bool | None = None,
+    workers: int | None = None,
 ) -> IngestSummary:
     """Ingest one source file, committing after each batch; `progress(bytes_read, size)` if given.
 
-    Large files are read and normalized in a second process while this one writes (`parallel`).
+    Large files (or any, with `parallel=True`) are read in a thread and normalized by `workers`
+    other processes (default `HUB_INGEST_WORKERS`) while this one writes.
     """
-    batches = prepared_batches(path, encoding, kind, batch_size, parallel=parallel)
+    if workers is None:
+        workers = get_settings().ingest_workers
+    batches = prepared_batches(path, encoding, kind, batch_size, parallel=parallel, workers=workers)
     size = path.stat().st_size
     with Session(engine, expire_on_commit=False) as session:
         ingestor = Ingestor(session, source, kind, path.name)

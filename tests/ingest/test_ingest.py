@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from hub.errors import InputError, UnreadableFileError
 from hub.ingest import IngestSummary, ingest_file, ingest_records
 from hub.store.bulk import BulkWriter
-from hub.store.models import Entity, Kind, Membership, Quarantine, RecordVersion, SourceRecord
+from hub.store.models import Entity, Kind, Membership, Quarantine, RecordVersion, Source, SourceRecord
 
 ALICE = {"key": "p1", "name": "王伟", "id_number": "11010519491231002X", "phone": "13912345678"}
 BOB = {"key": "p2", "name": "李娜", "birth_date": "1985-03-02"}
@@ -355,7 +355,7 @@ def test_crash_mid_batch_leaves_the_last_committed_state(
     assert counts(run(engine, path, batch_size=2)) == (3, 0, 2, 0)
 
 
-def test_a_worker_process_reads_large_files_with_the_same_outcome(engine: Engine, tmp_path: Path) -> None:
+def test_a_reader_thread_reads_large_files_with_the_same_outcome(engine: Engine, tmp_path: Path) -> None:
     records = [{"key": f"p{i}", "name": "王伟", "id_number": "110105194912310021"} for i in range(7)]
     content = jsonl(*records) + "broken\n" + jsonl(records[0])
     path = write(tmp_path, "p.jsonl", content)
@@ -369,10 +369,56 @@ def test_a_worker_process_reads_large_files_with_the_same_outcome(engine: Engine
     assert counts(run(engine, path, batch_size=3, parallel=True)) == (0, 0, 7, 2)
 
 
-def test_a_worker_process_reports_an_unreadable_file(engine: Engine, tmp_path: Path) -> None:
+def test_a_reader_thread_reports_an_unreadable_file(engine: Engine, tmp_path: Path) -> None:
     path = write(tmp_path, "p.csv", "key,key\n1,2\n")
     with pytest.raises(UnreadableFileError, match="empty or repeated names"):
         run(engine, path, parallel=True)
+
+
+def features_by_key(engine: Engine, source: str) -> dict[str, tuple[object, object]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(SourceRecord.key, RecordVersion.features, RecordVersion.flags)
+            .join(RecordVersion, RecordVersion.record_id == SourceRecord.id)
+            .join(SourceRecord.source)
+            .where(Source.name == source)
+        )
+        return {key: (features, flags) for key, features, flags in rows}
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "csv"])
+def test_normalizing_processes_store_what_this_process_would(
+    engine: Engine, tmp_path: Path, suffix: str
+) -> None:
+    records = [
+        ALICE,
+        BOB,
+        {"key": "p3", "name": "歐陽 娜娜", "gender": "女", "address": "苏州市姑苏区人民路100号3幢2单元401室"},
+        {"key": "p4", "name": "张三", "id_number": "320581198501011234", "phone": "12345"},
+        {"key": "p5", "name": "李四", "birth_date": "1985-13-45", "registered_address": "上海市浦东新区"},
+        *({"key": f"q{i}", "name": f"赵{i}", "phone": f"1391234{i:04d}"} for i in range(40)),
+    ]
+    if suffix == "jsonl":
+        content = jsonl(*records)
+    else:
+        header = [
+            "key",
+            "name",
+            "gender",
+            "id_number",
+            "phone",
+            "birth_date",
+            "address",
+            "registered_address",
+        ]
+        rows = [",".join(str(r.get(name, "")) for name in header) for r in records]
+        content = "\n".join([",".join(header), *rows]) + "\n"
+    path = write(tmp_path, f"p.{suffix}", content)
+    here = ingest_file(engine, path, "here", Kind.PERSON, batch_size=7, parallel=True, workers=0)
+    ahead = ingest_file(engine, path, "ahead", Kind.PERSON, batch_size=7, parallel=True, workers=2)
+    assert (ahead.new, ahead.flagged) == (here.new, here.flagged) == (len(records), 2)
+    assert features_by_key(engine, "ahead") == features_by_key(engine, "here")
+    assert features_by_key(engine, "here")["p3"][0]["address"]["road"] == "人民路"  # type: ignore[index]
 
 
 def test_python_api_flushes_and_leaves_the_commit_to_the_caller(engine: Engine) -> None:

@@ -15,8 +15,9 @@ import atexit
 import multiprocessing
 import queue
 import threading
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from itertools import islice
 from pathlib import Path
 
@@ -59,18 +60,24 @@ def _shutdown_pools() -> None:
 
 def _read(path: Path, encoding: str, kind: Kind, batch_size: int, workers: int) -> Iterator[PreparedBatch]:
     pool = _pool(workers) if workers else None
+    ahead: deque[Future[list[tuple[str, str, bool]]]] = deque()
     with open_source(path, encoding) as reader:
         rows = iter(reader)
         while chunk := list(islice(rows, batch_size)):
             batch = prepare_batch(kind, chunk)
             batch.bytes_read = reader.bytes_read
             if pool is not None and batch.items:
+                # No further ahead than the queue: when records prove unchanged, the writer outruns
+                # the workers and cancels what they had not started.
+                while len(ahead) >= workers * (_QUEUE_DEPTH + 1):
+                    wait([ahead.popleft()])
                 payloads = [item.payload for item in batch.items.values()]
                 step = -(-len(payloads) // workers)
                 batch.normalizing = [
                     pool.submit(normalize_payloads, kind.value, payloads[i : i + step])
                     for i in range(0, len(payloads), step)
                 ]
+                ahead.extend(batch.normalizing)
             yield batch
 
 

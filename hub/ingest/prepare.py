@@ -103,6 +103,11 @@ class PreparedBatch:
             return self._ahead[key]
         return normalized_json(kind, self.items[key].record)
 
+    def release(self) -> None:
+        """Done with the batch: normalizing not yet started is not needed (its records were unchanged)."""
+        for future in self.normalizing or ():
+            future.cancel()
+
 
 def duplicate_reason(key: str, first_line: int | None, identical: bool) -> str:
     where = f" (first at line {first_line})" if first_line is not None else ""

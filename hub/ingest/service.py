@@ -322,6 +322,7 @@ def ingest_file(
         session.commit()
         for batch in batches:
             ingestor.add(batch)
+            batch.release()
             session.commit()
             if progress:
                 progress(batch.bytes_read, size)

@@ -1,0 +1,127 @@
+"""Records as columns: each field's values, integer codes for equality, and numbers where a test needs them.
+
+Resolution works on arrays, not on dicts: equal values share a code (missing is -1), so blocking and
+exact comparison are integer operations over millions of records; string similarity goes to
+rapidfuzz over whole arrays of pairs at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Column", "RecordTable", "factorize"]
+
+IntArray = NDArray[np.int64]
+
+
+def factorize(values: Sequence[Any]) -> tuple[IntArray, list[Any]]:
+    """Codes 0.. for the distinct present values in order of first appearance, -1 for missing ones."""
+    index: dict[Any, int] = {}
+    setdefault = index.setdefault
+    codes = np.fromiter(
+        (-1 if v is None or v == "" else setdefault(v, len(index)) for v in values),
+        dtype=np.int64,
+        count=len(values),
+    )
+    return codes, list(index)
+
+
+def _day(value: Any) -> float:
+    if not value:
+        return np.nan
+    try:
+        return float(date.fromisoformat(str(value)[:10]).toordinal())
+    except ValueError:
+        return np.nan
+
+
+def _number(value: Any) -> float:
+    if value is None or value == "":
+        return np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+@dataclass(slots=True)
+class Column:
+    """One field over all records: its values (an object array), codes, and derived forms on demand."""
+
+    values: NDArray[np.object_]
+    codes: IntArray
+    distinct: list[Any]
+    _counts: IntArray | None = None
+    _derived: dict[tuple[str, float], Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, values: Sequence[Any]) -> Column:
+        normalized = [None if v is None or v == "" else v for v in values]
+        codes, distinct = factorize(normalized)
+        array = np.empty(len(normalized), dtype=object)
+        array[:] = normalized
+        return cls(array, codes, distinct)
+
+    def counts(self) -> IntArray:
+        """How many records hold each distinct value (by code)."""
+        if self._counts is None:
+            present = self.codes[self.codes >= 0]
+            self._counts = np.bincount(present, minlength=len(self.distinct)).astype(np.int64)
+        return self._counts
+
+    def prefix_codes(self, length: int) -> IntArray:
+        key = ("prefix", float(length))
+        if key not in self._derived:
+            self._derived[key] = factorize([None if v is None else str(v)[:length] for v in self.values])[0]
+        result: IntArray = self._derived[key]
+        return result
+
+    def days(self) -> NDArray[np.float64]:
+        key = ("days", 0.0)
+        if key not in self._derived:
+            by_code = np.array([_day(v) for v in self.distinct] + [np.nan], dtype=np.float64)
+            self._derived[key] = by_code[self.codes]  # code -1 takes the trailing NaN
+        result: NDArray[np.float64] = self._derived[key]
+        return result
+
+    def numbers(self) -> NDArray[np.float64]:
+        key = ("numeric", 0.0)
+        if key not in self._derived:
+            by_code = np.array([_number(v) for v in self.distinct] + [np.nan], dtype=np.float64)
+            self._derived[key] = by_code[self.codes]
+        result: NDArray[np.float64] = self._derived[key]
+        return result
+
+
+@dataclass(slots=True)
+class RecordTable:
+    """The records to resolve: their ids in order and the fields the settings read, as columns."""
+
+    ids: list[Hashable]
+    columns: dict[str, Column]
+
+    @classmethod
+    def from_rows(
+        cls, ids: Sequence[Hashable], rows: Sequence[dict[str, Any]], fields: set[str]
+    ) -> RecordTable:
+        """Columns of `fields` from dict rows (a missing key is a missing value)."""
+        return cls(list(ids), {name: Column.of([row.get(name) for row in rows]) for name in sorted(fields)})
+
+    @classmethod
+    def from_columns(cls, ids: Sequence[Hashable], columns: dict[str, Sequence[Any]]) -> RecordTable:
+        return cls(list(ids), {name: Column.of(values) for name, values in columns.items()})
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def column(self, name: str) -> Column:
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise KeyError(f"the records have no field {name!r}; they have {sorted(self.columns)}") from None

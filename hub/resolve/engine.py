@@ -1,0 +1,200 @@
+"""One resolution over a table of records: block, compare, train, score, apply hard rules, cluster.
+
+Pure: records and decisions in, clusters and scored pairs out; the database layer stores them. Every
+stage is timed, so a slow run says where its time went.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hub.resolve.blocking import BlockStats, block
+from hub.resolve.cluster import ConstrainedClusters
+from hub.resolve.columns import RecordTable
+from hub.resolve.compare import compare_all
+from hub.resolve.model import Parameters, pair_weights, train
+from hub.resolve.settings import BlockingRule, MatchSettings
+
+__all__ = ["JOINED_BY", "Explanation", "Resolution", "explain_pair", "probability", "resolve"]
+
+IntArray = NDArray[np.int64]
+
+# How a candidate pair ended: 0 not joined by its own edge, 1 the model, 2 a hard rule, 3 a steward.
+JOINED_BY = ("none", "model", "rule", "steward")
+
+
+def probability(weight: NDArray[np.float64] | float) -> Any:
+    """Match probability of a match weight in bits."""
+    return 1.0 / (1.0 + np.exp2(-np.asarray(weight, dtype=np.float64)))
+
+
+@dataclass(slots=True)
+class Resolution:
+    """The clusters (`labels`: each record's cluster, numbered by its first record) and the scored pairs."""
+
+    labels: IntArray
+    left: IntArray
+    right: IntArray
+    levels: NDArray[np.int8]
+    weights: NDArray[np.float64]
+    parts: NDArray[np.float32]
+    joined_by: NDArray[np.int8]
+    review: NDArray[np.bool_]
+    parameters: Parameters
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def probabilities(self) -> NDArray[np.float64]:
+        result: NDArray[np.float64] = probability(self.weights)
+        return result
+
+    def clusters(self) -> list[list[int]]:
+        """Record indices per cluster, clusters in order of their first record."""
+        order = np.argsort(self.labels, kind="stable")
+        sorted_labels = self.labels[order]
+        cuts = np.flatnonzero(np.diff(sorted_labels)) + 1
+        return [group.tolist() for group in np.split(order, cuts)]
+
+
+def _apart_values(table: RecordTable, settings: MatchSettings) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    for constraint in settings.constraints:
+        if constraint.rule != "apart":
+            continue
+        codes = table.column(constraint.field).codes
+        if constraint.missing_counts:
+            out.append(codes.tolist())  # -1 (missing) is a value of its own
+        else:
+            out.append([None if c < 0 else c for c in codes.tolist()])
+    return out
+
+
+def _rule_joins(
+    table: RecordTable, settings: MatchSettings, left: IntArray, right: IntArray
+) -> NDArray[np.bool_]:
+    joins = np.zeros(left.size, dtype=bool)
+    for constraint in settings.constraints:
+        if constraint.rule == "join":
+            codes = table.column(constraint.field).codes
+            joins |= (codes[left] == codes[right]) & (codes[left] >= 0)
+    return joins
+
+
+def resolve(
+    table: RecordTable,
+    settings: MatchSettings,
+    *,
+    must_link: Sequence[tuple[int, int]] = (),
+    cannot_link: Sequence[tuple[int, int]] = (),
+    parameters: Parameters | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Resolution:
+    """Resolve `table` under `settings`, honouring stewards' decisions (pairs of record indices).
+
+    `parameters`: reuse trained weights instead of training (incremental runs, reproductions).
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+        if progress:
+            progress(name)
+
+    rules = settings.blocking + tuple(_join_rule(c.field) for c in settings.constraints if c.rule == "join")
+    left, right, block_stats = block(table, rules, across=settings.link_only_across)
+    stage("block")
+    levels = compare_all(table, settings.comparisons, left, right)
+    stage("compare")
+    if parameters is None:
+        parameters = train(table, settings, left, right, levels)
+        stage("train")
+    weights, parts = pair_weights(table, settings, parameters, left, levels)
+    stage("score")
+
+    clusters = ConstrainedClusters(len(table), _apart_values(table, settings))
+    clusters.forbid(cannot_link)
+    joined_by = np.zeros(left.size, dtype=np.int8)
+    if must_link:
+        pairs = np.asarray(must_link, dtype=np.int64).reshape(-1, 2)
+        clusters.join_all(pairs[:, 0], pairs[:, 1], override_apart=True)
+    rule = _rule_joins(table, settings, left, right)
+    rows = np.flatnonzero(rule)
+    joined_by[rows[clusters.join_all(left[rows], right[rows])]] = 2
+    link_weight = math.log2(settings.link_at / (1 - settings.link_at)) if settings.link_at < 1 else math.inf
+    model = np.flatnonzero(~rule & (weights >= link_weight))
+    model = model[np.argsort(-weights[model], kind="stable")]
+    joined_by[model[clusters.join_all(left[model], right[model])]] = 1
+    labels = clusters.labels()
+    review_weight = (
+        math.log2(settings.review_at / (1 - settings.review_at)) if settings.review_at < 1 else math.inf
+    )
+    review = (weights >= review_weight) & (labels[left] != labels[right])
+    stage("cluster")
+
+    stats: dict[str, Any] = {
+        "records": len(table),
+        "candidate_pairs": int(left.size),
+        "blocking": [_stats_json(s) for s in block_stats],
+        "joined_by_rule": int((joined_by == 2).sum()),
+        "joined_by_model": int((joined_by == 1).sum()),
+        "refused_by_constraints": clusters.refused,
+        "review_pairs": int(review.sum()),
+        "clusters": int(np.unique(labels).size),
+        "seconds": timings,
+    }
+    return Resolution(labels, left, right, levels, weights, parts, joined_by, review, parameters, stats)
+
+
+def _join_rule(name: str) -> BlockingRule:
+    return BlockingRule((name,), max_block=1000)
+
+
+def _stats_json(s: BlockStats) -> dict[str, Any]:
+    return {
+        "rule": s.rule,
+        "pairs": s.pairs,
+        "blocks": s.blocks,
+        "skipped_blocks": s.skipped_blocks,
+        "skipped_records": s.skipped_records,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why two records do or do not match: the prior, then each comparison's level and weight."""
+
+    prior_weight: float
+    steps: list[tuple[str, str, float]]  # comparison, level label, weight in bits
+    weight: float
+
+    @property
+    def probability(self) -> float:
+        return float(probability(self.weight))
+
+
+def explain_pair(
+    table: RecordTable, settings: MatchSettings, parameters: Parameters, a: int, b: int
+) -> Explanation:
+    """The waterfall for records a and b (indices in `table`), whether or not they were candidates."""
+    left = np.array([min(a, b)], dtype=np.int64)
+    right = np.array([max(a, b)], dtype=np.int64)
+    levels = compare_all(table, settings.comparisons, left, right)
+    weight, parts = pair_weights(table, settings, parameters, left, levels)
+    steps = []
+    for k, comparison in enumerate(settings.comparisons):
+        level = int(levels[0, k])
+        label = "missing" if level < 0 else comparison.levels[level].label
+        steps.append((comparison.name, label, float(parts[0, k])))
+    prior_weight = math.log2(parameters.prior / (1 - parameters.prior))
+    return Explanation(prior_weight, steps, float(weight[0]))

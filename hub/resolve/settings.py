@@ -1,0 +1,193 @@
+"""Match settings as data: blocking rules, comparisons of levels, hard rules and thresholds.
+
+Settings name record fields, not the hub's kinds, so the same core links any records (the Febrl
+benchmark runs through it). They round-trip through JSON and are stored with every resolution run,
+so a result can be reproduced from the run alone.
+
+Vocabulary (after Splink): a *blocking rule* says which pairs are worth comparing (records equal on
+all its fields); a *comparison* turns one aspect of a pair into a *level*, the first of its levels
+whose test holds (exact → close → far), or "missing" when either value is absent; each level gets a
+Fellegi–Sunter weight log2(m/u) learnt from the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from hub.errors import InputError
+
+__all__ = [
+    "TESTS",
+    "BlockingRule",
+    "Comparison",
+    "Constraint",
+    "Level",
+    "MatchSettings",
+]
+
+# What a level may test. `exact`: equal values; `jaro_winkler` / `jaro` / `ratio`: similarity at least
+# `threshold` (0–1); `levenshtein` / `damerau`: edit distance at most `threshold`; `prefix`: the first
+# `threshold` characters equal; `days`: dates (ISO) at most `threshold` days apart; `numeric`: numbers
+# at most `threshold` apart; `else`: always (the last level: "different").
+TESTS = (
+    "exact",
+    "jaro_winkler",
+    "jaro",
+    "ratio",
+    "levenshtein",
+    "damerau",
+    "prefix",
+    "days",
+    "numeric",
+    "else",
+)
+Test = Literal[
+    "exact", "jaro_winkler", "jaro", "ratio", "levenshtein", "damerau", "prefix", "days", "numeric", "else"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One level of a comparison: its label, its test, and the field it tests (default the comparison's).
+
+    `tf`: on an `exact` level, weigh the agreement by how rare the value is (term-frequency adjustment),
+    so that agreeing on a common name counts for less than agreeing on a rare one.
+    """
+
+    label: str
+    test: Test
+    threshold: float | None = None
+    field: str | None = None
+    tf: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One aspect of a pair (a name, a birth date) with its levels, best first; the last is `else`."""
+
+    name: str
+    field: str
+    levels: tuple[Level, ...]
+
+    def fields(self) -> set[str]:
+        return {self.field} | {level.field for level in self.levels if level.field}
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingRule:
+    """Compare the pairs of records equal on every field here (none of them missing).
+
+    A block bigger than `max_block` records (one shared call-centre phone) is skipped, not compared:
+    its pairs would swamp the run and say little.
+    """
+
+    fields: tuple[str, ...]
+    max_block: int = 200
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A hard rule on one field.
+
+    `join`: two records with the same (non-missing) value are the same entity, whatever they score.
+    `apart`: two records with different values are never the same entity, and no chain of matches may
+    join them either; with `missing_counts`, a missing value counts as a value of its own (a head
+    office, having no branch name, never joins a branch).
+    """
+
+    rule: Literal["join", "apart"]
+    field: str
+    missing_counts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSettings:
+    """Everything a resolution run needs besides the records themselves.
+
+    `link_at` / `review_at` are match probabilities: a pair at or above `link_at` joins, one from
+    `review_at` up to `link_at` goes to the stewards. `link_only_across`: compare only records whose
+    value of that field differs (linking two datasets rather than deduplicating one).
+    `u_sample_pairs`: random pairs drawn to learn how often non-matches agree by chance.
+    """
+
+    comparisons: tuple[Comparison, ...]
+    blocking: tuple[BlockingRule, ...]
+    constraints: tuple[Constraint, ...] = ()
+    link_at: float = 0.95
+    review_at: float = 0.5
+    link_only_across: str | None = None
+    u_sample_pairs: int = 300_000
+    em_iterations: int = 50
+    em_tolerance: float = 1e-5
+    seed: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.review_at <= self.link_at <= 1.0:
+            raise InputError(
+                f"thresholds: need 0 < review_at <= link_at <= 1, got {self.review_at} and {self.link_at}"
+            )
+        if not self.comparisons:
+            raise InputError("settings need at least one comparison")
+        if not self.blocking:
+            raise InputError("settings need at least one blocking rule")
+        names = [c.name for c in self.comparisons]
+        if len(set(names)) != len(names):
+            raise InputError(f"comparison names must differ: {names}")
+        for comparison in self.comparisons:
+            if not comparison.levels or comparison.levels[-1].test != "else":
+                raise InputError(f"comparison {comparison.name!r}: the last level must test 'else'")
+            for level in comparison.levels:
+                if level.test not in TESTS:
+                    raise InputError(f"comparison {comparison.name!r}: unknown test {level.test!r}")
+                needs = level.test not in ("exact", "else")
+                if needs and level.threshold is None:
+                    raise InputError(
+                        f"comparison {comparison.name!r}, level {level.label!r}: "
+                        f"{level.test} needs a threshold"
+                    )
+                if level.tf and level.test != "exact":
+                    raise InputError(
+                        f"comparison {comparison.name!r}, level {level.label!r}: tf applies to exact levels"
+                    )
+
+    def fields(self) -> set[str]:
+        """Every record field these settings read."""
+        out: set[str] = set()
+        for comparison in self.comparisons:
+            out |= comparison.fields()
+        for rule in self.blocking:
+            out.update(rule.fields)
+        out.update(c.field for c in self.constraints)
+        if self.link_only_across:
+            out.add(self.link_only_across)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MatchSettings:
+        """Settings from their JSON form (as `to_json` writes and a user may edit)."""
+        try:
+            comparisons = tuple(
+                Comparison(
+                    name=c["name"],
+                    field=c["field"],
+                    levels=tuple(Level(**level) for level in c["levels"]),
+                )
+                for c in data["comparisons"]
+            )
+            blocking = tuple(
+                BlockingRule(tuple(b["fields"]), b.get("max_block", 200)) for b in data["blocking"]
+            )
+            constraints = tuple(Constraint(**c) for c in data.get("constraints", ()))
+            scalars = {k: v for k, v in data.items() if k not in ("comparisons", "blocking", "constraints")}
+            return cls(comparisons=comparisons, blocking=blocking, constraints=constraints, **scalars)
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"match settings: {exc}") from exc

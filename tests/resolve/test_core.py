@@ -1,0 +1,216 @@
+"""The generic resolution core on tiny hand-countable data: blocking, levels, weights, clustering."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hub.errors import InputError
+from hub.resolve.blocking import block
+from hub.resolve.cluster import ConstrainedClusters
+from hub.resolve.columns import RecordTable
+from hub.resolve.compare import MISSING, compare
+from hub.resolve.engine import explain_pair, resolve
+from hub.resolve.model import Parameters, _em, pair_weights
+from hub.resolve.settings import BlockingRule, Comparison, Constraint, Level, MatchSettings
+
+
+def table(**columns: list[object]) -> RecordTable:
+    n = len(next(iter(columns.values())))
+    return RecordTable.from_columns(list(range(n)), columns)
+
+
+def pairs(left: np.ndarray, right: np.ndarray) -> set[tuple[int, int]]:
+    return set(zip(left.tolist(), right.tolist(), strict=True))
+
+
+def test_blocking_pairs_records_equal_on_every_field_of_a_rule_once_each() -> None:
+    t = table(
+        surname=["wang", "wang", "wang", "li", "li", None],
+        year=["1980", "1980", "1990", "1980", "1980", "1980"],
+    )
+    left, right, stats = block(t, (BlockingRule(("surname", "year")), BlockingRule(("surname",))))
+    assert pairs(left, right) == {(0, 1), (0, 2), (1, 2), (3, 4)}
+    assert [s.pairs for s in stats] == [2, 4]  # (0,1),(3,4); then wang×3 → 3 pairs + li → 1
+
+
+def test_a_block_over_its_cap_is_skipped_and_counted() -> None:
+    t = table(phone=["400"] * 5 + ["139", "139"])
+    left, right, stats = block(t, (BlockingRule(("phone",), max_block=4),))
+    assert pairs(left, right) == {(5, 6)}
+    assert (stats[0].skipped_blocks, stats[0].skipped_records) == (1, 5)
+
+
+def test_linking_compares_only_across_datasets() -> None:
+    t = table(name=["a", "a", "a"], dataset=["x", "x", "y"])
+    left, right, _ = block(t, (BlockingRule(("name",)),), across="dataset")
+    assert pairs(left, right) == {(0, 2), (1, 2)}
+
+
+NAME = Comparison(
+    "name",
+    "name",
+    (
+        Level("exact", "exact", tf=True),
+        Level("sounds alike", "exact", field="name_key"),
+        Level("close", "jaro_winkler", 0.85),
+        Level("different", "else"),
+    ),
+)
+
+
+def test_levels_take_the_first_test_that_holds_and_missing_is_its_own() -> None:
+    t = table(
+        name=["张伟", "张伟", "章伟", "张伟伟", "李娜", None],
+        name_key=["zhang wei", "zhang wei", "zhang wei", "zhang wei wei", "li na", None],
+    )
+    left = np.array([0, 0, 0, 0, 0], dtype=np.int64)
+    right = np.array([1, 2, 3, 4, 5], dtype=np.int64)
+    assert compare(t, NAME, left, right).tolist() == [0, 1, 2, 3, MISSING]
+
+
+def test_date_and_prefix_levels() -> None:
+    birth = Comparison(
+        "birth",
+        "birth",
+        (
+            Level("exact", "exact"),
+            Level("within a week", "days", 7),
+            Level("same year", "prefix", 4),
+            Level("different", "else"),
+        ),
+    )
+    t = table(birth=["1985-03-02", "1985-03-02", "1985-03-08", "1985-11-30", "1990-01-01"])
+    left = np.zeros(4, dtype=np.int64)
+    right = np.arange(1, 5, dtype=np.int64)
+    assert compare(t, birth, left, right).tolist() == [0, 1, 2, 3]
+
+
+def test_em_recovers_how_often_matches_agree() -> None:
+    # 1,000 pairs: 300 matches agreeing 90 % of the time, 700 non-matches agreeing as often as u says.
+    rng = np.random.default_rng(5)
+    match = np.r_[np.ones(300, bool), np.zeros(700, bool)]
+    agree_a = np.where(match, rng.random(1000) < 0.9, rng.random(1000) < 0.05)
+    agree_b = np.where(match, rng.random(1000) < 0.8, rng.random(1000) < 0.1)
+    levels = np.stack([np.where(agree_a, 0, 1), np.where(agree_b, 0, 1)], axis=1).astype(np.int8)
+    m = _em(levels, [[0.05, 0.95], [0.1, 0.9]], [[0.5, 0.5], [0.5, 0.5]], 100, 1e-7)
+    assert m[0][0] == pytest.approx(0.9, abs=0.05)
+    assert m[1][0] == pytest.approx(0.8, abs=0.06)
+
+
+def test_a_common_name_counts_for_less_than_a_rare_one() -> None:
+    settings = MatchSettings(comparisons=(NAME,), blocking=(BlockingRule(("name",)),))
+    t = table(
+        name=["王伟"] * 50 + ["欧阳娜娜", "欧阳娜娜"],
+        name_key=["wang wei"] * 50 + ["ouyang nana"] * 2,
+    )
+    params = Parameters([[0.9, 0.05, 0.03, 0.02]], [[0.01, 0.01, 0.01, 0.97]], prior=0.01, m_sessions=[0])
+    left = np.array([0, 50], dtype=np.int64)
+    levels = np.array([[0], [0]], dtype=np.int8)
+    total, parts = pair_weights(t, settings, params, left, levels)
+    common, rare = parts[:, 0].tolist()
+    assert rare > common
+    assert common == pytest.approx(math.log2(0.9 / (50 / 52)), rel=1e-4)
+    assert total[1] == pytest.approx(rare + math.log2(0.01 / 0.99), rel=1e-4)
+
+
+def test_cannot_link_holds_against_a_chain_of_matches() -> None:
+    # 0 and 2 hold different ID numbers; 1 has none and looks like both.
+    clusters = ConstrainedClusters(3, [["A", None, "B"]])
+    assert clusters.join(0, 1)
+    assert not clusters.join(1, 2)
+    assert clusters.labels().tolist() == [0, 0, 2]
+    assert clusters.refused == 1
+
+
+def test_a_stewards_negative_decision_binds_any_later_join() -> None:
+    clusters = ConstrainedClusters(4, [])
+    clusters.forbid([(0, 3)])
+    assert clusters.join(0, 1) and clusters.join(2, 3)
+    assert not clusters.join(1, 2)
+    assert not clusters.join(1, 3, override_apart=True)
+    assert clusters.labels().tolist() == [0, 0, 2, 2]
+
+
+def test_a_stewards_positive_decision_overrides_apart_values() -> None:
+    clusters = ConstrainedClusters(2, [["A", "B"]])
+    assert not clusters.join(0, 1)
+    assert clusters.join(0, 1, override_apart=True)
+
+
+PERSON = MatchSettings(
+    comparisons=(
+        Comparison("name", "name", (Level("exact", "exact"), Level("different", "else"))),
+        Comparison("birth", "birth", (Level("exact", "exact"), Level("different", "else"))),
+        Comparison("phone", "phone", (Level("exact", "exact"), Level("different", "else"))),
+    ),
+    blocking=(BlockingRule(("name",)), BlockingRule(("phone",))),
+    constraints=(Constraint("join", "id"), Constraint("apart", "id")),
+    link_at=0.9,
+    review_at=0.3,
+    u_sample_pairs=2000,
+)
+
+
+def people() -> RecordTable:
+    # 0,1: one person (same name, birth, phone; 1 has no ID). 2: a namesake with another ID.
+    # 3,4: the same ID, written by two sources with different names (a hard-rule join).
+    # 5..: background people with distinct values, so that u is learnt from something.
+    names = ["王伟", "王伟", "王伟", "李娜", "李那"] + [f"n{i}" for i in range(60)]
+    births = ["1980-01-01", "1980-01-01", "1980-01-01", "1990-05-05", "1970-01-01"] + [
+        f"19{i:02d}-02-02" for i in range(60)
+    ]
+    phones = ["139", "139", "139", "137", "136"] + [f"p{i}" for i in range(60)]
+    ids = ["A", None, "B", "C", "C"] + [f"id{i}" for i in range(60)]
+    return table(name=names, birth=births, phone=phones, id=ids)
+
+
+def test_hard_rules_join_the_same_id_and_keep_different_ids_apart() -> None:
+    result = resolve(people(), PERSON)
+    labels = result.labels.tolist()
+    assert labels[0] == labels[1]  # everything agrees
+    assert labels[2] != labels[0]  # everything agrees too, but ID B ≠ A
+    assert labels[3] == labels[4]  # same ID despite every other field
+    assert result.stats["joined_by_rule"] == 1
+    assert result.stats["refused_by_constraints"] >= 1
+
+
+def test_stewards_decisions_outrank_rules_and_model() -> None:
+    result = resolve(people(), PERSON, cannot_link=[(3, 4), (0, 1)], must_link=[(0, 2)])
+    labels = result.labels.tolist()
+    assert labels[3] != labels[4]
+    assert labels[0] != labels[1]
+    assert labels[0] == labels[2]
+
+
+def test_the_explanation_adds_up_to_the_pairs_weight() -> None:
+    t = people()
+    result = resolve(t, PERSON)
+    explanation = explain_pair(t, PERSON, result.parameters, 0, 1)
+    assert [(name, label) for name, label, _ in explanation.steps] == [
+        ("name", "exact"),
+        ("birth", "exact"),
+        ("phone", "exact"),
+    ]
+    assert explanation.prior_weight + sum(w for *_, w in explanation.steps) == pytest.approx(
+        explanation.weight
+    )
+    row = int(np.flatnonzero((result.left == 0) & (result.right == 1))[0])
+    assert explanation.weight == pytest.approx(result.weights[row], rel=1e-5)
+
+
+def test_settings_round_trip_through_json_and_reject_nonsense() -> None:
+    assert MatchSettings.from_json(PERSON.to_json()) == PERSON
+    with pytest.raises(InputError, match="review_at <= link_at"):
+        MatchSettings(comparisons=PERSON.comparisons, blocking=PERSON.blocking, link_at=0.5, review_at=0.9)
+    with pytest.raises(InputError, match="last level must test 'else'"):
+        MatchSettings(
+            comparisons=(Comparison("x", "x", (Level("exact", "exact"),)),), blocking=PERSON.blocking
+        )
+    with pytest.raises(InputError, match="needs a threshold"):
+        MatchSettings(
+            comparisons=(Comparison("x", "x", (Level("close", "jaro_winkler"), Level("no", "else"))),),
+            blocking=PERSON.blocking,
+        )

@@ -76,15 +76,43 @@ def _apart_values(table: RecordTable, settings: MatchSettings) -> list[list[Any]
     return out
 
 
+def _bits(probability_: float) -> float:
+    return math.log2(probability_ / (1 - probability_)) if probability_ < 1 else math.inf
+
+
 def _rule_joins(
-    table: RecordTable, settings: MatchSettings, left: IntArray, right: IntArray
-) -> NDArray[np.bool_]:
+    table: RecordTable,
+    settings: MatchSettings,
+    left: IntArray,
+    right: IntArray,
+    parts: NDArray[np.float32],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Pairs a `join` rule joins, and pairs it would join but the rest of the evidence vetoes."""
     joins = np.zeros(left.size, dtype=bool)
+    vetoed = np.zeros(left.size, dtype=bool)
+    names = [c.name for c in settings.comparisons]
     for constraint in settings.constraints:
-        if constraint.rule == "join":
-            codes = table.column(constraint.field).codes
-            joins |= (codes[left] == codes[right]) & (codes[left] >= 0)
-    return joins
+        if constraint.rule != "join":
+            continue
+        codes = table.column(constraint.field).codes
+        same = (codes[left] == codes[right]) & (codes[left] >= 0)
+        if constraint.veto_below is not None:
+            kept = [k for k, name in enumerate(names) if name not in constraint.veto_ignores]
+            evidence = parts[:, kept].sum(axis=1, dtype=np.float64)
+            against = same & (evidence < constraint.veto_below)
+            vetoed |= against
+            same &= ~against
+        joins |= same
+    return joins & ~vetoed, vetoed
+
+
+def _model_vetoed(settings: MatchSettings, levels: NDArray[np.int8]) -> NDArray[np.bool_]:
+    out = np.zeros(levels.shape[0], dtype=bool)
+    for name, label in settings.model_vetoes:
+        k = next(i for i, c in enumerate(settings.comparisons) if c.name == name)
+        index = [level.label for level in settings.comparisons[k].levels].index(label)
+        out |= levels[:, k] == index
+    return out
 
 
 def resolve(
@@ -122,24 +150,23 @@ def resolve(
     weights, parts = pair_weights(table, settings, parameters, left, levels)
     stage("score")
 
+    rule, vetoed = _rule_joins(table, settings, left, right, parts)
     clusters = ConstrainedClusters(len(table), _apart_values(table, settings))
     clusters.forbid(cannot_link)
+    clusters.forbid(zip(left[vetoed].tolist(), right[vetoed].tolist(), strict=True))
     joined_by = np.zeros(left.size, dtype=np.int8)
     if must_link:
         pairs = np.asarray(must_link, dtype=np.int64).reshape(-1, 2)
         clusters.join_all(pairs[:, 0], pairs[:, 1], override_apart=True)
-    rule = _rule_joins(table, settings, left, right)
     rows = np.flatnonzero(rule)
     joined_by[rows[clusters.join_all(left[rows], right[rows])]] = 2
-    link_weight = math.log2(settings.link_at / (1 - settings.link_at)) if settings.link_at < 1 else math.inf
-    model = np.flatnonzero(~rule & (weights >= link_weight))
+    link_weight = _bits(settings.link_at)
+    model_vetoed = _model_vetoed(settings, levels)
+    model = np.flatnonzero(~rule & ~vetoed & ~model_vetoed & (weights >= link_weight))
     model = model[np.argsort(-weights[model], kind="stable")]
     joined_by[model[clusters.join_all(left[model], right[model])]] = 1
     labels = clusters.labels()
-    review_weight = (
-        math.log2(settings.review_at / (1 - settings.review_at)) if settings.review_at < 1 else math.inf
-    )
-    review = (weights >= review_weight) & (labels[left] != labels[right])
+    review = ((weights >= _bits(settings.review_at)) | vetoed) & (labels[left] != labels[right])
     stage("cluster")
 
     stats: dict[str, Any] = {
@@ -148,6 +175,8 @@ def resolve(
         "blocking": [_stats_json(s) for s in block_stats],
         "joined_by_rule": int((joined_by == 2).sum()),
         "joined_by_model": int((joined_by == 1).sum()),
+        "rule_joins_vetoed": int(vetoed.sum()),
+        "model_joins_vetoed": int((model_vetoed & (weights >= link_weight)).sum()),
         "refused_by_constraints": clusters.refused,
         "review_pairs": int(review.sum()),
         "clusters": int(np.unique(labels).size),

@@ -94,7 +94,10 @@ class BlockingRule:
 class Constraint:
     """A hard rule on one field.
 
-    `join`: two records with the same (non-missing) value are the same entity, whatever they score.
+    `join`: two records with the same (non-missing) value are the same entity, whatever they score,
+    unless `veto_below` is set and the other comparisons (all but those in `veto_ignores`) weigh less
+    than that many bits: then the pair is kept apart and goes to the stewards (a child recorded under
+    a parent's ID number shares the number, not the name or the birth date).
     `apart`: two records with different values are never the same entity, and no chain of matches may
     join them either; with `missing_counts`, a missing value counts as a value of its own (a head
     office, having no branch name, never joins a branch).
@@ -103,6 +106,8 @@ class Constraint:
     rule: Literal["join", "apart"]
     field: str
     missing_counts: bool = False
+    veto_below: float | None = None
+    veto_ignores: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,9 @@ class MatchSettings:
     `review_at` up to `link_at` goes to the stewards. `link_only_across`: compare only records whose
     value of that field differs (linking two datasets rather than deduplicating one).
     `u_sample_pairs`: random pairs drawn to learn how often non-matches agree by chance.
+    `model_vetoes`: (comparison, level label) pairs at which the model never joins a pair, however the
+    other comparisons add up (a different name outweighs a shared flat and phone: family members share
+    those); such a pair can still be joined by a hard rule or a steward, and reaches review at most.
     """
 
     comparisons: tuple[Comparison, ...]
@@ -121,6 +129,7 @@ class MatchSettings:
     link_at: float = 0.95
     review_at: float = 0.5
     link_only_across: str | None = None
+    model_vetoes: tuple[tuple[str, str], ...] = ()
     u_sample_pairs: int = 300_000
     em_iterations: int = 50
     em_tolerance: float = 1e-5
@@ -139,6 +148,10 @@ class MatchSettings:
         names = [c.name for c in self.comparisons]
         if len(set(names)) != len(names):
             raise InputError(f"comparison names must differ: {names}")
+        labels = {c.name: {level.label for level in c.levels} for c in self.comparisons}
+        for name, label in self.model_vetoes:
+            if label not in labels.get(name, ()):
+                raise InputError(f"model_vetoes: no comparison {name!r} with a level {label!r}")
         for comparison in self.comparisons:
             if not comparison.levels or comparison.levels[-1].test != "else":
                 raise InputError(f"comparison {comparison.name!r}: the last level must test 'else'")

@@ -214,3 +214,35 @@ def test_settings_round_trip_through_json_and_reject_nonsense() -> None:
             comparisons=(Comparison("x", "x", (Level("close", "jaro_winkler"), Level("no", "else"))),),
             blocking=PERSON.blocking,
         )
+
+
+def test_a_join_rule_is_vetoed_when_the_rest_of_the_evidence_is_against_it() -> None:
+    # 3 and 4 share ID C but differ in name, birth date and phone: a child under a parent's number.
+    careful = MatchSettings.from_json(
+        {**PERSON.to_json(), "constraints": [{"rule": "join", "field": "id", "veto_below": -5.0}]}
+    )
+    result = resolve(people(), careful)
+    labels = result.labels.tolist()
+    assert labels[3] != labels[4]
+    assert result.stats["rule_joins_vetoed"] == 1
+    row = int(np.flatnonzero((result.left == 3) & (result.right == 4))[0])
+    assert result.review[row]  # a steward should look at it
+
+
+def test_a_model_veto_keeps_a_different_name_apart_whatever_else_agrees() -> None:
+    # 0 and 1: different names, same birth date and phone (twins sharing the family phone).
+    t = table(
+        name=["王伟", "王芳"] + [f"n{i}" for i in range(60)],
+        birth=["1980-01-01", "1980-01-01"] + [f"19{i:02d}-02-02" for i in range(60)],
+        phone=["139", "139"] + [f"p{i}" for i in range(60)],
+        id=[None, None] + [f"id{i}" for i in range(60)],
+    )
+    lenient = MatchSettings.from_json(
+        {**PERSON.to_json(), "blocking": [{"fields": ["phone"]}], "link_at": 0.5, "review_at": 0.2}
+    )
+    assert resolve(t, lenient).labels[0] == resolve(t, lenient).labels[1]
+    strict = MatchSettings.from_json({**lenient.to_json(), "model_vetoes": [["name", "different"]]})
+    result = resolve(t, strict)
+    assert result.labels[0] != result.labels[1]
+    assert result.stats["model_joins_vetoed"] == 1
+    assert result.review.tolist() == [True]

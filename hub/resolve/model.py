@@ -63,7 +63,7 @@ def _default_m(levels: int) -> list[float]:
     return [r / total for r in raw]
 
 
-def _u_from_random_pairs(table: RecordTable, settings: MatchSettings) -> list[list[float]]:
+def _u_from_random_pairs(table: RecordTable, settings: MatchSettings) -> tuple[list[list[float]], list[int]]:
     n = len(table)
     rng = np.random.default_rng(settings.seed)
     size = settings.u_sample_pairs
@@ -75,6 +75,7 @@ def _u_from_random_pairs(table: RecordTable, settings: MatchSettings) -> list[li
         keep &= group[left] != group[right]
     levels = compare_all(table, settings.comparisons, left[keep], right[keep])
     u: list[list[float]] = []
+    sizes: list[int] = []
     for k, comparison in enumerate(settings.comparisons):
         count = len(comparison.levels)
         column = levels[:, k]
@@ -82,7 +83,25 @@ def _u_from_random_pairs(table: RecordTable, settings: MatchSettings) -> list[li
         counts = np.bincount(present.astype(np.int64), minlength=count).astype(np.float64)
         # Half a pair of smoothing: a level never seen among random pairs is rare, not impossible.
         u.append(list((counts + 0.5) / (counts.sum() + 0.5 * count)))
-    return u
+        sizes.append(int(present.size))
+    return u, sizes
+
+
+def _without_matches(
+    u: list[list[float]], m: list[list[float]], prior: float, sizes: list[int]
+) -> list[list[float]]:
+    """u with the random pairs that were matches taken out.
+
+    A random pair is a match with probability `prior`; where records of one entity share a value that
+    others rarely hold (a flat, an ID number), those few matches are most of the random agreements,
+    and counting them as chance would make agreement on that value look far less telling than it is.
+    """
+    out: list[list[float]] = []
+    for row_u, row_m, size in zip(u, m, sizes, strict=True):
+        floor = 0.5 / max(size, 1)
+        corrected = np.maximum((np.asarray(row_u) - prior * np.asarray(row_m)) / (1 - prior), floor)
+        out.append(list(corrected / corrected.sum()))
+    return out
 
 
 def _em(
@@ -140,7 +159,27 @@ def train(
 ) -> Parameters:
     """Learn m, u and the prior from the records and their candidate pairs (no labels)."""
     comparisons = settings.comparisons
-    u = _u_from_random_pairs(table, settings)
+    u, sizes = _u_from_random_pairs(table, settings)
+    params = _train_m(table, settings, left, right, levels, u)
+    for _ in range(10):  # u and the prior inform each other: a few rounds settle them
+        params.u = _without_matches(u, params.m, params.prior, sizes)
+        prior = estimate_prior(table, settings, params, left, levels)
+        settled = abs(prior - params.prior) <= 0.01 * params.prior
+        params.prior = prior
+        if settled:
+            break
+    return params
+
+
+def _train_m(
+    table: RecordTable,
+    settings: MatchSettings,
+    left: IntArray,
+    right: IntArray,
+    levels: NDArray[np.int8],
+    u: list[list[float]],
+) -> Parameters:
+    comparisons = settings.comparisons
     sums = [np.zeros(len(c.levels)) for c in comparisons]
     sessions = [0] * len(comparisons)
     for rule in settings.blocking:

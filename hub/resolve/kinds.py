@@ -254,7 +254,7 @@ LEGAL_ENTITY = MatchSettings(
                 Level("homophone", "exact", field="representative_key"),
                 Level("different", "else"),
             ),
-        ),  # fmt: skip
+        ),
         _exact("place"),
         _exact("phone"),
         _exact("established_on"),

@@ -158,7 +158,6 @@ def train(
     table: RecordTable, settings: MatchSettings, left: IntArray, right: IntArray, levels: NDArray[np.int8]
 ) -> Parameters:
     """Learn m, u and the prior from the records and their candidate pairs (no labels)."""
-    comparisons = settings.comparisons
     u, sizes = _u_from_random_pairs(table, settings)
     params = _train_m(table, settings, left, right, levels, u)
     for _ in range(10):  # u and the prior inform each other: a few rounds settle them

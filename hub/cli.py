@@ -226,6 +226,130 @@ def renormalize(
     print(f"checked={summary.checked} updated={summary.updated}")
 
 
+def _kinds(kind: str | None) -> list[str]:
+    from hub.contract import parse_kind
+
+    return [parse_kind(kind).value] if kind else ["address", "legal_entity", "person"]
+
+
+@app.command()
+def resolve(
+    kind: Annotated[str | None, typer.Option(help="Only this kind (default: all three).")] = None,
+    settings_file: Annotated[
+        Path | None, typer.Option("--settings", help="Match settings JSON instead of the built-in ones.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress.")] = False,
+) -> None:
+    """Resolve the stored records into entities (batch); every kind by default."""
+    import time
+
+    import orjson
+    from sqlalchemy.orm import Session
+
+    from hub.errors import InputError
+    from hub.resolve.service import resolve_kind
+    from hub.resolve.settings import MatchSettings
+    from hub.store.models import Kind
+
+    custom = None
+    if settings_file is not None:
+        try:
+            custom = MatchSettings.from_json(orjson.loads(settings_file.read_bytes()))
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise InputError(f"{settings_file}: {exc}") from exc
+    engine = _engine()
+    print(
+        f"{'kind':<14}{'records':>10}{'entities':>10}{'new':>8}{'retired':>9}{'moved':>9}"
+        f"{'pairs':>11}{'review':>8}{'seconds':>9}"
+    )
+    for name in _kinds(kind):
+        with Session(engine) as session, console.status(f"resolving {name} …", spinner="dots") as status:
+
+            def progress(stage: str, name: str = name) -> None:
+                if not quiet:
+                    status.update(f"resolving {name}: {stage} done …")
+
+            started = time.perf_counter()
+            summary = resolve_kind(session, Kind(name), settings=custom, progress=progress)
+            session.commit()
+        print(
+            f"{name:<14}{summary.records:>10,}{summary.entities:>10,}{summary.created:>8,}"
+            f"{summary.retired:>9,}{summary.moved_records:>9,}{summary.stats['candidate_pairs']:>11,}"
+            f"{summary.review_items:>8,}{time.perf_counter() - started:>9.1f}",
+            flush=True,
+        )
+
+
+def _record(session: object, reference: str) -> tuple[int, str]:
+    """A record id from `source/kind/key` or a plain record id."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from hub.contract import parse_kind
+    from hub.errors import InputError, NotFoundError
+    from hub.store.models import Source, SourceRecord
+
+    assert isinstance(session, Session)
+    if reference.isdigit():
+        row = session.get(SourceRecord, int(reference))
+        if row is None:
+            raise NotFoundError(f"no source record with id {reference}")
+        return row.id, row.kind.value
+    parts = reference.split("/", 2)
+    if len(parts) != 3:
+        raise InputError(f"{reference!r}: give a record as SOURCE/KIND/KEY or as its numeric id")
+    source, kind, key = parts
+    found = session.execute(
+        select(SourceRecord.id, SourceRecord.kind)
+        .join(Source, Source.id == SourceRecord.source_id)
+        .where(Source.name == source, SourceRecord.kind == parse_kind(kind), SourceRecord.key == key)
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no source record {reference}")
+    return found[0], found[1].value
+
+
+@app.command()
+def explain(
+    record_a: Annotated[str, typer.Argument(help="SOURCE/KIND/KEY or a record id.")],
+    record_b: Annotated[str, typer.Argument(help="SOURCE/KIND/KEY or a record id.")],
+) -> None:
+    """Why two records are (or are not) one entity: each comparison's level and weight, as a waterfall."""
+    from sqlalchemy.orm import Session
+
+    from hub.resolve.explain import explain_records, format_waterfall
+
+    with Session(_engine()) as session:
+        a, _ = _record(session, record_a)
+        b, _ = _record(session, record_b)
+        result = explain_records(session, a, b)
+    sys.stdout.write(format_waterfall(result, record_a, record_b))
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option(help="CSV with source,kind,key,true_id (as `hub generate` writes).")],
+    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
+    worst: Annotated[
+        int, typer.Option(min=0, help="How many worst false merges and missed links to list.")
+    ] = 10,
+) -> None:
+    """Compare the current entities with a ground truth: pairwise and B-cubed precision, recall, F1."""
+    from sqlalchemy.orm import Session
+
+    from hub.resolve.evaluate import evaluate as run
+    from hub.resolve.evaluate import format_evaluation
+    from hub.resolve.truth import current_clusters, read_truth
+
+    expected = read_truth(truth)
+    with Session(_engine()) as session:
+        for name in _kinds(kind):
+            predicted = current_clusters(session, name)
+            wanted = {k: v for k, v in expected.items() if k[1] == name}
+            result = run(predicted, wanted, worst=worst)
+            sys.stdout.write(format_evaluation(name, result) + "\n")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",

@@ -82,7 +82,7 @@ def _u_from_random_pairs(table: RecordTable, settings: MatchSettings) -> tuple[l
         present = column[column != MISSING]
         counts = np.bincount(present.astype(np.int64), minlength=count).astype(np.float64)
         # Half a pair of smoothing: a level never seen among random pairs is rare, not impossible.
-        u.append(list((counts + 0.5) / (counts.sum() + 0.5 * count)))
+        u.append(((counts + 0.5) / (counts.sum() + 0.5 * count)).tolist())
         sizes.append(int(present.size))
     return u, sizes
 
@@ -100,7 +100,7 @@ def _without_matches(
     for row_u, row_m, size in zip(u, m, sizes, strict=True):
         floor = 0.5 / max(size, 1)
         corrected = np.maximum((np.asarray(row_u) - prior * np.asarray(row_m)) / (1 - prior), floor)
-        out.append(list(corrected / corrected.sum()))
+        out.append((corrected / corrected.sum()).tolist())
     return out
 
 
@@ -147,7 +147,7 @@ def _em(
             new = np.maximum(new, _FLOOR)
             new /= new.sum()
             change = max(change, float(np.abs(new - np.asarray(row)).max()))
-            m[k] = list(new)
+            m[k] = new.tolist()
         share = float(min(max(mass.sum() / weights.sum(), _FLOOR), 1 - _FLOOR))
         if change < tolerance:
             break
@@ -201,7 +201,7 @@ def _train_m(
             sums[k] += row
             sessions[k] += 1
     m = [
-        list(sums[k] / sessions[k]) if sessions[k] else _default_m(len(c.levels))
+        (sums[k] / sessions[k]).tolist() if sessions[k] else _default_m(len(c.levels))
         for k, c in enumerate(comparisons)
     ]
     params = Parameters(m, u, prior=1e-6, m_sessions=sessions)

@@ -1,0 +1,94 @@
+"""Why two stored records are, or are not, one entity: the waterfall of the latest run's weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.errors import InputError, NotFoundError
+from hub.resolve.engine import Explanation, explain_pair
+from hub.resolve.model import Parameters
+from hub.resolve.service import load_records
+from hub.resolve.settings import MatchSettings
+from hub.store.models import Judgement, Kind, Membership, ResolutionRun, SourceRecord
+
+__all__ = ["RecordPairExplanation", "explain_records", "format_waterfall"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPairExplanation:
+    kind: Kind
+    run_id: int
+    explanation: Explanation
+    entity_a: str | None
+    entity_b: str | None
+    decisions: list[tuple[str, str, str]]  # decision, actor, note — the live judgements on the pair
+
+
+def explain_records(session: Session, record_a: int, record_b: int) -> RecordPairExplanation:
+    """Score the two records with the settings and weights of their kind's latest resolution run."""
+    kinds = {
+        kind
+        for (kind,) in session.execute(
+            select(SourceRecord.kind).where(SourceRecord.id.in_([record_a, record_b]))
+        )
+    }
+    if len(kinds) != 1:
+        raise InputError("the two records must be of the same kind")
+    kind = kinds.pop()
+    run = session.scalars(
+        select(ResolutionRun)
+        .where(ResolutionRun.kind == kind, ResolutionRun.finished_at.is_not(None))
+        .order_by(ResolutionRun.id.desc())
+        .limit(1)
+    ).first()
+    if run is None:
+        raise NotFoundError(f"no resolution run for {kind.value} yet: run `hub resolve` first")
+    settings = MatchSettings.from_json(run.settings["match"])
+    parameters = Parameters.from_json(run.settings["parameters"])
+    loaded = load_records(session, kind, settings)  # term frequencies need every record of the kind
+    index = {record_id: i for i, record_id in enumerate(loaded.record_ids)}
+    explanation = explain_pair(loaded.table, settings, parameters, index[record_a], index[record_b])
+    memberships = session.execute(
+        select(Membership.record_id, Membership.entity_id).where(
+            Membership.record_id.in_([record_a, record_b]), Membership.valid_to.is_(None)
+        )
+    )
+    entities = {record_id: entity_id for record_id, entity_id in memberships}
+    low, high = min(record_a, record_b), max(record_a, record_b)
+    decisions = [
+        (j.decision.value, j.actor, j.note or "")
+        for j in session.scalars(
+            select(Judgement).where(
+                Judgement.record_a_id == low, Judgement.record_b_id == high, Judgement.deleted_at.is_(None)
+            )
+        )
+    ]
+    return RecordPairExplanation(
+        kind, run.id, explanation, entities.get(record_a), entities.get(record_b), decisions
+    )
+
+
+def format_waterfall(result: RecordPairExplanation, name_a: str, name_b: str) -> str:
+    """A text waterfall: the prior, then each comparison adding or taking bits, then the verdict."""
+    e = result.explanation
+    width = max(len(step[0]) for step in e.steps)
+    label_width = max(len(step[1]) for step in e.steps)
+    lines = [f"{name_a}  vs  {name_b}  ({result.kind.value}, weights of resolution run {result.run_id})", ""]
+    running = e.prior_weight
+    lines.append(f"  {'prior':<{width}}  {'':<{label_width}}  {e.prior_weight:+8.2f}  → {running:+8.2f}")
+    for name, label, weight in e.steps:
+        running += weight
+        bar = ("+" if weight > 0 else "-") * min(int(abs(weight) + 0.5), 30)
+        lines.append(f"  {name:<{width}}  {label:<{label_width}}  {weight:+8.2f}  → {running:+8.2f}  {bar}")
+    lines.append("")
+    lines.append(f"  match weight {e.weight:+.2f} bits, probability {e.probability:.4f}")
+    same = result.entity_a is not None and result.entity_a == result.entity_b
+    lines.append(
+        f"  entities: {result.entity_a} and {result.entity_b}" + (" (the same)" if same else " (different)")
+    )
+    for decision, actor, note in result.decisions:
+        lines.append(f"  judgement: {decision} by {actor}" + (f": {note}" if note else ""))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,366 @@
+"""Batch resolution against the database: load features, resolve, store entities and their evidence.
+
+`resolve_kind` runs the pure engine over every current record of one kind and stores:
+
+- the run, with the settings and trained parameters it used (so it can be reproduced);
+- a judgement per joined or uncertain pair, with each comparison's level and weight; the judgements
+  of earlier machine runs are retired (kept, with `deleted_at`), stewards' never;
+- review items for the uncertain pairs, most uncertain first;
+- memberships and entities with stable ids: a cluster keeps the id of the entity most of its records
+  belonged to; an entity left without records is retired as merged into the one that took most of
+  them; a record that changes entity gets a new membership and the old one is closed, not deleted.
+
+Stewards' positive and negative judgements go into the engine as must-link and cannot-link pairs, so
+every run respects them. The caller owns the transaction (services flush).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.resolve.columns import RecordTable
+from hub.resolve.engine import JOINED_BY, Resolution, resolve
+from hub.resolve.kinds import SETTINGS, flatten
+from hub.resolve.settings import MatchSettings
+from hub.store.bulk import BulkWriter
+from hub.store.models import (
+    ENTITY_PREFIX,
+    ActorType,
+    Decision,
+    EntityStatus,
+    Judgement,
+    Kind,
+    ResolutionRun,
+    ReviewItem,
+    ReviewStatus,
+    utcnow,
+)
+
+__all__ = ["LoadedRecords", "RunSummary", "load_records", "resolve_kind"]
+
+
+@dataclass(slots=True)
+class LoadedRecords:
+    """The current records of one kind: ids in order, their flat match fields, and the table."""
+
+    record_ids: list[int]
+    rows: list[dict[str, Any]]
+    table: RecordTable
+
+
+@dataclass(slots=True)
+class RunSummary:
+    kind: Kind
+    run_id: int
+    records: int
+    entities: int
+    created: int
+    retired: int
+    moved_records: int
+    judgements: int
+    review_items: int
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _features(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if value is None:
+        return {}
+    loaded: dict[str, Any] = orjson.loads(value)
+    return loaded
+
+
+def load_records(session: Session, kind: Kind, settings: MatchSettings) -> LoadedRecords:
+    """Every current record of `kind` with the fields `settings` reads, from its latest version."""
+    rows = session.connection().exec_driver_sql(
+        "SELECT r.id, v.features FROM source_record r"
+        " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+        f" WHERE r.kind = '{kind.value}' ORDER BY r.id"
+    )
+    record_ids: list[int] = []
+    flat: list[dict[str, Any]] = []
+    for record_id, features in rows:
+        record_ids.append(record_id)
+        flat.append(flatten(kind.value, _features(features)))
+    return LoadedRecords(record_ids, flat, RecordTable.from_rows(record_ids, flat, settings.fields()))
+
+
+def _steward_pairs(
+    session: Session, kind: Kind, index: dict[int, int]
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    must: list[tuple[int, int]] = []
+    cannot: list[tuple[int, int]] = []
+    rows = session.execute(
+        select(Judgement.record_a_id, Judgement.record_b_id, Judgement.decision).where(
+            Judgement.kind == kind,
+            Judgement.actor_type == ActorType.STEWARD,
+            Judgement.deleted_at.is_(None),
+        )
+    )
+    for a, b, decision in rows:
+        if a in index and b in index:
+            pair = (index[a], index[b])
+            if decision == Decision.POSITIVE:
+                must.append(pair)
+            elif decision == Decision.NEGATIVE:
+                cannot.append(pair)
+    return must, cannot
+
+
+def explanation_json(settings: MatchSettings, result: Resolution, row: int) -> dict[str, Any]:
+    """What a judgement stores about one pair: each comparison's level and weight, and the total."""
+    steps = []
+    for k, comparison in enumerate(settings.comparisons):
+        level = int(result.levels[row, k])
+        label = "missing" if level < 0 else comparison.levels[level].label
+        steps.append([comparison.name, label, round(float(result.parts[row, k]), 3)])
+    prior = result.parameters.prior
+    return {
+        "prior": round(float(np.log2(prior / (1 - prior))), 3),
+        "comparisons": steps,
+        "weight": round(float(result.weights[row]), 3),
+    }
+
+
+def _new_entity_id(kind: Kind, millis: int, record_id: int) -> str:
+    return f"{ENTITY_PREFIX[kind]}_{millis:012x}{record_id:012x}"
+
+
+def resolve_kind(
+    session: Session,
+    kind: Kind,
+    *,
+    settings: MatchSettings | None = None,
+    actor: str = "system",
+    progress: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Resolve every current record of `kind` and store the result (flushes; the caller commits)."""
+    settings = settings or SETTINGS[kind.value]
+    started = time.perf_counter()
+    loaded = load_records(session, kind, settings)
+    load_seconds = time.perf_counter() - started
+    if progress:
+        progress("load")
+    index = {record_id: i for i, record_id in enumerate(loaded.record_ids)}
+    must, cannot = _steward_pairs(session, kind, index)
+    result = resolve(loaded.table, settings, must_link=must, cannot_link=cannot, progress=progress)
+    persist_started = time.perf_counter()
+    run = ResolutionRun(
+        kind=kind,
+        settings={"match": settings.to_json(), "parameters": result.parameters.to_json()},
+        actor=actor,
+    )
+    session.add(run)
+    session.flush()
+    summary = _persist(session, kind, run, settings, loaded, result, must, cannot)
+    stats = dict(result.stats)
+    stats["seconds"] = {
+        "load": round(load_seconds, 3),
+        **stats["seconds"],
+        "persist": round(time.perf_counter() - persist_started, 3),
+    }
+    stats.update(created=summary.created, retired=summary.retired, moved_records=summary.moved_records)
+    run.stats = stats
+    run.finished_at = utcnow()
+    session.flush()
+    summary.stats = stats
+    return summary
+
+
+def _persist(
+    session: Session,
+    kind: Kind,
+    run: ResolutionRun,
+    settings: MatchSettings,
+    loaded: LoadedRecords,
+    result: Resolution,
+    must: list[tuple[int, int]],
+    cannot: list[tuple[int, int]],
+) -> RunSummary:
+    bulk = BulkWriter(session.connection())
+    now = utcnow()
+    stamp = bulk.timestamp(now)
+    record_ids = loaded.record_ids
+    judgements, reviews = _store_judgements(
+        session, bulk, kind, run, settings, loaded, result, must, cannot, stamp
+    )
+    created, retired, moved, entities = _store_memberships(session, bulk, kind, record_ids, result, stamp)
+    return RunSummary(kind, run.id, len(record_ids), entities, created, retired, moved, judgements, reviews)
+
+
+def _store_judgements(
+    session: Session,
+    bulk: BulkWriter,
+    kind: Kind,
+    run: ResolutionRun,
+    settings: MatchSettings,
+    loaded: LoadedRecords,
+    result: Resolution,
+    must: list[tuple[int, int]],
+    cannot: list[tuple[int, int]],
+    stamp: Any,
+) -> tuple[int, int]:
+    record_ids = loaded.record_ids
+    session.execute(
+        update(Judgement)
+        .where(
+            Judgement.kind == kind,
+            Judgement.actor_type.in_([ActorType.MODEL, ActorType.RULE]),
+            Judgement.deleted_at.is_(None),
+        )
+        .values(deleted_at=utcnow())
+    )
+    decided = {(min(a, b), max(a, b)) for a, b in (*must, *cannot)}
+    probabilities = result.probabilities
+    rows = np.flatnonzero((result.joined_by > 0) | result.review)
+    judgement_rows: list[tuple[Any, ...]] = []
+    review_rows: list[int] = []
+    for row in rows.tolist():
+        a, b = int(result.left[row]), int(result.right[row])
+        if (a, b) in decided:
+            continue
+        how = JOINED_BY[int(result.joined_by[row])]
+        in_review = bool(result.review[row])
+        decision = Decision.UNSURE if in_review else Decision.POSITIVE
+        actor_type = ActorType.RULE if how == "rule" else ActorType.MODEL
+        judgement_rows.append(
+            (
+                kind.value,
+                record_ids[a],
+                record_ids[b],
+                decision.value,
+                float(probabilities[row]),
+                orjson.dumps(explanation_json(settings, result, row)).decode(),
+                actor_type.value,
+                f"{actor_type.value}:run {run.id}",
+                run.id,
+                stamp,
+            )
+        )
+        if in_review:
+            review_rows.append(len(judgement_rows) - 1)
+    ids = bulk.insert_returning_ids(
+        "judgement",
+        (
+            "kind",
+            "record_a_id",
+            "record_b_id",
+            "decision",
+            "score",
+            "explanation",
+            "actor_type",
+            "actor",
+            "run_id",
+            "created_at",
+        ),
+        judgement_rows,
+    )
+    # Open review items of earlier runs are superseded by this run's; decided ones stay as they are.
+    session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.kind == kind, ReviewItem.status == ReviewStatus.OPEN)
+        .values(
+            status=ReviewStatus.DECIDED, note=f"superseded by resolution run {run.id}", decided_at=utcnow()
+        )
+    )
+    bulk.insert(
+        "review_item",
+        ("judgement_id", "kind", "priority", "status", "created_at"),
+        [
+            (
+                ids[i],
+                kind.value,
+                round(1.0 - abs(judgement_rows[i][4] - 0.5) * 2, 6),  # most uncertain first
+                ReviewStatus.OPEN.value,
+                stamp,
+            )
+            for i in review_rows
+        ],
+    )
+    return len(judgement_rows), len(review_rows)
+
+
+def _store_memberships(
+    session: Session, bulk: BulkWriter, kind: Kind, record_ids: list[int], result: Resolution, stamp: Any
+) -> tuple[int, int, int, int]:
+    """Give each cluster an entity id, stable where possible; returns (created, retired, moved, entities)."""
+    connection = session.connection()
+    current: dict[int, str] = {
+        record_id: entity_id
+        for record_id, entity_id in connection.exec_driver_sql(
+            "SELECT m.record_id, m.entity_id FROM membership m JOIN source_record r ON r.id = m.record_id"
+            f" WHERE m.valid_to IS NULL AND r.kind = '{kind.value}'"
+        )
+    }
+    clusters = result.clusters()
+    clusters.sort(key=len, reverse=True)
+    taken: set[str] = set()
+    millis = time.time_ns() // 1_000_000
+    new_entities: list[str] = []
+    moves: list[tuple[int, str, str | None]] = []  # record id, new entity, old entity
+    for members in clusters:
+        ids = [record_ids[i] for i in members]
+        votes = Counter(current[r] for r in ids if r in current)
+        chosen = next(
+            (
+                entity
+                for entity, _ in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))
+                if entity not in taken
+            ),
+            None,
+        )
+        if chosen is None:
+            chosen = _new_entity_id(kind, millis, min(ids))
+            new_entities.append(chosen)
+        taken.add(chosen)
+        for r in ids:
+            old = current.get(r)
+            if old != chosen:
+                moves.append((r, chosen, old))
+    # Where did each entity's records go? An entity left with none is retired into the one that took most.
+    went: dict[str, Counter[str]] = {}
+    for _r, new, old in moves:
+        if old is not None:
+            went.setdefault(old, Counter())[new] += 1
+    retired = {old: counts.most_common(1)[0][0] for old, counts in went.items() if old not in taken}
+    bulk.insert(
+        "entity",
+        ("id", "kind", "status", "version", "created_at", "updated_at"),
+        [(e, kind.value, EntityStatus.ACTIVE.value, 1, stamp, stamp) for e in new_entities],
+    )
+    if moves:
+        mark = "?" if bulk.sqlite else "%s"
+        connection.exec_driver_sql(
+            f"UPDATE membership SET valid_to = {mark} WHERE record_id = {mark} AND valid_to IS NULL",
+            [(stamp, r) for r, _new, old in moves if old is not None],
+        )
+        bulk.insert(
+            "membership",
+            ("record_id", "entity_id", "valid_from", "actor"),
+            [(r, new, stamp, "resolution") for r, new, _old in moves],
+        )
+    changed = {new for _r, new, _old in moves} - set(new_entities)
+    if retired:
+        mark = "?" if bulk.sqlite else "%s"
+        connection.exec_driver_sql(
+            f"UPDATE entity SET status = 'merged', merged_into_id = {mark}, version = version + 1,"
+            f" updated_at = {mark} WHERE id = {mark}",
+            [(survivor, stamp, old) for old, survivor in retired.items()],
+        )
+    if changed:
+        mark = "?" if bulk.sqlite else "%s"
+        connection.exec_driver_sql(
+            f"UPDATE entity SET version = version + 1, updated_at = {mark} WHERE id = {mark}",
+            [(stamp, e) for e in changed],
+        )
+    return len(new_entities), len(retired), len(moves), len(clusters)

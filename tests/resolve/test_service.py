@@ -1,0 +1,233 @@
+"""Batch resolution stored in the database: entities, stable ids, stewards' decisions, review items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from hub.ingest import ingest_records
+from hub.resolve.explain import explain_records
+from hub.resolve.service import resolve_kind
+from hub.store.models import (
+    ActorType,
+    Decision,
+    Entity,
+    EntityStatus,
+    Judgement,
+    Kind,
+    Membership,
+    ResolutionRun,
+    ReviewItem,
+    ReviewStatus,
+    Source,
+    SourceRecord,
+)
+
+HOME = "常熟市琴川街道星溪家园1幢1002室"
+WANG = {
+    "name": "王伟",
+    "id_number": "11010519491231002X",
+    "birth_date": "1949-12-31",
+    "phone": "13912345678",
+    "address": HOME,
+    "registered_address": HOME,
+}
+
+
+def background(n: int) -> list[dict[str, Any]]:
+    """Distinct people, so that the weights have something to learn from."""
+    surnames = "赵钱孙李周吴郑冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
+    given = "安邦昌达飞刚海浩华建杰军凯磊明宁鹏强瑞涛文武祥勇志"
+    return [
+        {
+            "key": f"b{i}",
+            "name": surnames[i % len(surnames)] + given[(i * 7) % len(given)] + given[(i * 3) % len(given)],
+            "birth_date": f"19{50 + i % 50:02d}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            "phone": f"137{i:08d}",
+            "address": f"常熟市虞山街道金色家园{1 + i % 40}幢{101 + i % 7}室",
+        }
+        for i in range(200)
+    ]
+
+
+def load(engine: Engine, source: str, records: Iterable[dict[str, Any]]) -> None:
+    with Session(engine) as session:
+        ingest_records(session, source, Kind.PERSON, list(records))
+        session.commit()
+
+
+def entity_of(session: Session, source: str, key: str) -> str:
+    return session.execute(
+        select(Membership.entity_id)
+        .join(SourceRecord, SourceRecord.id == Membership.record_id)
+        .join(Source, Source.id == SourceRecord.source_id)
+        .where(Source.name == source, SourceRecord.key == key, Membership.valid_to.is_(None))
+    ).scalar_one()
+
+
+def record_id(session: Session, source: str, key: str) -> int:
+    return session.execute(
+        select(SourceRecord.id)
+        .join(Source, Source.id == SourceRecord.source_id)
+        .where(Source.name == source, SourceRecord.key == key)
+    ).scalar_one()
+
+
+def current(session: Session) -> dict[int, str]:
+    rows = session.execute(
+        select(Membership.record_id, Membership.entity_id).where(Membership.valid_to.is_(None))
+    )
+    return {record: entity for record, entity in rows}
+
+
+def resolve(engine: Engine) -> None:
+    with Session(engine) as session:
+        resolve_kind(session, Kind.PERSON)
+        session.commit()
+
+
+def city(engine: Engine) -> None:
+    load(engine, "household_registry", [{"key": "h1", **WANG}, *background(200)])
+    load(
+        engine,
+        "tax",
+        [
+            {"key": "t1", "name": "王伟", "id_number": "11010519491231002X"},  # same ID: a rule join
+            {"key": "t2", "name": "王伟", "id_number": "110105194912310021"},  # a namesake with another ID
+        ],
+    )
+    load(
+        engine,
+        "grid_collection",
+        [{"key": "g1", "name": "王伟", "birth_date": "1949/12/31", "phone": "13912345678"}],
+    )
+
+
+def test_records_of_one_person_become_one_entity_and_others_stay_apart(engine: Engine) -> None:
+    city(engine)
+    resolve(engine)
+    with Session(engine) as session:
+        wang = entity_of(session, "household_registry", "h1")
+        assert entity_of(session, "tax", "t1") == wang
+        assert entity_of(session, "grid_collection", "g1") == wang
+        assert entity_of(session, "tax", "t2") != wang
+        assert entity_of(session, "household_registry", "b1") != entity_of(
+            session, "household_registry", "b2"
+        )
+        run = session.scalars(select(ResolutionRun)).one()
+        assert run.settings["match"]["comparisons"][0]["name"] == "id"
+        assert run.stats["joined_by_rule"] >= 1 and run.finished_at is not None
+        rule = session.scalars(
+            select(Judgement).where(Judgement.actor_type == ActorType.RULE, Judgement.deleted_at.is_(None))
+        ).first()
+        assert rule is not None and rule.decision == Decision.POSITIVE
+        names = [step[0] for step in rule.explanation["comparisons"]]
+        assert names == ["id", "name", "birth_date", "sex", "phone", "home", "registered"]
+
+
+def test_ids_are_stable_and_a_merge_retires_the_absorbed_entity(engine: Engine) -> None:
+    city(engine)
+    with Session(engine) as session:
+        before = {
+            key: entity_of(session, src, key) for src, key in [("household_registry", "h1"), ("tax", "t1")]
+        }
+    resolve(engine)
+    with Session(engine) as session:
+        wang = entity_of(session, "household_registry", "h1")
+        assert wang in before.values()  # the cluster kept one of its records' ids
+        absorbed = next(e for e in before.values() if e != wang)
+        retired = session.get(Entity, absorbed)
+        assert retired is not None
+        assert (retired.status, retired.merged_into_id) == (EntityStatus.MERGED, wang)
+        closed = session.scalar(
+            select(func.count()).select_from(Membership).where(Membership.valid_to.is_not(None))
+        )
+        assert closed and closed >= 1  # the old membership is kept, closed
+        snapshot = current(session)
+    resolve(engine)
+    with Session(engine) as session:
+        again = current(session)
+        assert again == snapshot
+        runs = session.scalars(select(ResolutionRun).order_by(ResolutionRun.id)).all()
+        assert runs[-1].stats["moved_records"] == 0
+        live_machine = session.scalar(
+            select(func.count())
+            .select_from(Judgement)
+            .where(Judgement.deleted_at.is_(None), Judgement.run_id == runs[0].id)
+        )
+        assert live_machine == 0  # the first run's judgements were retired, not deleted
+
+
+def test_stewards_decisions_survive_a_full_rerun(engine: Engine) -> None:
+    city(engine)
+    resolve(engine)
+    with Session(engine) as session:
+        h1, t1 = record_id(session, "household_registry", "h1"), record_id(session, "tax", "t1")
+        t2 = record_id(session, "tax", "t2")
+        for a, b, decision in [(h1, t1, Decision.NEGATIVE), (h1, t2, Decision.POSITIVE)]:
+            session.add(
+                Judgement(
+                    kind=Kind.PERSON,
+                    record_a_id=min(a, b),
+                    record_b_id=max(a, b),
+                    decision=decision,
+                    actor_type=ActorType.STEWARD,
+                    actor="steward:li",
+                )
+            )
+        session.commit()
+    resolve(engine)
+    resolve(engine)
+    with Session(engine) as session:
+        assert entity_of(session, "household_registry", "h1") != entity_of(
+            session, "tax", "t1"
+        )  # despite the ID
+        assert entity_of(session, "household_registry", "h1") == entity_of(
+            session, "tax", "t2"
+        )  # despite the ID
+        stewards = session.scalar(
+            select(func.count())
+            .select_from(Judgement)
+            .where(Judgement.actor_type == ActorType.STEWARD, Judgement.deleted_at.is_(None))
+        )
+        assert stewards == 2
+
+
+def test_uncertain_pairs_become_review_items_and_explanations_add_up(engine: Engine) -> None:
+    city(engine)
+    # A relative: same flat, registered flat and phone as h1, another name and birth date, no ID.
+    relative = {"name": "王芳", "birth_date": "1975-03-02", "phone": "13912345678"}
+    load(engine, "rental_registry", [{"key": "r1", **relative, "address": HOME, "registered_address": HOME}])
+    resolve(engine)
+    with Session(engine) as session:
+        items = session.scalars(select(ReviewItem).where(ReviewItem.status == ReviewStatus.OPEN)).all()
+        assert items, "the relative sharing the phone should wait for a steward"
+        for item in items:
+            judgement = session.get(Judgement, item.judgement_id)
+            assert judgement is not None and judgement.decision == Decision.UNSURE
+            assert 0.0 <= item.priority <= 1.0
+        h1, g1 = record_id(session, "household_registry", "h1"), record_id(session, "grid_collection", "g1")
+        result = explain_records(session, h1, g1)
+        e = result.explanation
+        assert abs(e.prior_weight + sum(w for *_, w in e.steps) - e.weight) < 1e-6
+        assert result.entity_a == result.entity_b
+        assert dict((name, label) for name, label, _ in e.steps)["name"] == "same"
+        r1 = record_id(session, "rental_registry", "r1")
+        assert entity_of(session, "rental_registry", "r1") != entity_of(session, "household_registry", "h1")
+        reviewed = {
+            (j.record_a_id, j.record_b_id)
+            for j in session.scalars(select(Judgement).where(Judgement.decision == Decision.UNSURE))
+        }
+        assert (
+            min(h1, r1),
+            max(h1, r1),
+        ) in reviewed  # the flat and phone outweigh the name: a steward decides
+    resolve(engine)
+    with Session(engine) as session:
+        superseded = session.scalar(
+            select(func.count()).select_from(ReviewItem).where(ReviewItem.status == ReviewStatus.DECIDED)
+        )
+        assert superseded == len(items)

@@ -394,9 +394,9 @@ def demo(
     from hub.generate import generate_city
 
     engine = _engine()
-    console.print(f"[bold]1/3[/bold] generating a city of {persons} persons in {out}/ …")
+    console.print(f"[bold]1/4[/bold] generating a city of {persons} persons in {out}/ …")
     manifest = generate_city(persons, seed, out)
-    console.print(f"[bold]2/3[/bold] ingesting {len(manifest.files)} source files …")
+    console.print(f"[bold]2/4[/bold] ingesting {len(manifest.files)} source files …")
     batch = get_settings().ingest_batch
     for f in manifest.files:
         summary = _ingest_with_progress(engine, out / f.path, f.source, f.kind, f.encoding, batch, False)
@@ -406,6 +406,8 @@ def demo(
             f"  flagged {summary.flagged:>4}",
             soft_wrap=True,
         )
+    console.print("[bold]3/4[/bold] resolving records into entities …")
+    resolve(kind=None, settings_file=None, quiet=True)
     engine.dispose()
     url = f"http://{host}:{port}/graphql"
     key = _first_key(out, manifest)
@@ -415,7 +417,7 @@ def demo(
     )
     where = engine.url.render_as_string()
     console.print(
-        "[bold]3/3[/bold] "
+        "[bold]4/4[/bold] "
         + (f"loaded into {where}; serve it with `hub serve`" if no_serve else f"serving {where}")
     )
     print(
@@ -425,6 +427,7 @@ def demo(
         f"    curl -s {url} -H 'content-type: application/json' \\\n"
         f'      -d \'{{"query": "{query}"}}\'\n'
         "  Crosswalk: hub export crosswalk --output crosswalk.csv\n"
+        f"  Quality:   hub evaluate --truth {out}/truth.csv\n"
         "  Stop with Ctrl+C.\n",
         flush=True,
     )

@@ -1,0 +1,138 @@
+"""Batch resolution: seconds per stage, candidate pairs, peak memory and quality against the truth.
+
+    python bench/resolve.py                    # 100k persons, SQLite (+ PostgreSQL if configured)
+    python bench/resolve.py --persons 100000,1000000 --postgres ""
+
+For each city size and database: the city is generated (cached under bench/out/) and ingested into a
+fresh database once (cached for SQLite), then a fresh child process resolves every kind, so the peak
+RSS printed is that of resolution alone. Stages: load (read stored features), block, compare, train
+(EM), score, cluster, persist (entities, memberships, judgements, review items). F1 is pairwise,
+against the generator's truth.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CACHE = Path(__file__).resolve().parent / "out"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest import city, postgres_database  # noqa: E402
+
+STAGES = ("load", "block", "compare", "train", "score", "cluster", "persist")
+
+
+def ingested(directory: Path, url: str) -> None:
+    from hub.ingest import ingest_file
+    from hub.store.database import make_engine
+    from hub.store.migrations import upgrade
+    from hub.store.models import Kind
+
+    manifest = json.loads((directory / "manifest.json").read_text())
+    engine = make_engine(url)
+    upgrade(engine)
+    for f in manifest["files"]:
+        ingest_file(engine, directory / f["path"], f["source"], Kind(f["kind"]), encoding=f["encoding"])
+    engine.dispose()
+
+
+def child(directory: Path, url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from hub.resolve.evaluate import pairwise
+    from hub.resolve.service import resolve_kind
+    from hub.resolve.truth import current_clusters, read_truth
+    from hub.store.database import make_engine
+    from hub.store.models import Kind
+
+    engine = make_engine(url)
+    truth = read_truth(directory / "truth.csv")
+    out = []
+    for kind in (Kind.ADDRESS, Kind.LEGAL_ENTITY, Kind.PERSON):
+        started = time.perf_counter()
+        with Session(engine) as session:
+            summary = resolve_kind(session, kind)
+            session.commit()
+        seconds = time.perf_counter() - started
+        with Session(engine) as session:
+            predicted = current_clusters(session, kind.value)
+        scores = pairwise(predicted, {k: v for k, v in truth.items() if k[1] == kind.value})
+        out.append(
+            {
+                "kind": kind.value,
+                "records": summary.records,
+                "pairs": summary.stats["candidate_pairs"],
+                "stages": summary.stats["seconds"],
+                "seconds": seconds,
+                "precision": scores.precision,
+                "recall": scores.recall,
+                "f1": scores.f1,
+            }
+        )
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"kinds": out, "peak_mb": peak_mb}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--persons", default="100000", help="comma-separated city sizes")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--postgres", default=os.environ.get("HUB_TEST_POSTGRES_URL"))
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.url)
+        return
+    header = f"{'database':<11}{'persons':>9} {'kind':<13}{'records':>10}{'pairs':>11}"
+    header += "".join(f"{s:>9}" for s in STAGES) + f"{'total s':>9}{'P':>8}{'R':>8}{'F1':>8}{'peak MB':>9}"
+    print(header)
+    for persons in (int(p) for p in args.persons.split(",")):
+        directory = city(persons, args.seed)
+        targets: list[tuple[str, str, object]] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            cached = CACHE / f"city-{persons}-{args.seed}.db"
+            if not cached.exists():
+                started = time.perf_counter()
+                ingested(directory, f"sqlite:///{cached}.part")
+                Path(f"{cached}.part").rename(cached)
+                print(f"ingested {persons} persons in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            work = Path(tmp) / "bench.db"
+            shutil.copyfile(cached, work)
+            targets.append(("sqlite", f"sqlite:///{work}", None))
+            if args.postgres:
+                url, drop = postgres_database(args.postgres)
+                ingested(directory, url)
+                targets.append(("postgresql", url, drop))
+            for name, url, drop in targets:
+                try:
+                    result = subprocess.run(
+                        [sys.executable, __file__, "--child", str(directory), "--url", url],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    )
+                finally:
+                    if callable(drop):
+                        drop()
+                r = json.loads(result.stdout.strip().splitlines()[-1])
+                for k in r["kinds"]:
+                    line = f"{name:<11}{persons:>9} {k['kind']:<13}{k['records']:>10,}{k['pairs']:>11,}"
+                    line += "".join(f"{k['stages'].get(s, 0):>9.1f}" for s in STAGES)
+                    line += f"{k['seconds']:>9.1f}{k['precision']:>8.4f}{k['recall']:>8.4f}{k['f1']:>8.4f}"
+                    print(line + f"{r['peak_mb']:>9.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -247,6 +247,7 @@ def resolve(
     from sqlalchemy.orm import Session
 
     from hub.errors import InputError
+    from hub.resolve.links import link_entities
     from hub.resolve.service import resolve_kind
     from hub.resolve.settings import MatchSettings
     from hub.store.models import Kind
@@ -278,6 +279,14 @@ def resolve(
             f"{summary.review_items:>8,}{time.perf_counter() - started:>9.1f}",
             flush=True,
         )
+    with Session(engine) as session:
+        links = link_entities(session)
+        session.commit()
+    missing = ", ".join(f"{relation} {count:,}" for relation, count in sorted(links.unresolved.items()))
+    print(
+        f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)"
+        + (f"; references that resolved to no single entity: {missing}" if missing else "")
+    )
 
 
 def _record(session: object, reference: str) -> tuple[int, str]:

@@ -45,7 +45,7 @@ from hub.store.models import (
     utcnow,
 )
 
-__all__ = ["LoadedRecords", "RunSummary", "load_records", "resolve_kind"]
+__all__ = ["LoadedRecords", "RunSummary", "features_of", "load_records", "resolve_kind"]
 
 
 @dataclass(slots=True)
@@ -71,7 +71,8 @@ class RunSummary:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def _features(value: Any) -> dict[str, Any]:
+def features_of(value: Any) -> dict[str, Any]:
+    """Stored features as a dict (PostgreSQL hands JSONB over parsed, SQLite as text)."""
     if isinstance(value, dict):
         return value
     if value is None:
@@ -91,7 +92,7 @@ def load_records(session: Session, kind: Kind, settings: MatchSettings) -> Loade
     flat: list[dict[str, Any]] = []
     for record_id, features in rows:
         record_ids.append(record_id)
-        flat.append(flatten(kind.value, _features(features)))
+        flat.append(flatten(kind.value, features_of(features)))
     return LoadedRecords(record_ids, flat, RecordTable.from_rows(record_ids, flat, settings.fields()))
 
 

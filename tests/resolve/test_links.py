@@ -1,0 +1,139 @@
+"""Cross-kind links after resolution: who lives where, works for whom, represents which company."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from hub.ingest import ingest_records
+from hub.resolve.links import link_entities
+from hub.resolve.service import resolve_kind
+from hub.store.models import Kind, Link, LinkEvidence, LinkRelation, Membership, Source, SourceRecord
+
+FLAT = "江苏省苏州市常熟市琴川街道星溪家园1幢1002室"
+ZHOU = {"name": "周佳超", "id_number": "320581198506223110", "address": "星溪家园1-1002"}
+COMPANY = {
+    "name": "常熟市德兴商贸有限公司",
+    "uscc": "91320581652605646B",
+    "legal_representative": "龚海琴",
+    "registered_address": "琴川街道星溪家园1幢1002室",
+}
+
+
+def load(engine: Engine, source: str, kind: Kind, records: list[dict[str, Any]]) -> None:
+    with Session(engine) as session:
+        ingest_records(session, source, kind, records)
+        session.commit()
+
+
+def entity(session: Session, source: str, key: str) -> str:
+    return session.execute(
+        select(Membership.entity_id)
+        .join(SourceRecord, SourceRecord.id == Membership.record_id)
+        .join(Source, Source.id == SourceRecord.source_id)
+        .where(Source.name == source, SourceRecord.key == key, Membership.valid_to.is_(None))
+    ).scalar_one()
+
+
+def links(session: Session) -> set[tuple[str, str, str]]:
+    rows = session.execute(
+        select(Link.relation, Link.subject_id, Link.object_id).where(Link.valid_to.is_(None))
+    )
+    return {(relation.value, subject, obj) for relation, subject, obj in rows}
+
+
+def neighbours(n: int) -> list[dict[str, Any]]:
+    """Other flats, so that resolution has something to learn its weights from."""
+    return [
+        {"key": f"n{i}", "address": f"常熟市虞山街道金色家园{1 + i // 20}幢{101 + i % 20}室"}
+        for i in range(n)
+    ]
+
+
+def build(engine: Engine) -> None:
+    load(engine, "doorplate_platform", Kind.ADDRESS, [{"key": "a1", "address": FLAT}, *neighbours(300)])
+    load(
+        engine,
+        "grid_collection",
+        Kind.ADDRESS,
+        [{"key": "a2", "address": "星溪家园1幢1002室"}, *neighbours(300)],
+    )
+    load(
+        engine,
+        "household_registry",
+        Kind.PERSON,
+        [
+            {"key": "h1", **ZHOU},
+            {"key": "h2", "name": "龚海琴", "id_number": "320581197002021224", "address": FLAT},
+        ],
+    )
+    load(
+        engine,
+        "tax",
+        Kind.PERSON,
+        [
+            {
+                "key": "t1",
+                "name": "周佳超",
+                "id_number": "320581198506223110",
+                "employer_uscc": "91320581652605646B",
+            }
+        ],
+    )
+    load(engine, "market_regulation", Kind.LEGAL_ENTITY, [{"key": "c1", **COMPANY}])
+    with Session(engine) as session:
+        for kind in Kind:
+            resolve_kind(session, kind)
+        link_entities(session)
+        session.commit()
+
+
+def test_references_become_links_with_their_evidence(engine: Engine) -> None:
+    build(engine)
+    with Session(engine) as session:
+        flat = entity(session, "doorplate_platform", "a1")
+        assert entity(session, "grid_collection", "a2") == flat
+        zhou, gong = entity(session, "household_registry", "h1"), entity(session, "household_registry", "h2")
+        company = entity(session, "market_regulation", "c1")
+        assert links(session) == {
+            ("lives_at", zhou, flat),
+            ("lives_at", gong, flat),
+            ("employed_by", zhou, company),
+            ("registered_at", company, flat),
+            # The register gives 龚海琴 no ID number: she is the one person of that name at its address.
+            ("legal_representative", gong, company),
+        }
+        employed = session.scalars(select(Link).where(Link.relation == LinkRelation.EMPLOYED_BY)).one()
+        evidence = session.scalars(
+            select(LinkEvidence.record_id).where(LinkEvidence.link_id == employed.id)
+        ).all()
+        tax_record = session.execute(select(SourceRecord.id).where(SourceRecord.key == "t1")).scalar_one()
+        assert evidence == [tax_record]
+
+
+def test_relinking_keeps_standing_links_and_closes_what_is_no_longer_asserted(engine: Engine) -> None:
+    build(engine)
+    with Session(engine) as session:
+        before = {(k.relation, k.subject_id, k.object_id): k.id for k in session.scalars(select(Link))}
+        summary = link_entities(session)
+        session.commit()
+        assert (summary.added, summary.closed, summary.evidence) == (0, 0, 0)
+        after = {(k.relation, k.subject_id, k.object_id): k.id for k in session.scalars(select(Link))}
+        assert after == before
+    # 周佳超 moves out: the new version of her record has another address.
+    load(
+        engine,
+        "household_registry",
+        Kind.PERSON,
+        [{"key": "h1", **ZHOU, "address": "常熟市虞山街道金色家园9幢901室"}],
+    )
+    with Session(engine) as session:
+        summary = link_entities(session)
+        session.commit()
+        assert summary.closed == 1
+        zhou = entity(session, "household_registry", "h1")
+        assert not any(r == "lives_at" and s == zhou for r, s, _ in links(session))
+        closed = session.scalars(select(Link).where(Link.valid_to.is_not(None))).one()
+        assert (closed.relation, closed.subject_id) == (LinkRelation.LIVES_AT, zhou)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from hub.resolve.columns import RecordTable
 from hub.resolve.engine import JOINED_BY, Resolution, resolve
 from hub.resolve.kinds import SETTINGS, flatten
+from hub.resolve.model import Parameters
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
 from hub.store.models import (
@@ -118,6 +119,21 @@ def _steward_pairs(
     return must, cannot
 
 
+def _last_parameters(session: Session, kind: Kind, settings: MatchSettings) -> tuple[int, Parameters] | None:
+    """The weights of the latest run of `kind` that used these same settings."""
+    runs = session.scalars(
+        select(ResolutionRun)
+        .where(ResolutionRun.kind == kind, ResolutionRun.finished_at.is_not(None))
+        .order_by(ResolutionRun.id.desc())
+        .limit(20)
+    )
+    for run in runs:
+        stored = run.settings
+        if MatchSettings.from_json(stored["match"]) == settings:
+            return run.id, Parameters.from_json(stored["parameters"])
+    return None
+
+
 def explanation_json(settings: MatchSettings, result: Resolution, row: int) -> dict[str, Any]:
     """What a judgement stores about one pair: each comparison's level and weight, and the total."""
     steps = []
@@ -154,7 +170,19 @@ def resolve_kind(
         progress("load")
     index = {record_id: i for i, record_id in enumerate(loaded.record_ids)}
     must, cannot = _steward_pairs(session, kind, index)
-    result = resolve(loaded.table, settings, must_link=must, cannot_link=cannot, progress=progress)
+    reused = None
+    if len(loaded.record_ids) < settings.train_min_records:
+        reused = _last_parameters(session, kind, settings)
+    result = resolve(
+        loaded.table,
+        settings,
+        must_link=must,
+        cannot_link=cannot,
+        parameters=reused[1] if reused else None,
+        progress=progress,
+    )
+    if reused:
+        result.stats["parameters_from_run"] = reused[0]
     persist_started = time.perf_counter()
     run = ResolutionRun(
         kind=kind,

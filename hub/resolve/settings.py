@@ -118,6 +118,8 @@ class MatchSettings:
     `review_at` up to `link_at` goes to the stewards. `link_only_across`: compare only records whose
     value of that field differs (linking two datasets rather than deduplicating one).
     `u_sample_pairs`: random pairs drawn to learn how often non-matches agree by chance.
+    `train_min_records`: with fewer records, a stored run reuses the weights its last run with the same
+    settings learnt (a handful of records teach nothing about how rare a value is).
     `model_vetoes`: (comparison, level label) pairs at which the model never joins a pair, however the
     other comparisons add up (a different name outweighs a shared flat and phone: family members share
     those); such a pair can still be joined by a hard rule or a steward, and reaches review at most.
@@ -131,6 +133,7 @@ class MatchSettings:
     link_only_across: str | None = None
     model_vetoes: tuple[tuple[str, str], ...] = ()
     u_sample_pairs: int = 300_000
+    train_min_records: int = 1000
     em_iterations: int = 50
     em_tolerance: float = 1e-5
     seed: int = 1
@@ -199,8 +202,19 @@ class MatchSettings:
             blocking = tuple(
                 BlockingRule(tuple(b["fields"]), b.get("max_block", 200)) for b in data["blocking"]
             )
-            constraints = tuple(Constraint(**c) for c in data.get("constraints", ()))
-            scalars = {k: v for k, v in data.items() if k not in ("comparisons", "blocking", "constraints")}
-            return cls(comparisons=comparisons, blocking=blocking, constraints=constraints, **scalars)
+            constraints = tuple(
+                Constraint(**{**c, "veto_ignores": tuple(c.get("veto_ignores", ()))})
+                for c in data.get("constraints", ())
+            )
+            vetoes = tuple((name, label) for name, label in data.get("model_vetoes", ()))
+            structured = ("comparisons", "blocking", "constraints", "model_vetoes")
+            scalars = {k: v for k, v in data.items() if k not in structured}
+            return cls(
+                comparisons=comparisons,
+                blocking=blocking,
+                constraints=constraints,
+                model_vetoes=vetoes,
+                **scalars,
+            )
         except (KeyError, TypeError) as exc:
             raise InputError(f"match settings: {exc}") from exc

@@ -246,3 +246,12 @@ def test_a_model_veto_keeps_a_different_name_apart_whatever_else_agrees() -> Non
     assert result.labels[0] != result.labels[1]
     assert result.stats["model_joins_vetoed"] == 1
     assert result.review.tolist() == [True]
+
+
+def test_the_hubs_settings_survive_a_trip_through_json_text() -> None:
+    import orjson
+
+    from hub.resolve.kinds import SETTINGS
+
+    for settings in SETTINGS.values():
+        assert MatchSettings.from_json(orjson.loads(orjson.dumps(settings.to_json()))) == settings

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from hub.ingest import ingest_records
 from hub.resolve.explain import explain_records
 from hub.resolve.service import resolve_kind
+from hub.resolve.settings import MatchSettings
 from hub.store.models import (
     ActorType,
     Decision,
@@ -231,3 +232,26 @@ def test_uncertain_pairs_become_review_items_and_explanations_add_up(engine: Eng
             select(func.count()).select_from(ReviewItem).where(ReviewItem.status == ReviewStatus.DECIDED)
         )
         assert superseded == len(items)
+
+
+def test_a_small_rerun_reuses_the_weights_learnt_on_the_whole_city(engine: Engine) -> None:
+    city(engine)
+    resolve(engine)
+    load(engine, "rental_registry", [{"key": "r9", "name": "王伟", "id_number": "11010519491231002X"}])
+    with Session(engine) as session:
+        first = session.scalars(select(ResolutionRun).order_by(ResolutionRun.id)).first()
+        assert first is not None
+        summary = resolve_kind(session, Kind.PERSON, settings=small_city_settings())
+        session.commit()
+        assert "parameters_from_run" not in summary.stats  # other settings: nothing to reuse, so it trains
+        summary = resolve_kind(session, Kind.PERSON, settings=small_city_settings())
+        session.commit()
+        assert summary.stats["parameters_from_run"] == summary.run_id - 1
+        assert entity_of(session, "rental_registry", "r9") == entity_of(session, "household_registry", "h1")
+
+
+def small_city_settings() -> MatchSettings:
+    """The built-in person settings, asking for more records than this city has before training anew."""
+    from hub.resolve.kinds import PERSON
+
+    return MatchSettings.from_json({**PERSON.to_json(), "train_min_records": 10_000})

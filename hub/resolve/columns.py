@@ -7,7 +7,8 @@ rapidfuzz over whole arrays of pairs at once.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from array import array
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Column", "RecordTable", "factorize"]
+__all__ = ["Column", "ColumnsBuilder", "RecordTable", "factorize"]
 
 IntArray = NDArray[np.int64]
 
@@ -52,21 +53,31 @@ def _number(value: Any) -> float:
 
 @dataclass(slots=True)
 class Column:
-    """One field over all records: its values (an object array), codes, and derived forms on demand."""
+    """One field over all records: codes, the distinct values, and the values and derived forms on demand.
 
-    values: NDArray[np.object_]
+    Only codes are stored per record (8 bytes), each distinct value once: a million records' names
+    cost a few megabytes, not a string object per record.
+    """
+
     codes: IntArray
     distinct: list[Any]
+    _values: NDArray[np.object_] | None = None
     _counts: IntArray | None = None
     _derived: dict[tuple[str, float], Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, values: Sequence[Any]) -> Column:
-        normalized = [None if v is None or v == "" else v for v in values]
-        codes, distinct = factorize(normalized)
-        array = np.empty(len(normalized), dtype=object)
-        array[:] = normalized
-        return cls(array, codes, distinct)
+        codes, distinct = factorize([None if v is None or v == "" else v for v in values])
+        return cls(codes, distinct)
+
+    @property
+    def values(self) -> NDArray[np.object_]:
+        """Each record's value (None where missing), as an object array sharing the distinct values."""
+        if self._values is None:
+            table = np.empty(len(self.distinct) + 1, dtype=object)
+            table[: len(self.distinct)] = self.distinct
+            self._values = table[self.codes]  # code -1 takes the trailing None
+        return self._values
 
     def counts(self) -> IntArray:
         """How many records hold each distinct value (by code)."""
@@ -78,7 +89,8 @@ class Column:
     def prefix_codes(self, length: int) -> IntArray:
         key = ("prefix", float(length))
         if key not in self._derived:
-            self._derived[key] = factorize([None if v is None else str(v)[:length] for v in self.values])[0]
+            prefixes, _ = factorize([str(v)[:length] for v in self.distinct])
+            self._derived[key] = np.where(self.codes >= 0, np.r_[prefixes, -1][self.codes], -1)
         result: IntArray = self._derived[key]
         return result
 
@@ -97,6 +109,30 @@ class Column:
             self._derived[key] = by_code[self.codes]
         result: NDArray[np.float64] = self._derived[key]
         return result
+
+
+class ColumnsBuilder:
+    """Columns built one record at a time, keeping codes and distinct values only (for big loads)."""
+
+    def __init__(self, fields: Iterable[str]) -> None:
+        self.fields = sorted(fields)
+        self._codes: dict[str, array[int]] = {name: array("q") for name in self.fields}
+        self._index: dict[str, dict[Any, int]] = {name: {} for name in self.fields}
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        for name in self.fields:
+            value = row.get(name)
+            if value is None or value == "":
+                self._codes[name].append(-1)
+            else:
+                index = self._index[name]
+                self._codes[name].append(index.setdefault(value, len(index)))
+
+    def columns(self) -> dict[str, Column]:
+        return {
+            name: Column(np.frombuffer(self._codes[name], dtype=np.int64).copy(), list(self._index[name]))
+            for name in self.fields
+        }
 
 
 @dataclass(slots=True)

@@ -174,7 +174,7 @@ PERSON = MatchSettings(
         BlockingRule(("name_key", "birth_date")),
         BlockingRule(("name_key", "home_room")),
         BlockingRule(("birth_date", "home_room")),
-        BlockingRule(("name_sound_key", "birth_year"), max_block=100),
+        BlockingRule(("name_sound_key", "birth_date")),
         BlockingRule(("name_key", "registered_room")),
     ),
     constraints=(

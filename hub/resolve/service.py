@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
-from hub.resolve.columns import RecordTable
-from hub.resolve.engine import JOINED_BY, Resolution, resolve
+from hub.resolve.columns import ColumnsBuilder, RecordTable
+from hub.resolve.engine import Resolution, resolve
 from hub.resolve.kinds import SETTINGS, flatten
 from hub.resolve.model import Parameters
 from hub.resolve.settings import MatchSettings
@@ -46,15 +47,14 @@ from hub.store.models import (
     utcnow,
 )
 
-__all__ = ["LoadedRecords", "RunSummary", "features_of", "load_records", "resolve_kind"]
+__all__ = ["LoadedRecords", "RunSummary", "describe", "features_of", "load_records", "resolve_kind"]
 
 
 @dataclass(slots=True)
 class LoadedRecords:
-    """The current records of one kind: ids in order, their flat match fields, and the table."""
+    """The current records of one kind: ids in order, and their match fields as a table."""
 
     record_ids: list[int]
-    rows: list[dict[str, Any]]
     table: RecordTable
 
 
@@ -90,11 +90,11 @@ def load_records(session: Session, kind: Kind, settings: MatchSettings) -> Loade
         f" WHERE r.kind = '{kind.value}' ORDER BY r.id"
     )
     record_ids: list[int] = []
-    flat: list[dict[str, Any]] = []
+    builder = ColumnsBuilder(settings.fields())
     for record_id, features in rows:
         record_ids.append(record_id)
-        flat.append(flatten(kind.value, features_of(features)))
-    return LoadedRecords(record_ids, flat, RecordTable.from_rows(record_ids, flat, settings.fields()))
+        builder.add(flatten(kind.value, features_of(features)))
+    return LoadedRecords(record_ids, RecordTable(list(record_ids), builder.columns()))
 
 
 def _steward_pairs(
@@ -134,19 +134,20 @@ def _last_parameters(session: Session, kind: Kind, settings: MatchSettings) -> t
     return None
 
 
-def explanation_json(settings: MatchSettings, result: Resolution, row: int) -> dict[str, Any]:
-    """What a judgement stores about one pair: each comparison's level and weight, and the total."""
+def describe(run_settings: dict[str, Any], explanation: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """A stored judgement's explanation as (comparison, level label, weight) with its run's settings.
+
+    Judgements store each comparison's level index and weight (and the total); the labels live once
+    in the run's settings, so a million judgements do not repeat them.
+    """
+    settings = MatchSettings.from_json(run_settings["match"])
     steps = []
-    for k, comparison in enumerate(settings.comparisons):
-        level = int(result.levels[row, k])
+    for comparison, level, weight in zip(
+        settings.comparisons, explanation["levels"], explanation["weights"], strict=True
+    ):
         label = "missing" if level < 0 else comparison.levels[level].label
-        steps.append([comparison.name, label, round(float(result.parts[row, k]), 3)])
-    prior = result.parameters.prior
-    return {
-        "prior": round(float(np.log2(prior / (1 - prior))), 3),
-        "comparisons": steps,
-        "weight": round(float(result.weights[row]), 3),
-    }
+        steps.append((comparison.name, label, float(weight)))
+    return steps
 
 
 def _new_entity_id(kind: Kind, millis: int, record_id: int) -> str:
@@ -249,35 +250,41 @@ def _store_judgements(
         )
         .values(deleted_at=utcnow())
     )
-    decided = {(min(a, b), max(a, b)) for a, b in (*must, *cannot)}
-    probabilities = result.probabilities
     rows = np.flatnonzero((result.joined_by > 0) | result.review)
-    judgement_rows: list[tuple[Any, ...]] = []
-    review_rows: list[int] = []
-    for row in rows.tolist():
-        a, b = int(result.left[row]), int(result.right[row])
-        if (a, b) in decided:
-            continue
-        how = JOINED_BY[int(result.joined_by[row])]
-        in_review = bool(result.review[row])
-        decision = Decision.UNSURE if in_review else Decision.POSITIVE
-        actor_type = ActorType.RULE if how == "rule" else ActorType.MODEL
-        judgement_rows.append(
-            (
-                kind.value,
-                record_ids[a],
-                record_ids[b],
-                decision.value,
-                float(probabilities[row]),
-                orjson.dumps(explanation_json(settings, result, row)).decode(),
-                actor_type.value,
-                f"{actor_type.value}:run {run.id}",
-                run.id,
-                stamp,
-            )
+    if must or cannot:
+        decided = {(min(a, b), max(a, b)) for a, b in (*must, *cannot)}
+        pairs = zip(result.left[rows].tolist(), result.right[rows].tolist(), strict=True)
+        rows = rows[np.fromiter((pair not in decided for pair in pairs), dtype=bool, count=rows.size)]
+    ids_by_index = np.asarray(record_ids, dtype=np.int64)
+    in_review = result.review[rows]
+    actor_types = np.where(result.joined_by[rows] == 2, ActorType.RULE.value, ActorType.MODEL.value).tolist()
+    probabilities = result.probabilities[rows]
+    dumps = orjson.dumps
+    explanations = [
+        dumps({"levels": levels, "weights": weights, "weight": weight}).decode()
+        for levels, weights, weight in zip(
+            result.levels[rows].tolist(),
+            np.round(result.parts[rows], 3).tolist(),
+            np.round(result.weights[rows], 3).tolist(),
+            strict=True,
         )
-        if in_review:
-            review_rows.append(len(judgement_rows) - 1)
+    ]
+    judgement_rows = list(
+        zip(
+            [kind.value] * rows.size,
+            ids_by_index[result.left[rows]].tolist(),
+            ids_by_index[result.right[rows]].tolist(),
+            np.where(in_review, Decision.UNSURE.value, Decision.POSITIVE.value).tolist(),
+            probabilities.tolist(),
+            explanations,
+            actor_types,
+            [f"{a}:run {run.id}" for a in actor_types],
+            [run.id] * rows.size,
+            [stamp] * rows.size,
+            strict=True,
+        )
+    )
+    review_rows = np.flatnonzero(in_review).tolist()
     ids = bulk.insert_returning_ids(
         "judgement",
         (
@@ -309,7 +316,7 @@ def _store_judgements(
             (
                 ids[i],
                 kind.value,
-                round(1.0 - abs(judgement_rows[i][4] - 0.5) * 2, 6),  # most uncertain first
+                round(1.0 - abs(float(probabilities[i]) - 0.5) * 2, 6),  # most uncertain first
                 ReviewStatus.OPEN.value,
                 stamp,
             )
@@ -317,6 +324,16 @@ def _store_judgements(
         ],
     )
     return len(judgement_rows), len(review_rows)
+
+
+@contextmanager
+def _temporary(connection: Connection, name: str, columns: str) -> Iterator[None]:
+    """A temporary table for the length of the block (this connection only)."""
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({columns})")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"DROP TABLE {name}")
 
 
 def _store_memberships(
@@ -367,29 +384,40 @@ def _store_memberships(
         ("id", "kind", "status", "version", "created_at", "updated_at"),
         [(e, kind.value, EntityStatus.ACTIVE.value, 1, stamp, stamp) for e in new_entities],
     )
-    if moves:
-        mark = "?" if bulk.sqlite else "%s"
-        connection.exec_driver_sql(
-            f"UPDATE membership SET valid_to = {mark} WHERE record_id = {mark} AND valid_to IS NULL",
-            [(stamp, r) for r, _new, old in moves if old is not None],
-        )
-        bulk.insert(
-            "membership",
-            ("record_id", "entity_id", "valid_from", "actor"),
-            [(r, new, stamp, "resolution") for r, new, _old in moves],
-        )
     changed = {new for _r, new, _old in moves} - set(new_entities)
-    if retired:
-        mark = "?" if bulk.sqlite else "%s"
-        connection.exec_driver_sql(
-            f"UPDATE entity SET status = 'merged', merged_into_id = {mark}, version = version + 1,"
-            f" updated_at = {mark} WHERE id = {mark}",
-            [(survivor, stamp, old) for old, survivor in retired.items()],
+    # Set-based through temporary tables: one statement per step, not one per record.
+    mark = "?" if bulk.sqlite else "%s"
+    with _temporary(
+        connection, "resolve_move", "record_id BIGINT PRIMARY KEY, entity_id VARCHAR(32), moved INT"
+    ):
+        bulk.insert(
+            "resolve_move",
+            ("record_id", "entity_id", "moved"),
+            [(r, n, int(o is not None)) for r, n, o in moves],
         )
-    if changed:
-        mark = "?" if bulk.sqlite else "%s"
         connection.exec_driver_sql(
-            f"UPDATE entity SET version = version + 1, updated_at = {mark} WHERE id = {mark}",
-            [(stamp, e) for e in changed],
+            f"UPDATE membership SET valid_to = {mark} WHERE valid_to IS NULL"
+            " AND record_id IN (SELECT record_id FROM resolve_move WHERE moved = 1)",
+            (stamp,),
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO membership (record_id, entity_id, valid_from, actor)"
+            f" SELECT record_id, entity_id, {mark}, 'resolution' FROM resolve_move",
+            (stamp,),
+        )
+    with _temporary(connection, "resolve_retire", "id VARCHAR(32) PRIMARY KEY, survivor VARCHAR(32)"):
+        bulk.insert("resolve_retire", ("id", "survivor"), list(retired.items()))
+        connection.exec_driver_sql(
+            "UPDATE entity SET status = 'merged', version = version + 1,"
+            " merged_into_id = (SELECT survivor FROM resolve_retire WHERE resolve_retire.id = entity.id),"
+            f" updated_at = {mark} WHERE id IN (SELECT id FROM resolve_retire)",
+            (stamp,),
+        )
+    with _temporary(connection, "resolve_changed", "id VARCHAR(32) PRIMARY KEY"):
+        bulk.insert("resolve_changed", ("id",), [(e,) for e in changed])
+        connection.exec_driver_sql(
+            f"UPDATE entity SET version = version + 1, updated_at = {mark}"
+            " WHERE id IN (SELECT id FROM resolve_changed)",
+            (stamp,),
         )
     return len(new_entities), len(retired), len(moves), len(clusters)

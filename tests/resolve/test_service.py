@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.ingest import ingest_records
 from hub.resolve.explain import explain_records
-from hub.resolve.service import resolve_kind
+from hub.resolve.service import describe, resolve_kind
 from hub.resolve.settings import MatchSettings
 from hub.store.models import (
     ActorType,
@@ -125,8 +127,19 @@ def test_records_of_one_person_become_one_entity_and_others_stay_apart(engine: E
             select(Judgement).where(Judgement.actor_type == ActorType.RULE, Judgement.deleted_at.is_(None))
         ).first()
         assert rule is not None and rule.decision == Decision.POSITIVE
-        names = [step[0] for step in rule.explanation["comparisons"]]
-        assert names == ["id", "name", "birth_date", "sex", "phone", "home", "registered"]
+        steps = describe(run.settings, rule.explanation)
+        assert [name for name, _, _ in steps] == [
+            "id",
+            "name",
+            "birth_date",
+            "sex",
+            "phone",
+            "home",
+            "registered",
+        ]
+        assert dict((name, label) for name, label, _ in steps)["id"] == "same"
+        prior = math.log2(run.settings["parameters"]["prior"] / (1 - run.settings["parameters"]["prior"]))
+        assert prior + sum(w for *_, w in steps) == pytest.approx(rule.explanation["weight"], abs=0.01)
 
 
 def test_ids_are_stable_and_a_merge_retires_the_absorbed_entity(engine: Engine) -> None:

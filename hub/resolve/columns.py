@@ -63,6 +63,7 @@ class Column:
     distinct: list[Any]
     _values: NDArray[np.object_] | None = None
     _counts: IntArray | None = None
+    _frequencies: NDArray[np.float64] | None = None
     _derived: dict[tuple[str, float], Any] = field(default_factory=dict)
 
     @classmethod
@@ -85,6 +86,21 @@ class Column:
             present = self.codes[self.codes >= 0]
             self._counts = np.bincount(present, minlength=len(self.distinct)).astype(np.int64)
         return self._counts
+
+    def frequencies(self) -> NDArray[np.float64]:
+        """The share of records holding each distinct value (by code), for term-frequency weights.
+
+        A column of a few records being resolved against many can be given the frequencies of the
+        many (`with_frequencies`).
+        """
+        if self._frequencies is None:
+            counts = self.counts()
+            self._frequencies = counts / max(int(counts.sum()), 1)
+        return self._frequencies
+
+    def with_frequencies(self, frequencies: NDArray[np.float64]) -> Column:
+        self._frequencies = frequencies
+        return self
 
     def prefix_codes(self, length: int) -> IntArray:
         key = ("prefix", float(length))

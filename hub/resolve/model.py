@@ -257,8 +257,7 @@ def pair_weights(
             if not rows.size:
                 continue
             values = table.column(level.field or comparison.field)
-            counts = values.counts()
-            frequency = counts[values.codes[left[rows]]] / max(int(counts.sum()), 1)
+            frequency = values.frequencies()[values.codes[left[rows]]]
             parts[rows, k] = np.log2(params.m[k][index] / np.maximum(frequency, _FLOOR))
     total = parts.sum(axis=1, dtype=np.float64)
     if with_prior:

@@ -178,7 +178,7 @@ class Resolver:
             self.members[label] = sorted(records)
             self.apart[label] = self._apart_of(records)
         added.entity = self.entity[index]
-        added.merged = sorted(before - {self.entity[i] for i in subset})
+        added.merged = sorted(before - {index} - {self.entity[i] for i in subset})
         for row_k in range(local.left.size):
             a, b = subset[int(local.left[row_k])], subset[int(local.right[row_k])]
             if index not in (a, b):

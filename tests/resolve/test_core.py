@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from samples import PERSON, people
 
 from hub.errors import InputError
 from hub.resolve.blocking import block
@@ -14,7 +15,7 @@ from hub.resolve.columns import RecordTable
 from hub.resolve.compare import MISSING, compare
 from hub.resolve.engine import explain_pair, resolve
 from hub.resolve.model import Parameters, _em, pair_weights
-from hub.resolve.settings import BlockingRule, Comparison, Constraint, Level, MatchSettings
+from hub.resolve.settings import BlockingRule, Comparison, Level, MatchSettings
 
 
 def table(**columns: list[object]) -> RecordTable:
@@ -138,33 +139,6 @@ def test_a_stewards_positive_decision_overrides_apart_values() -> None:
     clusters = ConstrainedClusters(2, [["A", "B"]])
     assert not clusters.join(0, 1)
     assert clusters.join(0, 1, override_apart=True)
-
-
-PERSON = MatchSettings(
-    comparisons=(
-        Comparison("name", "name", (Level("exact", "exact"), Level("different", "else"))),
-        Comparison("birth", "birth", (Level("exact", "exact"), Level("different", "else"))),
-        Comparison("phone", "phone", (Level("exact", "exact"), Level("different", "else"))),
-    ),
-    blocking=(BlockingRule(("name",)), BlockingRule(("phone",))),
-    constraints=(Constraint("join", "id"), Constraint("apart", "id")),
-    link_at=0.9,
-    review_at=0.3,
-    u_sample_pairs=2000,
-)
-
-
-def people() -> RecordTable:
-    # 0,1: one person (same name, birth, phone; 1 has no ID). 2: a namesake with another ID.
-    # 3,4: the same ID, written by two sources with different names (a hard-rule join).
-    # 5..: background people with distinct values, so that u is learnt from something.
-    names = ["王伟", "王伟", "王伟", "李娜", "李那"] + [f"n{i}" for i in range(60)]
-    births = ["1980-01-01", "1980-01-01", "1980-01-01", "1990-05-05", "1970-01-01"] + [
-        f"19{i:02d}-02-02" for i in range(60)
-    ]
-    phones = ["139", "139", "139", "137", "136"] + [f"p{i}" for i in range(60)]
-    ids = ["A", None, "B", "C", "C"] + [f"id{i}" for i in range(60)]
-    return table(name=names, birth=births, phone=phones, id=ids)
 
 
 def test_hard_rules_join_the_same_id_and_keep_different_ids_apart() -> None:

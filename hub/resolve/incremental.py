@@ -39,7 +39,8 @@ class Added:
     entity: int
     merged: list[int] = field(default_factory=list)
     pairs: list[tuple[int, float, str]] = field(default_factory=list)  # candidate, weight, how it ended
-    explanations: dict[int, NDArray[np.float32]] = field(default_factory=dict)
+    explanations: dict[int, tuple[list[int], list[float]]] = field(default_factory=dict)  # levels, weights
+    neighbourhood: list[int] = field(default_factory=list)  # the records re-resolved
 
 
 class Resolver:
@@ -178,6 +179,7 @@ class Resolver:
             self.members[label] = sorted(records)
             self.apart[label] = self._apart_of(records)
         added.entity = self.entity[index]
+        added.neighbourhood = subset
         added.merged = sorted(before - {index} - {self.entity[i] for i in subset})
         for row_k in range(local.left.size):
             a, b = subset[int(local.left[row_k])], subset[int(local.right[row_k])]
@@ -188,7 +190,10 @@ class Resolver:
             if how == "none":
                 how = "review" if local.review[row_k] else "apart"
             added.pairs.append((other, float(local.weights[row_k]), how))
-            added.explanations[other] = local.parts[row_k]
+            added.explanations[other] = (
+                local.levels[row_k].tolist(),
+                np.round(local.parts[row_k], 3).tolist(),
+            )
         return added
 
     def partition(self) -> list[frozenset[int]]:

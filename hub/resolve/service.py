@@ -47,7 +47,16 @@ from hub.store.models import (
     utcnow,
 )
 
-__all__ = ["LoadedRecords", "RunSummary", "describe", "features_of", "load_records", "resolve_kind"]
+__all__ = [
+    "LoadedRecords",
+    "RunSummary",
+    "assign_entities",
+    "current_entities",
+    "describe",
+    "features_of",
+    "load_records",
+    "resolve_kind",
+]
 
 
 @dataclass(slots=True)
@@ -336,26 +345,42 @@ def _temporary(connection: Connection, name: str, columns: str) -> Iterator[None
         connection.exec_driver_sql(f"DROP TABLE {name}")
 
 
+def current_entities(session: Session, kind: Kind) -> dict[int, str]:
+    """Record id → its current entity id, for every record of `kind`."""
+    rows = session.connection().exec_driver_sql(
+        "SELECT m.record_id, m.entity_id FROM membership m JOIN source_record r ON r.id = m.record_id"
+        f" WHERE m.valid_to IS NULL AND r.kind = '{kind.value}'"
+    )
+    return {record_id: entity_id for record_id, entity_id in rows}
+
+
 def _store_memberships(
     session: Session, bulk: BulkWriter, kind: Kind, record_ids: list[int], result: Resolution, stamp: Any
 ) -> tuple[int, int, int, int]:
-    """Give each cluster an entity id, stable where possible; returns (created, retired, moved, entities)."""
+    clusters = [[record_ids[i] for i in members] for members in result.clusters()]
+    return assign_entities(session, bulk, kind, clusters, current_entities(session, kind), stamp)
+
+
+def assign_entities(
+    session: Session,
+    bulk: BulkWriter,
+    kind: Kind,
+    clusters: list[list[int]],
+    current: dict[int, str],
+    stamp: Any,
+) -> tuple[int, int, int, int]:
+    """Give each cluster (of record ids) an entity id, stable where possible, and store the changes.
+
+    `current` holds the present entity of every record in the clusters; an entity none of whose
+    records stays with it is retired. Returns (created, retired, moved records, entities).
+    """
     connection = session.connection()
-    current: dict[int, str] = {
-        record_id: entity_id
-        for record_id, entity_id in connection.exec_driver_sql(
-            "SELECT m.record_id, m.entity_id FROM membership m JOIN source_record r ON r.id = m.record_id"
-            f" WHERE m.valid_to IS NULL AND r.kind = '{kind.value}'"
-        )
-    }
-    clusters = result.clusters()
-    clusters.sort(key=len, reverse=True)
+    clusters = sorted(clusters, key=len, reverse=True)
     taken: set[str] = set()
     millis = time.time_ns() // 1_000_000
     new_entities: list[str] = []
     moves: list[tuple[int, str, str | None]] = []  # record id, new entity, old entity
-    for members in clusters:
-        ids = [record_ids[i] for i in members]
+    for ids in clusters:
         votes = Counter(current[r] for r in ids if r in current)
         chosen = next(
             (

@@ -268,3 +268,35 @@ def small_city_settings() -> MatchSettings:
     from hub.resolve.kinds import PERSON
 
     return MatchSettings.from_json({**PERSON.to_json(), "train_min_records": 10_000})
+
+
+def test_records_ingested_later_are_resolved_at_once_and_a_batch_rerun_agrees(engine: Engine) -> None:
+    from hub.resolve.realtime import resolve_records
+
+    city(engine)
+    resolve(engine)
+    later = [
+        {"key": "t9", "name": "王伟", "id_number": "11010519491231002X"},  # the same ID as h1
+        {"key": "t8", "name": "赵海", "phone": "13700000000"},  # nobody
+    ]
+    load(engine, "tax", later)
+    with Session(engine) as session:
+        new = [record_id(session, "tax", "t9"), record_id(session, "tax", "t8")]
+        summary = resolve_records(session, Kind.PERSON, new)
+        session.commit()
+        assert (summary.records, summary.joined) == (2, 1)
+        assert entity_of(session, "tax", "t9") == entity_of(session, "household_registry", "h1")
+        alone = entity_of(session, "tax", "t8")
+        assert alone not in {entity_of(session, "household_registry", k) for k in ("h1", "b1")}
+        h1 = record_id(session, "household_registry", "h1")
+        judged = session.scalars(
+            select(Judgement).where(Judgement.record_b_id == new[0], Judgement.deleted_at.is_(None))
+        ).all()
+        by_partner = {j.record_a_id: j for j in judged}
+        assert (by_partner[h1].actor_type, by_partner[h1].decision) == (ActorType.RULE, Decision.POSITIVE)
+        before = current(session)
+    resolve(engine)  # a full batch run over the same data finds nothing to change
+    with Session(engine) as session:
+        assert current(session) == before
+        last = session.scalars(select(ResolutionRun).order_by(ResolutionRun.id.desc())).first()
+        assert last is not None and last.stats["moved_records"] == 0

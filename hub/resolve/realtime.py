@@ -1,0 +1,159 @@
+"""Resolving newly ingested records at once against the stored entities of their kind.
+
+`resolve_records` builds a `Resolver` from the stored records (all but the new ones) with the
+weights of the kind's latest batch run, adds the new records one by one, and stores what changed:
+memberships and entities of the re-resolved neighbourhoods only, and a judgement for each pair a new
+record was scored in (with review items for the uncertain ones). Building the resolver reads every
+record of the kind, so a long-running process (the API) keeps one; the command line builds it per
+call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.errors import NotFoundError
+from hub.resolve.columns import Column, RecordTable
+from hub.resolve.incremental import Resolver
+from hub.resolve.model import Parameters
+from hub.resolve.service import _steward_pairs, assign_entities, current_entities, load_records
+from hub.resolve.settings import MatchSettings
+from hub.store.bulk import BulkWriter
+from hub.store.models import ActorType, Decision, Kind, ResolutionRun, ReviewStatus, utcnow
+
+__all__ = ["RealtimeSummary", "build_resolver", "resolve_records"]
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeSummary:
+    records: int
+    joined: int
+    merged_entities: int
+    judgements: int
+    review_items: int
+
+
+def _latest_run(session: Session, kind: Kind) -> ResolutionRun:
+    run = session.scalars(
+        select(ResolutionRun)
+        .where(ResolutionRun.kind == kind, ResolutionRun.finished_at.is_not(None))
+        .order_by(ResolutionRun.id.desc())
+        .limit(1)
+    ).first()
+    if run is None:
+        raise NotFoundError(f"no resolution run for {kind.value} yet: run `hub resolve` first")
+    return run
+
+
+def build_resolver(
+    session: Session,
+    kind: Kind,
+    *,
+    leave_out: set[int] = frozenset(),  # type: ignore[assignment]
+) -> tuple[Resolver, list[int], RecordTable, ResolutionRun]:
+    """A Resolver over the stored records of `kind` except `leave_out`, and the loaded table."""
+    run = _latest_run(session, kind)
+    settings = MatchSettings.from_json(run.settings["match"])
+    parameters = Parameters.from_json(run.settings["parameters"])
+    loaded = load_records(session, kind, settings)
+    left_out = set(leave_out)
+    keep = np.array([record_id not in left_out for record_id in loaded.record_ids], dtype=bool)
+    base_ids = [r for r, k in zip(loaded.record_ids, keep.tolist(), strict=True) if k]
+    columns = {name: Column(c.codes[keep], c.distinct) for name, c in loaded.table.columns.items()}
+    table = RecordTable(list[Hashable](base_ids), columns)
+    current = current_entities(session, kind)
+    first_of: dict[str, int] = {}
+    labels = np.empty(len(base_ids), dtype=np.int64)
+    for i, record_id in enumerate(base_ids):
+        labels[i] = first_of.setdefault(current.get(record_id, f"#{record_id}"), i)
+    index = {record_id: i for i, record_id in enumerate(base_ids)}
+    must, cannot = _steward_pairs(session, kind, index)
+    resolver = Resolver(settings, parameters, table, labels, must_link=must, cannot_link=cannot)
+    return resolver, loaded.record_ids, loaded.table, run
+
+
+def resolve_records(session: Session, kind: Kind, record_ids: list[int]) -> RealtimeSummary:
+    """Resolve these stored records (new or changed) against the rest of their kind; flushes."""
+    new = set(record_ids)
+    resolver, all_ids, table, run = build_resolver(session, kind, leave_out=new)
+    order = [i for i, record_id in enumerate(all_ids) if record_id in new]
+    ids = [r for r in all_ids if r not in new]  # record id of each resolver index, growing as records come
+    current = current_entities(session, kind)
+    touched: set[int] = set()
+    bulk = BulkWriter(session.connection())
+    stamp = bulk.timestamp(utcnow())
+    judgement_rows: list[tuple[object, ...]] = []
+    reviews: list[int] = []
+    joined = merged = 0
+    for i in order:
+        row = {name: column.values[i] for name, column in table.columns.items()}
+        added = resolver.add(row)
+        ids.append(all_ids[i])
+        touched.update(added.neighbourhood)
+        merged += len(added.merged)
+        joined += added.entity != added.index
+        for other, weight, how in added.pairs:
+            if how == "apart":
+                continue
+            a, b = sorted((ids[added.index], ids[other]))
+            levels, weights = added.explanations[other]
+            actor = ActorType.RULE if how == "rule" else ActorType.MODEL
+            decision = Decision.UNSURE if how == "review" else Decision.POSITIVE
+            judgement_rows.append(
+                (
+                    kind.value,
+                    a,
+                    b,
+                    decision.value,
+                    resolver.probability(weight),
+                    orjson.dumps({"levels": levels, "weights": weights, "weight": round(weight, 3)}).decode(),
+                    actor.value,
+                    f"{actor.value}:incremental, weights of run {run.id}",
+                    run.id,
+                    stamp,
+                )
+            )
+            if decision == Decision.UNSURE:
+                reviews.append(len(judgement_rows) - 1)
+    groups: dict[int, list[int]] = {}
+    for i in sorted(touched):
+        groups.setdefault(resolver.entity[i], []).append(ids[i])
+    assign_entities(session, bulk, kind, list(groups.values()), current, stamp)
+    judgement_ids = bulk.insert_returning_ids(
+        "judgement",
+        (
+            "kind",
+            "record_a_id",
+            "record_b_id",
+            "decision",
+            "score",
+            "explanation",
+            "actor_type",
+            "actor",
+            "run_id",
+            "created_at",
+        ),
+        judgement_rows,
+    )
+    bulk.insert(
+        "review_item",
+        ("judgement_id", "kind", "priority", "status", "created_at"),
+        [
+            (
+                judgement_ids[k],
+                kind.value,
+                round(1.0 - abs(float(judgement_rows[k][4]) - 0.5) * 2, 6),  # type: ignore[arg-type]
+                ReviewStatus.OPEN.value,
+                stamp,
+            )
+            for k in reviews
+        ],
+    )
+    session.flush()
+    return RealtimeSummary(len(order), joined, merged, len(judgement_rows), len(reviews))

@@ -94,18 +94,49 @@ def ingest(
     kind: Annotated[str, typer.Option(help="person, address or legal_entity.")],
     encoding: Annotated[str, typer.Option(help="utf-8 (BOM allowed) or gb18030.")] = "utf-8",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    resolve_now: Annotated[
+        bool,
+        typer.Option(
+            "--resolve", help="Resolve the new and changed records at once against the stored entities."
+        ),
+    ] = False,
 ) -> None:
     """Ingest a departmental source file; bad rows are quarantined with their reason."""
     from hub.config import get_settings
     from hub.contract import parse_kind
 
+    engine = _engine()
     summary = _ingest_with_progress(
-        _engine(), path, source, parse_kind(kind).value, encoding, get_settings().ingest_batch, quiet
+        engine, path, source, parse_kind(kind).value, encoding, get_settings().ingest_batch, quiet
     )
     _print_summary(summary)
     print(
         f"new={summary.new} changed={summary.changed} unchanged={summary.unchanged} "
         f"quarantined={summary.quarantined}"
+    )
+    if resolve_now and summary.new + summary.changed:
+        _resolve_run(engine, summary)
+
+
+def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
+    """Resolve the records one ingest run added or changed."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from hub.resolve.realtime import resolve_records
+    from hub.store.models import Kind, RecordVersion
+
+    with Session(engine) as session:
+        record_ids = list(
+            session.scalars(
+                select(RecordVersion.record_id).where(RecordVersion.ingest_run_id == summary.run_id)
+            )
+        )
+        result = resolve_records(session, Kind(summary.kind), record_ids)
+        session.commit()
+    print(
+        f"resolved={result.records} joined={result.joined} merged_entities={result.merged_entities} "
+        f"review={result.review_items}"
     )
 
 

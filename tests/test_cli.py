@@ -138,3 +138,58 @@ def test_renormalize_reports_what_it_checked(
     code, out, _ = hub(database_url, "renormalize", "--kind", "person")
     assert code == 0
     assert out.strip() == "checked=2 updated=0"
+
+
+def test_resolve_evaluate_explain_and_resolve_on_ingest(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    from hub.generate import generate_city
+
+    manifest = generate_city(1500, 3, tmp_path / "city")
+    for f in manifest.files:
+        path = str(tmp_path / "city" / f.path)
+        code, _, _ = hub(
+            database_url,
+            "ingest",
+            path,
+            "--source",
+            f.source,
+            "--kind",
+            f.kind,
+            "-q",
+            "--encoding",
+            f.encoding,
+        )
+        assert code == 0
+    code, out, _ = hub(database_url, "resolve", "--quiet")
+    assert code == 0
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
+    assert set(lines) >= {"kind", "person", "address", "legal_entity", "links:"}
+    records, entities = (int(v.replace(",", "")) for v in lines["person"][1:3])
+    assert entities < records
+
+    code, out, _ = hub(
+        database_url, "evaluate", "--truth", str(tmp_path / "city" / "truth.csv"), "--kind", "person"
+    )
+    assert code == 0
+    f1 = float(next(line for line in out.splitlines() if line.startswith("pairwise")).split()[-1])
+    assert f1 > 0.95
+
+    first = json.loads((tmp_path / "city" / "household_registry_person.jsonl").read_text().splitlines()[0])
+    tax = tmp_path / "late.jsonl"
+    tax.write_text(
+        json.dumps({"key": "LATE1", "name": first["name"], "id_number": first["id_number"]}) + "\n"
+    )
+    code, out, _ = hub(
+        database_url, "ingest", str(tax), "--source", "tax", "--kind", "person", "-q", "--resolve"
+    )
+    assert code == 0
+    assert "resolved=1 joined=1" in out
+    code, out, _ = hub(
+        database_url, "explain", "tax/person/LATE1", f"household_registry/person/{first['key']}"
+    )
+    assert code == 0
+    assert "(the same)" in out and "id " in out
+
+    code, _, err = hub(database_url, "explain", "tax/person/LATE1", "nowhere/person/x")
+    assert code == 2 and "no source record" in err

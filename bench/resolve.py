@@ -7,7 +7,8 @@ For each city size and database: the city is generated (cached under bench/out/)
 fresh database once (cached for SQLite), then a fresh child process resolves every kind, so the peak
 RSS printed is that of resolution alone. Stages: load (read stored features), block, compare, train
 (EM), score, cluster, persist (entities, memberships, judgements, review items). F1 is pairwise,
-against the generator's truth.csv.
+against the generator's truth.csv. Then 1,000 random person records are left out of a Resolver holding
+all the others and resolved one at a time: the median and 95th percentile per record.
 """
 
 from __future__ import annotations
@@ -79,7 +80,44 @@ def child(directory: Path, url: str) -> None:
             }
         )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"kinds": out, "peak_mb": peak_mb}))
+    print(json.dumps({"kinds": out, "peak_mb": peak_mb, "one": one_at_a_time(engine)}))
+
+
+def one_at_a_time(engine: object, sample: int = 1000) -> dict[str, float]:
+    """Hold all persons but a random sample in a Resolver, then resolve the sample one record at a time."""
+    import numpy as np
+    from sqlalchemy.orm import Session
+
+    from hub.resolve.realtime import build_resolver
+    from hub.store.models import Kind
+
+    with Session(engine) as session:  # type: ignore[call-overload]
+        ids = [
+            r
+            for (r,) in session.connection().exec_driver_sql(
+                "SELECT id FROM source_record WHERE kind = 'person'"
+            )
+        ]
+        chosen = set(np.random.default_rng(1).choice(ids, size=min(sample, len(ids)), replace=False).tolist())
+        started = time.perf_counter()
+        resolver, all_ids, table, _run = build_resolver(session, Kind.PERSON, leave_out=chosen)
+        build = time.perf_counter() - started
+    rows = [
+        {name: column.values[i] for name, column in table.columns.items()}
+        for i, record_id in enumerate(all_ids)
+        if record_id in chosen
+    ]
+    times = []
+    for row in rows:
+        started = time.perf_counter()
+        resolver.add(row)
+        times.append(time.perf_counter() - started)
+    return {
+        "stored": len(all_ids) - len(rows),
+        "build_s": build,
+        "median_ms": float(np.median(times) * 1000),
+        "p95_ms": float(np.percentile(times, 95) * 1000),
+    }
 
 
 def main() -> None:
@@ -127,6 +165,13 @@ def main() -> None:
                     if callable(drop):
                         drop()
                 r = json.loads(result.stdout.strip().splitlines()[-1])
+                one = r["one"]
+                print(
+                    f"{name:<11}{persons:>9} one person record against {one['stored']:,} stored: median"
+                    f" {one['median_ms']:.2f} ms, p95 {one['p95_ms']:.2f} ms"
+                    f" (resolver built in {one['build_s']:.0f} s)",
+                    flush=True,
+                )
                 for k in r["kinds"]:
                     line = f"{name:<11}{persons:>9} {k['kind']:<13}{k['records']:>10,}{k['pairs']:>11,}"
                     line += "".join(f"{k['stages'].get(s, 0):>9.1f}" for s in STAGES)

@@ -184,6 +184,7 @@ def export_crosswalk(
     selected = parse_kind(kind) if kind else None
     if output is None:
         count = write_crosswalk(engine, sys.stdout, selected)
+        sys.stdout.flush()  # the rows before the count on a terminal showing both streams
     else:
         with output.open("w", encoding="utf-8", newline="") as out:
             count = write_crosswalk(engine, out, selected)

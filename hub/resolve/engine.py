@@ -57,6 +57,8 @@ class Resolution:
 
     def clusters(self) -> list[list[int]]:
         """Record indices per cluster, clusters in order of their first record."""
+        if not self.labels.size:
+            return []
         order = np.argsort(self.labels, kind="stable")
         sorted_labels = self.labels[order]
         cuts = np.flatnonzero(np.diff(sorted_labels)) + 1

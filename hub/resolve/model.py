@@ -66,9 +66,9 @@ def _default_m(levels: int) -> list[float]:
 def _u_from_random_pairs(table: RecordTable, settings: MatchSettings) -> tuple[list[list[float]], list[int]]:
     n = len(table)
     rng = np.random.default_rng(settings.seed)
-    size = settings.u_sample_pairs
-    left = rng.integers(0, n, size, dtype=np.int64)
-    right = rng.integers(0, n, size, dtype=np.int64)
+    size = settings.u_sample_pairs if n >= 2 else 0  # fewer than two records: no pairs, smoothing only
+    left = rng.integers(0, max(n, 1), size, dtype=np.int64)
+    right = rng.integers(0, max(n, 1), size, dtype=np.int64)
     keep = left != right
     if settings.link_only_across:
         group = table.column(settings.link_only_across).codes

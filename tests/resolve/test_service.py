@@ -300,3 +300,13 @@ def test_records_ingested_later_are_resolved_at_once_and_a_batch_rerun_agrees(en
         assert current(session) == before
         last = session.scalars(select(ResolutionRun).order_by(ResolutionRun.id.desc())).first()
         assert last is not None and last.stats["moved_records"] == 0
+
+
+def test_a_kind_with_no_records_or_one_resolves_to_nothing_to_do(engine: Engine) -> None:
+    load(engine, "household_registry", [{"key": "h1", **WANG}])
+    with Session(engine) as session:
+        empty = resolve_kind(session, Kind.ADDRESS)
+        single = resolve_kind(session, Kind.PERSON)
+        session.commit()
+        assert (empty.records, empty.entities, empty.judgements) == (0, 0, 0)
+        assert (single.records, single.entities, single.moved_records) == (1, 1, 0)

@@ -208,7 +208,12 @@ def resolve_kind(
         **stats["seconds"],
         "persist": round(time.perf_counter() - persist_started, 3),
     }
-    stats.update(created=summary.created, retired=summary.retired, moved_records=summary.moved_records)
+    stats.update(
+        created=summary.created,
+        retired=summary.retired,
+        moved_records=summary.moved_records,
+        persist_seconds=summary.stats["persist_seconds"],
+    )
     run.stats = stats
     run.finished_at = utcnow()
     session.flush()
@@ -230,11 +235,20 @@ def _persist(
     now = utcnow()
     stamp = bulk.timestamp(now)
     record_ids = loaded.record_ids
+    started = time.perf_counter()
     judgements, reviews = _store_judgements(
         session, bulk, kind, run, settings, loaded, result, must, cannot, stamp
     )
+    between = time.perf_counter()
     created, retired, moved, entities = _store_memberships(session, bulk, kind, record_ids, result, stamp)
-    return RunSummary(kind, run.id, len(record_ids), entities, created, retired, moved, judgements, reviews)
+    summary = RunSummary(
+        kind, run.id, len(record_ids), entities, created, retired, moved, judgements, reviews
+    )
+    summary.stats["persist_seconds"] = {
+        "judgements": round(between - started, 3),
+        "memberships": round(time.perf_counter() - between, 3),
+    }
+    return summary
 
 
 def _store_judgements(

@@ -21,7 +21,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from itertools import islice
 from pathlib import Path
 
-from hub.ingest.prepare import PreparedBatch, normalize_payloads, prepare_batch
+from hub.ingest.prepare import Normalized, PreparedBatch, normalize_payloads, prepare_batch
 from hub.ingest.readers import open_source
 from hub.store.models import Kind
 
@@ -60,7 +60,7 @@ def _shutdown_pools() -> None:
 
 def _read(path: Path, encoding: str, kind: Kind, batch_size: int, workers: int) -> Iterator[PreparedBatch]:
     pool = _pool(workers) if workers else None
-    ahead: deque[Future[list[tuple[str, str, bool]]]] = deque()
+    ahead: deque[Future[list[Normalized]]] = deque()
     with open_source(path, encoding) as reader:
         rows = iter(reader)
         while chunk := list(islice(rows, batch_size)):

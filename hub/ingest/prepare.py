@@ -18,10 +18,12 @@ import orjson
 from hub.contract import KIND_FIELDS
 from hub.ingest.readers import RawRow
 from hub.normalize.records import normalize_record
+from hub.resolve.kinds import match_fields
 from hub.store.models import Kind
 
 __all__ = [
     "MAX_KEY_LENGTH",
+    "Normalized",
     "PreparedBatch",
     "PreparedItem",
     "content_hash",
@@ -60,8 +62,11 @@ class PreparedItem(NamedTuple):
     record: dict[str, Any]
 
 
-def normalized_json(kind: Kind, record: dict[str, Any]) -> tuple[str, str, bool]:
-    """The record's features and flags as JSON texts, and whether anything was flagged.
+Normalized = tuple[str, str, bool, str]  # features, flags, flagged, match fields
+
+
+def normalized_json(kind: Kind, record: dict[str, Any]) -> Normalized:
+    """The record's features, flags and match fields as JSON texts, and whether anything was flagged.
 
     Called only for records that are new or changed: an unchanged record keeps what it has.
     """
@@ -71,10 +76,11 @@ def normalized_json(kind: Kind, record: dict[str, Any]) -> tuple[str, str, bool]
         orjson.dumps(normalized.features).decode(),
         orjson.dumps(flags).decode() if flags else "{}",
         bool(flags),
+        orjson.dumps(match_fields(kind.value, normalized.features)).decode(),
     )
 
 
-def normalize_payloads(kind: str, payloads: list[str]) -> list[tuple[str, str, bool]]:
+def normalize_payloads(kind: str, payloads: list[str]) -> list[Normalized]:
     """`normalized_json` of each stored JSON payload; runs in a normalizing process (texts in and out)."""
     kind_ = Kind(kind)
     return [normalized_json(kind_, orjson.loads(payload)) for payload in payloads]
@@ -91,11 +97,11 @@ class PreparedBatch:
     items: dict[str, PreparedItem] = field(default_factory=dict)
     quarantine: list[tuple[int | None, str, str]] = field(default_factory=list)  # line, raw text, reason
     bytes_read: int = 0
-    normalizing: list[Future[list[tuple[str, str, bool]]]] | None = None
-    _ahead: dict[str, tuple[str, str, bool]] | None = None
+    normalizing: list[Future[list[Normalized]]] | None = None
+    _ahead: dict[str, Normalized] | None = None
 
-    def normalized(self, kind: Kind, key: str) -> tuple[str, str, bool]:
-        """The features and flags JSON of the item `key`, and whether it was flagged."""
+    def normalized(self, kind: Kind, key: str) -> Normalized:
+        """The features, flags and match fields JSON of the item `key`, and whether it was flagged."""
         if self.normalizing is not None:
             if self._ahead is None:
                 results = (row for future in self.normalizing for row in future.result())

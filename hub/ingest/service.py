@@ -66,6 +66,7 @@ _VERSION_COLUMNS = (
     "payload",
     "features",
     "flags",
+    "match",
     "ingest_run_id",
     "received_at",
 )
@@ -175,9 +176,9 @@ class Ingestor:
         self, record_id: int, version: int, key: str, batch: PreparedBatch, stamp: Any
     ) -> tuple[Any, ...]:
         item = batch.items[key]
-        features, flags, flagged = batch.normalized(self.kind, key)
+        features, flags, flagged, match = batch.normalized(self.kind, key)
         self.summary.flagged += flagged
-        return (record_id, version, item.hash, item.payload, features, flags, self.run.id, stamp)
+        return (record_id, version, item.hash, item.payload, features, flags, match, self.run.id, stamp)
 
     def _insert_new(
         self,

@@ -23,7 +23,7 @@ from typing import Any
 
 from hub.resolve.settings import BlockingRule, Comparison, Constraint, Level, MatchSettings
 
-__all__ = ["SETTINGS", "flatten", "place_keys"]
+__all__ = ["SETTINGS", "flatten", "match_fields", "place_keys"]
 
 
 def _address(features: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -112,6 +112,11 @@ _FLATTEN: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
 def flatten(kind: str, features: Mapping[str, Any]) -> dict[str, Any]:
     """The flat match fields of one record of `kind` from its stored features."""
     return _FLATTEN[kind](features)
+
+
+def match_fields(kind: str, features: Mapping[str, Any]) -> dict[str, Any]:
+    """The flat fields of one record that have a value: what ingestion stores for resolution to read."""
+    return {name: value for name, value in flatten(kind, features).items() if value is not None}
 
 
 def _exact(name: str, field: str | None = None, *, tf: bool = False) -> Comparison:

@@ -94,15 +94,16 @@ def features_of(value: Any) -> dict[str, Any]:
 def load_records(session: Session, kind: Kind, settings: MatchSettings) -> LoadedRecords:
     """Every current record of `kind` with the fields `settings` reads, from its latest version."""
     rows = session.connection().exec_driver_sql(
-        "SELECT r.id, v.features FROM source_record r"
+        "SELECT r.id, v.match, CASE WHEN v.match IS NULL THEN v.features END FROM source_record r"
         " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
         f" WHERE r.kind = '{kind.value}' ORDER BY r.id"
     )
     record_ids: list[int] = []
     builder = ColumnsBuilder(settings.fields())
-    for record_id, features in rows:
+    for record_id, match, features in rows:
         record_ids.append(record_id)
-        builder.add(flatten(kind.value, features_of(features)))
+        # Stored at ingest since migration 0002; older versions derive them from their features.
+        builder.add(features_of(match) if match is not None else flatten(kind.value, features_of(features)))
     return LoadedRecords(record_ids, RecordTable(list(record_ids), builder.columns()))
 
 

@@ -214,6 +214,8 @@ class RecordVersion(Base):
     payload: Mapped[dict[str, Any]]
     features: Mapped[dict[str, Any]] = mapped_column(default=dict)
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The flat fields resolution compares, derived from `features` at ingest (null: derive when read).
+    match: Mapped[dict[str, Any] | None]
     ingest_run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_run.id"))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -375,15 +375,15 @@ def test_a_reader_thread_reports_an_unreadable_file(engine: Engine, tmp_path: Pa
         run(engine, path, parallel=True)
 
 
-def features_by_key(engine: Engine, source: str) -> dict[str, tuple[object, object]]:
+def features_by_key(engine: Engine, source: str) -> dict[str, tuple[object, object, object]]:
     with Session(engine) as session:
         rows = session.execute(
-            select(SourceRecord.key, RecordVersion.features, RecordVersion.flags)
+            select(SourceRecord.key, RecordVersion.features, RecordVersion.flags, RecordVersion.match)
             .join(RecordVersion, RecordVersion.record_id == SourceRecord.id)
             .join(SourceRecord.source)
             .where(Source.name == source)
         )
-        return {key: (features, flags) for key, features, flags in rows}
+        return {key: (features, flags, match) for key, features, flags, match in rows}
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "csv"])
@@ -419,6 +419,15 @@ def test_normalizing_processes_store_what_this_process_would(
     assert (ahead.new, ahead.flagged) == (here.new, here.flagged) == (len(records), 2)
     assert features_by_key(engine, "ahead") == features_by_key(engine, "here")
     assert features_by_key(engine, "here")["p3"][0]["address"]["road"] == "人民路"  # type: ignore[index]
+    assert features_by_key(engine, "here")["p3"][2] == {  # the flat fields resolution reads
+        "name": "欧阳娜娜",
+        "name_key": "ou yang na na",
+        "name_sound_key": "ou yan la la",
+        "sex": "F",
+        "home": "人民路100号|3|2|401",
+        "home_room": "人民路100号|3|401",
+        "home_building": "人民路100号|3",
+    }
 
 
 def test_python_api_flushes_and_leaves_the_commit_to_the_caller(engine: Engine) -> None:

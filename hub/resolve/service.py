@@ -372,8 +372,13 @@ def current_entities(session: Session, kind: Kind) -> dict[int, str]:
 def _store_memberships(
     session: Session, bulk: BulkWriter, kind: Kind, record_ids: list[int], result: Resolution, stamp: Any
 ) -> tuple[int, int, int, int]:
+    started = time.perf_counter()
     clusters = [[record_ids[i] for i in members] for members in result.clusters()]
-    return assign_entities(session, bulk, kind, clusters, current_entities(session, kind), stamp)
+    current = current_entities(session, kind)
+    timings = {"read current": round(time.perf_counter() - started, 3)}
+    out = assign_entities(session, bulk, kind, clusters, current, stamp, timings)
+    result.stats["membership_seconds"] = timings
+    return out
 
 
 def assign_entities(
@@ -383,6 +388,7 @@ def assign_entities(
     clusters: list[list[int]],
     current: dict[int, str],
     stamp: Any,
+    timings: dict[str, float] | None = None,
 ) -> tuple[int, int, int, int]:
     """Give each cluster (of record ids) an entity id, stable where possible, and store the changes.
 
@@ -390,6 +396,15 @@ def assign_entities(
     records stays with it is retired. Returns (created, retired, moved records, entities).
     """
     connection = session.connection()
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        if timings is not None:
+            timings[name] = round(now - clock, 3)
+        clock = now
+
     clusters = sorted(clusters, key=len, reverse=True)
     taken: set[str] = set()
     millis = time.time_ns() // 1_000_000
@@ -419,12 +434,14 @@ def assign_entities(
         if old is not None:
             went.setdefault(old, Counter())[new] += 1
     retired = {old: counts.most_common(1)[0][0] for old, counts in went.items() if old not in taken}
+    lap("choose ids")
     bulk.insert(
         "entity",
         ("id", "kind", "status", "version", "created_at", "updated_at"),
         [(e, kind.value, EntityStatus.ACTIVE.value, 1, stamp, stamp) for e in new_entities],
     )
     changed = {new for _r, new, _old in moves} - set(new_entities)
+    lap("new entities")
     # Set-based through temporary tables: one statement per step, not one per record.
     mark = "?" if bulk.sqlite else "%s"
     with _temporary(
@@ -445,6 +462,7 @@ def assign_entities(
             f" SELECT record_id, entity_id, {mark}, 'resolution' FROM resolve_move",
             (stamp,),
         )
+    lap("memberships")
     with _temporary(connection, "resolve_retire", "id VARCHAR(32) PRIMARY KEY, survivor VARCHAR(32)"):
         bulk.insert("resolve_retire", ("id", "survivor"), list(retired.items()))
         connection.exec_driver_sql(
@@ -453,6 +471,7 @@ def assign_entities(
             f" updated_at = {mark} WHERE id IN (SELECT id FROM resolve_retire)",
             (stamp,),
         )
+    lap("retire")
     with _temporary(connection, "resolve_changed", "id VARCHAR(32) PRIMARY KEY"):
         bulk.insert("resolve_changed", ("id",), [(e,) for e in changed])
         connection.exec_driver_sql(
@@ -460,4 +479,5 @@ def assign_entities(
             " WHERE id IN (SELECT id FROM resolve_changed)",
             (stamp,),
         )
+    lap("versions")
     return len(new_entities), len(retired), len(moves), len(clusters)

@@ -100,7 +100,8 @@ def one_at_a_time(engine: object, sample: int = 1000) -> dict[str, float]:
         ]
         chosen = set(np.random.default_rng(1).choice(ids, size=min(sample, len(ids)), replace=False).tolist())
         started = time.perf_counter()
-        resolver, all_ids, table, _run = build_resolver(session, Kind.PERSON, leave_out=chosen)
+        resolver, loaded, _run = build_resolver(session, Kind.PERSON, leave_out=chosen)
+        all_ids, table = loaded.record_ids, loaded.table
         build = time.perf_counter() - started
     rows = [
         {name: column.values[i] for name, column in table.columns.items()}

@@ -22,7 +22,7 @@ from hub.errors import NotFoundError
 from hub.resolve.columns import Column, RecordTable
 from hub.resolve.incremental import Resolver
 from hub.resolve.model import Parameters
-from hub.resolve.service import _steward_pairs, assign_entities, current_entities, load_records
+from hub.resolve.service import LoadedRecords, _steward_pairs, assign_entities, load_records
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
 from hub.store.models import ActorType, Decision, Kind, ResolutionRun, ReviewStatus, utcnow
@@ -56,7 +56,7 @@ def build_resolver(
     kind: Kind,
     *,
     leave_out: set[int] = frozenset(),  # type: ignore[assignment]
-) -> tuple[Resolver, list[int], RecordTable, ResolutionRun]:
+) -> tuple[Resolver, LoadedRecords, ResolutionRun]:
     """A Resolver over the stored records of `kind` except `leave_out`, and the loaded table."""
     run = _latest_run(session, kind)
     settings = MatchSettings.from_json(run.settings["match"])
@@ -67,7 +67,7 @@ def build_resolver(
     base_ids = [r for r, k in zip(loaded.record_ids, keep.tolist(), strict=True) if k]
     columns = {name: Column(c.codes[keep], c.distinct) for name, c in loaded.table.columns.items()}
     table = RecordTable(list[Hashable](base_ids), columns)
-    current = current_entities(session, kind)
+    current = loaded.current()
     first_of: dict[str, int] = {}
     labels = np.empty(len(base_ids), dtype=np.int64)
     for i, record_id in enumerate(base_ids):
@@ -75,16 +75,17 @@ def build_resolver(
     index = {record_id: i for i, record_id in enumerate(base_ids)}
     must, cannot = _steward_pairs(session, kind, index)
     resolver = Resolver(settings, parameters, table, labels, must_link=must, cannot_link=cannot)
-    return resolver, loaded.record_ids, loaded.table, run
+    return resolver, loaded, run
 
 
 def resolve_records(session: Session, kind: Kind, record_ids: list[int]) -> RealtimeSummary:
     """Resolve these stored records (new or changed) against the rest of their kind; flushes."""
     new = set(record_ids)
-    resolver, all_ids, table, run = build_resolver(session, kind, leave_out=new)
+    resolver, loaded, run = build_resolver(session, kind, leave_out=new)
+    all_ids, table = loaded.record_ids, loaded.table
     order = [i for i, record_id in enumerate(all_ids) if record_id in new]
     ids = [r for r in all_ids if r not in new]  # record id of each resolver index, growing as records come
-    current = current_entities(session, kind)
+    current = loaded.current()
     touched: set[int] = set()
     bulk = BulkWriter(session.connection())
     stamp = bulk.timestamp(utcnow())

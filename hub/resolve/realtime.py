@@ -10,7 +10,7 @@ call.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ from hub.errors import NotFoundError
 from hub.resolve.columns import Column, RecordTable
 from hub.resolve.incremental import Resolver
 from hub.resolve.model import Parameters
-from hub.resolve.service import LoadedRecords, _steward_pairs, assign_entities, load_records
+from hub.resolve.service import LoadedRecords, assign_entities, load_records, steward_pairs
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
 from hub.store.models import ActorType, Decision, Kind, ResolutionRun, ReviewStatus, utcnow
@@ -55,9 +55,9 @@ def build_resolver(
     session: Session,
     kind: Kind,
     *,
-    leave_out: set[int] = frozenset(),  # type: ignore[assignment]
+    leave_out: Collection[int] = (),
 ) -> tuple[Resolver, LoadedRecords, ResolutionRun]:
-    """A Resolver over the stored records of `kind` except `leave_out`, and the loaded table."""
+    """A Resolver over the stored records of `kind` but `leave_out`, and everything loaded for it."""
     run = _latest_run(session, kind)
     settings = MatchSettings.from_json(run.settings["match"])
     parameters = Parameters.from_json(run.settings["parameters"])
@@ -73,7 +73,7 @@ def build_resolver(
     for i, record_id in enumerate(base_ids):
         labels[i] = first_of.setdefault(current.get(record_id, f"#{record_id}"), i)
     index = {record_id: i for i, record_id in enumerate(base_ids)}
-    must, cannot = _steward_pairs(session, kind, index)
+    must, cannot = steward_pairs(session, kind, index)
     resolver = Resolver(settings, parameters, table, labels, must_link=must, cannot_link=cannot)
     return resolver, loaded, run
 

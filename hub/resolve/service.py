@@ -55,6 +55,7 @@ __all__ = [
     "features_of",
     "load_records",
     "resolve_kind",
+    "steward_pairs",
 ]
 
 
@@ -115,9 +116,10 @@ def load_records(session: Session, kind: Kind, settings: MatchSettings) -> Loade
     return LoadedRecords(record_ids, RecordTable(list(record_ids), builder.columns()), entities)
 
 
-def _steward_pairs(
+def steward_pairs(
     session: Session, kind: Kind, index: dict[int, int]
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Stewards' live positive and negative decisions on `kind`, as pairs of indices in `index`."""
     must: list[tuple[int, int]] = []
     cannot: list[tuple[int, int]] = []
     rows = session.execute(
@@ -188,7 +190,7 @@ def resolve_kind(
     if progress:
         progress("load")
     index = {record_id: i for i, record_id in enumerate(loaded.record_ids)}
-    must, cannot = _steward_pairs(session, kind, index)
+    must, cannot = steward_pairs(session, kind, index)
     reused = None
     if len(loaded.record_ids) < settings.train_min_records:
         reused = _last_parameters(session, kind, settings)

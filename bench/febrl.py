@@ -83,6 +83,10 @@ def settings(with_ssid: bool, link: bool) -> MatchSettings:
         BlockingRule(("date_of_birth", "street_number")),
         BlockingRule(("date_of_birth", "suburb")),
         BlockingRule(("date_of_birth", "address_1")),
+        BlockingRule(("names",)),
+        BlockingRule(("street_number", "postcode")),
+        BlockingRule(("surname", "suburb")),
+        BlockingRule(("given_name", "suburb")),
     ]
     if with_ssid:
         comparisons.append(_code("soc_sec_id"))
@@ -105,6 +109,9 @@ def _rows(frame: Any, dataset: str) -> tuple[list[str], list[dict[str, Any]], di
         ids.append(key)
         values = {k: (None if v is None or v != v else str(v).strip() or None) for k, v in row.items()}
         values["dataset"] = dataset
+        # Clerks swap given name and surname: the two names in either order, for blocking.
+        names = sorted(n for n in (values.get("given_name"), values.get("surname")) if n)
+        values["names"] = " ".join(names) if len(names) == 2 else None
         rows.append(values)
         truth[key] = str(rec_id).split("-")[1]
     return ids, rows, truth

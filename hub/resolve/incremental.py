@@ -14,7 +14,6 @@ Term frequencies are those of all stored records, updated as records arrive.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -79,10 +78,6 @@ class Resolver:
         self.members: dict[int, list[int]] = {}
         for i, e in enumerate(self.entity):
             self.members.setdefault(e, []).append(i)
-        self.apart_fields = [(c.field, c.missing_counts) for c in settings.constraints if c.rule == "apart"]
-        self.apart: dict[int, dict[str, Any]] = {}
-        for e, records in self.members.items():
-            self.apart[e] = self._apart_of(records)
         self.must_link = list(must_link)
         self.cannot_link = list(cannot_link)
         self._tf = {
@@ -91,21 +86,9 @@ class Resolver:
             for level in comparison.levels
             if level.tf
         }
-        self._link_weight = _bits(settings.link_at)
-        self._review_weight = _bits(settings.review_at)
 
     def __len__(self) -> int:
         return len(self.entity)
-
-    def _apart_of(self, records: list[int]) -> dict[str, Any]:
-        held: dict[str, Any] = {}
-        for name, missing_counts in self.apart_fields:
-            for i in records:
-                value = self.values[name][i]
-                if value is not None or missing_counts:
-                    held[name] = value
-                    break
-        return held
 
     def _candidates(self, row: Mapping[str, Any]) -> list[int]:
         found: set[int] = set()
@@ -152,7 +135,6 @@ class Resolver:
         label = index  # a record of its own, numbered as a batch run numbers clusters: by first record
         self.entity.append(label)
         self.members[label] = [index]
-        self.apart[label] = self._apart_of([index])
         added = Added(index, label)
         if not candidates:
             return added
@@ -171,13 +153,11 @@ class Resolver:
             groups.setdefault(label, []).append(subset[k])
         for e in before:
             self.members.pop(e, None)
-            self.apart.pop(e, None)
         for records in groups.values():
             label = min(records)
             for i in records:
                 self.entity[i] = label
             self.members[label] = sorted(records)
-            self.apart[label] = self._apart_of(records)
         added.entity = self.entity[index]
         added.neighbourhood = subset
         added.merged = sorted(before - {index} - {self.entity[i] for i in subset})
@@ -206,7 +186,3 @@ class Resolver:
 
 def _present(value: Any) -> Any:
     return None if value is None or value == "" else value
-
-
-def _bits(p: float) -> float:
-    return math.log2(p / (1 - p)) if p < 1 else math.inf

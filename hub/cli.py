@@ -270,7 +270,7 @@ def resolve(
     settings_file: Annotated[
         Path | None, typer.Option("--settings", help="Match settings JSON instead of the built-in ones.")
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
 ) -> None:
     """Resolve the stored records into entities (batch); every kind by default."""
     import time
@@ -319,6 +319,20 @@ def resolve(
         f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)"
         + (f"; references that resolved to no single entity: {missing}" if missing else "")
     )
+
+
+@app.command("settings")
+def settings_command(
+    kind: Annotated[str, typer.Argument(help="person, address or legal_entity.")],
+) -> None:
+    """Print the built-in match settings of KIND as JSON: a starting point for `hub resolve --settings`."""
+    import orjson
+
+    from hub.contract import parse_kind
+    from hub.resolve.kinds import SETTINGS
+
+    text = orjson.dumps(SETTINGS[parse_kind(kind).value].to_json(), option=orjson.OPT_INDENT_2)
+    sys.stdout.write(text.decode() + "\n")
 
 
 def _record(session: object, reference: str) -> tuple[int, str]:

@@ -193,3 +193,18 @@ def test_resolve_evaluate_explain_and_resolve_on_ingest(
 
     code, _, err = hub(database_url, "explain", "tax/person/LATE1", "nowhere/person/x")
     assert code == 2 and "no source record" in err
+
+    # A user's own settings: the built-in ones with a stricter threshold.
+    code, out, _ = hub(database_url, "settings", "person")
+    assert code == 0
+    strict = json.loads(out) | {"link_at": 0.999}
+    (tmp_path / "strict.json").write_text(json.dumps(strict))
+    code, out, _ = hub(
+        database_url, "resolve", "--kind", "person", "--settings", str(tmp_path / "strict.json"), "-q"
+    )
+    assert code == 0 and out.splitlines()[1].startswith("person")
+    (tmp_path / "broken.json").write_text(json.dumps(strict | {"link_at": 0.1}))
+    code, _, err = hub(
+        database_url, "resolve", "--kind", "person", "--settings", str(tmp_path / "broken.json")
+    )
+    assert code == 2 and "review_at <= link_at" in err

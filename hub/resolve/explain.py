@@ -1,7 +1,13 @@
-"""Why two stored records are, or are not, one entity: the waterfall of the latest run's weights."""
+"""Why two stored records are, or are not, one entity: the waterfall of the latest run's weights.
+
+A pair the latest run scored is explained from its stored judgement at once; any other pair is
+scored now with that run's settings and weights, which reads every record of the kind (term
+frequencies need them).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -10,7 +16,7 @@ from sqlalchemy.orm import Session
 from hub.errors import InputError, NotFoundError
 from hub.resolve.engine import Explanation, explain_pair
 from hub.resolve.model import Parameters
-from hub.resolve.service import load_records
+from hub.resolve.service import describe, load_records
 from hub.resolve.settings import MatchSettings
 from hub.store.models import Judgement, Kind, Membership, ResolutionRun, SourceRecord
 
@@ -46,26 +52,30 @@ def explain_records(session: Session, record_a: int, record_b: int) -> RecordPai
     ).first()
     if run is None:
         raise NotFoundError(f"no resolution run for {kind.value} yet: run `hub resolve` first")
-    settings = MatchSettings.from_json(run.settings["match"])
-    parameters = Parameters.from_json(run.settings["parameters"])
-    loaded = load_records(session, kind, settings)  # term frequencies need every record of the kind
-    index = {record_id: i for i, record_id in enumerate(loaded.record_ids)}
-    explanation = explain_pair(loaded.table, settings, parameters, index[record_a], index[record_b])
+    low, high = min(record_a, record_b), max(record_a, record_b)
+    judgements = session.scalars(
+        select(Judgement)
+        .where(Judgement.record_a_id == low, Judgement.record_b_id == high, Judgement.deleted_at.is_(None))
+        .order_by(Judgement.id)
+    ).all()
+    scored = next((j for j in judgements if j.run_id == run.id and "levels" in j.explanation), None)
+    if scored is not None:  # the run scored this pair: its stored explanation is the exact one
+        steps = describe(run.settings, scored.explanation)
+        prior = run.settings["parameters"]["prior"]
+        explanation = Explanation(math.log2(prior / (1 - prior)), steps, float(scored.explanation["weight"]))
+    else:  # score it now; term frequencies need every record of the kind
+        settings = MatchSettings.from_json(run.settings["match"])
+        parameters = Parameters.from_json(run.settings["parameters"])
+        loaded = load_records(session, kind, settings)
+        index = {record_id: i for i, record_id in enumerate(loaded.record_ids)}
+        explanation = explain_pair(loaded.table, settings, parameters, index[record_a], index[record_b])
     memberships = session.execute(
         select(Membership.record_id, Membership.entity_id).where(
             Membership.record_id.in_([record_a, record_b]), Membership.valid_to.is_(None)
         )
     )
     entities = {record_id: entity_id for record_id, entity_id in memberships}
-    low, high = min(record_a, record_b), max(record_a, record_b)
-    decisions = [
-        (j.decision.value, j.actor, j.note or "")
-        for j in session.scalars(
-            select(Judgement).where(
-                Judgement.record_a_id == low, Judgement.record_b_id == high, Judgement.deleted_at.is_(None)
-            )
-        )
-    ]
+    decisions = [(j.decision.value, j.actor, j.note or "") for j in judgements]
     return RecordPairExplanation(
         kind, run.id, explanation, entities.get(record_a), entities.get(record_b), decisions
     )

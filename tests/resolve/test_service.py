@@ -224,11 +224,16 @@ def test_uncertain_pairs_become_review_items_and_explanations_add_up(engine: Eng
             assert judgement is not None and judgement.decision == Decision.UNSURE
             assert 0.0 <= item.priority <= 1.0
         h1, g1 = record_id(session, "household_registry", "h1"), record_id(session, "grid_collection", "g1")
-        result = explain_records(session, h1, g1)
+        result = explain_records(session, h1, g1)  # a pair the run scored: from its judgement
         e = result.explanation
-        assert abs(e.prior_weight + sum(w for *_, w in e.steps) - e.weight) < 1e-6
+        assert abs(e.prior_weight + sum(w for *_, w in e.steps) - e.weight) < 0.01
         assert result.entity_a == result.entity_b
         assert dict((name, label) for name, label, _ in e.steps)["name"] == "same"
+        b1 = record_id(session, "household_registry", "b1")
+        unscored = explain_records(session, h1, b1)  # never compared: scored now, with the run's weights
+        assert unscored.decisions == [] and unscored.entity_a != unscored.entity_b
+        assert dict((n, label) for n, label, _ in unscored.explanation.steps)["name"] == "different"
+        assert unscored.explanation.probability < 0.01
         r1 = record_id(session, "rental_registry", "r1")
         assert entity_of(session, "rental_registry", "r1") != entity_of(session, "household_registry", "h1")
         reviewed = {

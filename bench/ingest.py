@@ -102,16 +102,21 @@ def postgres_database(server_url: str) -> tuple[str, object]:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
 
 
-def main() -> None:
+def arguments(description: str | None) -> argparse.Namespace:
+    """The options the city benchmarks share: sizes, seed, PostgreSQL, and the child's own."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--persons", default="100000", help="comma-separated city sizes")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--postgres", default=os.environ.get("HUB_TEST_POSTGRES_URL"))
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__)
     if args.child:
         child(args.child, args.url)
         return

@@ -13,9 +13,7 @@ all the others and resolved one at a time: the median and 95th percentile per re
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -27,7 +25,7 @@ from pathlib import Path
 CACHE = Path(__file__).resolve().parent / "out"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import city, postgres_database  # noqa: E402
+from ingest import arguments, city, postgres_database  # noqa: E402
 
 STAGES = ("load", "block", "compare", "train", "score", "cluster", "persist")
 
@@ -122,15 +120,7 @@ def one_at_a_time(engine: object, sample: int = 1000) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--persons", default="100000", help="comma-separated city sizes")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--postgres", default=os.environ.get("HUB_TEST_POSTGRES_URL"))
-    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     if args.child:
         child(args.child, args.url)
         return

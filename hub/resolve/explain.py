@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.errors import InputError, NotFoundError
+from hub.errors import InputError
 from hub.resolve.engine import Explanation, explain_pair
 from hub.resolve.model import Parameters
-from hub.resolve.service import describe, load_records
+from hub.resolve.service import describe, latest_run, load_records
 from hub.resolve.settings import MatchSettings
-from hub.store.models import Judgement, Kind, Membership, ResolutionRun, SourceRecord
+from hub.store.models import Judgement, Kind, Membership, SourceRecord
 
 __all__ = ["RecordPairExplanation", "explain_records", "format_waterfall"]
 
@@ -44,14 +44,7 @@ def explain_records(session: Session, record_a: int, record_b: int) -> RecordPai
     if len(kinds) != 1:
         raise InputError("the two records must be of the same kind")
     kind = kinds.pop()
-    run = session.scalars(
-        select(ResolutionRun)
-        .where(ResolutionRun.kind == kind, ResolutionRun.finished_at.is_not(None))
-        .order_by(ResolutionRun.id.desc())
-        .limit(1)
-    ).first()
-    if run is None:
-        raise NotFoundError(f"no resolution run for {kind.value} yet: run `hub resolve` first")
+    run = latest_run(session, kind)
     low, high = min(record_a, record_b), max(record_a, record_b)
     judgements = session.scalars(
         select(Judgement)

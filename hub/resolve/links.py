@@ -36,6 +36,14 @@ from hub.store.models import LinkRelation, utcnow
 __all__ = ["LinkSummary", "link_entities"]
 
 _CONTEXT = ("community", "street", "district")
+_PERSON_PLACES = (
+    ("address", LinkRelation.LIVES_AT),
+    ("registered_address", LinkRelation.HOUSEHOLD_REGISTERED_AT),
+)
+_COMPANY_PLACES = (
+    ("registered_address", LinkRelation.REGISTERED_AT),
+    ("business_address", LinkRelation.OPERATES_AT),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +124,21 @@ def link_entities(session: Session) -> LinkSummary:
         if f.get("name_core") and not f.get("is_branch"):
             by_core[f["name_core"]].add(entity)
 
+    def place_links(
+        record: int, subject: str, f: dict[str, Any], fields: tuple[tuple[str, LinkRelation], ...]
+    ) -> list[str]:
+        """Link `subject` to the address entity of each address field that resolves; those entities."""
+        places = []
+        for field, relation in fields:
+            if f.get(field):
+                place = addresses.resolve(f[field])
+                if place is None:
+                    unresolved[relation.value] += 1
+                    continue
+                asserted[(relation.value, subject, place)].add(record)
+                places.append(place)
+        return places
+
     by_id: dict[str, set[str]] = defaultdict(set)
     by_name: dict[str, set[str]] = defaultdict(set)
     lives: dict[str, set[str]] = defaultdict(set)  # address entity → person entities
@@ -125,17 +148,8 @@ def link_entities(session: Session) -> LinkSummary:
             by_id[f["id_number"]].add(person)
         if f.get("name_key"):
             by_name[f["name_key"]].add(person)
-        for field, relation in (
-            ("address", LinkRelation.LIVES_AT),
-            ("registered_address", LinkRelation.HOUSEHOLD_REGISTERED_AT),
-        ):
-            if f.get(field):
-                place = addresses.resolve(f[field])
-                if place is None:
-                    unresolved[relation.value] += 1
-                    continue
-                asserted[(relation.value, person, place)].add(record)
-                lives[place].add(person)
+        for place in place_links(record, person, f, _PERSON_PLACES):
+            lives[place].add(person)
         employer = None
         if f.get("employer_uscc") and f.get("employer_uscc_valid"):
             employer = _unique(by_uscc.get(f["employer_uscc"]))
@@ -148,18 +162,7 @@ def link_entities(session: Session) -> LinkSummary:
             unresolved[LinkRelation.EMPLOYED_BY.value] += 1
 
     for record, company, f in companies:
-        places = []
-        for field, relation in (
-            ("registered_address", LinkRelation.REGISTERED_AT),
-            ("business_address", LinkRelation.OPERATES_AT),
-        ):
-            if f.get(field):
-                place = addresses.resolve(f[field])
-                if place is None:
-                    unresolved[relation.value] += 1
-                    continue
-                asserted[(relation.value, company, place)].add(record)
-                places.append(place)
+        places = place_links(record, company, f, _COMPANY_PLACES)
         representative = None
         if f.get("legal_representative_id_number") and f.get("legal_representative_id_number_valid"):
             representative = _unique(by_id.get(f["legal_representative_id_number"]))

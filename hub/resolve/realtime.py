@@ -15,17 +15,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import orjson
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.errors import NotFoundError
 from hub.resolve.columns import Column, RecordTable
 from hub.resolve.incremental import Resolver
 from hub.resolve.model import Parameters
-from hub.resolve.service import LoadedRecords, assign_entities, load_records, steward_pairs
+from hub.resolve.service import (
+    LoadedRecords,
+    assign_entities,
+    insert_judgements,
+    latest_run,
+    load_records,
+    open_review_items,
+    steward_pairs,
+)
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
-from hub.store.models import ActorType, Decision, Kind, ResolutionRun, ReviewStatus, utcnow
+from hub.store.models import ActorType, Decision, Kind, ResolutionRun, utcnow
 
 __all__ = ["RealtimeSummary", "build_resolver", "resolve_records"]
 
@@ -39,18 +45,6 @@ class RealtimeSummary:
     review_items: int
 
 
-def _latest_run(session: Session, kind: Kind) -> ResolutionRun:
-    run = session.scalars(
-        select(ResolutionRun)
-        .where(ResolutionRun.kind == kind, ResolutionRun.finished_at.is_not(None))
-        .order_by(ResolutionRun.id.desc())
-        .limit(1)
-    ).first()
-    if run is None:
-        raise NotFoundError(f"no resolution run for {kind.value} yet: run `hub resolve` first")
-    return run
-
-
 def build_resolver(
     session: Session,
     kind: Kind,
@@ -58,7 +52,7 @@ def build_resolver(
     leave_out: Collection[int] = (),
 ) -> tuple[Resolver, LoadedRecords, ResolutionRun]:
     """A Resolver over the stored records of `kind` but `leave_out`, and everything loaded for it."""
-    run = _latest_run(session, kind)
+    run = latest_run(session, kind)
     settings = MatchSettings.from_json(run.settings["match"])
     parameters = Parameters.from_json(run.settings["parameters"])
     loaded = load_records(session, kind, settings)
@@ -89,8 +83,9 @@ def resolve_records(session: Session, kind: Kind, record_ids: list[int]) -> Real
     touched: set[int] = set()
     bulk = BulkWriter(session.connection())
     stamp = bulk.timestamp(utcnow())
-    judgement_rows: list[tuple[object, ...]] = []
-    reviews: list[int] = []
+    judgement_rows: list[
+        tuple[int, int, str, float, str, str]
+    ] = []  # a, b, decision, score, explanation, actor
     joined = merged = 0
     for i in order:
         row = {name: column.values[i] for name, column in table.columns.items()}
@@ -108,53 +103,25 @@ def resolve_records(session: Session, kind: Kind, record_ids: list[int]) -> Real
             decision = Decision.UNSURE if how == "review" else Decision.POSITIVE
             judgement_rows.append(
                 (
-                    kind.value,
                     a,
                     b,
                     decision.value,
                     resolver.probability(weight),
                     orjson.dumps({"levels": levels, "weights": weights, "weight": round(weight, 3)}).decode(),
                     actor.value,
-                    f"{actor.value}:incremental, weights of run {run.id}",
-                    run.id,
-                    stamp,
                 )
             )
-            if decision == Decision.UNSURE:
-                reviews.append(len(judgement_rows) - 1)
     groups: dict[int, list[int]] = {}
     for i in sorted(touched):
         groups.setdefault(resolver.entity[i], []).append(ids[i])
     assign_entities(session, bulk, kind, list(groups.values()), current, stamp)
-    judgement_ids = bulk.insert_returning_ids(
-        "judgement",
-        (
-            "kind",
-            "record_a_id",
-            "record_b_id",
-            "decision",
-            "score",
-            "explanation",
-            "actor_type",
-            "actor",
-            "run_id",
-            "created_at",
-        ),
-        judgement_rows,
-    )
-    bulk.insert(
-        "review_item",
-        ("judgement_id", "kind", "priority", "status", "created_at"),
-        [
-            (
-                judgement_ids[k],
-                kind.value,
-                round(1.0 - abs(float(judgement_rows[k][4]) - 0.5) * 2, 6),  # type: ignore[arg-type]
-                ReviewStatus.OPEN.value,
-                stamp,
-            )
-            for k in reviews
-        ],
-    )
+    suffix = f":incremental, weights of run {run.id}"
+    judgement_ids = insert_judgements(session, bulk, kind, run.id, stamp, judgement_rows, actor=suffix)
+    reviews = [
+        (judgement_id, row[3])
+        for judgement_id, row in zip(judgement_ids, judgement_rows, strict=True)
+        if row[2] == Decision.UNSURE.value
+    ]
+    open_review_items(bulk, kind, stamp, reviews)
     session.flush()
     return RealtimeSummary(len(order), joined, merged, len(judgement_rows), len(reviews))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,7 @@ import orjson
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
+from hub.errors import NotFoundError
 from hub.resolve.columns import ColumnsBuilder, RecordTable
 from hub.resolve.engine import Resolution, resolve
 from hub.resolve.kinds import SETTINGS, flatten
@@ -53,7 +54,10 @@ __all__ = [
     "assign_entities",
     "describe",
     "features_of",
+    "insert_judgements",
+    "latest_run",
     "load_records",
+    "open_review_items",
     "resolve_kind",
     "steward_pairs",
 ]
@@ -137,6 +141,19 @@ def steward_pairs(
             elif decision == Decision.NEGATIVE:
                 cannot.append(pair)
     return must, cannot
+
+
+def latest_run(session: Session, kind: Kind) -> ResolutionRun:
+    """The latest finished resolution run of `kind`; NotFoundError before the first."""
+    run = session.scalars(
+        select(ResolutionRun)
+        .where(ResolutionRun.kind == kind, ResolutionRun.finished_at.is_not(None))
+        .order_by(ResolutionRun.id.desc())
+        .limit(1)
+    ).first()
+    if run is None:
+        raise NotFoundError(f"no resolution run for {kind.value} yet: run `hub resolve` first")
+    return run
 
 
 def _last_parameters(session: Session, kind: Kind, settings: MatchSettings) -> tuple[int, Parameters] | None:
@@ -315,7 +332,7 @@ def _store_judgements(
         )
     )
     review_rows = np.flatnonzero(in_review).tolist()
-    ids = _insert_judgements(session, bulk, kind, run.id, stamp, varying)
+    ids = insert_judgements(session, bulk, kind, run.id, stamp, varying)
     # Open review items of earlier runs are superseded by this run's; decided ones stay as they are.
     session.execute(
         update(ReviewItem)
@@ -324,21 +341,20 @@ def _store_judgements(
             status=ReviewStatus.DECIDED, note=f"superseded by resolution run {run.id}", decided_at=utcnow()
         )
     )
+    open_review_items(bulk, kind, stamp, [(ids[i], float(probabilities[i])) for i in review_rows])
+    return len(varying), len(review_rows)
+
+
+def open_review_items(bulk: BulkWriter, kind: Kind, stamp: Any, judgements: list[tuple[int, float]]) -> None:
+    """A review item for each (judgement id, match probability), the most uncertain first."""
     bulk.insert(
         "review_item",
         ("judgement_id", "kind", "priority", "status", "created_at"),
         [
-            (
-                ids[i],
-                kind.value,
-                round(1.0 - abs(float(probabilities[i]) - 0.5) * 2, 6),  # most uncertain first
-                ReviewStatus.OPEN.value,
-                stamp,
-            )
-            for i in review_rows
+            (judgement_id, kind.value, round(1.0 - abs(p - 0.5) * 2, 6), ReviewStatus.OPEN.value, stamp)
+            for judgement_id, p in judgements
         ],
     )
-    return len(varying), len(review_rows)
 
 
 @contextmanager
@@ -432,19 +448,29 @@ _JUDGEMENT_COLUMNS = (
 )
 
 
-def _insert_judgements(
-    session: Session, bulk: BulkWriter, kind: Kind, run_id: int, stamp: Any, rows: list[tuple[Any, ...]]
+def insert_judgements(
+    session: Session,
+    bulk: BulkWriter,
+    kind: Kind,
+    run_id: int,
+    stamp: Any,
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    actor: str | None = None,
 ) -> list[int]:
     """Insert judgements given as (a, b, decision, score, explanation, actor type); return their ids.
+
+    The actor is the actor type followed by `actor` (default ":run N").
 
     On SQLite the varying columns go to a bare temporary table and one INSERT … SELECT adds the
     constant ones: binding four columns fewer per row saved about 40 % on a million judgements.
     """
+    suffix = actor if actor is not None else f":run {run_id}"
     if not bulk.sqlite:
         return bulk.insert_returning_ids(
             "judgement",
             _JUDGEMENT_COLUMNS,
-            [(kind.value, a, b, d, s, e, t, f"{t}:run {run_id}", run_id, stamp) for a, b, d, s, e, t in rows],
+            [(kind.value, a, b, d, s, e, t, f"{t}{suffix}", run_id, stamp) for a, b, d, s, e, t in rows],
         )
     if not rows:
         return []
@@ -456,7 +482,7 @@ def _insert_judgements(
             f"INSERT INTO judgement ({', '.join(_JUDGEMENT_COLUMNS)})"
             " SELECT ?, a, b, decision, score, explanation, actor_type, actor_type || ?, ?, ?"
             " FROM resolve_judgement ORDER BY rowid",
-            (kind.value, f":run {run_id}", run_id, stamp),
+            (kind.value, suffix, run_id, stamp),
         )
         last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
     return list(range(last - len(rows) + 1, last + 1))

@@ -18,7 +18,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ConstrainedClusters"]
+__all__ = ["MERGED", "REFUSED", "TOGETHER", "ConstrainedClusters"]
+
+# What became of one join: refused by a constraint, already in one cluster, or two clusters merged.
+REFUSED, TOGETHER, MERGED = 0, 1, 2
 
 _MISSING = object()
 
@@ -76,14 +79,17 @@ class ConstrainedClusters:
 
     def join(self, a: int, b: int, *, override_apart: bool = False) -> bool:
         """Join the clusters of a and b unless a constraint forbids it; True if they are now one."""
+        return self._join(a, b, override_apart) != REFUSED
+
+    def _join(self, a: int, b: int, override_apart: bool) -> int:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
-            return True
+            return TOGETHER
         if (not override_apart and self._conflict(ra, rb)) or (
             self.forbidden and self._forbidden_between(ra, rb)
         ):
             self.refused += 1
-            return False
+            return REFUSED
         if ra < rb:
             ra, rb = rb, ra
         self.parent[ra] = rb  # the lower index is the root: deterministic
@@ -96,17 +102,18 @@ class ConstrainedClusters:
         fa = self.forbidden.pop(ra, None)
         if fa:
             self.forbidden.setdefault(rb, set()).update(fa)
-        return True
+        return MERGED
 
     def join_all(
-        self, left: NDArray[np.int64], right: NDArray[np.int64], **kwargs: bool
-    ) -> NDArray[np.bool_]:
-        """Join each pair in order; whether each was joined (or already together)."""
-        out = np.zeros(left.size, dtype=bool)
-        join = self.join
-        for k, (a, b) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
-            out[k] = join(a, b, **kwargs)
-        return out
+        self, left: NDArray[np.int64], right: NDArray[np.int64], *, override_apart: bool = False
+    ) -> NDArray[np.int8]:
+        """Join each pair in order; what became of each: REFUSED, TOGETHER (already) or MERGED."""
+        join = self._join
+        return np.fromiter(
+            (join(a, b, override_apart) for a, b in zip(left.tolist(), right.tolist(), strict=True)),
+            dtype=np.int8,
+            count=left.size,
+        )
 
     def labels(self) -> NDArray[np.int64]:
         """Each record's cluster, numbered by its lowest record index."""

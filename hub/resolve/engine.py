@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hub.resolve.blocking import BlockStats, block
-from hub.resolve.cluster import ConstrainedClusters
+from hub.resolve.cluster import MERGED, REFUSED, ConstrainedClusters
 from hub.resolve.columns import RecordTable
 from hub.resolve.compare import compare_all
 from hub.resolve.model import Parameters, pair_weights, train
@@ -46,6 +46,7 @@ class Resolution:
     weights: NDArray[np.float64]
     parts: NDArray[np.float32]
     joined_by: NDArray[np.int8]
+    merged: NDArray[np.bool_]  # the pair's edge merged two clusters: the spanning edges behind each cluster
     review: NDArray[np.bool_]
     parameters: Parameters
     stats: dict[str, Any] = field(default_factory=dict)
@@ -157,16 +158,21 @@ def resolve(
     clusters.forbid(cannot_link)
     clusters.forbid(zip(left[vetoed].tolist(), right[vetoed].tolist(), strict=True))
     joined_by = np.zeros(left.size, dtype=np.int8)
+    merged = np.zeros(left.size, dtype=bool)
     if must_link:
         pairs = np.asarray(must_link, dtype=np.int64).reshape(-1, 2)
         clusters.join_all(pairs[:, 0], pairs[:, 1], override_apart=True)
     rows = np.flatnonzero(rule)
-    joined_by[rows[clusters.join_all(left[rows], right[rows])]] = 2
+    outcome = clusters.join_all(left[rows], right[rows])
+    joined_by[rows[outcome != REFUSED]] = 2
+    merged[rows[outcome == MERGED]] = True
     link_weight = _bits(settings.link_at)
     model_vetoed = _model_vetoed(settings, levels)
     model = np.flatnonzero(~rule & ~vetoed & ~model_vetoed & (weights >= link_weight))
     model = model[np.argsort(-weights[model], kind="stable")]
-    joined_by[model[clusters.join_all(left[model], right[model])]] = 1
+    outcome = clusters.join_all(left[model], right[model])
+    joined_by[model[outcome != REFUSED]] = 1
+    merged[model[outcome == MERGED]] = True
     labels = clusters.labels()
     review = ((weights >= _bits(settings.review_at)) | vetoed) & (labels[left] != labels[right])
     stage("cluster")
@@ -177,6 +183,7 @@ def resolve(
         "blocking": [_stats_json(s) for s in block_stats],
         "joined_by_rule": int((joined_by == 2).sum()),
         "joined_by_model": int((joined_by == 1).sum()),
+        "joins": int(merged.sum()),
         "rule_joins_vetoed": int(vetoed.sum()),
         "model_joins_vetoed": int((model_vetoed & (weights >= link_weight)).sum()),
         "refused_by_constraints": clusters.refused,
@@ -184,7 +191,9 @@ def resolve(
         "clusters": int(np.unique(labels).size),
         "seconds": timings,
     }
-    return Resolution(labels, left, right, levels, weights, parts, joined_by, review, parameters, stats)
+    return Resolution(
+        labels, left, right, levels, weights, parts, joined_by, merged, review, parameters, stats
+    )
 
 
 def _join_rule(name: str) -> BlockingRule:

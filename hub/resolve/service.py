@@ -3,8 +3,10 @@
 `resolve_kind` runs the pure engine over every current record of one kind and stores:
 
 - the run, with the settings and trained parameters it used (so it can be reproduced);
-- a judgement per joined or uncertain pair, with each comparison's level and weight; the judgements
-  of earlier machine runs are retired (kept, with `deleted_at`), stewards' never;
+- a judgement per join and per uncertain pair, with each comparison's level and weight; the judgements
+  of earlier machine runs are retired (kept, with `deleted_at`), stewards' never. A join is a match
+  that merged two clusters: each cluster of n records is explained by its n - 1 joins, and a matched
+  pair inside a cluster already joined is not stored again (`hub explain` computes it on demand);
 - review items for the uncertain pairs, most uncertain first;
 - memberships and entities with stable ids: a cluster keeps the id of the entity most of its records
   belonged to; an entity left without records is retired as merged into the one that took most of
@@ -301,7 +303,7 @@ def _store_judgements(
         )
         .values(deleted_at=utcnow())
     )
-    rows = np.flatnonzero((result.joined_by > 0) | result.review)
+    rows = np.flatnonzero(result.merged | result.review)
     if must or cannot:
         decided = {(min(a, b), max(a, b)) for a, b in (*must, *cannot)}
         pairs = zip(result.left[rows].tolist(), result.right[rows].tolist(), strict=True)

@@ -210,6 +210,43 @@ def test_stewards_decisions_survive_a_full_rerun(engine: Engine) -> None:
         assert stewards == 2
 
 
+def test_each_cluster_is_explained_by_its_joins_one_fewer_than_its_records(engine: Engine) -> None:
+    city(engine)
+    load(engine, "migrant_registry", [{"key": "m1", **WANG}])  # a third record agreeing on everything
+    resolve(engine)
+    with Session(engine) as session:
+        members: dict[str, set[int]] = {}
+        for record, entity in current(session).items():
+            members.setdefault(entity, set()).add(record)
+        joins = session.execute(
+            select(Judgement.record_a_id, Judgement.record_b_id).where(
+                Judgement.decision == Decision.POSITIVE, Judgement.deleted_at.is_(None)
+            )
+        ).all()
+        entity = current(session)
+        per_entity: dict[str, list[tuple[int, int]]] = {}
+        for a, b in joins:
+            assert entity[a] == entity[b]  # a join never crosses entities
+            per_entity.setdefault(entity[a], []).append((a, b))
+        wang = entity_of(session, "household_registry", "h1")
+        assert len(members[wang]) == 4  # h1, t1, g1, m1: six matching pairs, three joins
+        for e, records in members.items():
+            edges = per_entity.get(e, [])
+            assert len(edges) == len(records) - 1
+            reached, frontier = {min(records)}, [min(records)]  # the joins connect the whole cluster
+            while frontier:
+                r = frontier.pop()
+                for a, b in edges:
+                    for x, y in ((a, b), (b, a)):
+                        if x == r and y not in reached:
+                            reached.add(y)
+                            frontier.append(y)
+            assert reached == records
+        h1, m1 = record_id(session, "household_registry", "h1"), record_id(session, "migrant_registry", "m1")
+        result = explain_records(session, h1, m1)  # matched, stored or not: explained either way
+        assert result.explanation.probability > 0.95 and result.entity_a == result.entity_b == wang
+
+
 def test_uncertain_pairs_become_review_items_and_explanations_add_up(engine: Engine) -> None:
     city(engine)
     # A relative: same flat, registered flat and phone as h1, another name and birth date, no ID.

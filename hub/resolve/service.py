@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from hub.errors import NotFoundError
-from hub.resolve.columns import ColumnsBuilder, RecordTable
+from hub.resolve.columns import ColumnsBuilder, IntArray, RecordTable
 from hub.resolve.engine import Resolution, resolve
 from hub.resolve.kinds import SETTINGS, flatten
 from hub.resolve.model import Parameters
@@ -71,11 +72,15 @@ class LoadedRecords:
 
     record_ids: list[int]
     table: RecordTable
-    entities: list[str | None]  # each record's current entity
+    entity_codes: IntArray  # each record's current entity, a code into `entity_names` (-1: none)
+    entity_names: list[str]  # in order of each entity's earliest record
 
     def current(self) -> dict[int, str]:
         """Record id → current entity id."""
-        return {r: e for r, e in zip(self.record_ids, self.entities, strict=True) if e is not None}
+        names = self.entity_names
+        return {
+            r: names[c] for r, c in zip(self.record_ids, self.entity_codes.tolist(), strict=True) if c >= 0
+        }
 
 
 @dataclass(slots=True)
@@ -112,14 +117,22 @@ def load_records(session: Session, kind: Kind, settings: MatchSettings) -> Loade
         f" WHERE r.kind = '{kind.value}' ORDER BY r.id"
     )
     record_ids: list[int] = []
-    entities: list[str | None] = []
+    entity_codes = array("q")
+    entity_index: dict[str, int] = {}
     builder = ColumnsBuilder(settings.fields())
     for record_id, entity_id, match, features in rows:
         record_ids.append(record_id)
-        entities.append(entity_id)
+        entity_codes.append(
+            -1 if entity_id is None else entity_index.setdefault(entity_id, len(entity_index))
+        )
         # Stored at ingest since migration 0002; older versions derive them from their features.
         builder.add(features_of(match) if match is not None else flatten(kind.value, features_of(features)))
-    return LoadedRecords(record_ids, RecordTable(list(record_ids), builder.columns()), entities)
+    return LoadedRecords(
+        record_ids,
+        RecordTable(list(record_ids), builder.columns()),
+        np.frombuffer(entity_codes, dtype=np.int64).copy(),
+        list(entity_index),
+    )
 
 
 def steward_pairs(
@@ -369,71 +382,119 @@ def _temporary(connection: Connection, name: str, columns: str) -> Iterator[None
         connection.exec_driver_sql(f"DROP TABLE {name}")
 
 
-def _choose_entities(
-    kind: Kind, clusters: list[list[int]], current: Mapping[int, str]
-) -> tuple[list[tuple[int, str, str | None]], list[str], dict[str, str], set[str]]:
-    """Which entity id each cluster keeps, in arrays: a million clusters in about a second.
+@dataclass(slots=True)
+class Grouping:
+    """Records grouped into clusters, with the entity each record belongs to now, as arrays.
 
-    Clusters come largest first; each takes the id most of its records had (ties: the smallest id)
-    unless a larger cluster took it, then its next, else a new id. Returns the moves (record, new
-    entity, old entity or None), the new ids, the retired ids with their survivors, and the ids that
-    kept or gained records.
+    `records` are record ids in ascending order; `cluster_of` numbers each record's cluster 0..k-1;
+    `old_code` is each record's entity now, a code into `names` (-1: none), codes in order of each
+    entity's earliest record.
     """
-    sizes = np.fromiter((len(c) for c in clusters), dtype=np.int64, count=len(clusters))
-    records = np.fromiter(itertools.chain.from_iterable(clusters), dtype=np.int64, count=int(sizes.sum()))
-    cluster_of = np.repeat(np.arange(len(clusters), dtype=np.int64), sizes)
-    olds = [current.get(r) for r in records.tolist()]
-    names = sorted(
-        {o for o in olds if o is not None}
-    )  # codes in id order: the smallest code is the smallest id
-    code_of = {name: code for code, name in enumerate(names)}
-    old_code = np.fromiter((-1 if o is None else code_of[o] for o in olds), dtype=np.int64, count=len(olds))
+
+    records: IntArray
+    cluster_of: IntArray
+    old_code: IntArray
+    names: list[str]
+
+    @classmethod
+    def of(cls, clusters: Sequence[Sequence[int]], current: Mapping[int, str]) -> Grouping:
+        """From clusters as lists of record ids and each record's entity now."""
+        sizes = np.fromiter((len(c) for c in clusters), dtype=np.int64, count=len(clusters))
+        records = np.fromiter(itertools.chain.from_iterable(clusters), dtype=np.int64, count=int(sizes.sum()))
+        cluster_of = np.repeat(np.arange(len(clusters), dtype=np.int64), sizes)
+        order = np.argsort(records, kind="stable")
+        records, cluster_of = records[order], cluster_of[order]
+        index: dict[str, int] = {}
+        old_code = np.fromiter(
+            (
+                -1 if (e := current.get(r)) is None else index.setdefault(e, len(index))
+                for r in records.tolist()
+            ),
+            dtype=np.int64,
+            count=records.size,
+        )
+        return cls(records, cluster_of, old_code, list(index))
+
+
+@dataclass(slots=True)
+class Choice:
+    """What `_choose_entities` decided: each record's entity after, the new ids, the retired ones."""
+
+    all_names: list[str]  # the old names, then the new ones
+    new_code: IntArray  # each record's entity after, a code into `all_names`
+    new_entities: list[str]
+    retired: dict[str, str]  # retired id → its survivor
+    changed: set[str]  # ids that kept their records and gained others
+
+
+def _choose_entities(kind: Kind, grouping: Grouping) -> Choice:
+    """Which entity id each cluster keeps, in arrays: a million clusters in well under a second.
+
+    Clusters choose largest first (ties: the one with the earliest record); each takes the id most of
+    its records had (ties: the entity of the earliest record) unless a cluster before it took that id,
+    then its next, else a new id. Only clusters competing for an id are walked one by one; a cluster
+    whose candidate ids no other cluster holds simply takes its first.
+    """
+    records, cluster_of, old_code, names = (
+        grouping.records,
+        grouping.cluster_of,
+        grouping.old_code,
+        grouping.names,
+    )
+    k = int(cluster_of.max()) + 1 if cluster_of.size else 0
+    sizes = np.bincount(cluster_of, minlength=k)
+    _, first_index = np.unique(cluster_of, return_index=True)
+    first_record = records[first_index]  # records are in id order: the first is the earliest
+    order = np.lexsort((first_record, -sizes))  # the order in which clusters choose
+    rank = np.empty(k, dtype=np.int64)
+    rank[order] = np.arange(k, dtype=np.int64)
     held = old_code >= 0
     base = len(names) + 1
     pairs, counts = np.unique(cluster_of[held] * base + old_code[held], return_counts=True)
     pair_cluster, pair_entity = pairs // base, pairs % base
-    order = np.lexsort((pair_entity, -counts, pair_cluster))  # by cluster, most records first, then id
-    pair_cluster, pair_entity = pair_cluster[order], pair_entity[order]
-    starts = np.searchsorted(pair_cluster, np.arange(len(clusters) + 1))
+    by_preference = np.lexsort((pair_entity, -counts, rank[pair_cluster]))
+    pair_cluster, pair_entity = pair_cluster[by_preference], pair_entity[by_preference]
+
+    chosen = np.full(k, -1, dtype=np.int64)
     taken = np.zeros(len(names), dtype=bool)
-    chosen = np.empty(len(clusters), dtype=np.int64)
+    contested = np.bincount(pair_entity, minlength=len(names)) > 1  # an id records of several clusters hold
+    competing = np.zeros(k, dtype=bool)
+    competing[pair_cluster[contested[pair_entity]]] = True
+    first = np.r_[True, pair_cluster[1:] != pair_cluster[:-1]] if pair_cluster.size else np.zeros(0, bool)
+    easy_cluster, easy_entity = pair_cluster[first], pair_entity[first]
+    easy = ~competing[easy_cluster]
+    chosen[easy_cluster[easy]] = easy_entity[easy]
+    taken[easy_entity[easy]] = True
+    walk = np.flatnonzero(competing[pair_cluster])  # in choosing order, each cluster's preferences in turn
+    for c, e in zip(pair_cluster[walk].tolist(), pair_entity[walk].tolist(), strict=True):
+        if chosen[c] < 0 and not taken[e]:
+            taken[e] = True
+            chosen[c] = e
+
+    need = order[chosen[order] < 0]
     millis = time.time_ns() // 1_000_000
-    new_entities: list[str] = []
-    candidates = pair_entity.tolist()
-    bounds = starts.tolist()
-    for k in range(len(clusters)):
-        for code in candidates[bounds[k] : bounds[k + 1]]:
-            if not taken[code]:
-                taken[code] = True
-                chosen[k] = code
-                break
-        else:
-            chosen[k] = len(names) + len(new_entities)
-            new_entities.append(_new_entity_id(kind, millis, min(clusters[k])))
+    new_entities = [_new_entity_id(kind, millis, r) for r in first_record[need].tolist()]
+    chosen[need] = len(names) + np.arange(need.size, dtype=np.int64)
     all_names = names + new_entities
+
     new_code = chosen[cluster_of]
-    moved = np.flatnonzero(new_code != old_code)
-    moves = [
-        (record, all_names[new], None if old < 0 else names[old])
-        for record, new, old in zip(
-            records[moved].tolist(), new_code[moved].tolist(), old_code[moved].tolist(), strict=True
-        )
-    ]
+    moved = new_code != old_code
     # An entity none of whose records stays with it is retired into the one that took most of them.
-    gone = moved[(old_code[moved] >= 0) & ~taken[np.maximum(old_code[moved], 0)]]
+    gone = np.flatnonzero(moved & (old_code >= 0) & ~taken[np.maximum(old_code, 0)])
     retired: dict[str, str] = {}
     if gone.size:
-        pairs, counts = np.unique(old_code[gone] * (len(all_names) + 1) + new_code[gone], return_counts=True)
-        old_of, new_of = pairs // (len(all_names) + 1), pairs % (len(all_names) + 1)
-        order = np.lexsort((new_of, -counts, old_of))
-        old_of, new_of = old_of[order], new_of[order]
-        first = np.r_[True, old_of[1:] != old_of[:-1]]
+        width = len(all_names) + 1
+        pairs, counts = np.unique(old_code[gone] * width + new_code[gone], return_counts=True)
+        old_of, new_of = pairs // width, pairs % width
+        by_count = np.lexsort((new_of, -counts, old_of))
+        old_of, new_of = old_of[by_count], new_of[by_count]
+        head = np.r_[True, old_of[1:] != old_of[:-1]]
         retired = {
-            names[o]: all_names[n]
-            for o, n in zip(old_of[first].tolist(), new_of[first].tolist(), strict=True)
+            names[o]: all_names[n] for o, n in zip(old_of[head].tolist(), new_of[head].tolist(), strict=True)
         }
-    changed = {all_names[c] for c in np.unique(new_code[moved]).tolist()} - set(new_entities)
-    return moves, new_entities, retired, changed
+    gained = np.unique(new_code[moved])
+    changed = {all_names[c] for c in gained[gained < len(names)].tolist()}
+    return Choice(all_names, new_code, new_entities, retired, changed)
 
 
 _JUDGEMENT_COLUMNS = (
@@ -494,10 +555,15 @@ def _store_memberships(
     session: Session, bulk: BulkWriter, kind: Kind, loaded: LoadedRecords, result: Resolution, stamp: Any
 ) -> tuple[int, int, int, int]:
     started = time.perf_counter()
-    record_ids = loaded.record_ids
-    clusters = [[record_ids[i] for i in members] for members in result.clusters()]
+    _, cluster_of = np.unique(result.labels, return_inverse=True)  # numbered by their first record
+    grouping = Grouping(
+        np.asarray(loaded.record_ids, dtype=np.int64),
+        cluster_of.astype(np.int64),
+        loaded.entity_codes,
+        loaded.entity_names,
+    )
     timings = {"clusters": round(time.perf_counter() - started, 3)}
-    out = assign_entities(session, bulk, kind, clusters, loaded.current(), stamp, timings)
+    out = _assign(session, bulk, kind, grouping, stamp, timings)
     result.stats["membership_seconds"] = timings
     return out
 
@@ -509,13 +575,23 @@ def assign_entities(
     clusters: list[list[int]],
     current: dict[int, str],
     stamp: Any,
-    timings: dict[str, float] | None = None,
 ) -> tuple[int, int, int, int]:
     """Give each cluster (of record ids) an entity id, stable where possible, and store the changes.
 
     `current` holds the present entity of every record in the clusters; an entity none of whose
     records stays with it is retired. Returns (created, retired, moved records, entities).
     """
+    return _assign(session, bulk, kind, Grouping.of(clusters, current), stamp, None)
+
+
+def _assign(
+    session: Session,
+    bulk: BulkWriter,
+    kind: Kind,
+    grouping: Grouping,
+    stamp: Any,
+    timings: dict[str, float] | None,
+) -> tuple[int, int, int, int]:
     connection = session.connection()
     clock = time.perf_counter()
 
@@ -526,13 +602,23 @@ def assign_entities(
             timings[name] = round(now - clock, 3)
         clock = now
 
-    clusters = sorted(clusters, key=len, reverse=True)
-    moves, new_entities, retired, changed = _choose_entities(kind, clusters, current)
+    choice = _choose_entities(kind, grouping)
+    moved = np.flatnonzero(choice.new_code != grouping.old_code)
+    all_names = choice.all_names
+    moves = [
+        (record, all_names[new], int(old >= 0))
+        for record, new, old in zip(
+            grouping.records[moved].tolist(),
+            choice.new_code[moved].tolist(),
+            grouping.old_code[moved].tolist(),
+            strict=True,
+        )
+    ]
     lap("choose ids")
     bulk.insert(
         "entity",
         ("id", "kind", "status", "version", "created_at", "updated_at"),
-        [(e, kind.value, EntityStatus.ACTIVE.value, 1, stamp, stamp) for e in new_entities],
+        [(e, kind.value, EntityStatus.ACTIVE.value, 1, stamp, stamp) for e in choice.new_entities],
     )
     lap("new entities")
     # Set-based through temporary tables: one statement per step, not one per record.
@@ -540,11 +626,7 @@ def assign_entities(
     with _temporary(
         connection, "resolve_move", "record_id BIGINT PRIMARY KEY, entity_id VARCHAR(32), moved INT"
     ):
-        bulk.insert(
-            "resolve_move",
-            ("record_id", "entity_id", "moved"),
-            [(r, n, int(o is not None)) for r, n, o in moves],
-        )
+        bulk.insert("resolve_move", ("record_id", "entity_id", "moved"), moves)
         connection.exec_driver_sql(
             f"UPDATE membership SET valid_to = {mark} WHERE valid_to IS NULL"
             " AND record_id IN (SELECT record_id FROM resolve_move WHERE moved = 1)",
@@ -556,21 +638,19 @@ def assign_entities(
             (stamp,),
         )
     lap("memberships")
-    with _temporary(connection, "resolve_retire", "id VARCHAR(32) PRIMARY KEY, survivor VARCHAR(32)"):
-        bulk.insert("resolve_retire", ("id", "survivor"), list(retired.items()))
+    # One pass over the entities that changed: retired ones point to their survivor, every one's
+    # version goes up.
+    touched: list[tuple[str, str | None]] = list(choice.retired.items())
+    touched += [(e, None) for e in choice.changed]
+    with _temporary(connection, "resolve_entity", "id VARCHAR(32) PRIMARY KEY, survivor VARCHAR(32)"):
+        bulk.insert("resolve_entity", ("id", "survivor"), touched)
         connection.exec_driver_sql(
-            "UPDATE entity SET status = 'merged', version = version + 1,"
-            " merged_into_id = (SELECT survivor FROM resolve_retire WHERE resolve_retire.id = entity.id),"
-            f" updated_at = {mark} WHERE id IN (SELECT id FROM resolve_retire)",
+            "UPDATE entity SET version = entity.version + 1, updated_at = "
+            f"{mark}, status = CASE WHEN t.survivor IS NULL THEN entity.status ELSE 'merged' END,"
+            " merged_into_id = COALESCE(t.survivor, entity.merged_into_id)"
+            " FROM resolve_entity t WHERE t.id = entity.id",
             (stamp,),
         )
-    lap("retire")
-    with _temporary(connection, "resolve_changed", "id VARCHAR(32) PRIMARY KEY"):
-        bulk.insert("resolve_changed", ("id",), [(e,) for e in changed])
-        connection.exec_driver_sql(
-            f"UPDATE entity SET version = version + 1, updated_at = {mark}"
-            " WHERE id IN (SELECT id FROM resolve_changed)",
-            (stamp,),
-        )
-    lap("versions")
-    return len(new_entities), len(retired), len(moves), len(clusters)
+    lap("entities")
+    clusters = int(grouping.cluster_of.max()) + 1 if grouping.cluster_of.size else 0
+    return len(choice.new_entities), len(choice.retired), len(moves), clusters

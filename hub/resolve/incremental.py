@@ -37,7 +37,9 @@ class Added:
     index: int
     entity: int
     merged: list[int] = field(default_factory=list)
-    pairs: list[tuple[int, float, str]] = field(default_factory=list)  # candidate, weight, how it ended
+    # candidate, weight, how it ended: its join (model, rule, steward), together (matched, already joined
+    # by another pair), review or apart
+    pairs: list[tuple[int, float, str]] = field(default_factory=list)
     explanations: dict[int, tuple[list[int], list[float]]] = field(default_factory=dict)  # levels, weights
     neighbourhood: list[int] = field(default_factory=list)  # the records re-resolved
 
@@ -169,6 +171,8 @@ class Resolver:
             how = JOINED_BY[int(local.joined_by[row_k])]
             if how == "none":
                 how = "review" if local.review[row_k] else "apart"
+            elif not local.merged[row_k]:
+                how = "together"  # matched, but its entity was already joined by another pair
             added.pairs.append((other, float(local.weights[row_k]), how))
             added.explanations[other] = (
                 local.levels[row_k].tolist(),

@@ -95,8 +95,8 @@ def resolve_records(session: Session, kind: Kind, record_ids: list[int]) -> Real
         merged += len(added.merged)
         joined += added.entity != added.index
         for other, weight, how in added.pairs:
-            if how == "apart":
-                continue
+            if how in ("apart", "together"):
+                continue  # stored: the joins that put the record in its entity, and uncertain pairs
             a, b = sorted((ids[added.index], ids[other]))
             levels, weights = added.explanations[other]
             actor = ActorType.RULE if how == "rule" else ActorType.MODEL

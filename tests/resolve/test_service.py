@@ -367,7 +367,9 @@ def test_clusters_choose_ids_largest_first_by_most_records_and_only_then_new_one
         zip(grouping.records.tolist(), (choice.all_names[c] for c in choice.new_code.tolist()), strict=True)
     )
     assert [after[r] for r in (1, 2, 3, 4, 5, 6, 7, 9)] == ["X", "X", "Y", "Y", "Y", "Y", "Z", "W"]
-    assert choice.new_entities == [after[8]] and after[8].startswith("per_") and after[8].endswith(f"{8:012x}")
+    assert (
+        choice.new_entities == [after[8]] and after[8].startswith("per_") and after[8].endswith(f"{8:012x}")
+    )
     assert choice.retired == {} and choice.changed == {"Y"}  # Y gained records 3 and 6
     merged = _choose_entities(Kind.PERSON, Grouping.of([[1, 2, 3, 4, 5]], current))
     assert merged.retired == {"Y": "X"} and merged.new_entities == [] and merged.changed == {"X"}

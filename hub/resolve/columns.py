@@ -136,13 +136,19 @@ class ColumnsBuilder:
         self._index: dict[str, dict[Any, int]] = {name: {} for name in self.fields}
 
     def add(self, row: Mapping[str, Any]) -> None:
+        self.add_many((row,))
+
+    def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Add a batch of records, field by field (a few times faster than record by record)."""
         for name in self.fields:
-            value = row.get(name)
-            if value is None or value == "":
-                self._codes[name].append(-1)
-            else:
-                index = self._index[name]
-                self._codes[name].append(index.setdefault(value, len(index)))
+            index = self._index[name]
+            setdefault = index.setdefault
+            self._codes[name].extend(
+                [
+                    -1 if (value := row.get(name)) is None or value == "" else setdefault(value, len(index))
+                    for row in rows
+                ]
+            )
 
     def columns(self) -> dict[str, Column]:
         return {

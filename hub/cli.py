@@ -278,9 +278,10 @@ def resolve(
     import orjson
     from sqlalchemy.orm import Session
 
+    from hub.config import get_settings
     from hub.errors import InputError
+    from hub.resolve.batch import resolve_kinds
     from hub.resolve.links import link_entities
-    from hub.resolve.service import resolve_kind
     from hub.resolve.settings import MatchSettings
     from hub.store.models import Kind
 
@@ -295,22 +296,28 @@ def resolve(
         f"{'kind':<14}{'records':>10}{'entities':>10}{'new':>8}{'retired':>9}{'moved':>9}"
         f"{'pairs':>11}{'review':>8}{'seconds':>9}"
     )
-    for name in _kinds(kind):
-        with Session(engine) as session, console.status(f"resolving {name} …", spinner="dots") as status:
+    started = time.perf_counter()
+    with console.status("resolving …", spinner="dots") as status:
 
-            def progress(stage: str, name: str = name) -> None:
-                if not quiet:
-                    status.update(f"resolving {name}: {stage} done …")
+        def progress(kind: Kind, stage: str) -> None:
+            if not quiet:
+                status.update(f"resolving {kind.value}: {stage} done …")
 
-            started = time.perf_counter()
-            summary = resolve_kind(session, Kind(name), settings=custom, progress=progress)
-            session.commit()
-        print(
-            f"{name:<14}{summary.records:>10,}{summary.entities:>10,}{summary.created:>8,}"
-            f"{summary.retired:>9,}{summary.moved_records:>9,}{summary.stats['candidate_pairs']:>11,}"
-            f"{summary.review_items:>8,}{time.perf_counter() - started:>9.1f}",
-            flush=True,
-        )
+        for summary in resolve_kinds(
+            engine,
+            [Kind(name) for name in _kinds(kind)],
+            settings=custom,
+            workers=get_settings().resolve_workers,
+            progress=progress,
+        ):
+            seconds = sum(summary.stats["seconds"].values())
+            print(
+                f"{summary.kind.value:<14}{summary.records:>10,}{summary.entities:>10,}{summary.created:>8,}"
+                f"{summary.retired:>9,}{summary.moved_records:>9,}{summary.stats['candidate_pairs']:>11,}"
+                f"{summary.review_items:>8,}{seconds:>9.1f}",
+                flush=True,
+            )
+    print(f"resolved in {time.perf_counter() - started:.1f} s (kinds side by side where cores allow)")
     with Session(engine) as session:
         links = link_entities(session)
         session.commit()

@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_INGEST_BATCH",
     "Settings",
     "default_ingest_workers",
+    "default_resolve_workers",
     "get_settings",
 ]
 
@@ -26,6 +27,11 @@ def default_ingest_workers() -> int:
     return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
+def default_resolve_workers() -> int:
+    """Processes that resolve kinds side by side while the database writes: two on two cores or more."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 0
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What the hub reads from the environment.
@@ -33,11 +39,14 @@ class Settings:
     `HUB_DATABASE_URL`: a SQLAlchemy URL; default a SQLite file `hub.db` in the working directory.
     `HUB_INGEST_BATCH`: records per database round trip during ingestion.
     `HUB_INGEST_WORKERS`: processes that normalize large files while the database writes; 0 for none.
+    `HUB_RESOLVE_WORKERS`: processes that load and resolve kinds side by side in `hub resolve` while
+    the database stores the kinds already done; 0 resolves one kind after another in one process.
     """
 
     database_url: str
     ingest_batch: int = DEFAULT_INGEST_BATCH
     ingest_workers: int = 0
+    resolve_workers: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +56,7 @@ class Settings:
             database_url=url,
             ingest_batch=_count(env, "HUB_INGEST_BATCH", DEFAULT_INGEST_BATCH, least=1),
             ingest_workers=_count(env, "HUB_INGEST_WORKERS", default_ingest_workers(), least=0),
+            resolve_workers=_count(env, "HUB_RESOLVE_WORKERS", default_resolve_workers(), least=0),
         )
 
 

@@ -53,9 +53,11 @@ from hub.store.models import (
 )
 
 __all__ = [
+    "Computed",
     "LoadedRecords",
     "RunSummary",
     "assign_entities",
+    "compute_kind",
     "describe",
     "features_of",
     "insert_judgements",
@@ -64,6 +66,7 @@ __all__ = [
     "open_review_items",
     "resolve_kind",
     "steward_pairs",
+    "store_kind",
 ]
 
 
@@ -223,6 +226,22 @@ def _new_entity_id(kind: Kind, millis: int, record_id: int) -> str:
     return f"{ENTITY_PREFIX[kind]}_{millis:012x}{record_id:012x}"
 
 
+@dataclass(slots=True)
+class Computed:
+    """The reading half of a run, ready to store: the records, stewards' decisions and the resolution.
+
+    Picklable and without the record table, so a worker process can compute it for the writer.
+    """
+
+    kind: Kind
+    settings: MatchSettings
+    loaded: LoadedRecords
+    must: list[tuple[int, int]]
+    cannot: list[tuple[int, int]]
+    result: Resolution
+    load_seconds: float
+
+
 def resolve_kind(
     session: Session,
     kind: Kind,
@@ -232,8 +251,8 @@ def resolve_kind(
     progress: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Resolve every current record of `kind` and store the result (flushes; the caller commits)."""
-    with _without_gc():
-        return _resolve_kind(session, kind, settings or SETTINGS[kind.value], actor, progress)
+    computed = compute_kind(session, kind, settings=settings, progress=progress)
+    return store_kind(session, computed, actor=actor)
 
 
 @contextmanager
@@ -249,59 +268,70 @@ def _without_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _resolve_kind(
+def compute_kind(
     session: Session,
     kind: Kind,
-    settings: MatchSettings,
-    actor: str,
-    progress: Callable[[str], None] | None,
-) -> RunSummary:
-    started = time.perf_counter()
-    loaded = load_records(session, kind, settings)
-    load_seconds = time.perf_counter() - started
-    if progress:
-        progress("load")
-    index = {record_id: i for i, record_id in enumerate(loaded.record_ids)}
-    must, cannot = steward_pairs(session, kind, index)
-    reused = None
-    if len(loaded.record_ids) < settings.train_min_records:
-        reused = _last_parameters(session, kind, settings)
-    result = resolve(
-        loaded.table,
-        settings,
-        must_link=must,
-        cannot_link=cannot,
-        parameters=reused[1] if reused else None,
-        progress=progress,
-    )
-    if reused:
-        result.stats["parameters_from_run"] = reused[0]
-    persist_started = time.perf_counter()
-    run = ResolutionRun(
-        kind=kind,
-        settings={"match": settings.to_json(), "parameters": result.parameters.to_json()},
-        actor=actor,
-    )
-    session.add(run)
-    session.flush()
-    summary = _persist(session, kind, run, settings, loaded, result, must, cannot)
-    stats = dict(result.stats)
-    stats["seconds"] = {
-        "load": round(load_seconds, 3),
-        **stats["seconds"],
-        "persist": round(time.perf_counter() - persist_started, 3),
-    }
-    stats.update(
-        created=summary.created,
-        retired=summary.retired,
-        moved_records=summary.moved_records,
-        persist_seconds=summary.stats["persist_seconds"],
-    )
-    run.stats = stats
-    run.finished_at = utcnow()
-    session.flush()
-    summary.stats = stats
-    return summary
+    *,
+    settings: MatchSettings | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Computed:
+    """Load and resolve every current record of `kind`; reads only."""
+    settings = settings or SETTINGS[kind.value]
+    with _without_gc():
+        started = time.perf_counter()
+        loaded = load_records(session, kind, settings)
+        load_seconds = time.perf_counter() - started
+        if progress:
+            progress("load")
+        index = {record_id: i for i, record_id in enumerate(loaded.record_ids)}
+        must, cannot = steward_pairs(session, kind, index)
+        reused = None
+        if len(loaded.record_ids) < settings.train_min_records:
+            reused = _last_parameters(session, kind, settings)
+        result = resolve(
+            loaded.table,
+            settings,
+            must_link=must,
+            cannot_link=cannot,
+            parameters=reused[1] if reused else None,
+            progress=progress,
+        )
+        if reused:
+            result.stats["parameters_from_run"] = reused[0]
+        loaded.table = RecordTable([], {})  # storing needs only ids and entities
+        return Computed(kind, settings, loaded, must, cannot, result, load_seconds)
+
+
+def store_kind(session: Session, computed: Computed, *, actor: str = "system") -> RunSummary:
+    """Store what `compute_kind` decided: the run, judgements, review items, entities (flushes)."""
+    kind, settings, loaded, result = computed.kind, computed.settings, computed.loaded, computed.result
+    with _without_gc():
+        persist_started = time.perf_counter()
+        run = ResolutionRun(
+            kind=kind,
+            settings={"match": settings.to_json(), "parameters": result.parameters.to_json()},
+            actor=actor,
+        )
+        session.add(run)
+        session.flush()
+        summary = _persist(session, kind, run, settings, loaded, result, computed.must, computed.cannot)
+        stats = dict(result.stats)
+        stats["seconds"] = {
+            "load": round(computed.load_seconds, 3),
+            **stats["seconds"],
+            "persist": round(time.perf_counter() - persist_started, 3),
+        }
+        stats.update(
+            created=summary.created,
+            retired=summary.retired,
+            moved_records=summary.moved_records,
+            persist_seconds=summary.stats["persist_seconds"],
+        )
+        run.stats = stats
+        run.finished_at = utcnow()
+        session.flush()
+        summary.stats = stats
+        return summary
 
 
 def _persist(

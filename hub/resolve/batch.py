@@ -1,0 +1,98 @@
+"""`hub resolve` over several kinds: kinds load and resolve side by side in worker processes while
+the one writer stores each kind as soon as it is ready.
+
+Loading and resolving only read, so they run in parallel (SQLite's WAL lets readers work beside the
+writer); storing writes, so the parent does it, one kind at a time, in its own transaction. Workers
+are spawned fresh for each kind and exit after it: a million persons' intermediate objects are
+returned to the system, not kept in a pool. The largest kind starts first.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from hub.resolve.service import Computed, RunSummary, compute_kind, store_kind
+from hub.resolve.settings import MatchSettings
+from hub.store.models import Kind
+
+__all__ = ["PARALLEL_FROM", "resolve_kinds"]
+
+PARALLEL_FROM = 100_000
+
+# Largest first, so the longest computation starts at once and the others fill in beside it.
+_ORDER = (Kind.PERSON, Kind.ADDRESS, Kind.LEGAL_ENTITY)
+
+
+def resolve_kinds(
+    engine: Engine,
+    kinds: Sequence[Kind],
+    *,
+    settings: MatchSettings | None = None,
+    actor: str = "system",
+    workers: int = 0,
+    parallel_from: int = PARALLEL_FROM,
+    progress: Callable[[Kind, str], None] | None = None,
+) -> Iterator[RunSummary]:
+    """Resolve and store each kind (committing each), yielding its summary when it is stored.
+
+    `settings` apply to every kind (a user's settings file). Kinds go to `workers` processes when
+    there are several kinds and at least `parallel_from` records; otherwise they run here, since
+    starting a process costs more than resolving a small city.
+    """
+    ordered = sorted(kinds, key=_ORDER.index)
+    if workers < 1 or len(ordered) < 2 or _records(engine) < parallel_from:
+        for kind in ordered:
+            with Session(engine) as session:
+                summary = store_kind(
+                    session,
+                    compute_kind(session, kind, settings=settings, progress=_stage(progress, kind)),
+                    actor=actor,
+                )
+                session.commit()
+            yield summary
+        return
+    url = engine.url.render_as_string(hide_password=False)
+    settings_json = settings.to_json() if settings is not None else None
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(ordered)), mp_context=context, max_tasks_per_child=1) as pool:
+        futures: dict[Future[Computed], Kind] = {
+            pool.submit(_compute, url, kind.value, settings_json): kind for kind in ordered
+        }
+        for future in as_completed(futures):
+            computed = future.result()
+            if progress:
+                progress(computed.kind, "resolved")
+            with Session(engine) as session:
+                summary = store_kind(session, computed, actor=actor)
+                session.commit()
+            del computed
+            yield summary
+
+
+def _records(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql("SELECT count(*) FROM source_record").scalar_one())
+
+
+def _stage(progress: Callable[[Kind, str], None] | None, kind: Kind) -> Callable[[str], None] | None:
+    if progress is None:
+        return None
+    return lambda stage: progress(kind, stage)
+
+
+def _compute(url: str, kind: str, settings_json: dict[str, object] | None) -> Computed:
+    """In a worker: load and resolve one kind on its own connection."""
+    from hub.store.database import make_engine
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            settings = MatchSettings.from_json(settings_json) if settings_json is not None else None
+            return compute_kind(session, Kind(kind), settings=settings)
+    finally:
+        engine.dispose()

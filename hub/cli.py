@@ -267,23 +267,34 @@ def _kinds(kind: str | None) -> list[str]:
 @app.command()
 def resolve(
     kind: Annotated[str | None, typer.Option(help="Only this kind (default: all three).")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Resolve every record anew (a batch run), not only new ones.")
+    ] = False,
     settings_file: Annotated[
-        Path | None, typer.Option("--settings", help="Match settings JSON instead of the built-in ones.")
+        Path | None,
+        typer.Option("--settings", help="Match settings JSON instead of the built-in ones (implies --all)."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
 ) -> None:
-    """Resolve the stored records into entities (batch); every kind by default."""
+    """Resolve what is not resolved yet; with --all, every record of every kind anew.
+
+    A kind never resolved gets a batch run (it trains the weights); after that, new and changed
+    records are resolved one by one against the stored entities with the latest weights, unless they
+    are more than half of the kind, which gets a batch run again.
+    """
     import time
 
     import orjson
+    from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
     from hub.config import get_settings
     from hub.errors import InputError
-    from hub.resolve.batch import resolve_kinds
+    from hub.resolve.batch import pending_records, resolve_kinds
     from hub.resolve.links import link_entities
+    from hub.resolve.realtime import resolve_records
     from hub.resolve.settings import MatchSettings
-    from hub.store.models import Kind
+    from hub.store.models import Kind, SourceRecord
 
     custom = None
     if settings_file is not None:
@@ -292,6 +303,18 @@ def resolve(
         except (OSError, orjson.JSONDecodeError) as exc:
             raise InputError(f"{settings_file}: {exc}") from exc
     engine = _engine()
+    batch: list[Kind] = []
+    incremental: dict[Kind, list[int]] = {}
+    with Session(engine) as session:
+        for name in _kinds(kind):
+            pending = None if everything or custom is not None else pending_records(session, Kind(name))
+            total = session.scalar(select(func.count()).where(SourceRecord.kind == Kind(name))) or 0
+            if pending is None or len(pending) * 2 > total:
+                batch.append(Kind(name))
+            elif pending:
+                incremental[Kind(name)] = pending
+            else:
+                print(f"{name}: up to date, nothing new since the last run")
     print(
         f"{'kind':<14}{'records':>10}{'entities':>10}{'new':>8}{'retired':>9}{'moved':>9}"
         f"{'pairs':>11}{'review':>8}{'seconds':>9}"
@@ -304,11 +327,7 @@ def resolve(
                 status.update(f"resolving {kind.value}: {stage} done …")
 
         for summary in resolve_kinds(
-            engine,
-            [Kind(name) for name in _kinds(kind)],
-            settings=custom,
-            workers=get_settings().resolve_workers,
-            progress=progress,
+            engine, batch, settings=custom, workers=get_settings().resolve_workers, progress=progress
         ):
             seconds = sum(summary.stats["seconds"].values())
             print(
@@ -317,7 +336,19 @@ def resolve(
                 f"{summary.review_items:>8,}{seconds:>9.1f}",
                 flush=True,
             )
-    print(f"resolved in {time.perf_counter() - started:.1f} s (kinds side by side where cores allow)")
+        for incremental_kind, record_ids in incremental.items():
+            progress(incremental_kind, f"{len(record_ids):,} new records")
+            clock = time.perf_counter()
+            with Session(engine) as session:
+                result = resolve_records(session, incremental_kind, record_ids)
+                session.commit()
+            print(
+                f"{incremental_kind.value:<14}{result.records:>10,} new or changed, resolved one by one:"
+                f" {result.joined:,} joined an entity, {result.merged_entities:,} entities merged,"
+                f" {result.review_items:,} for review ({time.perf_counter() - clock:.1f} s)",
+                flush=True,
+            )
+    print(f"resolved in {time.perf_counter() - started:.1f} s")
     with Session(engine) as session:
         links = link_entities(session)
         session.commit()

@@ -194,6 +194,22 @@ def test_resolve_evaluate_explain_and_resolve_on_ingest(
     code, _, err = hub(database_url, "explain", "tax/person/LATE1", "nowhere/person/x")
     assert code == 2 and "no source record" in err
 
+    # Ingested without --resolve: a plain `hub resolve` resolves only what is new, then nothing.
+    late = tmp_path / "later.jsonl"
+    late.write_text(json.dumps({"key": "LATE2", "name": first["name"], "id_number": first["id_number"]}))
+    assert hub(database_url, "ingest", str(late), "--source", "tax", "--kind", "person", "-q")[0] == 0
+    code, out, _ = hub(database_url, "resolve", "--kind", "person", "-q")
+    assert code == 0 and "1 new or changed, resolved one by one: 1 joined an entity" in out
+    code, out, _ = hub(database_url, "resolve", "-q")
+    assert code == 0 and out.count("up to date") == 3
+    code, out, _ = hub(
+        database_url, "explain", "tax/person/LATE2", f"household_registry/person/{first['key']}"
+    )
+    assert code == 0 and "(the same)" in out
+    code, out, _ = hub(database_url, "resolve", "--all", "--kind", "person", "-q")
+    assert code == 0 and out.splitlines()[1].startswith("person")
+    assert int(out.splitlines()[1].split()[5].replace(",", "")) == 0  # nothing moves: it was all resolved
+
     # A user's own settings: the built-in ones with a stricter threshold.
     code, out, _ = hub(database_url, "settings", "person")
     assert code == 0

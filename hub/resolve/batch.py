@@ -13,14 +13,14 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.resolve.service import Computed, RunSummary, compute_kind, store_kind
 from hub.resolve.settings import MatchSettings
-from hub.store.models import Kind
+from hub.store.models import Kind, RecordVersion, ResolutionRun, SourceRecord
 
-__all__ = ["PARALLEL_FROM", "resolve_kinds"]
+__all__ = ["PARALLEL_FROM", "pending_records", "resolve_kinds"]
 
 PARALLEL_FROM = 100_000
 
@@ -72,6 +72,33 @@ def resolve_kinds(
                 session.commit()
             del computed
             yield summary
+
+
+def pending_records(session: Session, kind: Kind) -> list[int] | None:
+    """The records of `kind` whose current version no run has seen yet, or None before the first run.
+
+    A run saw what was stored when it started; a batch run sees everything, a real-time run the
+    records it was given and everything stored before it.
+    """
+    started = session.scalar(
+        select(func.max(ResolutionRun.started_at)).where(
+            ResolutionRun.kind == kind, ResolutionRun.finished_at.is_not(None)
+        )
+    )
+    if started is None:
+        return None
+    return list(
+        session.scalars(
+            select(SourceRecord.id)
+            .join(
+                RecordVersion,
+                (RecordVersion.record_id == SourceRecord.id)
+                & (RecordVersion.version == SourceRecord.version),
+            )
+            .where(SourceRecord.kind == kind, RecordVersion.received_at >= started)
+            .order_by(SourceRecord.id)
+        )
+    )
 
 
 def _records(engine: Engine) -> int:

@@ -18,7 +18,7 @@ from hub.resolve.engine import Explanation, explain_pair
 from hub.resolve.model import Parameters
 from hub.resolve.service import describe, latest_run, load_records
 from hub.resolve.settings import MatchSettings
-from hub.store.models import Judgement, Kind, Membership, SourceRecord
+from hub.store.models import Judgement, Kind, Membership, ResolutionRun, SourceRecord
 
 __all__ = ["RecordPairExplanation", "explain_records", "format_waterfall"]
 
@@ -51,8 +51,8 @@ def explain_records(session: Session, record_a: int, record_b: int) -> RecordPai
         .where(Judgement.record_a_id == low, Judgement.record_b_id == high, Judgement.deleted_at.is_(None))
         .order_by(Judgement.id)
     ).all()
-    scored = next((j for j in judgements if j.run_id == run.id and "levels" in j.explanation), None)
-    if scored is not None:  # the run scored this pair: its stored explanation is the exact one
+    scored = next((j for j in judgements if _scored_with(session, j, run)), None)
+    if scored is not None:  # scored with the run's weights: the stored explanation is the exact one
         steps = describe(run.settings, scored.explanation)
         prior = run.settings["parameters"]["prior"]
         explanation = Explanation(math.log2(prior / (1 - prior)), steps, float(scored.explanation["weight"]))
@@ -72,6 +72,17 @@ def explain_records(session: Session, record_a: int, record_b: int) -> RecordPai
     return RecordPairExplanation(
         kind, run.id, explanation, entities.get(record_a), entities.get(record_b), decisions
     )
+
+
+def _scored_with(session: Session, judgement: Judgement, run: ResolutionRun) -> bool:
+    """Whether a stored judgement was scored with `run`'s settings and weights (by it, or by a real-time
+    run that borrowed them)."""
+    if "levels" not in judgement.explanation or judgement.run_id is None:
+        return False
+    if judgement.run_id == run.id:
+        return True
+    other = session.get(ResolutionRun, judgement.run_id)
+    return other is not None and other.settings == run.settings
 
 
 def format_waterfall(result: RecordPairExplanation, name_a: str, name_b: str) -> str:

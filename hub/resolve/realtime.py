@@ -72,8 +72,11 @@ def build_resolver(
     return resolver, loaded, run
 
 
-def resolve_records(session: Session, kind: Kind, record_ids: list[int]) -> RealtimeSummary:
+def resolve_records(
+    session: Session, kind: Kind, record_ids: list[int], *, actor: str = "system"
+) -> RealtimeSummary:
     """Resolve these stored records (new or changed) against the rest of their kind; flushes."""
+    started = utcnow()
     new = set(record_ids)
     resolver, loaded, run = build_resolver(session, kind, leave_out=new)
     all_ids, table = loaded.record_ids, loaded.table
@@ -115,13 +118,31 @@ def resolve_records(session: Session, kind: Kind, record_ids: list[int]) -> Real
     for i in sorted(touched):
         groups.setdefault(resolver.entity[i], []).append(ids[i])
     assign_entities(session, bulk, kind, list(groups.values()), current, stamp)
+    # A run of its own, with the weights it used: judgements point to it, and a later `hub resolve`
+    # knows these records were resolved.
+    this = ResolutionRun(
+        kind=kind,
+        settings=run.settings,
+        actor=actor,
+        started_at=started,
+        stats={"incremental": True, "parameters_from_run": run.id, "records": len(order)},
+    )
+    session.add(this)
+    session.flush()
     suffix = f":incremental, weights of run {run.id}"
-    judgement_ids = insert_judgements(session, bulk, kind, run.id, stamp, judgement_rows, actor=suffix)
+    judgement_ids = insert_judgements(session, bulk, kind, this.id, stamp, judgement_rows, actor=suffix)
     reviews = [
         (judgement_id, row[3])
         for judgement_id, row in zip(judgement_ids, judgement_rows, strict=True)
         if row[2] == Decision.UNSURE.value
     ]
     open_review_items(bulk, kind, stamp, reviews)
+    this.stats = {
+        **this.stats,
+        "joined": joined,
+        "merged_entities": merged,
+        "judgements": len(judgement_rows),
+    }
+    this.finished_at = utcnow()
     session.flush()
     return RealtimeSummary(len(order), joined, merged, len(judgement_rows), len(reviews))

@@ -25,6 +25,7 @@ from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -240,6 +241,7 @@ class Computed:
     cannot: list[tuple[int, int]]
     result: Resolution
     load_seconds: float
+    started_at: datetime  # before loading: what the run saw was stored by then
 
 
 def resolve_kind(
@@ -278,6 +280,7 @@ def compute_kind(
     """Load and resolve every current record of `kind`; reads only."""
     settings = settings or SETTINGS[kind.value]
     with _without_gc():
+        started_at = utcnow()
         started = time.perf_counter()
         loaded = load_records(session, kind, settings)
         load_seconds = time.perf_counter() - started
@@ -299,7 +302,7 @@ def compute_kind(
         if reused:
             result.stats["parameters_from_run"] = reused[0]
         loaded.table = RecordTable([], {})  # storing needs only ids and entities
-        return Computed(kind, settings, loaded, must, cannot, result, load_seconds)
+        return Computed(kind, settings, loaded, must, cannot, result, load_seconds, started_at)
 
 
 def store_kind(session: Session, computed: Computed, *, actor: str = "system") -> RunSummary:
@@ -311,6 +314,7 @@ def store_kind(session: Session, computed: Computed, *, actor: str = "system") -
             kind=kind,
             settings={"match": settings.to_json(), "parameters": result.parameters.to_json()},
             actor=actor,
+            started_at=computed.started_at,
         )
         session.add(run)
         session.flush()

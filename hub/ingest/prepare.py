@@ -18,7 +18,7 @@ import orjson
 from hub.contract import KIND_FIELDS
 from hub.ingest.readers import RawRow
 from hub.normalize.records import normalize_record
-from hub.resolve.kinds import match_fields
+from hub.resolve.kinds import match_fields, search_terms
 from hub.store.models import Kind
 
 __all__ = [
@@ -62,21 +62,25 @@ class PreparedItem(NamedTuple):
     record: dict[str, Any]
 
 
-Normalized = tuple[str, str, bool, str]  # features, flags, flagged, match fields
+# features, flags, match fields (JSON texts), whether flagged, and the (field, term) pairs to find it by
+Normalized = tuple[str, str, bool, str, tuple[tuple[str, str], ...]]
 
 
 def normalized_json(kind: Kind, record: dict[str, Any]) -> Normalized:
-    """The record's features, flags and match fields as JSON texts, and whether anything was flagged.
+    """The record's features, flags and match fields as JSON texts, whether anything was flagged, and
+    the terms it can be searched by.
 
     Called only for records that are new or changed: an unchanged record keeps what it has.
     """
     normalized = normalize_record(kind.value, record)
     flags = normalized.flags
+    match = match_fields(kind.value, normalized.features)
     return (
         orjson.dumps(normalized.features).decode(),
         orjson.dumps(flags).decode() if flags else "{}",
         bool(flags),
-        orjson.dumps(match_fields(kind.value, normalized.features)).decode(),
+        orjson.dumps(match).decode(),
+        search_terms(kind.value, match),
     )
 
 

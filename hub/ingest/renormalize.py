@@ -1,7 +1,8 @@
 """Normalize stored records again, after normalization improved: features and flags are derived data.
 
-The raw payload is never touched; only the features, flags and match fields computed from it are
-replaced, and only where they differ. Each batch is committed, so the command can be stopped and run again.
+The raw payload is never touched; only the features, flags, match fields and search terms computed
+from it are replaced, and only where they differ. Each batch is committed, so the command can be
+stopped and run again.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.normalize.records import normalize_record
-from hub.resolve.kinds import match_fields
-from hub.store.models import Kind, RecordVersion, SourceRecord
+from hub.resolve.kinds import flatten, match_fields, search_terms
+from hub.store.models import Kind, RecordVersion, SearchTerm, SourceRecord
 
 __all__ = ["RenormalizeSummary", "renormalize"]
 
@@ -39,7 +40,8 @@ def renormalize(
         while True:
             query = (
                 select(RecordVersion.id, SourceRecord.kind, RecordVersion.payload, RecordVersion.features,
-                       RecordVersion.flags, RecordVersion.match)
+                       RecordVersion.flags, RecordVersion.match, RecordVersion.record_id,
+                       RecordVersion.version)
                 .join(SourceRecord, (SourceRecord.id == RecordVersion.record_id)
                       & (SourceRecord.version == RecordVersion.version))
                 .where(RecordVersion.id > last_id)
@@ -52,10 +54,19 @@ def renormalize(
             if not rows:
                 return summary
             changes = []
-            for version_id, record_kind, payload, features, flags, match in rows:
+            old_terms: list[dict[str, object]] = []
+            new_terms: list[dict[str, object]] = []
+            for version_id, record_kind, payload, features, flags, match, record_id, version in rows:
                 kind_name = Kind(record_kind).value
                 normalized = normalize_record(kind_name, payload)
                 fields = match_fields(kind_name, normalized.features)
+                before, after = (
+                    set(search_terms(kind_name, match or flatten(kind_name, features))),
+                    set(search_terms(kind_name, fields)),
+                )
+                key = {"kind": kind_name, "record_id": record_id, "version": version}
+                old_terms += [{**key, "field": f, "term": t} for f, t in before - after]
+                new_terms += [{**key, "field": f, "term": t} for f, t in after - before]
                 if normalized.features != features or normalized.flags != flags or fields != match:
                     changes.append(
                         {
@@ -67,6 +78,19 @@ def renormalize(
                     )
             if changes:
                 session.execute(update(RecordVersion), changes)
+            if old_terms:
+                session.execute(
+                    delete(SearchTerm).where(
+                        SearchTerm.kind == bindparam("kind"),
+                        SearchTerm.field == bindparam("field"),
+                        SearchTerm.term == bindparam("term"),
+                        SearchTerm.record_id == bindparam("record_id"),
+                        SearchTerm.version == bindparam("version"),
+                    ),
+                    old_terms,
+                )
+            if new_terms:
+                session.execute(insert(SearchTerm), new_terms)
             session.commit()
             summary.checked += len(rows)
             summary.updated += len(changes)

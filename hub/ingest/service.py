@@ -36,6 +36,7 @@ from hub.store.models import (
     Membership,
     Quarantine,
     RecordVersion,
+    SearchTerm,
     Source,
     SourceRecord,
     utcnow,
@@ -59,6 +60,8 @@ _RECORD_COLUMNS = (
     "last_seen_at",
     "last_run_id",
 )
+_TERMS = SearchTerm.__tablename__
+_TERM_COLUMNS = ("kind", "field", "term", "record_id", "version")
 _VERSION_COLUMNS = (
     "record_id",
     "version",
@@ -128,6 +131,7 @@ class Ingestor:
         session.add(self.run)
         session.flush()
         self.summary = IngestSummary(source, kind, file_name, self.run.id)
+        self._terms: list[tuple[Any, ...]] = []  # the current batch's search terms
 
     def add(self, batch: PreparedBatch) -> None:
         """Write one prepared batch: new records, new versions of changed ones, quarantined rows."""
@@ -138,6 +142,7 @@ class Ingestor:
         seen: list[tuple[Any, ...]] = []
         changed: list[tuple[Any, ...]] = []
         versions: list[tuple[Any, ...]] = []
+        self._terms = []
         existing = self._existing(bulk, list(batch.items))
         for key, (record_id, version, digest, last_run) in existing.items():
             item = batch.items[key]
@@ -154,6 +159,7 @@ class Ingestor:
         if new_keys:
             self._insert_new(bulk, batch, new_keys, versions, stamp)
         bulk.insert(_VERSIONS, _VERSION_COLUMNS, versions)
+        bulk.insert(_TERMS, _TERM_COLUMNS, self._terms)
         self._quarantine(bulk, quarantine, stamp)
         s = self.summary
         s.unchanged += len(seen)
@@ -176,8 +182,10 @@ class Ingestor:
         self, record_id: int, version: int, key: str, batch: PreparedBatch, stamp: Any
     ) -> tuple[Any, ...]:
         item = batch.items[key]
-        features, flags, flagged, match = batch.normalized(self.kind, key)
+        features, flags, flagged, match, terms = batch.normalized(self.kind, key)
         self.summary.flagged += flagged
+        kind = self.kind.value
+        self._terms += [(kind, name, term, record_id, version) for name, term in terms]
         return (record_id, version, item.hash, item.payload, features, flags, match, self.run.id, stamp)
 
     def _insert_new(

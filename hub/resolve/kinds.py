@@ -23,7 +23,7 @@ from typing import Any
 
 from hub.resolve.settings import BlockingRule, Comparison, Constraint, Level, MatchSettings
 
-__all__ = ["SETTINGS", "flatten", "match_fields", "place_keys"]
+__all__ = ["SEARCH_FIELDS", "SETTINGS", "flatten", "match_fields", "place_keys", "search_terms"]
 
 
 def _address(features: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -117,6 +117,25 @@ def flatten(kind: str, features: Mapping[str, Any]) -> dict[str, Any]:
 def match_fields(kind: str, features: Mapping[str, Any]) -> dict[str, Any]:
     """The flat fields of one record that have a value: what ingestion stores for resolution to read."""
     return {name: value for name, value in flatten(kind, features).items() if value is not None}
+
+
+# The match fields the API looks records up by: a homophone name key, an ID number, a phone; a flat,
+# the flat with the unit left out, a doorplate code; a company's core name and credit code.
+SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
+    "person": ("name_key", "id_any", "phone"),
+    "address": ("flat", "room_key", "doorplate"),
+    "legal_entity": ("name_core", "uscc_any"),
+}
+MAX_TERM_LENGTH = 200
+
+
+def search_terms(kind: str, match: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(field, term) pairs under which a record with these match fields can be found."""
+    return tuple(
+        (name, value[:MAX_TERM_LENGTH])
+        for name in SEARCH_FIELDS[kind]
+        if isinstance(value := match.get(name), str) and value
+    )
 
 
 def _exact(name: str, field: str | None = None, *, tf: bool = False) -> Comparison:

@@ -52,6 +52,7 @@ __all__ = [
     "ResolutionRun",
     "ReviewItem",
     "ReviewStatus",
+    "SearchTerm",
     "Source",
     "SourceRecord",
     "Statement",
@@ -267,6 +268,19 @@ class Membership(Base):
     valid_from: Mapped[datetime] = mapped_column(default=utcnow)
     valid_to: Mapped[datetime | None]
     actor: Mapped[str] = mapped_column(String(128), default="system")
+
+
+class SearchTerm(Base):
+    """A key a record version can be found by (a name key, an ID number, a flat key, …), for the API's
+    lookups and searches. Insert-only: a record's current terms are those of its current version."""
+
+    __tablename__ = "search_term"
+
+    kind: Mapped[Kind] = mapped_column(_enum(Kind), primary_key=True)
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    term: Mapped[str] = mapped_column(String(200), primary_key=True)
+    record_id: Mapped[int] = mapped_column(BigId, ForeignKey("source_record.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
 
 
 class Statement(Base):

@@ -1,4 +1,9 @@
-"""The Starlette application: `/graphql` (GraphiQL in a browser) and `/health`."""
+"""The Starlette application: `/graphql` (GraphiQL in a browser) and `/health`.
+
+Every GraphQL request must carry `Authorization: Bearer <token>` of a live client; without one it is
+refused with HTTP 401 and the code UNAUTHENTICATED before any GraphQL work. Only the GraphiQL page
+itself (a browser's GET without a query) loads without a token; its requests then need one.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from hub import __version__
+from hub.api.auth import authenticate
 from hub.api.context import HubContext
 from hub.api.schema import schema
 from hub.store.database import make_engine
@@ -28,7 +36,52 @@ class _HubGraphQL(GraphQL[HubContext, None]):
         self.engine = engine
 
     async def get_context(self, request: Any, response: Any) -> HubContext:
-        return HubContext(engine=self.engine, request=request)
+        client = request.scope.get("state", {}).get("client")
+        return HubContext(engine=self.engine, request=request, client=client)
+
+
+class _Authenticated:
+    """ASGI wrapper: resolve the bearer token to a client, or refuse the request."""
+
+    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+        self.app = app
+        self.engine = engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        ide_page = (
+            request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and "query" not in request.query_params
+        )
+        if not ide_page:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            client = None
+            if scheme.lower() == "bearer" and token.strip():
+                with Session(self.engine) as session:
+                    client = authenticate(session, token.strip())
+            if client is None:
+                reason = "a valid, unrevoked client token" if token else "a client token"
+                response = JSONResponse(
+                    {
+                        "errors": [
+                            {
+                                "message": f"this API needs {reason}: send `Authorization: Bearer <token>`"
+                                " (tokens come from `hub clients add`)",
+                                "extensions": {"code": "UNAUTHENTICATED"},
+                            }
+                        ]
+                    },
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+            scope.setdefault("state", {})["client"] = client
+        await self.app(scope, receive, send)
 
 
 def create_app(engine: Engine | None = None) -> Starlette:
@@ -58,7 +111,7 @@ def create_app(engine: Engine | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", _Authenticated(graphql, engine), methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
     )

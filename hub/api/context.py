@@ -1,4 +1,5 @@
-"""Per-request context: the database session of one GraphQL operation."""
+"""Per-request context: the calling client, the operation's database session and its loaders, and the
+personal data the response contains (for the access log)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,50 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from strawberry.types import Info as _Info
 
+from hub.api.auth import ClientInfo
+from hub.api.loaders import Loaders
+from hub.store.models import Kind
+
 __all__ = ["HubContext", "Info"]
 
 
 @dataclass
 class HubContext:
-    """What resolvers see: the engine and the session that the current operation owns."""
+    """What resolvers see: the client, the engine, and the session and loaders the operation owns."""
 
     engine: Engine
     request: Any = None
+    client: ClientInfo | None = None
     _session: Session | None = field(default=None, repr=False)
+    _loaders: Loaders | None = field(default=None, repr=False)
+    # entity id → personal fields of it in the response ("idNumber" whole, "idNumber:masked" masked)
+    personal: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def session(self) -> Session:
         if self._session is None:
             self._session = Session(self.engine, expire_on_commit=False)
         return self._session
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self.session)
+        return self._loaders
+
+    @property
+    def sees_pii(self) -> bool:
+        return self.client is not None and self.client.sees_pii
+
+    def require_kind(self, kind: Kind) -> None:
+        if self.client is not None:
+            self.client.require_kind(kind)
+
+    def note_personal(self, entity_id: str, field_name: str) -> None:
+        """The response shows `field_name` of `entity_id`: whole or masked, by the client's scope."""
+        self.personal.setdefault(entity_id, set()).add(
+            field_name if self.sees_pii else f"{field_name}:masked"
+        )
 
     def finish(self, *, commit: bool) -> None:
         """End the operation's unit of work: commit or roll back, then release the connection."""
@@ -38,6 +67,7 @@ class HubContext:
         finally:
             self._session.close()
             self._session = None
+            self._loaders = None
 
 
 Info = _Info[HubContext, None]

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
+from sqlalchemy.orm import Session
 from strawberry.extensions import SchemaExtension
 
 from hub.errors import HubError
+from hub.store.models import AccessLog as AccessLogRow
 
-__all__ = ["ErrorCodes", "UnitOfWork"]
+__all__ = ["AccessLog", "ErrorCodes", "UnitOfWork"]
 
 log = logging.getLogger(__name__)
+# The messages of strawberry's depth, alias and token limits.
+_LIMITS = re.compile(r"exceeds maximum operation depth|aliases found|token limit|tokens", re.IGNORECASE)
 
 
 class UnitOfWork(SchemaExtension):
@@ -24,6 +29,34 @@ class UnitOfWork(SchemaExtension):
         result = self.execution_context.result
         ok = result is not None and not result.errors
         context.finish(commit=ok)
+
+
+class AccessLog(SchemaExtension):
+    """Write one access-log row per response that showed personal data: who, which entities and fields,
+    which operation, when, and the purpose the client gave (`X-Purpose` header). In its own
+    transaction, so the log is kept even when the operation rolls back."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        personal = getattr(context, "personal", None)
+        if not personal:
+            return
+        request = context.request
+        purpose = request.headers.get("x-purpose") if request is not None else None
+        name = self.execution_context.operation_name or "anonymous"
+        query = " ".join((self.execution_context.query or "").split())
+        with Session(context.engine) as session:
+            session.add(
+                AccessLogRow(
+                    client_id=context.client.id if context.client else None,
+                    operation=f"{name}: {query}"[:256],
+                    entity_ids=sorted(personal),
+                    fields=sorted({f for fields in personal.values() for f in fields}),
+                    purpose=purpose[:256] if purpose else None,
+                )
+            )
+            session.commit()
 
 
 class ErrorCodes(SchemaExtension):
@@ -42,6 +75,8 @@ class ErrorCodes(SchemaExtension):
             return _with_code(error, error.message, original.code)
         if isinstance(original, GraphQLError):  # a variable's value could not be coerced
             return _with_code(error, error.message, "BAD_INPUT")
+        if original is None and _LIMITS.search(error.message):
+            return _with_code(error, error.message, "QUERY_TOO_COMPLEX")
         if original is None:
             extensions = error.extensions or {}
             code = extensions.get("code") or (

@@ -1,63 +1,256 @@
-"""The strawberry federation schema: queries the departmental systems call."""
+"""The strawberry federation schema: the queries departmental systems call.
+
+Lookups by id follow merges to the surviving entity (and say so in `redirectedFrom`); lookups by key
+and the searches normalize their input as ingestion would. Every query checks that the client's
+scopes cover the kind it returns.
+"""
 
 from __future__ import annotations
 
 import strawberry
 from sqlalchemy import select
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.printer import print_schema
+from strawberry.scalars import JSON
 
 from hub.api.context import Info
-from hub.api.extensions import ErrorCodes, UnitOfWork
-from hub.api.types import EntityKind, FieldFlag, SourceRecord
-from hub.privacy import mask_features
-from hub.store.models import Membership, RecordVersion, Source
+from hub.api.extensions import AccessLog, ErrorCodes, UnitOfWork
+from hub.api.lookup import MAX_RESULTS, Query, candidates, entity_by_term, normalized_query, score
+from hub.api.matching import match_record
+from hub.api.types import (
+    Address,
+    AddressMatch,
+    EntityKind,
+    LegalEntity,
+    LegalEntityMatch,
+    Node,
+    Person,
+    PersonMatch,
+    SourceRecord,
+    resolve_entity,
+    source_record_of,
+)
+from hub.errors import InputError
+from hub.store.models import Kind, Source
 from hub.store.models import SourceRecord as SourceRecordRow
 
-__all__ = ["schema", "schema_sdl"]
+__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "schema", "schema_sdl"]
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 2000
 
 
-@strawberry.type
-class Query:
+@strawberry.type(description="One comparison's part in a match: its level and weight in bits.")
+class MatchStep:
+    comparison: str
+    level: str
+    weight: float
+
+
+@strawberry.type(description="A stored entity an unsaved record would match, and why.")
+class MatchCandidate:
+    entity: Node
+    score: float = strawberry.field(description="Match probability of the best pair, 0–1.")
+    weight: float = strawberry.field(description="Match weight of the best pair in bits (prior included).")
+    would_join: bool = strawberry.field(description="Whether a resolution run would join the record to it.")
+    matched_record: SourceRecord | None = strawberry.field(
+        description="The entity's record that matched best."
+    )
+    explanation: list[MatchStep]
+
+
+@strawberry.type(description="The client making the request.")
+class Viewer:
+    name: str
+    role: str
+    scopes: list[str]
+
+
+def _first(first: int | None, default: int = 10) -> int:
+    if first is None:
+        return default
+    if not 1 <= first <= MAX_RESULTS:
+        raise InputError(f"first: {first} is out of range; ask for 1 to {MAX_RESULTS} results")
+    return first
+
+
+async def _ranked(info: Info, query: Query, entity_ids: list[str], first: int) -> list[tuple[str, float]]:
+    loaders = info.context.loaders
+    members = await loaders.members.load_many(entity_ids)
+    scored = []
+    for entity_id, rows in zip(entity_ids, members, strict=True):
+        if not rows:
+            continue
+        golden = await loaders.golden(entity_id)
+        value = score(query, {k: g.value for k, g in golden.items()}, [m.features for m in rows])
+        if value > 0:
+            scored.append((entity_id, value))
+    scored.sort(key=lambda item: (-item[1], item[0]))
+    return scored[:first]
+
+
+async def _by_key(info: Info, kind: Kind, field: str, record: dict[str, str]) -> str | None:
+    query = normalized_query(kind, record)
+    terms = dict(query.terms)
+    if field not in terms:
+        raise InputError(f"{next(iter(record))}: {next(iter(record.values()))!r} is not a usable key")
+    return entity_by_term(info.context.session, kind, field, terms[field])
+
+
+@strawberry.type(name="Query")
+class QueryRoot:
+    @strawberry.field(description="A person by id; a retired id gives the person it was merged into.")
+    async def person(self, info: Info, id: strawberry.ID) -> Person | None:
+        found = await resolve_entity(info, str(id), Kind.PERSON)
+        return found if isinstance(found, Person) else None
+
+    @strawberry.field(description="An address by id; a retired id gives the address it was merged into.")
+    async def address(self, info: Info, id: strawberry.ID) -> Address | None:
+        found = await resolve_entity(info, str(id), Kind.ADDRESS)
+        return found if isinstance(found, Address) else None
+
+    @strawberry.field(description="A legal entity by id; a retired id gives the one it was merged into.")
+    async def legal_entity(self, info: Info, id: strawberry.ID) -> LegalEntity | None:
+        found = await resolve_entity(info, str(id), Kind.LEGAL_ENTITY)
+        return found if isinstance(found, LegalEntity) else None
+
+    @strawberry.field(description="Any entity by id, whatever its kind.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_entity(info, str(id))
+
     @strawberry.field(description="A source record by its source system, kind and key (the crosswalk).")
-    def source_record(self, info: Info, source: str, kind: EntityKind, key: str) -> SourceRecord | None:
-        row = info.context.session.execute(
-            select(
-                SourceRecordRow,
-                Membership.entity_id,
-                RecordVersion.flags,
-                RecordVersion.payload,
-                RecordVersion.features,
-            )
+    async def source_record(self, info: Info, source: str, kind: EntityKind, key: str) -> SourceRecord | None:
+        info.context.require_kind(kind.to_kind())
+        record_id = info.context.session.scalar(
+            select(SourceRecordRow.id)
             .join(Source, Source.id == SourceRecordRow.source_id)
-            .join(
-                Membership,
-                (Membership.record_id == SourceRecordRow.id) & Membership.valid_to.is_(None),
-            )
-            .join(
-                RecordVersion,
-                (RecordVersion.record_id == SourceRecordRow.id)
-                & (RecordVersion.version == SourceRecordRow.version),
-            )
             .where(Source.name == source, SourceRecordRow.kind == kind.to_kind(), SourceRecordRow.key == key)
-        ).one_or_none()
-        if row is None:
-            return None
-        record, entity_id, flags, payload, features = row
-        return SourceRecord(
-            source=source,
-            kind=kind,
-            key=record.key,
-            entity_id=strawberry.ID(entity_id),
-            version=record.version,
-            first_seen_at=record.first_seen_at,
-            last_seen_at=record.last_seen_at,
-            flags=[FieldFlag(field=name, reason=reason) for name, reason in sorted(flags.items())],
-            payload=mask_features(payload),
-            features=mask_features(features),
         )
+        if record_id is None:
+            return None
+        member = await info.context.loaders.records.load(record_id)
+        return source_record_of(member) if member is not None else None
+
+    @strawberry.field(description="The person holding this resident ID number (15 or 18 digits).")
+    async def person_by_id_number(self, info: Info, id_number: str) -> Person | None:
+        info.context.require_kind(Kind.PERSON)
+        found = await _by_key(info, Kind.PERSON, "id_any", {"id_number": id_number})
+        return await self.person(info, strawberry.ID(found)) if found else None
+
+    @strawberry.field(description="The legal entity with this unified social credit code.")
+    async def legal_entity_by_uscc(self, info: Info, uscc: str) -> LegalEntity | None:
+        info.context.require_kind(Kind.LEGAL_ENTITY)
+        found = await _by_key(info, Kind.LEGAL_ENTITY, "uscc_any", {"uscc": uscc})
+        return await self.legal_entity(info, strawberry.ID(found)) if found else None
+
+    @strawberry.field(description="The address with this QR doorplate code.")
+    async def address_by_doorplate_code(self, info: Info, doorplate_code: str) -> Address | None:
+        info.context.require_kind(Kind.ADDRESS)
+        found = entity_by_term(
+            info.context.session, Kind.ADDRESS, "doorplate", doorplate_code.strip().upper()
+        )
+        return await self.address(info, strawberry.ID(found)) if found else None
+
+    @strawberry.field(
+        description="People by name (homophones and traditional characters found too), ID number, birth date"
+        " or phone; best first."
+    )
+    async def search_persons(
+        self,
+        info: Info,
+        name: str | None = None,
+        id_number: str | None = None,
+        birth_date: str | None = None,
+        phone: str | None = None,
+        first: int | None = 10,
+    ) -> list[PersonMatch]:
+        info.context.require_kind(Kind.PERSON)
+        given = {"name": name, "id_number": id_number, "birth_date": birth_date, "phone": phone}
+        query = normalized_query(Kind.PERSON, {k: v for k, v in given.items() if v})
+        if not query.terms:
+            raise InputError(
+                "give a name, an ID number or a phone: a birth date alone is too common to search"
+            )
+        ranked = await _ranked(info, query, candidates(info.context.session, query), _first(first))
+        return [PersonMatch(score=s, person=Person(id=strawberry.ID(e))) for e, s in ranked]
+
+    @strawberry.field(
+        description="Addresses by text, parsed first: 琴湖花园3-2-301 finds 琴湖花园3幢2单元301室;"
+        " best first."
+    )
+    async def search_addresses(self, info: Info, text: str, first: int | None = 10) -> list[AddressMatch]:
+        info.context.require_kind(Kind.ADDRESS)
+        query = normalized_query(Kind.ADDRESS, {"address": text})
+        ranked = await _ranked(info, query, candidates(info.context.session, query), _first(first))
+        return [AddressMatch(score=s, address=Address(id=strawberry.ID(e))) for e, s in ranked]
+
+    @strawberry.field(
+        description="Legal entities by name (region, legal form and brackets aside) or credit code."
+    )
+    async def search_legal_entities(
+        self, info: Info, name: str | None = None, uscc: str | None = None, first: int | None = 10
+    ) -> list[LegalEntityMatch]:
+        info.context.require_kind(Kind.LEGAL_ENTITY)
+        query = normalized_query(
+            Kind.LEGAL_ENTITY, {k: v for k, v in {"name": name, "uscc": uscc}.items() if v}
+        )
+        like = query.fields.get("name_core")
+        found = candidates(info.context.session, query, like=like)
+        ranked = await _ranked(info, query, found, _first(first))
+        return [LegalEntityMatch(score=s, legal_entity=LegalEntity(id=strawberry.ID(e))) for e, s in ranked]
+
+    @strawberry.field(
+        description="Which stored entities an unsaved record (contract fields as JSON) would match, with the"
+        " per-comparison explanation; writes nothing."
+    )
+    async def match(
+        self, info: Info, kind: EntityKind, record: JSON, first: int | None = 5
+    ) -> list[MatchCandidate]:
+        info.context.require_kind(kind.to_kind())
+        if not isinstance(record, dict):
+            raise InputError("record: give the record as a JSON object of contract fields")
+        results = match_record(info.context.session, kind.to_kind(), record, _first(first, 5))
+        loaders = info.context.loaders
+        out = []
+        for r in results:
+            entity = await resolve_entity(info, r.entity_id)
+            member = await loaders.records.load(r.record_id)
+            if entity is None:
+                continue
+            out.append(
+                MatchCandidate(
+                    entity=entity,
+                    score=r.probability,
+                    weight=r.weight,
+                    would_join=r.would_join,
+                    matched_record=source_record_of(member) if member else None,
+                    explanation=[MatchStep(comparison=c, level=lv, weight=w) for c, lv, w in r.steps],
+                )
+            )
+        return out
+
+    @strawberry.field(description="The client making this request.")
+    def viewer(self, info: Info) -> Viewer | None:
+        client = info.context.client
+        if client is None:
+            return None
+        return Viewer(name=client.name, role=client.role, scopes=list(client.scopes))
 
 
-schema = strawberry.federation.Schema(query=Query, extensions=[ErrorCodes, UnitOfWork])
+schema = strawberry.federation.Schema(
+    query=QueryRoot,
+    types=[Person, Address, LegalEntity],
+    extensions=[
+        ErrorCodes,
+        UnitOfWork,
+        AccessLog,
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ],
+    federation_version="2.9",
+)
 
 
 def schema_sdl() -> str:

@@ -1,16 +1,50 @@
-"""GraphQL types of the hub's schema (names fixed by CONTRACT.md §3 are kept exactly)."""
+"""GraphQL types of the hub's schema (names fixed by CONTRACT.md §3 are kept exactly).
+
+Entity types hold only their id; every field is read through the operation's loaders, so lists of
+entities cost one statement per step, not one per entity. Personal fields (ID number, phone, exact
+birth date) are masked unless the client has `pii:read`, and each one shown is noted for the access log.
+"""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from enum import Enum
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
 
-from hub.store.models import Kind
+from hub.api.context import Info
+from hub.api.loaders import LinkRow, MemberRow
+from hub.errors import InputError
+from hub.golden import Golden
+from hub.privacy import mask_birth_date, mask_features, mask_id_number, mask_phone
+from hub.store.models import Kind, LinkRelation
 
-__all__ = ["EntityKind", "FieldFlag", "SourceRecord"]
+__all__ = [
+    "Address",
+    "AddressMatch",
+    "EntityKind",
+    "FieldFlag",
+    "LegalEntity",
+    "LegalEntityAddress",
+    "LegalEntityMatch",
+    "Node",
+    "Person",
+    "PersonAddress",
+    "PersonLegalEntity",
+    "PersonMatch",
+    "SourceRecord",
+    "entity_object",
+    "source_record_of",
+]
+
+MAX_PAGE = 500  # the hard cap on any page
+DEFAULT_PAGE = 100
+
+_MASKS = {"id_number": mask_id_number, "phone": mask_phone, "birth_date": mask_birth_date}
+_PERSONAL = {"person": {"id_number": "idNumber", "phone": "phone", "birth_date": "birthDate"}}
 
 
 @strawberry.enum(description="The three kinds of things the hub links.")
@@ -21,6 +55,24 @@ class EntityKind(Enum):
 
     def to_kind(self) -> Kind:
         return Kind(self.value)
+
+
+@strawberry.enum(description="How a person relates to an address.")
+class PersonAddressRelation(Enum):
+    LIVES_AT = "lives_at"
+    HOUSEHOLD_REGISTERED_AT = "household_registered_at"
+
+
+@strawberry.enum(description="A person's role in a legal entity.")
+class PersonLegalEntityRole(Enum):
+    LEGAL_REPRESENTATIVE = "legal_representative"
+    EMPLOYEE = "employed_by"
+
+
+@strawberry.enum(description="How a legal entity relates to an address.")
+class LegalEntityAddressRelation(Enum):
+    REGISTERED_AT = "registered_at"
+    OPERATES_AT = "operates_at"
 
 
 @strawberry.type(description="A field of a source record whose value is malformed, and why.")
@@ -38,10 +90,535 @@ class SourceRecord:
     version: int = strawberry.field(description="Current version; each change of content adds one.")
     first_seen_at: datetime
     last_seen_at: datetime
+    received_at: datetime = strawberry.field(description="When the current version arrived.")
     flags: list[FieldFlag] = strawberry.field(description="Malformed values, kept as evidence and flagged.")
-    payload: JSON = strawberry.field(
+    record_id: strawberry.Private[int]
+    raw_features: strawberry.Private[dict[str, Any]]
+
+    @strawberry.field(
         description="The record as the source sent it (current version); personal values masked."
     )
-    features: JSON = strawberry.field(
+    async def payload(self, info: Info) -> JSON:
+        payload = await info.context.loaders.payloads.load(self.record_id)
+        return _shown_json(info, self.entity_id, payload)
+
+    @strawberry.field(
         description="Normalized values used for matching (current version); personal values masked."
     )
+    def features(self, info: Info) -> JSON:
+        return _shown_json(info, self.entity_id, self.raw_features)
+
+
+def _shown_json(info: Info, entity_id: str, value: dict[str, Any]) -> Any:
+    masked = mask_features(value)
+    if masked != value:
+        info.context.note_personal(entity_id, "sourceRecord")
+        if info.context.sees_pii:
+            return value
+    return masked
+
+
+def source_record_of(member: MemberRow) -> SourceRecord:
+    return SourceRecord(
+        source=member.source,
+        kind=EntityKind(member.kind.value),
+        key=member.key,
+        entity_id=strawberry.ID(member.entity_id),
+        version=member.version,
+        first_seen_at=member.first_seen_at,
+        last_seen_at=member.last_seen_at,
+        received_at=member.received_at,
+        flags=[FieldFlag(field=name, reason=str(reason)) for name, reason in sorted(member.flags.items())],
+        record_id=member.record_id,
+        raw_features=member.features,
+    )
+
+
+@strawberry.type(description="One source's value of a field, and whether it is the golden one.")
+class SourcedValue:
+    value: str
+    chosen: bool
+    source: str
+    key: str = strawberry.field(description="The record's key in its source.")
+    version: int
+    received_at: datetime
+    trust: int = strawberry.field(description="The source's trust in this field (higher wins).")
+    valid: bool = strawberry.field(description="False when the value failed its check (e.g. a check digit).")
+
+
+@strawberry.type(description="Where a golden value came from: every source value and the rule that chose.")
+class FieldLineage:
+    field: str
+    value: str | None
+    rule: str
+    values: list[SourcedValue]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of a list that can be long; `totalCount` counts the whole list.")
+class Connection(Generic[T]):
+    total_count: int
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def _offset(after: str | None) -> int:
+    if after is None:
+        return 0
+    try:
+        prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
+        if prefix == "o" and number.isdigit():
+            return int(number) + 1
+    except ValueError:
+        pass
+    raise InputError(f"after: {after!r} is not a cursor this list gave out")
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 0 or first > MAX_PAGE:
+        raise InputError(f"first: {first} is out of range; ask for 0 to {MAX_PAGE} at a time")
+    return first
+
+
+def connection(items: list[T], first: int | None, after: str | None) -> Connection[T]:
+    size, start = page_size(first), _offset(after)
+    window = items[start : start + size]
+    edges = [Edge(cursor=_cursor(start + i), node=item) for i, item in enumerate(window)]
+    return Connection(
+        total_count=len(items),
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=start + size < len(items), end_cursor=edges[-1].cursor if edges else None
+        ),
+    )
+
+
+async def _golden(info: Info, entity_id: str) -> dict[str, Golden]:
+    return await info.context.loaders.golden(entity_id)
+
+
+async def _value(info: Info, entity_id: str, kind: str, attribute: str) -> str | None:
+    golden = (await _golden(info, entity_id)).get(attribute)
+    if golden is None:
+        return None
+    return _shown(info, entity_id, kind, attribute, golden.value)
+
+
+def _shown(info: Info, entity_id: str, kind: str, attribute: str, value: str) -> str:
+    personal = _PERSONAL.get(kind, {}).get(attribute)
+    if personal is None:
+        return value
+    info.context.note_personal(entity_id, personal)
+    return value if info.context.sees_pii else _MASKS[attribute](value)
+
+
+async def _lineage(info: Info, entity_id: str, kind: str) -> list[FieldLineage]:
+    out = []
+    for attribute, golden in sorted((await _golden(info, entity_id)).items()):
+        values = [
+            SourcedValue(
+                value=_shown(info, entity_id, kind, attribute, c.value),
+                chosen=c.value == golden.value,
+                source=c.source,
+                key=c.key,
+                version=c.version,
+                received_at=c.received_at,
+                trust=c.trust,
+                valid=c.valid,
+            )
+            for c in golden.claims
+        ]
+        out.append(
+            FieldLineage(
+                field=attribute,
+                value=_shown(info, entity_id, kind, attribute, golden.value),
+                rule=golden.rule,
+                values=values,
+            )
+        )
+    return out
+
+
+async def _source_records(info: Info, entity_id: str) -> list[SourceRecord]:
+    return [source_record_of(m) for m in await info.context.loaders.members.load(entity_id)]
+
+
+async def _links(
+    info: Info, entity_id: str, *, outgoing: bool, relations: set[LinkRelation]
+) -> list[LinkRow]:
+    loader = info.context.loaders.links_from if outgoing else info.context.loaders.links_to
+    return [link for link in await loader.load(entity_id) if link.relation in relations]
+
+
+@strawberry.interface(description="Anything with a hub id: `node(id:)` finds it.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.interface(description="What every golden entity has.")
+class Entity(Node):
+    id: strawberry.ID
+    redirected_from: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The retired id that was asked for, when this entity absorbed it in a merge.",
+    )
+
+    @strawberry.field(description="The entity's version: one more with each change of members or status.")
+    async def version(self, info: Info) -> int:
+        row = await info.context.loaders.entities.load(str(self.id))
+        return row.version if row else 0
+
+    @strawberry.field(description="When the entity last changed.")
+    async def updated_at(self, info: Info) -> datetime | None:
+        row = await info.context.loaders.entities.load(str(self.id))
+        return row.updated_at if row else None
+
+
+_PERSON_PLACES = {LinkRelation.LIVES_AT, LinkRelation.HOUSEHOLD_REGISTERED_AT}
+_ROLES = {LinkRelation.LEGAL_REPRESENTATIVE, LinkRelation.EMPLOYED_BY}
+_COMPANY_PLACES = {LinkRelation.REGISTERED_AT, LinkRelation.OPERATES_AT}
+
+
+@strawberry.type(description="A person and an address they live at or are registered at.")
+class PersonAddress:
+    relation: PersonAddressRelation
+    person: Person
+    address: Address
+    link: strawberry.Private[LinkRow]
+
+    @strawberry.field(description="The source records that state this relationship.")
+    async def evidence(self, info: Info) -> list[SourceRecord]:
+        return await _evidence(info, self.link)
+
+
+@strawberry.type(description="A person and a legal entity they represent or work for.")
+class PersonLegalEntity:
+    role: PersonLegalEntityRole
+    person: Person
+    legal_entity: LegalEntity
+    link: strawberry.Private[LinkRow]
+
+    @strawberry.field(description="The source records that state this relationship.")
+    async def evidence(self, info: Info) -> list[SourceRecord]:
+        return await _evidence(info, self.link)
+
+
+@strawberry.type(description="A legal entity and an address it is registered at or operates at.")
+class LegalEntityAddress:
+    relation: LegalEntityAddressRelation
+    legal_entity: LegalEntity
+    address: Address
+    link: strawberry.Private[LinkRow]
+
+    @strawberry.field(description="The source records that state this relationship.")
+    async def evidence(self, info: Info) -> list[SourceRecord]:
+        return await _evidence(info, self.link)
+
+
+async def _evidence(info: Info, link: LinkRow) -> list[SourceRecord]:
+    loaders = info.context.loaders
+    record_ids = await loaders.evidence.load(link.id)
+    records = await loaders.records.load_many(record_ids)
+    return [source_record_of(r) for r in records if r is not None]
+
+
+def _person_addresses(info: Info, links: list[LinkRow]) -> list[PersonAddress]:
+    info.context.require_kind(Kind.ADDRESS)
+    info.context.require_kind(Kind.PERSON)
+    return [
+        PersonAddress(
+            relation=PersonAddressRelation(link.relation.value),
+            person=Person(id=strawberry.ID(link.subject_id)),
+            address=Address(id=strawberry.ID(link.object_id)),
+            link=link,
+        )
+        for link in links
+    ]
+
+
+def _person_companies(info: Info, links: list[LinkRow]) -> list[PersonLegalEntity]:
+    info.context.require_kind(Kind.LEGAL_ENTITY)
+    info.context.require_kind(Kind.PERSON)
+    return [
+        PersonLegalEntity(
+            role=PersonLegalEntityRole(link.relation.value),
+            person=Person(id=strawberry.ID(link.subject_id)),
+            legal_entity=LegalEntity(id=strawberry.ID(link.object_id)),
+            link=link,
+        )
+        for link in links
+    ]
+
+
+def _company_addresses(info: Info, links: list[LinkRow]) -> list[LegalEntityAddress]:
+    info.context.require_kind(Kind.ADDRESS)
+    info.context.require_kind(Kind.LEGAL_ENTITY)
+    return [
+        LegalEntityAddress(
+            relation=LegalEntityAddressRelation(link.relation.value),
+            legal_entity=LegalEntity(id=strawberry.ID(link.subject_id)),
+            address=Address(id=strawberry.ID(link.object_id)),
+            link=link,
+        )
+        for link in links
+    ]
+
+
+@strawberry.federation.type(keys=["id"], description="A golden person: one real person across every source.")
+class Person(Entity):
+    @strawberry.field
+    async def name(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "person", "name")
+
+    @strawberry.field(description="Resident ID number; masked (320581********1234) without pii:read.")
+    async def id_number(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "person", "id_number")
+
+    @strawberry.field(description="YYYY-MM-DD; only the year without pii:read.")
+    async def birth_date(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "person", "birth_date")
+
+    @strawberry.field(description="男 or 女.")
+    async def gender(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "person", "gender")
+
+    @strawberry.field(description="Masked (139****5678) without pii:read.")
+    async def phone(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "person", "phone")
+
+    @strawberry.field(description="Where the person lives and is registered.")
+    async def addresses(self, info: Info) -> list[PersonAddress]:
+        links = await _links(info, str(self.id), outgoing=True, relations=_PERSON_PLACES)
+        return _person_addresses(info, links)
+
+    @strawberry.field(description="The legal entities the person represents or works for.")
+    async def legal_entities(self, info: Info) -> list[PersonLegalEntity]:
+        links = await _links(info, str(self.id), outgoing=True, relations=_ROLES)
+        return _person_companies(info, links)
+
+    @strawberry.field(description="The source records that make up this person now.")
+    async def source_records(self, info: Info) -> list[SourceRecord]:
+        return await _source_records(info, str(self.id))
+
+    @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
+    async def lineage(self, info: Info) -> list[FieldLineage]:
+        return await _lineage(info, str(self.id), "person")
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Person | None:
+        entity = await resolve_entity(info, str(id), Kind.PERSON)
+        return entity if isinstance(entity, Person) else None
+
+
+@strawberry.federation.type(
+    keys=["id", "doorplateCode"], description="A golden address: one dwelling or place across every source."
+)
+class Address(Entity):
+    @strawberry.field(description="The address in full, as the most trusted source writes it.")
+    async def text(self, info: Info) -> str:
+        return await _value(info, str(self.id), "address", "text") or ""
+
+    @strawberry.field(description="The QR doorplate code, where the dwelling has one.")
+    async def doorplate_code(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "address", "doorplate_code")
+
+    @strawberry.field(description="The parsed parts: district, street, community, road, number, compound, …")
+    async def components(self, info: Info) -> JSON:
+        golden = await _golden(info, str(self.id))
+        parts = {name: g.value for name, g in golden.items() if name not in ("text", "doorplate_code")}
+        return parts  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="The people who live or are registered here (at most `first`, 100 by default)."
+    )
+    async def residents(self, info: Info, first: int | None = None) -> list[PersonAddress]:
+        links = await _links(info, str(self.id), outgoing=False, relations=_PERSON_PLACES)
+        return _person_addresses(info, links)[: page_size(first)]
+
+    @strawberry.field(description="The residents a page at a time, with the total.")
+    async def residents_connection(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[PersonAddress]:
+        links = await _links(info, str(self.id), outgoing=False, relations=_PERSON_PLACES)
+        return connection(_person_addresses(info, links), first, after)
+
+    @strawberry.field(
+        description="Legal entities registered or operating here (at most `first`, 100 by default)."
+    )
+    async def legal_entities(self, info: Info, first: int | None = None) -> list[LegalEntityAddress]:
+        links = await _links(info, str(self.id), outgoing=False, relations=_COMPANY_PLACES)
+        return _company_addresses(info, links)[: page_size(first)]
+
+    @strawberry.field(description="The legal entities here a page at a time, with the total.")
+    async def legal_entities_connection(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[LegalEntityAddress]:
+        links = await _links(info, str(self.id), outgoing=False, relations=_COMPANY_PLACES)
+        return connection(_company_addresses(info, links), first, after)
+
+    @strawberry.field(description="The source records that make up this address now.")
+    async def source_records(self, info: Info) -> list[SourceRecord]:
+        return await _source_records(info, str(self.id))
+
+    @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
+    async def lineage(self, info: Info) -> list[FieldLineage]:
+        return await _lineage(info, str(self.id), "address")
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: Info, id: strawberry.ID | None = None, doorplate_code: str | None = None
+    ) -> Address | None:
+        if id is None and doorplate_code is not None:
+            from hub.api.lookup import entity_by_term
+
+            found = entity_by_term(info.context.session, Kind.ADDRESS, "doorplate", doorplate_code.upper())
+            if found is None:
+                return None
+            id = strawberry.ID(found)
+        entity = await resolve_entity(info, str(id), Kind.ADDRESS)
+        return entity if isinstance(entity, Address) else None
+
+
+@strawberry.federation.type(
+    keys=["id", "uscc"], description="A golden legal entity: one company or organization across every source."
+)
+class LegalEntity(Entity):
+    @strawberry.field
+    async def name(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "legal_entity", "name")
+
+    @strawberry.field(description="Unified social credit code.")
+    async def uscc(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "legal_entity", "uscc")
+
+    @strawberry.field
+    async def legal_form(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "legal_entity", "legal_form")
+
+    @strawberry.field(description="The branch part of the name (a branch never joins its head office).")
+    async def branch(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "legal_entity", "branch")
+
+    @strawberry.field
+    async def established_on(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "legal_entity", "established_on")
+
+    @strawberry.field
+    async def phone(self, info: Info) -> str | None:
+        return await _value(info, str(self.id), "legal_entity", "phone")
+
+    @strawberry.field(description="The person who is its legal representative, where the hub knows them.")
+    async def legal_representative(self, info: Info) -> Person | None:
+        links = await _links(
+            info, str(self.id), outgoing=False, relations={LinkRelation.LEGAL_REPRESENTATIVE}
+        )
+        if not links:
+            return None
+        info.context.require_kind(Kind.PERSON)
+        return Person(id=strawberry.ID(links[0].subject_id))
+
+    @strawberry.field(description="The people who work for it, a page at a time.")
+    async def employees(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[PersonLegalEntity]:
+        links = await _links(info, str(self.id), outgoing=False, relations={LinkRelation.EMPLOYED_BY})
+        return connection(_person_companies(info, links), first, after)
+
+    @strawberry.field(description="Where it is registered and where it operates.")
+    async def addresses(self, info: Info) -> list[LegalEntityAddress]:
+        links = await _links(info, str(self.id), outgoing=True, relations=_COMPANY_PLACES)
+        return _company_addresses(info, links)
+
+    @strawberry.field(description="The source records that make up this legal entity now.")
+    async def source_records(self, info: Info) -> list[SourceRecord]:
+        return await _source_records(info, str(self.id))
+
+    @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
+    async def lineage(self, info: Info) -> list[FieldLineage]:
+        return await _lineage(info, str(self.id), "legal_entity")
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: Info, id: strawberry.ID | None = None, uscc: str | None = None
+    ) -> LegalEntity | None:
+        if id is None and uscc is not None:
+            from hub.api.lookup import entity_by_term
+
+            found = entity_by_term(info.context.session, Kind.LEGAL_ENTITY, "uscc_any", uscc.upper())
+            if found is None:
+                return None
+            id = strawberry.ID(found)
+        entity = await resolve_entity(info, str(id), Kind.LEGAL_ENTITY)
+        return entity if isinstance(entity, LegalEntity) else None
+
+
+@strawberry.type(description="A person found by a search, with how well it matched (0–1).")
+class PersonMatch:
+    score: float
+    person: Person
+
+
+@strawberry.type(description="An address found by a search, with how well it matched (0–1).")
+class AddressMatch:
+    score: float
+    address: Address
+
+
+@strawberry.type(description="A legal entity found by a search, with how well it matched (0–1).")
+class LegalEntityMatch:
+    score: float
+    legal_entity: LegalEntity
+
+
+_TYPES: dict[Kind, type[Person] | type[Address] | type[LegalEntity]] = {
+    Kind.PERSON: Person,
+    Kind.ADDRESS: Address,
+    Kind.LEGAL_ENTITY: LegalEntity,
+}
+_MAX_REDIRECTS = 50
+
+
+def entity_object(
+    kind: Kind, entity_id: str, redirected_from: str | None = None
+) -> Person | Address | LegalEntity:
+    return _TYPES[kind](id=strawberry.ID(entity_id), redirected_from=_id_or_none(redirected_from))
+
+
+def _id_or_none(value: str | None) -> strawberry.ID | None:
+    return strawberry.ID(value) if value is not None else None
+
+
+async def resolve_entity(
+    info: Info, entity_id: str, kind: Kind | None = None
+) -> Person | Address | LegalEntity | None:
+    """The entity with this id, following merges to the survivor; None if there is none (of `kind`)."""
+    loaders = info.context.loaders
+    current = await loaders.entities.load(entity_id)
+    hops = 0
+    while current is not None and current.merged_into_id is not None and hops < _MAX_REDIRECTS:
+        current = await loaders.entities.load(current.merged_into_id)
+        hops += 1
+    if current is None or (kind is not None and current.kind != kind):
+        return None
+    info.context.require_kind(current.kind)
+    return entity_object(current.kind, current.id, entity_id if current.id != entity_id else None)

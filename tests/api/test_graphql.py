@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from hub.api import create_app, schema_sdl
+from hub.api.auth import add_client
 from hub.ingest import ingest_records
 from hub.store.models import Kind
 
@@ -23,8 +25,11 @@ query ($source: String!, $kind: EntityKind!, $key: String!) {
 """
 
 
-def create_client(engine: Engine) -> TestClient:
-    return TestClient(create_app(engine))
+def create_client(engine: Engine, *scopes: str) -> TestClient:
+    """An HTTP client of the app carrying the token of a newly registered reader with `scopes`."""
+    with Session(engine) as session, session.begin():
+        token = add_client(session, f"test-{uuid.uuid4().hex[:8]}", "reader", scopes)
+    return TestClient(create_app(engine), headers={"Authorization": f"Bearer {token}"})
 
 
 def post(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:

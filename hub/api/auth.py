@@ -1,0 +1,122 @@
+"""API clients: who may call, in which role, seeing which kinds and whether personal data unmasked.
+
+Every request carries `Authorization: Bearer <token>` of a registered client. Tokens are random
+(256 bits), shown once when the client is added and stored only as a SHA-256 hash; revoking a client
+refuses its token from the next request on.
+
+Scopes: `person`, `address`, `legal_entity` (read that kind) and `pii:read` (see ID numbers, phones
+and birth dates whole). A client with no kind scope reads all three kinds; without `pii:read` personal
+fields are masked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.errors import ForbiddenError, InputError, NotFoundError
+from hub.store.models import Client, Kind, utcnow
+
+__all__ = [
+    "KIND_SCOPES",
+    "PII_SCOPE",
+    "ROLES",
+    "SCOPES",
+    "ClientInfo",
+    "add_client",
+    "authenticate",
+    "list_clients",
+    "revoke_client",
+]
+
+ROLES = ("reader", "steward", "auditor", "admin")
+PII_SCOPE = "pii:read"
+KIND_SCOPES = {kind.value: kind for kind in Kind}
+SCOPES = (*KIND_SCOPES, PII_SCOPE)
+TOKEN_PREFIX = "hub_"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """The calling client as a request sees it."""
+
+    id: int
+    name: str
+    role: str
+    scopes: tuple[str, ...]
+
+    @property
+    def kinds(self) -> frozenset[Kind]:
+        named = {KIND_SCOPES[s] for s in self.scopes if s in KIND_SCOPES}
+        return frozenset(named) if named else frozenset(Kind)
+
+    @property
+    def sees_pii(self) -> bool:
+        return PII_SCOPE in self.scopes
+
+    def require_kind(self, kind: Kind) -> None:
+        if kind not in self.kinds:
+            raise ForbiddenError(
+                f"client {self.name!r} may not read {kind.value} entities; its scopes are"
+                f" {', '.join(self.scopes) or 'none'}"
+            )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _checked_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    out = tuple(dict.fromkeys(s.strip() for s in scopes if s.strip()))
+    unknown = [s for s in out if s not in SCOPES]
+    if unknown:
+        raise InputError(f"unknown scope {', '.join(unknown)}; scopes are {', '.join(SCOPES)}")
+    return out
+
+
+def add_client(session: Session, name: str, role: str, scopes: Iterable[str] = ()) -> str:
+    """Register a client and return its token (shown this once; only its hash is kept). Flushes."""
+    name = name.strip()
+    if not name:
+        raise InputError("a client needs a name")
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    checked = _checked_scopes(scopes)
+    if session.scalar(select(Client.id).where(Client.name == name)) is not None:
+        raise InputError(f"a client named {name!r} exists already; revoke it or choose another name")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(Client(name=name, token_hash=_digest(token), role=role, scopes=list(checked)))
+    session.flush()
+    return token
+
+
+def revoke_client(session: Session, name: str) -> None:
+    """Refuse the client's token from now on (the client row stays, for the access log)."""
+    client = session.scalars(select(Client).where(Client.name == name)).one_or_none()
+    if client is None:
+        raise NotFoundError(f"no client named {name!r}")
+    if client.revoked_at is None:
+        client.revoked_at = utcnow()
+        session.flush()
+
+
+def list_clients(session: Session) -> list[Client]:
+    return list(session.scalars(select(Client).order_by(Client.name)))
+
+
+def authenticate(session: Session, token: str) -> ClientInfo | None:
+    """The live client holding `token`, or None."""
+    row = session.execute(
+        select(Client.id, Client.name, Client.role, Client.scopes).where(
+            Client.token_hash == _digest(token), Client.revoked_at.is_(None)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    client_id, name, role, scopes = row
+    return ClientInfo(client_id, name, role, tuple(scopes or ()))

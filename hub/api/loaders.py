@@ -1,0 +1,210 @@
+"""Batched reads for one GraphQL operation: every relationship and reference goes through a DataLoader.
+
+A resolver asks for one entity's members or links; the loader collects every such request of the
+same execution step and answers them with one SQL statement, so a query's statement count depends on
+its depth, not on how many entities it returns (address → residents → companies → addresses is a
+handful of statements however many residents there are). Loaders live for one operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+from strawberry.dataloader import DataLoader
+
+from hub.golden import Golden, claims_of, survive
+from hub.resolve.service import features_of
+from hub.store.models import Kind, LinkRelation
+
+__all__ = ["EntityRow", "LinkRow", "Loaders", "MemberRow"]
+
+_CHUNK = 900  # keys per statement, below every database's limit on bound parameters
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRow:
+    id: str
+    kind: Kind
+    status: str
+    merged_into_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """One current member record of an entity, with its current version's features."""
+
+    entity_id: str
+    record_id: int
+    source: str
+    trust: dict[str, Any]
+    kind: Kind
+    key: str
+    version: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    received_at: datetime
+    features: dict[str, Any]
+    flags: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    id: int
+    relation: LinkRelation
+    subject_id: str
+    object_id: str
+    valid_from: datetime
+
+
+def _chunks(keys: Sequence[Any]) -> list[list[Any]]:
+    unique = list(dict.fromkeys(keys))
+    return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
+
+
+def _time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _member(r: Any) -> MemberRow:
+    return MemberRow(
+        r[0],
+        r[1],
+        r[2],
+        features_of(r[3]),
+        Kind(r[4]),
+        r[5],
+        r[6],
+        _time(r[7]),
+        _time(r[8]),
+        _time(r[9]),
+        features_of(r[10]),
+        features_of(r[11]),
+    )
+
+
+class Loaders:
+    """The DataLoaders of one operation, on its session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.entities: DataLoader[str, EntityRow | None] = DataLoader(self._entities)
+        self.members: DataLoader[str, list[MemberRow]] = DataLoader(self._members)
+        self.links_from: DataLoader[str, list[LinkRow]] = DataLoader(self._links_from)
+        self.links_to: DataLoader[str, list[LinkRow]] = DataLoader(self._links_to)
+        self.payloads: DataLoader[int, dict[str, Any]] = DataLoader(self._payloads)
+        self.evidence: DataLoader[int, list[int]] = DataLoader(self._evidence)
+        self.records: DataLoader[int, MemberRow | None] = DataLoader(self._records)
+        self._golden: dict[str, dict[str, Golden]] = {}
+
+    async def golden(self, entity_id: str) -> dict[str, Golden]:
+        """The golden values of an entity, by attribute (computed once per operation)."""
+        cached = self._golden.get(entity_id)
+        if cached is None:
+            members = await self.members.load(entity_id)
+            claims = [
+                claim
+                for m in members
+                for claim in claims_of(
+                    m.kind.value,
+                    m.features,
+                    record_id=m.record_id,
+                    source=m.source,
+                    key=m.key,
+                    version=m.version,
+                    received_at=m.received_at,
+                    trust=m.trust,
+                )
+            ]
+            cached = self._golden[entity_id] = survive(claims)
+        return cached
+
+    def _rows(self, sql: str, keys: Sequence[Any]) -> list[Any]:
+        statement = text(sql).bindparams(bindparam("keys", expanding=True))
+        out: list[Any] = []
+        for chunk in _chunks(keys):
+            out += self.session.execute(statement, {"keys": chunk}).all()
+        return out
+
+    async def _entities(self, keys: list[str]) -> list[EntityRow | None]:
+        rows = self._rows(
+            "SELECT id, kind, status, merged_into_id, version, created_at, updated_at FROM entity"
+            " WHERE id IN :keys",
+            keys,
+        )
+        found = {r[0]: EntityRow(r[0], Kind(r[1]), r[2], r[3], r[4], _time(r[5]), _time(r[6])) for r in rows}
+        return [found.get(k) for k in keys]
+
+    async def _members(self, keys: list[str]) -> list[list[MemberRow]]:
+        rows = self._rows(
+            "SELECT m.entity_id, r.id, s.name, s.trust, r.kind, r.key, r.version, r.first_seen_at,"
+            " r.last_seen_at, v.received_at, v.features, v.flags"
+            " FROM membership m"
+            " JOIN source_record r ON r.id = m.record_id"
+            " JOIN source s ON s.id = r.source_id"
+            " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+            " WHERE m.valid_to IS NULL AND m.entity_id IN :keys ORDER BY r.id",
+            keys,
+        )
+        found: dict[str, list[MemberRow]] = {}
+        for r in rows:
+            found.setdefault(r[0], []).append(_member(r))
+        return [found.get(k, []) for k in keys]
+
+    def _links(self, column: str, keys: list[str]) -> list[list[LinkRow]]:
+        rows = self._rows(
+            "SELECT id, relation, subject_id, object_id, valid_from FROM link"
+            f" WHERE valid_to IS NULL AND {column} IN :keys ORDER BY id",
+            keys,
+        )
+        found: dict[str, list[LinkRow]] = {}
+        for r in rows:
+            row = LinkRow(r[0], LinkRelation(r[1]), r[2], r[3], _time(r[4]))
+            found.setdefault(row.subject_id if column == "subject_id" else row.object_id, []).append(row)
+        return [found.get(k, []) for k in keys]
+
+    async def _records(self, keys: list[int]) -> list[MemberRow | None]:
+        """Records by id, each with the entity it belongs to now."""
+        rows = self._rows(
+            "SELECT m.entity_id, r.id, s.name, s.trust, r.kind, r.key, r.version, r.first_seen_at,"
+            " r.last_seen_at, v.received_at, v.features, v.flags"
+            " FROM source_record r"
+            " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
+            " JOIN source s ON s.id = r.source_id"
+            " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+            " WHERE r.id IN :keys",
+            keys,
+        )
+        found = {r[1]: _member(r) for r in rows}
+        return [found.get(k) for k in keys]
+
+    async def _links_from(self, keys: list[str]) -> list[list[LinkRow]]:
+        return self._links("subject_id", keys)
+
+    async def _links_to(self, keys: list[str]) -> list[list[LinkRow]]:
+        return self._links("object_id", keys)
+
+    async def _payloads(self, keys: list[int]) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT r.id, v.payload FROM source_record r"
+            " JOIN record_version v ON v.record_id = r.id AND v.version = r.version WHERE r.id IN :keys",
+            keys,
+        )
+        found = {r[0]: features_of(r[1]) for r in rows}
+        return [found.get(k, {}) for k in keys]
+
+    async def _evidence(self, keys: list[int]) -> list[list[int]]:
+        rows = self._rows("SELECT link_id, record_id FROM link_evidence WHERE link_id IN :keys", keys)
+        found: dict[int, list[int]] = {}
+        for link_id, record_id in rows:
+            found.setdefault(link_id, []).append(record_id)
+        return [sorted(found.get(k, [])) for k in keys]

@@ -1,0 +1,137 @@
+"""Finding entities: by an exact key (ID number, credit code, doorplate code) and by scored fuzzy search.
+
+The query text is normalized exactly as an ingested record would be, so 王偉 finds 王伟 (traditional
+characters), 汪伟 finds 王伟 (a homophone: the same pinyin key), and 3-2-301 in a compound finds
+3幢2单元301室 (the same flat key). Candidates come from the search terms of current record versions
+(an index lookup); each candidate entity is then scored against the query with its golden values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from hub.errors import InputError
+from hub.normalize.records import normalize_record
+from hub.resolve.kinds import match_fields, search_terms
+from hub.store.models import Kind
+
+__all__ = ["MAX_RESULTS", "Query", "candidates", "entity_by_term", "normalized_query", "score"]
+
+MAX_RESULTS = 50
+MAX_CANDIDATES = 500  # a very common name: score the first this many entities, not the whole city
+
+_CURRENT = (
+    "SELECT DISTINCT m.entity_id FROM search_term t"
+    " JOIN source_record r ON r.id = t.record_id AND r.version = t.version"
+    " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A search's input, normalized: the match fields and the search terms a record like it would have."""
+
+    kind: Kind
+    fields: dict[str, Any]
+    terms: tuple[tuple[str, str], ...]
+
+
+def normalized_query(kind: Kind, record: Mapping[str, Any]) -> Query:
+    """Normalize search input given as contract fields (name, id_number, address, uscc, …)."""
+    given = {k: v.strip() for k, v in record.items() if isinstance(v, str) and v.strip()}
+    if not given:
+        raise InputError("give at least one non-empty search field")
+    features = normalize_record(kind.value, given).features
+    fields = match_fields(kind.value, features)
+    return Query(kind, {**fields, "features": features}, search_terms(kind.value, fields))
+
+
+def entity_by_term(session: Session, kind: Kind, field: str, term: str) -> str | None:
+    """The one entity whose current records have this exact term (None if none or several)."""
+    found = _entities(session, kind, [(field, term)], limit=2)
+    return found[0] if len(found) == 1 else None
+
+
+def candidates(session: Session, query: Query, *, like: str | None = None) -> list[str]:
+    """Entities whose current records share a search term with the query; with `like`, also those whose
+    legal-entity core name contains it (a small kind: a scan of its core names is cheap)."""
+    found = _entities(session, query.kind, query.terms, limit=MAX_CANDIDATES)
+    if like and len(found) < MAX_CANDIDATES:
+        rows = session.execute(
+            text(
+                _CURRENT + " WHERE t.kind = :kind AND t.field = 'name_core' AND t.term LIKE :like ESCAPE '\\'"
+                " LIMIT :limit"
+            ),
+            {"kind": query.kind.value, "like": f"%{_escape(like)}%", "limit": MAX_CANDIDATES},
+        )
+        found += [entity for (entity,) in rows if entity not in found]
+    return found
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _entities(session: Session, kind: Kind, terms: Iterable[tuple[str, str]], *, limit: int) -> list[str]:
+    out: list[str] = []
+    for field, term in terms:
+        statement = text(
+            _CURRENT + " WHERE t.kind = :kind AND t.field = :field AND t.term = :term LIMIT :limit"
+        )
+        rows = session.execute(statement, {"kind": kind.value, "field": field, "term": term, "limit": limit})
+        out += [entity for (entity,) in rows if entity not in out]
+    return out[:limit]
+
+
+def score(query: Query, golden: Mapping[str, str], members: Iterable[Mapping[str, Any]]) -> float:
+    """How well an entity matches the query, 0–1: the mean over the fields the query gives.
+
+    Each field scores its best agreement with any of the entity's records: 1 for the same value,
+    0.9 for a homophone name or the same flat with the unit left out, else the string similarity.
+    """
+    fields = query.fields
+    records = [match_fields(query.kind.value, m) for m in members]
+    parts: list[float] = []
+
+    def best(name: str, alternatives: dict[str, float] | None = None) -> None:
+        wanted = fields.get(name)
+        if wanted is None:
+            return
+        top = 0.0
+        for r in records:
+            if r.get(name) == wanted:
+                top = 1.0
+                break
+            for other, worth in (alternatives or {}).items():
+                if fields.get(other) is not None and r.get(other) == fields[other]:
+                    top = max(top, worth)
+        parts.append(top)
+
+    if query.kind == Kind.PERSON:
+        name = fields.get("name")
+        if name:
+            similar = max((fuzz.ratio(name, r.get("name") or "") / 100 for r in records), default=0.0)
+            homophone = any(r.get("name_key") == fields.get("name_key") for r in records)
+            parts.append(max(similar, 0.9 if homophone else 0.0))
+        best("id_any")
+        best("phone")
+        best("birth_date")
+    elif query.kind == Kind.ADDRESS:
+        best("flat", {"room_key": 0.9, "building_key": 0.5})
+        best("doorplate")
+        canonical = fields.get("canonical")
+        if canonical and "flat" not in fields:
+            parts.append(fuzz.partial_ratio(canonical, golden.get("text", "")) / 100)
+    else:
+        core = fields.get("name_core")
+        if core:
+            cores = [r.get("name_core") or "" for r in records]
+            parts.append(max((fuzz.ratio(core, c) / 100 for c in cores), default=0.0))
+        best("uscc_any")
+    return round(sum(parts) / len(parts), 4) if parts else 0.0

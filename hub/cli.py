@@ -29,8 +29,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema: migrate with alembic.", no_args_is_help=True)
 export_app = typer.Typer(help="Export data for other systems.", no_args_is_help=True)
+clients_app = typer.Typer(help="API clients: tokens, roles and scopes.", no_args_is_help=True)
+sources_app = typer.Typer(help="Source systems and how far each is trusted per field.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
+app.add_typer(clients_app, name="clients")
+app.add_typer(sources_app, name="sources")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -500,7 +504,9 @@ def demo(
             soft_wrap=True,
         )
     console.print("[bold]3/4[/bold] resolving records into entities …")
-    resolve(kind=None, settings_file=None, quiet=True)
+    _demo_trust(engine)
+    resolve(kind=None, everything=False, settings_file=None, quiet=True)
+    tokens = _demo_clients(engine)
     engine.dispose()
     url = f"http://{host}:{port}/graphql"
     key = _first_key(out, manifest)
@@ -516,9 +522,15 @@ def demo(
     print(
         f"\n  GraphQL (GraphiQL in a browser): {url}\n"
         f"  Health:                          http://{host}:{port}/health\n"
-        "  Try:\n"
+        "  Demo clients (send `Authorization: Bearer <token>`):\n"
+        + "".join(f"    {name:<14} {token}\n" for name, token in tokens.items())
+        + "  Try:\n"
         f"    curl -s {url} -H 'content-type: application/json' \\\n"
+        f"      -H 'authorization: Bearer {tokens['reader']}' \\\n"
         f'      -d \'{{"query": "{query}"}}\'\n'
+        "  The city's graph, three hops from an address:\n"
+        '    { searchAddresses(text: "…") { address { text residents { person { name legalEntities {\n'
+        "      role legalEntity { name addresses { address { text } } } } } } } } }\n"
         "  Crosswalk: hub export crosswalk --output crosswalk.csv\n"
         f"  Quality:   hub evaluate --truth {out}/truth.csv\n"
         "  Stop with Ctrl+C.\n",
@@ -526,6 +538,141 @@ def demo(
     )
     if not no_serve:
         serve(host=host, port=port, workers=1)
+
+
+@clients_app.command("add")
+def clients_add(
+    name: Annotated[str, typer.Argument(help="A unique name, e.g. the calling department's system.")],
+    role: Annotated[str, typer.Option(help="reader, steward, auditor or admin.")] = "reader",
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="person, address, legal_entity (kinds it reads; default all three) or pii:read (personal"
+            " fields unmasked). Repeat for several."
+        ),
+    ] = None,
+) -> None:
+    """Register an API client; its token is printed once, alone on the last line."""
+    from sqlalchemy.orm import Session
+
+    from hub.api.auth import add_client
+
+    with Session(_engine()) as session, session.begin():
+        token = add_client(session, name, role, scope or ())
+    scopes = ", ".join(scope or ()) or "all kinds, personal fields masked"
+    print(f"client {name!r} added as {role} ({scopes}); keep this token, it is not shown again:")
+    print(token)
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """The registered clients, their roles and scopes (never their tokens)."""
+    from sqlalchemy.orm import Session
+
+    from hub.api.auth import list_clients
+
+    with Session(_engine()) as session:
+        clients = list_clients(session)
+        print(f"{'name':<24}{'role':<10}{'scopes':<40}status")
+        for c in clients:
+            status = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "active"
+            print(f"{c.name:<24}{c.role:<10}{', '.join(c.scopes) or '-':<40}{status}")
+
+
+@clients_app.command("revoke")
+def clients_revoke(name: Annotated[str, typer.Argument(help="The client's name.")]) -> None:
+    """Refuse a client's token from the next request on."""
+    from sqlalchemy.orm import Session
+
+    from hub.api.auth import revoke_client
+
+    with Session(_engine()) as session, session.begin():
+        revoke_client(session, name)
+    print(f"client {name!r} revoked")
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """The source systems and their trust per field (higher wins when golden values are chosen)."""
+    import orjson
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from hub.store.models import Source
+
+    with Session(_engine()) as session:
+        for source in session.scalars(select(Source).order_by(Source.name)):
+            print(f"{source.name:<24}{orjson.dumps(source.trust).decode() if source.trust else '-'}")
+
+
+@sources_app.command("trust")
+def sources_trust(
+    name: Annotated[str, typer.Argument(help="The source system.")],
+    ranks: Annotated[
+        list[str],
+        typer.Argument(help='FIELD=RANK pairs, e.g. name=90 id_number=90 "*=50" (* for every other field).'),
+    ],
+) -> None:
+    """Set how far a source is trusted per golden field (0 when unset; higher wins)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from hub.errors import InputError, NotFoundError
+    from hub.store.models import Source
+
+    parsed: dict[str, int] = {}
+    for item in ranks:
+        field, _, rank = item.partition("=")
+        if not field or not rank.lstrip("-").isdigit():
+            raise InputError(f"{item!r}: expected FIELD=RANK with a whole-number rank")
+        parsed[field] = int(rank)
+    with Session(_engine()) as session, session.begin():
+        source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
+        if source is None:
+            raise NotFoundError(f"no source named {name!r}; `hub sources list` shows them")
+        source.trust = {**(source.trust or {}), **parsed}
+    print(f"{name}: trust {parsed}")
+
+
+_DEMO_TRUST = {
+    "household_registry": {"name": 90, "id_number": 90, "birth_date": 90, "gender": 90, "*": 70},
+    "doorplate_platform": {"*": 90},
+    "market_regulation": {"*": 90},
+    "tax": {"phone": 70, "*": 60},
+    "migrant_registry": {"*": 50},
+    "grid_collection": {"address": 80, "phone": 60, "*": 40},
+    "rental_registry": {"*": 30},
+}
+
+
+def _demo_trust(engine: Engine) -> None:
+    """Rank the demo city's sources for golden values: registries over field collection."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from hub.store.models import Source
+
+    with Session(engine) as session, session.begin():
+        for source in session.scalars(select(Source)):
+            if source.name in _DEMO_TRUST and not source.trust:
+                source.trust = _DEMO_TRUST[source.name]
+
+
+def _demo_clients(engine: Engine) -> dict[str, str]:
+    """A reader (personal fields masked), a reader with pii:read, and a steward, with fresh tokens."""
+    import time
+
+    from sqlalchemy.orm import Session
+
+    from hub.api.auth import add_client
+
+    suffix = time.strftime("%Y%m%d%H%M%S")
+    wanted = {"reader": ("reader", ()), "reader+pii": ("reader", ("pii:read",)), "steward": ("steward", ())}
+    with Session(engine) as session, session.begin():
+        return {
+            label: add_client(session, f"demo-{label}-{suffix}", role, scopes)
+            for label, (role, scopes) in wanted.items()
+        }
 
 
 def _first_key(out: Path, manifest: CityManifest) -> str:

@@ -7,6 +7,8 @@ scopes cover the kind it returns.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import strawberry
 from sqlalchemy import select
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -98,6 +100,16 @@ async def _by_key(info: Info, kind: Kind, field: str, record: dict[str, str]) ->
     return entity_by_term(info.context.session, kind, field, terms[field])
 
 
+E = TypeVar("E", Person, Address, LegalEntity)
+
+
+async def _of_kind(info: Info, entity_id: str | None, kind: Kind, cls: type[E]) -> E | None:
+    if entity_id is None:
+        return None
+    found = await resolve_entity(info, entity_id, kind)
+    return found if isinstance(found, cls) else None
+
+
 @strawberry.type(name="Query")
 class QueryRoot:
     @strawberry.field(description="A person by id; a retired id gives the person it was merged into.")
@@ -136,13 +148,13 @@ class QueryRoot:
     async def person_by_id_number(self, info: Info, id_number: str) -> Person | None:
         info.context.require_kind(Kind.PERSON)
         found = await _by_key(info, Kind.PERSON, "id_any", {"id_number": id_number})
-        return await self.person(info, strawberry.ID(found)) if found else None
+        return await _of_kind(info, found, Kind.PERSON, Person)
 
     @strawberry.field(description="The legal entity with this unified social credit code.")
     async def legal_entity_by_uscc(self, info: Info, uscc: str) -> LegalEntity | None:
         info.context.require_kind(Kind.LEGAL_ENTITY)
         found = await _by_key(info, Kind.LEGAL_ENTITY, "uscc_any", {"uscc": uscc})
-        return await self.legal_entity(info, strawberry.ID(found)) if found else None
+        return await _of_kind(info, found, Kind.LEGAL_ENTITY, LegalEntity)
 
     @strawberry.field(description="The address with this QR doorplate code.")
     async def address_by_doorplate_code(self, info: Info, doorplate_code: str) -> Address | None:
@@ -150,7 +162,7 @@ class QueryRoot:
         found = entity_by_term(
             info.context.session, Kind.ADDRESS, "doorplate", doorplate_code.strip().upper()
         )
-        return await self.address(info, strawberry.ID(found)) if found else None
+        return await _of_kind(info, found, Kind.ADDRESS, Address)
 
     @strawberry.field(
         description="People by name (homophones and traditional characters found too), ID number, birth date"

@@ -1,0 +1,48 @@
+"""Helpers of the API tests: a resolved city and HTTP calls to it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from hub.api import create_app
+from hub.api.auth import add_client
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@dataclass
+class City:
+    engine: Engine
+    directory: Path
+
+    def client(self, *scopes: str, role: str = "reader") -> TestClient:
+        """An HTTP client of the app with the token of a new client holding `scopes`."""
+        with Session(self.engine) as session, session.begin():
+            token = add_client(session, f"test-{uuid.uuid4().hex[:8]}", role, scopes)
+        return TestClient(create_app(self.engine), headers={"Authorization": f"Bearer {token}"})
+
+    def one(self, sql: str, **params: Any) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(text(sql), params).scalar()
+
+
+def post(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
+    response = client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def data(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
+    body = post(client, query, **variables)
+    assert "errors" not in body, body["errors"]
+    result: dict[str, Any] = body["data"]
+    return result

@@ -1,0 +1,55 @@
+"""A small resolved city behind the API, built once per module and backend."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from api_city import BACKENDS, City
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from hub.generate import generate_city
+from hub.ingest import ingest_file
+from hub.resolve.batch import resolve_kinds
+from hub.resolve.links import link_entities
+from hub.store.database import make_engine
+from hub.store.models import Base, Kind, Source
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    directory = tmp_path_factory.mktemp("city")
+    if request.param == "sqlite":
+        path = directory / "hub.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+    engine = make_engine(url)
+    if request.param != "sqlite":
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    manifest = generate_city(800, 5, directory / "files")
+    for f in json.loads((directory / "files" / "manifest.json").read_text())["files"]:
+        ingest_file(
+            engine,
+            directory / "files" / f["path"],
+            f["source"],
+            Kind(f["kind"]),
+            encoding=f["encoding"],
+            workers=0,
+        )
+    with Session(engine) as session, session.begin():
+        for source in session.scalars(select(Source)):
+            if source.name == "household_registry":
+                source.trust = {"*": 90}
+    list(resolve_kinds(engine, list(Kind)))
+    with Session(engine) as session, session.begin():
+        link_entities(session)
+    assert manifest.files
+    yield City(engine, directory)
+    engine.dispose()

@@ -1,10 +1,11 @@
-"""`hub resolve` over several kinds: kinds load and resolve side by side in worker processes while
-the one writer stores each kind as soon as it is ready.
+"""`hub resolve` over several kinds: kinds load and resolve side by side in worker processes, and each
+stores its own result as soon as it is ready, one writer at a time.
 
 Loading and resolving only read, so they run in parallel (SQLite's WAL lets readers work beside the
-writer); storing writes, so the parent does it, one kind at a time, in its own transaction. Workers
-are spawned fresh for each kind and exit after it: a million persons' intermediate objects are
-returned to the system, not kept in a pool. The largest kind starts first.
+writer); storing writes, so a lock shared by the workers lets one kind store at a time, each in its
+own transaction. A worker stores what it computed itself, so nothing big crosses between processes,
+and it is spawned fresh for each kind and exits after it: a million persons' intermediate objects go
+back to the system instead of piling up in one process. The largest kind starts first.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from hub.resolve.service import Computed, RunSummary, compute_kind, store_kind
+from hub.resolve.service import RunSummary, compute_kind, store_kind
 from hub.resolve.settings import MatchSettings
 from hub.store.models import Kind, RecordVersion, ResolutionRun, SourceRecord
 
@@ -59,19 +61,48 @@ def resolve_kinds(
     url = engine.url.render_as_string(hide_password=False)
     settings_json = settings.to_json() if settings is not None else None
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(ordered)), mp_context=context, max_tasks_per_child=1) as pool:
-        futures: dict[Future[Computed], Kind] = {
-            pool.submit(_compute, url, kind.value, settings_json): kind for kind in ordered
+    lock = context.Lock()
+    with ProcessPoolExecutor(
+        min(workers, len(ordered)),
+        mp_context=context,
+        max_tasks_per_child=1,
+        initializer=_hold,
+        initargs=(lock,),
+    ) as pool:
+        futures: dict[Future[RunSummary], Kind] = {
+            pool.submit(_resolve, url, kind.value, settings_json, actor): kind for kind in ordered
         }
         for future in as_completed(futures):
-            computed = future.result()
+            summary = future.result()
             if progress:
-                progress(computed.kind, "resolved")
-            with Session(engine) as session:
-                summary = store_kind(session, computed, actor=actor)
-                session.commit()
-            del computed
+                progress(summary.kind, "stored")
             yield summary
+
+
+_write_lock: Any = None
+
+
+def _hold(lock: Any) -> None:
+    """In a worker: keep the lock that lets one kind store at a time."""
+    global _write_lock
+    _write_lock = lock
+
+
+def _resolve(url: str, kind: str, settings_json: dict[str, Any] | None, actor: str) -> RunSummary:
+    """In a worker: load and resolve one kind on its own connection, then store it under the lock."""
+    from hub.store.database import make_engine
+
+    engine = make_engine(url)
+    try:
+        settings = MatchSettings.from_json(settings_json) if settings_json is not None else None
+        with Session(engine) as session:
+            computed = compute_kind(session, Kind(kind), settings=settings)
+        with _write_lock, Session(engine) as session:
+            summary = store_kind(session, computed, actor=actor)
+            session.commit()
+        return summary
+    finally:
+        engine.dispose()
 
 
 def pending_records(session: Session, kind: Kind) -> list[int] | None:
@@ -110,16 +141,3 @@ def _stage(progress: Callable[[Kind, str], None] | None, kind: Kind) -> Callable
     if progress is None:
         return None
     return lambda stage: progress(kind, stage)
-
-
-def _compute(url: str, kind: str, settings_json: dict[str, object] | None) -> Computed:
-    """In a worker: load and resolve one kind on its own connection."""
-    from hub.store.database import make_engine
-
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            settings = MatchSettings.from_json(settings_json) if settings_json is not None else None
-            return compute_kind(session, Kind(kind), settings=settings)
-    finally:
-        engine.dispose()

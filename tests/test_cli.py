@@ -224,3 +224,48 @@ def test_resolve_evaluate_explain_and_resolve_on_ingest(
         database_url, "resolve", "--kind", "person", "--settings", str(tmp_path / "broken.json")
     )
     assert code == 2 and "review_at <= link_at" in err
+
+
+def test_clients_add_prints_the_token_alone_on_the_last_line_and_revoke_refuses_it(
+    hub: Callable[..., tuple[int, str, str]], database_url: str
+) -> None:
+    from sqlalchemy.orm import Session
+
+    from hub.api.auth import authenticate
+    from hub.store.database import make_engine
+
+    code, out, _ = hub(
+        database_url, "clients", "add", "tax-bureau", "--role", "reader", "--scope", "pii:read"
+    )
+    assert code == 0
+    token = out.strip().splitlines()[-1]
+    assert token.startswith("hub_") and " " not in token
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        client = authenticate(session, token)
+        assert client is not None and client.name == "tax-bureau" and client.sees_pii
+    code, out, _ = hub(database_url, "clients", "list")
+    assert code == 0 and "tax-bureau" in out and "pii:read" in out and token not in out
+    code, _, err = hub(database_url, "clients", "add", "tax-bureau")
+    assert code == 2 and "exists already" in err
+    code, _, err = hub(database_url, "clients", "add", "x", "--scope", "everything")
+    assert code == 2 and "unknown scope" in err
+    assert hub(database_url, "clients", "revoke", "tax-bureau")[0] == 0
+    with Session(engine) as session:
+        assert authenticate(session, token) is None
+    engine.dispose()
+
+
+def test_sources_trust_sets_ranks_per_field(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    path = create_file(tmp_path, "p.jsonl", [json.dumps(r) for r in RECORDS])
+    hub(database_url, "ingest", str(path), "--source", "public_security", "--kind", "person")
+    code, _, _ = hub(database_url, "sources", "trust", "public_security", "name=90", "*=50")
+    assert code == 0
+    code, out, _ = hub(database_url, "sources", "list")
+    assert json.loads(out.split(maxsplit=1)[1]) == {"name": 90, "*": 50}
+    code, _, err = hub(database_url, "sources", "trust", "nowhere", "name=1")
+    assert code == 2 and "no source" in err
+    code, _, err = hub(database_url, "sources", "trust", "public_security", "name=high")
+    assert code == 2 and "FIELD=RANK" in err

@@ -11,7 +11,14 @@ from typing import TypeVar
 
 import strawberry
 from sqlalchemy import select
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.printer import print_schema
 from strawberry.scalars import JSON
 
@@ -41,6 +48,12 @@ __all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "schema", "schema_sdl"]
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 2000
+# The depth and alias limits as validation rules, built once: the validation cache is keyed by the
+# rule classes, and a limiter built per request would bring new ones every time.
+_LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
 
 
 @strawberry.type(description="One comparison's part in a match: its level and weight in bits.")
@@ -257,9 +270,11 @@ schema = strawberry.federation.Schema(
         ErrorCodes,
         UnitOfWork,
         AccessLog,
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(_LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        # Clients send the same few queries again and again: parse and validate each text once.
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
     ],
     federation_version="2.9",
 )

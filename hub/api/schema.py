@@ -15,7 +15,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     ValidationCache,
 )
@@ -272,8 +271,8 @@ schema = strawberry.federation.Schema(
         AccessLog,
         lambda: AddValidationRules(_LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        # Clients send the same few queries again and again: parse and validate each text once.
-        lambda: ParserCache(maxsize=1024),
+        # Clients send the same few queries again and again: validate each document once. (Parsing is
+        # cheap, and a cached parser's syntax errors would skip the error codes.)
         lambda: ValidationCache(maxsize=1024),
     ],
     federation_version="2.9",

@@ -10,6 +10,7 @@ from pathlib import Path
 from hub.errors import InputError
 
 __all__ = [
+    "DEFAULT_API_CONCURRENCY",
     "DEFAULT_DATABASE_FILE",
     "DEFAULT_INGEST_BATCH",
     "Settings",
@@ -20,6 +21,7 @@ __all__ = [
 
 DEFAULT_DATABASE_FILE = "hub.db"
 DEFAULT_INGEST_BATCH = 5000
+DEFAULT_API_CONCURRENCY = 16
 
 
 def default_ingest_workers() -> int:
@@ -41,12 +43,15 @@ class Settings:
     `HUB_INGEST_WORKERS`: processes that normalize large files while the database writes; 0 for none.
     `HUB_RESOLVE_WORKERS`: processes that load and resolve kinds side by side in `hub resolve` while
     the database stores the kinds already done; 0 resolves one kind after another in one process.
+    `HUB_API_CONCURRENCY`: GraphQL operations one server process runs at once (each holds a database
+    connection); more wait their turn.
     """
 
     database_url: str
     ingest_batch: int = DEFAULT_INGEST_BATCH
     ingest_workers: int = 0
     resolve_workers: int = 0
+    api_concurrency: int = DEFAULT_API_CONCURRENCY
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +62,7 @@ class Settings:
             ingest_batch=_count(env, "HUB_INGEST_BATCH", DEFAULT_INGEST_BATCH, least=1),
             ingest_workers=_count(env, "HUB_INGEST_WORKERS", default_ingest_workers(), least=0),
             resolve_workers=_count(env, "HUB_RESOLVE_WORKERS", default_resolve_workers(), least=0),
+            api_concurrency=_count(env, "HUB_API_CONCURRENCY", DEFAULT_API_CONCURRENCY, least=1),
         )
 
 

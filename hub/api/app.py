@@ -7,6 +7,7 @@ itself (a browser's GET without a query) loads without a token; its requests the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +25,7 @@ from hub import __version__
 from hub.api.auth import authenticate
 from hub.api.context import HubContext
 from hub.api.schema import schema
+from hub.config import get_settings
 from hub.store.database import make_engine
 from hub.store.migrations import current_revision, head_revision
 
@@ -41,11 +43,14 @@ class _HubGraphQL(GraphQL[HubContext, None]):
 
 
 class _Authenticated:
-    """ASGI wrapper: resolve the bearer token to a client, or refuse the request."""
+    """ASGI wrapper: resolve the bearer token to a client, or refuse the request; then run at most
+    `concurrency` operations at once, so each finds a free database connection instead of blocking
+    the event loop while it waits for one."""
 
-    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+    def __init__(self, app: ASGIApp, engine: Engine, concurrency: int) -> None:
         self.app = app
         self.engine = engine
+        self.slots = asyncio.Semaphore(concurrency)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,12 +86,15 @@ class _Authenticated:
                 await response(scope, receive, send)
                 return
             scope.setdefault("state", {})["client"] = client
-        await self.app(scope, receive, send)
+        async with self.slots:
+            await self.app(scope, receive, send)
 
 
 def create_app(engine: Engine | None = None) -> Starlette:
-    """Build the ASGI app on `engine` (default: `HUB_DATABASE_URL`)."""
-    engine = engine or make_engine()
+    """Build the ASGI app on `engine` (default: `HUB_DATABASE_URL`, with a connection for each
+    operation `HUB_API_CONCURRENCY` lets run at once, plus a few for tokens and the access log)."""
+    concurrency = get_settings().api_concurrency
+    engine = engine or make_engine(pool_size=concurrency + 4, max_overflow=4)
     head = head_revision()
 
     async def health(_request: Request) -> Response:
@@ -111,7 +119,7 @@ def create_app(engine: Engine | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            Route("/graphql", _Authenticated(graphql, engine), methods=["GET", "POST"]),
+            Route("/graphql", _Authenticated(graphql, engine, concurrency), methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
     )

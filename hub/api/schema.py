@@ -267,8 +267,8 @@ schema = strawberry.federation.Schema(
     types=[Person, Address, LegalEntity],
     extensions=[
         ErrorCodes,
+        AccessLog,  # outside UnitOfWork: writes after the operation's session is released
         UnitOfWork,
-        AccessLog,
         lambda: AddValidationRules(_LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         # Clients send the same few queries again and again: validate each document once. (Parsing is

@@ -295,8 +295,9 @@ def test_limits_refuse_deep_wide_and_huge_queries(city: City) -> None:
         + " } }"
     )
     aliases = "{ " + " ".join(f"a{i}: viewer {{ name }}" for i in range(40)) + " }"
+    huge = "{ " + " ".join("viewer { name }" for _ in range(700)) + " }"  # over 2,000 tokens
     with city.client() as client:
-        for query in (deep, aliases):
+        for query in (deep, aliases, huge):
             body = post(client, query)
             assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX", body
         body = post(client, '{ searchPersons(name: "王伟", first: 1000) { score } }')

@@ -104,6 +104,11 @@ def postgres_database(server_url: str) -> tuple[str, object]:
 
 def arguments(description: str | None) -> argparse.Namespace:
     """The options the city benchmarks share: sizes, seed, PostgreSQL, and the child's own."""
+    return argument_parser(description).parse_args()
+
+
+def argument_parser(description: str | None) -> argparse.ArgumentParser:
+    """The shared options of `arguments()`, for a benchmark that adds options of its own."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -112,7 +117,7 @@ def arguments(description: str | None) -> argparse.Namespace:
     parser.add_argument("--postgres", default=os.environ.get("HUB_TEST_POSTGRES_URL"))
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
-    return parser.parse_args()
+    return parser
 
 
 def main() -> None:

@@ -88,6 +88,17 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def ingested_sqlite(directory: Path, persons: int, seed: int) -> Path:
+    """The city ingested into SQLite, cached under bench/out/ (made on first use)."""
+    cached = CACHE / f"city-{persons}-{seed}.db"
+    if not cached.exists():
+        started = time.perf_counter()
+        ingested(directory, f"sqlite:///{cached}.part")
+        Path(f"{cached}.part").rename(cached)
+        print(f"ingested {persons} persons in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return cached
+
+
 def child(directory: Path, url: str) -> None:
     from sqlalchemy.orm import Session
 
@@ -179,12 +190,7 @@ def main() -> None:
         directory = city(persons, args.seed)
         targets: list[tuple[str, str, object]] = []
         with tempfile.TemporaryDirectory() as tmp:
-            cached = CACHE / f"city-{persons}-{args.seed}.db"
-            if not cached.exists():
-                started = time.perf_counter()
-                ingested(directory, f"sqlite:///{cached}.part")
-                Path(f"{cached}.part").rename(cached)
-                print(f"ingested {persons} persons in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            cached = ingested_sqlite(directory, persons, args.seed)
             work = Path(tmp) / "bench.db"
             shutil.copyfile(cached, work)
             targets.append(("sqlite", f"sqlite:///{work}", None))

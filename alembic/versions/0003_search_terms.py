@@ -7,18 +7,13 @@ Create Date: 2026-11-27 10:00:00
 
 from __future__ import annotations
 
-import orjson
 import sqlalchemy as sa
 from alembic import op
-
-from hub.resolve.kinds import flatten, search_terms
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
-
-_BATCH = 20_000
 
 
 def upgrade() -> None:
@@ -45,44 +40,9 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
-    """Terms of every current version stored before this revision."""
-    connection = op.get_bind()
-    table = sa.table(
-        "search_term",
-        sa.column("kind"),
-        sa.column("field"),
-        sa.column("term"),
-        sa.column("record_id"),
-        sa.column("version"),
-    )
-    last = 0
-    while True:
-        rows = connection.execute(
-            sa.text(
-                "SELECT r.id, r.kind, r.version, v.match, v.features FROM source_record r"
-                " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
-                " WHERE r.id > :last ORDER BY r.id LIMIT :size"
-            ),
-            {"last": last, "size": _BATCH},
-        ).all()
-        if not rows:
-            return
-        terms = []
-        for record_id, kind, version, match, features in rows:
-            fields = _loaded(match) if match is not None else flatten(kind, _loaded(features))
-            terms += [
-                {"kind": kind, "field": f, "term": t, "record_id": record_id, "version": version}
-                for f, t in dict.fromkeys(search_terms(kind, fields))
-            ]
-        if terms:
-            connection.execute(table.insert(), terms)
-        last = rows[-1][0]
+    from hub.ingest.terms import backfill_search_terms
 
-
-def _loaded(value: object) -> dict:  # type: ignore[type-arg]
-    if isinstance(value, dict):
-        return value
-    return orjson.loads(value) if value else {}  # type: ignore[arg-type, no-any-return]
+    backfill_search_terms(op.get_bind())
 
 
 def downgrade() -> None:

@@ -23,7 +23,7 @@ from strawberry.scalars import JSON
 
 from hub.api.context import Info
 from hub.api.extensions import AccessLog, ErrorCodes, UnitOfWork
-from hub.api.lookup import MAX_RESULTS, Query, candidates, entity_by_term, normalized_query, score
+from hub.api.lookup import MAX_RESULTS, Query, candidates, entity_by_term, normalized_query, ranked
 from hub.api.matching import match_record
 from hub.api.types import (
     Address,
@@ -90,18 +90,7 @@ def _first(first: int | None, default: int = 10) -> int:
 
 
 async def _ranked(info: Info, query: Query, entity_ids: list[str], first: int) -> list[tuple[str, float]]:
-    loaders = info.context.loaders
-    members = await loaders.members.load_many(entity_ids)
-    scored = []
-    for entity_id, rows in zip(entity_ids, members, strict=True):
-        if not rows:
-            continue
-        golden = await loaders.golden(entity_id)
-        value = score(query, {k: g.value for k, g in golden.items()}, [m.features for m in rows])
-        if value > 0:
-            scored.append((entity_id, value))
-    scored.sort(key=lambda item: (-item[1], item[0]))
-    return scored[:first]
+    return ranked(info.context.session, query, entity_ids, first)
 
 
 async def _by_key(info: Info, kind: Kind, field: str, record: dict[str, str]) -> str | None:

@@ -119,18 +119,21 @@ def match_fields(kind: str, features: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in flatten(kind, features).items() if value is not None}
 
 
-# The match fields the API looks records up by: a homophone name key, an ID number, a phone; a flat,
-# the flat with the unit left out, a doorplate code; a company's core name and credit code.
+# The match fields the API looks records up by, most telling first: an ID number, a phone, the name's
+# homophone key with the birth date, the name key alone; a doorplate code, a flat, the flat with the
+# unit left out; a credit code, a company's core name.
 SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
-    "person": ("name_key", "id_any", "phone"),
-    "address": ("flat", "room_key", "doorplate"),
-    "legal_entity": ("name_core", "uscc_any"),
+    "person": ("id_any", "phone", "name_birth", "name_key"),
+    "address": ("doorplate", "flat", "room_key"),
+    "legal_entity": ("uscc_any", "name_core"),
 }
 MAX_TERM_LENGTH = 200
 
 
 def search_terms(kind: str, match: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """(field, term) pairs under which a record with these match fields can be found."""
+    if kind == "person" and match.get("name_key") and match.get("birth_date"):
+        match = {**match, "name_birth": f"{match['name_key']}|{match['birth_date']}"}
     return tuple(
         (name, value[:MAX_TERM_LENGTH])
         for name in SEARCH_FIELDS[kind]

@@ -165,6 +165,14 @@ def test_search_persons_finds_homophones_and_traditional_characters(city: City) 
         assert entity in [m["person"]["id"] for m in data(client, query, n=written)["searchPersons"]]
         mine = data(client, query, n=name, i=id_number)["searchPersons"]
         assert mine[0]["person"]["id"] == entity and mine[0]["score"] == 1.0
+        born = f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}"
+        by_birth = data(
+            client,
+            "query($n: String, $b: String) { searchPersons(name: $n, birthDate: $b) { score person { id } } }",
+            n=name,
+            b=born,
+        )["searchPersons"]
+        assert by_birth[0]["person"]["id"] == entity and by_birth[0]["score"] == 1.0
 
 
 def test_search_addresses_parses_shorthand(city: City) -> None:

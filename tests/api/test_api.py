@@ -168,7 +168,8 @@ def test_search_persons_finds_homophones_and_traditional_characters(city: City) 
         born = f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}"
         by_birth = data(
             client,
-            "query($n: String, $b: String) { searchPersons(name: $n, birthDate: $b) { score person { id } } }",
+            "query($n: String, $b: String) {"
+            " searchPersons(name: $n, birthDate: $b) { score person { id } } }",
             n=name,
             b=born,
         )["searchPersons"]

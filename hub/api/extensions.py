@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError
 from sqlalchemy.orm import Session
 from strawberry.extensions import SchemaExtension
 
 from hub.errors import HubError
 from hub.store.models import AccessLog as AccessLogRow
 
-__all__ = ["AccessLog", "ErrorCodes", "UnitOfWork"]
+__all__ = ["AccessLog", "ErrorCodes", "ParseOnce", "UnitOfWork"]
 
 log = logging.getLogger(__name__)
 # The messages of strawberry's depth, alias and token limits.
@@ -29,6 +30,27 @@ class UnitOfWork(SchemaExtension):
         result = self.execution_context.result
         ok = result is not None and not result.errors
         context.finish(commit=ok)
+
+
+_PARSED: OrderedDict[str, DocumentNode] = OrderedDict()
+_PARSED_MAX = 512
+
+
+class ParseOnce(SchemaExtension):
+    """Parse each query text once: clients send the same few queries again and again. Only documents
+    that parsed are kept, so a syntax error goes the usual way and gets its code."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        if query is not None and (document := _PARSED.get(query)) is not None:
+            _PARSED.move_to_end(query)
+            context.graphql_document = document
+        yield
+        if query is not None and context.graphql_document is not None and query not in _PARSED:
+            _PARSED[query] = context.graphql_document
+            if len(_PARSED) > _PARSED_MAX:
+                _PARSED.popitem(last=False)
 
 
 class AccessLog(SchemaExtension):

@@ -22,7 +22,7 @@ from strawberry.printer import print_schema
 from strawberry.scalars import JSON
 
 from hub.api.context import Info
-from hub.api.extensions import AccessLog, ErrorCodes, UnitOfWork
+from hub.api.extensions import AccessLog, ErrorCodes, ParseOnce, UnitOfWork
 from hub.api.lookup import MAX_RESULTS, Query, candidates, entity_by_term, normalized_query, ranked
 from hub.api.matching import match_record
 from hub.api.types import (
@@ -260,8 +260,8 @@ schema = strawberry.federation.Schema(
         UnitOfWork,
         lambda: AddValidationRules(_LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        # Clients send the same few queries again and again: validate each document once. (Parsing is
-        # cheap, and a cached parser's syntax errors would skip the error codes.)
+        # Clients send the same few queries again and again: parse and validate each once.
+        ParseOnce,
         lambda: ValidationCache(maxsize=1024),
     ],
     federation_version="2.9",

@@ -128,10 +128,12 @@ def claims_of(
     version: int,
     received_at: datetime,
     trust: Mapping[str, Any] | None = None,
+    only: str | None = None,
 ) -> list[Claim]:
-    """Every attribute value one record's features state."""
+    """Every attribute value one record's features state (or only that of attribute `only`)."""
     out = []
-    for attribute, read in ATTRIBUTES[kind].items():
+    readers = ATTRIBUTES[kind]
+    for attribute, read in readers.items() if only is None else ((only, readers[only]),):
         value, valid = read(features)
         if value is not None:
             out.append(

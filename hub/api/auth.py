@@ -16,7 +16,8 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hub.errors import ForbiddenError, InputError, NotFoundError
@@ -30,6 +31,7 @@ __all__ = [
     "ClientInfo",
     "add_client",
     "authenticate",
+    "authenticate_connection",
     "list_clients",
     "revoke_client",
 ]
@@ -107,6 +109,24 @@ def revoke_client(session: Session, name: str) -> None:
 
 def list_clients(session: Session) -> list[Client]:
     return list(session.scalars(select(Client).order_by(Client.name)))
+
+
+def authenticate_connection(engine: Engine, token: str) -> ClientInfo | None:
+    """`authenticate` on a connection of its own, with a plain statement: it runs before every request."""
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql(
+            _BY_TOKEN.replace("?", "?" if connection.dialect.paramstyle == "qmark" else "%s"),
+            (_digest(token),),
+        ).one_or_none()
+    if row is None:
+        return None
+    client_id, name, role, scopes = row
+    if not isinstance(scopes, list):
+        scopes = orjson.loads(scopes) if scopes else []
+    return ClientInfo(client_id, name, role, tuple(scopes))
+
+
+_BY_TOKEN = "SELECT id, name, role, scopes FROM client WHERE token_hash = ? AND revoked_at IS NULL"
 
 
 def authenticate(session: Session, token: str) -> ClientInfo | None:

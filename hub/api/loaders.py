@@ -103,11 +103,13 @@ class Loaders:
         self.payloads: DataLoader[int, dict[str, Any]] = DataLoader(self._payloads)
         self.evidence: DataLoader[int, list[int]] = DataLoader(self._evidence)
         self.records: DataLoader[int, MemberRow | None] = DataLoader(self._records)
-        self._golden: dict[str, dict[str, Golden]] = {}
+        self._golden: dict[tuple[str, str | None], dict[str, Golden]] = {}
 
-    async def golden(self, entity_id: str) -> dict[str, Golden]:
-        """The golden values of an entity, by attribute (computed once per operation)."""
-        cached = self._golden.get(entity_id)
+    async def golden(self, entity_id: str, attribute: str | None = None) -> dict[str, Golden]:
+        """The golden values of an entity by attribute: all of them, or just `attribute` (computed once
+        per operation; a query asking for a name does not pay for every other field)."""
+        key = (entity_id, attribute)
+        cached = self._golden.get(key)
         if cached is None:
             members = await self.members.load(entity_id)
             claims = [
@@ -122,9 +124,10 @@ class Loaders:
                     version=m.version,
                     received_at=m.received_at,
                     trust=m.trust,
+                    only=attribute,
                 )
             ]
-            cached = self._golden[entity_id] = survive(claims)
+            cached = self._golden[key] = survive(claims)
         return cached
 
     def _rows(self, sql: str, keys: Sequence[Any]) -> list[Any]:

@@ -218,7 +218,7 @@ async def _golden(info: Info, entity_id: str) -> dict[str, Golden]:
 
 
 async def _value(info: Info, entity_id: str, kind: str, attribute: str) -> str | None:
-    golden = (await _golden(info, entity_id)).get(attribute)
+    golden = (await info.context.loaders.golden(entity_id, attribute)).get(attribute)
     if golden is None:
         return None
     return _shown(info, entity_id, kind, attribute, golden.value)

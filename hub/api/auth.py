@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from hub.errors import ForbiddenError, InputError, NotFoundError
@@ -112,31 +112,26 @@ def list_clients(session: Session) -> list[Client]:
 
 
 def authenticate_connection(engine: Engine, token: str) -> ClientInfo | None:
-    """`authenticate` on a connection of its own, with a plain statement: it runs before every request."""
+    """`authenticate` on a connection of its own: it runs before every request."""
     with engine.connect() as connection:
-        row = connection.exec_driver_sql(
-            _BY_TOKEN.replace("?", "?" if connection.dialect.paramstyle == "qmark" else "%s"),
-            (_digest(token),),
-        ).one_or_none()
-    if row is None:
-        return None
-    client_id, name, role, scopes = row
-    if not isinstance(scopes, list):
-        scopes = orjson.loads(scopes) if scopes else []
-    return ClientInfo(client_id, name, role, tuple(scopes))
+        return _client(connection, token)
+
+
+def authenticate(session: Session, token: str) -> ClientInfo | None:
+    """The live client holding `token`, or None."""
+    return _client(session.connection(), token)
 
 
 _BY_TOKEN = "SELECT id, name, role, scopes FROM client WHERE token_hash = ? AND revoked_at IS NULL"
 
 
-def authenticate(session: Session, token: str) -> ClientInfo | None:
-    """The live client holding `token`, or None."""
-    row = session.execute(
-        select(Client.id, Client.name, Client.role, Client.scopes).where(
-            Client.token_hash == _digest(token), Client.revoked_at.is_(None)
-        )
-    ).one_or_none()
+def _client(connection: Connection, token: str) -> ClientInfo | None:
+    """One plain statement, no ORM: it runs before every request."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    row = connection.exec_driver_sql(_BY_TOKEN.replace("?", mark), (_digest(token),)).one_or_none()
     if row is None:
         return None
     client_id, name, role, scopes = row
-    return ClientInfo(client_id, name, role, tuple(scopes or ()))
+    if not isinstance(scopes, list):  # SQLite hands JSON over as text
+        scopes = orjson.loads(scopes) if scopes else []
+    return ClientInfo(client_id, name, role, tuple(scopes))

@@ -74,6 +74,13 @@ def _time(value: Any) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
+# The columns `_member` reads, in its order.
+_MEMBER_COLUMNS = (
+    "SELECT m.entity_id, r.id, s.name, s.trust, r.kind, r.key, r.version, r.first_seen_at,"
+    " r.last_seen_at, v.received_at, v.features, v.flags"
+)
+
+
 def _member(r: Any) -> MemberRow:
     return MemberRow(
         r[0],
@@ -156,9 +163,7 @@ class Loaders:
 
     async def _members(self, keys: list[str]) -> list[list[MemberRow]]:
         rows = self._rows(
-            "SELECT m.entity_id, r.id, s.name, s.trust, r.kind, r.key, r.version, r.first_seen_at,"
-            " r.last_seen_at, v.received_at, v.features, v.flags"
-            " FROM membership m"
+            _MEMBER_COLUMNS + " FROM membership m"
             " JOIN source_record r ON r.id = m.record_id"
             " JOIN source s ON s.id = r.source_id"
             " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
@@ -185,9 +190,7 @@ class Loaders:
     async def _records(self, keys: list[int]) -> list[MemberRow | None]:
         """Records by id, each with the entity it belongs to now."""
         rows = self._rows(
-            "SELECT m.entity_id, r.id, s.name, s.trust, r.kind, r.key, r.version, r.first_seen_at,"
-            " r.last_seen_at, v.received_at, v.features, v.flags"
-            " FROM source_record r"
+            _MEMBER_COLUMNS + " FROM source_record r"
             " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
             " JOIN source s ON s.id = r.source_id"
             " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"

@@ -22,7 +22,16 @@ from hub.resolve.kinds import match_fields, search_terms
 from hub.resolve.service import features_of
 from hub.store.models import Kind
 
-__all__ = ["MAX_RESULTS", "Query", "candidates", "entity_by_term", "normalized_query", "ranked", "score"]
+__all__ = [
+    "MAX_RESULTS",
+    "Query",
+    "candidates",
+    "current_match_fields",
+    "entity_by_term",
+    "normalized_query",
+    "ranked",
+    "score",
+]
 
 MAX_RESULTS = 50
 # A common name: score the first this many entities, not the whole city (a birth date, ID number or
@@ -94,23 +103,28 @@ def _entities(session: Session, kind: Kind, terms: Iterable[tuple[str, str]], *,
     return out[:limit]
 
 
+def current_match_fields(session: Session, entity_ids: list[str]) -> list[tuple[int, str, dict[str, Any]]]:
+    """(record id, entity id, match fields) of every current record of these entities, by record id."""
+    if not entity_ids:
+        return []
+    statement = text(
+        "SELECT r.id, m.entity_id, v.match FROM membership m"
+        " JOIN source_record r ON r.id = m.record_id"
+        " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+        " WHERE m.valid_to IS NULL AND m.entity_id IN :keys ORDER BY r.id"
+    ).bindparams(bindparam("keys", expanding=True))
+    return [(r, e, features_of(m)) for r, e, m in session.execute(statement, {"keys": entity_ids})]
+
+
 def ranked(session: Session, query: Query, entity_ids: list[str], first: int) -> list[tuple[str, float]]:
     """The `first` best of these entities for the query, with their scores, best first (ties by id).
 
     Scores come from the match fields of every current record of each candidate, read in one
     statement: small flat rows, not the whole features.
     """
-    if not entity_ids:
-        return []
-    statement = text(
-        "SELECT m.entity_id, v.match FROM membership m"
-        " JOIN source_record r ON r.id = m.record_id"
-        " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
-        " WHERE m.valid_to IS NULL AND m.entity_id IN :keys"
-    ).bindparams(bindparam("keys", expanding=True))
     records: dict[str, list[Mapping[str, Any]]] = {}
-    for entity_id, match in session.execute(statement, {"keys": entity_ids}):
-        records.setdefault(entity_id, []).append(features_of(match))
+    for _record_id, entity_id, match in current_match_fields(session, entity_ids):
+        records.setdefault(entity_id, []).append(match)
     scored = [(e, value) for e, rows in records.items() if (value := score(query, rows)) > 0]
     scored.sort(key=lambda item: (-item[1], item[0]))
     return scored[:first]

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.api.lookup import candidates, normalized_query
+from hub.api.lookup import candidates, current_match_fields, normalized_query
 from hub.resolve.columns import RecordTable
 from hub.resolve.compare import compare_all
 from hub.resolve.engine import probability
 from hub.resolve.kinds import SEARCH_FIELDS
 from hub.resolve.model import Parameters, pair_weights
-from hub.resolve.service import features_of, latest_run
+from hub.resolve.service import latest_run
 from hub.resolve.settings import MatchSettings
 from hub.store.models import Kind, SearchTerm, SourceRecord
 
@@ -49,16 +49,10 @@ def match_record(session: Session, kind: Kind, record: dict[str, Any], first: in
     entities = candidates(session, query, like=like)
     if not entities:
         return []
-    statement = text(
-        "SELECT r.id, m.entity_id, v.match FROM membership m"
-        " JOIN source_record r ON r.id = m.record_id"
-        " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
-        " WHERE m.valid_to IS NULL AND m.entity_id IN :keys ORDER BY r.id"
-    ).bindparams(bindparam("keys", expanding=True))
-    rows = session.execute(statement, {"keys": entities}).all()
+    rows = current_match_fields(session, entities)
     mine = {k: v for k, v in query.fields.items() if k != "features"}
     table = RecordTable.from_rows(
-        [0, *(r[0] for r in rows)], [mine, *(features_of(r[2]) for r in rows)], settings.fields()
+        [0, *(r[0] for r in rows)], [mine, *(r[2] for r in rows)], settings.fields()
     )
     _whole_kind_frequencies(session, kind, table, settings, parameters)
     left = np.zeros(len(rows), dtype=np.int64)

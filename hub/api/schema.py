@@ -23,7 +23,8 @@ from strawberry.scalars import JSON
 
 from hub.api.context import Info
 from hub.api.extensions import AccessLog, ErrorCodes, ParseOnce, UnitOfWork
-from hub.api.lookup import MAX_RESULTS, Query, candidates, entity_by_term, normalized_query, ranked
+from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_query
+from hub.api.lookup import ranked as rank
 from hub.api.matching import match_record
 from hub.api.types import (
     Address,
@@ -87,10 +88,6 @@ def _first(first: int | None, default: int = 10) -> int:
     if not 1 <= first <= MAX_RESULTS:
         raise InputError(f"first: {first} is out of range; ask for 1 to {MAX_RESULTS} results")
     return first
-
-
-async def _ranked(info: Info, query: Query, entity_ids: list[str], first: int) -> list[tuple[str, float]]:
-    return ranked(info.context.session, query, entity_ids, first)
 
 
 async def _by_key(info: Info, kind: Kind, field: str, record: dict[str, str]) -> str | None:
@@ -185,7 +182,7 @@ class QueryRoot:
             raise InputError(
                 "give a name, an ID number or a phone: a birth date alone is too common to search"
             )
-        ranked = await _ranked(info, query, candidates(info.context.session, query), _first(first))
+        ranked = rank(info.context.session, query, candidates(info.context.session, query), _first(first))
         return [PersonMatch(score=s, person=Person(id=strawberry.ID(e))) for e, s in ranked]
 
     @strawberry.field(
@@ -195,7 +192,7 @@ class QueryRoot:
     async def search_addresses(self, info: Info, text: str, first: int | None = 10) -> list[AddressMatch]:
         info.context.require_kind(Kind.ADDRESS)
         query = normalized_query(Kind.ADDRESS, {"address": text})
-        ranked = await _ranked(info, query, candidates(info.context.session, query), _first(first))
+        ranked = rank(info.context.session, query, candidates(info.context.session, query), _first(first))
         return [AddressMatch(score=s, address=Address(id=strawberry.ID(e))) for e, s in ranked]
 
     @strawberry.field(
@@ -210,7 +207,7 @@ class QueryRoot:
         )
         like = query.fields.get("name_core")
         found = candidates(info.context.session, query, like=like)
-        ranked = await _ranked(info, query, found, _first(first))
+        ranked = rank(info.context.session, query, found, _first(first))
         return [LegalEntityMatch(score=s, legal_entity=LegalEntity(id=strawberry.ID(e))) for e, s in ranked]
 
     @strawberry.field(

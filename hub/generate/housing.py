@@ -32,6 +32,7 @@ CITY_REGION_CODE = "320581"
 _PROVINCE_PREFIX = "江苏省苏州市常熟市"
 _REGISTRY_PREFIX = "江苏省常熟市"
 _COMPOUND_SHARE = {True: 0.9, False: 0.45}  # share of dwellings in compounds, urban vs rural towns
+UNIT_SLIP_RATE = 0.05  # of rental registrations in buildings with units: the unit left out
 # (floors, units per building, flats per floor and unit) choices per compound kind
 _LAYOUTS: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = {
     "新村": ((4, 5, 6, 6), (2, 3, 4), (2,)),
@@ -109,17 +110,25 @@ class Housing:
         return f"常熟市{place.town.name}{self._tail(dwelling, place)}"
 
     def abbreviated(self, dwelling: int, rng: random.Random) -> str:
-        """A rental clerk's shorthand: "琴湖花园3-2-301", "琴湖花园3幢301室"."""
+        """A rental clerk's shorthand: "琴湖花园3-2-301", "虞山街道琴湖花园3幢2单元301室", "琴湖花园3栋2-301".
+
+        A rental registration names the rented flat, unit included; in `UNIT_SLIP_RATE` of the records
+        of buildings with units the clerk leaves the unit out ("琴湖花园3-301"), and such a record names
+        every flat 301 of the building alike."""
         place = self.place(dwelling)
         building, unit, room = self.building[dwelling], self.unit[dwelling], self.room[dwelling]
         if place.village:
             return f"{place.community}{place.name}{room}号"
         style = rng.randrange(3)
-        if style == 0 and place.units:
-            return f"{place.name}{building}-{unit}-{room}"
+        with_unit = place.units and rng.random() >= UNIT_SLIP_RATE
         if style == 1:
-            return f"{place.town.name}{place.name}{building}幢{room}室"
-        return f"{place.name}{building}-{room}"
+            unit_part = f"{unit}单元" if with_unit else ""
+            return f"{place.town.name}{place.name}{building}幢{unit_part}{room}室"
+        if not with_unit:
+            return f"{place.name}{building}-{room}"
+        if style == 0:
+            return f"{place.name}{building}-{unit}-{room}"
+        return f"{place.name}{building}栋{unit}-{room}"
 
     def spoken(self, dwelling: int, rng: random.Random) -> str:
         """A grid worker's colloquial form, one of many: "3-2-301", "三幢二单元301室", full-width digits,

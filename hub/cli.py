@@ -268,6 +268,9 @@ def _kinds(kind: str | None) -> list[str]:
     return [parse_kind(kind).value] if kind else ["address", "legal_entity", "person"]
 
 
+_REWRITTEN_BY_RESOLUTION = ("entity", "membership", "judgement", "review_item", "link", "link_evidence")
+
+
 @app.command()
 def resolve(
     kind: Annotated[str | None, typer.Option(help="Only this kind (default: all three).")] = None,
@@ -298,6 +301,7 @@ def resolve(
     from hub.resolve.links import link_entities
     from hub.resolve.realtime import resolve_records
     from hub.resolve.settings import MatchSettings
+    from hub.store.database import settle_after_bulk
     from hub.store.models import Kind, SourceRecord
 
     custom = None
@@ -361,6 +365,10 @@ def resolve(
         f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)"
         + (f"; references that resolved to no single entity: {missing}" if missing else "")
     )
+    if batch:
+        clock = time.perf_counter()
+        if settle_after_bulk(engine, _REWRITTEN_BY_RESOLUTION):
+            print(f"vacuumed and analyzed the rewritten tables in {time.perf_counter() - clock:.1f} s")
 
 
 @app.command("settings")

@@ -6,6 +6,7 @@ normalized again when this code improves; `hub normalize` prints it.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -169,7 +170,20 @@ def _address(record: Mapping[str, Any]) -> NormalizedRecord:
     code = _text(record, "doorplate_code")
     if code:
         out.features["doorplate_code"] = code.upper()
+    _grid_code(out, record)
     return out
+
+
+def _grid_code(out: NormalizedRecord, record: Mapping[str, Any]) -> None:
+    """The grid (网格) the place belongs to: a code of digits, written with spaces or dashes at times."""
+    raw = _text(record, "grid_code")
+    if not raw:
+        return
+    digits = "".join(unicodedata.normalize("NFKC", raw).replace("-", " ").split())
+    if digits.isascii() and digits.isdigit():
+        out.features["grid_code"] = digits
+    else:
+        out.flags["grid_code"] = "not a grid code: digits expected"
 
 
 def _legal_entity(record: Mapping[str, Any]) -> NormalizedRecord:

@@ -79,6 +79,7 @@ def _address_record(f: Mapping[str, Any]) -> dict[str, Any]:
         "unit": f.get("unit"),
         "room": f.get("room"),
         "doorplate": f.get("doorplate_code"),
+        "grid": f.get("grid_code"),
         "canonical": f.get("canonical"),
     }
 
@@ -226,6 +227,7 @@ ADDRESS = MatchSettings(
             ),
         ),
         _exact("doorplate"),
+        _exact("grid"),
         _exact("district"),
         _exact("street"),
         _exact("community"),

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 
 from hub.config import get_settings
 
-__all__ = ["make_engine"]
+__all__ = ["make_engine", "settle_after_bulk"]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -48,3 +48,18 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def settle_after_bulk(engine: Engine, tables: tuple[str, ...]) -> bool:
+    """After a bulk rewrite of `tables` (a batch resolution): on PostgreSQL, vacuum and analyze them now.
+
+    A batch run closes and adds a million rows; until autovacuum gets round to them the planner works
+    from stale statistics, index-only scans visit the heap, and the API's first minutes compete with
+    the vacuum. Settling them at once makes the state after `hub resolve` the steady one. SQLite keeps
+    no such statistics unless asked, and nothing is done there. Returns whether anything was done.
+    """
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(tables)}")
+    return True

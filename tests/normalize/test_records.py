@@ -59,6 +59,15 @@ def test_absent_components_are_null_and_numbers_arabic() -> None:
     }
 
 
+def test_grid_codes_keep_their_digits_and_other_text_is_flagged() -> None:
+    assert normalize_record("address", {"grid_code": " ３２０５８１-001 024003"}).features == {
+        "grid_code": "320581001024003"
+    }
+    odd = normalize_record("address", {"grid_code": "第三网格"})
+    assert "grid_code" not in odd.features
+    assert odd.flags == {"grid_code": "not a grid code: digits expected"}
+
+
 def test_legal_entity_output_and_flags() -> None:
     [branch, bad] = run_normalize(
         "legal_entity",

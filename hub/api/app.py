@@ -33,16 +33,17 @@ __all__ = ["create_app"]
 
 
 class _HubGraphQL(GraphQL[HubContext, None]):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reader: Engine) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self.engine = engine
+        self.reader = reader
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)  # several times faster than the standard library's encoder
 
     async def get_context(self, request: Any, response: Any) -> HubContext:
         client = request.scope.get("state", {}).get("client")
-        return HubContext(engine=self.engine, request=request, client=client)
+        return HubContext(engine=self.engine, reader=self.reader, request=request, client=client)
 
 
 class _Authenticated:
@@ -50,9 +51,9 @@ class _Authenticated:
     `concurrency` operations at once, so each finds a free database connection instead of blocking
     the event loop while it waits for one."""
 
-    def __init__(self, app: ASGIApp, engine: Engine, concurrency: int) -> None:
+    def __init__(self, app: ASGIApp, reader: Engine, concurrency: int) -> None:
         self.app = app
-        self.engine = engine
+        self.reader = reader
         self.slots = asyncio.Semaphore(concurrency)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -69,7 +70,7 @@ class _Authenticated:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             client = None
             if scheme.lower() == "bearer" and token.strip():
-                client = authenticate_connection(self.engine, token.strip())
+                client = authenticate_connection(self.reader, token.strip())
             if client is None:
                 reason = "a valid, unrevoked client token" if token else "a client token"
                 response = JSONResponse(
@@ -96,7 +97,11 @@ def create_app(engine: Engine | None = None) -> Starlette:
     """Build the ASGI app on `engine` (default: `HUB_DATABASE_URL`, with a connection for each
     operation `HUB_API_CONCURRENCY` lets run at once, plus a few for tokens and the access log)."""
     concurrency = get_settings().api_concurrency
-    engine = engine or make_engine(pool_size=concurrency + 4, max_overflow=4)
+    # No ping before each checkout (a round trip per request): a connection the database dropped
+    # fails the operation using it, and SQLAlchemy then renews the whole pool.
+    engine = engine or make_engine(pool_size=concurrency + 4, max_overflow=4, pool_pre_ping=False)
+    # The same pool in autocommit: tokens and queries read without BEGIN and COMMIT round trips.
+    reader = engine.execution_options(isolation_level="AUTOCOMMIT")
     head = head_revision()
 
     async def health(_request: Request) -> Response:
@@ -117,11 +122,11 @@ def create_app(engine: Engine | None = None) -> Starlette:
         yield
         engine.dispose()
 
-    graphql = _HubGraphQL(engine)
+    graphql = _HubGraphQL(engine, reader)
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            Route("/graphql", _Authenticated(graphql, engine, concurrency), methods=["GET", "POST"]),
+            Route("/graphql", _Authenticated(graphql, reader, concurrency), methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
     )

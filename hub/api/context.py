@@ -24,6 +24,11 @@ class HubContext:
     engine: Engine
     request: Any = None
     client: ClientInfo | None = None
+    # Queries read through `reader` (the engine in autocommit) when one is given: no BEGIN and COMMIT
+    # round trips for an operation that writes nothing. `UnitOfWork` sets `read_only` once it knows
+    # the operation's type; a mutation keeps a transaction.
+    reader: Engine | None = None
+    read_only: bool = False
     _session: Session | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
     # entity id → personal fields of it in the response ("idNumber" whole, "idNumber:masked" masked)
@@ -32,7 +37,8 @@ class HubContext:
     @property
     def session(self) -> Session:
         if self._session is None:
-            self._session = Session(self.engine, expire_on_commit=False)
+            engine = self.reader if self.read_only and self.reader is not None else self.engine
+            self._session = Session(engine, expire_on_commit=False)
         return self._session
 
     @property

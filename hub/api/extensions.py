@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from graphql import DocumentNode, GraphQLError
 from sqlalchemy.orm import Session
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from hub.errors import HubError
 from hub.store.models import AccessLog as AccessLogRow
@@ -22,7 +23,14 @@ _LIMITS = re.compile(r"exceeds maximum operation depth|aliases found|token limit
 
 
 class UnitOfWork(SchemaExtension):
-    """Commit the operation's session when it succeeded, roll back when any error occurred."""
+    """Commit the operation's session when it succeeded, roll back when any error occurred. A query
+    runs without a transaction (it writes nothing); a mutation runs in one."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if hasattr(context, "read_only"):
+            context.read_only = self.execution_context.operation_type == OperationType.QUERY
+        yield
 
     def on_operation(self) -> Iterator[None]:
         yield

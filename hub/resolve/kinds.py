@@ -245,6 +245,11 @@ ADDRESS = MatchSettings(
     blocking=(
         BlockingRule(("flat",), max_block=100),
         BlockingRule(("room_key",), max_block=100),
+        # The keys leave out everything above the compound or hamlet, and a big city reuses their
+        # names ("陈家宅1号" in many villages): where such a block is too big, the grid or the
+        # community narrows it.
+        BlockingRule(("flat", "grid"), max_block=100),
+        BlockingRule(("flat", "community"), max_block=100),
         BlockingRule(("doorplate",)),
         BlockingRule(("canonical",)),
     ),

@@ -373,3 +373,32 @@ def test_clusters_choose_ids_largest_first_by_most_records_and_only_then_new_one
     assert choice.retired == {} and choice.changed == {"Y"}  # Y gained records 3 and 6
     merged = _choose_entities(Kind.PERSON, Grouping.of([[1, 2, 3, 4, 5]], current))
     assert merged.retired == {"Y": "X"} and merged.new_entities == [] and merged.changed == {"X"}
+
+
+def test_a_flat_key_many_villages_share_is_narrowed_by_grid_and_community(engine: Engine) -> None:
+    # 120 villages each have a hamlet 陈家宅 with a house No. 1: the flat key "陈家宅1号" alone makes a
+    # block of 240 records, over the cap of 100, so only the grid and community blocks can join them.
+    villages = [a + b + "村" for a in "紫碧梅金永兴莲美花锦青白" for b in "泉溪园塘浜港庄桥林山"]
+    doorplates, grid_visits = [], []
+    for n, village in enumerate(villages):
+        grid = f"320581009{n:03d}001"
+        doorplates.append(
+            {"key": f"d{n}", "address": f"江苏省苏州市常熟市古里镇{village}陈家宅1号", "grid_code": grid}
+        )
+        grid_visits.append({"key": f"g{n}", "address": f"{village}陈家宅1号附近", "grid_code": grid})
+    with Session(engine) as session:
+        ingest_records(session, "doorplate_platform", Kind.ADDRESS, doorplates)
+        ingest_records(session, "grid_collection", Kind.ADDRESS, grid_visits)
+        session.commit()
+    with Session(engine) as session:
+        resolve_kind(session, Kind.ADDRESS)
+        session.commit()
+    with Session(engine) as session:
+        rows = session.execute(
+            select(SourceRecord.key, Membership.entity_id)
+            .join(Membership, (Membership.record_id == SourceRecord.id) & Membership.valid_to.is_(None))
+            .where(SourceRecord.kind == Kind.ADDRESS)
+        ).all()
+    entity = dict(rows)
+    assert len(set(entity.values())) == len(villages)
+    assert all(entity[f"d{n}"] == entity[f"g{n}"] for n in range(len(villages)))

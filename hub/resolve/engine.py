@@ -79,6 +79,20 @@ def _apart_values(table: RecordTable, settings: MatchSettings) -> list[list[Any]
     return out
 
 
+def _kept_apart(
+    table: RecordTable, settings: MatchSettings, left: IntArray, right: IntArray
+) -> NDArray[np.bool_]:
+    """Pairs whose two records differ on a field an `apart` constraint names."""
+    apart = np.zeros(left.size, dtype=bool)
+    for constraint in settings.constraints:
+        if constraint.rule != "apart":
+            continue
+        codes = table.column(constraint.field).codes
+        a, b = codes[left], codes[right]
+        apart |= (a != b) if constraint.missing_counts else (a >= 0) & (b >= 0) & (a != b)
+    return apart
+
+
 def _bits(probability_: float) -> float:
     return math.log2(probability_ / (1 - probability_)) if probability_ < 1 else math.inf
 
@@ -174,7 +188,10 @@ def resolve(
     joined_by[model[outcome != REFUSED]] = 1
     merged[model[outcome == MERGED]] = True
     labels = clusters.labels()
-    review = ((weights >= _bits(settings.review_at)) | vetoed) & (labels[left] != labels[right])
+    # A pair the hard rules keep apart (two flats' different units, two valid IDs) is no question for
+    # a steward; one whose rule join the evidence vetoed is.
+    uncertain = (weights >= _bits(settings.review_at)) & ~_kept_apart(table, settings, left, right)
+    review = (uncertain | vetoed) & (labels[left] != labels[right])
     stage("cluster")
 
     stats: dict[str, Any] = {

@@ -151,6 +151,14 @@ def test_hard_rules_join_the_same_id_and_keep_different_ids_apart() -> None:
     assert result.stats["refused_by_constraints"] >= 1
 
 
+def test_a_pair_the_hard_rules_keep_apart_is_no_question_for_a_steward() -> None:
+    result = resolve(people(), PERSON)
+    [row] = np.flatnonzero((result.left == 0) & (result.right == 2))  # all agrees but the valid IDs
+    assert result.weights[row] >= math.log2(PERSON.review_at / (1 - PERSON.review_at))
+    assert result.labels[0] != result.labels[2]
+    assert not result.review[row]
+
+
 def test_stewards_decisions_outrank_rules_and_model() -> None:
     result = resolve(people(), PERSON, cannot_link=[(3, 4), (0, 1)], must_link=[(0, 2)])
     labels = result.labels.tolist()

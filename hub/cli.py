@@ -6,6 +6,7 @@ use, while an older one must be migrated explicitly with `hub db upgrade`.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -35,6 +36,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
 app.add_typer(clients_app, name="clients")
 app.add_typer(sources_app, name="sources")
+audit_app = typer.Typer(help="The audit trail of changes: check that it holds.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -564,9 +567,13 @@ def clients_add(
     from sqlalchemy.orm import Session
 
     from hub.api.auth import add_client
+    from hub.audit import record_event
 
     with Session(_engine()) as session, session.begin():
         token = add_client(session, name, role, scope or ())
+        record_event(
+            session, _actor(), "client.add", [f"client:{name}"], after={"role": role, "scopes": scope or []}
+        )
     scopes = ", ".join(scope or ()) or "all kinds, personal fields masked"
     print(f"client {name!r} added as {role} ({scopes}); keep this token, it is not shown again:")
     print(token)
@@ -593,9 +600,11 @@ def clients_revoke(name: Annotated[str, typer.Argument(help="The client's name."
     from sqlalchemy.orm import Session
 
     from hub.api.auth import revoke_client
+    from hub.audit import record_event
 
     with Session(_engine()) as session, session.begin():
         revoke_client(session, name)
+        record_event(session, _actor(), "client.revoke", [f"client:{name}"])
     print(f"client {name!r} revoked")
 
 
@@ -625,6 +634,7 @@ def sources_trust(
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
+    from hub.audit import record_event
     from hub.errors import InputError, NotFoundError
     from hub.store.models import Source
 
@@ -638,7 +648,12 @@ def sources_trust(
         source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
         if source is None:
             raise NotFoundError(f"no source named {name!r}; `hub sources list` shows them")
-        source.trust = {**(source.trust or {}), **parsed}
+        before = dict(source.trust or {})
+        source.trust = {**before, **parsed}
+        trusted = {"trust": source.trust}
+        record_event(
+            session, _actor(), "source.trust", [f"source:{name}"], before={"trust": before}, after=trusted
+        )
     print(f"{name}: trust {parsed}")
 
 
@@ -700,3 +715,26 @@ def main() -> None:
     except HubError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise SystemExit(2) from None
+
+
+def _actor() -> str:
+    """Who runs a command, for the audit trail: `HUB_ACTOR` if set, else the login name."""
+    import getpass
+
+    return os.environ.get("HUB_ACTOR") or f"cli:{getpass.getuser()}"
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit trail's hash chain; exit 1 naming the first event that does not hold."""
+    from sqlalchemy.orm import Session
+
+    from hub.audit import verify
+
+    with Session(_engine()) as session:
+        check = verify(session)
+    if check.ok:
+        print(f"ok: {check.checked:,} events hold; head {check.head_hash}")
+        return
+    print(f"BROKEN at event {check.broken_id}: {check.reason} ({check.checked:,} events before it hold)")
+    raise typer.Exit(1)

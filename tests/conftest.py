@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from hub.cli import main
 from hub.store.database import make_engine
 from hub.store.migrations import upgrade
 from hub.store.models import Base
@@ -86,3 +87,24 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def hub(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """Run the `hub` console entry point in-process: (exit code, stdout, stderr)."""
+
+    def run(database_url: str, *args: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+        monkeypatch.setattr("sys.argv", ["hub", *args])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -11,33 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from hub.cli import main
-
 RECORDS = [
     {"key": "p1", "name": "王伟", "id_number": "11010519491231002X"},
     {"key": "p2", "name": "李娜", "id_number": "110105194912310021"},
 ]
-
-
-@pytest.fixture
-def hub(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., tuple[int, str, str]]:
-    """Run the `hub` console entry point in-process: (exit code, stdout, stderr)."""
-
-    def run(database_url: str, *args: str) -> tuple[int, str, str]:
-        monkeypatch.setenv("HUB_DATABASE_URL", database_url)
-        monkeypatch.setattr("sys.argv", ["hub", *args])
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def create_file(tmp_path: Path, name: str, lines: list[str]) -> Path:

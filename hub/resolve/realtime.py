@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 from sqlalchemy.orm import Session
 
+from hub.audit import record_event
 from hub.resolve.columns import Column, RecordTable
 from hub.resolve.incremental import Resolver
 from hub.resolve.model import Parameters
@@ -145,4 +146,7 @@ def resolve_records(
     }
     this.finished_at = utcnow()
     session.flush()
+    record_event(
+        session, actor, "resolution.run", [f"run:{this.id}"], after={"kind": kind.value, **this.stats}
+    )
     return RealtimeSummary(len(order), joined, merged, len(judgement_rows), len(reviews))

@@ -33,6 +33,7 @@ import orjson
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
+from hub.audit import record_event
 from hub.errors import NotFoundError
 from hub.resolve.columns import ColumnsBuilder, IntArray, RecordTable
 from hub.resolve.engine import Resolution, resolve
@@ -335,6 +336,22 @@ def store_kind(session: Session, computed: Computed, *, actor: str = "system") -
         run.finished_at = utcnow()
         session.flush()
         summary.stats = stats
+        record_event(
+            session,
+            actor,
+            "resolution.run",
+            [f"run:{run.id}"],
+            after={
+                "kind": kind.value,
+                "records": summary.records,
+                "entities": summary.entities,
+                "created": summary.created,
+                "retired": summary.retired,
+                "moved_records": summary.moved_records,
+                "judgements": summary.judgements,
+                "review_items": summary.review_items,
+            },
+        )
         return summary
 
 

@@ -7,6 +7,7 @@ scopes cover the kind it returns.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TypeVar
 
 import strawberry
@@ -21,6 +22,7 @@ from strawberry.extensions import (
 from strawberry.printer import print_schema
 from strawberry.scalars import JSON
 
+from hub.api.audit import AccessLogConnection, AuditEventConnection, access_log_page, audit_event_page
 from hub.api.context import Info
 from hub.api.extensions import AccessLog, ErrorCodes, ParseOnce, UnitOfWork
 from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_query
@@ -239,6 +241,56 @@ class QueryRoot:
                 )
             )
         return out
+
+    @strawberry.field(
+        description="The audit trail of changes, oldest first (auditor and admin only): by actor, action,"
+        " an entity (or client, source, run) it changed, and time (`since` inclusive, `until` exclusive)."
+    )
+    def audit_events(
+        self,
+        info: Info,
+        actor: str | None = None,
+        action: str | None = None,
+        entity_id: strawberry.ID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int | None = 100,
+        after: str | None = None,
+    ) -> AuditEventConnection:
+        return audit_event_page(
+            info,
+            actor=actor,
+            action=action,
+            entity_id=str(entity_id) if entity_id is not None else None,
+            since=since,
+            until=until,
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(
+        description="Who saw which entities' personal data, oldest first (auditor and admin only): by"
+        " client name, entity and time (`since` inclusive, `until` exclusive)."
+    )
+    def access_log(
+        self,
+        info: Info,
+        client: str | None = None,
+        entity_id: strawberry.ID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int | None = 100,
+        after: str | None = None,
+    ) -> AccessLogConnection:
+        return access_log_page(
+            info,
+            client=client,
+            entity_id=str(entity_id) if entity_id is not None else None,
+            since=since,
+            until=until,
+            first=first,
+            after=after,
+        )
 
     @strawberry.field(description="The client making this request.")
     def viewer(self, info: Info) -> Viewer | None:

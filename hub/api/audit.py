@@ -1,0 +1,227 @@
+"""What auditors read: the audit trail of changes and the access log of personal data, filtered and
+paged in the order they were written. Only the `auditor` and `admin` roles read them."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import orjson
+import strawberry
+from sqlalchemy import Select, TextClause, func, select, text
+from strawberry.scalars import JSON
+
+from hub.api.context import Info
+from hub.api.types import PageInfo, page_size
+from hub.errors import ForbiddenError, InputError
+from hub.store.models import AccessLog as AccessLogRow
+from hub.store.models import AuditEvent as AuditEventRow
+from hub.store.models import Client
+
+__all__ = ["AUDIT_ROLES", "access_log_page", "audit_event_page", "require_role"]
+
+AUDIT_ROLES = frozenset({"auditor", "admin"})
+
+
+def require_role(info: Info, roles: frozenset[str], what: str) -> None:
+    client = info.context.client
+    if client is not None and client.role not in roles:
+        raise ForbiddenError(
+            f"client {client.name!r} ({client.role}) may not read {what}; the roles that may are"
+            f" {', '.join(sorted(roles))}"
+        )
+
+
+@strawberry.type(description="One change in the audit trail, chained to the one before it by `prevHash`.")
+class AuditEvent:
+    id: strawberry.ID
+    occurred_at: datetime
+    actor: str = strawberry.field(description="Who: `steward:NAME`, `cli:LOGIN`, `system`, ...")
+    action: str = strawberry.field(description="What: `entity.merge`, `client.add`, `resolution.run`, ...")
+    subject_ids: list[str] = strawberry.field(description="The entities, clients or runs it changed.")
+    before: JSON
+    after: JSON
+    prev_hash: str
+    hash: str
+
+
+@strawberry.type(description="A response that showed personal data of entities to a client.")
+class AccessLogEntry:
+    id: strawberry.ID
+    occurred_at: datetime
+    client: str | None
+    operation: str
+    entity_ids: list[str]
+    fields: list[str] = strawberry.field(description="`idNumber` whole, `idNumber:masked` masked, ...")
+    purpose: str | None
+
+
+@strawberry.type
+class AuditEventEdge:
+    cursor: str
+    node: AuditEvent
+
+
+@strawberry.type(description="A page of audit events, oldest first; `totalCount` counts all that match.")
+class AuditEventConnection:
+    total_count: int
+    edges: list[AuditEventEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class AccessLogEdge:
+    cursor: str
+    node: AccessLogEntry
+
+
+@strawberry.type(description="A page of the access log, oldest first; `totalCount` counts all that match.")
+class AccessLogConnection:
+    total_count: int
+    edges: list[AccessLogEdge]
+    page_info: PageInfo
+
+
+def _cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"i:{row_id}".encode()).decode()
+
+
+def _after_id(after: str | None) -> int:
+    if after is None:
+        return 0
+    try:
+        prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
+        if prefix == "i" and number.isdigit():
+            return int(number)
+    except ValueError:
+        pass
+    raise InputError(f"after: {after!r} is not a cursor this list gave out")
+
+
+def _window(since: datetime | None, until: datetime | None) -> None:
+    if since is not None and until is not None and since > until:
+        raise InputError(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
+
+
+def _contains(info: Info, column: Any, table: str, value: str) -> TextClause:
+    """The JSON array in `column` holds `value` (JSONB containment, or SQLite's json_each)."""
+    if info.context.session.get_bind().dialect.name == "postgresql":
+        clause = f"{table}.{column.key} @> CAST(:contained AS jsonb)"
+        return text(clause).bindparams(contained=orjson.dumps([value]).decode())
+    clause = f"EXISTS (SELECT 1 FROM json_each({table}.{column.key}) WHERE value = :contained)"
+    return text(clause).bindparams(contained=value)
+
+
+def _page(
+    info: Info, query: Select[Any], id_column: Any, first: int | None, after: str | None
+) -> tuple[int, list[Any], bool]:
+    size = page_size(first)
+    session = info.context.session
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = list(
+        session.scalars(query.where(id_column > _after_id(after)).order_by(id_column).limit(size + 1))
+    )
+    return total, rows[:size], len(rows) > size
+
+
+def audit_event_page(
+    info: Info,
+    *,
+    actor: str | None,
+    action: str | None,
+    entity_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    first: int | None,
+    after: str | None,
+) -> AuditEventConnection:
+    require_role(info, AUDIT_ROLES, "the audit trail")
+    _window(since, until)
+    query = select(AuditEventRow)
+    if actor is not None:
+        query = query.where(AuditEventRow.actor == actor)
+    if action is not None:
+        query = query.where(AuditEventRow.action == action)
+    if entity_id is not None:
+        query = query.where(_contains(info, AuditEventRow.subject_ids, "audit_event", entity_id))
+    if since is not None:
+        query = query.where(AuditEventRow.occurred_at >= since)
+    if until is not None:
+        query = query.where(AuditEventRow.occurred_at < until)
+    total, rows, more = _page(info, query, AuditEventRow.id, first, after)
+    edges = [
+        AuditEventEdge(
+            cursor=_cursor(r.id),
+            node=AuditEvent(
+                id=strawberry.ID(str(r.id)),
+                occurred_at=r.occurred_at,
+                actor=r.actor,
+                action=r.action,
+                subject_ids=[str(s) for s in r.subject_ids],
+                before=r.before,
+                after=r.after,
+                prev_hash=r.prev_hash,
+                hash=r.hash,
+            ),
+        )
+        for r in rows
+    ]
+    return AuditEventConnection(
+        total_count=total,
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+    )
+
+
+def access_log_page(
+    info: Info,
+    *,
+    client: str | None,
+    entity_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    first: int | None,
+    after: str | None,
+) -> AccessLogConnection:
+    require_role(info, AUDIT_ROLES, "the access log")
+    _window(since, until)
+    query = select(AccessLogRow)
+    if client is not None:
+        query = query.where(
+            AccessLogRow.client_id.in_(select(Client.id).where(Client.name == client).scalar_subquery())
+        )
+    if entity_id is not None:
+        query = query.where(_contains(info, AccessLogRow.entity_ids, "access_log", entity_id))
+    if since is not None:
+        query = query.where(AccessLogRow.occurred_at >= since)
+    if until is not None:
+        query = query.where(AccessLogRow.occurred_at < until)
+    total, rows, more = _page(info, query, AccessLogRow.id, first, after)
+    wanted = {r.client_id for r in rows if r.client_id}
+    names: dict[int, str] = {
+        client_id: name
+        for client_id, name in info.context.session.execute(
+            select(Client.id, Client.name).where(Client.id.in_(wanted))
+        )
+    }
+    edges = [
+        AccessLogEdge(
+            cursor=_cursor(r.id),
+            node=AccessLogEntry(
+                id=strawberry.ID(str(r.id)),
+                occurred_at=r.occurred_at,
+                client=names.get(r.client_id) if r.client_id else None,
+                operation=r.operation,
+                entity_ids=[str(e) for e in r.entity_ids],
+                fields=[str(f) for f in r.fields],
+                purpose=r.purpose,
+            ),
+        )
+        for r in rows
+    ]
+    return AccessLogConnection(
+        total_count=total,
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+    )

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from hub.store.models import AuditEvent, utcnow
 
-__all__ = ["GENESIS", "ChainCheck", "append_only_ddl", "event_hash", "record_event", "verify"]
+__all__ = ["GENESIS", "ChainCheck", "append_only_ddl", "event_hash", "hold_head", "record_event", "verify"]
 
 GENESIS = "0" * 64
 _ATTEMPTS = 5
@@ -96,7 +96,7 @@ def record_event(
     """
     subjects = [str(s) for s in subject_ids]
     before_, after_ = dict(before or {}), dict(after or {})
-    _hold_head(session)
+    hold_head(session)
     for attempt in range(_ATTEMPTS):
         head = session.execute(
             select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
@@ -127,7 +127,7 @@ def record_event(
     raise AssertionError("unreachable")
 
 
-def _hold_head(session: Session) -> None:
+def hold_head(session: Session) -> None:
     """Hold the right to append until the transaction ends, so the head read next stays the head.
 
     PostgreSQL: a transaction-scoped advisory lock. SQLite: a write that changes nothing takes the

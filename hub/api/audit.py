@@ -24,11 +24,12 @@ __all__ = ["AUDIT_ROLES", "access_log_page", "audit_event_page", "require_role"]
 AUDIT_ROLES = frozenset({"auditor", "admin"})
 
 
-def require_role(info: Info, roles: frozenset[str], what: str) -> None:
+def require_role(info: Info, roles: frozenset[str], action: str) -> None:
+    """FORBIDDEN unless the calling client's role is one of `roles` (`action`: "read the audit trail")."""
     client = info.context.client
     if client is not None and client.role not in roles:
         raise ForbiddenError(
-            f"client {client.name!r} ({client.role}) may not read {what}; the roles that may are"
+            f"client {client.name!r} ({client.role}) may not {action}; the roles that may are"
             f" {', '.join(sorted(roles))}"
         )
 
@@ -136,7 +137,7 @@ def audit_event_page(
     first: int | None,
     after: str | None,
 ) -> AuditEventConnection:
-    require_role(info, AUDIT_ROLES, "the audit trail")
+    require_role(info, AUDIT_ROLES, "read the audit trail")
     _window(since, until)
     query = select(AuditEventRow)
     if actor is not None:
@@ -184,7 +185,7 @@ def access_log_page(
     first: int | None,
     after: str | None,
 ) -> AccessLogConnection:
-    require_role(info, AUDIT_ROLES, "the access log")
+    require_role(info, AUDIT_ROLES, "read the access log")
     _window(since, until)
     query = select(AccessLogRow)
     if client is not None:

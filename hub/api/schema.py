@@ -28,6 +28,15 @@ from hub.api.extensions import AccessLog, ErrorCodes, ParseOnce, UnitOfWork
 from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_query
 from hub.api.lookup import ranked as rank
 from hub.api.matching import match_record
+from hub.api.review import (
+    ReviewDecision,
+    ReviewItemConnection,
+    ReviewItemNode,
+    ReviewState,
+    review_page,
+)
+from hub.api.review import claim as claim_review
+from hub.api.review import decide as decide_review
 from hub.api.types import (
     Address,
     AddressMatch,
@@ -292,6 +301,21 @@ class QueryRoot:
             after=after,
         )
 
+    @strawberry.field(
+        description="The review queue (steward, auditor, admin): open and claimed items first, the most"
+        " uncertain first; by kind, state and assignee."
+    )
+    def review_items(
+        self,
+        info: Info,
+        kind: EntityKind | None = None,
+        state: ReviewState | None = None,
+        assignee: str | None = None,
+        first: int | None = 100,
+        after: str | None = None,
+    ) -> ReviewItemConnection:
+        return review_page(info, kind, state, assignee, first, after)
+
     @strawberry.field(description="The client making this request.")
     def viewer(self, info: Info) -> Viewer | None:
         client = info.context.client
@@ -300,8 +324,27 @@ class QueryRoot:
         return Viewer(name=client.name, role=client.role, scopes=list(client.scopes))
 
 
+@strawberry.type(name="Mutation")
+class MutationRoot:
+    @strawberry.mutation(
+        description="Take a review item (steward, admin); another's claim or a decided item is a CONFLICT."
+    )
+    def claim_review_item(self, info: Info, id: strawberry.ID) -> ReviewItemNode:
+        return claim_review(info, id)
+
+    @strawberry.mutation(
+        description="Decide a review item (steward, admin): MATCH or NOT_MATCH becomes the steward's"
+        " judgement on the pair, which every later resolution honours; UNSURE leaves it open with the note."
+    )
+    def decide_review_item(
+        self, info: Info, id: strawberry.ID, decision: ReviewDecision, note: str | None = None
+    ) -> ReviewItemNode:
+        return decide_review(info, id, decision, note)
+
+
 schema = strawberry.federation.Schema(
     query=QueryRoot,
+    mutation=MutationRoot,
     types=[Person, Address, LegalEntity],
     extensions=[
         ErrorCodes,

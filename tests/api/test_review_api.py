@@ -1,0 +1,141 @@
+"""The review queue over HTTP: who may read and decide, claims and conflicts, and decisions that every
+later resolution run honours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_city import City, data, post
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.resolve.batch import resolve_kinds
+from hub.store.models import AuditEvent, Judgement, Kind, Membership, ReviewItem, ReviewStatus
+
+QUEUE = """query($kind: EntityKind, $state: ReviewState, $assignee: String, $first: Int) {
+  reviewItems(kind: $kind, state: $state, assignee: $assignee, first: $first) {
+    totalCount edges { node { id kind state assignee priority score decision note
+      explanation { comparison level weight } records { source key entityId features } } } } }"""
+CLAIM = "mutation($id: ID!) { claimReviewItem(id: $id) { id state assignee } }"
+DECIDE = """mutation($id: ID!, $d: ReviewDecision!, $n: String) {
+  decideReviewItem(id: $id, decision: $d, note: $n) { id state assignee decision note } }"""
+
+
+def queue(client: Any, **variables: Any) -> list[dict[str, Any]]:
+    return [e["node"] for e in data(client, QUEUE, **variables)["reviewItems"]["edges"]]
+
+
+def code(body: dict[str, Any]) -> str:
+    return str(body["errors"][0]["extensions"]["code"])
+
+
+def name(client: Any) -> str:
+    return str(data(client, "{ viewer { name } }")["viewer"]["name"])
+
+
+def test_readers_see_no_queue_and_auditors_may_not_decide(city: City) -> None:
+    with city.client(role="reader") as reader:
+        assert code(post(reader, QUEUE)) == "FORBIDDEN"
+        assert code(post(reader, CLAIM, id="1")) == "FORBIDDEN"
+    with city.client(role="auditor") as auditor:
+        assert queue(auditor, first=1)
+        item = queue(auditor, first=1)[0]["id"]
+        body = post(auditor, DECIDE, id=item, d="MATCH")
+        assert code(body) == "FORBIDDEN" and "auditor" in body["errors"][0]["message"]
+
+
+def test_the_queue_shows_both_records_and_the_explanation_most_uncertain_first(city: City) -> None:
+    with city.client(role="steward") as steward:
+        items = queue(steward, kind="PERSON", state="OPEN", first=20)
+    assert items and all(i["kind"] == "PERSON" and i["state"] == "OPEN" for i in items)
+    priorities = [i["priority"] for i in items]
+    assert priorities == sorted(priorities, reverse=True)
+    first = items[0]
+    assert len(first["records"]) == 2 and first["records"][0]["entityId"] != first["records"][1]["entityId"]
+    assert all(0 <= i["score"] <= 1 for i in items)
+    names = [step["comparison"] for step in first["explanation"]]
+    assert "name" in names and all(isinstance(s["weight"], float) for s in first["explanation"])
+    assert "*" in str(first["records"][0]["features"].get("id_number", "*"))  # a steward sees masked IDs
+
+
+def test_a_claim_holds_against_other_stewards(city: City) -> None:
+    with city.client(role="steward") as a, city.client(role="steward") as b:
+        item = queue(a, state="OPEN", first=1)[0]["id"]
+        claimed = data(a, CLAIM, id=item)["claimReviewItem"]
+        assert claimed["state"] == "CLAIMED" and claimed["assignee"] == f"steward:{name(a)}"
+        assert data(a, CLAIM, id=item)["claimReviewItem"]["state"] == "CLAIMED"  # again: still a's
+        assert code(post(b, CLAIM, id=item)) == "CONFLICT"
+        assert code(post(b, DECIDE, id=item, d="MATCH")) == "CONFLICT"
+        mine = queue(a, assignee=f"steward:{name(a)}")
+        assert [i["id"] for i in mine] == [item]
+        decided = data(a, DECIDE, id=item, d="NOT_MATCH", n="different mothers")["decideReviewItem"]
+        assert decided["state"] == "DECIDED" and decided["decision"] == "NOT_MATCH"
+        assert code(post(a, DECIDE, id=item, d="MATCH")) == "CONFLICT"
+        assert code(post(a, CLAIM, id="999999")) == "NOT_FOUND"
+        assert code(post(a, CLAIM, id="x")) == "BAD_INPUT"
+    with Session(city.engine) as session:
+        events = {tuple(row) for row in session.execute(select(AuditEvent.actor, AuditEvent.action))}
+    assert (claimed["assignee"], "review.claim") in events
+    assert (claimed["assignee"], "review.decide") in events
+
+
+def test_unsure_leaves_the_item_open_with_the_note(city: City) -> None:
+    with city.client(role="steward") as steward:
+        item = queue(steward, state="OPEN", first=1)[0]["id"]
+        data(steward, CLAIM, id=item)
+        unsure = data(steward, DECIDE, id=item, d="UNSURE", n="ask the grid worker")["decideReviewItem"]
+    assert unsure == {
+        "id": item,
+        "state": "OPEN",
+        "assignee": None,
+        "decision": "UNSURE",
+        "note": "ask the grid worker",
+    }
+
+
+def _pair(city: City, item_id: str) -> tuple[int, int]:
+    with Session(city.engine) as session:
+        item = session.get(ReviewItem, int(item_id))
+        assert item is not None
+        judgement = session.get(Judgement, item.judgement_id)
+        assert judgement is not None
+        return judgement.record_a_id, judgement.record_b_id
+
+
+def _entities(city: City, a: int, b: int) -> tuple[str, str]:
+    with Session(city.engine) as session:
+        current = dict(
+            session.execute(
+                select(Membership.record_id, Membership.entity_id).where(
+                    Membership.record_id.in_([a, b]), Membership.valid_to.is_(None)
+                )
+            ).all()
+        )
+    return current[a], current[b]
+
+
+def test_decisions_hold_in_every_later_run_and_never_come_back(city: City) -> None:
+    # Last in this module: it resolves the shared city again.
+    with city.client(role="steward") as steward:
+        open_items = queue(steward, kind="PERSON", state="OPEN", first=2)
+        match, apart = open_items[0]["id"], open_items[1]["id"]
+        data(steward, DECIDE, id=match, d="MATCH", n="same person, old ID card")
+        data(steward, DECIDE, id=apart, d="NOT_MATCH")
+    list(resolve_kinds(city.engine, [Kind.PERSON]))
+    a, b = _pair(city, match)
+    left, right = _entities(city, a, b)
+    assert left == right
+    a, b = _pair(city, apart)
+    left, right = _entities(city, a, b)
+    assert left != right
+    with Session(city.engine) as session:
+        reopened = session.scalars(
+            select(ReviewItem)
+            .join(Judgement, Judgement.id == ReviewItem.judgement_id)
+            .where(
+                ReviewItem.status != ReviewStatus.DECIDED,
+                Judgement.record_a_id == min(a, b),
+                Judgement.record_b_id == max(a, b),
+            )
+        ).all()
+    assert reopened == []

@@ -13,9 +13,19 @@ from sqlalchemy import Select, case, func, select
 
 from hub.api.audit import require_role
 from hub.api.context import Info
-from hub.api.types import EntityKind, PageInfo, SourceRecord, page_size, source_record_of
+from hub.api.types import (
+    EntityKind,
+    Node,
+    PageInfo,
+    SourceRecord,
+    page_size,
+    resolve_entity,
+    source_record_of,
+)
 from hub.errors import InputError, NotFoundError
 from hub.review import claim_item, decide_item
+from hub.steward import merge_entities, undo
+from hub.store.models import Entity as EntityRow
 from hub.store.models import Judgement, ResolutionRun, ReviewItem, ReviewStatus
 
 __all__ = ["READ_ROLES", "WRITE_ROLES", "ReviewDecision", "ReviewItemConnection", "ReviewItemNode"]
@@ -206,3 +216,40 @@ def decide(info: Info, item_id: strawberry.ID, decision: ReviewDecision, note: s
     steward = _steward(info)
     decide_item(info.context.session, _item_id(item_id), steward, decision.value, note)
     return _one(info, _item_id(item_id))
+
+
+@strawberry.type(
+    description="What a steward's edit left: the entity now, and the audit event that records it."
+)
+class EntityEdit:
+    event_id: strawberry.ID
+    entity: Node | None
+
+
+def _kind_of(info: Info, entity_id: str) -> None:
+    entity = info.context.session.get(EntityRow, entity_id)
+    if entity is None:
+        raise NotFoundError(f"no entity {entity_id}")
+    info.context.require_kind(entity.kind)
+
+
+async def merge(
+    info: Info, into: str, into_version: int, other: str, other_version: int, note: str | None
+) -> EntityEdit:
+    steward = _steward(info)
+    _kind_of(info, into)
+    _kind_of(info, other)
+    edit = merge_entities(info.context.session, into, into_version, other, other_version, steward, note)
+    return EntityEdit(
+        event_id=strawberry.ID(str(edit.event_id)), entity=await resolve_entity(info, edit.entity_id)
+    )
+
+
+async def undo_edit(info: Info, event_id: strawberry.ID, note: str | None) -> EntityEdit:
+    steward = _steward(info)
+    if not str(event_id).isdigit():
+        raise InputError(f"eventId: {event_id!r} is not an audit event id")
+    edit = undo(info.context.session, int(str(event_id)), steward, note)
+    return EntityEdit(
+        event_id=strawberry.ID(str(edit.event_id)), entity=await resolve_entity(info, edit.entity_id)
+    )

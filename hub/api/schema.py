@@ -29,14 +29,17 @@ from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_q
 from hub.api.lookup import ranked as rank
 from hub.api.matching import match_record
 from hub.api.review import (
+    EntityEdit,
     ReviewDecision,
     ReviewItemConnection,
     ReviewItemNode,
     ReviewState,
     review_page,
+    undo_edit,
 )
 from hub.api.review import claim as claim_review
 from hub.api.review import decide as decide_review
+from hub.api.review import merge as merge_edit
 from hub.api.types import (
     Address,
     AddressMatch,
@@ -340,6 +343,29 @@ class MutationRoot:
         self, info: Info, id: strawberry.ID, decision: ReviewDecision, note: str | None = None
     ) -> ReviewItemNode:
         return decide_review(info, id, decision, note)
+
+    @strawberry.mutation(
+        description="Merge `other` into `into` (steward, admin), both at the versions the caller saw; a"
+        " version that moved on meanwhile is a CONFLICT. The records move, `other` is retired into `into`,"
+        " links follow, and later resolution runs keep them together. Undo with `undo(eventId)`."
+    )
+    async def merge_entities(
+        self,
+        info: Info,
+        into: strawberry.ID,
+        into_version: int,
+        other: strawberry.ID,
+        other_version: int,
+        note: str | None = None,
+    ) -> EntityEdit:
+        return await merge_edit(info, str(into), into_version, str(other), other_version, note)
+
+    @strawberry.mutation(
+        description="Reverse a steward's edit by its audit event (steward, admin): members, status and"
+        " links as they were; a CONFLICT if what it touched has changed since."
+    )
+    async def undo(self, info: Info, event_id: strawberry.ID, note: str | None = None) -> EntityEdit:
+        return await undo_edit(info, event_id, note)
 
 
 schema = strawberry.federation.Schema(

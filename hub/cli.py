@@ -327,7 +327,7 @@ def resolve(
             else:
                 print(f"{name}: up to date, nothing new since the last run")
     print(
-        f"{'kind':<14}{'records':>10}{'entities':>10}{'new':>8}{'retired':>9}{'moved':>9}"
+        f"{'kind':<14}{'records':>10}{'entities':>10}{'new':>10}{'retired':>11}{'moved':>11}"
         f"{'pairs':>11}{'review':>8}{'seconds':>9}"
     )
     started = time.perf_counter()
@@ -342,8 +342,8 @@ def resolve(
         ):
             seconds = sum(summary.stats["seconds"].values())
             print(
-                f"{summary.kind.value:<14}{summary.records:>10,}{summary.entities:>10,}{summary.created:>8,}"
-                f"{summary.retired:>9,}{summary.moved_records:>9,}{summary.stats['candidate_pairs']:>11,}"
+                f"{summary.kind.value:<14}{summary.records:>10,}{summary.entities:>10,}{summary.created:>10,}"
+                f"{summary.retired:>11,}{summary.moved_records:>11,}{summary.stats['candidate_pairs']:>11,}"
                 f"{summary.review_items:>8,}{seconds:>9.1f}",
                 flush=True,
             )

@@ -118,7 +118,7 @@ def _steps(explanation: dict[str, Any], settings: dict[str, Any] | None) -> list
         levels = comparison.get("levels", [])
         label = "missing" if level < 0 else (levels[level]["label"] if level < len(levels) else str(level))
         name = str(comparison.get("name", f"comparison {k}"))
-        steps.append(ReviewStep(comparison=name, level=label, weight=float(weight)))
+        steps.append(ReviewStep(comparison=name, level=label, weight=round(float(weight), 3)))
     return steps
 
 

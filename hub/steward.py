@@ -1,21 +1,27 @@
 """Stewards' edits of entities, each one transaction with an audit event, and their undo.
 
-`merge_entities` moves every record of one entity into another: memberships are closed and opened
-(never rewritten), the absorbed entity is retired into the survivor (its id keeps resolving), links
-that named it are closed and opened again naming the survivor, and a steward's positive judgement
-joins a record of each, so that every later resolution keeps them together. The caller states the
-version of each entity it saw; if either moved on meanwhile, nothing happens and the answer is a
-conflict.
+- `merge_entities` moves every record of one entity into another and retires it into the survivor
+  (its id keeps resolving there).
+- `split_entity` moves some records of an entity out into a new entity.
+- `move_records` moves some records of an entity into another existing one.
 
-`undo` reverses an edit from its audit event: the records go back, the retired entity is active
-again, the links it had are open again and the judgement is withdrawn. It refuses when anything the
-edit touched has changed since, so it never undoes someone else's later work. Undo is itself an
-audited edit.
+Memberships are closed and opened, never rewritten. A link is asserted by records (its evidence), so
+when records move, the links they assert move with them: the old link is closed and opened again
+with the evidence that stays, and the moved evidence opens (or joins) the same link from the new
+entity. Links that name a merged-away entity from elsewhere are closed and opened naming the survivor.
+Each edit leaves steward judgements that every later resolution honours: positive ones hold what the
+steward put together, negative ones keep apart what the steward separated.
+
+The caller states the version of each entity it saw; if one moved on meanwhile nothing happens and
+the answer is a conflict. `undo` reverses an edit from its audit event (members, status and links as
+they were, its judgements withdrawn) and refuses when anything the edit touched has changed since,
+so it never undoes someone else's later work. Undo is itself an audited edit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +31,14 @@ from sqlalchemy.orm import Session
 from hub.audit import hold_head, record_event
 from hub.errors import ConflictError, InputError, NotFoundError
 from hub.store.models import (
+    ENTITY_PREFIX,
     ActorType,
     AuditEvent,
     Decision,
     Entity,
     EntityStatus,
     Judgement,
+    Kind,
     Link,
     LinkEvidence,
     LinkRelation,
@@ -38,10 +46,10 @@ from hub.store.models import (
     utcnow,
 )
 
-__all__ = ["Edit", "merge_entities", "undo"]
+__all__ = ["EDITS", "Edit", "merge_entities", "move_records", "split_entity", "undo"]
 
-MERGE = "entity.merge"
-UNDO = "entity.undo"
+MERGE, SPLIT, MOVE, UNDO = "entity.merge", "entity.split", "entity.move", "entity.undo"
+EDITS = (MERGE, SPLIT, MOVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,72 @@ class Edit:
 
     entity_id: str
     event_id: int
+
+
+class _Changes:
+    """The links an edit closed (with their evidence) and opened (with the evidence each had before)."""
+
+    def __init__(self, session: Session, now: Any) -> None:
+        self.session, self.now = session, now
+        self.closed: list[dict[str, Any]] = []
+        self.opened: list[dict[str, Any]] = []
+        self.judgements: list[int] = []
+
+    def close(self, link: Link, evidence: list[int]) -> None:
+        link.valid_to = self.now
+        self.closed.append(
+            {
+                "relation": link.relation.value,
+                "subject": link.subject_id,
+                "object": link.object_id,
+                "records": evidence,
+            }
+        )
+        self.session.flush()
+
+    def open(self, relation: LinkRelation, subject: str, obj: str, records: Iterable[int]) -> None:
+        """The current link (relation, subject, object), opened if there is none, with `records` added
+        to its evidence."""
+        records = sorted(set(records))
+        if not records:
+            return
+        link = self.session.scalars(
+            select(Link).where(
+                Link.relation == relation,
+                Link.subject_id == subject,
+                Link.object_id == obj,
+                Link.valid_to.is_(None),
+            )
+        ).first()
+        before: list[int] = []
+        if link is None:
+            link = Link(relation=relation, subject_id=subject, object_id=obj, valid_from=self.now)
+            self.session.add(link)
+            self.session.flush()
+        else:
+            before = _evidence(self.session, [link.id])[link.id]
+        self.session.add_all(LinkEvidence(link_id=link.id, record_id=r) for r in records if r not in before)
+        if not any(o["id"] == link.id for o in self.opened):
+            self.opened.append({"id": link.id, "before": before})
+        self.session.flush()
+
+    def judge(self, kind: Kind, a: int, b: int, decision: Decision, actor: str, note: str | None) -> None:
+        judgement = Judgement(
+            kind=kind,
+            record_a_id=min(a, b),
+            record_b_id=max(a, b),
+            decision=decision,
+            explanation={"steward": "edit"},
+            actor_type=ActorType.STEWARD,
+            actor=actor,
+            note=note,
+        )
+        self.session.add(judgement)
+        self.session.flush()
+        self.judgements.append(judgement.id)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"links_closed": self.closed, "links_opened": self.opened, "judgements": self.judgements}
 
 
 def _entity(session: Session, entity_id: str, version: int | None) -> Entity:
@@ -76,16 +150,16 @@ def _records(session: Session, entity_id: str) -> list[int]:
     )
 
 
-def _move(session: Session, records: Iterable[int], to: str, actor: str, now: Any) -> None:
-    records = list(records)
-    for membership in session.scalars(
-        select(Membership).where(Membership.record_id.in_(records), Membership.valid_to.is_(None))
+def _evidence(session: Session, link_ids: list[int]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {i: [] for i in link_ids}
+    for link_id, record_id in session.execute(
+        select(LinkEvidence.link_id, LinkEvidence.record_id).where(LinkEvidence.link_id.in_(link_ids))
     ):
-        membership.valid_to = now
-    session.add_all(Membership(record_id=r, entity_id=to, valid_from=now, actor=actor) for r in records)
+        out[link_id].append(record_id)
+    return {k: sorted(v) for k, v in out.items()}
 
 
-def _links_of(session: Session, entity_id: str) -> list[Link]:
+def _links_naming(session: Session, entity_id: str) -> list[Link]:
     return list(
         session.scalars(
             select(Link)
@@ -95,106 +169,193 @@ def _links_of(session: Session, entity_id: str) -> list[Link]:
     )
 
 
-def _evidence(session: Session, link_ids: list[int]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {i: [] for i in link_ids}
-    for link_id, record_id in session.execute(
-        select(LinkEvidence.link_id, LinkEvidence.record_id).where(LinkEvidence.link_id.in_(link_ids))
+def _move_members(session: Session, records: Sequence[int], to: str, actor: str, now: Any) -> None:
+    for membership in session.scalars(
+        select(Membership).where(Membership.record_id.in_(records), Membership.valid_to.is_(None))
     ):
-        out[link_id].append(record_id)
-    return out
+        membership.valid_to = now
+    session.add_all(Membership(record_id=r, entity_id=to, valid_from=now, actor=actor) for r in records)
 
 
-def _open_link(
-    session: Session, relation: Any, subject: str, obj: str, records: Iterable[int], now: Any
-) -> int:
-    """The current link (relation, subject, object), opened if there is none, with `records` added to
-    its evidence. Returns its id."""
-    link = session.scalars(
-        select(Link).where(
-            Link.relation == relation,
-            Link.subject_id == subject,
-            Link.object_id == obj,
-            Link.valid_to.is_(None),
-        )
-    ).first()
-    if link is None:
-        link = Link(relation=relation, subject_id=subject, object_id=obj, valid_from=now)
-        session.add(link)
-        session.flush()
-    known = set(_evidence(session, [link.id])[link.id])
-    session.add_all(LinkEvidence(link_id=link.id, record_id=r) for r in records if r not in known)
-    return link.id
+def _transfer(changes: _Changes, records: Sequence[int], source: str, target: str, actor: str) -> None:
+    """Move `records` from `source` to `target`, and the links they assert with them."""
+    session = changes.session
+    _move_members(session, records, target, actor, changes.now)
+    moving = set(records)
+    links = [link for link in _links_naming(session, source) if link.subject_id == source]
+    evidence = _evidence(session, [link.id for link in links])
+    for link in links:
+        asserted = set(evidence[link.id])
+        if not asserted & moving:
+            continue
+        changes.close(link, evidence[link.id])
+        changes.open(link.relation, source, link.object_id, asserted - moving)
+        changes.open(link.relation, target, link.object_id, asserted & moving)
+
+
+def _bump(now: Any, *entities: Entity) -> None:
+    for entity in entities:
+        entity.version += 1
+        entity.updated_at = now
+
+
+def _ids(records: Iterable[int]) -> list[int]:
+    return sorted({int(r) for r in records})
 
 
 def merge_entities(
-    session: Session, into: str, into_version: int | None, other: str, other_version: int | None, actor: str,
+    session: Session,
+    into: str,
+    into_version: int | None,
+    other: str,
+    other_version: int | None,
+    actor: str,
     note: str | None = None,
-) -> Edit:  # fmt: skip
+) -> Edit:
     """Merge `other` into `into` (flushes; the caller commits)."""
     if into == other:
         raise InputError("an entity cannot be merged into itself")
     hold_head(session)
     survivor, absorbed = _entity(session, into, into_version), _entity(session, other, other_version)
     if survivor.kind != absorbed.kind:
-        raise InputError(
-            f"{into} is a {survivor.kind.value}, {other} a {absorbed.kind.value}: only the same kind merges"
-        )
+        raise InputError(f"{into} is a {survivor.kind.value}, {other} a {absorbed.kind.value}: kinds differ")
     now = utcnow()
-    versions = {"into": survivor.version, "other": absorbed.version}
+    changes = _Changes(session, now)
+    before = {"versions": {into: survivor.version, other: absorbed.version}}
     kept, moved = _records(session, into), _records(session, other)
-    _move(session, moved, into, actor, now)
-    absorbed.status, absorbed.merged_into_id = EntityStatus.MERGED, into
-    for entity in (survivor, absorbed):
-        entity.version += 1
-        entity.updated_at = now
-    # Links naming the absorbed entity are closed and opened again naming the survivor.
-    links = _links_of(session, other)
-    evidence = _evidence(session, [link.id for link in links])
-    closed = []
-    opened = []
-    for link in links:
-        link.valid_to = now
+    _transfer(changes, moved, other, into, actor)
+    # What still names the absorbed entity (links to it from elsewhere) names the survivor now.
+    remaining = _links_naming(session, other)
+    evidence = _evidence(session, [link.id for link in remaining])
+    for link in remaining:
+        changes.close(link, evidence[link.id])
         subject = into if link.subject_id == other else link.subject_id
         obj = into if link.object_id == other else link.object_id
-        closed.append(
-            {"relation": link.relation.value, "subject": link.subject_id, "object": link.object_id,
-             "records": evidence[link.id]}
-        )  # fmt: skip
-        session.flush()
-        opened.append(_open_link(session, link.relation, subject, obj, evidence[link.id], now))
-    judgement = None
-    if kept and moved:  # a record of each, joined by the steward: later runs keep them together
-        judgement = Judgement(
-            kind=survivor.kind,
-            record_a_id=min(kept[0], moved[0]),
-            record_b_id=max(kept[0], moved[0]),
-            decision=Decision.POSITIVE,
-            explanation={"steward": "merged", "entities": [into, other]},
-            actor_type=ActorType.STEWARD,
-            actor=actor,
-            note=note,
-        )
-        session.add(judgement)
-    session.flush()
+        changes.open(link.relation, subject, obj, evidence[link.id])
+    absorbed.status, absorbed.merged_into_id = EntityStatus.MERGED, into
+    _bump(now, survivor, absorbed)
+    if kept and moved:
+        changes.judge(survivor.kind, kept[0], moved[0], Decision.POSITIVE, actor, note)
     event = record_event(
         session,
         actor,
         MERGE,
         [into, other],
-        before={
-            "into": {"version": versions["into"], "records": kept},
-            "other": {"version": versions["other"], "records": moved, "status": "active"},
-        },
+        before={**before, "members": {into: kept, other: moved}},
         after={
-            "into": {"version": survivor.version, "records": sorted(kept + moved)},
-            "other": {"version": absorbed.version, "status": "merged"},
-            "links_closed": closed,
-            "links_opened": sorted(set(opened)),
-            "judgement": judgement.id if judgement is not None else None,
+            "versions": {into: survivor.version, other: absorbed.version},
+            "members": {into: _records(session, into), other: []},
+            "retired": other,
             "note": note,
+            **changes.as_json(),
         },
     )
     return Edit(into, event.id)
+
+
+def _part(
+    session: Session, entity_id: str, version: int | None, records: Iterable[int]
+) -> tuple[Entity, list[int], list[int]]:
+    entity = _entity(session, entity_id, version)
+    members = _records(session, entity_id)
+    chosen = _ids(records)
+    strangers = sorted(set(chosen) - set(members))
+    if not chosen:
+        raise InputError("name at least one record to move")
+    if strangers:
+        raise InputError(f"records {strangers} are not members of {entity_id}")
+    if len(chosen) == len(members):
+        raise InputError(f"that is every record of {entity_id}; merge the entity instead")
+    return entity, members, chosen
+
+
+def split_entity(
+    session: Session,
+    entity_id: str,
+    version: int | None,
+    records: Iterable[int],
+    actor: str,
+    note: str | None = None,
+) -> Edit:
+    """Move `records` out of `entity_id` into a new entity (flushes)."""
+    hold_head(session)
+    entity, members, chosen = _part(session, entity_id, version, records)
+    now = utcnow()
+    new_id = f"{ENTITY_PREFIX[entity.kind]}_{time.time_ns() // 1_000_000:012x}{chosen[0]:012x}"
+    created = Entity(
+        id=new_id, kind=entity.kind, status=EntityStatus.ACTIVE, version=1, created_at=now, updated_at=now
+    )
+    session.add(created)
+    session.flush()
+    return _finish_move(session, SPLIT, entity, created, members, chosen, actor, note, now, created=True)
+
+
+def move_records(
+    session: Session,
+    entity_id: str,
+    version: int | None,
+    records: Iterable[int],
+    to: str,
+    to_version: int | None,
+    actor: str,
+    note: str | None = None,
+) -> Edit:
+    """Move `records` of `entity_id` into the existing entity `to` (flushes)."""
+    if to == entity_id:
+        raise InputError("the records are in that entity already")
+    hold_head(session)
+    entity, members, chosen = _part(session, entity_id, version, records)
+    target = _entity(session, to, to_version)
+    if target.kind != entity.kind:
+        raise InputError(f"{entity_id} is a {entity.kind.value}, {to} a {target.kind.value}: kinds differ")
+    return _finish_move(session, MOVE, entity, target, members, chosen, actor, note, utcnow(), created=False)
+
+
+def _finish_move(
+    session: Session,
+    action: str,
+    source: Entity,
+    target: Entity,
+    members: list[int],
+    chosen: list[int],
+    actor: str,
+    note: str | None,
+    now: Any,
+    *,
+    created: bool,
+) -> Edit:
+    changes = _Changes(session, now)
+    target_members = _records(session, target.id)
+    before = {
+        "versions": {source.id: source.version, target.id: 0 if created else target.version},
+        "members": {source.id: members, target.id: target_members},
+    }
+    _transfer(changes, chosen, source.id, target.id, actor)
+    _bump(now, source, *(() if created else (target,)))
+    staying = [r for r in members if r not in set(chosen)]
+    # Later runs keep the moved records together, with the target's, and apart from those that stay.
+    for record in chosen[1:]:
+        changes.judge(source.kind, chosen[0], record, Decision.POSITIVE, actor, note)
+    if target_members:
+        changes.judge(source.kind, chosen[0], target_members[0], Decision.POSITIVE, actor, note)
+    for record in staying:
+        changes.judge(source.kind, chosen[0], record, Decision.NEGATIVE, actor, note)
+    event = record_event(
+        session,
+        actor,
+        action,
+        [source.id, target.id],
+        before=before,
+        after={
+            "versions": {source.id: source.version, target.id: target.version},
+            "members": {source.id: staying, target.id: _records(session, target.id)},
+            "source": source.id,
+            "created": target.id if created else None,
+            "note": note,
+            **changes.as_json(),
+        },
+    )
+    return Edit(target.id, event.id)
 
 
 def undo(session: Session, event_id: int, actor: str, note: str | None = None) -> Edit:
@@ -203,69 +364,81 @@ def undo(session: Session, event_id: int, actor: str, note: str | None = None) -
     event = session.get(AuditEvent, event_id)
     if event is None:
         raise NotFoundError(f"no audit event {event_id}")
-    if event.action != MERGE:
-        raise InputError(f"audit event {event_id} ({event.action}) is not an edit that can be undone")
-    if (
-        session.scalar(
-            select(AuditEvent.id).where(
-                AuditEvent.action == UNDO, AuditEvent.after["undone"].as_integer() == event_id
-            )
+    if event.action not in EDITS:
+        raise InputError(
+            f"audit event {event_id} ({event.action}) is not a steward's edit that can be undone"
         )
-        is not None
-    ):
+    done = session.scalars(select(AuditEvent.after).where(AuditEvent.action == UNDO)).all()
+    if any(after.get("undone") == event_id for after in done):
         raise ConflictError(f"audit event {event_id} was undone already")
-    into, other = event.subject_ids
-    after = event.after
-    survivor = _entity(session, into, after["into"]["version"])
-    absorbed = session.get(Entity, other, with_for_update=True)
-    if (
-        absorbed is None
-        or absorbed.version != after["other"]["version"]
-        or absorbed.status != EntityStatus.MERGED
-    ):
-        raise ConflictError(f"entity {other} changed after event {event_id}; it can no longer be undone")
-    now = utcnow()
-    moved = event.before["other"]["records"]
-    _move(session, moved, other, actor, now)
-    absorbed.status, absorbed.merged_into_id = EntityStatus.ACTIVE, None
-    for entity in (survivor, absorbed):
-        entity.version += 1
-        entity.updated_at = now
-    # The links the merge opened are closed (only evidence it brought goes; what was there before
-    # the merge stays), and the links it closed are opened again as they were.
-    brought = {
-        (link["relation"], into if link["subject"] == other else link["subject"],
-         into if link["object"] == other else link["object"]): set(link["records"])
-        for link in after["links_closed"]
-    }  # fmt: skip
-    for link in session.scalars(select(Link).where(Link.id.in_(after["links_opened"]))):
-        records = brought.get((link.relation.value, link.subject_id, link.object_id), set())
-        evidence = set(_evidence(session, [link.id])[link.id])
-        link.valid_to = now
-        session.flush()
-        if evidence - records:
-            _open_link(
-                session, link.relation, link.subject_id, link.object_id, sorted(evidence - records), now
+    before, after = event.before, event.after
+    entities = {}
+    for entity_id, version in after["versions"].items():
+        entity = session.get(Entity, entity_id, with_for_update=True)
+        if entity is None or entity.version != version:
+            raise ConflictError(
+                f"entity {entity_id} changed after event {event_id}; it can no longer be undone"
             )
-    for link in after["links_closed"]:
-        relation = LinkRelation(link["relation"])
-        _open_link(session, relation, link["subject"], link["object"], link["records"], now)
-    if after.get("judgement") is not None:
-        judgement = session.get(Judgement, after["judgement"])
+        entities[entity_id] = entity
+    now = utcnow()
+    # Records go back where they were.
+    for entity_id, records in before["members"].items():
+        back = [r for r in records if r not in set(_records(session, entity_id))]
+        if back:
+            _move_members(session, back, entity_id, actor, now)
+    # Links: what the edit opened is closed and opened again with the evidence it had before; what it
+    # closed is opened again as it was.
+    for opened in after["links_opened"]:
+        link = session.get(Link, opened["id"])
+        if link is not None and link.valid_to is None:
+            link.valid_to = now
+            session.flush()
+            if opened["before"]:
+                _relink(session, link.relation, link.subject_id, link.object_id, opened["before"], now)
+    for closed in after["links_closed"]:
+        _relink(
+            session,
+            LinkRelation(closed["relation"]),
+            closed["subject"],
+            closed["object"],
+            closed["records"],
+            now,
+        )
+    for judgement_id in after.get("judgements", []):
+        judgement = session.get(Judgement, judgement_id)
         if judgement is not None and judgement.deleted_at is None:
             judgement.deleted_at = now
+    retired = after.get("retired")
+    if retired:
+        entities[retired].status, entities[retired].merged_into_id = EntityStatus.ACTIVE, None
+    created = after.get("created")
+    if created:  # the entity a split made has no records left: retired into the one it came from
+        source = next(e for e in after["versions"] if e != created)
+        entities[created].status, entities[created].merged_into_id = EntityStatus.MERGED, source
+    _bump(now, *entities.values())
     session.flush()
+    shown = retired or after["source"]
     undo_event = record_event(
         session,
         actor,
         UNDO,
-        [into, other],
-        before={"into": {"version": survivor.version - 1}, "other": {"version": absorbed.version - 1}},
+        list(after["versions"]),
+        before={"versions": after["versions"]},
         after={
             "undone": event_id,
-            "into": {"version": survivor.version, "records": _records(session, into)},
-            "other": {"version": absorbed.version, "records": _records(session, other), "status": "active"},
+            "versions": {e: x.version for e, x in entities.items()},
+            "members": {e: _records(session, e) for e in entities},
             "note": note,
         },
     )
-    return Edit(other, undo_event.id)
+    return Edit(shown, undo_event.id)
+
+
+def _relink(
+    session: Session, relation: LinkRelation, subject: str, obj: str, records: Iterable[int], now: Any
+) -> None:
+    link = Link(relation=relation, subject_id=subject, object_id=obj, valid_from=now)
+    session.add(link)
+    session.flush()
+    session.add_all(LinkEvidence(link_id=link.id, record_id=r) for r in sorted(set(records)))
+    session.flush()

@@ -13,19 +13,9 @@ from sqlalchemy import Select, case, func, select
 
 from hub.api.audit import require_role
 from hub.api.context import Info
-from hub.api.types import (
-    EntityKind,
-    Node,
-    PageInfo,
-    SourceRecord,
-    page_size,
-    resolve_entity,
-    source_record_of,
-)
+from hub.api.types import EntityKind, PageInfo, SourceRecord, page_size, source_record_of
 from hub.errors import InputError, NotFoundError
 from hub.review import claim_item, decide_item
-from hub.steward import merge_entities, undo
-from hub.store.models import Entity as EntityRow
 from hub.store.models import Judgement, ResolutionRun, ReviewItem, ReviewStatus
 
 __all__ = ["READ_ROLES", "WRITE_ROLES", "ReviewDecision", "ReviewItemConnection", "ReviewItemNode"]
@@ -187,7 +177,8 @@ def review_page(
     )
 
 
-def _steward(info: Info) -> str:
+def steward_of(info: Info) -> str:
+    """The calling steward's actor name; FORBIDDEN for roles that may not edit."""
     require_role(info, WRITE_ROLES, "claim or decide review items")
     client = info.context.client
     return f"steward:{client.name}" if client is not None else "steward:local"
@@ -207,49 +198,12 @@ def _item_id(value: strawberry.ID) -> int:
 
 
 def claim(info: Info, item_id: strawberry.ID) -> ReviewItemNode:
-    steward = _steward(info)
+    steward = steward_of(info)
     claim_item(info.context.session, _item_id(item_id), steward)
     return _one(info, _item_id(item_id))
 
 
 def decide(info: Info, item_id: strawberry.ID, decision: ReviewDecision, note: str | None) -> ReviewItemNode:
-    steward = _steward(info)
+    steward = steward_of(info)
     decide_item(info.context.session, _item_id(item_id), steward, decision.value, note)
     return _one(info, _item_id(item_id))
-
-
-@strawberry.type(
-    description="What a steward's edit left: the entity now, and the audit event that records it."
-)
-class EntityEdit:
-    event_id: strawberry.ID
-    entity: Node | None
-
-
-def _kind_of(info: Info, entity_id: str) -> None:
-    entity = info.context.session.get(EntityRow, entity_id)
-    if entity is None:
-        raise NotFoundError(f"no entity {entity_id}")
-    info.context.require_kind(entity.kind)
-
-
-async def merge(
-    info: Info, into: str, into_version: int, other: str, other_version: int, note: str | None
-) -> EntityEdit:
-    steward = _steward(info)
-    _kind_of(info, into)
-    _kind_of(info, other)
-    edit = merge_entities(info.context.session, into, into_version, other, other_version, steward, note)
-    return EntityEdit(
-        event_id=strawberry.ID(str(edit.event_id)), entity=await resolve_entity(info, edit.entity_id)
-    )
-
-
-async def undo_edit(info: Info, event_id: strawberry.ID, note: str | None) -> EntityEdit:
-    steward = _steward(info)
-    if not str(event_id).isdigit():
-        raise InputError(f"eventId: {event_id!r} is not an audit event id")
-    edit = undo(info.context.session, int(str(event_id)), steward, note)
-    return EntityEdit(
-        event_id=strawberry.ID(str(edit.event_id)), entity=await resolve_entity(info, edit.entity_id)
-    )

@@ -29,17 +29,18 @@ from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_q
 from hub.api.lookup import ranked as rank
 from hub.api.matching import match_record
 from hub.api.review import (
-    EntityEdit,
     ReviewDecision,
     ReviewItemConnection,
     ReviewItemNode,
     ReviewState,
     review_page,
-    undo_edit,
 )
 from hub.api.review import claim as claim_review
 from hub.api.review import decide as decide_review
-from hub.api.review import merge as merge_edit
+from hub.api.steward import EntityEdit, RecordRef, undo_edit
+from hub.api.steward import merge as merge_edit
+from hub.api.steward import move as move_edit
+from hub.api.steward import split as split_edit
 from hub.api.types import (
     Address,
     AddressMatch,
@@ -359,6 +360,31 @@ class MutationRoot:
         note: str | None = None,
     ) -> EntityEdit:
         return await merge_edit(info, str(into), into_version, str(other), other_version, note)
+
+    @strawberry.mutation(
+        description="Move some records of an entity out into a new entity (steward, admin), at the version"
+        " the caller saw. Later runs keep them apart from the records that stay. Undo with `undo(eventId)`."
+    )
+    async def split_entity(
+        self, info: Info, id: strawberry.ID, version: int, records: list[RecordRef], note: str | None = None
+    ) -> EntityEdit:
+        return await split_edit(info, str(id), version, records, note)
+
+    @strawberry.mutation(
+        description="Move some records of an entity into another existing entity (steward, admin), both at"
+        " the versions the caller saw. Undo with `undo(eventId)`."
+    )
+    async def move_records(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        version: int,
+        records: list[RecordRef],
+        to: strawberry.ID,
+        to_version: int,
+        note: str | None = None,
+    ) -> EntityEdit:
+        return await move_edit(info, str(id), version, records, str(to), to_version, note)
 
     @strawberry.mutation(
         description="Reverse a steward's edit by its audit event (steward, admin): members, status and"

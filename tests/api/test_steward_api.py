@@ -7,12 +7,22 @@ from typing import Any
 
 import pytest
 from api_city import City, data, post
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.audit import verify
 from hub.resolve.batch import resolve_kinds
-from hub.store.models import Entity, Judgement, Kind, Link, LinkEvidence, LinkRelation, Membership
+from hub.store.models import (
+    Entity,
+    Judgement,
+    Kind,
+    Link,
+    LinkEvidence,
+    LinkRelation,
+    Membership,
+    Source,
+    SourceRecord,
+)
 
 VERSION = "query($id: ID!) { person(id: $id) { id version redirectedFrom } }"
 MERGE = """mutation($into: ID!, $iv: Int!, $other: ID!, $ov: Int!, $note: String) {
@@ -150,19 +160,114 @@ def test_readers_and_auditors_may_not_merge(city: City) -> None:
             assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-def test_a_merge_survives_a_full_rerun(city: City) -> None:
+SPLIT = """mutation($id: ID!, $v: Int!, $records: [RecordRef!]!) {
+  splitEntity(id: $id, version: $v, records: $records, note: "two people") { eventId entity { id } } }"""
+MOVE = """mutation($id: ID!, $v: Int!, $records: [RecordRef!]!, $to: ID!, $tv: Int!) {
+  moveRecords(id: $id, version: $v, records: $records, to: $to, toVersion: $tv) { eventId entity { id } } }"""
+
+
+def people_with_several_records(city: City, skip: int = 0) -> list[tuple[str, list[dict[str, str]]]]:
+    """Active persons with two or more records and a home, with their records as (source, key)."""
+    with Session(city.engine) as session:
+        ids = session.scalars(
+            select(Membership.entity_id)
+            .join(Link, (Link.subject_id == Membership.entity_id) & Link.valid_to.is_(None))
+            .where(Membership.valid_to.is_(None), Membership.entity_id.like("per_%"))
+            .group_by(Membership.entity_id)
+            .having(func.count(func.distinct(Membership.record_id)) >= 2)
+            .order_by(Membership.entity_id)
+            .offset(skip)
+            .limit(2)
+        ).all()
+        out = []
+        for entity_id in ids:
+            rows = session.execute(
+                select(Source.name, SourceRecord.key)
+                .join(SourceRecord, SourceRecord.source_id == Source.id)
+                .join(Membership, Membership.record_id == SourceRecord.id)
+                .where(Membership.entity_id == entity_id, Membership.valid_to.is_(None))
+                .order_by(SourceRecord.id)
+            ).all()
+            out.append((entity_id, [{"source": source, "key": key} for source, key in rows]))
+    return out
+
+
+def test_a_split_takes_its_records_and_their_links_and_undo_restores_exactly(city: City) -> None:
+    [(a, records), _] = people_with_several_records(city)
+    before = state(city, a)
+    with city.client(role="steward") as steward:
+        edit = data(steward, SPLIT, id=a, v=version(steward, a), records=records[-1:])["splitEntity"]
+        new = edit["entity"]["id"]
+        assert new != a
+        after = state(city, a, new)
+        assert after["members"][a] == before["members"][a][:-1]
+        assert after["members"][new] == before["members"][a][-1:]
+        moved = set(after["members"][new])
+        for (relation, subject, obj), evidence in before["links"].items():
+            if subject == a and evidence & moved:
+                assert after["links"][(relation, new, obj)] == evidence & moved
+            if subject == a and evidence - moved:
+                assert after["links"][(relation, a, obj)] == evidence - moved
+        every_record_left = post(steward, SPLIT, id=a, v=version(steward, a), records=records[:-1])
+        assert every_record_left["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+        stale = post(steward, SPLIT, id=a, v=version(steward, a) - 1, records=records[:1])
+        assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+
+        data(steward, UNDO, e=edit["eventId"])
+    restored = state(city, a, new)
+    assert restored["members"][a] == before["members"][a] and restored["members"][new] == []
+    assert {k: v for k, v in restored["links"].items() if new not in k} == before["links"]
+    assert not any(new in key for key in restored["links"])
+    assert restored["status"][new] == ("merged", a)
+
+
+def test_records_move_to_another_entity_and_back(city: City) -> None:
+    [(a, records), (b, _)] = people_with_several_records(city, skip=2)
+    before = state(city, a, b)
+    with city.client(role="steward") as steward:
+        edit = data(
+            steward, MOVE, id=a, v=version(steward, a), records=records[:1], to=b, tv=version(steward, b)
+        )["moveRecords"]
+        assert edit["entity"]["id"] == b
+        after = state(city, a, b)
+        assert after["members"][b] == sorted(before["members"][b] + before["members"][a][:1])
+        assert after["members"][a] == before["members"][a][1:]
+        unknown = post(
+            steward, MOVE, id=a, v=version(steward, a), records=[{"source": "tax", "key": "no such key"}],
+            to=b, tv=version(steward, b),
+        )  # fmt: skip
+        assert unknown["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+        data(steward, UNDO, e=edit["eventId"])
+    assert state(city, a, b) == before
+
+
+def test_merges_and_splits_survive_a_full_rerun(city: City) -> None:
     # Last in this module: it resolves the shared city again.
     a, b = two_people_with_homes(city, skip=12)
+    [(c, records), _] = people_with_several_records(city, skip=4)
     with city.client(role="steward") as steward:
         data(steward, MERGE, into=a, iv=version(steward, a), other=b, ov=version(steward, b))
-    records = state(city, a)["members"][a]
-    list(resolve_kinds(city.engine, [Kind.PERSON]))
+        data(steward, SPLIT, id=c, v=version(steward, c), records=records[:1])
+    merged = state(city, a)["members"][a]
+    kept = state(city, c)["members"][c]
     with Session(city.engine) as session:
-        entities = set(
-            session.scalars(
-                select(Membership.entity_id).where(
-                    Membership.record_id.in_(records), Membership.valid_to.is_(None)
+        split_off = session.scalar(
+            select(SourceRecord.id)
+            .join(Source, Source.id == SourceRecord.source_id)
+            .where(Source.name == records[0]["source"], SourceRecord.key == records[0]["key"])
+        )
+    list(resolve_kinds(city.engine, [Kind.PERSON]))
+
+    def entities_of(record_ids: list[int]) -> set[str]:
+        with Session(city.engine) as session:
+            return set(
+                session.scalars(
+                    select(Membership.entity_id).where(
+                        Membership.record_id.in_(record_ids), Membership.valid_to.is_(None)
+                    )
                 )
             )
-        )
-    assert len(entities) == 1
+
+    assert len(entities_of(merged)) == 1
+    assert len(entities_of(kept)) == 1
+    assert entities_of([split_off]).isdisjoint(entities_of(kept))

@@ -234,8 +234,10 @@ def merge_entities(
         changes.open(link.relation, subject, obj, evidence[link.id])
     absorbed.status, absorbed.merged_into_id = EntityStatus.MERGED, into
     _bump(now, survivor, absorbed)
-    if kept and moved:
-        changes.judge(survivor.kind, kept[0], moved[0], Decision.POSITIVE, actor, note)
+    # The steward says all these records are one: later runs keep every one of them together.
+    together = kept + moved
+    for record in together[1:]:
+        changes.judge(survivor.kind, together[0], record, Decision.POSITIVE, actor, note)
     event = record_event(
         session,
         actor,

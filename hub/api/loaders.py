@@ -63,6 +63,23 @@ class LinkRow:
     valid_from: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class JudgementRow:
+    """A live judgement on a pair of records: who decided what, with which score and why."""
+
+    id: int
+    record_a_id: int
+    record_b_id: int
+    decision: str
+    score: float | None
+    actor_type: str
+    actor: str
+    run_id: int | None
+    note: str | None
+    created_at: datetime
+    explanation: dict[str, Any]
+
+
 def _chunks(keys: Sequence[Any]) -> list[list[Any]]:
     unique = list(dict.fromkeys(keys))
     return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
@@ -110,6 +127,8 @@ class Loaders:
         self.payloads: DataLoader[int, dict[str, Any]] = DataLoader(self._payloads)
         self.evidence: DataLoader[int, list[int]] = DataLoader(self._evidence)
         self.records: DataLoader[int, MemberRow | None] = DataLoader(self._records)
+        self.judgements: DataLoader[int, list[JudgementRow]] = DataLoader(self._judgements)
+        self.run_settings: DataLoader[int, dict[str, Any] | None] = DataLoader(self._run_settings)
         self._golden: dict[tuple[str, str | None], dict[str, Golden]] = {}
 
     async def golden(self, entity_id: str, attribute: str | None = None) -> dict[str, Golden]:
@@ -186,6 +205,30 @@ class Loaders:
             row = LinkRow(r[0], LinkRelation(r[1]), r[2], r[3], _time(r[4]))
             found.setdefault(row.subject_id if column == "subject_id" else row.object_id, []).append(row)
         return [found.get(k, []) for k in keys]
+
+    async def _judgements(self, keys: list[int]) -> list[list[JudgementRow]]:
+        """The live judgements on each record (as either side of the pair), newest first."""
+        columns = (
+            "SELECT id, record_a_id, record_b_id, decision, score, actor_type, actor, run_id, note,"
+            " created_at, explanation FROM judgement WHERE deleted_at IS NULL AND "
+        )
+        rows = {r[0]: r for r in self._rows(columns + "record_a_id IN :keys", keys)}
+        rows.update((r[0], r) for r in self._rows(columns + "record_b_id IN :keys", keys))
+        found: dict[int, list[JudgementRow]] = {}
+        for r in sorted(rows.values(), key=lambda r: r[0], reverse=True):
+            row = JudgementRow(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _time(r[9]), features_of(r[10])
+            )
+            for record_id in (row.record_a_id, row.record_b_id):
+                found.setdefault(record_id, []).append(row)
+        return [found.get(k, []) for k in keys]
+
+    async def _run_settings(self, keys: list[int]) -> list[dict[str, Any] | None]:
+        found = {
+            r[0]: features_of(r[1])
+            for r in self._rows("SELECT id, settings FROM resolution_run WHERE id IN :keys", keys)
+        }
+        return [found.get(k) for k in keys]
 
     async def _records(self, keys: list[int]) -> list[MemberRow | None]:
         """Records by id, each with the entity it belongs to now."""

@@ -13,7 +13,7 @@ from sqlalchemy import Select, case, func, select
 
 from hub.api.audit import require_role
 from hub.api.context import Info
-from hub.api.types import EntityKind, PageInfo, SourceRecord, page_size, source_record_of
+from hub.api.types import EntityKind, PageInfo, SourceRecord, explanation_steps, page_size, source_record_of
 from hub.errors import InputError, NotFoundError
 from hub.review import claim_item, decide_item
 from hub.store.models import Judgement, ResolutionRun, ReviewItem, ReviewStatus
@@ -99,17 +99,9 @@ def _offset(after: str | None) -> int:
 
 
 def _steps(explanation: dict[str, Any], settings: dict[str, Any] | None) -> list[ReviewStep]:
-    comparisons = (settings or {}).get("match", {}).get("comparisons", [])
-    steps = []
-    for k, (level, weight) in enumerate(
-        zip(explanation.get("levels", []), explanation.get("weights", []), strict=False)
-    ):
-        comparison: dict[str, Any] = comparisons[k] if k < len(comparisons) else {}
-        levels = comparison.get("levels", [])
-        label = "missing" if level < 0 else (levels[level]["label"] if level < len(levels) else str(level))
-        name = str(comparison.get("name", f"comparison {k}"))
-        steps.append(ReviewStep(comparison=name, level=label, weight=round(float(weight), 3)))
-    return steps
+    return [
+        ReviewStep(comparison=c, level=lv, weight=w) for c, lv, w in explanation_steps(explanation, settings)
+    ]
 
 
 def _node(item: ReviewItem, judgement: Judgement, settings: dict[str, Any] | None) -> ReviewItemNode:

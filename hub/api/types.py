@@ -108,6 +108,78 @@ class SourceRecord:
     def features(self, info: Info) -> JSON:
         return _shown_json(info, self.entity_id, self.raw_features)
 
+    @strawberry.field(
+        description="Why this record is where it is: the live judgements on it (the joins that put it"
+        " in its entity, pairs kept apart or sent to review, stewards' decisions), newest first."
+    )
+    async def judgements(self, info: Info) -> list[RecordJudgement]:
+        rows = await info.context.loaders.judgements.load(self.record_id)
+        out = []
+        for row in rows:
+            settings = await info.context.loaders.run_settings.load(row.run_id) if row.run_id else None
+            other = row.record_b_id if row.record_a_id == self.record_id else row.record_a_id
+            out.append(
+                RecordJudgement(
+                    decision=_DECISION_NAMES.get(row.decision, row.decision.upper()),
+                    by=row.actor_type.upper(),
+                    actor=row.actor,
+                    score=row.score,
+                    run_id=strawberry.ID(str(row.run_id)) if row.run_id else None,
+                    note=row.note,
+                    created_at=row.created_at,
+                    explanation=[
+                        Step(comparison=c, level=lv, weight=w)
+                        for c, lv, w in explanation_steps(row.explanation, settings)
+                    ],
+                    other_record_id=other,
+                )
+            )
+        return out
+
+
+_DECISION_NAMES = {"positive": "MATCH", "negative": "NOT_MATCH", "unsure": "UNSURE"}
+
+
+@strawberry.type(description="One comparison's part of a pair's score, in bits.")
+class Step:
+    comparison: str
+    level: str
+    weight: float
+
+
+@strawberry.type(description="A judgement on a pair of records: by a rule, the model or a steward.")
+class RecordJudgement:
+    decision: str = strawberry.field(description="MATCH, NOT_MATCH or UNSURE.")
+    by: str = strawberry.field(description="RULE, MODEL or STEWARD.")
+    actor: str = strawberry.field(description="Which rule or model run, or which steward.")
+    score: float | None
+    run_id: strawberry.ID | None
+    note: str | None
+    created_at: datetime
+    explanation: list[Step]
+    other_record_id: strawberry.Private[int]
+
+    @strawberry.field(description="The other record of the pair.")
+    async def other(self, info: Info) -> SourceRecord | None:
+        row = await info.context.loaders.records.load(self.other_record_id)
+        return source_record_of(row) if row is not None else None
+
+
+def explanation_steps(
+    explanation: dict[str, Any], settings: dict[str, Any] | None
+) -> list[tuple[str, str, float]]:
+    """(comparison, level label, weight) of a stored explanation, named from its run's settings."""
+    comparisons = (settings or {}).get("match", {}).get("comparisons", [])
+    steps = []
+    for k, (level, weight) in enumerate(
+        zip(explanation.get("levels", []), explanation.get("weights", []), strict=False)
+    ):
+        comparison: dict[str, Any] = comparisons[k] if k < len(comparisons) else {}
+        levels = comparison.get("levels", [])
+        label = "missing" if level < 0 else (levels[level]["label"] if level < len(levels) else str(level))
+        steps.append((str(comparison.get("name", f"comparison {k}")), label, round(float(weight), 3)))
+    return steps
+
 
 def _shown_json(info: Info, entity_id: str, value: dict[str, Any]) -> Any:
     masked = mask_features(value)

@@ -107,7 +107,9 @@ def test_a_merge_moves_records_and_links_and_undo_restores_exactly(city: City) -
             select(Judgement).where(Judgement.actor_type == "steward", Judgement.note == "same")
         ).all()
     assert check.ok
-    assert [j.deleted_at is not None for j in steward_judgements] == [True]  # withdrawn by the undo
+    # One per record beyond the first, all withdrawn by the undo.
+    assert len(steward_judgements) == len(before["members"][a] + before["members"][b]) - 1
+    assert all(j.deleted_at is not None for j in steward_judgements)
 
 
 def test_two_stewards_one_wins_the_other_gets_a_conflict(city: City) -> None:
@@ -239,6 +241,40 @@ def test_records_move_to_another_entity_and_back(city: City) -> None:
         assert unknown["errors"][0]["extensions"]["code"] == "BAD_INPUT"
         data(steward, UNDO, e=edit["eventId"])
     assert state(city, a, b) == before
+
+
+WHY = """query($id: ID!) { person(id: $id) { id sourceRecords { key judgements {
+  decision by actor score runId note explanation { comparison level weight } other { key entityId } } } } }"""
+
+
+def test_each_membership_shows_the_judgements_behind_it(city: City) -> None:
+    [(a, _), (b, _)] = people_with_several_records(city, skip=6)
+    with city.client(role="steward") as steward:
+        person = data(steward, WHY, id=a)["person"]
+        for record in person["sourceRecords"]:
+            joins = [
+                j for j in record["judgements"] if j["decision"] == "MATCH" and j["other"]["entityId"] == a
+            ]
+            assert joins, record  # every record of a multi-record entity was joined to it by something
+            for join in joins:
+                assert join["by"] in ("RULE", "MODEL") and join["runId"]
+                if join["by"] == "MODEL":
+                    assert join["score"] >= 0.95 and {s["comparison"] for s in join["explanation"]} >= {
+                        "name"
+                    }
+        data(
+            steward, MERGE, into=a, iv=version(steward, a), other=b, ov=version(steward, b), note="seen twice"
+        )
+        merged = data(steward, WHY, id=a)["person"]
+    by_steward = [
+        j
+        for r in merged["sourceRecords"]
+        for j in r["judgements"]
+        if j["by"] == "STEWARD" and j["note"] == "seen twice"
+    ]
+    assert by_steward and all(
+        j["decision"] == "MATCH" and j["actor"].startswith("steward:") for j in by_steward
+    )
 
 
 def test_merges_and_splits_survive_a_full_rerun(city: City) -> None:

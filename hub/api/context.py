@@ -4,6 +4,7 @@ personal data the response contains (for the access log)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -12,6 +13,7 @@ from strawberry.types import Info as _Info
 
 from hub.api.auth import ClientInfo
 from hub.api.loaders import Loaders
+from hub.errors import InputError
 from hub.store.models import Kind
 
 __all__ = ["HubContext", "Info"]
@@ -29,6 +31,8 @@ class HubContext:
     # the operation's type; a mutation keeps a transaction.
     reader: Engine | None = None
     read_only: bool = False
+    # The instant the operation reads entities at (`asOf`); None for now. One per operation.
+    as_of: datetime | None = None
     _session: Session | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
     # entity id → personal fields of it in the response ("idNumber" whole, "idNumber:masked" masked)
@@ -44,8 +48,16 @@ class HubContext:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            self._loaders = Loaders(self.session)
+            self._loaders = Loaders(self.session, self.as_of)
         return self._loaders
+
+    def read_at(self, as_of: datetime | None) -> None:
+        """Read this operation's entities as they were at `as_of` (None: now); one instant per operation."""
+        if as_of is not None and as_of.tzinfo is None:
+            raise InputError("asOf: give a time zone, e.g. 2026-11-27T09:00:00+08:00")
+        if self._loaders is not None and self._loaders.as_of != as_of:
+            raise InputError("asOf: one operation reads at one instant; send separate operations")
+        self.as_of = as_of
 
     @property
     def sees_pii(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -118,8 +118,16 @@ def _member(r: Any) -> MemberRow:
 class Loaders:
     """The DataLoaders of one operation, on its session."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, as_of: datetime | None = None) -> None:
+        """`as_of`: read entities as they were at that instant (members, their record versions then,
+        links); None for now."""
         self.session = session
+        self.as_of = as_of
+        self._at: tuple[Any, ...] = ()
+        if as_of is not None:
+            at = as_of.astimezone(UTC)
+            sqlite = session.get_bind().dialect.name == "sqlite"
+            self._at = (at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at,)
         self.entities: DataLoader[str, EntityRow | None] = DataLoader(self._entities)
         self.members: DataLoader[str, list[MemberRow]] = DataLoader(self._members)
         self.links_from: DataLoader[str, list[LinkRow]] = DataLoader(self._links_from)
@@ -156,16 +164,17 @@ class Loaders:
             cached = self._golden[key] = survive(claims)
         return cached
 
-    def _rows(self, sql: str, keys: Sequence[Any]) -> list[Any]:
-        """Run `sql` (with `IN :keys`) for the keys, through the driver's own cursor: SQLAlchemy's
-        statement handling cost more than the statements themselves."""
+    def _rows(self, sql: str, keys: Sequence[Any], before: Sequence[Any] = ()) -> list[Any]:
+        """Run `sql` (with `IN :keys`, after the parameters `before`) for the keys, through the
+        driver's own cursor: SQLAlchemy's statement handling cost more than the statements themselves."""
         connection = self.session.connection()
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         out: list[Any] = []
         try:
             for chunk in _chunks(keys):
-                cursor.execute(sql.replace(":keys", f"({', '.join([mark] * len(chunk))})"), chunk)
+                statement = sql.replace(":keys", f"({', '.join([mark] * len(chunk))})").replace(":at", mark)
+                cursor.execute(statement, [*before, *chunk])
                 out += cursor.fetchall()
         finally:
             cursor.close()
@@ -181,24 +190,43 @@ class Loaders:
         return [found.get(k) for k in keys]
 
     async def _members(self, keys: list[str]) -> list[list[MemberRow]]:
-        rows = self._rows(
-            _MEMBER_COLUMNS + " FROM membership m"
-            " JOIN source_record r ON r.id = m.record_id"
-            " JOIN source s ON s.id = r.source_id"
-            " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
-            " WHERE m.valid_to IS NULL AND m.entity_id IN :keys ORDER BY r.id",
-            keys,
-        )
+        if self.as_of is None:
+            rows = self._rows(
+                _MEMBER_COLUMNS + " FROM membership m"
+                " JOIN source_record r ON r.id = m.record_id"
+                " JOIN source s ON s.id = r.source_id"
+                " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+                " WHERE m.valid_to IS NULL AND m.entity_id IN :keys ORDER BY r.id",
+                keys,
+            )
+        else:  # the memberships valid then, each record as its latest version then stated it
+            rows = self._rows(
+                _MEMBER_COLUMNS.replace("r.version,", "v.version,") + " FROM membership m"
+                " JOIN source_record r ON r.id = m.record_id"
+                " JOIN source s ON s.id = r.source_id"
+                " JOIN record_version v ON v.record_id = r.id AND v.version = (SELECT max(x.version)"
+                " FROM record_version x WHERE x.record_id = r.id AND x.received_at <= :at)"
+                " WHERE m.valid_from <= :at AND (m.valid_to IS NULL OR m.valid_to > :at)"
+                " AND m.entity_id IN :keys ORDER BY r.id",
+                keys,
+                self._at * 3,
+            )
         found: dict[str, list[MemberRow]] = {}
         for r in rows:
             found.setdefault(r[0], []).append(_member(r))
         return [found.get(k, []) for k in keys]
 
     def _links(self, column: str, keys: list[str]) -> list[list[LinkRow]]:
+        valid = (
+            "valid_to IS NULL"
+            if self.as_of is None
+            else "valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)"
+        )
         rows = self._rows(
-            "SELECT id, relation, subject_id, object_id, valid_from FROM link"
-            f" WHERE valid_to IS NULL AND {column} IN :keys ORDER BY id",
+            f"SELECT id, relation, subject_id, object_id, valid_from FROM link WHERE {valid}"
+            f" AND {column} IN :keys ORDER BY id",
             keys,
+            self._at * 2,
         )
         found: dict[str, list[LinkRow]] = {}
         for r in rows:
@@ -250,10 +278,17 @@ class Loaders:
         return self._links("object_id", keys)
 
     async def _payloads(self, keys: list[int]) -> list[dict[str, Any]]:
+        version = (
+            "r.version"
+            if self.as_of is None
+            else "(SELECT max(x.version) FROM record_version x"
+            " WHERE x.record_id = r.id AND x.received_at <= :at)"
+        )
         rows = self._rows(
             "SELECT r.id, v.payload FROM source_record r"
-            " JOIN record_version v ON v.record_id = r.id AND v.version = r.version WHERE r.id IN :keys",
+            f" JOIN record_version v ON v.record_id = r.id AND v.version = {version} WHERE r.id IN :keys",
             keys,
+            self._at,
         )
         found = {r[0]: features_of(r[1]) for r in rows}
         return [found.get(k, {}) for k in keys]

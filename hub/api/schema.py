@@ -125,18 +125,32 @@ async def _of_kind(info: Info, entity_id: str | None, kind: Kind, cls: type[E]) 
 
 @strawberry.type(name="Query")
 class QueryRoot:
-    @strawberry.field(description="A person by id; a retired id gives the person it was merged into.")
-    async def person(self, info: Info, id: strawberry.ID) -> Person | None:
+    @strawberry.field(
+        description="A person by id; a retired id gives the person it was merged into. `asOf`: as it was"
+        " then (members, values, links); one instant per operation."
+    )
+    async def person(self, info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Person | None:
+        info.context.read_at(as_of)
         found = await resolve_entity(info, str(id), Kind.PERSON)
         return found if isinstance(found, Person) else None
 
-    @strawberry.field(description="An address by id; a retired id gives the address it was merged into.")
-    async def address(self, info: Info, id: strawberry.ID) -> Address | None:
+    @strawberry.field(
+        description="An address by id; a retired id gives the address it was merged into. `asOf`: as it"
+        " was then."
+    )
+    async def address(self, info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Address | None:
+        info.context.read_at(as_of)
         found = await resolve_entity(info, str(id), Kind.ADDRESS)
         return found if isinstance(found, Address) else None
 
-    @strawberry.field(description="A legal entity by id; a retired id gives the one it was merged into.")
-    async def legal_entity(self, info: Info, id: strawberry.ID) -> LegalEntity | None:
+    @strawberry.field(
+        description="A legal entity by id; a retired id gives the one it was merged into. `asOf`: as it"
+        " was then."
+    )
+    async def legal_entity(
+        self, info: Info, id: strawberry.ID, as_of: datetime | None = None
+    ) -> LegalEntity | None:
+        info.context.read_at(as_of)
         found = await resolve_entity(info, str(id), Kind.LEGAL_ENTITY)
         return found if isinstance(found, LegalEntity) else None
 

@@ -686,11 +686,16 @@ async def resolve_entity(
     """The entity with this id, following merges to the survivor; None if there is none (of `kind`)."""
     loaders = info.context.loaders
     current = await loaders.entities.load(entity_id)
+    as_of = info.context.as_of is not None
     hops = 0
     while current is not None and current.merged_into_id is not None and hops < _MAX_REDIRECTS:
+        if as_of and await loaders.members.load(current.id):
+            break  # it still had records at that instant: shown as it was then, not as its survivor
         current = await loaders.entities.load(current.merged_into_id)
         hops += 1
     if current is None or (kind is not None and current.kind != kind):
         return None
+    if as_of and not await loaders.members.load(current.id):
+        return None  # no records then: it did not exist yet, or not under this id
     info.context.require_kind(current.kind)
     return entity_object(current.kind, current.id, entity_id if current.id != entity_id else None)

@@ -3,6 +3,8 @@ that follow the records, the audit trail, undo back to exactly the state before,
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -275,6 +277,53 @@ def test_each_membership_shows_the_judgements_behind_it(city: City) -> None:
     assert by_steward and all(
         j["decision"] == "MATCH" and j["actor"].startswith("steward:") for j in by_steward
     )
+
+
+AS_OF = """query($id: ID!, $at: DateTime) { person(id: $id, asOf: $at) { id redirectedFrom name
+  sourceRecords { key } addresses { relation address { id } } } }"""
+
+
+def _now() -> str:
+    time.sleep(0.01)  # the instants either side of an edit are distinct
+    moment = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    return moment
+
+
+def test_as_of_shows_entities_as_they_were_before_and_after_a_merge_and_a_split(city: City) -> None:
+    [(a, _), (b, _)] = people_with_several_records(city, skip=8)
+    [(c, records), _] = people_with_several_records(city, skip=10)
+    with city.client(role="steward") as steward:
+        then = {e: data(steward, AS_OF, id=e)["person"] for e in (a, b, c)}
+        before = _now()
+        data(steward, MERGE, into=a, iv=version(steward, a), other=b, ov=version(steward, b))
+        split = data(steward, SPLIT, id=c, v=version(steward, c), records=records[:1])["splitEntity"]
+        after = _now()
+        new = split["entity"]["id"]
+
+        for entity in (a, b, c):  # before the edits: each as it was, the merged-away one included
+            assert data(steward, AS_OF, id=entity, at=before)["person"] == then[entity]
+        assert data(steward, AS_OF, id=new, at=before)["person"] is None  # it did not exist yet
+
+        absorbed = data(steward, AS_OF, id=b, at=after)["person"]
+        assert absorbed["id"] == a and absorbed["redirectedFrom"] == b
+        assert {r["key"] for r in absorbed["sourceRecords"]} == {
+            r["key"] for e in (a, b) for r in then[e]["sourceRecords"]
+        }
+        assert [r["key"] for r in data(steward, AS_OF, id=new, at=after)["person"]["sourceRecords"]] == [
+            records[0]["key"]
+        ]
+        assert data(steward, AS_OF, id=c, at=after)["person"] == data(steward, AS_OF, id=c)["person"]
+
+        naive = post(steward, AS_OF, id=a, at="2026-01-01T00:00:00")
+        assert naive["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+        two = post(
+            steward,
+            "query($a: ID!, $t: DateTime, $u: DateTime) { x: person(id: $a, asOf: $t) { id }"
+            " y: person(id: $a, asOf: $u) { id } }",
+            a=a, t=before, u=after,
+        )  # fmt: skip
+        assert two["errors"][0]["extensions"]["code"] == "BAD_INPUT"
 
 
 def test_merges_and_splits_survive_a_full_rerun(city: City) -> None:

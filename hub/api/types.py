@@ -16,6 +16,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from hub.api.context import Info
+from hub.api.history import EntityChange
 from hub.api.loaders import LinkRow, MemberRow
 from hub.errors import InputError
 from hub.golden import Golden
@@ -365,7 +366,19 @@ class Entity(Node):
         row = await info.context.loaders.entities.load(str(self.id))
         return row.updated_at if row else None
 
+    @strawberry.field(
+        description="Every change of the entity, oldest first: records that joined or left (by ingest,"
+        " resolution or a steward) and the audited edits that named it (stewards and auditors only)."
+    )
+    def history(self, info: Info) -> list[EntityChange]:
+        from hub.api.audit import require_role
+        from hub.api.history import entity_history
 
+        require_role(info, _HISTORY_ROLES, "read an entity's history")
+        return entity_history(info, str(self.redirected_from or self.id))
+
+
+_HISTORY_ROLES = frozenset({"steward", "auditor", "admin"})
 _PERSON_PLACES = {LinkRelation.LIVES_AT, LinkRelation.HOUSEHOLD_REGISTERED_AT}
 _ROLES = {LinkRelation.LEGAL_REPRESENTATIVE, LinkRelation.EMPLOYED_BY}
 _COMPANY_PLACES = {LinkRelation.REGISTERED_AT, LinkRelation.OPERATES_AT}

@@ -326,6 +326,33 @@ def test_as_of_shows_entities_as_they_were_before_and_after_a_merge_and_a_split(
         assert two["errors"][0]["extensions"]["code"] == "BAD_INPUT"
 
 
+HISTORY = """query($id: ID!) { person(id: $id) { id history {
+  version at actor action recordsAdded recordsRemoved eventId } } }"""
+
+
+def test_history_lists_every_change_with_who_and_when_and_stays_readable_after_a_merge(city: City) -> None:
+    [(a, _), (b, _)] = people_with_several_records(city, skip=12)
+    with city.client(role="steward") as steward:
+        members_b = state(city, b)["members"][b]
+        edit = data(steward, MERGE, into=a, iv=version(steward, a), other=b, ov=version(steward, b))
+        event = edit["mergeEntities"]["eventId"]
+        history = data(steward, HISTORY, id=a)["person"]["history"]
+        retired = data(steward, HISTORY, id=b)["person"]  # redirected to a, but b's own history
+    assert [h["version"] for h in history] == list(range(1, len(history) + 1))
+    assert [h["at"] for h in history] == sorted(h["at"] for h in history)
+    actors = {h["actor"] for h in history}
+    assert "ingest" in actors and "resolution" in actors
+    merge = [h for h in history if h["action"] == "entity.merge"]
+    assert [h["eventId"] for h in merge] == [event] and merge[0]["actor"].startswith("steward:")
+    joined = [h for h in history if h["action"] == "records.changed" and h["actor"].startswith("steward:")]
+    assert joined and sorted(joined[-1]["recordsAdded"]) == members_b
+    assert retired["id"] == a
+    left = [h for h in retired["history"] if h["recordsRemoved"]]
+    assert left and sorted(left[-1]["recordsRemoved"]) == members_b
+    with city.client(role="reader") as reader:
+        assert post(reader, HISTORY, id=a)["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
 def test_merges_and_splits_survive_a_full_rerun(city: City) -> None:
     # Last in this module: it resolves the shared city again.
     a, b = two_people_with_homes(city, skip=12)

@@ -1,0 +1,99 @@
+"""An entity's history: every change of its members, and every audited edit that named it, oldest
+first, each with when, who and what. Read from memberships (closed, never deleted) and the audit
+trail, so a merged-away entity's history stays readable."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+import strawberry
+from sqlalchemy import text
+from strawberry.scalars import JSON
+
+from hub.api.context import Info
+from hub.store.models import utcnow
+
+__all__ = ["EntityChange", "entity_history"]
+
+
+@strawberry.type(description="One change of an entity: its members, or an audited edit that named it.")
+class EntityChange:
+    version: int = strawberry.field(description="The change's place in the entity's history, from 1.")
+    at: datetime
+    actor: str = strawberry.field(description="`ingest`, `resolution`, `steward:NAME`, ...")
+    action: str = strawberry.field(
+        description="`records.changed` for members that came or went, else the audited action"
+        " (`entity.merge`, `review.decide`, ...)."
+    )
+    records_added: list[int] = strawberry.field(description="Source record ids that joined.")
+    records_removed: list[int] = strawberry.field(description="Source record ids that left.")
+    event_id: strawberry.ID | None = strawberry.field(description="The audit event, when there is one.")
+    details: JSON | None = strawberry.field(description="What the audit event recorded after the edit.")
+
+
+def _instant(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
+    session = info.context.session
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    changes: dict[tuple[datetime, str], dict[str, Any]] = {}
+    rows = session.execute(
+        text("SELECT record_id, valid_from, valid_to, actor FROM membership WHERE entity_id = :id"),
+        {"id": entity_id},
+    )
+    for record_id, valid_from, valid_to, actor in rows:
+        opened = changes.setdefault((_instant(valid_from), actor), {"added": [], "removed": []})
+        opened["added"].append(record_id)
+        if valid_to is not None:
+            # Who closed a membership is whoever opened the record's next one at that instant.
+            closed = changes.setdefault(
+                (_instant(valid_to), _closer(info, record_id, valid_to)), {"added": [], "removed": []}
+            )
+            closed["removed"].append(record_id)
+    contains = (
+        "subject_ids @> CAST(:ids AS jsonb)"
+        if postgresql
+        else "EXISTS (SELECT 1 FROM json_each(audit_event.subject_ids) WHERE value = :id)"
+    )
+    events = session.execute(
+        text(f"SELECT id, occurred_at, actor, action, after FROM audit_event WHERE {contains} ORDER BY id"),
+        {"id": entity_id, "ids": orjson.dumps([entity_id]).decode()},
+    )
+    audited = []
+    for event_id, occurred_at, actor, action, after in events:
+        details = after if isinstance(after, dict) else orjson.loads(after) if after else {}
+        audited.append((_instant(occurred_at), actor, action, event_id, details))
+    out: list[tuple[datetime, str, str, list[int], list[int], int | None, Any]] = [
+        (at, actor, "records.changed", sorted(c["added"]), sorted(c["removed"]), None, None)
+        for (at, actor), c in changes.items()
+    ]
+    out += [
+        (at, actor, action, [], [], event_id, details) for at, actor, action, event_id, details in audited
+    ]
+    out.sort(key=lambda change: (change[0], change[5] or 0))
+    return [
+        EntityChange(
+            version=n,
+            at=at,
+            actor=actor,
+            action=action,
+            records_added=added,
+            records_removed=removed,
+            event_id=strawberry.ID(str(event_id)) if event_id is not None else None,
+            details=details,
+        )
+        for n, (at, actor, action, added, removed, event_id, details) in enumerate(out, start=1)
+    ]
+
+
+def _closer(info: Info, record_id: int, valid_to: Any) -> str:
+    actor = info.context.session.execute(
+        text("SELECT actor FROM membership WHERE record_id = :r AND valid_from = :t"),
+        {"r": record_id, "t": valid_to},
+    ).scalar()
+    return str(actor) if actor is not None else "unknown"

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from typing import Any
 
 HUB = [sys.executable, "-m", "hub"]
@@ -91,6 +92,12 @@ ON_ENTITY = """query OnEntity($id: ID!) {
   auditEvents(entityId: $id) { totalCount edges { node { id actor action } } }
 }"""
 PII = "query Case($id: ID!) { person(id: $id) { name idNumber phone } }"
+HISTORY = """query History($id: ID!) {
+  person(id: $id) { id history { version at actor action recordsAdded recordsRemoved eventId } }
+}"""
+AS_OF = """query Then($id: ID!, $at: DateTime!) {
+  person(id: $id, asOf: $at) { id name sourceRecords { source key } addresses { relation address { text } } }
+}"""
 ACCESS = """query Seen($id: ID!) {
   accessLog(entityId: $id) { totalCount edges { node { occurredAt client operation fields purpose } } }
 }"""
@@ -137,6 +144,7 @@ def main() -> None:
             " someone else is never overwritten:"
         )
         versions = walk.run("steward", steward, VERSIONS, a=a, b=b)["data"]
+        before_merge = datetime.now(UTC).isoformat()
         merged = walk.run(
             "steward", steward, MERGE, a=a, av=versions["a"]["version"], b=b, bv=versions["b"]["version"]
         )
@@ -163,6 +171,13 @@ def main() -> None:
         walk.run("auditor", auditor, EVENTS, actor="steward:steward-li")
         walk.say("Everything that touched one entity, by anyone:")
         walk.run("auditor", auditor, ON_ENTITY, id=a)
+        walk.say(
+            "The history of the entity the steward merged and restored: records that came and went"
+            " (at ingest, in resolution, by the steward) and the audited edits, oldest first:"
+        )
+        walk.run("auditor", auditor, HISTORY, id=b)
+        walk.say("And the survivor as it was just before the merge (`asOf`: members, values, links then):")
+        walk.run("auditor", auditor, AS_OF, id=a, at=before_merge)
         walk.say("Who saw this person's personal data, when, in which operation and for what:")
         walk.run("auditor", auditor, ACCESS, id=a)
         walk.say("An auditor reads but may not decide:")

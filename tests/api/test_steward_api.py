@@ -83,7 +83,11 @@ def version(client: Any, entity: str) -> int:
 def test_a_merge_moves_records_and_links_and_undo_restores_exactly(city: City) -> None:
     a, b = two_people_with_homes(city)
     before = state(city, a, b)
+    values = (
+        "query($id: ID!) { person(id: $id) { name idNumber birthDate gender phone lineage { field value } } }"
+    )
     with city.client(role="steward") as steward:
+        golden = {e: data(steward, values, id=e)["person"] for e in (a, b)}
         merged = data(
             steward, MERGE, into=a, iv=version(steward, a), other=b, ov=version(steward, b), note="same"
         )
@@ -102,6 +106,7 @@ def test_a_merge_moves_records_and_links_and_undo_restores_exactly(city: City) -
         undone = data(steward, UNDO, e=edit["eventId"])["undo"]
         assert undone["entity"]["id"] == b
         assert state(city, a, b) == before
+        assert {e: data(steward, values, id=e)["person"] for e in (a, b)} == golden
         assert post(steward, UNDO, e=edit["eventId"])["errors"][0]["extensions"]["code"] == "CONFLICT"
     with Session(city.engine) as session:
         check = verify(session)

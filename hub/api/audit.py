@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import strawberry
 from sqlalchemy import Select, TextClause, func, select, text
+from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
 from hub.api.context import Info
@@ -19,7 +20,7 @@ from hub.store.models import AccessLog as AccessLogRow
 from hub.store.models import AuditEvent as AuditEventRow
 from hub.store.models import Client
 
-__all__ = ["AUDIT_ROLES", "access_log_page", "audit_event_page", "require_role"]
+__all__ = ["AUDIT_ROLES", "access_log_page", "audit_event_page", "contains", "require_role"]
 
 AUDIT_ROLES = frozenset({"auditor", "admin"})
 
@@ -105,13 +106,36 @@ def _window(since: datetime | None, until: datetime | None) -> None:
         raise InputError(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
 
 
-def _contains(info: Info, column: Any, table: str, value: str) -> TextClause:
+def contains(session: Session, column: Any, value: str) -> TextClause:
     """The JSON array in `column` holds `value` (JSONB containment, or SQLite's json_each)."""
-    if info.context.session.get_bind().dialect.name == "postgresql":
-        clause = f"{table}.{column.key} @> CAST(:contained AS jsonb)"
-        return text(clause).bindparams(contained=orjson.dumps([value]).decode())
-    clause = f"EXISTS (SELECT 1 FROM json_each({table}.{column.key}) WHERE value = :contained)"
-    return text(clause).bindparams(contained=value)
+    where = f"{column.table.name}.{column.key}"
+    if session.get_bind().dialect.name == "postgresql":
+        return text(f"{where} @> CAST(:contained AS jsonb)").bindparams(
+            contained=orjson.dumps([value]).decode()
+        )
+    return text(f"EXISTS (SELECT 1 FROM json_each({where}) WHERE value = :contained)").bindparams(
+        contained=value
+    )
+
+
+def _filtered(
+    info: Info,
+    query: Select[Any],
+    ids: Any,
+    occurred_at: Any,
+    entity_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Any]:
+    """Rows naming `entity_id` in their JSON array `ids`, written in [since, until)."""
+    _window(since, until)
+    if entity_id is not None:
+        query = query.where(contains(info.context.session, ids, entity_id))
+    if since is not None:
+        query = query.where(occurred_at >= since)
+    if until is not None:
+        query = query.where(occurred_at < until)
+    return query
 
 
 def _page(
@@ -138,18 +162,14 @@ def audit_event_page(
     after: str | None,
 ) -> AuditEventConnection:
     require_role(info, AUDIT_ROLES, "read the audit trail")
-    _window(since, until)
     query = select(AuditEventRow)
     if actor is not None:
         query = query.where(AuditEventRow.actor == actor)
     if action is not None:
         query = query.where(AuditEventRow.action == action)
-    if entity_id is not None:
-        query = query.where(_contains(info, AuditEventRow.subject_ids, "audit_event", entity_id))
-    if since is not None:
-        query = query.where(AuditEventRow.occurred_at >= since)
-    if until is not None:
-        query = query.where(AuditEventRow.occurred_at < until)
+    query = _filtered(
+        info, query, AuditEventRow.subject_ids, AuditEventRow.occurred_at, entity_id, since, until
+    )
     total, rows, more = _page(info, query, AuditEventRow.id, first, after)
     edges = [
         AuditEventEdge(
@@ -186,18 +206,12 @@ def access_log_page(
     after: str | None,
 ) -> AccessLogConnection:
     require_role(info, AUDIT_ROLES, "read the access log")
-    _window(since, until)
     query = select(AccessLogRow)
     if client is not None:
         query = query.where(
             AccessLogRow.client_id.in_(select(Client.id).where(Client.name == client).scalar_subquery())
         )
-    if entity_id is not None:
-        query = query.where(_contains(info, AccessLogRow.entity_ids, "access_log", entity_id))
-    if since is not None:
-        query = query.where(AccessLogRow.occurred_at >= since)
-    if until is not None:
-        query = query.where(AccessLogRow.occurred_at < until)
+    query = _filtered(info, query, AccessLogRow.entity_ids, AccessLogRow.occurred_at, entity_id, since, until)
     total, rows, more = _page(info, query, AccessLogRow.id, first, after)
     wanted = {r.client_id for r in rows if r.client_id}
     names: dict[int, str] = {

@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
 import strawberry
-from sqlalchemy import text
+from sqlalchemy import select, text
 from strawberry.scalars import JSON
 
+from hub.api.audit import contains
 from hub.api.context import Info
-from hub.store.models import utcnow
+from hub.store.models import AuditEvent, utcnow
 
 __all__ = ["EntityChange", "entity_history"]
 
@@ -40,7 +40,6 @@ def _instant(value: Any) -> datetime:
 
 def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
     session = info.context.session
-    postgresql = session.get_bind().dialect.name == "postgresql"
     changes: dict[tuple[datetime, str], dict[str, Any]] = {}
     rows = session.execute(
         text("SELECT record_id, valid_from, valid_to, actor FROM membership WHERE entity_id = :id"),
@@ -55,19 +54,14 @@ def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
                 (_instant(valid_to), _closer(info, record_id, valid_to)), {"added": [], "removed": []}
             )
             closed["removed"].append(record_id)
-    contains = (
-        "subject_ids @> CAST(:ids AS jsonb)"
-        if postgresql
-        else "EXISTS (SELECT 1 FROM json_each(audit_event.subject_ids) WHERE value = :id)"
-    )
     events = session.execute(
-        text(f"SELECT id, occurred_at, actor, action, after FROM audit_event WHERE {contains} ORDER BY id"),
-        {"id": entity_id, "ids": orjson.dumps([entity_id]).decode()},
+        select(AuditEvent.id, AuditEvent.occurred_at, AuditEvent.actor, AuditEvent.action, AuditEvent.after)
+        .where(contains(session, AuditEvent.subject_ids, entity_id))
+        .order_by(AuditEvent.id)
     )
     audited = []
     for event_id, occurred_at, actor, action, after in events:
-        details = after if isinstance(after, dict) else orjson.loads(after) if after else {}
-        audited.append((_instant(occurred_at), actor, action, event_id, details))
+        audited.append((_instant(occurred_at), actor, action, event_id, after))
     out: list[tuple[datetime, str, str, list[int], list[int], int | None, Any]] = [
         (at, actor, "records.changed", sorted(c["added"]), sorted(c["removed"]), None, None)
         for (at, actor), c in changes.items()

@@ -7,20 +7,19 @@ import base64
 from datetime import datetime
 from typing import Any
 
-import orjson
 import strawberry
-from sqlalchemy import Select, TextClause, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
 from strawberry.scalars import JSON
 
 from hub.api.context import Info
 from hub.api.types import PageInfo, page_size
 from hub.errors import ForbiddenError, InputError
+from hub.store.database import json_array_contains
 from hub.store.models import AccessLog as AccessLogRow
 from hub.store.models import AuditEvent as AuditEventRow
 from hub.store.models import Client
 
-__all__ = ["AUDIT_ROLES", "access_log_page", "audit_event_page", "contains", "require_role"]
+__all__ = ["AUDIT_ROLES", "access_log_page", "audit_event_page", "require_role"]
 
 AUDIT_ROLES = frozenset({"auditor", "admin"})
 
@@ -106,18 +105,6 @@ def _window(since: datetime | None, until: datetime | None) -> None:
         raise InputError(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
 
 
-def contains(session: Session, column: Any, value: str) -> TextClause:
-    """The JSON array in `column` holds `value` (JSONB containment, or SQLite's json_each)."""
-    where = f"{column.table.name}.{column.key}"
-    if session.get_bind().dialect.name == "postgresql":
-        return text(f"{where} @> CAST(:contained AS jsonb)").bindparams(
-            contained=orjson.dumps([value]).decode()
-        )
-    return text(f"EXISTS (SELECT 1 FROM json_each({where}) WHERE value = :contained)").bindparams(
-        contained=value
-    )
-
-
 def _filtered(
     info: Info,
     query: Select[Any],
@@ -130,7 +117,7 @@ def _filtered(
     """Rows naming `entity_id` in their JSON array `ids`, written in [since, until)."""
     _window(since, until)
     if entity_id is not None:
-        query = query.where(contains(info.context.session, ids, entity_id))
+        query = query.where(json_array_contains(info.context.session, ids, entity_id))
     if since is not None:
         query = query.where(occurred_at >= since)
     if until is not None:

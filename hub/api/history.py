@@ -11,8 +11,8 @@ import strawberry
 from sqlalchemy import select, text
 from strawberry.scalars import JSON
 
-from hub.api.audit import contains
 from hub.api.context import Info
+from hub.store.database import json_array_contains
 from hub.store.models import AuditEvent, utcnow
 
 __all__ = ["EntityChange", "entity_history"]
@@ -56,7 +56,7 @@ def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
             closed["removed"].append(record_id)
     events = session.execute(
         select(AuditEvent.id, AuditEvent.occurred_at, AuditEvent.actor, AuditEvent.action, AuditEvent.after)
-        .where(contains(session, AuditEvent.subject_ids, entity_id))
+        .where(json_array_contains(session, AuditEvent.subject_ids, entity_id))
         .order_by(AuditEvent.id)
     )
     audited = []

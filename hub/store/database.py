@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, TextClause, create_engine, event, text
+from sqlalchemy.orm import Session
 
 from hub.config import get_settings
 
-__all__ = ["make_engine", "settle_after_bulk"]
+__all__ = ["json_array_contains", "make_engine", "settle_after_bulk"]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -63,3 +64,14 @@ def settle_after_bulk(engine: Engine, tables: tuple[str, ...]) -> bool:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(tables)}")
     return True
+
+
+def json_array_contains(session: Session, column: Any, value: str) -> TextClause:
+    """A condition: the JSON array in `column` holds `value` (JSONB containment on PostgreSQL, a
+    json_each lookup on SQLite)."""
+    where = f"{column.table.name}.{column.key}"
+    if session.get_bind().dialect.name == "postgresql":
+        clause = text(f"{where} @> CAST(:contained AS jsonb)")
+        return clause.bindparams(contained=orjson.dumps([value]).decode())
+    clause = text(f"EXISTS (SELECT 1 FROM json_each({where}) WHERE value = :contained)")
+    return clause.bindparams(contained=value)

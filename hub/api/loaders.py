@@ -8,6 +8,7 @@ handful of statements however many residents there are). Loaders live for one op
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -80,6 +81,9 @@ class JudgementRow:
     explanation: dict[str, Any]
 
 
+_PLACEHOLDERS = re.compile(r"(:keys|:at)\b")
+
+
 def _chunks(keys: Sequence[Any]) -> list[list[Any]]:
     unique = list(dict.fromkeys(keys))
     return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
@@ -123,11 +127,11 @@ class Loaders:
         links); None for now."""
         self.session = session
         self.as_of = as_of
-        self._at: tuple[Any, ...] = ()
+        self._at: Any = None
         if as_of is not None:
             at = as_of.astimezone(UTC)
             sqlite = session.get_bind().dialect.name == "sqlite"
-            self._at = (at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at,)
+            self._at = at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at
         self.entities: DataLoader[str, EntityRow | None] = DataLoader(self._entities)
         self.members: DataLoader[str, list[MemberRow]] = DataLoader(self._members)
         self.links_from: DataLoader[str, list[LinkRow]] = DataLoader(self._links_from)
@@ -164,17 +168,29 @@ class Loaders:
             cached = self._golden[key] = survive(claims)
         return cached
 
-    def _rows(self, sql: str, keys: Sequence[Any], before: Sequence[Any] = ()) -> list[Any]:
-        """Run `sql` (with `IN :keys`, after the parameters `before`) for the keys, through the
-        driver's own cursor: SQLAlchemy's statement handling cost more than the statements themselves."""
+    def _rows(self, sql: str, keys: Sequence[Any]) -> list[Any]:
+        """Run `sql` for the keys, through the driver's own cursor (SQLAlchemy's statement handling cost
+        more than the statements themselves): each `:keys` becomes the list of keys, each `:at` the
+        instant the operation reads at."""
         connection = self.session.connection()
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        parts = _PLACEHOLDERS.split(sql)
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         out: list[Any] = []
         try:
             for chunk in _chunks(keys):
-                statement = sql.replace(":keys", f"({', '.join([mark] * len(chunk))})").replace(":at", mark)
-                cursor.execute(statement, [*before, *chunk])
+                statement: list[str] = []
+                params: list[Any] = []
+                for part in parts:
+                    if part == ":keys":
+                        statement.append(f"({', '.join([mark] * len(chunk))})")
+                        params += chunk
+                    elif part == ":at":
+                        statement.append(mark)
+                        params.append(self._at)
+                    else:
+                        statement.append(part)
+                cursor.execute("".join(statement), params)
                 out += cursor.fetchall()
         finally:
             cursor.close()
@@ -209,7 +225,6 @@ class Loaders:
                 " WHERE m.valid_from <= :at AND (m.valid_to IS NULL OR m.valid_to > :at)"
                 " AND m.entity_id IN :keys ORDER BY r.id",
                 keys,
-                self._at * 3,
             )
         found: dict[str, list[MemberRow]] = {}
         for r in rows:
@@ -226,7 +241,6 @@ class Loaders:
             f"SELECT id, relation, subject_id, object_id, valid_from FROM link WHERE {valid}"
             f" AND {column} IN :keys ORDER BY id",
             keys,
-            self._at * 2,
         )
         found: dict[str, list[LinkRow]] = {}
         for r in rows:
@@ -288,7 +302,6 @@ class Loaders:
             "SELECT r.id, v.payload FROM source_record r"
             f" JOIN record_version v ON v.record_id = r.id AND v.version = {version} WHERE r.id IN :keys",
             keys,
-            self._at,
         )
         found = {r[0]: features_of(r[1]) for r in rows}
         return [found.get(k, {}) for k in keys]

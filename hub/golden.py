@@ -4,7 +4,8 @@ Pure: claims in, golden values out. Every source value is a `Claim` (which recor
 when received, the source's trust in that attribute); `survive` chooses one and keeps them all, so
 the API can show the golden value, every alternative, and the rule that chose.
 
-The rule, in order: a value its source got right (a valid ID number or credit code) beats a flagged
+The rule, in order: a value a steward set (a statement on the entity) beats every source; then a
+value its source got right (a valid ID number or credit code) beats a flagged
 one; then the source with the higher trust for that attribute (`source.trust`, attribute name or
 "*"; 0 when unset); then the most recently received; then the value most records agree on; then the
 earliest record, so the choice is deterministic.
@@ -18,9 +19,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ATTRIBUTES", "RULE", "Claim", "Golden", "claims_of", "survive", "trust_of"]
+__all__ = [
+    "ATTRIBUTES",
+    "RULE",
+    "STEWARD",
+    "Claim",
+    "Golden",
+    "claims_of",
+    "steward_claim",
+    "survive",
+    "trust_of",
+]
 
-RULE = "valid values first, then the most trusted source, then the most recent, then the most common"
+RULE = (
+    "a steward's value first, then valid values, then the most trusted source, then the most recent,"
+    " then the most common"
+)
+STEWARD = "steward"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +51,7 @@ class Claim:
     received_at: datetime
     trust: int = 0
     valid: bool = True
+    steward: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +168,12 @@ def claims_of(
     return out
 
 
+def steward_claim(attribute: str, value: str, statement_id: int, actor: str, at: datetime) -> Claim:
+    """A value a steward set on the entity: it wins over every source's (statement ids are negative
+    record ids, so the two never collide)."""
+    return Claim(attribute, value, -statement_id, STEWARD, actor, 0, at, steward=True)
+
+
 def survive(claims: Iterable[Claim]) -> dict[str, Golden]:
     """The golden value of each attribute the claims cover."""
     by_attribute: dict[str, list[Claim]] = {}
@@ -162,7 +184,7 @@ def survive(claims: Iterable[Claim]) -> dict[str, Golden]:
         agree = Counter(c.value for c in group)
         chosen = max(
             group,
-            key=lambda c: (c.valid, c.trust, c.received_at, agree[c.value], -c.record_id),
+            key=lambda c: (c.steward, c.valid, c.trust, c.received_at, agree[c.value], -c.record_id),
         )
         ordered = tuple(sorted(group, key=lambda c: (c.value != chosen.value, -c.trust, c.record_id)))
         out[attribute] = Golden(attribute, chosen.value, chosen, ordered)

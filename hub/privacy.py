@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PERSONAL_FEATURES", "mask_birth_date", "mask_features", "mask_id_number", "mask_phone"]
+__all__ = [
+    "PERSONAL_FEATURES",
+    "mask_birth_date",
+    "mask_features",
+    "mask_id_number",
+    "mask_phone",
+    "mask_value",
+]
 
 # Feature names (at any depth) whose values are personal information.
 PERSONAL_FEATURES = {
@@ -41,6 +48,12 @@ def mask_birth_date(value: str) -> str:
 
 
 _MASKS = {"id_number": mask_id_number, "phone": mask_phone, "birth_date": mask_birth_date}
+
+
+def mask_value(attribute: str, value: str) -> str:
+    """`value` of a golden attribute (`id_number`, `phone`, `birth_date`, ...), masked if personal."""
+    mask = _MASKS.get(attribute)
+    return mask(value) if mask is not None else value
 
 
 def mask_features(features: Any) -> Any:

@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 
 from hub.audit import hold_head, record_event
 from hub.errors import ConflictError, InputError, NotFoundError
+from hub.golden import ATTRIBUTES
+from hub.privacy import mask_value
 from hub.store.models import (
     ENTITY_PREFIX,
     ActorType,
@@ -43,13 +45,15 @@ from hub.store.models import (
     LinkEvidence,
     LinkRelation,
     Membership,
+    Statement,
     utcnow,
 )
 
-__all__ = ["EDITS", "Edit", "merge_entities", "move_records", "split_entity", "undo"]
+__all__ = ["EDITS", "Edit", "merge_entities", "move_records", "override_value", "split_entity", "undo"]
 
 MERGE, SPLIT, MOVE, UNDO = "entity.merge", "entity.split", "entity.move", "entity.undo"
-EDITS = (MERGE, SPLIT, MOVE)
+OVERRIDE = "entity.override"
+EDITS = (MERGE, SPLIT, MOVE, OVERRIDE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +364,88 @@ def _finish_move(
     return Edit(target.id, event.id)
 
 
+def _shown_value(attribute: str, value: str | None) -> str | None:
+    """A value as the audit trail keeps it: personal values masked (the statement holds them whole)."""
+    return mask_value(attribute, value) if value is not None else None
+
+
+def override_value(
+    session: Session,
+    entity_id: str,
+    version: int | None,
+    attribute: str,
+    value: str | None,
+    actor: str,
+    note: str | None = None,
+) -> Edit:
+    """Set the entity's `attribute` to `value` as a steward's statement, which outranks every source's
+    value (the source values stay, and show in lineage); `value` None withdraws the steward's value."""
+    hold_head(session)
+    entity = _entity(session, entity_id, version)
+    if attribute not in ATTRIBUTES[entity.kind.value]:
+        known = ", ".join(sorted(ATTRIBUTES[entity.kind.value]))
+        raise InputError(f"{entity.kind.value} has no field {attribute!r}; its fields are {known}")
+    if value is not None and not value.strip():
+        raise InputError("value: give a value, or null to withdraw the steward's value")
+    now = utcnow()
+    current = session.scalars(
+        select(Statement).where(
+            Statement.entity_id == entity_id,
+            Statement.attribute == attribute,
+            Statement.retracted_at.is_(None),
+        )
+    ).all()
+    for statement in current:
+        statement.retracted_at = now
+    made = None
+    if value is not None:
+        made = Statement(
+            entity_id=entity_id, attribute=attribute, value=value.strip(), actor=actor, created_at=now
+        )
+        session.add(made)
+    _bump(now, entity)
+    session.flush()
+    event = record_event(
+        session,
+        actor,
+        OVERRIDE,
+        [entity_id],
+        before={
+            "versions": {entity_id: entity.version - 1},
+            "statements": [s.id for s in current],
+            "values": [_shown_value(attribute, s.value) for s in current],
+        },
+        after={
+            "versions": {entity_id: entity.version},
+            "attribute": attribute,
+            "statement": made.id if made is not None else None,
+            "value": _shown_value(attribute, made.value) if made is not None else None,
+            "source": entity_id,
+            "note": note,
+        },
+    )
+    return Edit(entity_id, event.id)
+
+
+def _undo_override(session: Session, before: dict[str, Any], after: dict[str, Any], now: Any) -> None:
+    if after.get("statement") is not None:
+        made = session.get(Statement, after["statement"])
+        if made is not None and made.retracted_at is None:
+            made.retracted_at = now
+    for statement_id in before.get("statements", []):
+        earlier = session.get(Statement, statement_id)
+        if earlier is not None:  # stated again as it was: the retraction stays on record
+            session.add(
+                Statement(
+                    entity_id=earlier.entity_id,
+                    attribute=earlier.attribute,
+                    value=earlier.value,
+                    actor=earlier.actor,
+                    created_at=now,
+                )
+            )
+
+
 def undo(session: Session, event_id: int, actor: str, note: str | None = None) -> Edit:
     """Reverse the edit that audit event `event_id` recorded (flushes; the caller commits)."""
     hold_head(session)
@@ -383,21 +469,23 @@ def undo(session: Session, event_id: int, actor: str, note: str | None = None) -
             )
         entities[entity_id] = entity
     now = utcnow()
+    if event.action == OVERRIDE:
+        _undo_override(session, before, after, now)
     # Records go back where they were.
-    for entity_id, records in before["members"].items():
+    for entity_id, records in before.get("members", {}).items():
         back = [r for r in records if r not in set(_records(session, entity_id))]
         if back:
             _move_members(session, back, entity_id, actor, now)
     # Links: what the edit opened is closed and opened again with the evidence it had before; what it
     # closed is opened again as it was.
-    for opened in after["links_opened"]:
+    for opened in after.get("links_opened", []):
         link = session.get(Link, opened["id"])
         if link is not None and link.valid_to is None:
             link.valid_to = now
             session.flush()
             if opened["before"]:
                 _relink(session, link.relation, link.subject_id, link.object_id, opened["before"], now)
-    for closed in after["links_closed"]:
+    for closed in after.get("links_closed", []):
         _relink(
             session,
             LinkRelation(closed["relation"]),

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from strawberry.dataloader import DataLoader
 
-from hub.golden import Golden, claims_of, survive
+from hub.golden import Golden, claims_of, steward_claim, survive
 from hub.resolve.service import features_of
 from hub.store.models import Kind, LinkRelation
 
@@ -62,6 +62,18 @@ class LinkRow:
     subject_id: str
     object_id: str
     valid_from: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A value a steward set on an entity's attribute (a statement; the source values stay)."""
+
+    id: int
+    entity_id: str
+    attribute: str
+    value: str
+    actor: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +154,7 @@ class Loaders:
         self.judgements: DataLoader[int, list[JudgementRow]] = DataLoader(self._judgements)
         self.run_settings: DataLoader[int, dict[str, Any] | None] = DataLoader(self._run_settings)
         self._golden: dict[tuple[str, str | None], dict[str, Golden]] = {}
+        self._overrides: dict[str, list[Override]] = {}
 
     async def golden(self, entity_id: str, attribute: str | None = None) -> dict[str, Golden]:
         """The golden values of an entity by attribute: all of them, or just `attribute` (computed once
@@ -151,6 +164,11 @@ class Loaders:
         if cached is None:
             members = await self.members.load(entity_id)
             claims = [
+                steward_claim(o.attribute, o.value, o.id, o.actor, o.at)
+                for o in self._overrides.get(entity_id, [])
+                if attribute is None or o.attribute == attribute
+            ]
+            claims += [
                 claim
                 for m in members
                 for claim in claims_of(
@@ -206,30 +224,48 @@ class Loaders:
         return [found.get(k) for k in keys]
 
     async def _members(self, keys: list[str]) -> list[list[MemberRow]]:
+        """Each entity's records (as they were at `as_of`, if set); its stewards' values come in the
+        same statement, as rows with a negative id, and are kept for `overrides`."""
         if self.as_of is None:
-            rows = self._rows(
+            records = (
                 _MEMBER_COLUMNS + " FROM membership m"
                 " JOIN source_record r ON r.id = m.record_id"
                 " JOIN source s ON s.id = r.source_id"
                 " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
-                " WHERE m.valid_to IS NULL AND m.entity_id IN :keys ORDER BY r.id",
-                keys,
+                " WHERE m.valid_to IS NULL AND m.entity_id IN :keys"
             )
+            stated = "o.retracted_at IS NULL"
         else:  # the memberships valid then, each record as its latest version then stated it
-            rows = self._rows(
+            records = (
                 _MEMBER_COLUMNS.replace("r.version,", "v.version,") + " FROM membership m"
                 " JOIN source_record r ON r.id = m.record_id"
                 " JOIN source s ON s.id = r.source_id"
                 " JOIN record_version v ON v.record_id = r.id AND v.version = (SELECT max(x.version)"
                 " FROM record_version x WHERE x.record_id = r.id AND x.received_at <= :at)"
                 " WHERE m.valid_from <= :at AND (m.valid_to IS NULL OR m.valid_to > :at)"
-                " AND m.entity_id IN :keys ORDER BY r.id",
-                keys,
+                " AND m.entity_id IN :keys"
             )
+            stated = "o.created_at <= :at AND (o.retracted_at IS NULL OR o.retracted_at > :at)"
+        rows = self._rows(
+            records + " UNION ALL SELECT o.entity_id, -o.id, o.actor, NULL, o.attribute, o.value, 0,"
+            " o.created_at, o.created_at, o.created_at, NULL, NULL FROM statement o"
+            f" WHERE {stated} AND o.entity_id IN :keys ORDER BY 2",
+            keys,
+        )
         found: dict[str, list[MemberRow]] = {}
         for r in rows:
-            found.setdefault(r[0], []).append(_member(r))
+            if r[1] < 0:
+                self._overrides.setdefault(r[0], []).append(
+                    Override(-r[1], r[0], r[4], r[5], r[2], _time(r[7]))
+                )
+            else:
+                found.setdefault(r[0], []).append(_member(r))
         return [found.get(k, []) for k in keys]
+
+    async def overrides(self, entity_id: str) -> list[Override]:
+        """The values stewards set on the entity (read with its members)."""
+        await self.members.load(entity_id)
+        return self._overrides.get(entity_id, [])
 
     def _links(self, column: str, keys: list[str]) -> list[list[LinkRow]]:
         valid = (

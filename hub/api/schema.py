@@ -40,6 +40,7 @@ from hub.api.review import decide as decide_review
 from hub.api.steward import EntityEdit, RecordRef, undo_edit
 from hub.api.steward import merge as merge_edit
 from hub.api.steward import move as move_edit
+from hub.api.steward import override as override_edit
 from hub.api.steward import split as split_edit
 from hub.api.types import (
     Address,
@@ -399,6 +400,22 @@ class MutationRoot:
         note: str | None = None,
     ) -> EntityEdit:
         return await move_edit(info, str(id), version, records, str(to), to_version, note)
+
+    @strawberry.mutation(
+        description="Set a golden value by hand (steward, admin), at the version the caller saw: recorded"
+        " as the steward's statement, it outranks every source, whose values stay in `lineage`. `value`"
+        " null withdraws the steward's value. `field`: `name`, `idNumber`, `phone`, `text`, ..."
+    )
+    async def override_value(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        version: int,
+        field: str,
+        value: str | None,
+        note: str | None = None,
+    ) -> EntityEdit:
+        return await override_edit(info, str(id), version, field, value, note)
 
     @strawberry.mutation(
         description="Reverse a steward's edit by its audit event (steward, admin): members, status and"

@@ -3,6 +3,8 @@ saw (`hub/steward.py` does the work)."""
 
 from __future__ import annotations
 
+import re
+
 import strawberry
 from sqlalchemy import select
 
@@ -10,11 +12,11 @@ from hub.api.context import Info
 from hub.api.review import steward_of
 from hub.api.types import Node, resolve_entity
 from hub.errors import InputError, NotFoundError
-from hub.steward import Edit, merge_entities, move_records, split_entity, undo
+from hub.steward import Edit, merge_entities, move_records, override_value, split_entity, undo
 from hub.store.models import Entity as EntityRow
 from hub.store.models import Source, SourceRecord
 
-__all__ = ["EntityEdit", "RecordRef", "merge", "move", "split", "undo_edit"]
+__all__ = ["EntityEdit", "RecordRef", "merge", "move", "override", "split", "undo_edit"]
 
 
 @strawberry.type(description="What a steward's edit left: the entity now, and the audit event recording it.")
@@ -99,3 +101,13 @@ async def undo_edit(info: Info, event_id: strawberry.ID, note: str | None) -> En
     if not str(event_id).isdigit():
         raise InputError(f"eventId: {event_id!r} is not an audit event id")
     return await _shown(info, undo(info.context.session, int(str(event_id)), steward, note))
+
+
+async def override(
+    info: Info, entity_id: str, version: int, field: str, value: str | None, note: str | None
+) -> EntityEdit:
+    steward = steward_of(info)
+    _kind_of(info, entity_id)
+    attribute = re.sub(r"(?<!^)(?=[A-Z])", "_", field).lower()  # idNumber → id_number
+    edit = override_value(info.context.session, entity_id, version, attribute, value, steward, note)
+    return await _shown(info, edit)

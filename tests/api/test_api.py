@@ -258,7 +258,7 @@ def test_lineage_names_every_source_value_and_the_rule(city: City) -> None:
         )["person"]["lineage"]
     fields = {f["field"]: f for f in lineage}
     name = fields["name"]
-    assert name["rule"].startswith("valid values first")
+    assert name["rule"].startswith("a steward's value first, then valid values")
     assert any(v["chosen"] and v["value"] == name["value"] for v in name["values"])
     assert {v["source"] for v in name["values"] if v["trust"] == 90} <= {"household_registry"}
     assert all("*" in v["value"] for v in fields["id_number"]["values"])  # masked here too

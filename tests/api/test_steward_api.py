@@ -358,6 +358,54 @@ def test_history_lists_every_change_with_who_and_when_and_stays_readable_after_a
         assert post(reader, HISTORY, id=a)["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+OVERRIDE = """mutation($id: ID!, $v: Int!, $f: String!, $value: String) {
+  overrideValue(id: $id, version: $v, field: $f, value: $value, note: "checked the paper file") {
+    eventId entity { ... on Person { name phone } } } }"""
+NAME = """query($id: ID!) { person(id: $id) { name idNumber
+  lineage { field value rule values { value chosen source key } } } }"""
+
+
+def test_a_stewards_value_outranks_the_sources_and_undo_takes_it_back(city: City) -> None:
+    [(a, _), _] = people_with_several_records(city, skip=14)
+    with city.client("pii:read", role="steward") as steward:
+        before = data(steward, NAME, id=a)["person"]
+        edit = data(steward, OVERRIDE, id=a, v=version(steward, a), f="name", value="王晓明")["overrideValue"]
+        assert edit["entity"]["name"] == "王晓明"
+        after = data(steward, NAME, id=a)["person"]
+        [name] = [f for f in after["lineage"] if f["field"] == "name"]
+        stated = [v for v in name["values"] if v["source"] == "steward"]
+        assert stated == [
+            {"value": "王晓明", "chosen": True, "source": "steward", "key": f"steward:{name_of(steward)}"}
+        ]
+        sources = {v["value"] for v in name["values"] if v["source"] != "steward"}
+        assert sources == {v["value"] for f in before["lineage"] if f["field"] == "name" for v in f["values"]}
+
+        data(steward, UNDO, e=edit["eventId"])
+        assert data(steward, NAME, id=a)["person"] == before
+
+        data(steward, OVERRIDE, id=a, v=version(steward, a), f="idNumber", value="110105194912310021")
+        assert data(steward, NAME, id=a)["person"]["idNumber"] == "110105194912310021"
+        bad = post(steward, OVERRIDE, id=a, v=version(steward, a), f="shoeSize", value="42")
+        assert bad["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+        stale = post(steward, OVERRIDE, id=a, v=1, f="name", value="x")
+        assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+        # An edit is undone once (and never after the entity changed again).
+        assert post(steward, UNDO, e=edit["eventId"])["errors"][0]["extensions"]["code"] == "CONFLICT"
+    with city.client(role="auditor") as auditor:
+        trail = data(
+            auditor,
+            'query($id: ID!) { auditEvents(entityId: $id, action: "entity.override")'
+            " { edges { node { after } } } }",
+            id=a,
+        )["auditEvents"]["edges"]
+    shown = [e["node"]["after"]["value"] for e in trail]
+    assert "王晓明" in shown and "110105********0021" in shown  # personal values masked in the trail
+
+
+def name_of(client: Any) -> str:
+    return str(data(client, "{ viewer { name } }")["viewer"]["name"])
+
+
 def test_merges_and_splits_survive_a_full_rerun(city: City) -> None:
     # Last in this module: it resolves the shared city again.
     a, b = two_people_with_homes(city, skip=12)

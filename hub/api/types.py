@@ -114,6 +114,9 @@ class SourceRecord:
         " in its entity, pairs kept apart or sent to review, stewards' decisions), newest first."
     )
     async def judgements(self, info: Info) -> list[RecordJudgement]:
+        from hub.api.audit import require_role
+
+        require_role(info, _HISTORY_ROLES, "read the judgements behind memberships")
         rows = await info.context.loaders.judgements.load(self.record_id)
         out = []
         for row in rows:
@@ -217,6 +220,45 @@ class SourcedValue:
     received_at: datetime
     trust: int = strawberry.field(description="The source's trust in this field (higher wins).")
     valid: bool = strawberry.field(description="False when the value failed its check (e.g. a check digit).")
+    record_id: strawberry.Private[int]
+    entity_id: strawberry.Private[str]
+    kind: strawberry.Private[str]
+    attribute: strawberry.Private[str]
+
+    @strawberry.field(
+        description="The text as the source sent it (that record version's payload; personal values"
+        " masked like the value). A steward's value is its own original."
+    )
+    async def original(self, info: Info) -> str | None:
+        if self.record_id < 0:
+            return self.value
+        payload = await info.context.loaders.payloads.load(self.record_id)
+        raw = payload.get(_ORIGINAL_FIELD.get(self.attribute, self.attribute))
+        if raw is None or raw == "":
+            return None
+        return _shown(info, self.entity_id, self.kind, self.attribute, str(raw))
+
+
+# The payload field a golden attribute is read from, where the names differ.
+_ORIGINAL_FIELD = {
+    "text": "address",
+    "legal_form": "name",
+    "branch": "name",
+    **{
+        part: "address"
+        for part in (
+            "district",
+            "street",
+            "community",
+            "road",
+            "number",
+            "compound",
+            "building",
+            "unit",
+            "room",
+        )
+    },
+}
 
 
 @strawberry.type(description="Where a golden value came from: every source value and the rule that chose.")
@@ -318,6 +360,10 @@ async def _lineage(info: Info, entity_id: str, kind: str) -> list[FieldLineage]:
                 received_at=c.received_at,
                 trust=c.trust,
                 valid=c.valid,
+                record_id=c.record_id,
+                entity_id=entity_id,
+                kind=kind,
+                attribute=attribute,
             )
             for c in golden.claims
         ]

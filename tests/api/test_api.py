@@ -253,10 +253,15 @@ def test_lineage_names_every_source_value_and_the_rule(city: City) -> None:
         lineage = data(
             client,
             "query($id: ID!) { person(id: $id) {"
-            " lineage { field value rule values { value chosen source trust } } } }",
+            " lineage { field value rule values { value original chosen source trust } } } }",
             id=entity,
         )["person"]["lineage"]
     fields = {f["field"]: f for f in lineage}
+    # The original text as the source sent it: the normalized value reads it (here, the same name).
+    assert all(
+        v["original"] and v["value"] in v["original"].replace(" ", "") for v in fields["name"]["values"]
+    )
+    assert all(v["original"] and "*" in v["original"] for v in fields["id_number"]["values"])
     name = fields["name"]
     assert name["rule"].startswith("a steward's value first, then valid values")
     assert any(v["chosen"] and v["value"] == name["value"] for v in name["values"])

@@ -282,6 +282,8 @@ def test_each_membership_shows_the_judgements_behind_it(city: City) -> None:
     assert by_steward and all(
         j["decision"] == "MATCH" and j["actor"].startswith("steward:") for j in by_steward
     )
+    with city.client(role="reader") as reader:
+        assert post(reader, WHY, id=a)["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 AS_OF = """query($id: ID!, $at: DateTime) { person(id: $id, asOf: $at) { id redirectedFrom name

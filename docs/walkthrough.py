@@ -92,6 +92,12 @@ ON_ENTITY = """query OnEntity($id: ID!) {
   auditEvents(entityId: $id) { totalCount edges { node { id actor action } } }
 }"""
 PII = "query Case($id: ID!) { person(id: $id) { name idNumber phone } }"
+OVERRIDE = """mutation Correct($id: ID!, $v: Int!) {
+  overrideValue(id: $id, version: $v, field: "phone", value: "13912345678", note: "confirmed by phone call") {
+    eventId
+    entity { ... on Person { phone lineage { field value values { value original chosen source } } } }
+  }
+}"""
 HISTORY = """query History($id: ID!) {
   person(id: $id) { id history { version at actor action recordsAdded recordsRemoved eventId } }
 }"""
@@ -157,6 +163,13 @@ def main() -> None:
             " they were; the steward's judgement that joined them is withdrawn:"
         )
         walk.run("steward", steward, UNDO, e=merged["data"]["mergeEntities"]["eventId"])
+        version = walk.run("steward", steward, VERSIONS, a=a, b=b)["data"]["a"]["version"]
+        walk.say(
+            "A steward corrects a golden value by hand. The value is the steward's statement: it"
+            " outranks every source, and the sources' values stay in the lineage (a steward without"
+            " `pii:read` sees them masked):"
+        )
+        walk.run("steward", steward, OVERRIDE, id=a, v=version)
         walk.say("A steward may not read the audit trail:")
         walk.run("steward", steward, EVENTS)
 

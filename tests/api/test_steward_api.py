@@ -3,6 +3,7 @@ that follow the records, the audit trail, undo back to exactly the state before,
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.audit import verify
+from hub.errors import ConflictError
 from hub.resolve.batch import resolve_kinds
+from hub.steward import merge_entities
 from hub.store.models import (
     Entity,
     Judgement,
@@ -406,6 +409,38 @@ def test_a_stewards_value_outranks_the_sources_and_undo_takes_it_back(city: City
 
 def name_of(client: Any) -> str:
     return str(data(client, "{ viewer { name } }")["viewer"]["name"])
+
+
+def test_two_stewards_at_the_same_moment_one_wins_the_other_gets_a_conflict(city: City) -> None:
+    # Both read the survivor at the same version, then merge a different entity into it at once.
+    a, b = two_people_with_homes(city, skip=16)
+    c, _ = two_people_with_homes(city, skip=18)
+    with Session(city.engine) as session:
+        seen = {e: session.get(Entity, e).version for e in (a, b, c)}  # type: ignore[union-attr]
+    start = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def merge(steward: str, other: str) -> None:
+        with Session(city.engine) as session:
+            start.wait()
+            try:
+                merge_entities(session, a, seen[a], other, seen[other], f"steward:{steward}")
+                session.commit()
+                outcomes[steward] = "merged"
+            except ConflictError:
+                session.rollback()
+                outcomes[steward] = "conflict"
+
+    threads = [threading.Thread(target=merge, args=args) for args in (("li", b), ("wu", c))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) == ["conflict", "merged"]
+    winner = b if outcomes["li"] == "merged" else c
+    loser = c if winner == b else b
+    after = state(city, a, b, c)
+    assert after["status"][winner] == ("merged", a) and after["status"][loser] == ("active", None)
 
 
 def test_merges_and_splits_survive_a_full_rerun(city: City) -> None:

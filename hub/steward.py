@@ -62,6 +62,7 @@ class Edit:
 
     entity_id: str
     event_id: int
+    created: tuple[str, ...] = ()
 
 
 class _Changes:
@@ -279,21 +280,65 @@ def split_entity(
     session: Session,
     entity_id: str,
     version: int | None,
-    records: Iterable[int],
+    groups: Sequence[Iterable[int]],
     actor: str,
     note: str | None = None,
 ) -> Edit:
-    """Move `records` out of `entity_id` into a new entity (flushes)."""
+    """Split `entity_id`: each group of its records becomes a new entity, the rest stay (flushes)."""
     hold_head(session)
-    entity, members, chosen = _part(session, entity_id, version, records)
+    chosen = [_ids(group) for group in groups]
+    if not chosen or any(not group for group in chosen):
+        raise InputError("name one or more groups, each of one or more records")
+    flat = [r for group in chosen for r in group]
+    if len(flat) != len(set(flat)):
+        raise InputError("a record can be in one group only")
+    entity, members, _ = _part(session, entity_id, version, flat)
     now = utcnow()
-    new_id = f"{ENTITY_PREFIX[entity.kind]}_{time.time_ns() // 1_000_000:012x}{chosen[0]:012x}"
-    created = Entity(
-        id=new_id, kind=entity.kind, status=EntityStatus.ACTIVE, version=1, created_at=now, updated_at=now
+    changes = _Changes(session, now)
+    before_members: dict[str, list[int]] = {entity_id: members}
+    before = {"versions": {entity_id: entity.version}, "members": before_members}
+    millis = time.time_ns() // 1_000_000
+    created: list[Entity] = []
+    for group in chosen:
+        new = Entity(
+            id=f"{ENTITY_PREFIX[entity.kind]}_{millis:012x}{group[0]:012x}",
+            kind=entity.kind,
+            status=EntityStatus.ACTIVE,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(new)
+        session.flush()
+        _transfer(changes, group, entity_id, new.id, actor)
+        created.append(new)
+        before_members[new.id] = []
+    _bump(now, entity)
+    # Later runs keep each group together and every group apart from the others and from the rest.
+    staying = [r for r in members if r not in set(flat)]
+    heads = [group[0] for group in chosen]
+    for group in chosen:
+        for record in group[1:]:
+            changes.judge(entity.kind, group[0], record, Decision.POSITIVE, actor, note)
+    for n, head in enumerate(heads):
+        for other in [*heads[n + 1 :], *staying]:
+            changes.judge(entity.kind, head, other, Decision.NEGATIVE, actor, note)
+    event = record_event(
+        session,
+        actor,
+        SPLIT,
+        [entity_id, *(new.id for new in created)],
+        before=before,
+        after={
+            "versions": {entity_id: entity.version, **{new.id: new.version for new in created}},
+            "members": {entity_id: staying, **{new.id: _records(session, new.id) for new in created}},
+            "source": entity_id,
+            "created": [new.id for new in created],
+            "note": note,
+            **changes.as_json(),
+        },
     )
-    session.add(created)
-    session.flush()
-    return _finish_move(session, SPLIT, entity, created, members, chosen, actor, note, now, created=True)
+    return Edit(entity_id, event.id, tuple(new.id for new in created))
 
 
 def move_records(
@@ -314,12 +359,11 @@ def move_records(
     target = _entity(session, to, to_version)
     if target.kind != entity.kind:
         raise InputError(f"{entity_id} is a {entity.kind.value}, {to} a {target.kind.value}: kinds differ")
-    return _finish_move(session, MOVE, entity, target, members, chosen, actor, note, utcnow(), created=False)
+    return _finish_move(session, entity, target, members, chosen, actor, note, utcnow())
 
 
 def _finish_move(
     session: Session,
-    action: str,
     source: Entity,
     target: Entity,
     members: list[int],
@@ -327,17 +371,15 @@ def _finish_move(
     actor: str,
     note: str | None,
     now: Any,
-    *,
-    created: bool,
 ) -> Edit:
     changes = _Changes(session, now)
     target_members = _records(session, target.id)
     before = {
-        "versions": {source.id: source.version, target.id: 0 if created else target.version},
+        "versions": {source.id: source.version, target.id: target.version},
         "members": {source.id: members, target.id: target_members},
     }
     _transfer(changes, chosen, source.id, target.id, actor)
-    _bump(now, source, *(() if created else (target,)))
+    _bump(now, source, target)
     staying = [r for r in members if r not in set(chosen)]
     # Later runs keep the moved records together, with the target's, and apart from those that stay.
     for record in chosen[1:]:
@@ -349,14 +391,13 @@ def _finish_move(
     event = record_event(
         session,
         actor,
-        action,
+        MOVE,
         [source.id, target.id],
         before=before,
         after={
             "versions": {source.id: source.version, target.id: target.version},
             "members": {source.id: staying, target.id: _records(session, target.id)},
             "source": source.id,
-            "created": target.id if created else None,
             "note": note,
             **changes.as_json(),
         },
@@ -501,10 +542,9 @@ def undo(session: Session, event_id: int, actor: str, note: str | None = None) -
     retired = after.get("retired")
     if retired:
         entities[retired].status, entities[retired].merged_into_id = EntityStatus.ACTIVE, None
-    created = after.get("created")
-    if created:  # the entity a split made has no records left: retired into the one it came from
-        source = next(e for e in after["versions"] if e != created)
-        entities[created].status, entities[created].merged_into_id = EntityStatus.MERGED, source
+    for created in after.get("created", []):  # a split's new entities have no records left:
+        entities[created].status = EntityStatus.MERGED  # retired into the one they came from
+        entities[created].merged_into_id = after["source"]
     _bump(now, *entities.values())
     session.flush()
     shown = retired or after["source"]

@@ -377,13 +377,19 @@ class MutationRoot:
         return await merge_edit(info, str(into), into_version, str(other), other_version, note)
 
     @strawberry.mutation(
-        description="Move some records of an entity out into a new entity (steward, admin), at the version"
-        " the caller saw. Later runs keep them apart from the records that stay. Undo with `undo(eventId)`."
+        description="Split an entity (steward, admin), at the version the caller saw: each group of its"
+        " records becomes a new entity (`created`), the records in no group stay. Later runs keep the"
+        " groups apart. Undo with `undo(eventId)`."
     )
     async def split_entity(
-        self, info: Info, id: strawberry.ID, version: int, records: list[RecordRef], note: str | None = None
+        self,
+        info: Info,
+        id: strawberry.ID,
+        version: int,
+        groups: list[list[RecordRef]],
+        note: str | None = None,
     ) -> EntityEdit:
-        return await split_edit(info, str(id), version, records, note)
+        return await split_edit(info, str(id), version, groups, note)
 
     @strawberry.mutation(
         description="Move some records of an entity into another existing entity (steward, admin), both at"

@@ -23,6 +23,9 @@ __all__ = ["EntityEdit", "RecordRef", "merge", "move", "override", "split", "und
 class EntityEdit:
     event_id: strawberry.ID
     entity: Node | None
+    created: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="The entities a split made, one per group."
+    )
 
 
 @strawberry.input(description="A source record of the entity being edited, by its source and key.")
@@ -71,12 +74,15 @@ async def merge(
 
 
 async def split(
-    info: Info, entity_id: str, version: int, records: list[RecordRef], note: str | None
+    info: Info, entity_id: str, version: int, groups: list[list[RecordRef]], note: str | None
 ) -> EntityEdit:
     steward = steward_of(info)
     entity = _kind_of(info, entity_id)
-    ids = _record_ids(info, entity, records)
-    return await _shown(info, split_entity(info.context.session, entity_id, version, ids, steward, note))
+    ids = [_record_ids(info, entity, group) for group in groups]
+    edit = split_entity(info.context.session, entity_id, version, ids, steward, note)
+    shown = await _shown(info, edit)
+    shown.created = [strawberry.ID(e) for e in edit.created]
+    return shown
 
 
 async def move(

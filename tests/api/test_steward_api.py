@@ -172,13 +172,16 @@ def test_readers_and_auditors_may_not_merge(city: City) -> None:
             assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-SPLIT = """mutation($id: ID!, $v: Int!, $records: [RecordRef!]!) {
-  splitEntity(id: $id, version: $v, records: $records, note: "two people") { eventId entity { id } } }"""
+SPLIT = """mutation($id: ID!, $v: Int!, $groups: [[RecordRef!]!]!) {
+  splitEntity(id: $id, version: $v, groups: $groups, note: "two people") {
+    eventId entity { id } created } }"""
 MOVE = """mutation($id: ID!, $v: Int!, $records: [RecordRef!]!, $to: ID!, $tv: Int!) {
   moveRecords(id: $id, version: $v, records: $records, to: $to, toVersion: $tv) { eventId entity { id } } }"""
 
 
-def people_with_several_records(city: City, skip: int = 0) -> list[tuple[str, list[dict[str, str]]]]:
+def people_with_several_records(
+    city: City, skip: int = 0, at_least: int = 2
+) -> list[tuple[str, list[dict[str, str]]]]:
     """Active persons with two or more records and a home, with their records as (source, key)."""
     with Session(city.engine) as session:
         ids = session.scalars(
@@ -186,7 +189,7 @@ def people_with_several_records(city: City, skip: int = 0) -> list[tuple[str, li
             .join(Link, (Link.subject_id == Membership.entity_id) & Link.valid_to.is_(None))
             .where(Membership.valid_to.is_(None), Membership.entity_id.like("per_%"))
             .group_by(Membership.entity_id)
-            .having(func.count(func.distinct(Membership.record_id)) >= 2)
+            .having(func.count(func.distinct(Membership.record_id)) >= at_least)
             .order_by(Membership.entity_id)
             .offset(skip)
             .limit(2)
@@ -208,9 +211,9 @@ def test_a_split_takes_its_records_and_their_links_and_undo_restores_exactly(cit
     [(a, records), _] = people_with_several_records(city)
     before = state(city, a)
     with city.client(role="steward") as steward:
-        edit = data(steward, SPLIT, id=a, v=version(steward, a), records=records[-1:])["splitEntity"]
-        new = edit["entity"]["id"]
-        assert new != a
+        edit = data(steward, SPLIT, id=a, v=version(steward, a), groups=[records[-1:]])["splitEntity"]
+        [new] = edit["created"]
+        assert edit["entity"]["id"] == a and new != a
         after = state(city, a, new)
         assert after["members"][a] == before["members"][a][:-1]
         assert after["members"][new] == before["members"][a][-1:]
@@ -220,9 +223,9 @@ def test_a_split_takes_its_records_and_their_links_and_undo_restores_exactly(cit
                 assert after["links"][(relation, new, obj)] == evidence & moved
             if subject == a and evidence - moved:
                 assert after["links"][(relation, a, obj)] == evidence - moved
-        every_record_left = post(steward, SPLIT, id=a, v=version(steward, a), records=records[:-1])
+        every_record_left = post(steward, SPLIT, id=a, v=version(steward, a), groups=[records[:-1]])
         assert every_record_left["errors"][0]["extensions"]["code"] == "BAD_INPUT"
-        stale = post(steward, SPLIT, id=a, v=version(steward, a) - 1, records=records[:1])
+        stale = post(steward, SPLIT, id=a, v=version(steward, a) - 1, groups=[records[:1]])
         assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
 
         data(steward, UNDO, e=edit["eventId"])
@@ -231,6 +234,27 @@ def test_a_split_takes_its_records_and_their_links_and_undo_restores_exactly(cit
     assert {k: v for k, v in restored["links"].items() if new not in k} == before["links"]
     assert not any(new in key for key in restored["links"])
     assert restored["status"][new] == ("merged", a)
+
+
+def test_a_split_into_several_groups_and_its_undo(city: City) -> None:
+    [(a, records), _] = people_with_several_records(city, at_least=3)
+    before = state(city, a)
+    with city.client(role="steward") as steward:
+        edit = data(steward, SPLIT, id=a, v=version(steward, a), groups=[records[:1], records[1:2]])[
+            "splitEntity"
+        ]
+        first, second = edit["created"]
+        after = state(city, a, first, second)
+        members = before["members"][a]
+        assert after["members"] == {a: members[2:], first: members[:1], second: members[1:2]}
+        overlap = post(steward, SPLIT, id=a, v=version(steward, a), groups=[records[2:3], records[2:3]])
+        assert overlap["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+        data(steward, UNDO, e=edit["eventId"])
+    restored = state(city, a, first, second)
+    assert restored["members"] == {a: members, first: [], second: []}
+    assert {k: v for k, v in restored["links"].items() if first not in k and second not in k} == before[
+        "links"
+    ]
 
 
 def test_records_move_to_another_entity_and_back(city: City) -> None:
@@ -307,9 +331,9 @@ def test_as_of_shows_entities_as_they_were_before_and_after_a_merge_and_a_split(
         then = {e: data(steward, AS_OF, id=e)["person"] for e in (a, b, c)}
         before = _now()
         data(steward, MERGE, into=a, iv=version(steward, a), other=b, ov=version(steward, b))
-        split = data(steward, SPLIT, id=c, v=version(steward, c), records=records[:1])["splitEntity"]
+        split = data(steward, SPLIT, id=c, v=version(steward, c), groups=[records[:1]])["splitEntity"]
         after = _now()
-        new = split["entity"]["id"]
+        [new] = split["created"]
 
         for entity in (a, b, c):  # before the edits: each as it was, the merged-away one included
             assert data(steward, AS_OF, id=entity, at=before)["person"] == then[entity]
@@ -449,7 +473,7 @@ def test_merges_and_splits_survive_a_full_rerun(city: City) -> None:
     [(c, records), _] = people_with_several_records(city, skip=4)
     with city.client(role="steward") as steward:
         data(steward, MERGE, into=a, iv=version(steward, a), other=b, ov=version(steward, b))
-        data(steward, SPLIT, id=c, v=version(steward, c), records=records[:1])
+        data(steward, SPLIT, id=c, v=version(steward, c), groups=[records[:1]])
     merged = state(city, a)["members"][a]
     kept = state(city, c)["members"][c]
     with Session(city.engine) as session:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy import select
 from strawberry.extensions import (
     AddValidationRules,
@@ -21,6 +22,7 @@ from strawberry.extensions import (
 )
 from strawberry.printer import print_schema
 from strawberry.scalars import JSON
+from strawberry.types import ExecutionContext
 
 from hub.api.audit import AccessLogConnection, AuditEventConnection, access_log_page, audit_event_page
 from hub.api.context import Info
@@ -431,7 +433,15 @@ class MutationRoot:
         return await undo_edit(info, event_id, note)
 
 
-schema = strawberry.federation.Schema(
+class _Schema(strawberry.federation.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log nothing here: `ErrorCodes` logs the unexpected errors with their traceback, and the
+        expected ones (`NOT_FOUND`, `FORBIDDEN`, `CONFLICT`, ...) are answers, not incidents."""
+
+
+schema = _Schema(
     query=QueryRoot,
     mutation=MutationRoot,
     types=[Person, Address, LegalEntity],

@@ -3,6 +3,7 @@ masking per scope, refused tokens, limits, error codes, the access log and the s
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -389,3 +390,26 @@ def test_the_three_hop_query_costs_the_same_statements_for_many_results_as_for_f
         counts = {count for _, places, count in measured if places == reaches_places}
         assert len(counts) <= 1, measured  # the same statements however many results
     assert max(count for *_, count in measured) <= 12, measured
+
+
+def test_unexpected_errors_are_masked_and_logged_once_and_expected_ones_not_logged(
+    city: City, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    entity, _ = a_person_with_an_id_number(city)
+
+    async def broken(self: object, keys: list[str]) -> list[object]:
+        raise RuntimeError("disk on fire at /var/lib/secret")
+
+    with city.client(role="reader") as client:
+        caplog.clear()
+        body = post(client, "{ auditEvents { totalCount } }")
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # an answer, not an incident
+
+        monkeypatch.setattr("hub.api.loaders.Loaders._entities", broken)
+        caplog.clear()
+        body = post(client, "query($id: ID!) { person(id: $id) { name } }", id=entity)
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "INTERNAL" and "fire" not in error["message"]
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(logged) == 1 and "disk on fire" in str(logged[0].exc_info[1])

@@ -3,7 +3,6 @@ part of it, most uncertain first; stewards claim and decide them."""
 
 from __future__ import annotations
 
-import base64
 import enum
 from datetime import datetime
 from typing import Any
@@ -13,7 +12,16 @@ from sqlalchemy import Select, case, func, select
 
 from hub.api.audit import require_role
 from hub.api.context import Info
-from hub.api.types import EntityKind, PageInfo, SourceRecord, explanation_steps, page_size, source_record_of
+from hub.api.types import (
+    EntityKind,
+    PageInfo,
+    SourceRecord,
+    explanation_steps,
+    offset_after,
+    offset_cursor,
+    page_size,
+    source_record_of,
+)
 from hub.errors import InputError, NotFoundError
 from hub.review import claim_item, decide_item
 from hub.store.models import Judgement, ResolutionRun, ReviewItem, ReviewStatus
@@ -82,22 +90,6 @@ class ReviewItemConnection:
     page_info: PageInfo
 
 
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"r:{offset}".encode()).decode()
-
-
-def _offset(after: str | None) -> int:
-    if after is None:
-        return 0
-    try:
-        prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-        if prefix == "r" and number.isdigit():
-            return int(number) + 1
-    except ValueError:
-        pass
-    raise InputError(f"after: {after!r} is not a cursor this list gave out")
-
-
 def _steps(explanation: dict[str, Any], settings: dict[str, Any] | None) -> list[ReviewStep]:
     return [
         ReviewStep(comparison=c, level=lv, weight=w) for c, lv, w in explanation_steps(explanation, settings)
@@ -148,7 +140,7 @@ def review_page(
     require_role(info, READ_ROLES, "read the review queue")
     if kind is not None:
         info.context.require_kind(kind.to_kind())
-    size, start = page_size(first), _offset(after)
+    size, start = page_size(first), offset_after(after)
     session = info.context.session
     query = _query(kind, state, assignee)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -157,7 +149,7 @@ def review_page(
         query.order_by(open_first, ReviewItem.priority.desc(), ReviewItem.id).offset(start).limit(size)
     ).all()
     edges = [
-        ReviewItemEdge(cursor=_cursor(start + i), node=_node(item, judgement, settings))
+        ReviewItemEdge(cursor=offset_cursor(start + i), node=_node(item, judgement, settings))
         for i, (item, judgement, settings) in enumerate(rows)
     ]
     return ReviewItemConnection(

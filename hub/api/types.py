@@ -291,11 +291,13 @@ class Connection(Generic[T]):
     page_info: PageInfo
 
 
-def _cursor(offset: int) -> str:
+def offset_cursor(offset: int) -> str:
+    """The opaque cursor of the item at `offset` of a list."""
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
 
 
-def _offset(after: str | None) -> int:
+def offset_after(after: str | None) -> int:
+    """Where a page starting after cursor `after` begins; BAD_INPUT for a cursor no list gave out."""
     if after is None:
         return 0
     try:
@@ -316,9 +318,9 @@ def page_size(first: int | None) -> int:
 
 
 def connection(items: list[T], first: int | None, after: str | None) -> Connection[T]:
-    size, start = page_size(first), _offset(after)
+    size, start = page_size(first), offset_after(after)
     window = items[start : start + size]
-    edges = [Edge(cursor=_cursor(start + i), node=item) for i, item in enumerate(window)]
+    edges = [Edge(cursor=offset_cursor(start + i), node=item) for i, item in enumerate(window)]
     return Connection(
         total_count=len(items),
         edges=edges,

@@ -2,9 +2,9 @@
 
 Each `audit_event` row's hash is SHA-256 over its content (id, time, actor, action, subjects, before,
 after) and the previous row's hash, so changing a row breaks its own hash and deleting one breaks the
-link from the next. `prev_hash` is unique: two writers that read the same head cannot both append
-after it; the second fails and appends after the first (`record_event` retries). `verify` walks the
-chain in id order and names the first row that does not hold.
+link from the next. A writer holds the head while it appends (`hold_head`), and `prev_hash` is
+unique besides, so the chain cannot fork. `verify` walks the chain in id order and names the first
+row that does not hold.
 
 Deleting the newest rows leaves a shorter chain that still holds; `verify` reports the head (count
 and hash) so that an operator can compare it with one noted earlier.
@@ -13,14 +13,13 @@ and hash) so that an operator can compare it with one noted earlier.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.store.models import AuditEvent, utcnow
@@ -28,7 +27,6 @@ from hub.store.models import AuditEvent, utcnow
 __all__ = ["GENESIS", "ChainCheck", "append_only_ddl", "event_hash", "hold_head", "record_event", "verify"]
 
 GENESIS = "0" * 64
-_ATTEMPTS = 5
 _BATCH = 5000
 _LOCK_KEY = 0x41554454  # "AUDT": the advisory lock of the chain's head
 
@@ -92,39 +90,28 @@ def record_event(
     """Append an event at the head of the chain, inside the caller's transaction (flushes).
 
     The caller's change and its event commit or roll back together. Values must be JSON: ids,
-    texts, numbers, and mappings and lists of them.
+    texts, numbers, and mappings and lists of them. The head is held (`hold_head`) while it is read
+    and extended; the unique id and `prev_hash` make a fork impossible even without it.
     """
-    subjects = [str(s) for s in subject_ids]
-    before_, after_ = dict(before or {}), dict(after or {})
     hold_head(session)
-    for attempt in range(_ATTEMPTS):
-        head = session.execute(
-            select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-        ).first()
-        prev_id, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
-        occurred = utcnow()
-        event = AuditEvent(
-            id=prev_id + 1,
-            occurred_at=occurred,
-            actor=actor,
-            action=action,
-            subject_ids=subjects,
-            before=before_,
-            after=after_,
-            prev_hash=prev_hash,
-        )
-        event.hash = _hash_of(event)
-        try:
-            with session.begin_nested():
-                session.add(event)
-                session.flush()
-        except IntegrityError:
-            # Another writer appended after the same head first: chain after theirs instead.
-            if attempt == _ATTEMPTS - 1:
-                raise
-            continue
-        return event
-    raise AssertionError("unreachable")
+    head = session.execute(
+        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    prev_id, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
+    event = AuditEvent(
+        id=prev_id + 1,
+        occurred_at=utcnow(),
+        actor=actor,
+        action=action,
+        subject_ids=[str(s) for s in subject_ids],
+        before=dict(before or {}),
+        after=dict(after or {}),
+        prev_hash=prev_hash,
+    )
+    event.hash = _hash_of(event)
+    session.add(event)
+    session.flush()
+    return event
 
 
 def hold_head(session: Session) -> None:
@@ -184,7 +171,7 @@ class ChainCheck:
         return self.broken_id is None
 
 
-def verify(session: Session, progress: Callable[[int], None] | None = None) -> ChainCheck:
+def verify(session: Session) -> ChainCheck:
     """Walk the chain from the first event; stop at the first that is changed or unlinked."""
     previous_hash, previous_id, checked = GENESIS, 0, 0
     while True:
@@ -210,8 +197,6 @@ def verify(session: Session, progress: Callable[[int], None] | None = None) -> C
             previous_hash, previous_id = event.hash, event.id
             checked += 1
         session.expunge_all()
-        if progress:
-            progress(checked)
 
 
 def _unlinked(

@@ -2,7 +2,7 @@
 
 - `merge_entities` moves every record of one entity into another and retires it into the survivor
   (its id keeps resolving there).
-- `split_entity` moves some records of an entity out into a new entity.
+- `split_entity` moves groups of an entity's records out, each into a new entity.
 - `move_records` moves some records of an entity into another existing one.
 
 Memberships are closed and opened, never rewritten. A link is asserted by records (its evidence), so
@@ -32,6 +32,7 @@ from hub.audit import hold_head, record_event
 from hub.errors import ConflictError, InputError, NotFoundError
 from hub.golden import ATTRIBUTES
 from hub.privacy import mask_value
+from hub.store.database import json_array_contains
 from hub.store.models import (
     ENTITY_PREFIX,
     ActorType,
@@ -226,7 +227,7 @@ def merge_entities(
         raise InputError(f"{into} is a {survivor.kind.value}, {other} a {absorbed.kind.value}: kinds differ")
     now = utcnow()
     changes = _Changes(session, now)
-    before = {"versions": {into: survivor.version, other: absorbed.version}}
+    versions = {into: survivor.version, other: absorbed.version}
     kept, moved = _records(session, into), _records(session, other)
     _transfer(changes, moved, other, into, actor)
     # What still names the absorbed entity (links to it from elsewhere) names the survivor now.
@@ -248,7 +249,7 @@ def merge_entities(
         actor,
         MERGE,
         [into, other],
-        before={**before, "members": {into: kept, other: moved}},
+        before={"versions": versions, "members": {into: kept, other: moved}},
         after={
             "versions": {into: survivor.version, other: absorbed.version},
             "members": {into: _records(session, into), other: []},
@@ -315,7 +316,8 @@ def split_entity(
         before_members[new.id] = []
     _bump(now, entity)
     # Later runs keep each group together and every group apart from the others and from the rest.
-    staying = [r for r in members if r not in set(flat)]
+    split_off = set(flat)
+    staying = [r for r in members if r not in split_off]
     heads = [group[0] for group in chosen]
     for group in chosen:
         for record in group[1:]:
@@ -380,7 +382,8 @@ def _finish_move(
     }
     _transfer(changes, chosen, source.id, target.id, actor)
     _bump(now, source, target)
-    staying = [r for r in members if r not in set(chosen)]
+    moving = set(chosen)
+    staying = [r for r in members if r not in moving]
     # Later runs keep the moved records together, with the target's, and apart from those that stay.
     for record in chosen[1:]:
         changes.judge(source.kind, chosen[0], record, Decision.POSITIVE, actor, note)
@@ -497,7 +500,13 @@ def undo(session: Session, event_id: int, actor: str, note: str | None = None) -
         raise InputError(
             f"audit event {event_id} ({event.action}) is not a steward's edit that can be undone"
         )
-    done = session.scalars(select(AuditEvent.after).where(AuditEvent.action == UNDO)).all()
+    # Undo events name the entities of the edit they undo: only those are read.
+    done = session.scalars(
+        select(AuditEvent.after).where(
+            AuditEvent.action == UNDO,
+            json_array_contains(session, AuditEvent.subject_ids, str(event.subject_ids[0])),
+        )
+    ).all()
     if any(after.get("undone") == event_id for after in done):
         raise ConflictError(f"audit event {event_id} was undone already")
     before, after = event.before, event.after
@@ -514,7 +523,8 @@ def undo(session: Session, event_id: int, actor: str, note: str | None = None) -
         _undo_override(session, before, after, now)
     # Records go back where they were.
     for entity_id, records in before.get("members", {}).items():
-        back = [r for r in records if r not in set(_records(session, entity_id))]
+        present = set(_records(session, entity_id))
+        back = [r for r in records if r not in present]
         if back:
             _move_members(session, back, entity_id, actor, now)
     # Links: what the edit opened is closed and opened again with the evidence it had before; what it

@@ -4,16 +4,16 @@ trail, so a merged-away entity's history stays readable."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from strawberry.scalars import JSON
 
 from hub.api.context import Info
 from hub.store.database import json_array_contains
-from hub.store.models import AuditEvent, utcnow
+from hub.store.models import AuditEvent
 
 __all__ = ["EntityChange", "entity_history"]
 
@@ -35,7 +35,7 @@ class EntityChange:
 
 def _instant(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
@@ -44,30 +44,40 @@ def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
     rows = session.execute(
         text("SELECT record_id, valid_from, valid_to, actor FROM membership WHERE entity_id = :id"),
         {"id": entity_id},
-    )
+    ).all()
+    # Who closed a membership is whoever opened the record's next one at that instant: one read of
+    # every membership of these records.
+    opened_by = {
+        (record_id, valid_from): actor
+        for record_id, valid_from, actor in session.execute(
+            text(
+                "SELECT record_id, valid_from, actor FROM membership WHERE record_id IN :records"
+            ).bindparams(bindparam("records", expanding=True)),
+            {"records": sorted({row[0] for row in rows})},
+        )
+    }
+
+    def change(at: Any, actor: str) -> dict[str, list[int]]:
+        return changes.setdefault((_instant(at), actor), {"added": [], "removed": []})
+
     for record_id, valid_from, valid_to, actor in rows:
-        opened = changes.setdefault((_instant(valid_from), actor), {"added": [], "removed": []})
-        opened["added"].append(record_id)
+        change(valid_from, actor)["added"].append(record_id)
         if valid_to is not None:
-            # Who closed a membership is whoever opened the record's next one at that instant.
-            closed = changes.setdefault(
-                (_instant(valid_to), _closer(info, record_id, valid_to)), {"added": [], "removed": []}
+            change(valid_to, str(opened_by.get((record_id, valid_to), "unknown")))["removed"].append(
+                record_id
             )
-            closed["removed"].append(record_id)
     events = session.execute(
         select(AuditEvent.id, AuditEvent.occurred_at, AuditEvent.actor, AuditEvent.action, AuditEvent.after)
         .where(json_array_contains(session, AuditEvent.subject_ids, entity_id))
         .order_by(AuditEvent.id)
     )
-    audited = []
-    for event_id, occurred_at, actor, action, after in events:
-        audited.append((_instant(occurred_at), actor, action, event_id, after))
     out: list[tuple[datetime, str, str, list[int], list[int], int | None, Any]] = [
         (at, actor, "records.changed", sorted(c["added"]), sorted(c["removed"]), None, None)
         for (at, actor), c in changes.items()
     ]
     out += [
-        (at, actor, action, [], [], event_id, details) for at, actor, action, event_id, details in audited
+        (_instant(occurred_at), actor, action, [], [], event_id, after)
+        for event_id, occurred_at, actor, action, after in events
     ]
     out.sort(key=lambda change: (change[0], change[5] or 0))
     return [
@@ -83,11 +93,3 @@ def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
         )
         for n, (at, actor, action, added, removed, event_id, details) in enumerate(out, start=1)
     ]
-
-
-def _closer(info: Info, record_id: int, valid_to: Any) -> str:
-    actor = info.context.session.execute(
-        text("SELECT actor FROM membership WHERE record_id = :r AND valid_from = :t"),
-        {"r": record_id, "t": valid_to},
-    ).scalar()
-    return str(actor) if actor is not None else "unknown"

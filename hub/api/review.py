@@ -13,9 +13,11 @@ from sqlalchemy import Select, case, func, select
 from hub.api.audit import require_role
 from hub.api.context import Info
 from hub.api.types import (
+    DECISION_NAMES,
     EntityKind,
     PageInfo,
     SourceRecord,
+    Step,
     explanation_steps,
     offset_after,
     offset_cursor,
@@ -46,16 +48,6 @@ class ReviewDecision(enum.Enum):
     UNSURE = "UNSURE"
 
 
-_DECIDED_AS = {"positive": "MATCH", "negative": "NOT_MATCH", "unsure": "UNSURE"}
-
-
-@strawberry.type(description="One comparison's part of the pair's score, in bits.")
-class ReviewStep:
-    comparison: str
-    level: str
-    weight: float
-
-
 @strawberry.type(description="A pair resolution was unsure of, waiting for a steward.")
 class ReviewItemNode:
     id: strawberry.ID
@@ -68,12 +60,12 @@ class ReviewItemNode:
     note: str | None
     created_at: datetime
     decided_at: datetime | None
-    explanation: list[ReviewStep]
+    explanation: list[Step]
     record_ids: strawberry.Private[tuple[int, int]]
 
     @strawberry.field(description="The two records, with their values (personal values masked).")
     async def records(self, info: Info) -> list[SourceRecord]:
-        rows = [await info.context.loaders.records.load(record_id) for record_id in self.record_ids]
+        rows = await info.context.loaders.records.load_many(list(self.record_ids))
         return [source_record_of(row) for row in rows if row is not None]
 
 
@@ -90,12 +82,6 @@ class ReviewItemConnection:
     page_info: PageInfo
 
 
-def _steps(explanation: dict[str, Any], settings: dict[str, Any] | None) -> list[ReviewStep]:
-    return [
-        ReviewStep(comparison=c, level=lv, weight=w) for c, lv, w in explanation_steps(explanation, settings)
-    ]
-
-
 def _node(item: ReviewItem, judgement: Judgement, settings: dict[str, Any] | None) -> ReviewItemNode:
     decided = item.decision.value if item.decision is not None else None
     return ReviewItemNode(
@@ -105,11 +91,11 @@ def _node(item: ReviewItem, judgement: Judgement, settings: dict[str, Any] | Non
         assignee=item.assignee,
         priority=item.priority,
         score=judgement.score,
-        decision=ReviewDecision(_DECIDED_AS[decided]) if decided else None,
+        decision=ReviewDecision(DECISION_NAMES[decided]) if decided else None,
         note=item.note,
         created_at=item.created_at,
         decided_at=item.decided_at,
-        explanation=_steps(judgement.explanation, settings),
+        explanation=explanation_steps(judgement.explanation, settings),
         record_ids=(judgement.record_a_id, judgement.record_b_id),
     )
 

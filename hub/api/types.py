@@ -118,30 +118,26 @@ class SourceRecord:
 
         require_role(info, _HISTORY_ROLES, "read the judgements behind memberships")
         rows = await info.context.loaders.judgements.load(self.record_id)
-        out = []
-        for row in rows:
-            settings = await info.context.loaders.run_settings.load(row.run_id) if row.run_id else None
-            other = row.record_b_id if row.record_a_id == self.record_id else row.record_a_id
-            out.append(
-                RecordJudgement(
-                    decision=_DECISION_NAMES.get(row.decision, row.decision.upper()),
-                    by=row.actor_type.upper(),
-                    actor=row.actor,
-                    score=row.score,
-                    run_id=strawberry.ID(str(row.run_id)) if row.run_id else None,
-                    note=row.note,
-                    created_at=row.created_at,
-                    explanation=[
-                        Step(comparison=c, level=lv, weight=w)
-                        for c, lv, w in explanation_steps(row.explanation, settings)
-                    ],
-                    other_record_id=other,
-                )
+        runs = sorted({row.run_id for row in rows if row.run_id})
+        settings = dict(zip(runs, await info.context.loaders.run_settings.load_many(runs), strict=True))
+        return [
+            RecordJudgement(
+                decision=DECISION_NAMES.get(row.decision, row.decision.upper()),
+                by=row.actor_type.upper(),
+                actor=row.actor,
+                score=row.score,
+                run_id=strawberry.ID(str(row.run_id)) if row.run_id else None,
+                note=row.note,
+                created_at=row.created_at,
+                explanation=explanation_steps(row.explanation, settings.get(row.run_id or 0)),
+                other_record_id=row.record_b_id if row.record_a_id == self.record_id else row.record_a_id,
             )
-        return out
+            for row in rows
+        ]
 
 
-_DECISION_NAMES = {"positive": "MATCH", "negative": "NOT_MATCH", "unsure": "UNSURE"}
+# A judgement's stored decision as the API names it.
+DECISION_NAMES = {"positive": "MATCH", "negative": "NOT_MATCH", "unsure": "UNSURE"}
 
 
 @strawberry.type(description="One comparison's part of a pair's score, in bits.")
@@ -169,10 +165,8 @@ class RecordJudgement:
         return source_record_of(row) if row is not None else None
 
 
-def explanation_steps(
-    explanation: dict[str, Any], settings: dict[str, Any] | None
-) -> list[tuple[str, str, float]]:
-    """(comparison, level label, weight) of a stored explanation, named from its run's settings."""
+def explanation_steps(explanation: dict[str, Any], settings: dict[str, Any] | None) -> list[Step]:
+    """The steps of a stored explanation, named from its run's settings."""
     comparisons = (settings or {}).get("match", {}).get("comparisons", [])
     steps = []
     for k, (level, weight) in enumerate(
@@ -181,7 +175,8 @@ def explanation_steps(
         comparison: dict[str, Any] = comparisons[k] if k < len(comparisons) else {}
         levels = comparison.get("levels", [])
         label = "missing" if level < 0 else (levels[level]["label"] if level < len(levels) else str(level))
-        steps.append((str(comparison.get("name", f"comparison {k}")), label, round(float(weight), 3)))
+        name = str(comparison.get("name", f"comparison {k}"))
+        steps.append(Step(comparison=name, level=label, weight=round(float(weight), 3)))
     return steps
 
 

@@ -7,16 +7,21 @@ rapidfuzz over whole arrays of pairs at once.
 
 from __future__ import annotations
 
+import io
 from array import array
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 from numpy.typing import NDArray
 
-__all__ = ["Column", "ColumnsBuilder", "RecordTable", "factorize"]
+__all__ = ["Column", "ColumnsBuilder", "JsonColumnsBuilder", "RecordTable", "factorize", "string_column"]
 
 IntArray = NDArray[np.int64]
 
@@ -51,25 +56,48 @@ def _number(value: Any) -> float:
         return np.nan
 
 
-@dataclass(slots=True)
 class Column:
     """One field over all records: codes, the distinct values, and the values and derived forms on demand.
 
     Only codes are stored per record (8 bytes), each distinct value once: a million records' names
-    cost a few megabytes, not a string object per record.
+    cost a few megabytes, not a string object per record. The distinct values may be given as an
+    Arrow array, and become Python objects only when something asks for them (a fuzzy comparison, a
+    date): a field that is only blocked on or compared exactly never needs them.
     """
 
-    codes: IntArray
-    distinct: list[Any]
-    _values: NDArray[np.object_] | None = None
-    _counts: IntArray | None = None
-    _frequencies: NDArray[np.float64] | None = None
-    _derived: dict[tuple[str, float], Any] = field(default_factory=dict)
+    __slots__ = ("_counts", "_derived", "_dictionary", "_distinct", "_frequencies", "_values", "codes")
+
+    def __init__(self, codes: IntArray, distinct: list[Any] | pa.Array) -> None:
+        self.codes = codes
+        self._distinct: list[Any] | None = distinct if isinstance(distinct, list) else None
+        self._dictionary: pa.Array | None = None if isinstance(distinct, list) else distinct
+        self._values: NDArray[np.object_] | None = None
+        self._counts: IntArray | None = None
+        self._frequencies: NDArray[np.float64] | None = None
+        self._derived: dict[tuple[str, float], Any] = {}
 
     @classmethod
     def of(cls, values: Sequence[Any]) -> Column:
         codes, distinct = factorize([None if v is None or v == "" else v for v in values])
         return cls(codes, distinct)
+
+    @property
+    def distinct(self) -> list[Any]:
+        """The distinct present values, by code."""
+        if self._distinct is None:
+            assert self._dictionary is not None
+            self._distinct = self._dictionary.to_pylist()
+            self._dictionary = None
+        return self._distinct
+
+    @property
+    def cardinality(self) -> int:
+        """How many distinct present values there are (without making them Python objects)."""
+        return len(self._distinct) if self._distinct is not None else len(self._dictionary or ())
+
+    def with_codes(self, codes: IntArray) -> Column:
+        """The same distinct values under other records' codes (a subset of these records)."""
+        return Column(codes, self._distinct if self._distinct is not None else self._dictionary)
 
     @property
     def values(self) -> NDArray[np.object_]:
@@ -84,7 +112,7 @@ class Column:
         """How many records hold each distinct value (by code)."""
         if self._counts is None:
             present = self.codes[self.codes >= 0]
-            self._counts = np.bincount(present, minlength=len(self.distinct)).astype(np.int64)
+            self._counts = np.bincount(present, minlength=self.cardinality).astype(np.int64)
         return self._counts
 
     def frequencies(self) -> NDArray[np.float64]:
@@ -164,6 +192,65 @@ class ColumnsBuilder:
             name: Column(np.frombuffer(self._codes[name], dtype=np.int64).copy(), list(self._index[name]))
             for name in self.fields
         }
+
+
+class JsonColumnsBuilder:
+    """Columns built from records given as JSON texts, one object per record (a batch load's path).
+
+    The texts go to Arrow's JSON reader, which parses them into columns in C++, and each field is
+    dictionary-encoded there too: the codes and distinct values come out exactly as `ColumnsBuilder`
+    would make them (first appearance first, missing and empty as -1), three times faster on a
+    million persons, with no Python object per record and field. Fields are read as strings; should
+    a record hold another type (a user's settings reading numbers), the builder turns into a
+    `ColumnsBuilder` holding everything added so far and goes on in Python.
+    """
+
+    def __init__(self, fields: Iterable[str]) -> None:
+        self.fields = sorted(fields)
+        self._schema = pa.schema([(name, pa.string()) for name in self.fields])
+        self._options = pa_json.ParseOptions(explicit_schema=self._schema, unexpected_field_behavior="ignore")
+        self._tables: list[pa.Table] = []
+        self._python: ColumnsBuilder | None = None
+
+    def add_json(self, texts: Sequence[bytes]) -> None:
+        """Add a batch of records, each a JSON object's UTF-8 text (with no raw newline, as JSON
+        encoders write it)."""
+        if not texts:
+            return
+        if self._python is None:
+            blob = b"\n".join(texts)
+            try:
+                self._tables.append(
+                    pa_json.read_json(
+                        io.BytesIO(blob),
+                        read_options=pa_json.ReadOptions(block_size=max(len(blob) + 1, 1 << 20)),
+                        parse_options=self._options,
+                    )
+                )
+                return
+            except pa.ArrowInvalid:
+                self._python = ColumnsBuilder(self.fields)
+                for table in self._tables:
+                    self._python.add_many(table.to_pylist())
+                self._tables = []
+        self._python.add_many([orjson.loads(text) for text in texts])
+
+    def columns(self) -> dict[str, Column]:
+        if self._python is not None:
+            return self._python.columns()
+        table = pa.concat_tables(self._tables) if self._tables else self._schema.empty_table()
+        self._tables = []
+        return {name: string_column(table.column(name)) for name in self.fields}
+
+
+def string_column(values: pa.Array | pa.ChunkedArray) -> Column:
+    """A column of strings (null and empty are missing) coded by first appearance, in Arrow."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
+    values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    encoded = pc.dictionary_encode(values)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return Column(codes, encoded.dictionary)
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from hub.audit import record_event
-from hub.resolve.columns import Column, RecordTable
+from hub.resolve.columns import RecordTable
 from hub.resolve.incremental import Resolver
 from hub.resolve.model import Parameters
 from hub.resolve.service import (
@@ -60,7 +60,7 @@ def build_resolver(
     left_out = set(leave_out)
     keep = np.array([record_id not in left_out for record_id in loaded.record_ids], dtype=bool)
     base_ids = [r for r, k in zip(loaded.record_ids, keep.tolist(), strict=True) if k]
-    columns = {name: Column(c.codes[keep], c.distinct) for name, c in loaded.table.columns.items()}
+    columns = {name: c.with_codes(c.codes[keep]) for name, c in loaded.table.columns.items()}
     table = RecordTable(list[Hashable](base_ids), columns)
     current = loaded.current()
     first_of: dict[str, int] = {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from hub.resolve.columns import RecordTable
+from hub.resolve.columns import RecordTable, sorted_unique
 from hub.resolve.settings import BlockingRule
 
 __all__ = ["BlockStats", "block", "rule_keys"]
@@ -32,14 +32,18 @@ class BlockStats:
 
 
 def rule_keys(table: RecordTable, rule: BlockingRule) -> IntArray:
-    """Each record's key under `rule` as one integer code, -1 where any of its fields is missing."""
+    """Each record's key under `rule` as one integer, equal where all its fields are (not consecutive),
+    -1 where any of them is missing."""
     codes = table.column(rule.fields[0]).codes.copy()
     for name in rule.fields[1:]:
         other = table.column(name).codes
         present = (codes >= 0) & (other >= 0)
-        combined = np.where(present, codes * (int(other.max(initial=0)) + 1) + other, -1)
-        _, inverse = np.unique(combined, return_inverse=True)
-        codes = np.where(present, inverse.reshape(-1), -1)
+        if present.any() and (int(codes.max()) + 1) * (int(other.max()) + 1) >= 2**62:
+            _, inverse = np.unique(codes[present], return_inverse=True)  # renumbered 0.. to fit
+            codes = codes.copy()
+            codes[present] = inverse.reshape(-1)
+        width = int(other.max(initial=0)) + 1
+        codes = np.where(present, codes * width + other, -1)  # equal keys, not consecutive ones
     return codes
 
 
@@ -54,7 +58,7 @@ def _pairs_of_blocks(keys: IntArray, max_block: int) -> tuple[IntArray, IntArray
     too_big = sizes > max_block
     lefts: list[IntArray] = []
     rights: list[IntArray] = []
-    for size in np.unique(sizes[(sizes >= 2) & ~too_big]):
+    for size in sorted_unique(sizes[(sizes >= 2) & ~too_big]):
         block_starts = starts[sizes == size]
         members = order[block_starts[:, None] + np.arange(size)]
         a, b = np.triu_indices(int(size), k=1)
@@ -98,5 +102,5 @@ def block(
         stats.append(BlockStats(rule.name, int(left.size), blocks, skipped, skipped_records))
     if not encoded:
         return np.empty(0, np.int64), np.empty(0, np.int64), stats
-    unique = np.unique(np.concatenate(encoded))
+    unique = sorted_unique(np.concatenate(encoded))
     return unique // n, unique % n, stats

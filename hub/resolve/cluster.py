@@ -23,31 +23,26 @@ __all__ = ["MERGED", "REFUSED", "TOGETHER", "ConstrainedClusters"]
 # What became of one join: refused by a constraint, already in one cluster, or two clusters merged.
 REFUSED, TOGETHER, MERGED = 0, 1, 2
 
-_MISSING = object()
-
 
 @dataclass(slots=True)
 class ConstrainedClusters:
     """Union–find over `size` records with per-cluster constraint values and forbidden partners.
 
-    `apart`: for each constrained field, each record's value (None: no value, unconstrained).
+    `apart`: for each constrained field, each record's value (None: no value, unconstrained). A root
+    holds its cluster's value of each field in one list per field, so a join costs a few list reads,
+    not a dict per record.
     """
 
     size: int
     apart: Sequence[Sequence[Any]]
     parent: list[int] = field(init=False)
-    values: list[dict[int, Any] | None] = field(init=False)
+    values: list[list[Any]] = field(init=False)  # per field, each root's value (None: none yet)
     forbidden: dict[int, set[int]] = field(init=False, default_factory=dict)
     refused: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.parent = list(range(self.size))
-        self.values = [None] * self.size
-        columns = [list(values) for values in self.apart]
-        for record in range(self.size):
-            held = {k: column[record] for k, column in enumerate(columns) if column[record] is not None}
-            if held:
-                self.values[record] = held
+        self.values = [list(values) for values in self.apart]
 
     def find(self, record: int) -> int:
         parent = self.parent
@@ -61,8 +56,8 @@ class ConstrainedClusters:
     def forbid(self, pairs: Iterable[tuple[int, int]]) -> None:
         """A steward's negative decisions: these records never share a cluster."""
         for a, b in pairs:
-            self.forbidden.setdefault(a, set()).add(b)
-            self.forbidden.setdefault(b, set()).add(a)
+            self.forbidden.setdefault(self.find(a), set()).add(b)
+            self.forbidden.setdefault(self.find(b), set()).add(a)
 
     def _forbidden_between(self, ra: int, rb: int) -> bool:
         small, large = (
@@ -71,37 +66,39 @@ class ConstrainedClusters:
         return any(self.find(x) == large for x in self.forbidden.get(small, ()))
 
     def _conflict(self, ra: int, rb: int) -> bool:
-        va, vb = self.values[ra], self.values[rb]
-        if va is None or vb is None:
-            return False
-        small, large = (va, vb) if len(va) <= len(vb) else (vb, va)
-        return any(k in large and large[k] != value for k, value in small.items())
+        for held in self.values:
+            va, vb = held[ra], held[rb]
+            if va is not None and vb is not None and va != vb:
+                return True
+        return False
 
     def join(self, a: int, b: int, *, override_apart: bool = False) -> bool:
         """Join the clusters of a and b unless a constraint forbids it; True if they are now one."""
         return self._join(a, b, override_apart) != REFUSED
 
     def _join(self, a: int, b: int, override_apart: bool) -> int:
-        ra, rb = self.find(a), self.find(b)
+        parent = self.parent
+        ra = a if parent[a] == a else self.find(a)
+        rb = b if parent[b] == b else self.find(b)
         if ra == rb:
             return TOGETHER
+        forbidden = self.forbidden
         if (not override_apart and self._conflict(ra, rb)) or (
-            self.forbidden and self._forbidden_between(ra, rb)
+            # Only roots hold forbidden partners; both must hold some for one to be in the other.
+            ra in forbidden and rb in forbidden and self._forbidden_between(ra, rb)
         ):
             self.refused += 1
             return REFUSED
         if ra < rb:
             ra, rb = rb, ra
-        self.parent[ra] = rb  # the lower index is the root: deterministic
-        va, vb = self.values[ra], self.values[rb]
-        if va:
-            merged = dict(va)
-            if vb:
-                merged.update(vb)
-            self.values[rb] = merged
-        fa = self.forbidden.pop(ra, None)
-        if fa:
-            self.forbidden.setdefault(rb, set()).update(fa)
+        parent[ra] = rb  # the lower index is the root: deterministic
+        for held in self.values:
+            if held[rb] is None:
+                held[rb] = held[ra]
+        if self.forbidden:
+            fa = self.forbidden.pop(ra, None)
+            if fa:
+                self.forbidden.setdefault(rb, set()).update(fa)
         return MERGED
 
     def join_all(

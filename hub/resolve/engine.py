@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from hub.resolve.blocking import BlockStats, block
 from hub.resolve.cluster import MERGED, REFUSED, ConstrainedClusters
-from hub.resolve.columns import RecordTable
+from hub.resolve.columns import RecordTable, sorted_unique
 from hub.resolve.compare import compare_all
 from hub.resolve.model import Parameters, pair_weights, train
 from hub.resolve.settings import BlockingRule, MatchSettings
@@ -205,7 +205,7 @@ def resolve(
         "model_joins_vetoed": int((model_vetoed & (weights >= link_weight)).sum()),
         "refused_by_constraints": clusters.refused,
         "review_pairs": int(review.sum()),
-        "clusters": int(np.unique(labels).size),
+        "clusters": int(sorted_unique(labels).size),
         "seconds": timings,
     }
     return Resolution(

@@ -35,7 +35,14 @@ from sqlalchemy.orm import Session
 
 from hub.audit import record_event
 from hub.errors import NotFoundError
-from hub.resolve.columns import Column, IntArray, JsonColumnsBuilder, RecordTable, string_column
+from hub.resolve.columns import (
+    Column,
+    IntArray,
+    JsonColumnsBuilder,
+    RecordTable,
+    sorted_unique,
+    string_column,
+)
 from hub.resolve.engine import Resolution, resolve
 from hub.resolve.kinds import SETTINGS, flatten
 from hub.resolve.model import Parameters
@@ -596,7 +603,7 @@ def _choose_entities(kind: Kind, grouping: Grouping) -> Choice:
         retired = {
             names[o]: all_names[n] for o, n in zip(old_of[head].tolist(), new_of[head].tolist(), strict=True)
         }
-    gained = np.unique(new_code[moved])
+    gained = sorted_unique(new_code[moved])
     changed = {all_names[c] for c in gained[gained < len(names)].tolist()}
     return Choice(all_names, new_code, new_entities, retired, changed)
 

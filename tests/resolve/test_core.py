@@ -135,6 +135,15 @@ def test_a_stewards_negative_decision_binds_any_later_join() -> None:
     assert clusters.labels().tolist() == [0, 0, 2, 2]
 
 
+def test_a_negative_decision_given_after_joins_binds_the_clusters_already_formed() -> None:
+    clusters = ConstrainedClusters(5, [])
+    assert clusters.join(0, 1) and clusters.join(2, 3)
+    clusters.forbid([(1, 3)])
+    assert not clusters.join(0, 2)
+    assert clusters.join(4, 2) and not clusters.join(1, 4)
+    assert clusters.labels().tolist() == [0, 0, 2, 2, 2]
+
+
 def test_a_stewards_positive_decision_overrides_apart_values() -> None:
     clusters = ConstrainedClusters(2, [["A", "B"]])
     assert not clusters.join(0, 1)

@@ -38,11 +38,17 @@ MAX_RESULTS = 50
 # phone in the query narrows the candidates first).
 MAX_CANDIDATES = 100
 
-_CURRENT = (
-    "SELECT DISTINCT m.entity_id FROM search_term t"
+# A common name's term holds thousands of records: reading this many of them (in record order, along
+# the term's index) finds the candidates without joining and de-duplicating all of them.
+CANDIDATE_ROWS = 4 * MAX_CANDIDATES
+
+_JOINS = (
+    " FROM search_term t"
     " JOIN source_record r ON r.id = t.record_id AND r.version = t.version"
     " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
 )
+_CURRENT = "SELECT DISTINCT m.entity_id" + _JOINS
+_CURRENT_ROWS = "SELECT m.entity_id" + _JOINS
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +72,17 @@ def normalized_query(kind: Kind, record: Mapping[str, Any]) -> Query:
 
 def entity_by_term(session: Session, kind: Kind, field: str, term: str) -> str | None:
     """The one entity whose current records have this exact term (None if none or several)."""
-    found = _entities(session, kind, [(field, term)], limit=2)
-    return found[0] if len(found) == 1 else None
+    rows = session.execute(
+        text(_CURRENT + " WHERE t.kind = :kind AND t.field = :field AND t.term = :term LIMIT 2"),
+        {"kind": kind.value, "field": field, "term": term},
+    ).all()
+    return str(rows[0][0]) if len(rows) == 1 else None
 
 
 def candidates(session: Session, query: Query, *, like: str | None = None) -> list[str]:
-    """Entities whose current records share a search term with the query; with `like`, also those whose
-    legal-entity core name contains it (a small kind: a scan of its core names is cheap)."""
+    """Entities whose current records share a search term with the query, the most telling term first
+    (up to `MAX_CANDIDATES`, each term's in record order); with `like`, also those whose legal-entity
+    core name contains it (a small kind: a scan of its core names is cheap)."""
     found = _entities(session, query.kind, query.terms, limit=MAX_CANDIDATES)
     if like and len(found) < MAX_CANDIDATES:
         rows = session.execute(
@@ -91,16 +101,19 @@ def _escape(value: str) -> str:
 
 
 def _entities(session: Session, kind: Kind, terms: Iterable[tuple[str, str]], *, limit: int) -> list[str]:
-    out: list[str] = []
+    found: dict[str, None] = {}
+    statement = text(
+        _CURRENT_ROWS + " WHERE t.kind = :kind AND t.field = :field AND t.term = :term"
+        " ORDER BY t.record_id LIMIT :rows"
+    )
     for field, term in terms:
-        if len(out) >= limit:
+        if len(found) >= limit:
             break
-        statement = text(
-            _CURRENT + " WHERE t.kind = :kind AND t.field = :field AND t.term = :term LIMIT :limit"
+        rows = session.execute(
+            statement, {"kind": kind.value, "field": field, "term": term, "rows": CANDIDATE_ROWS}
         )
-        rows = session.execute(statement, {"kind": kind.value, "field": field, "term": term, "limit": limit})
-        out += [entity for (entity,) in rows if entity not in out]
-    return out[:limit]
+        found.update((entity, None) for (entity,) in rows)
+    return list(found)[:limit]
 
 
 def current_match_fields(session: Session, entity_ids: list[str]) -> list[tuple[int, str, dict[str, Any]]]:

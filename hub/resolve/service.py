@@ -137,7 +137,10 @@ def load_records(session: Session, kind: Kind, settings: MatchSettings) -> Loade
     # neither a Python string nor a dict per record.
     sqlite = session.connection().dialect.name == "sqlite"
     match = "CAST(v.match AS BLOB)" if sqlite else "convert_to(v.match::text, 'UTF8')"
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver = session.connection().connection.driver_connection
+    # On PostgreSQL a named (server-side) cursor: the rows come batch by batch instead of all at once
+    # into the client's memory (a gigabyte for a million persons).
+    cursor = driver.cursor() if sqlite else driver.cursor(name="hub_load_records")  # type: ignore[union-attr]
     cursor.execute(
         f"SELECT r.id, m.entity_id, {match}, CASE WHEN v.match IS NULL THEN v.features END"
         " FROM source_record r"

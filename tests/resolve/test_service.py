@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, null, select
 from sqlalchemy.orm import Session
 
 from hub.ingest import ingest_records
 from hub.resolve.explain import explain_records
-from hub.resolve.service import describe, resolve_kind
+from hub.resolve.kinds import SETTINGS
+from hub.resolve.service import describe, load_records, resolve_kind
 from hub.resolve.settings import MatchSettings
 from hub.store.models import (
     ActorType,
@@ -22,6 +23,7 @@ from hub.store.models import (
     Judgement,
     Kind,
     Membership,
+    RecordVersion,
     ResolutionRun,
     ReviewItem,
     ReviewStatus,
@@ -107,6 +109,27 @@ def city(engine: Engine) -> None:
         "grid_collection",
         [{"key": "g1", "name": "王伟", "birth_date": "1949/12/31", "phone": "13912345678"}],
     )
+
+
+def test_versions_stored_without_match_fields_load_as_if_they_had_them(engine: Engine) -> None:
+    # Versions stored before match fields were kept at ingest derive them from their features.
+    city(engine)
+    with Session(engine) as session:
+        stored = load_records(session, Kind.PERSON, SETTINGS["person"])
+        session.execute(
+            RecordVersion.__table__.update().where(RecordVersion.id % 2 == 0).values(match=null())
+        )
+        session.flush()
+        assert session.scalar(select(func.count()).where(RecordVersion.match.is_(None))) > 50
+        derived = load_records(session, Kind.PERSON, SETTINGS["person"])
+        session.rollback()
+    assert derived.record_ids == stored.record_ids
+    assert derived.entity_names == stored.entity_names
+    assert derived.entity_codes.tolist() == stored.entity_codes.tolist()
+    for name, column in stored.table.columns.items():
+        assert derived.table.columns[name].codes.tolist() == column.codes.tolist(), name
+        assert derived.table.columns[name].distinct == column.distinct, name
+    assert "王伟" in stored.table.columns["name"].distinct
 
 
 def test_records_of_one_person_become_one_entity_and_others_stay_apart(engine: Engine) -> None:

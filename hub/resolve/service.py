@@ -487,9 +487,13 @@ def open_review_items(bulk: BulkWriter, kind: Kind, stamp: Any, judgements: list
 
 
 @contextmanager
-def _temporary(connection: Connection, name: str, columns: str) -> Iterator[None]:
-    """A temporary table for the length of the block (this connection only)."""
-    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({columns})")
+def _temporary(connection: Connection, name: str, columns: str, *, keyed: bool = False) -> Iterator[None]:
+    """A temporary table for the length of the block (this connection only).
+
+    `keyed`: the table is its primary key's B-tree on SQLite (WITHOUT ROWID), not a row table plus an
+    index of the key, so filling it writes one tree instead of two."""
+    suffix = " WITHOUT ROWID" if keyed and connection.dialect.name == "sqlite" else ""
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}")
     try:
         yield
     finally:
@@ -738,7 +742,10 @@ def _assign(
     # Set-based through temporary tables: one statement per step, not one per record.
     mark = "?" if bulk.sqlite else "%s"
     with _temporary(
-        connection, "resolve_move", "record_id BIGINT PRIMARY KEY, entity_id VARCHAR(32), moved INT"
+        connection,
+        "resolve_move",
+        "record_id BIGINT PRIMARY KEY, entity_id VARCHAR(32), moved INT",
+        keyed=True,
     ):
         bulk.insert("resolve_move", ("record_id", "entity_id", "moved"), moves)
         connection.exec_driver_sql(
@@ -757,7 +764,9 @@ def _assign(
     touched: list[tuple[str, str | None]] = list(choice.retired.items())
     touched += [(e, None) for e in choice.changed]
     touched.sort(key=_first)  # in key order, the update walks the entity table's pages in order: 4× faster
-    with _temporary(connection, "resolve_entity", "id VARCHAR(32) PRIMARY KEY, survivor VARCHAR(32)"):
+    with _temporary(
+        connection, "resolve_entity", "id VARCHAR(32) PRIMARY KEY, survivor VARCHAR(32)", keyed=True
+    ):
         bulk.insert("resolve_entity", ("id", "survivor"), touched)
         connection.exec_driver_sql(
             "UPDATE entity SET version = entity.version + 1, updated_at = "

@@ -185,8 +185,8 @@ def main() -> None:
         walk.say("Everything that touched one entity, by anyone:")
         walk.run("auditor", auditor, ON_ENTITY, id=a)
         walk.say(
-            "The history of the entity the steward merged and restored: records that came and went"
-            " (at ingest, in resolution, by the steward) and the audited edits, oldest first:"
+            "The history of the entity the steward merged and restored, oldest first: records that came"
+            " and went at ingest and in resolution, and each audited edit with the records it moved:"
         )
         walk.run("auditor", auditor, HISTORY, id=b)
         walk.say("And the survivor as it was just before the merge (`asOf`: members, values, links then):")

@@ -86,8 +86,12 @@ def record_event(
     *,
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> AuditEvent:
     """Append an event at the head of the chain, inside the caller's transaction (flushes).
+
+    `at`: the instant of the change the event records (default now), so that an edit's event and
+    the memberships it opened and closed carry the same time.
 
     The caller's change and its event commit or roll back together. Values must be JSON: ids,
     texts, numbers, and mappings and lists of them. The head is held (`hold_head`) while it is read
@@ -100,7 +104,7 @@ def record_event(
     prev_id, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
     event = AuditEvent(
         id=prev_id + 1,
-        occurred_at=utcnow(),
+        occurred_at=at or utcnow(),
         actor=actor,
         action=action,
         subject_ids=[str(s) for s in subject_ids],

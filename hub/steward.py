@@ -257,6 +257,7 @@ def merge_entities(
             "note": note,
             **changes.as_json(),
         },
+        at=now,
     )
     return Edit(into, event.id)
 
@@ -339,6 +340,7 @@ def split_entity(
             "note": note,
             **changes.as_json(),
         },
+        at=now,
     )
     return Edit(entity_id, event.id, tuple(new.id for new in created))
 
@@ -404,6 +406,7 @@ def _finish_move(
             "note": note,
             **changes.as_json(),
         },
+        at=now,
     )
     return Edit(target.id, event.id)
 
@@ -467,6 +470,7 @@ def override_value(
             "source": entity_id,
             "note": note,
         },
+        at=now,
     )
     return Edit(entity_id, event.id)
 
@@ -570,6 +574,7 @@ def undo(session: Session, event_id: int, actor: str, note: str | None = None) -
             "members": {e: _records(session, e) for e in entities},
             "note": note,
         },
+        at=now,
     )
     return Edit(shown, undo_event.id)
 

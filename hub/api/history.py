@@ -1,6 +1,7 @@
 """An entity's history: every change of its members, and every audited edit that named it, oldest
 first, each with when, who and what. Read from memberships (closed, never deleted) and the audit
-trail, so a merged-away entity's history stays readable."""
+trail, so a merged-away entity's history stays readable. A steward's edit is one change: its event
+and the memberships it opened and closed share their instant and actor."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ class EntityChange:
     at: datetime
     actor: str = strawberry.field(description="`ingest`, `resolution`, `steward:NAME`, ...")
     action: str = strawberry.field(
-        description="`records.changed` for members that came or went, else the audited action"
-        " (`entity.merge`, `review.decide`, ...)."
+        description="The audited action (`entity.merge`, `review.decide`, ...), with the records the"
+        " edit moved; `records.changed` for members that came or went without an audited edit"
+        " (ingest, resolution)."
     )
     records_added: list[int] = strawberry.field(description="Source record ids that joined.")
     records_removed: list[int] = strawberry.field(description="Source record ids that left.")
@@ -71,13 +73,15 @@ def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
         .where(json_array_contains(session, AuditEvent.subject_ids, entity_id))
         .order_by(AuditEvent.id)
     )
-    out: list[tuple[datetime, str, str, list[int], list[int], int | None, Any]] = [
+    out: list[tuple[datetime, str, str, list[int], list[int], int | None, Any]] = []
+    for event_id, occurred_at, actor, action, after in events:
+        # An edit's event carries the instant of the memberships it opened and closed: one change.
+        at = _instant(occurred_at)
+        c = changes.pop((at, actor), {"added": [], "removed": []})
+        out.append((at, actor, action, sorted(c["added"]), sorted(c["removed"]), event_id, after))
+    out += [
         (at, actor, "records.changed", sorted(c["added"]), sorted(c["removed"]), None, None)
         for (at, actor), c in changes.items()
-    ]
-    out += [
-        (_instant(occurred_at), actor, action, [], [], event_id, after)
-        for event_id, occurred_at, actor, action, after in events
     ]
     out.sort(key=lambda change: (change[0], change[5] or 0))
     return [

@@ -376,13 +376,15 @@ def test_history_lists_every_change_with_who_and_when_and_stays_readable_after_a
     assert [h["at"] for h in history] == sorted(h["at"] for h in history)
     actors = {h["actor"] for h in history}
     assert "ingest" in actors and "resolution" in actors
+    # The merge is one change: its audit event with the records it brought in.
     merge = [h for h in history if h["action"] == "entity.merge"]
     assert [h["eventId"] for h in merge] == [event] and merge[0]["actor"].startswith("steward:")
-    joined = [h for h in history if h["action"] == "records.changed" and h["actor"].startswith("steward:")]
-    assert joined and sorted(joined[-1]["recordsAdded"]) == members_b
+    assert merge[0]["recordsAdded"] == members_b and merge[0]["recordsRemoved"] == []
+    assert not [h for h in history if h["actor"].startswith("steward:") and h["action"] == "records.changed"]
     assert retired["id"] == a
     left = [h for h in retired["history"] if h["recordsRemoved"]]
-    assert left and sorted(left[-1]["recordsRemoved"]) == members_b
+    assert [h["action"] for h in left] == ["entity.merge"] and left[0]["recordsRemoved"] == members_b
+    assert left[0]["eventId"] == event
     with city.client(role="reader") as reader:
         assert post(reader, HISTORY, id=a)["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 

@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 CACHE = Path(__file__).resolve().parent / "out"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -339,8 +341,6 @@ def drive(spec_path: Path) -> None:
 
 
 async def drive_all(spec: dict[str, Any]) -> None:
-    import orjson
-
     for name, variables in spec["inputs"].items():
         bodies = [orjson.dumps({"query": QUERIES[name], "variables": v}) for v in variables]
         for concurrency in CONCURRENCY:
@@ -421,8 +421,6 @@ class Connection:
 
     async def post(self, body: bytes) -> str | None:
         """Send one request; return why it failed, or None."""
-        import orjson
-
         self.writer.write(b"%s%d\r\n\r\n%s" % (self.head, len(body), body))
         try:
             status_line = await self.reader.readuntil(b"\r\n")

@@ -40,8 +40,7 @@ def rule_keys(table: RecordTable, rule: BlockingRule) -> IntArray:
         present = (codes >= 0) & (other >= 0)
         if present.any() and (int(codes.max()) + 1) * (int(other.max()) + 1) >= 2**62:
             _, inverse = np.unique(codes[present], return_inverse=True)  # renumbered 0.. to fit
-            codes = codes.copy()
-            codes[present] = inverse.reshape(-1)
+            codes[present] = inverse.reshape(-1)  # codes is this function's own array
         width = int(other.max(initial=0)) + 1
         codes = np.where(present, codes * width + other, -1)  # equal keys, not consecutive ones
     return codes

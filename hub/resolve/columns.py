@@ -116,7 +116,10 @@ class Column:
     @property
     def cardinality(self) -> int:
         """How many distinct present values there are (without making them Python objects)."""
-        return len(self._distinct) if self._distinct is not None else len(self._dictionary or ())
+        if self._distinct is not None:
+            return len(self._distinct)
+        assert self._dictionary is not None
+        return len(self._dictionary)
 
     def with_codes(self, codes: IntArray) -> Column:
         """The same distinct values under other records' codes (a subset of these records)."""
@@ -185,9 +188,6 @@ class ColumnsBuilder:
         self.fields = sorted(fields)
         self._codes: dict[str, array[int]] = {name: array("q") for name in self.fields}
         self._index: dict[str, dict[Any, int]] = {name: {} for name in self.fields}
-
-    def add(self, row: Mapping[str, Any]) -> None:
-        self.add_many((row,))
 
     def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add a batch of records: each record's items are walked once into per-field lists, then each

@@ -135,9 +135,10 @@ def load_records(session: Session, kind: Kind, settings: MatchSettings) -> Loade
     # The driver's own cursor, in batches: SQLAlchemy's per-row result objects cost more than the query.
     # Match fields come as the JSON's bytes, which Arrow parses into columns (`JsonColumnsBuilder`):
     # neither a Python string nor a dict per record.
-    sqlite = session.connection().dialect.name == "sqlite"
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
     match = "CAST(v.match AS BLOB)" if sqlite else "convert_to(v.match::text, 'UTF8')"
-    driver = session.connection().connection.driver_connection
+    driver = connection.connection.driver_connection
     # On PostgreSQL a named (server-side) cursor: the rows come batch by batch instead of all at once
     # into the client's memory (a gigabyte for a million persons).
     cursor = driver.cursor() if sqlite else driver.cursor(name="hub_load_records")  # type: ignore[union-attr]
@@ -158,7 +159,7 @@ def load_records(session: Session, kind: Kind, settings: MatchSettings) -> Loade
         # Stored at ingest since migration 0002; older versions derive them from their features.
         builder.add_json(
             [
-                bytes(match) if match is not None else dumps(flatten(kind.value, features_of(features)))
+                match if match is not None else dumps(flatten(kind.value, features_of(features)))
                 for _, _, match, features in batch
             ]
         )

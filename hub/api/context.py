@@ -37,6 +37,9 @@ class HubContext:
     _loaders: Loaders | None = field(default=None, repr=False)
     # entity id → personal fields of it in the response ("idNumber" whole, "idNumber:masked" masked)
     personal: dict[str, set[str]] = field(default_factory=dict)
+    # (argument, value) of every lookup or search by a personal identifier in this operation, e.g.
+    # ("idNumber", "3205..."): a personal-data read even when nothing is found (values hashed in the log)
+    lookups: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def session(self) -> Session:

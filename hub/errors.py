@@ -7,6 +7,7 @@
     ├── NotFoundError             no such entity, record or source (code NOT_FOUND)
     ├── ForbiddenError            the client may not do or see this (code FORBIDDEN)
     ├── ConflictError             someone changed the thing meanwhile (code CONFLICT)
+    ├── BusyError                 another edit holds what this one needs; retry shortly (code BUSY)
     └── DatabaseStateError        the database is not migrated to this version (code DATABASE_STATE)
 
 Messages name the bad value and say what to do about it.
@@ -15,6 +16,7 @@ Messages name the bad value and say what to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "BusyError",
     "ConflictError",
     "DatabaseStateError",
     "ForbiddenError",
@@ -54,6 +56,17 @@ class ForbiddenError(HubError):
 
 class ConflictError(HubError):
     code = "CONFLICT"
+
+
+class BusyError(HubError):
+    """The edit waited its limit for a lock another edit holds; nothing changed, and a retry after
+    `retry_after` seconds will likely succeed."""
+
+    code = "BUSY"
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class DatabaseStateError(HubError):

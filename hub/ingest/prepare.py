@@ -7,6 +7,7 @@ turn out to be new or changed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from hub.store.models import Kind
 
 __all__ = [
     "MAX_KEY_LENGTH",
+    "UNSTORABLE_CHARACTERS",
     "Normalized",
     "PreparedBatch",
     "PreparedItem",
@@ -31,9 +33,13 @@ __all__ = [
     "normalize_payloads",
     "normalized_json",
     "prepare_batch",
+    "unstorable_reason",
 ]
 
 MAX_KEY_LENGTH = 256
+# Text no database column holds: NUL (PostgreSQL text and JSONB refuse it) and lone UTF-16 surrogates
+# (not Unicode text at all; no UTF-8 encoder writes them).
+UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 _OTHER_KINDS_FIELDS = {
     kind: {f for other, fields in KIND_FIELDS.items() if other != kind for f in fields}
     - set(KIND_FIELDS[kind])
@@ -168,6 +174,64 @@ def _reject(record: Any, kind: Kind) -> tuple[str | None, str | None]:
     return key, _wrong_kind(kind, record)
 
 
+def _describe(char: str) -> str:
+    if char == "\x00":
+        return "a NUL character (U+0000), which the database cannot store"
+    return f"U+{ord(char):04X}, half of a UTF-16 surrogate pair, which is not text"
+
+
+def _unstorable_in(value: object, path: str) -> str | None:
+    """Where in `value` (found at `path`) the first character no database can store is, and which."""
+    if isinstance(value, str):
+        found = UNSTORABLE_CHARACTERS.search(value)
+        return None if found is None else f"field {path!r} contains {_describe(found.group())}"
+    if isinstance(value, dict):
+        for name, item in value.items():
+            inner = f"{path}.{name}" if path else str(name)
+            if isinstance(name, str) and (found := UNSTORABLE_CHARACTERS.search(name)):
+                return f"field name {inner!r} contains {_describe(found.group())}"
+            if (where := _unstorable_in(item, inner)) is not None:
+                return where
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (where := _unstorable_in(item, f"{path}[{index}]")) is not None:
+                return where
+    return None
+
+
+def unstorable_reason(record: dict[str, Any]) -> str | None:
+    """Why a record's text cannot be stored (a NUL or a lone surrogate), naming the field; None if it can."""
+    found = _unstorable_in(record, "")
+    if found is None:
+        return None
+    return f"unstorable text: {found}; remove it in the source system"
+
+
+def _payload(row: RawRow, record: dict[str, Any]) -> tuple[str, str | None]:
+    """The JSON text to store for a usable record, or the reason its text cannot be stored.
+
+    A parser accepts NUL only as the escape \\u0000 and refuses lone surrogates in JSON text, and
+    orjson refuses to write them: so one substring test keeps the common case fast.
+    """
+    if row.text_is_json:
+        payload = row.text
+    else:
+        try:
+            payload = orjson.dumps(record).decode()
+        except TypeError as exc:
+            return "", unstorable_reason(record) or f"not storable as JSON: {exc}"
+    if "\\u0000" in payload:
+        return payload, unstorable_reason(record)
+    return payload, None
+
+
+def _same_content(record: dict[str, Any], digest: str) -> bool:
+    try:
+        return content_hash(record) == digest
+    except TypeError:  # text that cannot be stored, so not what was stored either
+        return False
+
+
 def prepare_batch(kind: Kind, rows: Iterable[RawRow]) -> PreparedBatch:
     """Validate and hash one batch of rows of `kind`; normalizing waits until a record proves new."""
     batch = PreparedBatch()
@@ -178,13 +242,14 @@ def prepare_batch(kind: Kind, rows: Iterable[RawRow]) -> PreparedBatch:
             key, reason = _reject(row.value, kind)
             if key is not None and reason is None:
                 record = row.value
-                digest = content_hash(record)
                 first = items.get(key)
                 if first is None:
-                    payload = row.text if row.text_is_json else orjson.dumps(record).decode()
-                    items[key] = PreparedItem(row.line, key, digest, payload, record)
-                    continue
-                reason = duplicate_reason(key, first.line, digest == first.hash)
+                    payload, reason = _payload(row, record)
+                    if reason is None:
+                        items[key] = PreparedItem(row.line, key, content_hash(record), payload, record)
+                        continue
+                else:
+                    reason = duplicate_reason(key, first.line, _same_content(record, first.hash))
         assert reason is not None
         batch.quarantine.append((row.line, row.text, reason))
     return batch

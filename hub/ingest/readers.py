@@ -108,7 +108,7 @@ class SourceReader:
             try:
                 yield RawRow(line, text, orjson.loads(text), None, True)
             except orjson.JSONDecodeError as exc:
-                yield RawRow(line, text, error=f"broken JSON: {exc}")
+                yield _with_raw_nul(line, text) or RawRow(line, text, error=f"broken JSON: {exc}")
 
     def _csv(self) -> Iterator[RawRow]:
         consumed: list[str] = []
@@ -194,6 +194,16 @@ class SourceReader:
                 rest,
                 error=f"broken JSON: after element {index} ({exc}); the rest of the file could not be parsed",
             )
+
+
+def _with_raw_nul(line: int, text: str) -> RawRow | None:
+    """A line whose only flaw as JSON is a raw NUL inside a string: parsed, so the reason names the field."""
+    if "\x00" not in text:
+        return None
+    try:
+        return RawRow(line, text, orjson.loads(text.replace("\x00", "\\u0000")))
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _first_significant_char(stream: IO[Any]) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from hub.config import DEFAULT_INGEST_BATCH, get_settings
 from hub.errors import InputError
 from hub.ingest.pipeline import prepared_batches
-from hub.ingest.prepare import PreparedBatch, duplicate_reason, prepare_batch
+from hub.ingest.prepare import UNSTORABLE_CHARACTERS, PreparedBatch, duplicate_reason, prepare_batch
 from hub.ingest.readers import RawRow
 from hub.store.bulk import BulkWriter
 from hub.store.models import (
@@ -213,6 +213,7 @@ class Ingestor:
         """Keep each unusable row with its reason, once: re-ingesting the file adds no copies."""
         if not rows:
             return
+        rows = [_storable(row) for row in rows]
         hashed = {_row_hash(text, reason): (line, text, reason) for line, text, reason in rows}
         known = {
             row[0]
@@ -282,8 +283,30 @@ def _create_singletons(bulk: BulkWriter, kind: Kind, record_ids: list[int], stam
     )
 
 
+def _storable(row: tuple[int | None, str, str]) -> tuple[int | None, str, str]:
+    """The quarantine row with U+FFFD for each character no database stores (NUL, lone surrogates).
+
+    The reason says so, so that a U+FFFD in the raw text is not mistaken for the source's own.
+    """
+    line, text, reason = row
+    if UNSTORABLE_CHARACTERS.search(text) is not None:
+        text = UNSTORABLE_CHARACTERS.sub("\ufffd", text)
+        reason += "; in the raw text kept here each NUL or lone surrogate is replaced by U+FFFD"
+    return line, text, UNSTORABLE_CHARACTERS.sub("\ufffd", reason)
+
+
 def _row_hash(text: str, reason: str) -> str:
     return blake2b(f"{reason}\n{text}".encode(), digest_size=16).hexdigest()
+
+
+def _raw_text(record: Any) -> str:
+    """An in-memory record as the text to quarantine it with: its JSON, else its Python form."""
+    if isinstance(record, dict | list):
+        try:
+            return orjson.dumps(record).decode()
+        except TypeError:  # lone surrogates, or values JSON has no form for
+            pass
+    return repr(record)
 
 
 def ingest_records(
@@ -296,10 +319,7 @@ def ingest_records(
 ) -> IngestSummary:
     """Ingest in-memory records (dicts) inside the caller's transaction; flushes, never commits."""
     ingestor = Ingestor(session, source, kind)
-    rows = (
-        RawRow(line, orjson.dumps(r).decode() if isinstance(r, dict | list) else repr(r), value=r)
-        for line, r in enumerate(records, 1)
-    )
+    rows = (RawRow(line, _raw_text(r), value=r) for line, r in enumerate(records, 1))
     while chunk := list(islice(rows, batch_size)):
         ingestor.add(prepare_batch(kind, chunk))
     return ingestor.finish()

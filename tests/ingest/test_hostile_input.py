@@ -1,0 +1,124 @@
+"""Hostile input: text a database cannot store, wrongly typed fields, repeated bad rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from hub.ingest import IngestSummary, ingest_file, ingest_records
+from hub.store.models import Kind, Quarantine, RecordVersion, SourceRecord
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+def jsonl(*records: object) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def run(engine: Engine, path: Path, **kwargs: object) -> IngestSummary:
+    return ingest_file(engine, path, "grid_collection", Kind.PERSON, **kwargs)  # type: ignore[arg-type]
+
+
+def counts(summary: IngestSummary) -> tuple[int, int, int, int]:
+    return summary.new, summary.changed, summary.unchanged, summary.quarantined
+
+
+def quarantine_rows(engine: Engine) -> list[tuple[int | None, str, str]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Quarantine.line, Quarantine.reason, Quarantine.raw_text).order_by(Quarantine.line)
+        )
+        return [(line, reason, text) for line, reason, text in rows]
+
+
+def stored_keys(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return sorted(session.scalars(select(SourceRecord.key)))
+
+
+GOOD = [{"key": f"p{i}", "name": "王伟", "phone": f"1391234{i:04d}"} for i in range(20)]
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_nul_escape_in_jsonl_quarantines_the_row_and_the_rest_goes_in(
+    engine: Engine, tmp_path: Path, parallel: bool
+) -> None:
+    bad = '{"key": "x1", "name": "王\\u0000伟"}\n'
+    path = write(tmp_path, "p.jsonl", jsonl(*GOOD[:10]) + bad + jsonl(*GOOD[10:]))
+    summary = run(engine, path, batch_size=7, parallel=parallel, workers=0)
+    assert counts(summary) == (20, 0, 0, 1)
+    [(line, reason, text)] = quarantine_rows(engine)
+    assert line == 11
+    assert "contains a NUL character" in reason
+    assert "'name'" in reason
+    assert text == bad.rstrip("\n")  # the source's own escape: text that can be stored
+    assert stored_keys(engine) == sorted(r["key"] for r in GOOD)
+    assert counts(run(engine, path, batch_size=7, parallel=parallel, workers=0)) == (0, 0, 20, 1)
+
+
+def test_raw_nul_byte_in_jsonl_names_the_field_and_is_stored_replaced(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, "p.jsonl", jsonl(GOOD[0]) + '{"key": "x1", "phone": "139\x00"}\n' + jsonl(GOOD[1]))
+    summary = run(engine, path)
+    assert counts(summary) == (2, 0, 0, 1)
+    [(line, reason, text)] = quarantine_rows(engine)
+    assert line == 2
+    assert "contains a NUL character" in reason and "'phone'" in reason
+    assert text == '{"key": "x1", "phone": "139\ufffd"}'  # NUL stored as U+FFFD, said so in the reason
+    assert "U+FFFD" in reason
+
+
+def test_nul_in_a_field_name_and_a_nested_value(engine: Engine, tmp_path: Path) -> None:
+    rows = [GOOD[0], {"key": "x1", "na\x00me": "王伟"}, {"key": "x2", "name": "李娜", "tags": ["a", "b\x00"]}]
+    summary = run(engine, write(tmp_path, "p.jsonl", jsonl(*rows)))
+    assert counts(summary) == (1, 0, 0, 2)
+    reasons = [reason for _, reason, _ in quarantine_rows(engine)]
+    assert "field name 'na\\x00me' contains a NUL character" in reasons[0]
+    assert "'tags[1]'" in reasons[1]
+
+
+def test_nul_in_csv_quarantines_the_row(engine: Engine, tmp_path: Path) -> None:
+    content = "key,name,phone\np1,王伟,13912340001\np2,李\x00娜,13912340002\np3,张敏,13912340003\n"
+    summary = run(engine, write(tmp_path, "p.csv", content))
+    assert counts(summary) == (2, 0, 0, 1)
+    [(line, reason, text)] = quarantine_rows(engine)
+    assert line == 3
+    assert "contains a NUL character" in reason and "'name'" in reason
+    assert text == "p2,李\ufffd娜,13912340002"
+    assert stored_keys(engine) == ["p1", "p3"]
+
+
+def test_nul_in_a_json_array(engine: Engine, tmp_path: Path) -> None:
+    content = '[{"key": "p1", "name": "王伟"}, {"key": "x1", "name": "\\u0000"}]'
+    summary = run(engine, write(tmp_path, "p.json", content))
+    assert counts(summary) == (1, 0, 0, 1)
+    assert "contains a NUL character" in quarantine_rows(engine)[0][1]
+
+
+def test_lone_surrogate_in_jsonl_is_quarantined_with_a_clear_reason(engine: Engine, tmp_path: Path) -> None:
+    bad = '{"key": "x1", "name": "王\\ud800伟"}'
+    summary = run(engine, write(tmp_path, "p.jsonl", jsonl(GOOD[0]) + bad + "\n" + jsonl(GOOD[1])))
+    assert counts(summary) == (2, 0, 0, 1)
+    [(line, reason, text)] = quarantine_rows(engine)
+    assert (line, text) == (2, bad)
+    assert "surrogate" in reason
+
+
+def test_python_api_quarantines_unstorable_text(engine: Engine) -> None:
+    records = [GOOD[0], {"key": "x1", "name": "王\ud800伟"}, {"key": "x2", "name": "\x00"}, GOOD[1]]
+    with Session(engine) as session:
+        summary = ingest_records(session, "grid_collection", Kind.PERSON, records)
+        session.commit()
+    assert counts(summary) == (2, 0, 0, 2)
+    reasons = [reason for _, reason, _ in quarantine_rows(engine)]
+    assert "half of a UTF-16 surrogate pair" in reasons[0] and "'name'" in reasons[0]
+    assert "contains a NUL character" in reasons[1]
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(RecordVersion)) == 2

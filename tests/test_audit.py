@@ -1,16 +1,20 @@
-"""The audit trail: append-only, hash-chained, and `hub audit verify` names the first row that fails."""
+"""The audit trail: append-only, hash-chained, and `hub audit verify` names the first row that fails;
+signed checkpoints kept outside the database catch what the chain alone cannot."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from hub.audit import GENESIS, append_only_ddl, event_hash, record_event, verify
+from hub.audit import GENESIS, KEY_FILE_VARIABLE, append_only_ddl, event_hash, record_event, verify
 from hub.store.database import make_engine
 from hub.store.models import AuditEvent
 
@@ -175,3 +179,175 @@ def test_cli_changes_are_audited_with_who_did_them(
     ]
     code, out, _ = hub(database_url, "audit", "verify")
     assert code == 0 and out.startswith("ok: 2 events hold")
+
+
+def test_the_database_refuses_to_truncate_the_trail(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE; its DELETE is refused above")
+    append(engine, 2)
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+        connection.execute(text("TRUNCATE audit_event"))
+    with Session(engine) as session:
+        assert verify(session).checked == 2
+
+
+# Checkpoints: the trail's head signed with a key kept outside the database.
+
+Hub = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "audit.key"
+    path.write_bytes(os.urandom(32))
+    monkeypatch.setenv(KEY_FILE_VARIABLE, str(path))
+    return path
+
+
+def checkpoint_file(hub: Hub, database_url: str, tmp_path: Path) -> Path:
+    path = tmp_path / "checkpoints.jsonl"
+    code, out, _ = hub(database_url, "audit", "checkpoint", "--output", str(path))
+    assert code == 0, out
+    return path
+
+
+def rewrite_from(engine: Engine, first: int, actor: str = "nobody") -> None:
+    """What someone who went around the triggers could do: rewrite event `first` and recompute the hash
+    of it and of every later event, so that the whole chain holds again."""
+    with Session(engine) as session, session.begin():
+        previous = session.scalar(select(AuditEvent.hash).where(AuditEvent.id == first - 1)) or GENESIS
+        for event in session.scalars(
+            select(AuditEvent).where(AuditEvent.id >= first).order_by(AuditEvent.id)
+        ):
+            if event.id == first:
+                event.actor = actor
+            event.prev_hash = previous
+            event.hash = event_hash(
+                event.id, event.occurred_at, event.actor, event.action, event.subject_ids, event.before,
+                event.after, event.prev_hash,
+            )  # fmt: skip
+            previous = event.hash
+            session.flush()
+
+
+TAMPERING: dict[str, tuple[Callable[[Engine], None], str]] = {
+    "the newest events deleted": (
+        lambda e: _sql(e, "DELETE FROM audit_event WHERE id > 3"),
+        "the trail has 3 events, fewer than the checkpoint counted",
+    ),
+    "every event deleted": (
+        lambda e: _sql(e, "DELETE FROM audit_event"),
+        "the trail has 0 events, fewer than the checkpoint counted",
+    ),
+    "an event rewritten and every later hash recomputed": (
+        lambda e: rewrite_from(e, 2),
+        "event 5 now has hash",
+    ),
+    "the newest event replaced by a forged one with a correct hash": (
+        lambda e: (_sql(e, "DELETE FROM audit_event WHERE id = 5"), append(e, 1, actor="steward:forger")),
+        "event 5 now has hash",
+    ),
+}
+
+
+def _sql(engine: Engine, statement: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(text(statement))
+
+
+@pytest.mark.parametrize("tampering", list(TAMPERING))
+def test_a_checkpoint_catches_what_the_chain_walk_cannot(
+    engine: Engine,
+    go_around_the_triggers: Callable[[], None],
+    hub: Hub,
+    database_url: str,
+    key_file: Path,
+    tmp_path: Path,
+    tampering: str,
+) -> None:
+    tamper, failure = TAMPERING[tampering]
+    append(engine, 5)
+    checkpoints = checkpoint_file(hub, database_url, tmp_path)
+    code, out, _ = hub(database_url, "audit", "verify", "--checkpoint", str(checkpoints))
+    assert code == 0 and "ok: 1 checkpoints hold" in out, out
+    go_around_the_triggers()
+    tamper(engine)
+    assert hub(database_url, "audit", "verify")[0] == 0  # the chain alone still holds
+    code, out, _ = hub(database_url, "audit", "verify", "--checkpoint", str(checkpoints))
+    assert code == 1
+    assert "BROKEN: checkpoint of" in out and failure in out, out
+
+
+def test_the_trail_may_grow_past_its_checkpoints(
+    engine: Engine, hub: Hub, database_url: str, key_file: Path, tmp_path: Path
+) -> None:
+    append(engine, 2)
+    checkpoints = checkpoint_file(hub, database_url, tmp_path)
+    append(engine, 3)
+    checkpoint_file(hub, database_url, tmp_path)  # appended: the file keeps both
+    append(engine, 1)
+    lines = [orjson.loads(line) for line in checkpoints.read_text().splitlines()]
+    assert [(c["events"], c["head_id"]) for c in lines] == [(2, 2), (5, 5)]
+    assert all(len(c["hmac"]) == 64 and len(c["head_hash"]) == 64 for c in lines)
+    code, out, _ = hub(database_url, "audit", "verify", "--checkpoint", str(checkpoints))
+    assert code == 0 and "ok: 2 checkpoints hold" in out and "1 events came after it" in out, out
+
+
+def test_a_forged_checkpoint_is_refused(
+    engine: Engine, hub: Hub, database_url: str, key_file: Path, tmp_path: Path
+) -> None:
+    # Someone who rewrote the trail would also want a checkpoint that matches it; without the key the
+    # signature gives them away, whether they edit a checkpoint or sign one with a key of their own.
+    append(engine, 3)
+    checkpoints = checkpoint_file(hub, database_url, tmp_path)
+    real = orjson.loads(checkpoints.read_text())
+    edited = {**real, "events": 2, "head_id": 2}
+    checkpoints.write_text(orjson.dumps(edited).decode() + "\n")
+    code, out, _ = hub(database_url, "audit", "verify", "--checkpoint", str(checkpoints))
+    assert code == 1 and "its signature does not hold" in out, out
+
+    other_key = tmp_path / "other.key"
+    other_key.write_bytes(os.urandom(32))
+    forged = tmp_path / "forged.jsonl"
+    code, _, _ = hub(
+        database_url, "audit", "checkpoint", "--key-file", str(other_key), "--output", str(forged)
+    )
+    assert code == 0
+    code, out, _ = hub(database_url, "audit", "verify", "--checkpoint", str(forged))
+    assert code == 1 and "its signature does not hold" in out, out
+    code, out, _ = hub(
+        database_url, "audit", "verify", "--checkpoint", str(forged), "--key-file", str(other_key)
+    )
+    assert code == 0, out
+
+
+def test_checkpoints_need_a_key_kept_outside_the_database(
+    engine: Engine, hub: Hub, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_FILE_VARIABLE, raising=False)
+    append(engine, 1)
+    code, _, err = hub(database_url, "audit", "checkpoint")
+    assert code == 2 and "no audit key" in err and KEY_FILE_VARIABLE in err and "/dev/urandom" in err
+    short = tmp_path / "short.key"
+    short.write_bytes(b"secret")
+    code, _, err = hub(database_url, "audit", "checkpoint", "--key-file", str(short))
+    assert code == 2 and "holds 6 bytes" in err
+    code, _, err = hub(database_url, "audit", "verify", "--checkpoint", str(tmp_path / "missing.jsonl"))
+    assert code == 2 and "no audit key" in err
+
+
+def test_a_broken_trail_gets_no_checkpoint(
+    engine: Engine,
+    go_around_the_triggers: Callable[[], None],
+    hub: Hub,
+    database_url: str,
+    key_file: Path,
+    tmp_path: Path,
+) -> None:
+    append(engine, 3)
+    go_around_the_triggers()
+    _sql(engine, "UPDATE audit_event SET actor = 'nobody' WHERE id = 2")
+    output = tmp_path / "checkpoints.jsonl"
+    code, out, _ = hub(database_url, "audit", "checkpoint", "--output", str(output))
+    assert code == 1 and "BROKEN at event 2" in out and "no checkpoint written" in out
+    assert not output.exists()

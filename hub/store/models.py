@@ -408,7 +408,13 @@ class Client(Base):
 
 
 class AccessLog(Base):
-    """Who read which entities' personal fields, when and in which operation."""
+    """Who read which entities' personal fields or looked up personal identifiers, when, in which
+    operation and for which purpose. Append-only (triggers refuse UPDATE, DELETE and TRUNCATE).
+
+    `operation`: the text without comments, whitespace or string literals, cut to 256 characters;
+    `operation_hash`: SHA-256 of the full text as sent. `variables` and `lookups` hold personal
+    values only as digests. Rows written before these columns have them null.
+    """
 
     __tablename__ = "access_log"
 
@@ -416,6 +422,10 @@ class AccessLog(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
     operation: Mapped[str] = mapped_column(String(256))
+    operation_hash: Mapped[str | None] = mapped_column(String(64))
+    operation_name: Mapped[str | None] = mapped_column(String(256))
+    variables: Mapped[dict[str, Any] | None] = mapped_column()
+    lookups: Mapped[list[Any] | None] = mapped_column()
     entity_ids: Mapped[list[Any]] = mapped_column(default=list)
     fields: Mapped[list[Any]] = mapped_column(default=list)
     purpose: Mapped[str | None] = mapped_column(String(256))

@@ -22,6 +22,7 @@ __all__ = [
 DEFAULT_DATABASE_FILE = "hub.db"
 DEFAULT_INGEST_BATCH = 5000
 DEFAULT_API_CONCURRENCY = 16
+DEFAULT_EDIT_LOCK_WAIT = 5.0
 
 
 def default_ingest_workers() -> int:
@@ -45,6 +46,8 @@ class Settings:
     the database stores the kinds already done; 0 resolves one kind after another in one process.
     `HUB_API_CONCURRENCY`: GraphQL operations one server process runs at once (each holds a database
     connection); more wait their turn.
+    `HUB_EDIT_LOCK_WAIT`: seconds a steward's edit waits for a lock another edit holds before it
+    answers BUSY (nothing changed; retry).
     """
 
     database_url: str
@@ -52,6 +55,7 @@ class Settings:
     ingest_workers: int = 0
     resolve_workers: int = 0
     api_concurrency: int = DEFAULT_API_CONCURRENCY
+    edit_lock_wait: float = DEFAULT_EDIT_LOCK_WAIT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +67,7 @@ class Settings:
             ingest_workers=_count(env, "HUB_INGEST_WORKERS", default_ingest_workers(), least=0),
             resolve_workers=_count(env, "HUB_RESOLVE_WORKERS", default_resolve_workers(), least=0),
             api_concurrency=_count(env, "HUB_API_CONCURRENCY", DEFAULT_API_CONCURRENCY, least=1),
+            edit_lock_wait=_seconds(env, "HUB_EDIT_LOCK_WAIT", DEFAULT_EDIT_LOCK_WAIT),
         )
 
 
@@ -73,6 +78,19 @@ def _count(env: Mapping[str, str], name: str, default: int, *, least: int) -> in
     if not raw.isdigit() or int(raw) < least:
         raise InputError(f"{name}={raw!r}: expected a whole number of at least {least}")
     return int(raw)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise InputError(f"{name}={raw!r}: expected seconds, more than 0 and at most 3600")
+    return value
 
 
 def get_settings() -> Settings:

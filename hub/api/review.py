@@ -9,9 +9,11 @@ from typing import Any
 
 import strawberry
 from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
 
 from hub.api.audit import require_role
 from hub.api.context import Info
+from hub.api.steward import WRITE_ROLES, run_edit, steward_of
 from hub.api.types import (
     DECISION_NAMES,
     EntityKind,
@@ -26,12 +28,11 @@ from hub.api.types import (
 )
 from hub.errors import InputError, NotFoundError
 from hub.review import claim_item, decide_item
-from hub.store.models import Judgement, ResolutionRun, ReviewItem, ReviewStatus
+from hub.store.models import Judgement, Kind, ResolutionRun, ReviewItem, ReviewStatus
 
-__all__ = ["READ_ROLES", "WRITE_ROLES", "ReviewDecision", "ReviewItemConnection", "ReviewItemNode"]
+__all__ = ["READ_ROLES", "ReviewDecision", "ReviewItemConnection", "ReviewItemNode"]
 
 READ_ROLES = frozenset({"steward", "auditor", "admin"})
-WRITE_ROLES = frozenset({"steward", "admin"})
 
 
 @strawberry.enum
@@ -100,14 +101,16 @@ def _node(item: ReviewItem, judgement: Judgement, settings: dict[str, Any] | Non
     )
 
 
-def _query(kind: EntityKind | None, state: ReviewState | None, assignee: str | None) -> Select[Any]:
+def _query(
+    kinds: frozenset[Kind], state: ReviewState | None = None, assignee: str | None = None
+) -> Select[Any]:
     query = (
         select(ReviewItem, Judgement, ResolutionRun.settings)
         .join(Judgement, Judgement.id == ReviewItem.judgement_id)
         .outerjoin(ResolutionRun, ResolutionRun.id == Judgement.run_id)
     )
-    if kind is not None:
-        query = query.where(ReviewItem.kind == kind.to_kind())
+    if kinds != frozenset(Kind):
+        query = query.where(ReviewItem.kind.in_(sorted(kinds, key=lambda k: k.value)))
     if state is not None:
         query = query.where(ReviewItem.status == ReviewStatus(state.value))
     if assignee is not None:
@@ -128,7 +131,7 @@ def review_page(
         info.context.require_kind(kind.to_kind())
     size, start = page_size(first), offset_after(after)
     session = info.context.session
-    query = _query(kind, state, assignee)
+    query = _query(_kinds(info) if kind is None else frozenset({kind.to_kind()}), state, assignee)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     open_first = case((ReviewItem.status == ReviewStatus.DECIDED, 1), else_=0)
     rows = session.execute(
@@ -147,18 +150,25 @@ def review_page(
     )
 
 
-def steward_of(info: Info) -> str:
-    """The calling steward's actor name; FORBIDDEN for roles that may not edit."""
-    require_role(info, WRITE_ROLES, "claim or decide review items")
+def _kinds(info: Info) -> frozenset[Kind]:
+    """The kinds the client may see: a steward scoped to addresses reviews address pairs only."""
     client = info.context.client
-    return f"steward:{client.name}" if client is not None else "steward:local"
+    return client.kinds if client is not None else frozenset(Kind)
 
 
 def _one(info: Info, item_id: int) -> ReviewItemNode:
-    row = info.context.session.execute(_query(None, None, None).where(ReviewItem.id == item_id)).first()
+    row = info.context.session.execute(_query(_kinds(info)).where(ReviewItem.id == item_id)).first()
     if row is None:
         raise NotFoundError(f"no review item {item_id}")
     return _node(*row)
+
+
+def _allowed_item(session: Session, info: Info, item_id: int) -> None:
+    """NOT_FOUND for no item, FORBIDDEN for an item of a kind outside the client's scopes."""
+    item = session.get(ReviewItem, item_id)
+    if item is None:
+        raise NotFoundError(f"no review item {item_id}")
+    info.context.require_kind(item.kind)
 
 
 def _item_id(value: strawberry.ID) -> int:
@@ -167,13 +177,25 @@ def _item_id(value: strawberry.ID) -> int:
     return int(str(value))
 
 
-def claim(info: Info, item_id: strawberry.ID) -> ReviewItemNode:
-    steward = steward_of(info)
-    claim_item(info.context.session, _item_id(item_id), steward)
-    return _one(info, _item_id(item_id))
+async def claim(info: Info, item_id: strawberry.ID) -> ReviewItemNode:
+    steward, number = steward_of(info, "claim review items"), _item_id(item_id)
+
+    def work(session: Session) -> None:
+        _allowed_item(session, info, number)
+        claim_item(session, number, steward)
+
+    await run_edit(info, work)
+    return _one(info, number)
 
 
-def decide(info: Info, item_id: strawberry.ID, decision: ReviewDecision, note: str | None) -> ReviewItemNode:
-    steward = steward_of(info)
-    decide_item(info.context.session, _item_id(item_id), steward, decision.value, note)
-    return _one(info, _item_id(item_id))
+async def decide(
+    info: Info, item_id: strawberry.ID, decision: ReviewDecision, note: str | None
+) -> ReviewItemNode:
+    steward, number = steward_of(info, "decide review items"), _item_id(item_id)
+
+    def work(session: Session) -> None:
+        _allowed_item(session, info, number)
+        decide_item(session, number, steward, decision.value, note)
+
+    await run_edit(info, work)
+    return _one(info, number)

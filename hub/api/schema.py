@@ -350,17 +350,17 @@ class MutationRoot:
     @strawberry.mutation(
         description="Take a review item (steward, admin); another's claim or a decided item is a CONFLICT."
     )
-    def claim_review_item(self, info: Info, id: strawberry.ID) -> ReviewItemNode:
-        return claim_review(info, id)
+    async def claim_review_item(self, info: Info, id: strawberry.ID) -> ReviewItemNode:
+        return await claim_review(info, id)
 
     @strawberry.mutation(
         description="Decide a review item (steward, admin): MATCH or NOT_MATCH becomes the steward's"
         " judgement on the pair, which every later resolution honours; UNSURE leaves it open with the note."
     )
-    def decide_review_item(
+    async def decide_review_item(
         self, info: Info, id: strawberry.ID, decision: ReviewDecision, note: str | None = None
     ) -> ReviewItemNode:
-        return decide_review(info, id, decision, note)
+        return await decide_review(info, id, decision, note)
 
     @strawberry.mutation(
         description="Merge `other` into `into` (steward, admin), both at the versions the caller saw; a"

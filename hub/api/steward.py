@@ -1,22 +1,49 @@
-"""Stewards' edits over GraphQL: merge, split, move and undo, each guarded by the versions the steward
-saw (`hub/steward.py` does the work)."""
+"""Stewards' edits over GraphQL: merge, split, move, override and undo, each guarded by the versions
+the steward saw (`hub/steward.py` does the work).
+
+Each edit runs whole in a worker thread, in a transaction of its own that is committed before the
+answer is built (`run_edit`). So no lock is ever held across an `await`: the event loop keeps serving
+every other request while an edit waits its turn, and an edit's wait for another's lock is bounded
+(`HUB_EDIT_LOCK_WAIT`), after which it answers BUSY with nothing changed.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 import strawberry
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from hub.api.audit import require_role
+from hub.api.auth import ClientInfo
 from hub.api.context import Info
-from hub.api.review import steward_of
 from hub.api.types import Node, resolve_entity
+from hub.config import get_settings
 from hub.errors import InputError, NotFoundError
 from hub.steward import Edit, merge_entities, move_records, override_value, split_entity, undo
+from hub.store.database import bounded_write
+from hub.store.models import AuditEvent, Source, SourceRecord
 from hub.store.models import Entity as EntityRow
-from hub.store.models import Source, SourceRecord
 
-__all__ = ["EntityEdit", "RecordRef", "merge", "move", "override", "split", "undo_edit"]
+__all__ = [
+    "WRITE_ROLES",
+    "EntityEdit",
+    "RecordRef",
+    "merge",
+    "move",
+    "override",
+    "run_edit",
+    "split",
+    "steward_of",
+    "undo_edit",
+]
+
+T = TypeVar("T")
+WRITE_ROLES = frozenset({"steward", "admin"})
 
 
 @strawberry.type(description="What a steward's edit left: the entity now, and the audit event recording it.")
@@ -34,18 +61,45 @@ class RecordRef:
     key: str
 
 
-def _kind_of(info: Info, entity_id: str) -> EntityRow:
-    entity = info.context.session.get(EntityRow, entity_id)
+async def run_edit(info: Info, work: Callable[[Session], T]) -> T:
+    """Run `work` in a worker thread on a session of its own, committed before this returns.
+
+    The operation's own session is not touched, so the answer built afterwards reads the committed
+    edit; and the event loop is never blocked by a lock wait, which `HUB_EDIT_LOCK_WAIT` bounds.
+    """
+    engine, lock_wait = info.context.engine, get_settings().edit_lock_wait
+
+    def in_thread() -> T:
+        with bounded_write(engine, lock_wait) as session:
+            return work(session)
+
+    return await asyncio.to_thread(in_thread)
+
+
+def steward_of(info: Info, action: str) -> str:
+    """The calling steward's actor name; FORBIDDEN for roles that may not `action` ("merge entities")."""
+    require_role(info, WRITE_ROLES, action)
+    client = info.context.client
+    return f"steward:{client.name}" if client is not None else "steward:local"
+
+
+def _client(info: Info) -> ClientInfo | None:
+    return info.context.client
+
+
+def _kind_of(session: Session, client: ClientInfo | None, entity_id: str) -> EntityRow:
+    entity = session.get(EntityRow, entity_id)
     if entity is None:
         raise NotFoundError(f"no entity {entity_id}")
-    info.context.require_kind(entity.kind)
+    if client is not None:
+        client.require_kind(entity.kind)
     return entity
 
 
-def _record_ids(info: Info, entity: EntityRow, records: list[RecordRef]) -> list[int]:
+def _record_ids(session: Session, entity: EntityRow, records: list[RecordRef]) -> list[int]:
     ids = []
     for ref in records:
-        found = info.context.session.scalar(
+        found = session.scalar(
             select(SourceRecord.id)
             .join(Source, Source.id == SourceRecord.source_id)
             .where(Source.name == ref.source, SourceRecord.kind == entity.kind, SourceRecord.key == ref.key)
@@ -58,31 +112,37 @@ def _record_ids(info: Info, entity: EntityRow, records: list[RecordRef]) -> list
 
 async def _shown(info: Info, edit: Edit) -> EntityEdit:
     entity = await resolve_entity(info, edit.entity_id)
-    return EntityEdit(event_id=strawberry.ID(str(edit.event_id)), entity=entity)
+    return EntityEdit(
+        event_id=strawberry.ID(str(edit.event_id)),
+        entity=entity,
+        created=[strawberry.ID(e) for e in edit.created],
+    )
 
 
 async def merge(
     info: Info, into: str, into_version: int, other: str, other_version: int, note: str | None
 ) -> EntityEdit:
-    steward = steward_of(info)
-    _kind_of(info, into)
-    _kind_of(info, other)
-    session = info.context.session
-    return await _shown(
-        info, merge_entities(session, into, into_version, other, other_version, steward, note)
-    )
+    steward, client = steward_of(info, "merge entities"), _client(info)
+
+    def work(session: Session) -> Edit:
+        _kind_of(session, client, into)
+        _kind_of(session, client, other)
+        return merge_entities(session, into, into_version, other, other_version, steward, note)
+
+    return await _shown(info, await run_edit(info, work))
 
 
 async def split(
     info: Info, entity_id: str, version: int, groups: list[list[RecordRef]], note: str | None
 ) -> EntityEdit:
-    steward = steward_of(info)
-    entity = _kind_of(info, entity_id)
-    ids = [_record_ids(info, entity, group) for group in groups]
-    edit = split_entity(info.context.session, entity_id, version, ids, steward, note)
-    shown = await _shown(info, edit)
-    shown.created = [strawberry.ID(e) for e in edit.created]
-    return shown
+    steward, client = steward_of(info, "split entities"), _client(info)
+
+    def work(session: Session) -> Edit:
+        entity = _kind_of(session, client, entity_id)
+        ids = [_record_ids(session, entity, group) for group in groups]
+        return split_entity(session, entity_id, version, ids, steward, note)
+
+    return await _shown(info, await run_edit(info, work))
 
 
 async def move(
@@ -94,26 +154,41 @@ async def move(
     to_version: int,
     note: str | None,
 ) -> EntityEdit:
-    steward = steward_of(info)
-    entity = _kind_of(info, entity_id)
-    _kind_of(info, to)
-    ids = _record_ids(info, entity, records)
-    edit = move_records(info.context.session, entity_id, version, ids, to, to_version, steward, note)
-    return await _shown(info, edit)
+    steward, client = steward_of(info, "move records"), _client(info)
+
+    def work(session: Session) -> Edit:
+        entity = _kind_of(session, client, entity_id)
+        _kind_of(session, client, to)
+        ids = _record_ids(session, entity, records)
+        return move_records(session, entity_id, version, ids, to, to_version, steward, note)
+
+    return await _shown(info, await run_edit(info, work))
 
 
 async def undo_edit(info: Info, event_id: strawberry.ID, note: str | None) -> EntityEdit:
-    steward = steward_of(info)
+    steward, client = steward_of(info, "undo edits"), _client(info)
     if not str(event_id).isdigit():
         raise InputError(f"eventId: {event_id!r} is not an audit event id")
-    return await _shown(info, undo(info.context.session, int(str(event_id)), steward, note))
+    number = int(str(event_id))
+
+    def work(session: Session) -> Edit:
+        event = session.get(AuditEvent, number)
+        if event is not None:  # the steward must be allowed every entity the edit touched
+            for entity_id in event.after.get("versions", {}):
+                _kind_of(session, client, entity_id)
+        return undo(session, number, steward, note)
+
+    return await _shown(info, await run_edit(info, work))
 
 
 async def override(
     info: Info, entity_id: str, version: int, field: str, value: str | None, note: str | None
 ) -> EntityEdit:
-    steward = steward_of(info)
-    _kind_of(info, entity_id)
+    steward, client = steward_of(info, "override golden values"), _client(info)
     attribute = re.sub(r"(?<!^)(?=[A-Z])", "_", field).lower()  # idNumber → id_number
-    edit = override_value(info.context.session, entity_id, version, attribute, value, steward, note)
-    return await _shown(info, edit)
+
+    def work(session: Session) -> Edit:
+        _kind_of(session, client, entity_id)
+        return override_value(session, entity_id, version, attribute, value, steward, note)
+
+    return await _shown(info, await run_edit(info, work))

@@ -6,15 +6,23 @@ per batch) or a GraphQL operation (the `UnitOfWork` extension) commits or rolls 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, TextClause, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from hub.config import get_settings
+from hub.errors import BusyError
 
-__all__ = ["json_array_contains", "make_engine", "settle_after_bulk"]
+__all__ = ["bounded_write", "json_array_contains", "make_engine", "settle_after_bulk"]
+
+_SQLITE_BUSY_MS = 10_000
+# PostgreSQL's codes for a wait that ran out: lock_timeout, a deadlock broken by the server.
+_LOCK_WAIT_CODES = {"55P03", "40P01"}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -26,7 +34,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA cache_size=-262144")
     # Checkpoint every 10,000 pages of WAL (160 MB at 16 KiB pages) rather than 1,000: bulk
     # ingestion fsyncs far less often.
@@ -75,3 +83,48 @@ def json_array_contains(session: Session, column: Any, value: str) -> TextClause
         return clause.bindparams(contained=orjson.dumps([value]).decode())
     clause = text(f"EXISTS (SELECT 1 FROM json_each({where}) WHERE value = :contained)")
     return clause.bindparams(contained=value)
+
+
+@contextmanager
+def bounded_write(engine: Engine, lock_wait: float) -> Iterator[Session]:
+    """A session for one write that waits at most `lock_wait` seconds for locks held by others.
+
+    Committed when the block ends, rolled back when it raises. A lock wait that runs out (PostgreSQL's
+    `lock_timeout`, a deadlock the server broke, SQLite's busy timeout) rolls back and raises
+    `BusyError`: nothing changed and a retry will likely succeed. The caller never waits without end.
+    """
+    millis = max(1, int(lock_wait * 1000))
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:  # per connection, so it is put back below for the next user of the pooled connection
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={millis}")
+            connection.commit()
+        try:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                if engine.dialect.name == "postgresql":
+                    session.execute(text(f"SET LOCAL lock_timeout = {millis}"))
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        except OperationalError as exc:
+            if not _lock_wait_ran_out(exc):
+                raise
+            raise BusyError(
+                f"another edit held what this one needs for more than {lock_wait:g} s; nothing changed,"
+                " try again in a moment",
+                retry_after=1.0,
+            ) from None
+        finally:
+            if sqlite:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+                connection.commit()
+
+
+def _lock_wait_ran_out(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    if code is not None:
+        return code in _LOCK_WAIT_CODES
+    return "database is locked" in str(exc.orig) or "database table is locked" in str(exc.orig)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
@@ -29,6 +31,7 @@ __all__ = ["PARALLEL_FROM_BYTES", "prepared_batches"]
 
 PARALLEL_FROM_BYTES = 1 << 20
 _QUEUE_DEPTH = 3
+_PARENT_POLL_SECONDS = 0.5
 
 
 _pools: dict[int, ProcessPoolExecutor] = {}
@@ -44,11 +47,33 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     with _pools_lock:
         pool = _pools.get(workers)
         if pool is None:
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
             _pools[workers] = pool
             if len(_pools) == 1:
                 atexit.register(_shutdown_pools)
         return pool
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: exit as soon as the process that started the pool is gone, even by kill -9.
+
+    A worker holds both ends of the pool's call queue, so it would never see it close and would wait
+    for work for good (and keep the resource tracker alive through its descriptor). A thread polls the
+    parent's pid instead of PR_SET_PDEATHSIG, which fires when the *thread* that spawned the worker
+    ends (here the reader thread of one file), not the process.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hub-parent-watch", daemon=True).start()
 
 
 def _shutdown_pools() -> None:

@@ -145,8 +145,13 @@ def checkpoint(path: Path) -> None:
 
 def reader_token(url: str) -> str:
     """A new API client with the reader role that may see personal data; its token (last line of stdout)."""
+    return client_token(url, f"bench-{os.getpid()}", "reader", "pii:read")
+
+
+def client_token(url: str, name: str, role: str, *scopes: str) -> str:
+    """A new API client `name` with `role` (and `scopes`, else the default ones); its token."""
     result = subprocess.run(
-        [*HUB, "clients", "add", f"bench-{os.getpid()}", "--role", "reader", "--scope", "pii:read"],
+        [*HUB, "clients", "add", name, "--role", role, *(a for s in scopes for a in ("--scope", s))],
         env=hub_env(url),
         capture_output=True,
         text=True,
@@ -421,27 +426,10 @@ class Connection:
 
     async def post(self, body: bytes) -> str | None:
         """Send one request; return why it failed, or None."""
-        self.writer.write(b"%s%d\r\n\r\n%s" % (self.head, len(body), body))
         try:
-            status_line = await self.reader.readuntil(b"\r\n")
-            length, chunked = 0, False
-            while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"transfer-encoding" and b"chunked" in value.lower():
-                    chunked = True
-            if chunked:
-                content = b""
-                while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
-                    content += (await self.reader.readexactly(size + 2))[:-2]
-                await self.reader.readuntil(b"\r\n")
-            else:
-                content = await self.reader.readexactly(length)
+            status, content = await self.exchange(body)
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             return f"{type(exc).__name__} (no response) {exc}".strip()
-        status = int(status_line.split()[1])
         if status != 200:
             return f"HTTP {status}: {content[:300].decode(errors='replace')}"
         try:
@@ -449,6 +437,28 @@ class Connection:
         except (orjson.JSONDecodeError, AttributeError):
             return f"not a JSON object: {content[:300].decode(errors='replace')}"
         return str(errors[0].get("message", errors[0]))[:300] if errors else None
+
+    async def exchange(self, body: bytes) -> tuple[int, bytes]:
+        """Send one request; the response's status and body (OSError, IncompleteReadError or ValueError
+        when no whole response came)."""
+        self.writer.write(b"%s%d\r\n\r\n%s" % (self.head, len(body), body))
+        status_line = await self.reader.readuntil(b"\r\n")
+        length, chunked = 0, False
+        while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if chunked:
+            content = b""
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                content += (await self.reader.readexactly(size + 2))[:-2]
+            await self.reader.readuntil(b"\r\n")
+        else:
+            content = await self.reader.readexactly(length)
+        return int(status_line.split()[1]), content
 
 
 def driven(spec: dict[str, Any], directory: Path) -> Iterator[dict[str, Any]]:

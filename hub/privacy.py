@@ -1,72 +1,225 @@
 """Masking of personal information (PIPL): resident ID numbers, phones and exact birth dates.
 
-A caller without the right to see personal data gets these masked forms everywhere; the API decides
-who may see them whole (issue: clients and scopes) and logs every such read.
+A value is personal by what its field means, never by the type of the value: the personal fields of
+each kind are listed once here (`PERSONAL_FIELDS`), and a field of a source payload or of normalized
+features is personal when its name, in any common spelling (`NAME_VARIANTS`), says it holds an ID
+number, a phone or a birth date. Everything under such a name is masked, at any depth and whatever its
+JSON type. A caller without the right to see personal data gets these masked forms everywhere; the
+API decides who may see them whole and logs every such read.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
-    "PERSONAL_FEATURES",
+    "BIRTH_DATE",
+    "ID_NUMBER",
+    "MASKS",
+    "NAME_VARIANTS",
+    "PERSONAL_FIELDS",
+    "PHONE",
+    "api_name",
+    "field_meaning",
+    "mask_as",
+    "mask_attribute",
     "mask_birth_date",
     "mask_features",
     "mask_id_number",
     "mask_phone",
-    "mask_value",
+    "personal_attribute",
 ]
 
-# Feature names (at any depth) whose values are personal information.
-PERSONAL_FEATURES = {
-    "id_number": "id_number",
-    "legal_representative_id_number": "id_number",
-    "phone": "phone",
-    "birth_date": "birth_date",
-    "id_birth_date": "birth_date",
+# What a personal field means; each meaning has one mask.
+ID_NUMBER = "id_number"
+PHONE = "phone"
+BIRTH_DATE = "birth_date"
+
+# The personal fields of each kind, by the names the contract (CONTRACT.md §1) and golden values use,
+# and what each means. Everything else is derived from this and `NAME_VARIANTS`: which golden fields
+# the API masks and notes, and which payload and feature names are personal (a test checks that the
+# kinds' contract and golden fields named like a personal field are exactly these).
+PERSONAL_FIELDS: dict[str, dict[str, str]] = {
+    "person": {"id_number": ID_NUMBER, "birth_date": BIRTH_DATE, "phone": PHONE},
+    "address": {},
+    "legal_entity": {"phone": PHONE, "legal_representative_id_number": ID_NUMBER},
 }
+
+# The names source systems give these fields, compared after lower-casing and dropping separators
+# (`idNumber`, `ID_NUMBER`, `id-number` are all "idnumber"). A field name means one of these when its
+# last words spell a variant (`legal_rep_id_number`, `contact_phone`, `id_birth_date`), also in the
+# plural (`phones`) or with a number after it (`phone2`); a Chinese name when it ends with one of the
+# Chinese variants (`紧急联系人电话`).
+NAME_VARIANTS: dict[str, tuple[str, ...]] = {
+    ID_NUMBER: (
+        "idnumber", "idno", "idnum", "idcard", "idcardno", "idcardnum", "idcardnumber",
+        "identitycard", "identitycardno", "identitycardnumber", "identityno", "identitynumber",
+        "residentid", "residentidno", "residentidnumber", "citizenid", "nationalid",
+        "nationalidnumber", "sfz", "sfzh", "sfzhm", "zjhm",
+        "身份证", "身份证号", "身份证号码", "公民身份号码", "证件号码", "证件号",
+    ),
+    PHONE: (
+        "phone", "phoneno", "phonenum", "phonenumber", "telephone", "telephoneno", "telephonenumber",
+        "tel", "telno", "telnum", "mobile", "mobileno", "mobilenum", "mobilenumber", "mobilephone",
+        "cellphone", "cellphoneno", "cellphonenumber", "handphone", "sjh", "sjhm", "lxdh",
+        "电话", "手机", "手机号", "手机号码", "电话号码", "联系方式",
+    ),
+    BIRTH_DATE: (
+        "birthdate", "birthday", "dob", "dateofbirth", "birthdt", "csrq",
+        "出生日期", "生日", "出生年月", "出生年月日",
+    ),
+}  # fmt: skip
 
 
 def mask_id_number(value: str) -> str:
-    """Keep the region and the last four characters: "32058119850302123X" -> "320581********123X"."""
-    if len(value) <= 10:
-        return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+    """Keep the region and the last four characters: "32058119850302123X" -> "320581********123X".
+
+    Read as its letters and digits (spaces, dashes, labels and full-width forms dropped); fewer than 15
+    of them is not a resident ID that can be masked safely, and is masked whole.
+    """
+    compact = "".join(
+        c for c in unicodedata.normalize("NFKC", value) if c == "*" or (c.isascii() and c.isalnum())
+    )
+    if len(compact) < 15:
+        return "*" * len(compact or value)
+    return compact[:6] + "*" * (len(compact) - 10) + compact[-4:]
 
 
 def mask_phone(value: str) -> str:
-    """Keep the first three and last four digits: "13912345678" -> "139****5678"."""
-    digits = value.replace("-", "")
-    if len(digits) <= 7:
-        return "*" * len(value)
+    """Keep the first three and last four digits: "+86 139-1234-5678" -> "139****5678".
+
+    Read as its digits (a +86 or 0086 country code dropped); fewer than 11 digits (a local number
+    without its area code) would show nearly all of it, and is masked whole.
+    """
+    digits = "".join(c for c in unicodedata.normalize("NFKC", value) if c == "*" or c in "0123456789")
+    for code in ("0086", "86"):
+        if digits.startswith(code) and 10 <= len(digits) - len(code) <= 12:
+            digits = digits[len(code) :]
+            break
+    if len(digits) < 11:
+        return "*" * len(digits or value)
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
+_RUN = re.compile(r"[0-9]+")
+
+
+def _year(run: str) -> str | None:
+    return run if 1850 <= int(run) <= 2100 else None
+
+
 def mask_birth_date(value: str) -> str:
-    """Keep the year only: "1985-03-02" -> "1985-**-**"."""
-    return value[:4] + "-**-**" if len(value) >= 4 else "*" * len(value)
+    """Keep the year only: "1985-03-02", "3/7/1985", "1985年3月2日", "19850302" -> "1985-**-**".
+
+    The year is a four-digit run of the value (or the start or end of an eight-digit one) that can be
+    a year of birth; a value without one ("85.3.2") is masked whole.
+    """
+    text = unicodedata.normalize("NFKC", value)
+    for match in _RUN.finditer(text):
+        run = match.group()
+        year = _year(run) if len(run) == 4 else (_year(run[:4]) or _year(run[-4:])) if len(run) == 8 else None
+        if year is None and len(run) > 8:
+            year = _year(run[:4])
+        if year is not None:
+            return f"{year}-**-**"
+    return "*" * len(text)
 
 
-_MASKS = {"id_number": mask_id_number, "phone": mask_phone, "birth_date": mask_birth_date}
+MASKS: dict[str, Callable[[str], str]] = {
+    ID_NUMBER: mask_id_number,
+    PHONE: mask_phone,
+    BIRTH_DATE: mask_birth_date,
+}
+
+_VARIANTS = {variant: meaning for meaning, variants in NAME_VARIANTS.items() for variant in variants}
+_CHINESE = tuple((variant, meaning) for variant, meaning in _VARIANTS.items() if not variant.isascii())
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[^\x00-\x7f]+")
 
 
-def mask_value(attribute: str, value: str) -> str:
-    """`value` of a golden attribute (`id_number`, `phone`, `birth_date`, ...), masked if personal."""
-    mask = _MASKS.get(attribute)
-    return mask(value) if mask is not None else value
+@lru_cache(maxsize=4096)
+def field_meaning(name: str) -> str | None:
+    """What a field named `name` holds if it is personal (`ID_NUMBER`, `PHONE`, `BIRTH_DATE`), else None."""
+    words = [word.lower() for word in _WORD.findall(unicodedata.normalize("NFKC", name))]
+    while words and words[-1].isdigit():
+        words.pop()  # phone2, mobile_1
+    if not words:
+        return None
+    if not words[-1].isascii():
+        return next((meaning for variant, meaning in _CHINESE if words[-1].endswith(variant)), None)
+    for start in range(len(words) - 1, -1, -1):
+        joined = "".join(words[start:])
+        meaning = _VARIANTS.get(joined) or (_VARIANTS.get(joined[:-1]) if joined.endswith("s") else None)
+        if meaning is not None:
+            return meaning
+    return None
+
+
+def api_name(name: str) -> str:
+    """The GraphQL name of field `name`, as the access log names it: "id_number" -> "idNumber"."""
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def personal_attribute(kind: str, attribute: str) -> str | None:
+    """What golden field `attribute` of an entity of `kind` means, if it is personal; else None."""
+    return PERSONAL_FIELDS.get(kind, {}).get(attribute)
+
+
+def mask_attribute(kind: str, attribute: str, value: str) -> str:
+    """`value` of golden field `attribute` of an entity of `kind`, masked if the field is personal."""
+    meaning = personal_attribute(kind, attribute)
+    return MASKS[meaning](value) if meaning is not None else value
+
+
+def _number_text(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def mask_as(meaning: str, value: Any) -> Any:
+    """`value` (any JSON value) under a field that means `meaning`, masked by that field's mask.
+
+    Text is masked; a number is masked as its digits (and comes back as text); a list has each element
+    masked and an object each value and each key with digits in it (two keys that mask alike stay
+    apart); null and booleans
+    say nothing personal and stay.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    mask = MASKS[meaning]
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, int | float):
+        return mask(_number_text(value))
+    if isinstance(value, list | tuple):
+        return [mask_as(meaning, item) for item in value]
+    if isinstance(value, dict):
+        masked: dict[str, Any] = {}
+        for key, item in value.items():
+            name = str(key)
+            if any(unicodedata.numeric(c, None) is not None for c in name):
+                name = mask(name)  # a key can be the value itself: {"13912345678": "home"}
+            while name in masked:
+                name += "~"
+            masked[name] = mask_as(meaning, item)
+        return masked
+    return mask(str(value))
 
 
 def mask_features(features: Any) -> Any:
-    """Return `features` (a JSON-like value) with every personal value masked, at any depth."""
+    """Return `features` (a JSON-like value) with every value under a personal field name masked, at any
+    depth; everything else as it was."""
     if isinstance(features, dict):
         masked: dict[str, Any] = {}
         for name, value in features.items():
-            kind = PERSONAL_FEATURES.get(name)
-            if kind is not None and isinstance(value, str):
-                masked[name] = _MASKS[kind](value)
-            else:
-                masked[name] = mask_features(value)
+            meaning = field_meaning(str(name))
+            masked[name] = mask_as(meaning, value) if meaning is not None else mask_features(value)
         return masked
-    if isinstance(features, list):
+    if isinstance(features, list | tuple):
         return [mask_features(value) for value in features]
     return features

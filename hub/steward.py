@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from hub.audit import hold_head, record_event
 from hub.errors import ConflictError, InputError, NotFoundError
 from hub.golden import ATTRIBUTES
-from hub.privacy import mask_value
+from hub.privacy import mask_attribute
 from hub.store.database import json_array_contains
 from hub.store.models import (
     ENTITY_PREFIX,
@@ -411,9 +411,9 @@ def _finish_move(
     return Edit(target.id, event.id)
 
 
-def _shown_value(attribute: str, value: str | None) -> str | None:
+def _shown_value(kind: str, attribute: str, value: str | None) -> str | None:
     """A value as the audit trail keeps it: personal values masked (the statement holds them whole)."""
-    return mask_value(attribute, value) if value is not None else None
+    return mask_attribute(kind, attribute, value) if value is not None else None
 
 
 def override_value(
@@ -460,13 +460,13 @@ def override_value(
         before={
             "versions": {entity_id: entity.version - 1},
             "statements": [s.id for s in current],
-            "values": [_shown_value(attribute, s.value) for s in current],
+            "values": [_shown_value(entity.kind.value, attribute, s.value) for s in current],
         },
         after={
             "versions": {entity_id: entity.version},
             "attribute": attribute,
             "statement": made.id if made is not None else None,
-            "value": _shown_value(attribute, made.value) if made is not None else None,
+            "value": _shown_value(entity.kind.value, attribute, made.value) if made is not None else None,
             "source": entity_id,
             "note": note,
         },

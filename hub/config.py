@@ -23,6 +23,8 @@ DEFAULT_DATABASE_FILE = "hub.db"
 DEFAULT_INGEST_BATCH = 5000
 DEFAULT_API_CONCURRENCY = 16
 DEFAULT_EDIT_LOCK_WAIT = 5.0
+DEFAULT_PII_LOOKUP_RATE = 0.5
+DEFAULT_PII_LOOKUP_BURST = 10
 
 
 def default_ingest_workers() -> int:
@@ -48,6 +50,8 @@ class Settings:
     connection); more wait their turn.
     `HUB_EDIT_LOCK_WAIT`: seconds a steward's edit waits for a lock another edit holds before it
     answers BUSY (nothing changed; retry).
+    `HUB_PII_LOOKUP_RATE` and `HUB_PII_LOOKUP_BURST`: lookups and searches by a personal identifier
+    (ID number, phone, birth date) one client may make per second on average and at once.
     """
 
     database_url: str
@@ -56,6 +60,8 @@ class Settings:
     resolve_workers: int = 0
     api_concurrency: int = DEFAULT_API_CONCURRENCY
     edit_lock_wait: float = DEFAULT_EDIT_LOCK_WAIT
+    pii_lookup_rate: float = DEFAULT_PII_LOOKUP_RATE
+    pii_lookup_burst: int = DEFAULT_PII_LOOKUP_BURST
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +74,8 @@ class Settings:
             resolve_workers=_count(env, "HUB_RESOLVE_WORKERS", default_resolve_workers(), least=0),
             api_concurrency=_count(env, "HUB_API_CONCURRENCY", DEFAULT_API_CONCURRENCY, least=1),
             edit_lock_wait=_seconds(env, "HUB_EDIT_LOCK_WAIT", DEFAULT_EDIT_LOCK_WAIT),
+            pii_lookup_rate=_seconds(env, "HUB_PII_LOOKUP_RATE", DEFAULT_PII_LOOKUP_RATE),
+            pii_lookup_burst=_count(env, "HUB_PII_LOOKUP_BURST", DEFAULT_PII_LOOKUP_BURST, least=1),
         )
 
 
@@ -89,7 +97,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value <= 3600:
-        raise InputError(f"{name}={raw!r}: expected seconds, more than 0 and at most 3600")
+        raise InputError(f"{name}={raw!r}: expected a number more than 0 and at most 3600")
     return value
 
 

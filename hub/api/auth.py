@@ -4,9 +4,10 @@ Every request carries `Authorization: Bearer <token>` of a registered client. To
 (256 bits), shown once when the client is added and stored only as a SHA-256 hash; revoking a client
 refuses its token from the next request on.
 
-Scopes: `person`, `address`, `legal_entity` (read that kind) and `pii:read` (see ID numbers, phones
-and birth dates whole). A client with no kind scope reads all three kinds; without `pii:read` personal
-fields are masked.
+Scopes: `person`, `address`, `legal_entity` (read that kind), `pii:read` (see ID numbers, phones
+and birth dates whole, and look up by them) and `pii:lookup` (look up and search by them, seeing them
+masked). A client with no kind scope reads all three kinds; without `pii:read` personal fields are
+masked; without either PII scope it searches by name and address only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hub.store.models import Client, Kind, utcnow
 
 __all__ = [
     "KIND_SCOPES",
+    "PII_LOOKUP_SCOPE",
     "PII_SCOPE",
     "ROLES",
     "SCOPES",
@@ -38,8 +40,9 @@ __all__ = [
 
 ROLES = ("reader", "steward", "auditor", "admin")
 PII_SCOPE = "pii:read"
+PII_LOOKUP_SCOPE = "pii:lookup"
 KIND_SCOPES = {kind.value: kind for kind in Kind}
-SCOPES = (*KIND_SCOPES, PII_SCOPE)
+SCOPES = (*KIND_SCOPES, PII_SCOPE, PII_LOOKUP_SCOPE)
 TOKEN_PREFIX = "hub_"
 
 

@@ -27,7 +27,7 @@ from hub.resolve.service import latest_run
 from hub.resolve.settings import MatchSettings
 from hub.store.models import Kind, SearchTerm, SourceRecord
 
-__all__ = ["MatchResult", "match_record"]
+__all__ = ["PERSONAL_MATCH_FIELDS", "MatchResult", "match_record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,16 @@ class MatchResult:
     steps: list[tuple[str, str, float]]  # comparison, level, weight in bits
 
 
-def match_record(session: Session, kind: Kind, record: dict[str, Any], first: int) -> list[MatchResult]:
+# Match fields that hold personal identifiers: their comparisons' partial levels tell part of a value.
+PERSONAL_MATCH_FIELDS = frozenset({"id_any", "phone", "birth_date"})
+
+
+def match_record(
+    session: Session, kind: Kind, record: dict[str, Any], first: int, *, exact_personal: bool = False
+) -> list[MatchResult]:
+    """The `first` entities the record would match best. `exact_personal`: a comparison of a personal
+    identifier counts only as its first level (the same value) or its last (different), so that
+    neither the explanation nor the weights reveal partial agreement ("one typo", "same year")."""
     run = latest_run(session, kind)
     settings = MatchSettings.from_json(run.settings["match"])
     parameters = Parameters.from_json(run.settings["parameters"])
@@ -58,6 +67,11 @@ def match_record(session: Session, kind: Kind, record: dict[str, Any], first: in
     left = np.zeros(len(rows), dtype=np.int64)
     right = np.arange(1, len(rows) + 1, dtype=np.int64)
     levels = compare_all(table, settings.comparisons, left, right)
+    if exact_personal:
+        for c, comparison in enumerate(settings.comparisons):
+            if comparison.field in PERSONAL_MATCH_FIELDS:
+                partial = levels[:, c] > 0
+                levels[partial, c] = len(comparison.levels) - 1
     weights, parts = pair_weights(table, settings, parameters, left, levels)
     link_at = settings.link_at
     best: dict[str, MatchResult] = {}

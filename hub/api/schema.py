@@ -30,6 +30,7 @@ from hub.api.extensions import AccessLog, ErrorCodes, ParseOnce, UnitOfWork
 from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_query
 from hub.api.lookup import ranked as rank
 from hub.api.matching import match_record
+from hub.api.personal import look_up_personal, personal_fields_of
 from hub.api.review import (
     ReviewDecision,
     ReviewItemConnection,
@@ -174,9 +175,13 @@ class QueryRoot:
         member = await info.context.loaders.records.load(record_id)
         return source_record_of(member) if member is not None else None
 
-    @strawberry.field(description="The person holding this resident ID number (15 or 18 digits).")
+    @strawberry.field(
+        description="The person holding this resident ID number (15 or 18 digits). Needs `pii:lookup` or"
+        " `pii:read`; rate limited and written to the access log."
+    )
     async def person_by_id_number(self, info: Info, id_number: str) -> Person | None:
         info.context.require_kind(Kind.PERSON)
+        look_up_personal(info, "look up a person by ID number", {"idNumber": id_number})
         found = await _by_key(info, Kind.PERSON, "id_any", {"id_number": id_number})
         return await _of_kind(info, found, Kind.PERSON, Person)
 
@@ -196,7 +201,8 @@ class QueryRoot:
 
     @strawberry.field(
         description="People by name (homophones and traditional characters found too), ID number, birth date"
-        " or phone; best first."
+        " or phone; best first. Searching by ID number, birth date or phone needs `pii:lookup` or"
+        " `pii:read`, is rate limited and written to the access log."
     )
     async def search_persons(
         self,
@@ -208,6 +214,11 @@ class QueryRoot:
         first: int | None = 10,
     ) -> list[PersonMatch]:
         info.context.require_kind(Kind.PERSON)
+        look_up_personal(
+            info,
+            "search persons by a personal identifier",
+            {"idNumber": id_number, "birthDate": birth_date, "phone": phone},
+        )
         given = {"name": name, "id_number": id_number, "birth_date": birth_date, "phone": phone}
         query = normalized_query(Kind.PERSON, {k: v for k, v in given.items() if v})
         if not query.terms:
@@ -244,7 +255,8 @@ class QueryRoot:
 
     @strawberry.field(
         description="Which stored entities an unsaved record (contract fields as JSON) would match, with the"
-        " per-comparison explanation; writes nothing."
+        " per-comparison explanation; writes nothing. A record with an ID number, phone or birth date"
+        " needs `pii:lookup` or `pii:read`; without `pii:read` those comparisons say only same or not."
     )
     async def match(
         self, info: Info, kind: EntityKind, record: JSON, first: int | None = 5
@@ -252,7 +264,16 @@ class QueryRoot:
         info.context.require_kind(kind.to_kind())
         if not isinstance(record, dict):
             raise InputError("record: give the record as a JSON object of contract fields")
-        results = match_record(info.context.session, kind.to_kind(), record, _first(first, 5))
+        look_up_personal(info, "match a record holding personal identifiers", personal_fields_of(record))
+        # Without pii:read, a personal comparison says only "same" or not: its partial levels ("one
+        # typo", "same year") would tell part of a value the client may not see.
+        results = match_record(
+            info.context.session,
+            kind.to_kind(),
+            record,
+            _first(first, 5),
+            exact_personal=not info.context.sees_pii,
+        )
         loaders = info.context.loaders
         out = []
         for r in results:

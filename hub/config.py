@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_API_CONCURRENCY",
     "DEFAULT_DATABASE_FILE",
     "DEFAULT_INGEST_BATCH",
+    "DEFAULT_PURPOSES",
     "Settings",
     "default_ingest_workers",
     "default_resolve_workers",
@@ -22,6 +23,8 @@ __all__ = [
 DEFAULT_DATABASE_FILE = "hub.db"
 DEFAULT_INGEST_BATCH = 5000
 DEFAULT_API_CONCURRENCY = 16
+# The purposes a client may give for an operation (`X-Purpose`), as codes.
+DEFAULT_PURPOSES = ("service", "case", "statistics", "audit", "maintenance")
 DEFAULT_EDIT_LOCK_WAIT = 5.0
 DEFAULT_PII_LOOKUP_RATE = 0.5
 DEFAULT_PII_LOOKUP_BURST = 10
@@ -52,6 +55,10 @@ class Settings:
     answers BUSY (nothing changed; retry).
     `HUB_PII_LOOKUP_RATE` and `HUB_PII_LOOKUP_BURST`: lookups and searches by a personal identifier
     (ID number, phone, birth date) one client may make per second on average and at once.
+    `HUB_PURPOSES`: the purpose codes a client may send in `X-Purpose`, comma-separated (default
+    service,case,statistics,audit,maintenance); the access log keeps the code.
+    `HUB_ACCESS_LOG_KEY_FILE`: a file of random bytes; the access log keeps personal values as
+    HMAC-SHA256 digests under it (plain SHA-256 without it).
     """
 
     database_url: str
@@ -62,6 +69,8 @@ class Settings:
     edit_lock_wait: float = DEFAULT_EDIT_LOCK_WAIT
     pii_lookup_rate: float = DEFAULT_PII_LOOKUP_RATE
     pii_lookup_burst: int = DEFAULT_PII_LOOKUP_BURST
+    purposes: tuple[str, ...] = DEFAULT_PURPOSES
+    access_log_key_file: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +85,8 @@ class Settings:
             edit_lock_wait=_seconds(env, "HUB_EDIT_LOCK_WAIT", DEFAULT_EDIT_LOCK_WAIT),
             pii_lookup_rate=_seconds(env, "HUB_PII_LOOKUP_RATE", DEFAULT_PII_LOOKUP_RATE),
             pii_lookup_burst=_count(env, "HUB_PII_LOOKUP_BURST", DEFAULT_PII_LOOKUP_BURST, least=1),
+            purposes=_codes(env, "HUB_PURPOSES", DEFAULT_PURPOSES),
+            access_log_key_file=env.get("HUB_ACCESS_LOG_KEY_FILE", "").strip() or None,
         )
 
 
@@ -99,6 +110,20 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < value <= 3600:
         raise InputError(f"{name}={raw!r}: expected a number more than 0 and at most 3600")
     return value
+
+
+def _codes(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    codes = tuple(dict.fromkeys(c.strip().lower() for c in raw.split(",") if c.strip()))
+    bad = [c for c in codes if not c.replace("-", "").replace("_", "").isalnum() or len(c) > 64]
+    if not codes or bad:
+        raise InputError(
+            f"{name}={raw!r}: expected comma-separated codes of letters, digits, - and _ (at most 64"
+            f" characters each), e.g. {','.join(default)}"
+        )
+    return codes
 
 
 def get_settings() -> Settings:

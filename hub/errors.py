@@ -8,6 +8,7 @@
     ├── ForbiddenError            the client may not do or see this (code FORBIDDEN)
     ├── ConflictError             someone changed the thing meanwhile (code CONFLICT)
     ├── BusyError                 another edit holds what this one needs; retry shortly (code BUSY)
+    ├── AccessLogUnavailableError personal data read but not logged: withheld (code ACCESS_LOG_UNAVAILABLE)
     └── DatabaseStateError        the database is not migrated to this version (code DATABASE_STATE)
 
 Messages name the bad value and say what to do about it.
@@ -16,6 +17,7 @@ Messages name the bad value and say what to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "AccessLogUnavailableError",
     "BusyError",
     "ConflictError",
     "DatabaseStateError",
@@ -67,6 +69,12 @@ class BusyError(HubError):
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class AccessLogUnavailableError(HubError):
+    """The access log could not be written, so the personal data the operation read is withheld."""
+
+    code = "ACCESS_LOG_UNAVAILABLE"
 
 
 class DatabaseStateError(HubError):

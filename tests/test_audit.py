@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit import GENESIS, KEY_FILE_VARIABLE, append_only_ddl, event_hash, record_event, verify
 from hub.store.database import make_engine
-from hub.store.models import AuditEvent
+from hub.store.models import AccessLog, AuditEvent
 
 
 @pytest.fixture
@@ -351,3 +351,16 @@ def test_a_broken_trail_gets_no_checkpoint(
     code, out, _ = hub(database_url, "audit", "checkpoint", "--output", str(output))
     assert code == 1 and "BROKEN at event 2" in out and "no checkpoint written" in out
     assert not output.exists()
+
+
+def test_the_database_refuses_to_change_the_access_log(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        session.add(AccessLog(operation="query{person{idNumber}}", entity_ids=["per_1"], fields=["idNumber"]))
+    statements = ["UPDATE access_log SET entity_ids = '[]'", "DELETE FROM access_log"]
+    if engine.dialect.name == "postgresql":
+        statements.append("TRUNCATE access_log")
+    for statement in statements:
+        with pytest.raises(DBAPIError, match="access_log is append-only"), engine.begin() as connection:
+            connection.execute(text(statement))
+    with Session(engine) as session:
+        assert session.scalar(select(AccessLog.entity_ids)) == ["per_1"]

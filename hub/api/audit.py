@@ -47,15 +47,41 @@ class AuditEvent:
     hash: str
 
 
-@strawberry.type(description="A response that showed personal data of entities to a client.")
+@strawberry.type(description="A personal identifier an operation looked up or searched by, as a digest.")
+class AccessLookup:
+    argument: str = strawberry.field(
+        description="`idNumber`, `phone`, `birthDate`; `id_number`, `phone`, ... of a `match` record."
+    )
+    value: str = strawberry.field(
+        description="`hmac-sha256:<hex>` under the access log's key (`sha256:<hex>` without one)."
+    )
+
+
+@strawberry.type(
+    description="An operation that showed personal data of entities to a client, or looked up a personal"
+    " identifier."
+)
 class AccessLogEntry:
     id: strawberry.ID
     occurred_at: datetime
     client: str | None
-    operation: str
+    operation: str = strawberry.field(
+        description="The operation's text without comments and whitespace, string literals as `…`,"
+        " cut to 256 characters."
+    )
+    operation_hash: str | None = strawberry.field(
+        description="SHA-256 (hex) of the operation's full text as sent; null in rows older than it."
+    )
+    operation_name: str | None
+    variables: JSON | None = strawberry.field(
+        description="The operation's variables, personal values (ID numbers, phones, birth dates) as digests."
+    )
+    lookups: list[AccessLookup] = strawberry.field(
+        description="Each personal identifier it looked up or searched by, found or not."
+    )
     entity_ids: list[str]
     fields: list[str] = strawberry.field(description="`idNumber` whole, `idNumber:masked` masked, ...")
-    purpose: str | None
+    purpose: str | None = strawberry.field(description="The purpose code the client gave (`X-Purpose`).")
 
 
 @strawberry.type
@@ -215,6 +241,12 @@ def access_log_page(
                 occurred_at=r.occurred_at,
                 client=names.get(r.client_id) if r.client_id else None,
                 operation=r.operation,
+                operation_hash=r.operation_hash,
+                operation_name=r.operation_name,
+                variables=r.variables,
+                lookups=[
+                    AccessLookup(argument=str(x["argument"]), value=str(x["value"])) for x in r.lookups or ()
+                ],
                 entity_ids=[str(e) for e in r.entity_ids],
                 fields=[str(f) for f in r.fields],
                 purpose=r.purpose,

@@ -8,12 +8,11 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from graphql import DocumentNode, GraphQLError
-from sqlalchemy.orm import Session
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from hub.errors import HubError
-from hub.store.models import AccessLog as AccessLogRow
+from hub import access_log
+from hub.errors import HubError, InputError
 
 __all__ = ["AccessLog", "ErrorCodes", "ParseOnce", "UnitOfWork"]
 
@@ -62,31 +61,41 @@ class ParseOnce(SchemaExtension):
 
 
 class AccessLog(SchemaExtension):
-    """Write one access-log row per response that showed personal data: who, which entities and fields,
-    which operation, when, and the purpose the client gave (`X-Purpose` header). In its own
-    transaction, so the log is kept even when the operation rolls back."""
+    """Write one access-log row per operation that showed personal data or looked up a personal
+    identifier (even when nothing was found): who, which entities and fields, which operation (its
+    text without literals, the hash of the full text, its name, its variables and lookups with
+    personal values as digests), when, and the purpose code the client gave (`X-Purpose`, one of
+    `HUB_PURPOSES`; an unknown one is refused with BAD_INPUT before anything is read).
+
+    The row is written in its own transaction, so it is kept when the operation rolls back. When it
+    cannot be written, the data is withheld (ACCESS_LOG_UNAVAILABLE): an unlogged read of personal
+    data would be a leak. See `hub/access_log.py`.
+    """
+
+    purpose: str | None = None
+    refused: bool = False
+
+    def on_execute(self) -> Iterator[None]:
+        try:
+            self.purpose = access_log.purpose_of(getattr(self.execution_context.context, "request", None))
+        except InputError as exc:
+            self.refused = True
+            self.execution_context.result = access_log.refusal(exc)
+        yield
 
     def on_operation(self) -> Iterator[None]:
         yield
-        context = self.execution_context.context
-        personal = getattr(context, "personal", None)
-        if not personal:
+        ec = self.execution_context
+        if self.refused or not hasattr(ec.context, "personal"):
             return
-        request = context.request
-        purpose = request.headers.get("x-purpose") if request is not None else None
-        name = self.execution_context.operation_name or "anonymous"
-        query = " ".join((self.execution_context.query or "").split())
-        with Session(context.engine) as session:
-            session.add(
-                AccessLogRow(
-                    client_id=context.client.id if context.client else None,
-                    operation=f"{name}: {query}"[:256],
-                    entity_ids=sorted(personal),
-                    fields=sorted({f for fields in personal.values() for f in fields}),
-                    purpose=purpose[:256] if purpose else None,
-                )
+        try:
+            access_log.write(
+                ec.context, ec.query, ec.graphql_document, ec.operation_name, ec.variables, self.purpose
             )
-            session.commit()
+        except Exception:  # whatever it was, the data must not leave unlogged
+            client = ec.context.client.name if ec.context.client else None
+            log.exception("access log not written, response withheld (client %s)", client)
+            access_log.withhold(ec.result)
 
 
 class ErrorCodes(SchemaExtension):

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import orjson
 import pytest
 from api_city import City, data, post
+from sqlalchemy import text
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 
 from hub.audit import record_event
 
@@ -17,7 +25,8 @@ EVENTS = """query($actor: String, $action: String, $entity: ID, $since: DateTime
     totalCount edges { cursor node { id occurredAt actor action subjectIds before after prevHash hash } }
     pageInfo { hasNextPage endCursor } } }"""
 ACCESS = """query($name: String, $entity: ID) { accessLog(client: $name, entityId: $entity) {
-  totalCount edges { node { client operation entityIds fields purpose } } } }"""
+  totalCount edges { node { client operation operationHash operationName variables
+    lookups { argument value } entityIds fields purpose } } } }"""
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +103,164 @@ def test_the_access_log_by_client_and_entity(city: City) -> None:
         assert log["totalCount"] == 1
         [entry] = [e["node"] for e in log["edges"]]
         assert entry["client"] == name and entry["entityIds"] == [entity] and entry["fields"] == ["idNumber"]
-        assert entry["operation"].startswith("Case:")
+        assert entry["operationName"] == "Case" and entry["operation"].startswith("query Case(")
         seen_by = {e["node"]["client"] for e in data(auditor, ACCESS, entity=entity)["accessLog"]["edges"]}
         assert name in seen_by
         assert data(auditor, ACCESS, name="no such client")["accessLog"]["totalCount"] == 0
+
+
+def a_person(city: City) -> tuple[str, str]:
+    """A current person entity and the ID number the hub shows for it."""
+    entity = city.one(
+        "SELECT m.entity_id FROM membership m JOIN source_record r ON r.id = m.record_id"
+        " JOIN source s ON s.id = r.source_id WHERE m.valid_to IS NULL AND s.name = 'household_registry'"
+        " ORDER BY r.id LIMIT 1"
+    )
+    with city.client("pii:read") as client:
+        id_number = data(client, "query($id: ID!) { person(id: $id) { idNumber } }", id=entity)["person"]
+    return entity, id_number["idNumber"]
+
+
+def sha(value: str) -> str:
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def log_of(city: City, client: TestClient) -> list[dict[str, Any]]:
+    """The access-log entries of the client `client`, as an auditor reads them."""
+    name = data(client, "{ viewer { name } }")["viewer"]["name"]
+    with city.client(role="auditor") as auditor:
+        return [e["node"] for e in data(auditor, ACCESS, name=name)["accessLog"]["edges"]]
+
+
+def test_the_access_log_keeps_what_was_asked_without_the_personal_values(city: City) -> None:
+    entity, id_number = a_person(city)
+    # A comment longer than the operation column once filled it; the ID number is written into the
+    # text once and passed once as a variable of an innocent name.
+    query = (
+        "# " + "padding " * 40 + "\n"
+        "query Case($x: String!, $r: JSON!) {"
+        f' person: personByIdNumber(idNumber: "{id_number}") {{ idNumber }}'
+        " again: personByIdNumber(idNumber: $x) { name }"
+        " match(kind: PERSON, record: $r) { score } }"
+    )
+    record = {"name": "某人", "id_number": id_number, "phone": "13912345678"}
+    with city.client("pii:read") as client:
+        response = client.post(
+            "/graphql",
+            json={"query": query, "variables": {"x": id_number, "r": record}},
+            headers={"X-Purpose": "case"},
+        )
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        [entry] = log_of(city, client)
+    assert entry["operationName"] == "Case" and entry["purpose"] == "case"
+    assert entry["operation"].startswith("query Case($x:String!$r:JSON!){person:personByIdNumber(idNumber:")
+    assert entry["operationHash"] == hashlib.sha256(query.encode()).hexdigest()
+    assert entry["variables"] == {
+        "x": sha(id_number),
+        "r": {**record, "id_number": sha(id_number), "phone": sha("13912345678")},
+    }
+    assert {(x["argument"], x["value"]) for x in entry["lookups"]} == {
+        ("idNumber", sha(id_number)),
+        ("id_number", sha(id_number)),
+        ("phone", sha("13912345678")),
+    }
+    assert entity in entry["entityIds"]
+    assert id_number not in orjson.dumps(entry).decode() and "13912345678" not in orjson.dumps(entry).decode()
+
+
+def test_a_lookup_that_finds_nobody_is_logged(city: City) -> None:
+    # Asking whether a number is known is itself a read of personal data.
+    with city.client("pii:read") as client:
+        found = data(
+            client,
+            "query Who($n: String!) { personByIdNumber(idNumber: $n) { name } }",
+            n="110101190001010000",
+        )
+        assert found["personByIdNumber"] is None
+        [entry] = log_of(city, client)
+    assert entry["entityIds"] == [] and entry["fields"] == []
+    assert entry["lookups"] == [{"argument": "idNumber", "value": sha("110101190001010000")}]
+    assert entry["variables"] == {"n": sha("110101190001010000")}
+
+
+def test_a_purpose_is_one_of_the_configured_codes(city: City) -> None:
+    entity, _ = a_person(city)
+    query = "query Case($id: ID!) { person(id: $id) { idNumber } }"
+    with city.client("pii:read") as client:
+        refused = client.post(
+            "/graphql", json={"query": query, "variables": {"id": entity}}, headers={"X-Purpose": "curiosity"}
+        ).json()
+        assert refused["data"] is None
+        [error] = refused["errors"]
+        assert error["extensions"]["code"] == "BAD_INPUT"
+        assert (
+            "'curiosity'" in error["message"]
+            and "service, case, statistics, audit, maintenance" in error["message"]
+        )
+        assert log_of(city, client) == []  # nothing was read, so nothing to log
+        for header in ({"X-Purpose": "Statistics"}, {}):
+            body = client.post("/graphql", json={"query": query, "variables": {"id": entity}}, headers=header)
+            assert "errors" not in body.json()
+        assert [e["purpose"] for e in log_of(city, client)] == ["statistics", None]
+
+
+def test_the_purposes_are_configured(city: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_PURPOSES", "tax-audit, welfare")
+    with city.client("pii:read") as client:
+        for purpose, code in (("welfare", None), ("case", "BAD_INPUT")):
+            body = client.post(
+                "/graphql", json={"query": "{ viewer { name } }"}, headers={"X-Purpose": purpose}
+            ).json()
+            assert (body.get("errors") or [{"extensions": {"code": None}}])[0]["extensions"]["code"] == code
+        assert "tax-audit, welfare" in body["errors"][0]["message"]
+
+
+@contextmanager
+def a_broken_access_log(city: City) -> Iterator[None]:
+    """Inserts into access_log fail, as on a full disk (put back afterwards: the city is shared)."""
+    if city.engine.dialect.name == "postgresql":
+        create = [
+            "CREATE FUNCTION access_log_broken() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$",
+            "CREATE TRIGGER access_log_broken BEFORE INSERT ON access_log"
+            " FOR EACH ROW EXECUTE FUNCTION access_log_broken()",
+        ]
+        drop = ["DROP TRIGGER access_log_broken ON access_log", "DROP FUNCTION access_log_broken()"]
+    else:
+        create = [
+            "CREATE TRIGGER access_log_broken BEFORE INSERT ON access_log"
+            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        ]
+        drop = ["DROP TRIGGER access_log_broken"]
+    with city.engine.begin() as connection:
+        for statement in create:
+            connection.execute(text(statement))
+    try:
+        yield
+    finally:
+        with city.engine.begin() as connection:
+            for statement in drop:
+                connection.execute(text(statement))
+
+
+def test_personal_data_that_cannot_be_logged_is_withheld(
+    city: City, caplog: pytest.LogCaptureFixture
+) -> None:
+    entity, id_number = a_person(city)
+    query = "query Case($id: ID!) { person(id: $id) { name idNumber } }"
+    with city.client("pii:read") as client, a_broken_access_log(city):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            response = client.post("/graphql", json={"query": query, "variables": {"id": entity}})
+        # Data that shows nothing personal needs no log and still comes back.
+        assert data(client, "{ viewer { name } }")["viewer"]["name"]
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "ACCESS_LOG_UNAVAILABLE"}
+    for leak in (id_number, "INSERT", "access_log", "SQL", "disk"):
+        assert leak not in response.text
+    failures = [r for r in caplog.records if "access log not written" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is not None
+    assert "INSERT INTO access_log" in caplog.text

@@ -8,6 +8,7 @@ Memory stays flat: rows are produced one at a time.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator
@@ -20,9 +21,11 @@ import orjson
 
 from hub.errors import UnreadableFileError
 
-__all__ = ["ENCODINGS", "MAX_RECORD_BYTES", "RawRow", "SourceReader", "open_source"]
+__all__ = ["ENCODINGS", "ENCODING_SAMPLE_BYTES", "MAX_RECORD_BYTES", "RawRow", "SourceReader", "open_source"]
 
 ENCODINGS = ("utf-8", "gb18030")
+ENCODING_SAMPLE_BYTES = 1 << 16
+_NAMES = {"utf-8": "UTF-8", "gb18030": "GB18030"}
 MAX_RECORD_BYTES = 1 << 20
 _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 _BOM = b"\xef\xbb\xbf"
@@ -60,6 +63,12 @@ class SourceReader:
         self.format = fmt
         self.encoding = encoding.lower().replace("_", "-")
         self.size = path.stat().st_size
+        try:
+            _check_encoding(path.name, self._file.read(ENCODING_SAMPLE_BYTES), self.encoding)
+        except UnreadableFileError:
+            self._file.close()
+            raise
+        self._file.seek(0)
 
     @property
     def bytes_read(self) -> int:
@@ -87,7 +96,12 @@ class SourceReader:
         try:
             return raw.decode(self.encoding), None
         except UnicodeDecodeError as exc:
-            hint = "; try --encoding gb18030" if self.encoding == "utf-8" else ""
+            other = "gb18030" if self.encoding == "utf-8" else "utf-8"
+            hint = (
+                f"; the line reads as {_NAMES[other]}, unlike the file's start"
+                if _decodes(raw, other)
+                else ""
+            )
             return None, (
                 f"not valid {self.encoding}: byte 0x{raw[exc.start]:02x} at position {exc.start}{hint}"
             )
@@ -194,6 +208,37 @@ class SourceReader:
                 rest,
                 error=f"broken JSON: after element {index} ({exc}); the rest of the file could not be parsed",
             )
+
+
+def _decodes(raw: bytes, encoding: str, final: bool = True) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(raw, final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _check_encoding(name: str, sample: bytes, encoding: str) -> None:
+    """Refuse an encoding the start of the file says is likely wrong, before any row is read.
+
+    Bytes outside ASCII that decode as strict UTF-8 are almost surely UTF-8 (GB18030 text of some
+    length practically never does), so reading them as GB18030 would store garbled text silently: refused.
+    A start that is not UTF-8 but reads as GB18030, with most of its non-ASCII lines failing UTF-8, is
+    GB18030 (one broken line in a UTF-8 file is quarantined instead). Only the first
+    ENCODING_SAMPLE_BYTES are looked at.
+    """
+    whole = len(sample) < ENCODING_SAMPLE_BYTES
+    if encoding == "gb18030":
+        if sample.startswith(_BOM) or (not sample.isascii() and _decodes(sample, "utf-8", whole)):
+            raise UnreadableFileError(f"{name}: the file reads as UTF-8, not GB18030; pass --encoding utf-8")
+        return
+    if sample.isascii() or sample.startswith(_BOM) or _decodes(sample, "utf-8", whole):
+        return
+    lines = sample.split(b"\n")
+    lines = [line for line in (lines if whole else lines[:-1]) if not line.isascii()]
+    broken = sum(not _decodes(line, "utf-8") for line in lines)
+    if broken * 2 > len(lines) and _decodes(sample, "gb18030", whole):
+        raise UnreadableFileError(f"{name}: the file reads as GB18030, not UTF-8; pass --encoding gb18030")
 
 
 def _with_raw_nul(line: int, text: str) -> RawRow | None:

@@ -91,12 +91,9 @@ def test_gb18030_csv_is_read_when_asked(engine: Engine, tmp_path: Path) -> None:
 
 def test_gb18030_read_as_utf8_names_the_problem(engine: Engine, tmp_path: Path) -> None:
     path = write(tmp_path, "market.csv", "key,name\n91,华盛服装\n".encode("gb18030"))
-    summary = run(engine, path, Kind.LEGAL_ENTITY)
-    assert counts(summary) == (0, 0, 0, 1)
-    [(line, reason)] = quarantined(engine)
-    assert line == 2
-    assert reason.startswith("not valid utf-8: byte 0xbb at position 3")
-    assert "try --encoding gb18030" in reason
+    with pytest.raises(UnreadableFileError, match="reads as GB18030, not UTF-8; pass --encoding gb18030"):
+        run(engine, path, Kind.LEGAL_ENTITY)
+    assert quarantined(engine) == []
 
 
 def test_gb18030_jsonl(engine: Engine, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 HUB = [sys.executable, "-m", "hub"]
@@ -105,7 +106,8 @@ AS_OF = """query Then($id: ID!, $at: DateTime!) {
   person(id: $id, asOf: $at) { id name sourceRecords { source key } addresses { relation address { text } } }
 }"""
 ACCESS = """query Seen($id: ID!) {
-  accessLog(entityId: $id) { totalCount edges { node { occurredAt client operation fields purpose } } }
+  accessLog(entityId: $id) {
+    totalCount edges { node { occurredAt client operationName operation variables fields purpose } } }
 }"""
 
 
@@ -177,7 +179,7 @@ def main() -> None:
             "## The auditor\n\nA caseworker of civil affairs, whose client may see personal data,"
             " looks a person up for a case:"
         )
-        walk.run("caseworker", caseworker, PII, purpose="case 2026-118", id=a)
+        walk.run("caseworker", caseworker, PII, purpose="case", id=a)
         walk.say(
             "Who did what as `steward-li`, in the order it happened, each event chained to the one before:"
         )
@@ -200,8 +202,11 @@ def main() -> None:
             "## Checking the trail\n\n`hub audit verify` walks the hash chain from the first event:\n\n"
             f"```\n$ hub audit verify\n{verify}\n```\n\n"
             "Changing or deleting any row of `audit_event` (the database refuses both; someone would"
-            " have to drop its triggers first) makes it fail and name that row."
+            " have to drop its triggers first) makes it fail and name that row. A chain cannot show on"
+            " its own that its newest events were deleted or that it was rewritten with every later hash"
+            " recomputed: checkpoints kept outside the database can (below)."
         )
+        walk.say((Path(__file__).parent / "audit-reference.md").read_text().strip())
         sys.stdout.write("\n".join(walk.out))
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hub.errors import InputError
 
 __all__ = [
     "DEFAULT_API_CONCURRENCY",
+    "DEFAULT_API_LIMITS",
     "DEFAULT_DATABASE_FILE",
     "DEFAULT_INGEST_BATCH",
     "DEFAULT_PURPOSES",
+    "ApiLimits",
     "Settings",
     "default_ingest_workers",
     "default_resolve_workers",
@@ -23,11 +25,24 @@ __all__ = [
 DEFAULT_DATABASE_FILE = "hub.db"
 DEFAULT_INGEST_BATCH = 5000
 DEFAULT_API_CONCURRENCY = 16
-# The purposes a client may give for an operation (`X-Purpose`), as codes.
-DEFAULT_PURPOSES = ("service", "case", "statistics", "audit", "maintenance")
+DEFAULT_API_LIMITS: dict[str, float] = {
+    "HUB_API_MAX_BODY": 1024 * 1024,
+    "HUB_API_BODY_TIMEOUT": 10.0,
+    "HUB_API_MAX_QUERY": 64 * 1024,
+    "HUB_API_MAX_STRING": 4096,
+    "HUB_API_MAX_SEARCH": 200,
+    "HUB_API_MAX_REPRESENTATIONS": 1000,
+    "HUB_API_MAX_EXPANDED": 5000,
+    "HUB_API_RATE": 200.0,
+    "HUB_API_BURST": 400,
+    "HUB_API_CLIENT_CONCURRENCY": 8,
+    "HUB_API_QUEUE_WAIT": 2.0,
+}
 DEFAULT_EDIT_LOCK_WAIT = 5.0
 DEFAULT_PII_LOOKUP_RATE = 0.5
 DEFAULT_PII_LOOKUP_BURST = 10
+# The purposes a client may give for an operation (`X-Purpose`), as codes.
+DEFAULT_PURPOSES = ("service", "case", "statistics", "audit", "maintenance")
 
 
 def default_ingest_workers() -> int:
@@ -41,6 +56,68 @@ def default_resolve_workers() -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiLimits:
+    """What one request and one client may ask of a GraphQL server process, so none stalls the others.
+
+    `HUB_API_MAX_BODY`: bytes of a request body (413 above). `HUB_API_BODY_TIMEOUT`: seconds to
+    receive it (408 after). `HUB_API_MAX_QUERY`: characters of a query text (TOO_LARGE above).
+    `HUB_API_MAX_STRING`: characters of any string argument or variable; `HUB_API_MAX_SEARCH`: of
+    the arguments of searches, lookups by key and `match` (BAD_INPUT above). `HUB_API_MAX_REPRESENTATIONS`:
+    references one `_entities` call resolves (TOO_LARGE above). `HUB_API_MAX_EXPANDED`: selections a
+    query holds with every fragment spread expanded (QUERY_TOO_COMPLEX above). `HUB_API_RATE` and
+    `HUB_API_BURST`: operations per second one client may send on average and at once (429
+    RATE_LIMITED above; rate 0 for no limit). `HUB_API_CLIENT_CONCURRENCY`: operations of one client
+    that run at once (0: as many as `HUB_API_CONCURRENCY`); more wait up to `HUB_API_QUEUE_WAIT`
+    seconds for their turn, then answer 429 BUSY.
+    """
+
+    max_body: int
+    body_timeout: float
+    max_query: int
+    max_string: int
+    max_search: int
+    max_representations: int
+    max_expanded: int
+    rate: float
+    burst: int
+    client_concurrency: int
+    queue_wait: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ApiLimits:
+        d = DEFAULT_API_LIMITS
+
+        def count(name: str, least: int = 1) -> int:
+            return _count(env, name, int(d[name]), least=least)
+
+        def seconds(name: str, least: float = 0.0) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return d[name]
+            try:
+                value = float(raw)
+            except ValueError:
+                value = -1.0
+            if not least <= value <= 3600:
+                raise InputError(f"{name}={raw!r}: expected a number from {least:g} to 3600")
+            return value
+
+        return cls(
+            max_body=count("HUB_API_MAX_BODY"),
+            body_timeout=seconds("HUB_API_BODY_TIMEOUT", 0.1),
+            max_query=count("HUB_API_MAX_QUERY"),
+            max_string=count("HUB_API_MAX_STRING"),
+            max_search=count("HUB_API_MAX_SEARCH"),
+            max_representations=count("HUB_API_MAX_REPRESENTATIONS"),
+            max_expanded=count("HUB_API_MAX_EXPANDED"),
+            rate=seconds("HUB_API_RATE"),
+            burst=count("HUB_API_BURST"),
+            client_concurrency=count("HUB_API_CLIENT_CONCURRENCY", 0),
+            queue_wait=seconds("HUB_API_QUEUE_WAIT"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """What the hub reads from the environment.
 
@@ -51,6 +128,7 @@ class Settings:
     the database stores the kinds already done; 0 resolves one kind after another in one process.
     `HUB_API_CONCURRENCY`: GraphQL operations one server process runs at once (each holds a database
     connection); more wait their turn.
+    `ApiLimits`: what one request and one client may ask of a server process (see there).
     `HUB_EDIT_LOCK_WAIT`: seconds a steward's edit waits for a lock another edit holds before it
     answers BUSY (nothing changed; retry).
     `HUB_PII_LOOKUP_RATE` and `HUB_PII_LOOKUP_BURST`: lookups and searches by a personal identifier
@@ -66,6 +144,7 @@ class Settings:
     ingest_workers: int = 0
     resolve_workers: int = 0
     api_concurrency: int = DEFAULT_API_CONCURRENCY
+    api_limits: ApiLimits = field(default_factory=lambda: ApiLimits.from_env({}))
     edit_lock_wait: float = DEFAULT_EDIT_LOCK_WAIT
     pii_lookup_rate: float = DEFAULT_PII_LOOKUP_RATE
     pii_lookup_burst: int = DEFAULT_PII_LOOKUP_BURST
@@ -82,6 +161,7 @@ class Settings:
             ingest_workers=_count(env, "HUB_INGEST_WORKERS", default_ingest_workers(), least=0),
             resolve_workers=_count(env, "HUB_RESOLVE_WORKERS", default_resolve_workers(), least=0),
             api_concurrency=_count(env, "HUB_API_CONCURRENCY", DEFAULT_API_CONCURRENCY, least=1),
+            api_limits=ApiLimits.from_env(env),
             edit_lock_wait=_seconds(env, "HUB_EDIT_LOCK_WAIT", DEFAULT_EDIT_LOCK_WAIT),
             pii_lookup_rate=_seconds(env, "HUB_PII_LOOKUP_RATE", DEFAULT_PII_LOOKUP_RATE),
             pii_lookup_burst=_count(env, "HUB_PII_LOOKUP_BURST", DEFAULT_PII_LOOKUP_BURST, least=1),

@@ -3,11 +3,15 @@
     HubError                      every error the hub raises on purpose
     ├── InputError                the caller's input is wrong (code BAD_INPUT)
     │   ├── UnreadableFileError   a source file cannot be read as a whole
-    │   └── UnknownKindError      a kind other than person, address, legal_entity
+    │   ├── UnknownKindError      a kind other than person, address, legal_entity
+    │   ├── TooLargeError         a request, query or list over the API's size limits (code TOO_LARGE)
+    │   ├── QueryTooComplexError  a query whose shape would take too long to check (code QUERY_TOO_COMPLEX)
+    │   └── RequestTimeoutError   a request body that did not arrive in time (code REQUEST_TIMEOUT)
     ├── NotFoundError             no such entity, record or source (code NOT_FOUND)
     ├── ForbiddenError            the client may not do or see this (code FORBIDDEN)
     ├── ConflictError             someone changed the thing meanwhile (code CONFLICT)
     ├── BusyError                 another edit holds what this one needs; retry shortly (code BUSY)
+    ├── RateLimitedError          the client sent more operations than its rate allows (code RATE_LIMITED)
     ├── AccessLogUnavailableError personal data read but not logged: withheld (code ACCESS_LOG_UNAVAILABLE)
     └── DatabaseStateError        the database is not migrated to this version (code DATABASE_STATE)
 
@@ -25,6 +29,10 @@ __all__ = [
     "HubError",
     "InputError",
     "NotFoundError",
+    "QueryTooComplexError",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "TooLargeError",
     "UnknownKindError",
     "UnreadableFileError",
 ]
@@ -46,6 +54,24 @@ class UnreadableFileError(InputError):
 
 class UnknownKindError(InputError):
     pass
+
+
+class TooLargeError(InputError):
+    """A request body, query text or list over the size the API accepts; nothing was done."""
+
+    code = "TOO_LARGE"
+
+
+class QueryTooComplexError(InputError):
+    """A query whose fragments expand beyond what the API checks and runs; nothing was done."""
+
+    code = "QUERY_TOO_COMPLEX"
+
+
+class RequestTimeoutError(InputError):
+    """The request body did not arrive within the time the API waits for it; nothing was done."""
+
+    code = "REQUEST_TIMEOUT"
 
 
 class NotFoundError(HubError):
@@ -79,3 +105,13 @@ class AccessLogUnavailableError(HubError):
 
 class DatabaseStateError(HubError):
     code = "DATABASE_STATE"
+
+
+class RateLimitedError(HubError):
+    """The client sent more operations than its rate allows; retry after `retry_after` seconds."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

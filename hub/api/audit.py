@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, select
 from strawberry.scalars import JSON
 
 from hub.api.context import Info
+from hub.api.history import shown_event
 from hub.api.types import PageInfo, page_size
 from hub.errors import ForbiddenError, InputError
 from hub.store.database import json_array_contains
@@ -184,6 +185,8 @@ def audit_event_page(
         info, query, AuditEventRow.subject_ids, AuditEventRow.occurred_at, entity_id, since, until
     )
     total, rows, more = _page(info, query, AuditEventRow.id, first, after)
+    # A steward's personal value stays masked whatever the reader's scope; its read is logged.
+    shown = [shown_event(info, r.subject_ids, r.before, r.after) for r in rows]
     edges = [
         AuditEventEdge(
             cursor=_cursor(r.id),
@@ -193,13 +196,13 @@ def audit_event_page(
                 actor=r.actor,
                 action=r.action,
                 subject_ids=[str(s) for s in r.subject_ids],
-                before=r.before,
-                after=r.after,
+                before=before,
+                after=after,
                 prev_hash=r.prev_hash,
                 hash=r.hash,
             ),
         )
-        for r in rows
+        for r, (before, after) in zip(rows, shown, strict=True)
     ]
     return AuditEventConnection(
         total_count=total,

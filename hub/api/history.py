@@ -5,6 +5,7 @@ and the memberships it opened and closed share their instant and actor."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,10 +14,11 @@ from sqlalchemy import bindparam, select, text
 from strawberry.scalars import JSON
 
 from hub.api.context import Info
+from hub.privacy import api_name, field_meaning, mask_as
 from hub.store.database import json_array_contains
 from hub.store.models import AuditEvent
 
-__all__ = ["EntityChange", "entity_history"]
+__all__ = ["EntityChange", "entity_history", "shown_event"]
 
 
 @strawberry.type(description="One change of an entity: its members, or an audited edit that named it.")
@@ -33,6 +35,25 @@ class EntityChange:
     records_removed: list[int] = strawberry.field(description="Source record ids that left.")
     event_id: strawberry.ID | None = strawberry.field(description="The audit event, when there is one.")
     details: JSON | None = strawberry.field(description="What the audit event recorded after the edit.")
+
+
+def shown_event(info: Info, subject_ids: Iterable[Any], *parts: Any) -> list[Any]:
+    """An audit event's `before` and `after` as a reader sees them: a steward's value of a personal field
+    (an override) is masked whatever the reader's scope, as the trail keeps it, and noted for the access
+    log as masked on every entity the event names."""
+    after = parts[-1] if parts else None
+    attribute = after.get("attribute") if isinstance(after, dict) else None
+    meaning = field_meaning(attribute) if isinstance(attribute, str) else None
+    if meaning is None:
+        return list(parts)
+    for entity_id in subject_ids:
+        info.context.personal.setdefault(str(entity_id), set()).add(f"{api_name(str(attribute))}:masked")
+    return [
+        {k: mask_as(meaning, v) if k in ("value", "values") else v for k, v in part.items()}
+        if isinstance(part, dict)
+        else part
+        for part in parts
+    ]
 
 
 def _instant(value: Any) -> datetime:
@@ -78,6 +99,7 @@ def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
         # An edit's event carries the instant of the memberships it opened and closed: one change.
         at = _instant(occurred_at)
         c = changes.pop((at, actor), {"added": [], "removed": []})
+        [after] = shown_event(info, [entity_id], after)
         out.append((at, actor, action, sorted(c["added"]), sorted(c["removed"]), event_id, after))
     out += [
         (at, actor, "records.changed", sorted(c["added"]), sorted(c["removed"]), None, None)

@@ -8,6 +8,7 @@ birth date) are masked unless the client has `pii:read`, and each one shown is n
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -20,7 +21,7 @@ from hub.api.history import EntityChange
 from hub.api.loaders import LinkRow, MemberRow
 from hub.errors import InputError
 from hub.golden import Golden
-from hub.privacy import mask_birth_date, mask_features, mask_id_number, mask_phone
+from hub.privacy import MASKS, PERSONAL_FIELDS, api_name, mask_as, mask_features, personal_attribute
 from hub.store.models import Kind, LinkRelation
 
 __all__ = [
@@ -44,8 +45,8 @@ __all__ = [
 MAX_PAGE = 500  # the hard cap on any page
 DEFAULT_PAGE = 100
 
-_MASKS = {"id_number": mask_id_number, "phone": mask_phone, "birth_date": mask_birth_date}
-_PERSONAL = {"person": {"id_number": "idNumber", "phone": "phone", "birth_date": "birthDate"}}
+# kind → personal golden field → its GraphQL name, as the access log names it (from hub/privacy.py)
+_PERSONAL = {kind: {name: api_name(name) for name in fields} for kind, fields in PERSONAL_FIELDS.items()}
 
 
 @strawberry.enum(description="The three kinds of things the hub links.")
@@ -97,14 +98,17 @@ class SourceRecord:
     raw_features: strawberry.Private[dict[str, Any]]
 
     @strawberry.field(
-        description="The record as the source sent it (current version); personal values masked."
+        description="The record as the source sent it (current version); without pii:read, every value"
+        " under a personal field name (ID number, phone, birth date, in any common spelling) is masked,"
+        " at any depth and whatever its type."
     )
     async def payload(self, info: Info) -> JSON:
         payload = await info.context.loaders.payloads.load(self.record_id)
         return _shown_json(info, self.entity_id, payload)
 
     @strawberry.field(
-        description="Normalized values used for matching (current version); personal values masked."
+        description="Normalized values used for matching (current version); personal values masked"
+        " like the payload's."
     )
     def features(self, info: Info) -> JSON:
         return _shown_json(info, self.entity_id, self.raw_features)
@@ -231,7 +235,12 @@ class SourcedValue:
         raw = payload.get(_ORIGINAL_FIELD.get(self.attribute, self.attribute))
         if raw is None or raw == "":
             return None
-        return _shown(info, self.entity_id, self.kind, self.attribute, str(raw))
+        meaning = personal_attribute(self.kind, self.attribute)
+        if meaning is not None:
+            info.context.note_personal(self.entity_id, _PERSONAL[self.kind][self.attribute])
+            if not info.context.sees_pii:
+                raw = mask_as(meaning, raw)  # by the field, whatever the type of the source's value
+        return raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
 
 
 # The payload field a golden attribute is read from, where the names differ.
@@ -337,11 +346,12 @@ async def _value(info: Info, entity_id: str, kind: str, attribute: str) -> str |
 
 
 def _shown(info: Info, entity_id: str, kind: str, attribute: str, value: str) -> str:
-    personal = _PERSONAL.get(kind, {}).get(attribute)
-    if personal is None:
+    """A golden or source value of a field as this client may see it; a personal one noted for the log."""
+    meaning = personal_attribute(kind, attribute)
+    if meaning is None:
         return value
-    info.context.note_personal(entity_id, personal)
-    return value if info.context.sees_pii else _MASKS[attribute](value)
+    info.context.note_personal(entity_id, _PERSONAL[kind][attribute])
+    return value if info.context.sees_pii else MASKS[meaning](value)
 
 
 async def _lineage(info: Info, entity_id: str, kind: str) -> list[FieldLineage]:
@@ -651,7 +661,9 @@ class LegalEntity(Entity):
     async def established_on(self, info: Info) -> str | None:
         return await _value(info, str(self.id), "legal_entity", "established_on")
 
-    @strawberry.field
+    @strawberry.field(
+        description="Masked (139****5678) without pii:read: often the legal representative's own mobile."
+    )
     async def phone(self, info: Info) -> str | None:
         return await _value(info, str(self.id), "legal_entity", "phone")
 

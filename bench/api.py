@@ -271,7 +271,8 @@ def served(url: str, log: Path) -> Iterator[str]:
     with log.open("wb") as out:
         server = subprocess.Popen(
             [*HUB, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            env=hub_env(url),
+            # One token drives every request here: no per-client rate or share (the environment may set them).
+            env={"HUB_API_RATE": "0", "HUB_API_CLIENT_CONCURRENCY": "0", **hub_env(url)},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the workers can be stopped with it

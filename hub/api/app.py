@@ -2,7 +2,10 @@
 
 Every GraphQL request must carry `Authorization: Bearer <token>` of a live client; without one it is
 refused with HTTP 401 and the code UNAUTHENTICATED before any GraphQL work. Only the GraphiQL page
-itself (a browser's GET without a query) loads without a token; its requests then need one.
+itself (a browser's GET without a query) loads without a token; its requests then need one. Then the
+limits of `hub.config.ApiLimits` apply, each answered with a JSON error and its code: a client over
+its rate or its share of the slots gets 429 (RATE_LIMITED, BUSY) with Retry-After, a body too large
+413 (TOO_LARGE), too slow 408 (REQUEST_TIMEOUT), one that is not a JSON object 400 (BAD_INPUT).
 """
 
 from __future__ import annotations
@@ -24,8 +27,18 @@ from strawberry.asgi import GraphQL
 from hub import __version__
 from hub.api.auth import authenticate_connection
 from hub.api.context import HubContext
+from hub.api.limits import (
+    ClientSlots,
+    RateLimiter,
+    check_fields,
+    check_request,
+    read_body,
+    replay,
+    retry_after,
+)
 from hub.api.schema import schema
-from hub.config import get_settings
+from hub.config import ApiLimits, get_settings
+from hub.errors import BusyError, HubError, InputError, RateLimitedError
 from hub.store.database import make_engine
 from hub.store.migrations import current_revision, head_revision
 
@@ -41,20 +54,38 @@ class _HubGraphQL(GraphQL[HubContext, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)  # several times faster than the standard library's encoder
 
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # faster, and bounds nesting where the standard library recurses
+
     async def get_context(self, request: Any, response: Any) -> HubContext:
         client = request.scope.get("state", {}).get("client")
         return HubContext(engine=self.engine, reader=self.reader, request=request, client=client)
 
 
-class _Authenticated:
-    """ASGI wrapper: resolve the bearer token to a client, or refuse the request; then run at most
-    `concurrency` operations at once, so each finds a free database connection instead of blocking
-    the event loop while it waits for one."""
+def _refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A GraphQL-shaped JSON error for a request refused before any GraphQL work."""
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
 
-    def __init__(self, app: ASGIApp, reader: Engine, concurrency: int) -> None:
+
+_STATUS = {"TOO_LARGE": 413, "REQUEST_TIMEOUT": 408, "RATE_LIMITED": 429, "BUSY": 429}
+
+
+class _Authenticated:
+    """ASGI wrapper, in the order of the work it saves: resolve the bearer token to a client or
+    refuse the request; hold the client to its rate; read and check the whole body (bounded in size
+    and time); wait for one of the client's share of the slots; then run at most `concurrency`
+    operations at once, so each finds a free database connection instead of blocking the event loop
+    while it waits for one. A slow or huge body or a greedy client holds no slot another needs."""
+
+    def __init__(self, app: ASGIApp, reader: Engine, concurrency: int, limits: ApiLimits) -> None:
         self.app = app
         self.reader = reader
+        self.limits = limits
         self.slots = asyncio.Semaphore(concurrency)
+        self.rate = RateLimiter(limits.rate, limits.burst) if limits.rate > 0 else None
+        per_client = min(limits.client_concurrency or concurrency, concurrency)
+        self.client_slots = ClientSlots(per_client, limits.queue_wait)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,37 +97,75 @@ class _Authenticated:
             and "text/html" in request.headers.get("accept", "")
             and "query" not in request.query_params
         )
-        if not ide_page:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            client = None
-            if scheme.lower() == "bearer" and token.strip():
-                client = authenticate_connection(self.reader, token.strip())
-            if client is None:
-                reason = "a valid, unrevoked client token" if token else "a client token"
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": f"this API needs {reason}: send `Authorization: Bearer <token>`"
-                                " (tokens come from `hub clients add`)",
-                                "extensions": {"code": "UNAUTHENTICATED"},
-                            }
-                        ]
-                    },
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response(scope, receive, send)
-                return
-            scope.setdefault("state", {})["client"] = client
-        async with self.slots:
+        state = scope.setdefault("state", {})
+        state["limits"] = self.limits
+        if ide_page:
             await self.app(scope, receive, send)
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        client = None
+        if scheme.lower() == "bearer" and token.strip():
+            client = authenticate_connection(self.reader, token.strip())
+        if client is None:
+            reason = "a valid, unrevoked client token" if token else "a client token"
+            response = _refusal(
+                401,
+                "UNAUTHENTICATED",
+                f"this API needs {reason}: send `Authorization: Bearer <token>`"
+                " (tokens come from `hub clients add`)",
+                {"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
+        state["client"] = client
+        try:
+            if self.rate is not None and (wait := self.rate.allow(client.id)) is not None:
+                raise RateLimitedError(
+                    f"this client sent more than {self.limits.rate:g} operations a second"
+                    f" (HUB_API_RATE, bursts of {self.limits.burst}); retry in {wait:.2f} s",
+                    retry_after=wait,
+                )
+            if request.method == "POST":
+                body = await read_body(
+                    receive,
+                    request.headers.get("content-length"),
+                    self.limits.max_body,
+                    self.limits.body_timeout,
+                )
+                if "json" in request.headers.get("content-type", ""):
+                    check_request(body, self.limits.max_query)
+                receive = replay(body)
+            elif request.method == "GET":
+                self._check_parameters(request)
+            await self.client_slots.acquire(client.id)
+        except HubError as exc:
+            headers = None
+            if isinstance(exc, RateLimitedError | BusyError):
+                headers = {"Retry-After": retry_after(exc.retry_after)}
+            await _refusal(_STATUS.get(exc.code, 400), exc.code, str(exc), headers)(scope, receive, send)
+            return
+        try:
+            async with self.slots:
+                await self.app(scope, receive, send)
+        finally:
+            self.client_slots.release(client.id)
+
+    def _check_parameters(self, request: Request) -> None:
+        params = dict(request.query_params)
+        for name in ("variables", "extensions"):
+            if params.get(name):
+                try:
+                    params[name] = orjson.loads(params[name])
+                except orjson.JSONDecodeError as exc:
+                    raise InputError(f"`{name}` is not JSON ({exc}); give a JSON object") from None
+        check_fields(params, self.limits.max_query)
 
 
 def create_app(engine: Engine | None = None) -> Starlette:
     """Build the ASGI app on `engine` (default: `HUB_DATABASE_URL`, with a connection for each
     operation `HUB_API_CONCURRENCY` lets run at once, plus a few for tokens and the access log)."""
-    concurrency = get_settings().api_concurrency
+    settings = get_settings()
+    concurrency = settings.api_concurrency
     # No ping before each checkout (a round trip per request): a connection the database dropped
     # fails the operation using it, and SQLAlchemy then renews the whole pool.
     engine = engine or make_engine(pool_size=concurrency + 4, max_overflow=4, pool_pre_ping=False)
@@ -126,7 +195,11 @@ def create_app(engine: Engine | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            Route("/graphql", _Authenticated(graphql, reader, concurrency), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                _Authenticated(graphql, reader, concurrency, settings.api_limits),
+                methods=["GET", "POST"],
+            ),
         ],
         lifespan=lifespan,
     )

@@ -57,6 +57,7 @@ def server(city: City) -> Iterator[Server]:
         reader = add_client(session, f"reader-{uuid.uuid4().hex[:6]}", "reader")
     port = _free_port()
     env = {**os.environ, "HUB_DATABASE_URL": city.engine.url.render_as_string(hide_password=False)}
+    env["HUB_API_CLIENT_CONCURRENCY"] = "0"  # the one steward token stands for many stewards here
     process = subprocess.Popen(
         [sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
     )

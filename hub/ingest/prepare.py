@@ -18,7 +18,7 @@ import orjson
 
 from hub.contract import KIND_FIELDS
 from hub.ingest.readers import RawRow
-from hub.normalize.records import normalize_record
+from hub.normalize.records import NormalizedRecord, normalize_record
 from hub.resolve.kinds import match_fields, search_terms
 from hub.store.models import Kind
 
@@ -30,6 +30,7 @@ __all__ = [
     "PreparedItem",
     "content_hash",
     "duplicate_reason",
+    "normalize_contract_record",
     "normalize_payloads",
     "normalized_json",
     "prepare_batch",
@@ -72,13 +73,34 @@ class PreparedItem(NamedTuple):
 Normalized = tuple[str, str, bool, str, tuple[tuple[str, str], ...]]
 
 
+def normalize_contract_record(kind: Kind, record: Mapping[str, Any]) -> NormalizedRecord:
+    """`normalize_record`, plus a flag on each contract field sent as something other than text.
+
+    Contract fields are strings; a number, array, object or boolean is kept verbatim in the payload and
+    normalized as its text, like a malformed identifier, and flagged so that it is not mistaken for
+    what the source meant to send.
+    """
+    normalized = normalize_record(kind.value, record)
+    for name in KIND_FIELDS[kind]:
+        value = record.get(name)
+        if value is not None and not isinstance(value, str):
+            wrong = f"expected text, got {_a(_json_type(value))}"
+            found = normalized.flags.get(name)
+            normalized.flags[name] = f"{wrong}; {found}" if found else wrong
+    return normalized
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
+
+
 def normalized_json(kind: Kind, record: dict[str, Any]) -> Normalized:
     """The record's features, flags and match fields as JSON texts, whether anything was flagged, and
     the terms it can be searched by.
 
     Called only for records that are new or changed: an unchanged record keeps what it has.
     """
-    normalized = normalize_record(kind.value, record)
+    normalized = normalize_contract_record(kind, record)
     flags = normalized.flags
     match = match_fields(kind.value, normalized.features)
     return (
@@ -132,7 +154,7 @@ def duplicate_reason(key: str, first_line: int | None, identical: bool) -> str:
 
 
 def _json_type(value: object) -> str:
-    names = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+    names = {list: "array", dict: "object", str: "string", int: "number", float: "number", bool: "boolean"}
     return names.get(type(value), "null" if value is None else type(value).__name__)
 
 

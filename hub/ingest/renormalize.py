@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from hub.normalize.records import normalize_record
+from hub.ingest.prepare import normalize_contract_record
 from hub.resolve.kinds import flatten, match_fields, search_terms
 from hub.store.models import Kind, RecordVersion, SearchTerm, SourceRecord
 
@@ -58,7 +58,7 @@ def renormalize(
             new_terms: list[dict[str, object]] = []
             for version_id, record_kind, payload, features, flags, match, record_id, version in rows:
                 kind_name = Kind(record_kind).value
-                normalized = normalize_record(kind_name, payload)
+                normalized = normalize_contract_record(Kind(record_kind), payload)
                 fields = match_fields(kind_name, normalized.features)
                 before, after = (
                     set(search_terms(kind_name, match or flatten(kind_name, features))),

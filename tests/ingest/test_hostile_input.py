@@ -122,3 +122,52 @@ def test_python_api_quarantines_unstorable_text(engine: Engine) -> None:
     assert "contains a NUL character" in reasons[1]
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(RecordVersion)) == 2
+
+
+def flags_and_payload(engine: Engine, key: str) -> tuple[dict[str, object], dict[str, object]]:
+    with Session(engine) as session:
+        flags, payload = session.execute(
+            select(RecordVersion.flags, RecordVersion.payload)
+            .join(SourceRecord, SourceRecord.id == RecordVersion.record_id)
+            .where(SourceRecord.key == key)
+        ).one()
+        return flags, payload
+
+
+TYPED = {
+    "key": "p1",
+    "name": "王伟",
+    "id_number": 320581198503021234,
+    "phone": ["13912345678"],
+    "gender": True,
+    "address": {"road": "海虞北路", "number": "18号"},
+    "note": 7,  # not a contract field: anything goes, no flag
+}
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_contract_fields_of_another_type_are_kept_and_flagged(
+    engine: Engine, tmp_path: Path, workers: int
+) -> None:
+    path = write(tmp_path, "p.jsonl", jsonl(TYPED, GOOD[0]))
+    summary = run(engine, path, parallel=True, workers=workers)
+    assert counts(summary) == (2, 0, 0, 0)
+    assert summary.flagged == 1
+    flags, payload = flags_and_payload(engine, "p1")
+    assert payload == TYPED  # verbatim: the number stays a number
+    assert flags["id_number"] == "expected text, got a number; check digit 4, expected 0"
+    assert str(flags["phone"]).startswith("expected text, got an array")
+    assert str(flags["gender"]).startswith("expected text, got a boolean")
+    assert flags["address"] == "expected text, got an object"
+    assert "note" not in flags
+
+
+def test_type_flags_survive_renormalize(engine: Engine) -> None:
+    from hub.ingest.renormalize import renormalize
+
+    with Session(engine) as session, session.begin():
+        ingest_records(session, "grid_collection", Kind.PERSON, [TYPED])
+    before = flags_and_payload(engine, "p1")[0]
+    assert str(before["id_number"]).startswith("expected text, got a number")
+    assert renormalize(engine).updated == 0
+    assert flags_and_payload(engine, "p1")[0] == before

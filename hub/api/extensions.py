@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+import strawberry
 from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.federation.schema import FederationAny
+from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext, Info
 from strawberry.types.graphql import OperationType
 
 from hub import access_log
-from hub.errors import HubError, InputError
+from hub.api.limits import VariableCap, argument_caps, check_variables, expanded_size, too_complex
+from hub.config import ApiLimits, get_settings
+from hub.errors import HubError, InputError, TooLargeError
 
-__all__ = ["AccessLog", "ErrorCodes", "ParseOnce", "UnitOfWork"]
+__all__ = ["AccessLog", "DocumentCache", "ErrorCodes", "LimitedSchema", "UnitOfWork"]
 
 log = logging.getLogger(__name__)
 # The messages of strawberry's depth, alias and token limits.
@@ -39,25 +47,136 @@ class UnitOfWork(SchemaExtension):
         context.finish(commit=ok)
 
 
-_PARSED: OrderedDict[str, DocumentNode] = OrderedDict()
-_PARSED_MAX = 512
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A query text parsed, its shape checked and validated: what later requests with it reuse."""
+
+    document: DocumentNode
+    errors: list[GraphQLError]
+    caps: list[VariableCap]
 
 
-class ParseOnce(SchemaExtension):
-    """Parse each query text once: clients send the same few queries again and again. Only documents
-    that parsed are kept, so a syntax error goes the usual way and gets its code."""
+_Key = tuple[str, int, int, int]  # the query, and the limits its checks depended on
+_CHECKED: OrderedDict[_Key, _Checked] = OrderedDict()
+_CHECKED_MAX = 512
+# A parsed document takes about a hundred times its text: only short queries are kept, and the
+# cache is bounded in (estimated) bytes as well as in entries, so long queries cannot fill memory.
+_CACHED_QUERY_MAX = 8 * 1024
+_CACHE_BYTES_MAX = 32 * 1024 * 1024
+_BYTES_PER_CHARACTER = 128
+_cached_bytes = 0
+
+
+def _limits(context: object) -> ApiLimits:
+    request = getattr(context, "request", None)
+    limits = request.scope.get("state", {}).get("limits") if request is not None else None
+    return limits if isinstance(limits, ApiLimits) else get_settings().api_limits
+
+
+class DocumentCache(SchemaExtension):
+    """Parse and validate each query text once (clients send the same few queries again and again),
+    and refuse before validation a query whose fragments expand beyond `HUB_API_MAX_EXPANDED`
+    selections (validation and the depth limit would take exponential time on it) or whose string
+    arguments or variables are longer than `HUB_API_MAX_STRING` (`HUB_API_MAX_SEARCH` for searches).
+    Only documents that parsed are kept, so a syntax error goes the usual way and gets its code."""
+
+    def __init__(self) -> None:
+        self.checked: _Checked | None = None
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        query = context.query
-        if query is not None and (document := _PARSED.get(query)) is not None:
-            _PARSED.move_to_end(query)
-            context.graphql_document = document
+        limits = _limits(context.context)
+        key = self.key = (context.query or "", limits.max_string, limits.max_search, limits.max_expanded)
+        if (checked := _CHECKED.get(key)) is not None:
+            _CHECKED.move_to_end(key)
+            context.graphql_document = checked.document
+            self.checked = checked
         yield
-        if query is not None and context.graphql_document is not None and query not in _PARSED:
-            _PARSED[query] = context.graphql_document
-            if len(_PARSED) > _PARSED_MAX:
-                _PARSED.popitem(last=False)
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        limits = _limits(context.context)
+        checked = self.checked
+        if checked is None and context.graphql_document is not None:
+            checked = _check(context.graphql_document, context, limits)
+            _remember(self.key, checked)
+        if checked is not None:
+            errors = checked.errors
+            if not errors:
+                try:
+                    check_variables(context.variables, checked.caps, limits.max_string)
+                except InputError as exc:
+                    errors = [GraphQLError(str(exc), original_error=exc)]
+            context.pre_execution_errors = errors
+        yield
+
+
+def _check(document: DocumentNode, context: ExecutionContext, limits: ApiLimits) -> _Checked:
+    """The shape first (linear), then the string literals, then validation, which the shape bounds."""
+    caps: list[VariableCap] = []
+    try:
+        if (worst := expanded_size(document, limits.max_expanded)) is not None:
+            raise too_complex(worst[0], worst[1], limits.max_expanded)
+        caps = argument_caps(document, limits.max_string, limits.max_search)
+    except InputError as exc:
+        return _Checked(document, [GraphQLError(str(exc), original_error=exc)], caps)
+    errors = validate_document(context.schema._schema, document, tuple(context.validation_rules))
+    return _Checked(document, errors, caps)
+
+
+def _remember(key: _Key, checked: _Checked) -> None:
+    global _cached_bytes
+    if len(key[0]) > _CACHED_QUERY_MAX or key in _CHECKED:
+        return
+    _CHECKED[key] = checked
+    _cached_bytes += len(key[0]) * _BYTES_PER_CHARACTER
+    while len(_CHECKED) > _CHECKED_MAX or _cached_bytes > _CACHE_BYTES_MAX:
+        old, _ = _CHECKED.popitem(last=False)
+        _cached_bytes -= len(old[0]) * _BYTES_PER_CHARACTER
+
+
+class LimitedSchema(strawberry.federation.Schema):
+    """The federation schema with `_entities` checked before it resolves anything: at most
+    `HUB_API_MAX_REPRESENTATIONS` representations, each an object naming an entity type and only
+    that type's keys, as strings. A malformed one is BAD_INPUT, not an error inside strawberry."""
+
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
+        limits = _limits(info.context)
+        if len(representations) > limits.max_representations:
+            raise TooLargeError(
+                f"_entities: {len(representations):,} representations; at most"
+                f" {limits.max_representations:,} per request (HUB_API_MAX_REPRESENTATIONS): send them in"
+                " several requests"
+            )
+        for index, representation in enumerate(representations):
+            self._check_representation(index, representation, limits.max_search)
+        return super().entities_resolver(info, representations)
+
+    def _check_representation(self, index: int, representation: object, max_length: int) -> None:
+        where = f"_entities: representations[{index}]"
+        if not isinstance(representation, dict):
+            raise InputError(
+                f'{where} is a {type(representation).__name__}; give {{"__typename": ..., "id": ...}}'
+            )
+        name = representation.get("__typename")
+        type_ = self.schema_converter.type_map.get(name) if isinstance(name, str) else None
+        origin = getattr(getattr(type_, "definition", None), "origin", None)
+        reference = getattr(origin, "resolve_reference", None)
+        if reference is None:
+            raise InputError(
+                f"{where}: __typename {name!r} is not an entity type; use Person, Address or LegalEntity"
+            )
+        keys = [k for k in inspect.signature(reference).parameters if k not in ("cls", "info")]
+        given = {k: v for k, v in representation.items() if k != "__typename"}
+        if not given or any(k not in keys for k in given):
+            raise InputError(
+                f"{where}: a {name} is referred to by its keys ({', '.join(keys)}) alone; got {sorted(given)}"
+            )
+        for key, value in given.items():
+            if not isinstance(value, str):
+                raise InputError(f"{where}: {key} is a JSON {type(value).__name__}; give a string")
+            if len(value) > max_length:
+                raise InputError(f"{where}: {key} has {len(value):,} characters; at most {max_length:,}")
 
 
 class AccessLog(SchemaExtension):

@@ -18,7 +18,6 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.printer import print_schema
 from strawberry.scalars import JSON
@@ -26,7 +25,7 @@ from strawberry.types import ExecutionContext
 
 from hub.api.audit import AccessLogConnection, AuditEventConnection, access_log_page, audit_event_page
 from hub.api.context import Info
-from hub.api.extensions import AccessLog, ErrorCodes, ParseOnce, UnitOfWork
+from hub.api.extensions import AccessLog, DocumentCache, ErrorCodes, LimitedSchema, UnitOfWork
 from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_query
 from hub.api.lookup import ranked as rank
 from hub.api.matching import match_record
@@ -454,7 +453,7 @@ class MutationRoot:
         return await undo_edit(info, event_id, note)
 
 
-class _Schema(strawberry.federation.Schema):
+class _Schema(LimitedSchema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -473,8 +472,7 @@ schema = _Schema(
         lambda: AddValidationRules(_LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         # Clients send the same few queries again and again: parse and validate each once.
-        ParseOnce,
-        lambda: ValidationCache(maxsize=1024),
+        DocumentCache,
     ],
     federation_version="2.9",
 )

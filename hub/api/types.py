@@ -300,17 +300,24 @@ def offset_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
 
 
+_MAX_CURSOR = 32  # characters of the longest cursor a list gives out ("o:" and an offset below _MAX_OFFSET)
+_MAX_OFFSET = 10**12  # beyond any list here, and inside a 64-bit OFFSET of every database
+
+
 def offset_after(after: str | None) -> int:
-    """Where a page starting after cursor `after` begins; BAD_INPUT for a cursor no list gave out."""
+    """Where a page starting after cursor `after` begins; BAD_INPUT for a cursor no list gave out
+    (too long, not base64 or not text, or an offset no list reaches)."""
     if after is None:
         return 0
-    try:
-        prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-        if prefix == "o" and number.isdigit():
-            return int(number) + 1
-    except ValueError:
-        pass
-    raise InputError(f"after: {after!r} is not a cursor this list gave out")
+    if len(after) <= _MAX_CURSOR:
+        try:
+            prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
+            if prefix == "o" and number.isdigit() and int(number) < _MAX_OFFSET:
+                return int(number) + 1
+        except ValueError:  # not ASCII, not base64, not UTF-8 inside
+            pass
+    shown = after if len(after) <= 40 else f"{after[:40]}… ({len(after):,} characters)"
+    raise InputError(f"after: {shown!r} is not a cursor this list gave out; pass a page's endCursor")
 
 
 def page_size(first: int | None) -> int:

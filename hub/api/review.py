@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from hub.api.audit import require_role
 from hub.api.context import Info
-from hub.api.steward import WRITE_ROLES, run_edit, steward_of
+from hub.api.steward import run_edit, steward_of
 from hub.api.types import (
     DECISION_NAMES,
     EntityKind,

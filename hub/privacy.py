@@ -23,6 +23,7 @@ __all__ = [
     "NAME_VARIANTS",
     "PERSONAL_FIELDS",
     "PHONE",
+    "QUALIFIERS",
     "api_name",
     "field_meaning",
     "mask_as",
@@ -52,8 +53,8 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
 # The names source systems give these fields, compared after lower-casing and dropping separators
 # (`idNumber`, `ID_NUMBER`, `id-number` are all "idnumber"). A field name means one of these when its
 # last words spell a variant (`legal_rep_id_number`, `contact_phone`, `id_birth_date`), also in the
-# plural (`phones`) or with a number after it (`phone2`); a Chinese name when it ends with one of the
-# Chinese variants (`紧急联系人电话`).
+# plural (`phones`) or with a number or a qualifier after it (`phone2`, `phone_raw`, `mobile_home`;
+# `QUALIFIERS`); a Chinese name when it ends with one of the Chinese variants (`紧急联系人电话`).
 NAME_VARIANTS: dict[str, tuple[str, ...]] = {
     ID_NUMBER: (
         "idnumber", "idno", "idnum", "idcard", "idcardno", "idcardnum", "idcardnumber",
@@ -73,6 +74,10 @@ NAME_VARIANTS: dict[str, tuple[str, ...]] = {
         "出生日期", "生日", "出生年月", "出生年月日",
     ),
 }  # fmt: skip
+QUALIFIERS = frozenset(
+    {"raw", "orig", "original", "text", "str", "string", "value", "val", "old", "new", "prev", "previous",
+     "current", "main", "primary", "secondary", "alt", "other", "home", "work", "office", "list", "info"}
+)  # fmt: skip
 
 
 def mask_id_number(value: str) -> str:
@@ -144,8 +149,8 @@ _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[^\x00-\x7f]+")
 def field_meaning(name: str) -> str | None:
     """What a field named `name` holds if it is personal (`ID_NUMBER`, `PHONE`, `BIRTH_DATE`), else None."""
     words = [word.lower() for word in _WORD.findall(unicodedata.normalize("NFKC", name))]
-    while words and words[-1].isdigit():
-        words.pop()  # phone2, mobile_1
+    while words and (words[-1].isdigit() or words[-1] in QUALIFIERS):
+        words.pop()  # phone2, mobile_1, phone_raw
     if not words:
         return None
     if not words[-1].isascii():

@@ -110,6 +110,9 @@ def test_masking_a_masked_value_changes_nothing(value: str) -> None:
         ("contactPhone", PHONE),
         ("phone2", PHONE),
         ("phones", PHONE),
+        ("phone_raw", PHONE),
+        ("mobile_home", PHONE),
+        ("id_number_original", ID_NUMBER),
         ("联系电话", PHONE),
         ("birthday", BIRTH_DATE),
         ("dob", BIRTH_DATE),
@@ -123,6 +126,8 @@ def test_masking_a_masked_value_changes_nothing(value: str) -> None:
         ("established_on", None),
         ("household_number", None),
         ("key", None),
+        ("value", None),
+        ("phone_valid", None),
     ],
 )
 def test_a_field_is_personal_by_its_name_in_any_common_spelling(name: str, meaning: str | None) -> None:

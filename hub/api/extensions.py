@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -230,7 +231,11 @@ class ErrorCodes(SchemaExtension):
     def _coded(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if isinstance(original, HubError):
-            return _with_code(error, error.message, original.code)
+            coded = _with_code(error, error.message, original.code)
+            wait = getattr(original, "retry_after", None)  # BUSY, RATE_LIMITED: when to try again
+            if wait is not None and coded.extensions is not None:
+                coded.extensions["retryAfter"] = max(1, math.ceil(wait))
+            return coded
         if isinstance(original, GraphQLError):  # a variable's value could not be coerced
             return _with_code(error, error.message, "BAD_INPUT")
         if original is None and _LIMITS.search(error.message):

@@ -87,6 +87,7 @@ def test_lookups_by_personal_identifiers_are_rate_limited_per_client(city: City)
         refused = [e for e in body.get("errors", []) if e["extensions"]["code"] == "RATE_LIMITED"]
         # a burst of 10, then refused (one more may pass if a token refills meanwhile)
         assert 19 <= len(refused) <= 20, body.get("errors")
+        assert all(e["extensions"]["retryAfter"] >= 1 for e in refused)  # when to try again
         assert _code(post(client, BY_ID, i=person["idNumber"])) == "RATE_LIMITED"
     with city.client("pii:lookup") as other:  # another client has a bucket of its own
         assert data(other, BY_ID, i=person["idNumber"])["personByIdNumber"] is not None

@@ -114,24 +114,25 @@ _RUN = re.compile(r"[0-9]+")
 
 
 def _year(run: str) -> str | None:
-    return run if 1850 <= int(run) <= 2100 else None
+    """The year of birth a run of digits holds: itself (1991), or its start or end (19910307, 07031991)."""
+    if len(run) == 4:
+        candidates = [run]
+    elif len(run) == 8:
+        candidates = [run[:4], run[4:]]
+    else:
+        candidates = [run[:4]] if len(run) > 8 else []
+    return next((year for year in candidates if 1850 <= int(year) <= 2100), None)
 
 
 def mask_birth_date(value: str) -> str:
     """Keep the year only: "1985-03-02", "3/7/1985", "1985年3月2日", "19850302" -> "1985-**-**".
 
-    The year is a four-digit run of the value (or the start or end of an eight-digit one) that can be
-    a year of birth; a value without one ("85.3.2") is masked whole.
+    The year is the first run of digits that holds a year of birth (1850–2100); a value without one
+    ("85.3.2") is masked whole.
     """
     text = unicodedata.normalize("NFKC", value)
-    for match in _RUN.finditer(text):
-        run = match.group()
-        year = _year(run) if len(run) == 4 else (_year(run[:4]) or _year(run[-4:])) if len(run) == 8 else None
-        if year is None and len(run) > 8:
-            year = _year(run[:4])
-        if year is not None:
-            return f"{year}-**-**"
-    return "*" * len(text)
+    year = next((y for run in _RUN.findall(text) if (y := _year(run)) is not None), None)
+    return f"{year}-**-**" if year is not None else "*" * len(text)
 
 
 MASKS: dict[str, Callable[[str], str]] = {
@@ -190,9 +191,8 @@ def mask_as(meaning: str, value: Any) -> Any:
     """`value` (any JSON value) under a field that means `meaning`, masked by that field's mask.
 
     Text is masked; a number is masked as its digits (and comes back as text); a list has each element
-    masked and an object each value and each key with digits in it (two keys that mask alike stay
-    apart); null and booleans
-    say nothing personal and stay.
+    masked, and an object each value and each key with digits in it (two keys that mask alike stay
+    apart); null and booleans say nothing personal and stay.
     """
     if value is None or isinstance(value, bool):
         return value

@@ -120,11 +120,12 @@ def _after_id(after: str | None) -> int:
         return 0
     try:
         prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-        if prefix == "i" and number.isdigit():
+        if prefix == "i" and number.isdigit() and len(number) <= 18:  # an id, not past a 64-bit integer
             return int(number)
     except ValueError:
         pass
-    raise InputError(f"after: {after!r} is not a cursor this list gave out")
+    shown = after if len(after) <= 40 else f"{after[:40]}… ({len(after):,} characters)"
+    raise InputError(f"after: {shown!r} is not a cursor this list gave out; pass a page's endCursor")
 
 
 def _window(since: datetime | None, until: datetime | None) -> None:

@@ -210,28 +210,33 @@ class Ingestor:
         )
 
     def _quarantine(self, bulk: BulkWriter, rows: list[tuple[int | None, str, str]], stamp: Any) -> None:
-        """Keep each unusable row with its reason, once: re-ingesting the file adds no copies."""
+        """Keep and count each unusable row once, with its line; re-ingesting the file adds no copies.
+
+        Identical bad rows of one file are each kept (their lines differ), so the summary's count and
+        the rows kept agree; a row whose reason and raw text an earlier run kept is counted, not kept again.
+        """
         if not rows:
             return
         rows = [_storable(row) for row in rows]
-        hashed = {_row_hash(text, reason): (line, text, reason) for line, text, reason in rows}
-        known = {
-            row[0]
-            for row in bulk.lookup(
+        hashes = [_row_hash(text, reason) for _line, text, reason in rows]
+        earlier = {
+            digest
+            for digest, run_id in bulk.lookup(
                 _QUARANTINE,
-                ("row_hash",),
+                ("row_hash", "ingest_run_id"),
                 {"source_id": self.source.id, "kind": self.kind.value},
                 "row_hash",
-                list(hashed),
+                list(set(hashes)),
             )
+            if run_id != self.run.id
         }
         bulk.insert(
             _QUARANTINE,
             _QUARANTINE_COLUMNS,
             [
                 (self.run.id, self.source.id, self.kind.value, line, reason, text, digest, stamp)
-                for digest, (line, text, reason) in hashed.items()
-                if digest not in known
+                for digest, (line, text, reason) in zip(hashes, rows, strict=True)
+                if digest not in earlier
             ],
         )
         self.summary.quarantined += len(rows)

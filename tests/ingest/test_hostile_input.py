@@ -171,3 +171,20 @@ def test_type_flags_survive_renormalize(engine: Engine) -> None:
     assert str(before["id_number"]).startswith("expected text, got a number")
     assert renormalize(engine).updated == 0
     assert flags_and_payload(engine, "p1")[0] == before
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 5000])
+def test_every_bad_row_is_counted_and_kept_once(engine: Engine, tmp_path: Path, batch_size: int) -> None:
+    broken = '{"key": "x"\n'
+    twin = jsonl({"key": "p1", "name": "王伟"})
+    content = twin + broken + twin + broken + twin + jsonl(GOOD[0]) + broken + twin
+    path = write(tmp_path, "p.jsonl", content)
+    summary = run(engine, path, batch_size=batch_size)
+    assert counts(summary) == (2, 0, 0, 6)
+    assert summary.reasons == {"broken JSON": 3, "duplicate key": 3}
+    rows = quarantine_rows(engine)
+    assert [line for line, _, _ in rows] == [2, 3, 4, 5, 7, 8]  # each bad line, once
+    assert len(rows) == summary.quarantined
+    again = run(engine, path, batch_size=batch_size)
+    assert counts(again) == (0, 0, 2, 6)
+    assert quarantine_rows(engine) == rows  # re-ingesting the file adds no copies

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from hub.config import get_settings
 from hub.errors import AccessLogUnavailableError, HubError, InputError
+from hub.privacy import PERSONAL_FIELDS
 from hub.store.models import AccessLog
 
 __all__ = [
@@ -65,7 +66,7 @@ LOOKUP_ARGUMENTS = frozenset({"idNumber", "phone", "birthDate"})
 # Arguments that carry personal values without being lookups (`overrideValue(value: ...)`).
 _OTHER_PERSONAL_ARGUMENTS = frozenset({"value"})
 # Fields of a `record` (contract field names) that are personal identifiers.
-PERSONAL_RECORD_FIELDS = frozenset({"id_number", "phone", "birth_date", "legal_representative_id_number"})
+PERSONAL_RECORD_FIELDS = frozenset(name for fields in PERSONAL_FIELDS.values() for name in fields)
 _PERSONAL_NAMES = LOOKUP_ARGUMENTS | _OTHER_PERSONAL_ARGUMENTS | PERSONAL_RECORD_FIELDS
 OPERATION_SIZE = 256
 _ELIDED = "…"

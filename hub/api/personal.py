@@ -19,18 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from hub.access_log import PERSONAL_RECORD_FIELDS
 from hub.api.auth import PII_LOOKUP_SCOPE, PII_SCOPE
 from hub.api.context import Info
 from hub.api.limits import RateLimiter
 from hub.config import get_settings
 from hub.errors import ForbiddenError, RateLimitedError
 
-__all__ = ["PERSONAL_ARGUMENTS", "PERSONAL_RECORD_FIELDS", "look_up_personal", "personal_fields_of"]
-
-# GraphQL arguments that are personal identifiers, by their names in the schema.
-PERSONAL_ARGUMENTS = ("idNumber", "phone", "birthDate")
-# Contract fields of a record (`match`) that are personal identifiers.
-PERSONAL_RECORD_FIELDS = ("id_number", "phone", "birth_date", "legal_representative_id_number")
+__all__ = ["look_up_personal", "personal_fields_of"]
 
 _limiter: RateLimiter | None = None
 
@@ -47,7 +43,7 @@ def personal_fields_of(record: Mapping[str, object]) -> dict[str, str]:
     """The personal identifiers a `match` record gives (non-empty), by contract field."""
     return {
         name: str(record[name])
-        for name in PERSONAL_RECORD_FIELDS
+        for name in sorted(PERSONAL_RECORD_FIELDS)
         if record.get(name) is not None and str(record[name]).strip()
     }
 

@@ -63,8 +63,12 @@ class _HubGraphQL(GraphQL[HubContext, None]):
 
 
 def _refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """A GraphQL-shaped JSON error for a request refused before any GraphQL work."""
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    """A GraphQL-shaped JSON error for a request refused before any GraphQL work; a Retry-After header
+    is repeated as `extensions.retryAfter`, as errors inside an operation give it."""
+    extensions: dict[str, object] = {"code": code}
+    if headers and "Retry-After" in headers:
+        extensions["retryAfter"] = int(headers["Retry-After"])
+    body = {"errors": [{"message": message, "extensions": extensions}]}
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -308,6 +308,7 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert error_code(answers[2]) == "RATE_LIMITED"
     assert answers[2].headers["Retry-After"] == "1"
+    assert answers[2].json()["errors"][0]["extensions"]["retryAfter"] == 1
 
 
 def test_a_client_cannot_hold_more_than_its_share_of_the_slots(

@@ -20,7 +20,6 @@ import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from graphql import (
@@ -41,6 +40,7 @@ from graphql import (
 )
 from sqlalchemy.orm import Session
 
+from hub.audit import read_key
 from hub.config import get_settings
 from hub.errors import AccessLogUnavailableError, HubError, InputError
 from hub.privacy import PERSONAL_FIELDS
@@ -85,18 +85,7 @@ def load_digest_key(path: str | None) -> bytes | None:
     """The bytes of the access log's key file (read once per process), or None when none is set."""
     if not path:
         return None
-    try:
-        key = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"HUB_ACCESS_LOG_KEY_FILE={path!r} cannot be read ({exc.strerror}); check the path"
-        ) from None
-    if len(key) < 16:
-        raise InputError(
-            f"HUB_ACCESS_LOG_KEY_FILE={path!r} holds {len(key)} bytes; a key needs at least 16"
-            " (make one with `head -c 32 /dev/urandom > access-log.key`)"
-        )
-    return key
+    return read_key(path, "HUB_ACCESS_LOG_KEY_FILE", "access-log.key")
 
 
 def check_purpose(raw: str | None, allowed: Sequence[str]) -> str | None:

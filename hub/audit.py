@@ -45,6 +45,7 @@ __all__ = [
     "hold_head",
     "load_key",
     "read_checkpoints",
+    "read_key",
     "record_event",
     "verify",
 ]
@@ -318,16 +319,20 @@ def load_key(key_file: str | Path | None = None) -> bytes:
             f"no audit key: pass --key-file FILE or set {KEY_FILE_VARIABLE} to a file of random bytes kept"
             " outside the database, made once with `head -c 32 /dev/urandom > audit.key`"
         )
+    return read_key(path, "audit key file", "audit.key")
+
+
+def read_key(path: str | Path, what: str, example: str) -> bytes:
+    """The bytes of a key file (`what`: "audit key file"), refused when unreadable or shorter than 16
+    bytes; `example` names the file in the hint on how to make one."""
     try:
         key = Path(path).read_bytes()
     except OSError as exc:
-        raise InputError(
-            f"audit key file {str(path)!r} cannot be read ({exc.strerror}); check the path"
-        ) from None
+        raise InputError(f"{what} {str(path)!r} cannot be read ({exc.strerror}); check the path") from None
     if len(key) < _MIN_KEY_BYTES:
         raise InputError(
-            f"audit key file {str(path)!r} holds {len(key)} bytes; a key needs at least {_MIN_KEY_BYTES}"
-            " (make one with `head -c 32 /dev/urandom > audit.key`)"
+            f"{what} {str(path)!r} holds {len(key)} bytes; a key needs at least {_MIN_KEY_BYTES}"
+            f" (make one with `head -c 32 /dev/urandom > {example}`)"
         )
     return key
 

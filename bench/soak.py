@@ -173,6 +173,8 @@ class Tally:
     operations: dict[str, Operation] = field(default_factory=lambda: {op: Operation() for op in OPERATIONS})
     requests: int = 0
     elapsed: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds the server used during the load
+    client_cpu: float = 0.0  # and this process, the load generator
     interval: Counter[str] = field(default_factory=Counter)  # answers since the last memory sample
     left_undone: Counter[str] = field(default_factory=Counter)  # edits whose undo did not happen
 
@@ -381,6 +383,18 @@ def rss_mb(pids: list[int]) -> float:
     return total_kb / 1024
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (utime and stime of /proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Sample:
     at: float  # seconds since the load began
@@ -430,6 +444,7 @@ async def soak(
     tally = Tally(started=time.monotonic())
     deadline = tally.started + args.seconds
     samples: list[Sample] = [Sample(0.0, rss_mb(pids := server_pids()), len(pids), Counter())]
+    server_cpu, client_cpu = cpu_seconds(pids), time.process_time()
     print(f"  {0:5.0f} s  {samples[0].rss_mb:7.1f} MB ({samples[0].processes} processes)", flush=True)
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_memory(tally, samples, stop))
@@ -450,6 +465,8 @@ async def soak(
                 print(f"a worker failed: {task.exception()!r}", flush=True)
     finally:
         tally.elapsed = time.monotonic() - tally.started
+        tally.server_cpu = cpu_seconds(server_pids()) - server_cpu
+        tally.client_cpu = time.process_time() - client_cpu
         stop.set()
         await sampler
         for c in clients:
@@ -474,12 +491,17 @@ def report(tally: Tally, samples: list[Sample], seconds: float) -> None:
     total = sum(len(op.latencies) for op in tally.operations.values())
     errors = sum(sum(op.errors.values()) for op in tally.operations.values())
     conflicts = sum(sum(op.conflicts.values()) for op in tally.operations.values())
-    print(f"\n{total:,} requests in {elapsed:.0f} s ({total / elapsed:,.0f}/s): {errors:,} errors, ", end="")
-    print(f"{conflicts:,} conflicts", flush=True)
     print(
-        f"\n{'operation':<18}{'requests':>10}{'errors':>8}{'conflicts':>10}{'p50 ms':>9}{'p99 ms':>9}", end=""
+        f"\n{total:,} requests in {elapsed:.0f} s ({total / elapsed:,.0f}/s): {errors:,} errors,"
+        f" {conflicts:,} conflicts"
     )
-    print(f"{'max ms':>10}")
+    server, client = tally.server_cpu, tally.client_cpu
+    print(
+        f"CPU during the load: the server {server:,.0f} s ({server / elapsed:.0%} of a core),"
+        f" this load generator {client:,.0f} s ({client / elapsed:.0%} of a core)"
+    )
+    columns = ("requests", 10), ("errors", 8), ("conflicts", 10), ("p50 ms", 9), ("p99 ms", 9), ("max ms", 10)
+    print(f"\n{'operation':<18}" + "".join(f"{title:>{width}}" for title, width in columns))
     for name, op in tally.operations.items():
         p50, p99, top = percentiles(op.latencies)
         print(
@@ -545,7 +567,8 @@ def main() -> None:
         f"soak {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores: {persons:,} persons,"
         f" PostgreSQL, `hub serve --workers 2`, {args.in_flight} in flight for {args.seconds:.0f} s,"
         f" steward share {args.steward_share:.0%}, timeout {args.timeout:.0f} s"
-        + (f", server env {' '.join(args.server_env)}" if args.server_env else ""),
+        + (f", server env {' '.join(args.server_env)}" if args.server_env else "")
+        + f"; load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     directory = city(persons, args.seed)
@@ -568,6 +591,7 @@ def main() -> None:
             try:
                 with served(url, log) as base:
                     tally, samples = asyncio.run(soak(base, tokens, work, args))
+                    print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min)", flush=True)
             finally:
                 if log.exists():
                     kept = CACHE / f"soak-server-{persons}.log"

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from source_files import jsonl, write
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.ingest import IngestSummary, ingest_file, ingest_records
 from hub.store.models import Kind, Quarantine, RecordVersion, SourceRecord
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return path
-
-
-def jsonl(*records: object) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
 def run(engine: Engine, path: Path, **kwargs: object) -> IngestSummary:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from source_files import jsonl, write
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -16,16 +17,6 @@ from hub.store.models import Entity, Kind, Membership, Quarantine, RecordVersion
 
 ALICE = {"key": "p1", "name": "王伟", "id_number": "11010519491231002X", "phone": "13912345678"}
 BOB = {"key": "p2", "name": "李娜", "birth_date": "1985-03-02"}
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return path
-
-
-def jsonl(*records: object) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
 def run(engine: Engine, path: Path, kind: Kind = Kind.PERSON, **kwargs: object) -> IngestSummary:

@@ -219,13 +219,13 @@ _LEAF = st.one_of(
     _DIGITS,
     st.text(max_size=30),
 )
-_JSON = st.recursive(
-    _LEAF,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.one_of(_DIGITS, st.text()), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.one_of(_DIGITS, st.text()), inner, max_size=4)
+
+
+_JSON = st.recursive(_LEAF, _containers, max_leaves=12)
 
 
 def _strings(value: Any) -> list[str]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     ArgumentNode,
@@ -124,15 +125,11 @@ def record_operation(
     """The access log's view of an operation: text stripped of comments, whitespace and string
     literals (cut to its column), the SHA-256 of the full text, the variables with personal values
     as digests, and the personal identifiers the resolvers looked up (`lookups`), as digests."""
-    full_hash = hashlib.sha256(query.encode()).hexdigest()
     variables = dict(variables or {})
     if document is None:
+        full_hash = hashlib.sha256(query.encode()).hexdigest()
         return OperationRecord("", full_hash, operation_name, {}, _digested_lookups(lookups, key))
-    operation = _operation(document, operation_name)
-    name = operation_name or (operation.name.value if operation and operation.name else None)
-    text = strip_ignored_characters(print_ast(visit(document, _Literals())))
-    declared = _declared(operation)
-    personal, records = _personal_uses(operation)
+    text, full_hash, name, declared, personal, records = _shape(query, operation_name, document)
     kept = {}
     for variable in declared:
         if variable not in variables:
@@ -143,7 +140,47 @@ def record_operation(
             kept[variable] = _digest_all(value, key)
         else:
             kept[variable] = _scrub(value, key)
-    return OperationRecord(text[:OPERATION_SIZE], full_hash, name, kept, _digested_lookups(lookups, key))
+    return OperationRecord(text, full_hash, name, kept, _digested_lookups(lookups, key))
+
+
+class _Shape(NamedTuple):
+    """What the access log keeps of a query text, the same for every request that sends it."""
+
+    text: str
+    full_hash: str
+    name: str | None
+    declared: tuple[str, ...]
+    personal: frozenset[str]
+    records: frozenset[str]
+
+
+_SHAPES: OrderedDict[tuple[str, str | None], _Shape] = OrderedDict()
+_SHAPES_MAX = 512  # query texts up to _SHAPE_QUERY_MAX each: a few MB at most
+_SHAPE_QUERY_MAX = 8 * 1024
+
+
+def _shape(query: str, operation_name: str | None, document: DocumentNode) -> _Shape:
+    """The stripped text, hash, name and variable uses of a query, worked out once per text: clients
+    send the same few queries again and again, and stripping and walking the text took a millisecond."""
+    cache_key = (query, operation_name)
+    if (shape := _SHAPES.get(cache_key)) is not None:
+        _SHAPES.move_to_end(cache_key)
+        return shape
+    operation = _operation(document, operation_name)
+    personal, records = _personal_uses(operation)
+    shape = _Shape(
+        strip_ignored_characters(print_ast(visit(document, _Literals())))[:OPERATION_SIZE],
+        hashlib.sha256(query.encode()).hexdigest(),
+        operation_name or (operation.name.value if operation and operation.name else None),
+        tuple(_declared(operation)),
+        frozenset(personal),
+        frozenset(records),
+    )
+    if len(query) <= _SHAPE_QUERY_MAX:
+        _SHAPES[cache_key] = shape
+        if len(_SHAPES) > _SHAPES_MAX:
+            _SHAPES.popitem(last=False)
+    return shape
 
 
 def _digested_lookups(lookups: Iterable[tuple[str, Any]], key: bytes | None) -> list[dict[str, str]]:

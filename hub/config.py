@@ -1,10 +1,11 @@
-"""Settings read from `HUB_*` environment variables, resolved once per process."""
+"""Settings read from `HUB_*` environment variables, parsed once for each set of their values."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from hub.errors import InputError
@@ -207,5 +208,12 @@ def _codes(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple
 
 
 def get_settings() -> Settings:
-    """Return the settings of the current environment (read anew on every call; cheap)."""
-    return Settings.from_env()
+    """Return the settings of the current environment: parsed once for each set of `HUB_*` values, so
+    a request may ask for them freely, and a changed variable is seen at the next call."""
+    hub_variables = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("HUB_")))
+    return _settings_of(hub_variables, os.getcwd())  # the default database lives in the working directory
+
+
+@lru_cache(maxsize=16)
+def _settings_of(hub_variables: tuple[tuple[str, str], ...], _cwd: str) -> Settings:
+    return Settings.from_env(dict(hub_variables))

@@ -11,12 +11,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import ijson
+import ijson.backends.python as ijson_python
 import orjson
 
 from hub.errors import UnreadableFileError
@@ -181,6 +184,10 @@ class SourceReader:
                 yield RawRow(first_line, text, value=dict(zip(header, cells, strict=True)))
 
     def _json_array(self) -> Iterator[RawRow]:
+        # The fast C parser turns a lone surrogate escape (\ud800) into "?", which would be stored as
+        # if the source had sent it; a file that has any surrogate escape goes through the pure Python
+        # parser, which keeps it, so that the row is quarantined naming the field.
+        parse = ijson_python.items if _has_surrogate_escape(self._file) else ijson.items
         stream: IO[Any] = self._file
         if self.encoding != "utf-8":
             stream = io.TextIOWrapper(self._file, encoding=self.encoding)
@@ -195,8 +202,11 @@ class SourceReader:
             )
         index = 0
         try:
-            for index, value in enumerate(ijson.items(stream, "item", use_float=True), start=1):
-                text = orjson.dumps(value).decode()
+            for index, value in enumerate(parse(stream, "item", use_float=True), start=1):
+                try:
+                    text = orjson.dumps(value).decode()
+                except orjson.JSONEncodeError:  # a lone surrogate: no UTF-8 form, found by preparation
+                    text = json.dumps(value, ensure_ascii=False)
                 if len(text) > MAX_RECORD_BYTES:
                     yield RawRow(index, text, error=_too_large(len(text)))
                 else:
@@ -208,6 +218,23 @@ class SourceReader:
                 rest,
                 error=f"broken JSON: after element {index} ({exc}); the rest of the file could not be parsed",
             )
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_surrogate_escape(file: IO[bytes]) -> bool:
+    """Whether the rest of the file holds a UTF-16 surrogate escape (`\\ud800`–`\\udfff`); the file is
+    read to its end in chunks and put back where it was."""
+    start, tail = file.tell(), b""
+    try:
+        while chunk := file.read(1 << 20):
+            if _SURROGATE_ESCAPE.search(tail + chunk):
+                return True
+            tail = chunk[-5:]
+        return False
+    finally:
+        file.seek(start)
 
 
 def _decodes(raw: bytes, encoding: str, final: bool = True) -> bool:

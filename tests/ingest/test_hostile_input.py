@@ -101,6 +101,21 @@ def test_lone_surrogate_in_jsonl_is_quarantined_with_a_clear_reason(engine: Engi
     assert "surrogate" in reason
 
 
+def test_lone_surrogate_in_a_json_array_is_quarantined_not_stored_garbled(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # A pair of surrogate escapes is one character and goes in; a lone one is quarantined.
+    content = (
+        '[{"key": "p1", "name": "王伟\\ud83d\\ude00"}, {"key": "x1", "name": "王\\ud800伟"},'
+        ' {"key": "p2", "name": "李娜"}]'
+    )
+    summary = run(engine, write(tmp_path, "p.json", content))
+    assert counts(summary) == (2, 0, 0, 1)
+    [(_, reason, _)] = quarantine_rows(engine)
+    assert "surrogate" in reason and "'name'" in reason
+    assert stored_keys(engine) == ["p1", "p2"]
+
+
 def test_python_api_quarantines_unstorable_text(engine: Engine) -> None:
     records = [GOOD[0], {"key": "x1", "name": "王\ud800伟"}, {"key": "x2", "name": "\x00"}, GOOD[1]]
     with Session(engine) as session:

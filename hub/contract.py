@@ -1,4 +1,4 @@
-"""The record fields that departmental systems send, per kind (CONTRACT.md §1)."""
+"""The record fields that departmental systems send, per kind (docs/contract.md §1)."""
 
 from __future__ import annotations
 

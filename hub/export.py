@@ -1,4 +1,4 @@
-"""The crosswalk export (CONTRACT.md §2): every current source record with its entity now."""
+"""The crosswalk export (docs/contract.md §2): every current source record with its entity now."""
 
 from __future__ import annotations
 

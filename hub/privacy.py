@@ -40,7 +40,7 @@ ID_NUMBER = "id_number"
 PHONE = "phone"
 BIRTH_DATE = "birth_date"
 
-# The personal fields of each kind, by the names the contract (CONTRACT.md §1) and golden values use,
+# The personal fields of each kind, by the names the contract (docs/contract.md §1) and golden values use,
 # and what each means. Everything else is derived from this and `NAME_VARIANTS`: which golden fields
 # the API masks and notes, and which payload and feature names are personal (a test checks that the
 # kinds' contract and golden fields named like a personal field are exactly these).

@@ -1,4 +1,4 @@
-"""GraphQL types of the hub's schema (names fixed by CONTRACT.md §3 are kept exactly).
+"""GraphQL types of the hub's schema (names fixed by docs/contract.md §3 are kept exactly).
 
 Entity types hold only their id; every field is read through the operation's loaders, so lists of
 entities cost one statement per step, not one per entity. Personal fields (ID number, phone, exact

@@ -1,4 +1,4 @@
-"""Ingestion of departmental source files (CONTRACT.md §1)."""
+"""Ingestion of departmental source files (docs/contract.md §1)."""
 
 from hub.ingest.prepare import content_hash, prepare_batch
 from hub.ingest.readers import RawRow, open_source

@@ -1,4 +1,4 @@
-"""The hub's tables as SQLAlchemy 2.0 typed models (DESIGN.md, "Data model").
+"""The hub's tables as SQLAlchemy 2.0 typed models (docs/design.md, "Data model").
 
 Source records are stored raw and versioned, never edited; entities are views over records joined
 by judgements; every change is an audit event. Relationships refuse lazy loading, so every reader

@@ -569,8 +569,8 @@ def clients_add(
     """Register an API client; its token is printed once, alone on the last line."""
     from sqlalchemy.orm import Session
 
-    from hub.api.auth import add_client
     from hub.audit import record_event
+    from hub.clients import add_client
 
     with Session(_engine()) as session, session.begin():
         token = add_client(session, name, role, scope or ())
@@ -587,7 +587,7 @@ def clients_list() -> None:
     """The registered clients, their roles and scopes (never their tokens)."""
     from sqlalchemy.orm import Session
 
-    from hub.api.auth import list_clients
+    from hub.clients import list_clients
 
     with Session(_engine()) as session:
         clients = list_clients(session)
@@ -602,8 +602,8 @@ def clients_revoke(name: Annotated[str, typer.Argument(help="The client's name."
     """Refuse a client's token from the next request on."""
     from sqlalchemy.orm import Session
 
-    from hub.api.auth import revoke_client
     from hub.audit import record_event
+    from hub.clients import revoke_client
 
     with Session(_engine()) as session, session.begin():
         revoke_client(session, name)
@@ -690,7 +690,7 @@ def _demo_clients(engine: Engine) -> dict[str, str]:
 
     from sqlalchemy.orm import Session
 
-    from hub.api.auth import add_client
+    from hub.clients import add_client
 
     suffix = time.strftime("%Y%m%d%H%M%S")
     wanted = {"reader": ("reader", ()), "reader+pii": ("reader", ("pii:read",)), "steward": ("steward", ())}

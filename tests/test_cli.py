@@ -221,7 +221,7 @@ def test_clients_add_prints_the_token_alone_on_the_last_line_and_revoke_refuses_
 ) -> None:
     from sqlalchemy.orm import Session
 
-    from hub.api.auth import authenticate
+    from hub.clients import authenticate
     from hub.store.database import make_engine
 
     code, out, _ = hub(

@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from hub import __version__
-from hub.api.auth import authenticate_connection
 from hub.api.context import HubContext
 from hub.api.limits import (
     ClientSlots,
@@ -37,6 +36,7 @@ from hub.api.limits import (
     retry_after,
 )
 from hub.api.schema import schema
+from hub.clients import authenticate_connection
 from hub.config import ApiLimits, get_settings
 from hub.errors import BusyError, HubError, InputError, RateLimitedError
 from hub.store.database import make_engine

@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from strawberry.types import Info as _Info
 
-from hub.api.auth import ClientInfo
 from hub.api.loaders import Loaders
+from hub.clients import ClientInfo
 from hub.errors import InputError
 from hub.store.models import Kind
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from hub.access_log import PERSONAL_RECORD_FIELDS
-from hub.api.auth import PII_LOOKUP_SCOPE, PII_SCOPE
 from hub.api.context import Info
 from hub.api.limits import RateLimiter
+from hub.clients import PII_LOOKUP_SCOPE, PII_SCOPE
 from hub.config import get_settings
 from hub.errors import ForbiddenError, RateLimitedError
 

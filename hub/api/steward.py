@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.api.audit import require_role
-from hub.api.auth import ClientInfo
 from hub.api.context import Info
 from hub.api.types import Node, resolve_entity
+from hub.clients import ClientInfo
 from hub.config import get_settings
 from hub.errors import BusyError, InputError, NotFoundError
 from hub.steward import Edit, merge_entities, move_records, override_value, split_entity, undo

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from hub.api import create_app
-from hub.api.auth import revoke_client
+from hub.clients import revoke_client
 from hub.store.models import AccessLog, Client
 
 PERSON = """query($id: ID!) { person(id: $id) { id redirectedFrom name idNumber birthDate gender phone

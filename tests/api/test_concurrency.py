@@ -21,8 +21,8 @@ from api_city import City
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.api.auth import add_client
 from hub.audit import verify
+from hub.clients import add_client
 from hub.store.models import Entity, EntityStatus, Kind, Statement
 
 VERSION = "query($id: ID!) { person(id: $id) { id version } }"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from hub.api import create_app, schema_sdl
-from hub.api.auth import add_client
+from hub.clients import add_client
 from hub.ingest import ingest_records
 from hub.store.models import Kind
 

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from hub.api import create_app
-from hub.api.auth import add_client
 from hub.api.limits import ClientSlots, RateLimiter
+from hub.clients import add_client
 from hub.errors import BusyError
 
 

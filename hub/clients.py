@@ -1,5 +1,8 @@
 """API clients: who may call, in which role, seeing which kinds and whether personal data unmasked.
 
+A service of its own, below the API (no GraphQL here), so that `hub clients` and the ASGI wrapper
+share it without the CLI loading the schema.
+
 Every request carries `Authorization: Bearer <token>` of a registered client. Tokens are random
 (256 bits), shown once when the client is added and stored only as a SHA-256 hash; revoking a client
 refuses its token from the next request on.

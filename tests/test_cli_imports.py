@@ -9,7 +9,11 @@ from pathlib import Path
 
 CHECK = """
 import sys
+
+import hub.cli.clients
 from hub.cli import main
+
+assert "strawberry" not in sys.modules
 
 sys.argv = ["hub", "clients", "list"]
 try:

@@ -1,0 +1,48 @@
+"""The `hub` command line: ingest, resolve, export, clients, audit, serve and the quick-start demo.
+
+Every command is one unit of work against `HUB_DATABASE_URL`; an empty database is created on first
+use, while an older one must be migrated explicitly with `hub db upgrade`. Each command group lives in
+a module of its own, and heavy modules (the resolver, strawberry, uvicorn) load only inside the
+commands that need them, so `hub clients list` starts quickly.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from hub.cli import audit, clients, db, demo, export, ingest, resolve, serve, sources
+from hub.cli.common import console
+from hub.errors import HubError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="The link hub: links a city's person, address and legal-entity records.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(ingest.ingest)
+app.command()(demo.generate)
+app.command()(ingest.normalize)
+app.command()(ingest.renormalize)
+app.command()(resolve.resolve)
+app.command("settings")(resolve.settings_command)
+app.command()(resolve.explain)
+app.command()(resolve.evaluate)
+app.command()(serve.serve)
+app.command()(serve.schema)
+app.command()(demo.demo)
+app.add_typer(db.app, name="db")
+app.add_typer(export.app, name="export")
+app.add_typer(clients.app, name="clients")
+app.add_typer(sources.app, name="sources")
+app.add_typer(audit.app, name="audit")
+
+
+def main() -> None:
+    """Entry point of the `hub` console script: expected errors print a message, not a trace."""
+    try:
+        app()
+    except HubError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,52 @@
+"""What every `hub` command shares: the console, the database it opens, who runs it, the kinds it covers.
+
+Kept apart from the command modules so that each imports only what it needs, and heavy modules load
+inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+__all__ = ["actor", "console", "open_engine", "selected_kinds"]
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+def open_engine(create_if_empty: bool = True) -> Engine:
+    """Open the configured database; create the schema if it is empty, refuse if it is behind."""
+    from hub.errors import DatabaseStateError
+    from hub.store.database import make_engine
+    from hub.store.migrations import current_revision, head_revision, upgrade
+
+    engine = make_engine()
+    revision, head = current_revision(engine), head_revision()
+    if revision == head:
+        return engine
+    if revision is None and create_if_empty:
+        upgrade(engine)
+        console.print(f"[dim]created the hub schema in {engine.url.render_as_string()}[/dim]")
+        return engine
+    raise DatabaseStateError(
+        f"the database is at revision {revision}, this hub needs {head}; run `hub db upgrade` first"
+    )
+
+
+def actor() -> str:
+    """Who runs a command, for the audit trail: `HUB_ACTOR` if set, else the login name."""
+    import getpass
+
+    return os.environ.get("HUB_ACTOR") or f"cli:{getpass.getuser()}"
+
+
+def selected_kinds(kind: str | None) -> list[str]:
+    """The kind named by a `--kind` option, or all three."""
+    from hub.contract import parse_kind
+
+    return [parse_kind(kind).value] if kind else ["address", "legal_entity", "person"]

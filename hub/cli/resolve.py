@@ -1,0 +1,193 @@
+"""`hub resolve`, `hub settings`, `hub explain` and `hub evaluate`: records into entities, and why."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hub.cli.common import console, open_engine, selected_kinds
+
+_REWRITTEN_BY_RESOLUTION = ("entity", "membership", "judgement", "review_item", "link", "link_evidence")
+
+
+def resolve(
+    kind: Annotated[str | None, typer.Option(help="Only this kind (default: all three).")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Resolve every record anew (a batch run), not only new ones.")
+    ] = False,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option("--settings", help="Match settings JSON instead of the built-in ones (implies --all)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+) -> None:
+    """Resolve what is not resolved yet; with --all, every record of every kind anew.
+
+    A kind never resolved gets a batch run (it trains the weights); after that, new and changed
+    records are resolved one by one against the stored entities with the latest weights, unless they
+    are more than half of the kind, which gets a batch run again.
+    """
+    import time
+
+    import orjson
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from hub.config import get_settings
+    from hub.errors import InputError
+    from hub.resolve.batch import pending_records, resolve_kinds
+    from hub.resolve.links import link_entities
+    from hub.resolve.realtime import resolve_records
+    from hub.resolve.settings import MatchSettings
+    from hub.store.database import settle_after_bulk
+    from hub.store.models import Kind, SourceRecord
+
+    custom = None
+    if settings_file is not None:
+        try:
+            custom = MatchSettings.from_json(orjson.loads(settings_file.read_bytes()))
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise InputError(f"{settings_file}: {exc}") from exc
+    engine = open_engine()
+    batch: list[Kind] = []
+    incremental: dict[Kind, list[int]] = {}
+    with Session(engine) as session:
+        for name in selected_kinds(kind):
+            pending = None if everything or custom is not None else pending_records(session, Kind(name))
+            total = session.scalar(select(func.count()).where(SourceRecord.kind == Kind(name))) or 0
+            if pending is None or len(pending) * 2 > total:
+                batch.append(Kind(name))
+            elif pending:
+                incremental[Kind(name)] = pending
+            else:
+                print(f"{name}: up to date, nothing new since the last run")
+    print(
+        f"{'kind':<14}{'records':>10}{'entities':>10}{'new':>10}{'retired':>11}{'moved':>11}"
+        f"{'pairs':>11}{'review':>8}{'seconds':>9}"
+    )
+    started = time.perf_counter()
+    with console.status("resolving …", spinner="dots") as status:
+
+        def progress(kind: Kind, stage: str) -> None:
+            if not quiet:
+                status.update(f"resolving {kind.value}: {stage} done …")
+
+        for summary in resolve_kinds(
+            engine, batch, settings=custom, workers=get_settings().resolve_workers, progress=progress
+        ):
+            seconds = sum(summary.stats["seconds"].values())
+            print(
+                f"{summary.kind.value:<14}{summary.records:>10,}{summary.entities:>10,}{summary.created:>10,}"
+                f"{summary.retired:>11,}{summary.moved_records:>11,}{summary.stats['candidate_pairs']:>11,}"
+                f"{summary.review_items:>8,}{seconds:>9.1f}",
+                flush=True,
+            )
+        for incremental_kind, record_ids in incremental.items():
+            progress(incremental_kind, f"{len(record_ids):,} new records")
+            clock = time.perf_counter()
+            with Session(engine) as session:
+                result = resolve_records(session, incremental_kind, record_ids)
+                session.commit()
+            print(
+                f"{incremental_kind.value:<14}{result.records:>10,} new or changed, resolved one by one:"
+                f" {result.joined:,} joined an entity, {result.merged_entities:,} entities merged,"
+                f" {result.review_items:,} for review ({time.perf_counter() - clock:.1f} s)",
+                flush=True,
+            )
+    print(f"resolved in {time.perf_counter() - started:.1f} s")
+    with Session(engine) as session:
+        links = link_entities(session)
+        session.commit()
+    missing = ", ".join(f"{relation} {count:,}" for relation, count in sorted(links.unresolved.items()))
+    print(
+        f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)"
+        + (f"; references that resolved to no single entity: {missing}" if missing else "")
+    )
+    if batch:
+        clock = time.perf_counter()
+        if settle_after_bulk(engine, _REWRITTEN_BY_RESOLUTION):
+            print(f"vacuumed and analyzed the rewritten tables in {time.perf_counter() - clock:.1f} s")
+
+
+def settings_command(
+    kind: Annotated[str, typer.Argument(help="person, address or legal_entity.")],
+) -> None:
+    """Print the built-in match settings of KIND as JSON: a starting point for `hub resolve --settings`."""
+    import orjson
+
+    from hub.contract import parse_kind
+    from hub.resolve.kinds import SETTINGS
+
+    text = orjson.dumps(SETTINGS[parse_kind(kind).value].to_json(), option=orjson.OPT_INDENT_2)
+    sys.stdout.write(text.decode() + "\n")
+
+
+def _record(session: object, reference: str) -> tuple[int, str]:
+    """A record id from `source/kind/key` or a plain record id."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from hub.contract import parse_kind
+    from hub.errors import InputError, NotFoundError
+    from hub.store.models import Source, SourceRecord
+
+    assert isinstance(session, Session)
+    if reference.isdigit():
+        row = session.get(SourceRecord, int(reference))
+        if row is None:
+            raise NotFoundError(f"no source record with id {reference}")
+        return row.id, row.kind.value
+    parts = reference.split("/", 2)
+    if len(parts) != 3:
+        raise InputError(f"{reference!r}: give a record as SOURCE/KIND/KEY or as its numeric id")
+    source, kind, key = parts
+    found = session.execute(
+        select(SourceRecord.id, SourceRecord.kind)
+        .join(Source, Source.id == SourceRecord.source_id)
+        .where(Source.name == source, SourceRecord.kind == parse_kind(kind), SourceRecord.key == key)
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no source record {reference}")
+    return found[0], found[1].value
+
+
+def explain(
+    record_a: Annotated[str, typer.Argument(help="SOURCE/KIND/KEY or a record id.")],
+    record_b: Annotated[str, typer.Argument(help="SOURCE/KIND/KEY or a record id.")],
+) -> None:
+    """Why two records are (or are not) one entity: each comparison's level and weight, as a waterfall."""
+    from sqlalchemy.orm import Session
+
+    from hub.resolve.explain import explain_records, format_waterfall
+
+    with Session(open_engine()) as session:
+        a, _ = _record(session, record_a)
+        b, _ = _record(session, record_b)
+        result = explain_records(session, a, b)
+    sys.stdout.write(format_waterfall(result, record_a, record_b))
+
+
+def evaluate(
+    truth: Annotated[Path, typer.Option(help="CSV with source,kind,key,true_id (as `hub generate` writes).")],
+    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
+    worst: Annotated[
+        int, typer.Option(min=0, help="How many worst false merges and missed links to list.")
+    ] = 10,
+) -> None:
+    """Compare the current entities with a ground truth: pairwise and B-cubed precision, recall, F1."""
+    from sqlalchemy.orm import Session
+
+    from hub.resolve.evaluate import evaluate as run
+    from hub.resolve.evaluate import format_evaluation
+    from hub.resolve.truth import current_clusters, read_truth
+
+    expected = read_truth(truth)
+    with Session(open_engine()) as session:
+        for name in selected_kinds(kind):
+            predicted = current_clusters(session, name)
+            wanted = {k: v for k, v in expected.items() if k[1] == name}
+            result = run(predicted, wanted, worst=worst)
+            sys.stdout.write(format_evaluation(name, result) + "\n")

@@ -61,20 +61,9 @@ def ingest(
 
 def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
     """Resolve the records one ingest run added or changed."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
+    from hub.resolve.run import resolve_ingest_run
 
-    from hub.resolve.realtime import resolve_records
-    from hub.store.models import Kind, RecordVersion
-
-    with Session(engine) as session:
-        record_ids = list(
-            session.scalars(
-                select(RecordVersion.record_id).where(RecordVersion.ingest_run_id == summary.run_id)
-            )
-        )
-        result = resolve_records(session, Kind(summary.kind), record_ids)
-        session.commit()
+    result = resolve_ingest_run(engine, summary.run_id, summary.kind)
     print(
         f"resolved={result.records} joined={result.joined} merged_entities={result.merged_entities} "
         f"review={result.review_items}"

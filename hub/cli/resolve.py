@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hub.cli.common import console, open_engine, selected_kinds
 
-_REWRITTEN_BY_RESOLUTION = ("entity", "membership", "judgement", "review_item", "link", "link_evidence")
+if TYPE_CHECKING:
+    from hub.resolve.service import RunSummary
 
 
 def resolve(
@@ -30,20 +31,12 @@ def resolve(
     records are resolved one by one against the stored entities with the latest weights, unless they
     are more than half of the kind, which gets a batch run again.
     """
-    import time
-
     import orjson
-    from sqlalchemy import func, select
-    from sqlalchemy.orm import Session
 
-    from hub.config import get_settings
     from hub.errors import InputError
-    from hub.resolve.batch import pending_records, resolve_kinds
-    from hub.resolve.links import link_entities
-    from hub.resolve.realtime import resolve_records
+    from hub.resolve.run import IncrementalRun, plan_resolution, run_resolution
     from hub.resolve.settings import MatchSettings
-    from hub.store.database import settle_after_bulk
-    from hub.store.models import Kind, SourceRecord
+    from hub.store.models import Kind
 
     custom = None
     if settings_file is not None:
@@ -52,32 +45,30 @@ def resolve(
         except (OSError, orjson.JSONDecodeError) as exc:
             raise InputError(f"{settings_file}: {exc}") from exc
     engine = open_engine()
-    batch: list[Kind] = []
-    incremental: dict[Kind, list[int]] = {}
-    with Session(engine) as session:
-        for name in selected_kinds(kind):
-            pending = None if everything or custom is not None else pending_records(session, Kind(name))
-            total = session.scalar(select(func.count()).where(SourceRecord.kind == Kind(name))) or 0
-            if pending is None or len(pending) * 2 > total:
-                batch.append(Kind(name))
-            elif pending:
-                incremental[Kind(name)] = pending
-            else:
-                print(f"{name}: up to date, nothing new since the last run")
+    kinds = [Kind(name) for name in selected_kinds(kind)]
+    plan = plan_resolution(engine, kinds, everything=everything or custom is not None)
+    for fresh in plan.up_to_date:
+        print(f"{fresh.value}: up to date, nothing new since the last run")
     print(
         f"{'kind':<14}{'records':>10}{'entities':>10}{'new':>10}{'retired':>11}{'moved':>11}"
         f"{'pairs':>11}{'review':>8}{'seconds':>9}"
     )
-    started = time.perf_counter()
     with console.status("resolving …", spinner="dots") as status:
 
         def progress(kind: Kind, stage: str) -> None:
             if not quiet:
                 status.update(f"resolving {kind.value}: {stage} done …")
 
-        for summary in resolve_kinds(
-            engine, batch, settings=custom, workers=get_settings().resolve_workers, progress=progress
-        ):
+        def print_kind(summary: RunSummary | IncrementalRun) -> None:
+            if isinstance(summary, IncrementalRun):
+                result = summary.result
+                print(
+                    f"{summary.kind.value:<14}{result.records:>10,} new or changed, resolved one by one:"
+                    f" {result.joined:,} joined an entity, {result.merged_entities:,} entities merged,"
+                    f" {result.review_items:,} for review ({summary.seconds:.1f} s)",
+                    flush=True,
+                )
+                return
             seconds = sum(summary.stats["seconds"].values())
             print(
                 f"{summary.kind.value:<14}{summary.records:>10,}{summary.entities:>10,}{summary.created:>10,}"
@@ -85,31 +76,17 @@ def resolve(
                 f"{summary.review_items:>8,}{seconds:>9.1f}",
                 flush=True,
             )
-        for incremental_kind, record_ids in incremental.items():
-            progress(incremental_kind, f"{len(record_ids):,} new records")
-            clock = time.perf_counter()
-            with Session(engine) as session:
-                result = resolve_records(session, incremental_kind, record_ids)
-                session.commit()
-            print(
-                f"{incremental_kind.value:<14}{result.records:>10,} new or changed, resolved one by one:"
-                f" {result.joined:,} joined an entity, {result.merged_entities:,} entities merged,"
-                f" {result.review_items:,} for review ({time.perf_counter() - clock:.1f} s)",
-                flush=True,
-            )
-    print(f"resolved in {time.perf_counter() - started:.1f} s")
-    with Session(engine) as session:
-        links = link_entities(session)
-        session.commit()
+
+        outcome = run_resolution(engine, plan, settings=custom, progress=progress, on_kind=print_kind)
+    print(f"resolved in {outcome.seconds:.1f} s")
+    links = outcome.links
     missing = ", ".join(f"{relation} {count:,}" for relation, count in sorted(links.unresolved.items()))
     print(
         f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)"
         + (f"; references that resolved to no single entity: {missing}" if missing else "")
     )
-    if batch:
-        clock = time.perf_counter()
-        if settle_after_bulk(engine, _REWRITTEN_BY_RESOLUTION):
-            print(f"vacuumed and analyzed the rewritten tables in {time.perf_counter() - clock:.1f} s")
+    if outcome.settled_seconds is not None:
+        print(f"vacuumed and analyzed the rewritten tables in {outcome.settled_seconds:.1f} s")
 
 
 def settings_command(

@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 
 from hub.api.context import Info
 from hub.api.history import shown_event
-from hub.api.types import PageInfo, page_size
+from hub.api.pagination import PageInfo, page_size
 from hub.errors import ForbiddenError, InputError
 from hub.store.database import json_array_contains
 from hub.store.models import AccessLog as AccessLogRow

@@ -13,19 +13,16 @@ from sqlalchemy.orm import Session
 
 from hub.api.audit import require_role
 from hub.api.context import Info
-from hub.api.steward import run_edit, steward_of
-from hub.api.types import (
+from hub.api.pagination import PageInfo, offset_after, offset_cursor, page_size
+from hub.api.records import (
     DECISION_NAMES,
     EntityKind,
-    PageInfo,
     SourceRecord,
     Step,
     explanation_steps,
-    offset_after,
-    offset_cursor,
-    page_size,
     source_record_of,
 )
+from hub.api.steward import run_edit, steward_of
 from hub.errors import InputError, NotFoundError
 from hub.review import claim_item, decide_item
 from hub.store.models import Judgement, Kind, ResolutionRun, ReviewItem, ReviewStatus

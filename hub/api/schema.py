@@ -30,6 +30,7 @@ from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_q
 from hub.api.lookup import ranked as rank
 from hub.api.matching import match_record
 from hub.api.personal import look_up_personal, personal_fields_of
+from hub.api.records import EntityKind, SourceRecord, source_record_of
 from hub.api.review import (
     ReviewDecision,
     ReviewItemConnection,
@@ -47,15 +48,12 @@ from hub.api.steward import split as split_edit
 from hub.api.types import (
     Address,
     AddressMatch,
-    EntityKind,
     LegalEntity,
     LegalEntityMatch,
     Node,
     Person,
     PersonMatch,
-    SourceRecord,
     resolve_entity,
-    source_record_of,
 )
 from hub.errors import InputError
 from hub.store.models import Kind, Source

@@ -7,28 +7,30 @@ birth date) are masked unless the client has `pii:read`, and each one shown is n
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
 
 from hub.api.context import Info
 from hub.api.history import EntityChange
-from hub.api.loaders import LinkRow, MemberRow
-from hub.errors import InputError
+from hub.api.loaders import LinkRow
+from hub.api.pagination import Connection, connection, page_size
+from hub.api.records import (
+    HISTORY_ROLES,
+    FieldLineage,
+    SourceRecord,
+    lineage_of,
+    shown_value,
+    source_record_of,
+)
 from hub.golden import Golden
-from hub.privacy import MASKS, PERSONAL_FIELDS, api_name, mask_as, mask_features, personal_attribute
 from hub.store.models import Kind, LinkRelation
 
 __all__ = [
     "Address",
     "AddressMatch",
-    "EntityKind",
-    "FieldFlag",
     "LegalEntity",
     "LegalEntityAddress",
     "LegalEntityMatch",
@@ -37,26 +39,9 @@ __all__ = [
     "PersonAddress",
     "PersonLegalEntity",
     "PersonMatch",
-    "SourceRecord",
     "entity_object",
-    "source_record_of",
+    "resolve_entity",
 ]
-
-MAX_PAGE = 500  # the hard cap on any page
-DEFAULT_PAGE = 100
-
-# kind → personal golden field → its GraphQL name, as the access log names it (from hub/privacy.py)
-_PERSONAL = {kind: {name: api_name(name) for name in fields} for kind, fields in PERSONAL_FIELDS.items()}
-
-
-@strawberry.enum(description="The three kinds of things the hub links.")
-class EntityKind(Enum):
-    PERSON = "person"
-    ADDRESS = "address"
-    LEGAL_ENTITY = "legal_entity"
-
-    def to_kind(self) -> Kind:
-        return Kind(self.value)
 
 
 @strawberry.enum(description="How a person relates to an address.")
@@ -77,270 +62,6 @@ class LegalEntityAddressRelation(Enum):
     OPERATES_AT = "operates_at"
 
 
-@strawberry.type(description="A field of a source record whose value is malformed, and why.")
-class FieldFlag:
-    field: str
-    reason: str
-
-
-@strawberry.type(description="One record of a departmental source system and the entity it belongs to now.")
-class SourceRecord:
-    source: str
-    kind: EntityKind
-    key: str
-    entity_id: strawberry.ID = strawberry.field(description="The golden entity this record belongs to now.")
-    version: int = strawberry.field(description="Current version; each change of content adds one.")
-    first_seen_at: datetime
-    last_seen_at: datetime
-    received_at: datetime = strawberry.field(description="When the current version arrived.")
-    flags: list[FieldFlag] = strawberry.field(description="Malformed values, kept as evidence and flagged.")
-    record_id: strawberry.Private[int]
-    raw_features: strawberry.Private[dict[str, Any]]
-
-    @strawberry.field(
-        description="The record as the source sent it (current version); without pii:read, every value"
-        " under a personal field name (ID number, phone, birth date, in any common spelling) is masked,"
-        " at any depth and whatever its type."
-    )
-    async def payload(self, info: Info) -> JSON:
-        payload = await info.context.loaders.payloads.load(self.record_id)
-        return _shown_json(info, self.entity_id, payload)
-
-    @strawberry.field(
-        description="Normalized values used for matching (current version); personal values masked"
-        " like the payload's."
-    )
-    def features(self, info: Info) -> JSON:
-        return _shown_json(info, self.entity_id, self.raw_features)
-
-    @strawberry.field(
-        description="Why this record is where it is: the live judgements on it (the joins that put it"
-        " in its entity, pairs kept apart or sent to review, stewards' decisions), newest first."
-    )
-    async def judgements(self, info: Info) -> list[RecordJudgement]:
-        from hub.api.audit import require_role
-
-        require_role(info, _HISTORY_ROLES, "read the judgements behind memberships")
-        rows = await info.context.loaders.judgements.load(self.record_id)
-        runs = sorted({row.run_id for row in rows if row.run_id})
-        settings = dict(zip(runs, await info.context.loaders.run_settings.load_many(runs), strict=True))
-        return [
-            RecordJudgement(
-                decision=DECISION_NAMES.get(row.decision, row.decision.upper()),
-                by=row.actor_type.upper(),
-                actor=row.actor,
-                score=row.score,
-                run_id=strawberry.ID(str(row.run_id)) if row.run_id else None,
-                note=row.note,
-                created_at=row.created_at,
-                explanation=explanation_steps(row.explanation, settings.get(row.run_id or 0)),
-                other_record_id=row.record_b_id if row.record_a_id == self.record_id else row.record_a_id,
-            )
-            for row in rows
-        ]
-
-
-# A judgement's stored decision as the API names it.
-DECISION_NAMES = {"positive": "MATCH", "negative": "NOT_MATCH", "unsure": "UNSURE"}
-
-
-@strawberry.type(description="One comparison's part of a pair's score, in bits.")
-class Step:
-    comparison: str
-    level: str
-    weight: float
-
-
-@strawberry.type(description="A judgement on a pair of records: by a rule, the model or a steward.")
-class RecordJudgement:
-    decision: str = strawberry.field(description="MATCH, NOT_MATCH or UNSURE.")
-    by: str = strawberry.field(description="RULE, MODEL or STEWARD.")
-    actor: str = strawberry.field(description="Which rule or model run, or which steward.")
-    score: float | None
-    run_id: strawberry.ID | None
-    note: str | None
-    created_at: datetime
-    explanation: list[Step]
-    other_record_id: strawberry.Private[int]
-
-    @strawberry.field(description="The other record of the pair.")
-    async def other(self, info: Info) -> SourceRecord | None:
-        row = await info.context.loaders.records.load(self.other_record_id)
-        return source_record_of(row) if row is not None else None
-
-
-def explanation_steps(explanation: dict[str, Any], settings: dict[str, Any] | None) -> list[Step]:
-    """The steps of a stored explanation, named from its run's settings."""
-    comparisons = (settings or {}).get("match", {}).get("comparisons", [])
-    steps = []
-    for k, (level, weight) in enumerate(
-        zip(explanation.get("levels", []), explanation.get("weights", []), strict=False)
-    ):
-        comparison: dict[str, Any] = comparisons[k] if k < len(comparisons) else {}
-        levels = comparison.get("levels", [])
-        label = "missing" if level < 0 else (levels[level]["label"] if level < len(levels) else str(level))
-        name = str(comparison.get("name", f"comparison {k}"))
-        steps.append(Step(comparison=name, level=label, weight=round(float(weight), 3)))
-    return steps
-
-
-def _shown_json(info: Info, entity_id: str, value: dict[str, Any]) -> Any:
-    masked = mask_features(value)
-    if masked != value:
-        info.context.note_personal(entity_id, "sourceRecord")
-        if info.context.sees_pii:
-            return value
-    return masked
-
-
-def source_record_of(member: MemberRow) -> SourceRecord:
-    return SourceRecord(
-        source=member.source,
-        kind=EntityKind(member.kind.value),
-        key=member.key,
-        entity_id=strawberry.ID(member.entity_id),
-        version=member.version,
-        first_seen_at=member.first_seen_at,
-        last_seen_at=member.last_seen_at,
-        received_at=member.received_at,
-        flags=[FieldFlag(field=name, reason=str(reason)) for name, reason in sorted(member.flags.items())],
-        record_id=member.record_id,
-        raw_features=member.features,
-    )
-
-
-@strawberry.type(description="One source's value of a field, and whether it is the golden one.")
-class SourcedValue:
-    value: str
-    chosen: bool
-    source: str
-    key: str = strawberry.field(description="The record's key in its source.")
-    version: int
-    received_at: datetime
-    trust: int = strawberry.field(description="The source's trust in this field (higher wins).")
-    valid: bool = strawberry.field(description="False when the value failed its check (e.g. a check digit).")
-    record_id: strawberry.Private[int]
-    entity_id: strawberry.Private[str]
-    kind: strawberry.Private[str]
-    attribute: strawberry.Private[str]
-
-    @strawberry.field(
-        description="The text as the source sent it (that record version's payload; personal values"
-        " masked like the value). A steward's value is its own original."
-    )
-    async def original(self, info: Info) -> str | None:
-        if self.record_id < 0:
-            return self.value
-        payload = await info.context.loaders.payloads.load(self.record_id)
-        raw = payload.get(_ORIGINAL_FIELD.get(self.attribute, self.attribute))
-        if raw is None or raw == "":
-            return None
-        meaning = personal_attribute(self.kind, self.attribute)
-        if meaning is not None:
-            info.context.note_personal(self.entity_id, _PERSONAL[self.kind][self.attribute])
-            if not info.context.sees_pii:
-                raw = mask_as(meaning, raw)  # by the field, whatever the type of the source's value
-        return raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
-
-
-# The payload field a golden attribute is read from, where the names differ.
-_ORIGINAL_FIELD = {
-    "text": "address",
-    "legal_form": "name",
-    "branch": "name",
-    **{
-        part: "address"
-        for part in (
-            "district",
-            "street",
-            "community",
-            "road",
-            "number",
-            "compound",
-            "building",
-            "unit",
-            "room",
-        )
-    },
-}
-
-
-@strawberry.type(description="Where a golden value came from: every source value and the rule that chose.")
-class FieldLineage:
-    field: str
-    value: str | None
-    rule: str
-    values: list[SourcedValue]
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-T = TypeVar("T")
-
-
-@strawberry.type
-class Edge(Generic[T]):
-    cursor: str
-    node: T
-
-
-@strawberry.type(description="A page of a list that can be long; `totalCount` counts the whole list.")
-class Connection(Generic[T]):
-    total_count: int
-    edges: list[Edge[T]]
-    page_info: PageInfo
-
-
-def offset_cursor(offset: int) -> str:
-    """The opaque cursor of the item at `offset` of a list."""
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
-
-
-_MAX_CURSOR = 32  # characters of the longest cursor a list gives out ("o:" and an offset below _MAX_OFFSET)
-_MAX_OFFSET = 10**12  # beyond any list here, and inside a 64-bit OFFSET of every database
-
-
-def offset_after(after: str | None) -> int:
-    """Where a page starting after cursor `after` begins; BAD_INPUT for a cursor no list gave out
-    (too long, not base64 or not text, or an offset no list reaches)."""
-    if after is None:
-        return 0
-    if len(after) <= _MAX_CURSOR:
-        try:
-            prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-            if prefix == "o" and number.isdigit() and int(number) < _MAX_OFFSET:
-                return int(number) + 1
-        except ValueError:  # not ASCII, not base64, not UTF-8 inside
-            pass
-    shown = after if len(after) <= 40 else f"{after[:40]}… ({len(after):,} characters)"
-    raise InputError(f"after: {shown!r} is not a cursor this list gave out; pass a page's endCursor")
-
-
-def page_size(first: int | None) -> int:
-    if first is None:
-        return DEFAULT_PAGE
-    if first < 0 or first > MAX_PAGE:
-        raise InputError(f"first: {first} is out of range; ask for 0 to {MAX_PAGE} at a time")
-    return first
-
-
-def connection(items: list[T], first: int | None, after: str | None) -> Connection[T]:
-    size, start = page_size(first), offset_after(after)
-    window = items[start : start + size]
-    edges = [Edge(cursor=offset_cursor(start + i), node=item) for i, item in enumerate(window)]
-    return Connection(
-        total_count=len(items),
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=start + size < len(items), end_cursor=edges[-1].cursor if edges else None
-        ),
-    )
-
-
 async def _golden(info: Info, entity_id: str) -> dict[str, Golden]:
     return await info.context.loaders.golden(entity_id)
 
@@ -349,47 +70,7 @@ async def _value(info: Info, entity_id: str, kind: str, attribute: str) -> str |
     golden = (await info.context.loaders.golden(entity_id, attribute)).get(attribute)
     if golden is None:
         return None
-    return _shown(info, entity_id, kind, attribute, golden.value)
-
-
-def _shown(info: Info, entity_id: str, kind: str, attribute: str, value: str) -> str:
-    """A golden or source value of a field as this client may see it; a personal one noted for the log."""
-    meaning = personal_attribute(kind, attribute)
-    if meaning is None:
-        return value
-    info.context.note_personal(entity_id, _PERSONAL[kind][attribute])
-    return value if info.context.sees_pii else MASKS[meaning](value)
-
-
-async def _lineage(info: Info, entity_id: str, kind: str) -> list[FieldLineage]:
-    out = []
-    for attribute, golden in sorted((await _golden(info, entity_id)).items()):
-        values = [
-            SourcedValue(
-                value=_shown(info, entity_id, kind, attribute, c.value),
-                chosen=c.value == golden.value,
-                source=c.source,
-                key=c.key,
-                version=c.version,
-                received_at=c.received_at,
-                trust=c.trust,
-                valid=c.valid,
-                record_id=c.record_id,
-                entity_id=entity_id,
-                kind=kind,
-                attribute=attribute,
-            )
-            for c in golden.claims
-        ]
-        out.append(
-            FieldLineage(
-                field=attribute,
-                value=_shown(info, entity_id, kind, attribute, golden.value),
-                rule=golden.rule,
-                values=values,
-            )
-        )
-    return out
+    return shown_value(info, entity_id, kind, attribute, golden.value)
 
 
 async def _source_records(info: Info, entity_id: str) -> list[SourceRecord]:
@@ -434,11 +115,10 @@ class Entity(Node):
         from hub.api.audit import require_role
         from hub.api.history import entity_history
 
-        require_role(info, _HISTORY_ROLES, "read an entity's history")
+        require_role(info, HISTORY_ROLES, "read an entity's history")
         return entity_history(info, str(self.redirected_from or self.id))
 
 
-_HISTORY_ROLES = frozenset({"steward", "auditor", "admin"})
 _PERSON_PLACES = {LinkRelation.LIVES_AT, LinkRelation.HOUSEHOLD_REGISTERED_AT}
 _ROLES = {LinkRelation.LEGAL_REPRESENTATIVE, LinkRelation.EMPLOYED_BY}
 _COMPANY_PLACES = {LinkRelation.REGISTERED_AT, LinkRelation.OPERATES_AT}
@@ -567,7 +247,7 @@ class Person(Entity):
 
     @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
     async def lineage(self, info: Info) -> list[FieldLineage]:
-        return await _lineage(info, str(self.id), "person")
+        return await lineage_of(info, str(self.id), "person")
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Person | None:
@@ -627,7 +307,7 @@ class Address(Entity):
 
     @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
     async def lineage(self, info: Info) -> list[FieldLineage]:
-        return await _lineage(info, str(self.id), "address")
+        return await lineage_of(info, str(self.id), "address")
 
     @classmethod
     async def resolve_reference(
@@ -702,7 +382,7 @@ class LegalEntity(Entity):
 
     @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
     async def lineage(self, info: Info) -> list[FieldLineage]:
-        return await _lineage(info, str(self.id), "legal_entity")
+        return await lineage_of(info, str(self.id), "legal_entity")
 
     @classmethod
     async def resolve_reference(

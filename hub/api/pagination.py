@@ -1,0 +1,96 @@
+"""Pages of long lists: Relay-style connections with opaque offset cursors, and the page sizes allowed.
+
+Cursors are checked before they reach the database: one no list gave out is BAD_INPUT.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Generic, TypeVar
+
+import strawberry
+
+from hub.errors import InputError
+
+__all__ = [
+    "DEFAULT_PAGE",
+    "MAX_PAGE",
+    "Connection",
+    "Edge",
+    "PageInfo",
+    "connection",
+    "offset_after",
+    "offset_cursor",
+    "page_size",
+]
+
+MAX_PAGE = 500  # the hard cap on any page
+DEFAULT_PAGE = 100
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of a list that can be long; `totalCount` counts the whole list.")
+class Connection(Generic[T]):
+    total_count: int
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+
+def offset_cursor(offset: int) -> str:
+    """The opaque cursor of the item at `offset` of a list."""
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+_MAX_CURSOR = 32  # characters of the longest cursor a list gives out ("o:" and an offset below _MAX_OFFSET)
+_MAX_OFFSET = 10**12  # beyond any list here, and inside a 64-bit OFFSET of every database
+
+
+def offset_after(after: str | None) -> int:
+    """Where a page starting after cursor `after` begins; BAD_INPUT for a cursor no list gave out
+    (too long, not base64 or not text, or an offset no list reaches)."""
+    if after is None:
+        return 0
+    if len(after) <= _MAX_CURSOR:
+        try:
+            prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
+            if prefix == "o" and number.isdigit() and int(number) < _MAX_OFFSET:
+                return int(number) + 1
+        except ValueError:  # not ASCII, not base64, not UTF-8 inside
+            pass
+    shown = after if len(after) <= 40 else f"{after[:40]}… ({len(after):,} characters)"
+    raise InputError(f"after: {shown!r} is not a cursor this list gave out; pass a page's endCursor")
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 0 or first > MAX_PAGE:
+        raise InputError(f"first: {first} is out of range; ask for 0 to {MAX_PAGE} at a time")
+    return first
+
+
+def connection(items: list[T], first: int | None, after: str | None) -> Connection[T]:
+    size, start = page_size(first), offset_after(after)
+    window = items[start : start + size]
+    edges = [Edge(cursor=offset_cursor(start + i), node=item) for i, item in enumerate(window)]
+    return Connection(
+        total_count=len(items),
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=start + size < len(items), end_cursor=edges[-1].cursor if edges else None
+        ),
+    )

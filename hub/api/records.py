@@ -17,12 +17,12 @@ from strawberry.scalars import JSON
 
 from hub.api.context import Info
 from hub.api.loaders import MemberRow
+from hub.api.permissions import ReadsJudgements
 from hub.privacy import MASKS, PERSONAL_FIELDS, api_name, mask_as, mask_features, personal_attribute
 from hub.store.models import Kind
 
 __all__ = [
     "DECISION_NAMES",
-    "HISTORY_ROLES",
     "EntityKind",
     "FieldFlag",
     "FieldLineage",
@@ -38,9 +38,6 @@ __all__ = [
 
 # kind → personal golden field → its GraphQL name, as the access log names it (from hub/privacy.py)
 _PERSONAL = {kind: {name: api_name(name) for name in fields} for kind, fields in PERSONAL_FIELDS.items()}
-
-# The roles that read what stands behind an entity: its history and the judgements on its records.
-HISTORY_ROLES = frozenset({"steward", "auditor", "admin"})
 
 
 @strawberry.enum(description="The three kinds of things the hub links.")
@@ -91,12 +88,10 @@ class SourceRecord:
 
     @strawberry.field(
         description="Why this record is where it is: the live judgements on it (the joins that put it"
-        " in its entity, pairs kept apart or sent to review, stewards' decisions), newest first."
+        " in its entity, pairs kept apart or sent to review, stewards' decisions), newest first.",
+        permission_classes=[ReadsJudgements],
     )
     async def judgements(self, info: Info) -> list[RecordJudgement]:
-        from hub.api.audit import require_role
-
-        require_role(info, HISTORY_ROLES, "read the judgements behind memberships")
         rows = await info.context.loaders.judgements.load(self.record_id)
         runs = sorted({row.run_id for row in rows if row.run_id})
         settings = dict(zip(runs, await info.context.loaders.run_settings.load_many(runs), strict=True))

@@ -11,7 +11,6 @@ import strawberry
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
-from hub.api.audit import require_role
 from hub.api.context import Info
 from hub.api.pagination import PageInfo, offset_after, offset_cursor, page_size
 from hub.api.records import (
@@ -27,9 +26,7 @@ from hub.errors import InputError, NotFoundError
 from hub.review import claim_item, decide_item
 from hub.store.models import Judgement, Kind, ResolutionRun, ReviewItem, ReviewStatus
 
-__all__ = ["READ_ROLES", "ReviewDecision", "ReviewItemConnection", "ReviewItemNode"]
-
-READ_ROLES = frozenset({"steward", "auditor", "admin"})
+__all__ = ["ReviewDecision", "ReviewItemConnection", "ReviewItemNode"]
 
 
 @strawberry.enum
@@ -123,7 +120,6 @@ def review_page(
     first: int | None,
     after: str | None,
 ) -> ReviewItemConnection:
-    require_role(info, READ_ROLES, "read the review queue")
     if kind is not None:
         info.context.require_kind(kind.to_kind())
     size, start = page_size(first), offset_after(after)

@@ -29,6 +29,7 @@ from hub.api.extensions import AccessLog, DocumentCache, ErrorCodes, LimitedSche
 from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_query
 from hub.api.lookup import ranked as rank
 from hub.api.matching import match_record
+from hub.api.permissions import ReadsAccessLog, ReadsAuditTrail, ReadsReviewQueue
 from hub.api.personal import look_up_personal, personal_fields_of
 from hub.api.records import EntityKind, SourceRecord, source_record_of
 from hub.api.review import (
@@ -292,7 +293,8 @@ class QueryRoot:
 
     @strawberry.field(
         description="The audit trail of changes, oldest first (auditor and admin only): by actor, action,"
-        " an entity (or client, source, run) it changed, and time (`since` inclusive, `until` exclusive)."
+        " an entity (or client, source, run) it changed, and time (`since` inclusive, `until` exclusive).",
+        permission_classes=[ReadsAuditTrail],
     )
     def audit_events(
         self,
@@ -318,7 +320,8 @@ class QueryRoot:
 
     @strawberry.field(
         description="Who saw which entities' personal data, oldest first (auditor and admin only): by"
-        " client name, entity and time (`since` inclusive, `until` exclusive)."
+        " client name, entity and time (`since` inclusive, `until` exclusive).",
+        permission_classes=[ReadsAccessLog],
     )
     def access_log(
         self,
@@ -342,7 +345,8 @@ class QueryRoot:
 
     @strawberry.field(
         description="The review queue (steward, auditor, admin): open and claimed items first, the most"
-        " uncertain first; by kind, state and assignee."
+        " uncertain first; by kind, state and assignee.",
+        permission_classes=[ReadsReviewQueue],
     )
     def review_items(
         self,

@@ -20,8 +20,8 @@ import strawberry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.api.audit import require_role
 from hub.api.context import Info
+from hub.api.permissions import WRITE_ROLES, require_role
 from hub.api.types import Node, resolve_entity
 from hub.clients import ClientInfo
 from hub.config import get_settings
@@ -32,7 +32,6 @@ from hub.store.models import AuditEvent, Source, SourceRecord
 from hub.store.models import Entity as EntityRow
 
 __all__ = [
-    "WRITE_ROLES",
     "EntityEdit",
     "RecordRef",
     "merge",
@@ -46,7 +45,6 @@ __all__ = [
 
 T = TypeVar("T")
 _EDITS = threading.Lock()
-WRITE_ROLES = frozenset({"steward", "admin"})
 
 
 @strawberry.type(description="What a steward's edit left: the entity now, and the audit event recording it.")

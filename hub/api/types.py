@@ -14,11 +14,11 @@ import strawberry
 from strawberry.scalars import JSON
 
 from hub.api.context import Info
-from hub.api.history import EntityChange
+from hub.api.history import EntityChange, entity_history
 from hub.api.loaders import LinkRow
 from hub.api.pagination import Connection, connection, page_size
+from hub.api.permissions import ReadsHistory
 from hub.api.records import (
-    HISTORY_ROLES,
     FieldLineage,
     SourceRecord,
     lineage_of,
@@ -109,13 +109,10 @@ class Entity(Node):
 
     @strawberry.field(
         description="Every change of the entity, oldest first: records that joined or left (by ingest,"
-        " resolution or a steward) and the audited edits that named it (stewards and auditors only)."
+        " resolution or a steward) and the audited edits that named it (stewards and auditors only).",
+        permission_classes=[ReadsHistory],
     )
     def history(self, info: Info) -> list[EntityChange]:
-        from hub.api.audit import require_role
-        from hub.api.history import entity_history
-
-        require_role(info, HISTORY_ROLES, "read an entity's history")
         return entity_history(info, str(self.redirected_from or self.id))
 
 

@@ -156,15 +156,15 @@ def _page(
 
 def audit_event_page(
     info: Info,
-    *,
-    actor: str | None,
-    action: str | None,
-    entity_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    first: int | None,
-    after: str | None,
+    actor: str | None = None,
+    action: str | None = None,
+    entity_id: strawberry.ID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    first: int | None = 100,
+    after: str | None = None,
 ) -> AuditEventConnection:
+    """The `auditEvents` root field."""
     query = select(AuditEventRow)
     if actor is not None:
         query = query.where(AuditEventRow.actor == actor)
@@ -202,14 +202,14 @@ def audit_event_page(
 
 def access_log_page(
     info: Info,
-    *,
-    client: str | None,
-    entity_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    first: int | None,
-    after: str | None,
+    client: str | None = None,
+    entity_id: strawberry.ID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    first: int | None = 100,
+    after: str | None = None,
 ) -> AccessLogConnection:
+    """The `accessLog` root field."""
     query = select(AccessLogRow)
     if client is not None:
         query = query.where(

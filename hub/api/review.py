@@ -114,12 +114,13 @@ def _query(
 
 def review_page(
     info: Info,
-    kind: EntityKind | None,
-    state: ReviewState | None,
-    assignee: str | None,
-    first: int | None,
-    after: str | None,
+    kind: EntityKind | None = None,
+    state: ReviewState | None = None,
+    assignee: str | None = None,
+    first: int | None = 100,
+    after: str | None = None,
 ) -> ReviewItemConnection:
+    """The `reviewItems` root field."""
     if kind is not None:
         info.context.require_kind(kind.to_kind())
     size, start = page_size(first), offset_after(after)
@@ -170,8 +171,9 @@ def _item_id(value: strawberry.ID) -> int:
     return int(str(value))
 
 
-async def claim(info: Info, item_id: strawberry.ID) -> ReviewItemNode:
-    steward, number = steward_of(info, "claim review items"), _item_id(item_id)
+async def claim(info: Info, id: strawberry.ID) -> ReviewItemNode:
+    """The `claimReviewItem` mutation."""
+    steward, number = steward_of(info, "claim review items"), _item_id(id)
 
     def work(session: Session) -> None:
         _allowed_item(session, info, number)
@@ -182,9 +184,10 @@ async def claim(info: Info, item_id: strawberry.ID) -> ReviewItemNode:
 
 
 async def decide(
-    info: Info, item_id: strawberry.ID, decision: ReviewDecision, note: str | None
+    info: Info, id: strawberry.ID, decision: ReviewDecision, note: str | None = None
 ) -> ReviewItemNode:
-    steward, number = steward_of(info, "decide review items"), _item_id(item_id)
+    """The `decideReviewItem` mutation."""
+    steward, number = steward_of(info, "decide review items"), _item_id(id)
 
     def work(session: Session) -> None:
         _allowed_item(session, info, number)

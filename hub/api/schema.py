@@ -2,7 +2,9 @@
 
 Lookups by id follow merges to the surviving entity (and say so in `redirectedFrom`); lookups by key
 and the searches normalize their input as ingestion would. Every query checks that the client's
-scopes cover the kind it returns.
+scopes cover the kind it returns. A root field that only hands its arguments to a function of
+hub/api/review.py, steward.py or audit.py is declared with that function as its resolver, so its
+arguments are written once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from strawberry.printer import print_schema
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
-from hub.api.audit import AccessLogConnection, AuditEventConnection, access_log_page, audit_event_page
+from hub.api.audit import access_log_page, audit_event_page
 from hub.api.context import Info
 from hub.api.extensions import AccessLog, DocumentCache, ErrorCodes, LimitedSchema, UnitOfWork
 from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_query
@@ -32,20 +34,14 @@ from hub.api.matching import match_record
 from hub.api.permissions import ReadsAccessLog, ReadsAuditTrail, ReadsReviewQueue
 from hub.api.personal import look_up_personal, personal_fields_of
 from hub.api.records import EntityKind, SourceRecord, source_record_of
-from hub.api.review import (
-    ReviewDecision,
-    ReviewItemConnection,
-    ReviewItemNode,
-    ReviewState,
-    review_page,
-)
 from hub.api.review import claim as claim_review
 from hub.api.review import decide as decide_review
-from hub.api.steward import EntityEdit, RecordRef, undo_edit
+from hub.api.review import review_page
 from hub.api.steward import merge as merge_edit
 from hub.api.steward import move as move_edit
 from hub.api.steward import override as override_edit
 from hub.api.steward import split as split_edit
+from hub.api.steward import undo_edit
 from hub.api.types import (
     Address,
     AddressMatch,
@@ -291,73 +287,24 @@ class QueryRoot:
             )
         return out
 
-    @strawberry.field(
+    audit_events = strawberry.field(
+        resolver=audit_event_page,
         description="The audit trail of changes, oldest first (auditor and admin only): by actor, action,"
         " an entity (or client, source, run) it changed, and time (`since` inclusive, `until` exclusive).",
         permission_classes=[ReadsAuditTrail],
     )
-    def audit_events(
-        self,
-        info: Info,
-        actor: str | None = None,
-        action: str | None = None,
-        entity_id: strawberry.ID | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        first: int | None = 100,
-        after: str | None = None,
-    ) -> AuditEventConnection:
-        return audit_event_page(
-            info,
-            actor=actor,
-            action=action,
-            entity_id=str(entity_id) if entity_id is not None else None,
-            since=since,
-            until=until,
-            first=first,
-            after=after,
-        )
-
-    @strawberry.field(
+    access_log = strawberry.field(
+        resolver=access_log_page,
         description="Who saw which entities' personal data, oldest first (auditor and admin only): by"
         " client name, entity and time (`since` inclusive, `until` exclusive).",
         permission_classes=[ReadsAccessLog],
     )
-    def access_log(
-        self,
-        info: Info,
-        client: str | None = None,
-        entity_id: strawberry.ID | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        first: int | None = 100,
-        after: str | None = None,
-    ) -> AccessLogConnection:
-        return access_log_page(
-            info,
-            client=client,
-            entity_id=str(entity_id) if entity_id is not None else None,
-            since=since,
-            until=until,
-            first=first,
-            after=after,
-        )
-
-    @strawberry.field(
+    review_items = strawberry.field(
+        resolver=review_page,
         description="The review queue (steward, auditor, admin): open and claimed items first, the most"
         " uncertain first; by kind, state and assignee.",
         permission_classes=[ReadsReviewQueue],
     )
-    def review_items(
-        self,
-        info: Info,
-        kind: EntityKind | None = None,
-        state: ReviewState | None = None,
-        assignee: str | None = None,
-        first: int | None = 100,
-        after: str | None = None,
-    ) -> ReviewItemConnection:
-        return review_page(info, kind, state, assignee, first, after)
 
     @strawberry.field(description="The client making this request.")
     def viewer(self, info: Info) -> Viewer | None:
@@ -369,90 +316,43 @@ class QueryRoot:
 
 @strawberry.type(name="Mutation")
 class MutationRoot:
-    @strawberry.mutation(
-        description="Take a review item (steward, admin); another's claim or a decided item is a CONFLICT."
+    claim_review_item = strawberry.mutation(
+        resolver=claim_review,
+        description="Take a review item (steward, admin); another's claim or a decided item is a CONFLICT.",
     )
-    async def claim_review_item(self, info: Info, id: strawberry.ID) -> ReviewItemNode:
-        return await claim_review(info, id)
-
-    @strawberry.mutation(
+    decide_review_item = strawberry.mutation(
+        resolver=decide_review,
         description="Decide a review item (steward, admin): MATCH or NOT_MATCH becomes the steward's"
-        " judgement on the pair, which every later resolution honours; UNSURE leaves it open with the note."
+        " judgement on the pair, which every later resolution honours; UNSURE leaves it open with the note.",
     )
-    async def decide_review_item(
-        self, info: Info, id: strawberry.ID, decision: ReviewDecision, note: str | None = None
-    ) -> ReviewItemNode:
-        return await decide_review(info, id, decision, note)
-
-    @strawberry.mutation(
+    merge_entities = strawberry.mutation(
+        resolver=merge_edit,
         description="Merge `other` into `into` (steward, admin), both at the versions the caller saw; a"
         " version that moved on meanwhile is a CONFLICT. The records move, `other` is retired into `into`,"
-        " links follow, and later resolution runs keep them together. Undo with `undo(eventId)`."
+        " links follow, and later resolution runs keep them together. Undo with `undo(eventId)`.",
     )
-    async def merge_entities(
-        self,
-        info: Info,
-        into: strawberry.ID,
-        into_version: int,
-        other: strawberry.ID,
-        other_version: int,
-        note: str | None = None,
-    ) -> EntityEdit:
-        return await merge_edit(info, str(into), into_version, str(other), other_version, note)
-
-    @strawberry.mutation(
+    split_entity = strawberry.mutation(
+        resolver=split_edit,
         description="Split an entity (steward, admin), at the version the caller saw: each group of its"
         " records becomes a new entity (`created`), the records in no group stay. Later runs keep the"
-        " groups apart. Undo with `undo(eventId)`."
+        " groups apart. Undo with `undo(eventId)`.",
     )
-    async def split_entity(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        version: int,
-        groups: list[list[RecordRef]],
-        note: str | None = None,
-    ) -> EntityEdit:
-        return await split_edit(info, str(id), version, groups, note)
-
-    @strawberry.mutation(
+    move_records = strawberry.mutation(
+        resolver=move_edit,
         description="Move some records of an entity into another existing entity (steward, admin), both at"
-        " the versions the caller saw. Undo with `undo(eventId)`."
+        " the versions the caller saw. Undo with `undo(eventId)`.",
     )
-    async def move_records(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        version: int,
-        records: list[RecordRef],
-        to: strawberry.ID,
-        to_version: int,
-        note: str | None = None,
-    ) -> EntityEdit:
-        return await move_edit(info, str(id), version, records, str(to), to_version, note)
-
-    @strawberry.mutation(
+    override_value = strawberry.mutation(
+        resolver=override_edit,
         description="Set a golden value by hand (steward, admin), at the version the caller saw: recorded"
         " as the steward's statement, it outranks every source, whose values stay in `lineage`. `value`"
-        " null withdraws the steward's value. `field`: `name`, `idNumber`, `phone`, `text`, ..."
+        " null withdraws the steward's value. `field`: `name`, `idNumber`, `phone`, `text`, ...",
     )
-    async def override_value(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        version: int,
-        field: str,
-        value: str | None,
-        note: str | None = None,
-    ) -> EntityEdit:
-        return await override_edit(info, str(id), version, field, value, note)
-
-    @strawberry.mutation(
+    undo = strawberry.mutation(
+        resolver=undo_edit,
         description="Reverse a steward's edit by its audit event (steward, admin): members, status and"
-        " links as they were; a CONFLICT if what it touched has changed since."
+        " links as they were; a CONFLICT if what it touched has changed since.",
     )
-    async def undo(self, info: Info, event_id: strawberry.ID, note: str | None = None) -> EntityEdit:
-        return await undo_edit(info, event_id, note)
 
 
 class _Schema(LimitedSchema):

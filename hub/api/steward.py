@@ -132,8 +132,14 @@ async def _shown(info: Info, edit: Edit) -> EntityEdit:
 
 
 async def merge(
-    info: Info, into: str, into_version: int, other: str, other_version: int, note: str | None
+    info: Info,
+    into: strawberry.ID,
+    into_version: int,
+    other: strawberry.ID,
+    other_version: int,
+    note: str | None = None,
 ) -> EntityEdit:
+    """The `mergeEntities` mutation."""
     steward, client = steward_of(info, "merge entities"), _client(info)
 
     def work(session: Session) -> Edit:
@@ -145,9 +151,10 @@ async def merge(
 
 
 async def split(
-    info: Info, entity_id: str, version: int, groups: list[list[RecordRef]], note: str | None
+    info: Info, id: strawberry.ID, version: int, groups: list[list[RecordRef]], note: str | None = None
 ) -> EntityEdit:
-    steward, client = steward_of(info, "split entities"), _client(info)
+    """The `splitEntity` mutation."""
+    steward, client, entity_id = steward_of(info, "split entities"), _client(info), str(id)
 
     def work(session: Session) -> Edit:
         entity = _kind_of(session, client, entity_id)
@@ -159,14 +166,15 @@ async def split(
 
 async def move(
     info: Info,
-    entity_id: str,
+    id: strawberry.ID,
     version: int,
     records: list[RecordRef],
-    to: str,
+    to: strawberry.ID,
     to_version: int,
-    note: str | None,
+    note: str | None = None,
 ) -> EntityEdit:
-    steward, client = steward_of(info, "move records"), _client(info)
+    """The `moveRecords` mutation."""
+    steward, client, entity_id = steward_of(info, "move records"), _client(info), str(id)
 
     def work(session: Session) -> Edit:
         entity = _kind_of(session, client, entity_id)
@@ -177,7 +185,8 @@ async def move(
     return await _shown(info, await run_edit(info, work))
 
 
-async def undo_edit(info: Info, event_id: strawberry.ID, note: str | None) -> EntityEdit:
+async def undo_edit(info: Info, event_id: strawberry.ID, note: str | None = None) -> EntityEdit:
+    """The `undo` mutation."""
     steward, client = steward_of(info, "undo edits"), _client(info)
     if not str(event_id).isdigit():
         raise InputError(f"eventId: {event_id!r} is not an audit event id")
@@ -194,9 +203,10 @@ async def undo_edit(info: Info, event_id: strawberry.ID, note: str | None) -> En
 
 
 async def override(
-    info: Info, entity_id: str, version: int, field: str, value: str | None, note: str | None
+    info: Info, id: strawberry.ID, version: int, field: str, value: str | None, note: str | None = None
 ) -> EntityEdit:
-    steward, client = steward_of(info, "override golden values"), _client(info)
+    """The `overrideValue` mutation."""
+    steward, client, entity_id = steward_of(info, "override golden values"), _client(info), str(id)
     attribute = re.sub(r"(?<!^)(?=[A-Z])", "_", field).lower()  # idNumber → id_number
 
     def work(session: Session) -> Edit:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli import audit, clients, db, demo, export, ingest, resolve, serve, sources
-from hub.cli.common import console
+from hub.cli.common import close_engines, console
 from hub.errors import HubError
 
 __all__ = ["app", "main"]
@@ -46,3 +46,5 @@ def main() -> None:
     except HubError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise SystemExit(2) from None
+    finally:
+        close_engines()

@@ -19,6 +19,16 @@ __all__ = ["actor", "console", "open_engine", "selected_kinds"]
 console = Console(stderr=True, soft_wrap=True)
 
 
+_opened: list[Engine] = []
+
+
+def close_engines() -> None:
+    """Close the connections of every engine a command opened (a command may run in a process that
+    goes on, such as a test's)."""
+    while _opened:
+        _opened.pop().dispose()
+
+
 def open_engine(create_if_empty: bool = True) -> Engine:
     """Open the configured database; create the schema if it is empty, refuse if it is behind."""
     from hub.errors import DatabaseStateError
@@ -26,6 +36,7 @@ def open_engine(create_if_empty: bool = True) -> Engine:
     from hub.store.migrations import current_revision, head_revision, upgrade
 
     engine = make_engine()
+    _opened.append(engine)
     revision, head = current_revision(engine), head_revision()
     if revision == head:
         return engine

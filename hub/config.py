@@ -92,16 +92,7 @@ class ApiLimits:
             return _count(env, name, int(d[name]), least=least)
 
         def seconds(name: str, least: float = 0.0) -> float:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return d[name]
-            try:
-                value = float(raw)
-            except ValueError:
-                value = -1.0
-            if not least <= value <= 3600:
-                raise InputError(f"{name}={raw!r}: expected a number from {least:g} to 3600")
-            return value
+            return _seconds(env, name, d[name], least=least)
 
         return cls(
             max_body=count("HUB_API_MAX_BODY"),
@@ -180,7 +171,8 @@ def _count(env: Mapping[str, str], name: str, default: int, *, least: int) -> in
     return int(raw)
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, *, least: float = 0.001) -> float:
+    """A number of seconds (or a rate) from `least` to 3600."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -188,8 +180,8 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 < value <= 3600:
-        raise InputError(f"{name}={raw!r}: expected a number more than 0 and at most 3600")
+    if not least <= value <= 3600:
+        raise InputError(f"{name}={raw!r}: expected a number from {least:g} to 3600")
     return value
 
 

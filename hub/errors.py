@@ -10,8 +10,9 @@
     ├── NotFoundError             no such entity, record or source (code NOT_FOUND)
     ├── ForbiddenError            the client may not do or see this (code FORBIDDEN)
     ├── ConflictError             someone changed the thing meanwhile (code CONFLICT)
-    ├── BusyError                 another edit holds what this one needs; retry shortly (code BUSY)
-    ├── RateLimitedError          the client sent more operations than its rate allows (code RATE_LIMITED)
+    ├── RetryLaterError           nothing was done; the same call after `retry_after` seconds will likely pass
+    │   ├── BusyError             another edit holds what this one needs (code BUSY)
+    │   └── RateLimitedError      the client sent more operations than its rate allows (code RATE_LIMITED)
     ├── AccessLogUnavailableError personal data read but not logged: withheld (code ACCESS_LOG_UNAVAILABLE)
     └── DatabaseStateError        the database is not migrated to this version (code DATABASE_STATE)
 
@@ -19,6 +20,8 @@ Messages name the bad value and say what to do about it.
 """
 
 from __future__ import annotations
+
+import math
 
 __all__ = [
     "AccessLogUnavailableError",
@@ -32,6 +35,7 @@ __all__ = [
     "QueryTooComplexError",
     "RateLimitedError",
     "RequestTimeoutError",
+    "RetryLaterError",
     "TooLargeError",
     "UnknownKindError",
     "UnreadableFileError",
@@ -86,15 +90,24 @@ class ConflictError(HubError):
     code = "CONFLICT"
 
 
-class BusyError(HubError):
-    """The edit waited its limit for a lock another edit holds; nothing changed, and a retry after
-    `retry_after` seconds will likely succeed."""
-
-    code = "BUSY"
+class RetryLaterError(HubError):
+    """Nothing was done, and the same call after `retry_after` seconds will likely pass (BUSY,
+    RATE_LIMITED); `whole_seconds` is the wait as a `Retry-After` header and `extensions.retryAfter`
+    give it."""
 
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    @property
+    def whole_seconds(self) -> int:
+        return max(1, math.ceil(self.retry_after))
+
+
+class BusyError(RetryLaterError):
+    """The edit waited its limit for a lock another edit holds, or the client its turn for a slot."""
+
+    code = "BUSY"
 
 
 class AccessLogUnavailableError(HubError):
@@ -107,11 +120,7 @@ class DatabaseStateError(HubError):
     code = "DATABASE_STATE"
 
 
-class RateLimitedError(HubError):
-    """The client sent more operations than its rate allows; retry after `retry_after` seconds."""
+class RateLimitedError(RetryLaterError):
+    """The client sent more operations than its rate allows."""
 
     code = "RATE_LIMITED"
-
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after

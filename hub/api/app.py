@@ -33,12 +33,11 @@ from hub.api.limits import (
     check_request,
     read_body,
     replay,
-    retry_after,
 )
 from hub.api.schema import schema
 from hub.clients import authenticate_connection
 from hub.config import ApiLimits, get_settings
-from hub.errors import BusyError, HubError, InputError, RateLimitedError
+from hub.errors import HubError, InputError, RateLimitedError, RetryLaterError
 from hub.store.database import make_engine
 from hub.store.migrations import current_revision, head_revision
 
@@ -144,8 +143,8 @@ class _Authenticated:
             await self.client_slots.acquire(client.id)
         except HubError as exc:
             headers = None
-            if isinstance(exc, RateLimitedError | BusyError):
-                headers = {"Retry-After": retry_after(exc.retry_after)}
+            if isinstance(exc, RetryLaterError):
+                headers = {"Retry-After": str(exc.whole_seconds)}
             await _refusal(_STATUS.get(exc.code, 400), exc.code, str(exc), headers)(scope, receive, send)
             return
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import re
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from strawberry.types.graphql import OperationType
 from hub import access_log
 from hub.api.limits import VariableCap, argument_caps, check_variables, expanded_size, too_complex
 from hub.config import ApiLimits, get_settings
-from hub.errors import HubError, InputError, TooLargeError
+from hub.errors import HubError, InputError, RetryLaterError, TooLargeError
 
 __all__ = ["AccessLog", "DocumentCache", "ErrorCodes", "LimitedSchema", "UnitOfWork"]
 
@@ -232,9 +231,8 @@ class ErrorCodes(SchemaExtension):
         original = error.original_error
         if isinstance(original, HubError):
             coded = _with_code(error, error.message, original.code)
-            wait = getattr(original, "retry_after", None)  # BUSY, RATE_LIMITED: when to try again
-            if wait is not None and coded.extensions is not None:
-                coded.extensions["retryAfter"] = max(1, math.ceil(wait))
+            if isinstance(original, RetryLaterError) and coded.extensions is not None:
+                coded.extensions["retryAfter"] = original.whole_seconds  # BUSY, RATE_LIMITED
             return coded
         if isinstance(original, GraphQLError):  # a variable's value could not be coerced
             return _with_code(error, error.message, "BAD_INPUT")

@@ -4,7 +4,6 @@ slots per client, a bounded body read, and checks of a request and a query befor
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -45,7 +44,6 @@ __all__ = [
     "is_search_field",
     "read_body",
     "replay",
-    "retry_after",
     "too_complex",
 ]
 
@@ -390,11 +388,6 @@ def _check_length(text: str, cap: int, label: str) -> None:
             text.encode()
         except UnicodeEncodeError:
             raise InputError(f"{label} holds a lone surrogate, not text: send valid Unicode") from None
-
-
-def retry_after(seconds: float) -> str:
-    """A Retry-After header value: whole seconds, at least one."""
-    return str(max(1, math.ceil(seconds)))
 
 
 def too_complex(where: str, size: int, cap: int) -> QueryTooComplexError:

@@ -44,10 +44,10 @@ def city(persons: int, seed: int) -> Path:
 
 def child(directory: Path, url: str) -> None:
     """Ingest every file of the city at `directory` into `url`; print one JSON line of figures."""
+    from hub.domain import Kind
     from hub.ingest import ingest_file
     from hub.store.database import make_engine
     from hub.store.migrations import upgrade
-    from hub.store.models import Kind
 
     manifest = json.loads((directory / "manifest.json").read_text())
     engine = make_engine(url)

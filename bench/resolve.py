@@ -34,10 +34,10 @@ STAGES = ("load", "block", "compare", "train", "score", "cluster", "persist")
 
 
 def ingested(directory: Path, url: str) -> None:
+    from hub.domain import Kind
     from hub.ingest import ingest_file
     from hub.store.database import make_engine
     from hub.store.migrations import upgrade
-    from hub.store.models import Kind
 
     manifest = json.loads((directory / "manifest.json").read_text())
     engine = make_engine(url)
@@ -103,11 +103,11 @@ def child(directory: Path, url: str) -> None:
     from sqlalchemy.orm import Session
 
     from hub.config import get_settings
+    from hub.domain import Kind
     from hub.resolve.batch import resolve_kinds
     from hub.resolve.evaluate import pairwise
     from hub.resolve.truth import current_clusters, read_truth
     from hub.store.database import make_engine
-    from hub.store.models import Kind
 
     engine = make_engine(url)
     memory = PeakMemory()
@@ -145,8 +145,8 @@ def one_at_a_time(engine: object, sample: int = 1000) -> dict[str, float]:
     import numpy as np
     from sqlalchemy.orm import Session
 
+    from hub.domain import Kind
     from hub.resolve.realtime import build_resolver
-    from hub.store.models import Kind
 
     with Session(engine) as session:  # type: ignore[call-overload]
         ids = [

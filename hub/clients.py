@@ -24,8 +24,9 @@ import orjson
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.errors import ForbiddenError, InputError, NotFoundError
-from hub.store.models import Client, Kind, utcnow
+from hub.store.models import Client, utcnow
 
 __all__ = [
     "KIND_SCOPES",

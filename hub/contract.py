@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from hub.errors import UnknownKindError
-from hub.store.models import Kind
+from hub.domain import Kind
 
-__all__ = ["KIND_FIELDS", "parse_kind"]
+__all__ = ["KIND_FIELDS"]
 
 KIND_FIELDS: dict[Kind, tuple[str, ...]] = {
     Kind.PERSON: (
@@ -32,12 +31,3 @@ KIND_FIELDS: dict[Kind, tuple[str, ...]] = {
         "status",
     ),
 }
-
-
-def parse_kind(text: str) -> Kind:
-    """Return the Kind named by `text` ("person", "LEGAL_ENTITY", "legal-entity" all work)."""
-    try:
-        return Kind(text.strip().lower().replace("-", "_"))
-    except ValueError:
-        choices = ", ".join(k.value for k in Kind)
-        raise UnknownKindError(f"unknown kind {text!r}; use one of {choices}") from None

@@ -8,7 +8,8 @@ from typing import TextIO
 
 from sqlalchemy import Engine, select
 
-from hub.store.models import Kind, Membership, Source, SourceRecord
+from hub.domain import Kind
+from hub.store.models import Membership, Source, SourceRecord
 
 __all__ = ["CROSSWALK_HEADER", "crosswalk_rows", "write_crosswalk"]
 

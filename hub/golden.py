@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hub.domain import Kind
+
 __all__ = [
     "ATTRIBUTES",
     "RULE",
@@ -97,8 +99,8 @@ def _gender(f: Mapping[str, Any]) -> tuple[str | None, bool]:
 
 _ADDRESS_PARTS = ("district", "street", "community", "road", "number", "compound", "building", "unit", "room")
 
-ATTRIBUTES: dict[str, dict[str, Reader]] = {
-    "person": {
+ATTRIBUTES: dict[Kind, dict[str, Reader]] = {
+    Kind.PERSON: {
         "name": _plain("name"),
         "id_number": _checked("id_number", "id_number_valid"),
         "birth_date": _birth,
@@ -107,12 +109,12 @@ ATTRIBUTES: dict[str, dict[str, Reader]] = {
         "address": lambda f: (_place(f, "address"), True),
         "registered_address": lambda f: (_place(f, "registered_address"), True),
     },
-    "address": {
+    Kind.ADDRESS: {
         "text": _plain("canonical"),
         "doorplate_code": _plain("doorplate_code"),
         **{name: _plain(name) for name in _ADDRESS_PARTS},
     },
-    "legal_entity": {
+    Kind.LEGAL_ENTITY: {
         "name": _plain("name"),
         "uscc": _checked("uscc", "uscc_valid"),
         "legal_form": _plain("legal_form"),
@@ -135,7 +137,7 @@ def trust_of(trust: Mapping[str, Any] | None, attribute: str) -> int:
 
 
 def claims_of(
-    kind: str,
+    kind: Kind,
     features: Mapping[str, Any],
     *,
     record_id: int,

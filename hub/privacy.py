@@ -16,6 +16,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from hub.domain import Kind
+
 __all__ = [
     "BIRTH_DATE",
     "ID_NUMBER",
@@ -44,10 +46,10 @@ BIRTH_DATE = "birth_date"
 # and what each means. Everything else is derived from this and `NAME_VARIANTS`: which golden fields
 # the API masks and notes, and which payload and feature names are personal (a test checks that the
 # kinds' contract and golden fields named like a personal field are exactly these).
-PERSONAL_FIELDS: dict[str, dict[str, str]] = {
-    "person": {"id_number": ID_NUMBER, "birth_date": BIRTH_DATE, "phone": PHONE},
-    "address": {},
-    "legal_entity": {"phone": PHONE, "legal_representative_id_number": ID_NUMBER},
+PERSONAL_FIELDS: dict[Kind, dict[str, str]] = {
+    Kind.PERSON: {"id_number": ID_NUMBER, "birth_date": BIRTH_DATE, "phone": PHONE},
+    Kind.ADDRESS: {},
+    Kind.LEGAL_ENTITY: {"phone": PHONE, "legal_representative_id_number": ID_NUMBER},
 }
 
 # The names source systems give these fields, compared after lower-casing and dropping separators
@@ -170,12 +172,12 @@ def api_name(name: str) -> str:
     return head + "".join(word.title() for word in rest)
 
 
-def personal_attribute(kind: str, attribute: str) -> str | None:
+def personal_attribute(kind: Kind, attribute: str) -> str | None:
     """What golden field `attribute` of an entity of `kind` means, if it is personal; else None."""
     return PERSONAL_FIELDS.get(kind, {}).get(attribute)
 
 
-def mask_attribute(kind: str, attribute: str, value: str) -> str:
+def mask_attribute(kind: Kind, attribute: str, value: str) -> str:
     """`value` of golden field `attribute` of an entity of `kind`, masked if the field is personal."""
     meaning = personal_attribute(kind, attribute)
     return MASKS[meaning](value) if meaning is not None else value

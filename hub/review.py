@@ -16,16 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.audit import hold_head, record_event
+from hub.domain import ActorType, Decision, ReviewStatus
 from hub.errors import ConflictError, InputError, NotFoundError
-from hub.store.models import (
-    ActorType,
-    Decision,
-    Judgement,
-    Membership,
-    ReviewItem,
-    ReviewStatus,
-    utcnow,
-)
+from hub.store.models import Judgement, Membership, ReviewItem, utcnow
 
 __all__ = ["DECISIONS", "ReviewOutcome", "claim_item", "decide_item"]
 

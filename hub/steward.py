@@ -29,26 +29,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.audit import hold_head, record_event
+from hub.domain import ActorType, Decision, EntityStatus, Kind, LinkRelation, new_entity_id
 from hub.errors import ConflictError, InputError, NotFoundError
 from hub.golden import ATTRIBUTES
 from hub.privacy import mask_attribute
 from hub.store.database import json_array_contains
-from hub.store.models import (
-    ENTITY_PREFIX,
-    ActorType,
-    AuditEvent,
-    Decision,
-    Entity,
-    EntityStatus,
-    Judgement,
-    Kind,
-    Link,
-    LinkEvidence,
-    LinkRelation,
-    Membership,
-    Statement,
-    utcnow,
-)
+from hub.store.models import AuditEvent, Entity, Judgement, Link, LinkEvidence, Membership, Statement, utcnow
 
 __all__ = ["EDITS", "Edit", "merge_entities", "move_records", "override_value", "split_entity", "undo"]
 
@@ -303,7 +289,7 @@ def split_entity(
     created: list[Entity] = []
     for group in chosen:
         new = Entity(
-            id=f"{ENTITY_PREFIX[entity.kind]}_{millis:012x}{group[0]:012x}",
+            id=new_entity_id(entity.kind, millis, group[0]),
             kind=entity.kind,
             status=EntityStatus.ACTIVE,
             version=1,
@@ -411,7 +397,7 @@ def _finish_move(
     return Edit(target.id, event.id)
 
 
-def _shown_value(kind: str, attribute: str, value: str | None) -> str | None:
+def _shown_value(kind: Kind, attribute: str, value: str | None) -> str | None:
     """A value as the audit trail keeps it: personal values masked (the statement holds them whole)."""
     return mask_attribute(kind, attribute, value) if value is not None else None
 
@@ -429,8 +415,8 @@ def override_value(
     value (the source values stay, and show in lineage); `value` None withdraws the steward's value."""
     hold_head(session)
     entity = _entity(session, entity_id, version)
-    if attribute not in ATTRIBUTES[entity.kind.value]:
-        known = ", ".join(sorted(ATTRIBUTES[entity.kind.value]))
+    if attribute not in ATTRIBUTES[entity.kind]:
+        known = ", ".join(sorted(ATTRIBUTES[entity.kind]))
         raise InputError(f"{entity.kind.value} has no field {attribute!r}; its fields are {known}")
     if value is not None and not value.strip():
         raise InputError("value: give a value, or null to withdraw the steward's value")
@@ -460,13 +446,13 @@ def override_value(
         before={
             "versions": {entity_id: entity.version - 1},
             "statements": [s.id for s in current],
-            "values": [_shown_value(entity.kind.value, attribute, s.value) for s in current],
+            "values": [_shown_value(entity.kind, attribute, s.value) for s in current],
         },
         after={
             "versions": {entity_id: entity.version},
             "attribute": attribute,
             "statement": made.id if made is not None else None,
-            "value": _shown_value(entity.kind.value, attribute, made.value) if made is not None else None,
+            "value": _shown_value(entity.kind, attribute, made.value) if made is not None else None,
             "source": entity_id,
             "note": note,
         },

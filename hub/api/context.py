@@ -13,8 +13,8 @@ from strawberry.types import Info as _Info
 
 from hub.api.loaders import Loaders
 from hub.clients import ClientInfo
+from hub.domain import Kind
 from hub.errors import InputError
-from hub.store.models import Kind
 
 __all__ = ["HubContext", "Info"]
 

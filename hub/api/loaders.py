@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 from strawberry.dataloader import DataLoader
 
+from hub.domain import Kind, LinkRelation
 from hub.golden import Golden, claims_of, steward_claim, survive
 from hub.resolve.service import features_of
-from hub.store.models import Kind, LinkRelation
 
 __all__ = ["EntityRow", "LinkRow", "Loaders", "MemberRow"]
 
@@ -172,7 +172,7 @@ class Loaders:
                 claim
                 for m in members
                 for claim in claims_of(
-                    m.kind.value,
+                    m.kind,
                     m.features,
                     record_id=m.record_id,
                     source=m.source,

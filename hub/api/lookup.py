@@ -16,11 +16,11 @@ from rapidfuzz import fuzz
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.errors import InputError
+from hub.normalize.fields import match_fields, search_terms
 from hub.normalize.records import normalize_record
-from hub.resolve.kinds import match_fields, search_terms
 from hub.resolve.service import features_of
-from hub.store.models import Kind
 
 __all__ = [
     "MAX_RESULTS",
@@ -65,9 +65,9 @@ def normalized_query(kind: Kind, record: Mapping[str, Any]) -> Query:
     given = {k: v.strip() for k, v in record.items() if isinstance(v, str) and v.strip()}
     if not given:
         raise InputError("give at least one non-empty search field")
-    features = normalize_record(kind.value, given).features
-    fields = match_fields(kind.value, features)
-    return Query(kind, {**fields, "features": features}, search_terms(kind.value, fields))
+    features = normalize_record(kind, given).features
+    fields = match_fields(kind, features)
+    return Query(kind, {**fields, "features": features}, search_terms(kind, fields))
 
 
 def entity_by_term(session: Session, kind: Kind, field: str, term: str) -> str | None:

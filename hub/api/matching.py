@@ -18,14 +18,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.api.lookup import candidates, current_match_fields, normalized_query
+from hub.domain import Kind
+from hub.normalize.fields import SEARCH_FIELDS
 from hub.resolve.columns import RecordTable
 from hub.resolve.compare import compare_all
 from hub.resolve.engine import probability
-from hub.resolve.kinds import SEARCH_FIELDS
 from hub.resolve.model import Parameters, pair_weights
 from hub.resolve.service import latest_run
 from hub.resolve.settings import MatchSettings
-from hub.store.models import Kind, SearchTerm, SourceRecord
+from hub.store.models import SearchTerm, SourceRecord
 
 __all__ = ["PERSONAL_MATCH_FIELDS", "MatchResult", "match_record"]
 
@@ -105,7 +106,7 @@ def _whole_kind_frequencies(
                 continue
             name = level.field or comparison.field
             column = table.column(name)
-            if name in SEARCH_FIELDS[kind.value]:
+            if name in SEARCH_FIELDS[kind]:
                 counts = [
                     session.scalar(
                         select(func.count()).where(

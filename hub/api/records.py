@@ -18,8 +18,8 @@ from strawberry.scalars import JSON
 from hub.api.context import Info
 from hub.api.loaders import MemberRow
 from hub.api.permissions import ReadsJudgements
+from hub.domain import Kind
 from hub.privacy import MASKS, PERSONAL_FIELDS, api_name, mask_as, mask_features, personal_attribute
-from hub.store.models import Kind
 
 __all__ = [
     "DECISION_NAMES",
@@ -192,7 +192,7 @@ class SourcedValue:
     valid: bool = strawberry.field(description="False when the value failed its check (e.g. a check digit).")
     record_id: strawberry.Private[int]
     entity_id: strawberry.Private[str]
-    kind: strawberry.Private[str]
+    kind: strawberry.Private[Kind]
     attribute: strawberry.Private[str]
 
     @strawberry.field(
@@ -244,7 +244,7 @@ class FieldLineage:
     values: list[SourcedValue]
 
 
-def shown_value(info: Info, entity_id: str, kind: str, attribute: str, value: str) -> str:
+def shown_value(info: Info, entity_id: str, kind: Kind, attribute: str, value: str) -> str:
     """A golden or source value of a field as this client may see it; a personal one noted for the log."""
     meaning = personal_attribute(kind, attribute)
     if meaning is None:
@@ -253,7 +253,7 @@ def shown_value(info: Info, entity_id: str, kind: str, attribute: str, value: st
     return value if info.context.sees_pii else MASKS[meaning](value)
 
 
-async def lineage_of(info: Info, entity_id: str, kind: str) -> list[FieldLineage]:
+async def lineage_of(info: Info, entity_id: str, kind: Kind) -> list[FieldLineage]:
     out = []
     for attribute, golden in sorted((await info.context.loaders.golden(entity_id)).items()):
         values = [

@@ -22,9 +22,10 @@ from hub.api.records import (
     source_record_of,
 )
 from hub.api.steward import run_edit, steward_of
+from hub.domain import Kind, ReviewStatus
 from hub.errors import InputError, NotFoundError
 from hub.review import claim_item, decide_item
-from hub.store.models import Judgement, Kind, ResolutionRun, ReviewItem, ReviewStatus
+from hub.store.models import Judgement, ResolutionRun, ReviewItem
 
 __all__ = ["ReviewDecision", "ReviewItemConnection", "ReviewItemNode"]
 

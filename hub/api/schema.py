@@ -52,8 +52,9 @@ from hub.api.types import (
     PersonMatch,
     resolve_entity,
 )
+from hub.domain import Kind
 from hub.errors import InputError
-from hub.store.models import Kind, Source
+from hub.store.models import Source
 from hub.store.models import SourceRecord as SourceRecordRow
 
 __all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "schema", "schema_sdl"]

@@ -25,8 +25,8 @@ from hub.api.records import (
     shown_value,
     source_record_of,
 )
+from hub.domain import Kind, LinkRelation
 from hub.golden import Golden
-from hub.store.models import Kind, LinkRelation
 
 __all__ = [
     "Address",
@@ -66,7 +66,7 @@ async def _golden(info: Info, entity_id: str) -> dict[str, Golden]:
     return await info.context.loaders.golden(entity_id)
 
 
-async def _value(info: Info, entity_id: str, kind: str, attribute: str) -> str | None:
+async def _value(info: Info, entity_id: str, kind: Kind, attribute: str) -> str | None:
     golden = (await info.context.loaders.golden(entity_id, attribute)).get(attribute)
     if golden is None:
         return None
@@ -210,23 +210,23 @@ def _company_addresses(info: Info, links: list[LinkRow]) -> list[LegalEntityAddr
 class Person(Entity):
     @strawberry.field
     async def name(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "person", "name")
+        return await _value(info, str(self.id), Kind.PERSON, "name")
 
     @strawberry.field(description="Resident ID number; masked (320581********1234) without pii:read.")
     async def id_number(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "person", "id_number")
+        return await _value(info, str(self.id), Kind.PERSON, "id_number")
 
     @strawberry.field(description="YYYY-MM-DD; only the year without pii:read.")
     async def birth_date(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "person", "birth_date")
+        return await _value(info, str(self.id), Kind.PERSON, "birth_date")
 
     @strawberry.field(description="男 or 女.")
     async def gender(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "person", "gender")
+        return await _value(info, str(self.id), Kind.PERSON, "gender")
 
     @strawberry.field(description="Masked (139****5678) without pii:read.")
     async def phone(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "person", "phone")
+        return await _value(info, str(self.id), Kind.PERSON, "phone")
 
     @strawberry.field(description="Where the person lives and is registered.")
     async def addresses(self, info: Info) -> list[PersonAddress]:
@@ -244,7 +244,7 @@ class Person(Entity):
 
     @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
     async def lineage(self, info: Info) -> list[FieldLineage]:
-        return await lineage_of(info, str(self.id), "person")
+        return await lineage_of(info, str(self.id), Kind.PERSON)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Person | None:
@@ -258,11 +258,11 @@ class Person(Entity):
 class Address(Entity):
     @strawberry.field(description="The address in full, as the most trusted source writes it.")
     async def text(self, info: Info) -> str:
-        return await _value(info, str(self.id), "address", "text") or ""
+        return await _value(info, str(self.id), Kind.ADDRESS, "text") or ""
 
     @strawberry.field(description="The QR doorplate code, where the dwelling has one.")
     async def doorplate_code(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "address", "doorplate_code")
+        return await _value(info, str(self.id), Kind.ADDRESS, "doorplate_code")
 
     @strawberry.field(description="The parsed parts: district, street, community, road, number, compound, …")
     async def components(self, info: Info) -> JSON:
@@ -304,7 +304,7 @@ class Address(Entity):
 
     @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
     async def lineage(self, info: Info) -> list[FieldLineage]:
-        return await lineage_of(info, str(self.id), "address")
+        return await lineage_of(info, str(self.id), Kind.ADDRESS)
 
     @classmethod
     async def resolve_reference(
@@ -327,29 +327,29 @@ class Address(Entity):
 class LegalEntity(Entity):
     @strawberry.field
     async def name(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "legal_entity", "name")
+        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "name")
 
     @strawberry.field(description="Unified social credit code.")
     async def uscc(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "legal_entity", "uscc")
+        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "uscc")
 
     @strawberry.field
     async def legal_form(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "legal_entity", "legal_form")
+        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "legal_form")
 
     @strawberry.field(description="The branch part of the name (a branch never joins its head office).")
     async def branch(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "legal_entity", "branch")
+        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "branch")
 
     @strawberry.field
     async def established_on(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "legal_entity", "established_on")
+        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "established_on")
 
     @strawberry.field(
         description="Masked (139****5678) without pii:read: often the legal representative's own mobile."
     )
     async def phone(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), "legal_entity", "phone")
+        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "phone")
 
     @strawberry.field(description="The person who is its legal representative, where the hub knows them.")
     async def legal_representative(self, info: Info) -> Person | None:
@@ -379,7 +379,7 @@ class LegalEntity(Entity):
 
     @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
     async def lineage(self, info: Info) -> list[FieldLineage]:
-        return await lineage_of(info, str(self.id), "legal_entity")
+        return await lineage_of(info, str(self.id), Kind.LEGAL_ENTITY)
 
     @classmethod
     async def resolve_reference(

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from hub.domain import Kind, parse_kind
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -56,8 +58,6 @@ def actor() -> str:
     return os.environ.get("HUB_ACTOR") or f"cli:{getpass.getuser()}"
 
 
-def selected_kinds(kind: str | None) -> list[str]:
+def selected_kinds(kind: str | None) -> list[Kind]:
     """The kind named by a `--kind` option, or all three."""
-    from hub.contract import parse_kind
-
-    return [parse_kind(kind).value] if kind else ["address", "legal_entity", "person"]
+    return [parse_kind(kind)] if kind else [Kind.ADDRESS, Kind.LEGAL_ENTITY, Kind.PERSON]

@@ -12,6 +12,7 @@ from hub.cli.common import console, open_engine
 from hub.cli.ingest import ingest_with_progress
 from hub.cli.resolve import resolve
 from hub.cli.serve import serve
+from hub.domain import Kind
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -59,7 +60,7 @@ def demo(
     console.print(f"[bold]2/4[/bold] ingesting {len(manifest.files)} source files …")
     batch = get_settings().ingest_batch
     for f in manifest.files:
-        summary = ingest_with_progress(engine, out / f.path, f.source, f.kind, f.encoding, batch, False)
+        summary = ingest_with_progress(engine, out / f.path, f.source, Kind(f.kind), f.encoding, batch, False)
         console.print(
             f"  {f.path:<36} new {summary.new:>7}  changed {summary.changed:>5}"
             f"  unchanged {summary.unchanged:>7}  quarantined {summary.quarantined:>4}"

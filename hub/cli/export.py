@@ -19,7 +19,7 @@ def export_crosswalk(
     output: Annotated[Path | None, typer.Option(help="Write to FILE instead of standard output.")] = None,
 ) -> None:
     """CSV of every current source record with its entity: source,kind,key,entity_id."""
-    from hub.contract import parse_kind
+    from hub.domain import parse_kind
     from hub.export import write_crosswalk
 
     engine = open_engine()

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from hub.cli.common import console, open_engine
+from hub.domain import Kind
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -44,11 +45,11 @@ def ingest(
 ) -> None:
     """Ingest a departmental source file; bad rows are quarantined with their reason."""
     from hub.config import get_settings
-    from hub.contract import parse_kind
+    from hub.domain import parse_kind
 
     engine = open_engine()
     summary = ingest_with_progress(
-        engine, path, source, parse_kind(kind).value, encoding, get_settings().ingest_batch, quiet
+        engine, path, source, parse_kind(kind), encoding, get_settings().ingest_batch, quiet
     )
     _print_summary(summary)
     print(
@@ -71,16 +72,15 @@ def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
 
 
 def ingest_with_progress(
-    engine: Engine, path: Path, source: str, kind: str, encoding: str, batch: int, quiet: bool
+    engine: Engine, path: Path, source: str, kind: Kind, encoding: str, batch: int, quiet: bool
 ) -> IngestSummary:
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from hub.ingest import ingest_file
-    from hub.store.models import Kind
 
     show = not quiet and console.is_terminal and path.exists() and path.stat().st_size > 1 << 20
     if not show:
-        return ingest_file(engine, path, source, Kind(kind), encoding=encoding, batch_size=batch)
+        return ingest_file(engine, path, source, kind, encoding=encoding, batch_size=batch)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -94,7 +94,7 @@ def ingest_with_progress(
             engine,
             path,
             source,
-            Kind(kind),
+            kind,
             encoding=encoding,
             batch_size=batch,
             progress=lambda done, _total: bar.update(task, completed=done),
@@ -108,10 +108,10 @@ def normalize(
     """Read JSON Lines records on standard input; write their normalized features, one JSON object a line."""
     import orjson
 
-    from hub.contract import parse_kind
+    from hub.domain import parse_kind
     from hub.normalize.records import normalize_record
 
-    selected = parse_kind(kind).value
+    selected = parse_kind(kind)
     out = sys.stdout.buffer
     for number, line in enumerate(sys.stdin.buffer, start=1):
         if not line.strip():
@@ -136,7 +136,7 @@ def renormalize(
     kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
 ) -> None:
     """Normalize the stored records again (after normalization improved); payloads stay as they are."""
-    from hub.contract import parse_kind
+    from hub.domain import parse_kind
     from hub.ingest.renormalize import renormalize as run
 
     summary = run(open_engine(), parse_kind(kind) if kind else None)

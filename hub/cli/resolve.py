@@ -33,10 +33,10 @@ def resolve(
     """
     import orjson
 
+    from hub.domain import Kind
     from hub.errors import InputError
     from hub.resolve.run import IncrementalRun, plan_resolution, run_resolution
     from hub.resolve.settings import MatchSettings
-    from hub.store.models import Kind
 
     custom = None
     if settings_file is not None:
@@ -45,7 +45,7 @@ def resolve(
         except (OSError, orjson.JSONDecodeError) as exc:
             raise InputError(f"{settings_file}: {exc}") from exc
     engine = open_engine()
-    kinds = [Kind(name) for name in selected_kinds(kind)]
+    kinds = selected_kinds(kind)
     plan = plan_resolution(engine, kinds, everything=everything or custom is not None)
     for fresh in plan.up_to_date:
         print(f"{fresh.value}: up to date, nothing new since the last run")
@@ -95,10 +95,10 @@ def settings_command(
     """Print the built-in match settings of KIND as JSON: a starting point for `hub resolve --settings`."""
     import orjson
 
-    from hub.contract import parse_kind
+    from hub.domain import parse_kind
     from hub.resolve.kinds import SETTINGS
 
-    text = orjson.dumps(SETTINGS[parse_kind(kind).value].to_json(), option=orjson.OPT_INDENT_2)
+    text = orjson.dumps(SETTINGS[parse_kind(kind)].to_json(), option=orjson.OPT_INDENT_2)
     sys.stdout.write(text.decode() + "\n")
 
 
@@ -107,7 +107,7 @@ def _record(session: object, reference: str) -> tuple[int, str]:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from hub.contract import parse_kind
+    from hub.domain import parse_kind
     from hub.errors import InputError, NotFoundError
     from hub.store.models import Source, SourceRecord
 

@@ -23,9 +23,9 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from itertools import islice
 from pathlib import Path
 
+from hub.domain import Kind
 from hub.ingest.prepare import Normalized, PreparedBatch, normalize_payloads, prepare_batch
 from hub.ingest.readers import open_source
-from hub.store.models import Kind
 
 __all__ = ["PARALLEL_FROM_BYTES", "prepared_batches"]
 
@@ -99,7 +99,7 @@ def _read(path: Path, encoding: str, kind: Kind, batch_size: int, workers: int) 
                 payloads = [item.payload for item in batch.items.values()]
                 step = -(-len(payloads) // workers)
                 batch.normalizing = [
-                    pool.submit(normalize_payloads, kind.value, payloads[i : i + step])
+                    pool.submit(normalize_payloads, kind, payloads[i : i + step])
                     for i in range(0, len(payloads), step)
                 ]
                 ahead.extend(batch.normalizing)

@@ -17,10 +17,10 @@ from typing import Any, NamedTuple
 import orjson
 
 from hub.contract import KIND_FIELDS
+from hub.domain import Kind
 from hub.ingest.readers import RawRow
+from hub.normalize.fields import match_fields, search_terms
 from hub.normalize.records import NormalizedRecord, normalize_record
-from hub.resolve.kinds import match_fields, search_terms
-from hub.store.models import Kind
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -80,7 +80,7 @@ def normalize_contract_record(kind: Kind, record: Mapping[str, Any]) -> Normaliz
     normalized as its text, like a malformed identifier, and flagged so that it is not mistaken for
     what the source meant to send.
     """
-    normalized = normalize_record(kind.value, record)
+    normalized = normalize_record(kind, record)
     for name in KIND_FIELDS[kind]:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
@@ -102,20 +102,19 @@ def normalized_json(kind: Kind, record: dict[str, Any]) -> Normalized:
     """
     normalized = normalize_contract_record(kind, record)
     flags = normalized.flags
-    match = match_fields(kind.value, normalized.features)
+    match = match_fields(kind, normalized.features)
     return (
         orjson.dumps(normalized.features).decode(),
         orjson.dumps(flags).decode() if flags else "{}",
         bool(flags),
         orjson.dumps(match).decode(),
-        search_terms(kind.value, match),
+        search_terms(kind, match),
     )
 
 
-def normalize_payloads(kind: str, payloads: list[str]) -> list[Normalized]:
-    """`normalized_json` of each stored JSON payload; runs in a normalizing process (texts in and out)."""
-    kind_ = Kind(kind)
-    return [normalized_json(kind_, orjson.loads(payload)) for payload in payloads]
+def normalize_payloads(kind: Kind, payloads: list[str]) -> list[Normalized]:
+    """`normalized_json` of each stored JSON payload; runs in a normalizing process."""
+    return [normalized_json(kind, orjson.loads(payload)) for payload in payloads]
 
 
 @dataclass(slots=True)

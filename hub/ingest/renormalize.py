@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.ingest.prepare import normalize_contract_record
-from hub.resolve.kinds import flatten, match_fields, search_terms
-from hub.store.models import Kind, RecordVersion, SearchTerm, SourceRecord
+from hub.normalize.fields import flatten, match_fields, search_terms
+from hub.store.models import RecordVersion, SearchTerm, SourceRecord
 
 __all__ = ["RenormalizeSummary", "renormalize"]
 
@@ -57,14 +58,14 @@ def renormalize(
             old_terms: list[dict[str, object]] = []
             new_terms: list[dict[str, object]] = []
             for version_id, record_kind, payload, features, flags, match, record_id, version in rows:
-                kind_name = Kind(record_kind).value
-                normalized = normalize_contract_record(Kind(record_kind), payload)
-                fields = match_fields(kind_name, normalized.features)
+                kind = Kind(record_kind)
+                normalized = normalize_contract_record(kind, payload)
+                fields = match_fields(kind, normalized.features)
                 before, after = (
-                    set(search_terms(kind_name, match or flatten(kind_name, features))),
-                    set(search_terms(kind_name, fields)),
+                    set(search_terms(kind, match or flatten(kind, features))),
+                    set(search_terms(kind, fields)),
                 )
-                key = {"kind": kind_name, "record_id": record_id, "version": version}
+                key = {"kind": kind.value, "record_id": record_id, "version": version}
                 old_terms += [{**key, "field": f, "term": t} for f, t in before - after]
                 new_terms += [{**key, "field": f, "term": t} for f, t in after - before]
                 if normalized.features != features or normalized.flags != flags or fields != match:

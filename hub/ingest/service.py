@@ -23,16 +23,15 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from hub.config import DEFAULT_INGEST_BATCH, get_settings
+from hub.domain import ENTITY_PREFIX, Kind
 from hub.errors import InputError
 from hub.ingest.pipeline import prepared_batches
 from hub.ingest.prepare import UNSTORABLE_CHARACTERS, PreparedBatch, duplicate_reason, prepare_batch
 from hub.ingest.readers import RawRow
 from hub.store.bulk import BulkWriter
 from hub.store.models import (
-    ENTITY_PREFIX,
     Entity,
     IngestRun,
-    Kind,
     Membership,
     Quarantine,
     RecordVersion,
@@ -261,8 +260,8 @@ class Ingestor:
 def _create_singletons(bulk: BulkWriter, kind: Kind, record_ids: list[int], stamp: Any) -> None:
     """Give each new record an entity of its own until resolution joins it to others, in SQL.
 
-    The entity id is the kind's prefix, this moment in milliseconds and the record's id, 12 hex digits
-    each: unique because record ids are, and never reused because record ids are not.
+    The entity id is `hub.domain.new_entity_id`'s, built in SQL: the kind's prefix, this moment in
+    milliseconds and the record's id, 12 hex digits each.
     """
     prefix = ENTITY_PREFIX[kind]
     params: tuple[Any, ...]

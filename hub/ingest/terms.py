@@ -8,7 +8,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from hub.resolve.kinds import flatten, search_terms
+from hub.normalize.fields import flatten, search_terms
 
 __all__ = ["backfill_search_terms"]
 

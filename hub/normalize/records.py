@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from hub.domain import Kind
 from hub.normalize.address import address_keys, parse_address
 from hub.normalize.companies import normalize_company_name
 from hub.normalize.identifiers import parse_date, parse_phone, parse_resident_id, parse_uscc
@@ -22,13 +23,13 @@ __all__ = ["OUTPUT_FIELDS", "NormalizedRecord", "address_features", "normalize_r
 _GENDER = {"男": "M", "女": "F", "m": "M", "f": "F", "male": "M", "female": "F", "1": "M", "2": "F"}
 
 # The names `hub normalize` always writes per kind (null when absent); tools rely on them.
-OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
-    "person": ("name", "name_pinyin", "id_number", "id_number_valid", "birth_date", "sex", "phone"),
-    "address": (
+OUTPUT_FIELDS: dict[Kind, tuple[str, ...]] = {
+    Kind.PERSON: ("name", "name_pinyin", "id_number", "id_number_valid", "birth_date", "sex", "phone"),
+    Kind.ADDRESS: (
         "province", "city", "district", "street", "community", "road", "number", "compound", "building",
         "unit", "room", "canonical",
     ),
-    "legal_entity": ("name_core", "uscc", "uscc_valid", "is_branch"),
+    Kind.LEGAL_ENTITY: ("name_core", "uscc", "uscc_valid", "is_branch"),
 }  # fmt: skip
 
 
@@ -36,7 +37,7 @@ OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
 class NormalizedRecord:
     """`features` are canonical values by name; `flags` name each malformed field and why."""
 
-    kind: str
+    kind: Kind
     features: dict[str, Any] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)
 
@@ -135,7 +136,7 @@ def _addresses(out: NormalizedRecord, record: Mapping[str, Any], *field_names: s
 
 
 def _person(record: Mapping[str, Any]) -> NormalizedRecord:
-    out = NormalizedRecord("person")
+    out = NormalizedRecord(Kind.PERSON)
     _person_name(out, _text(record, "name"), "")
     _resident_id(out, record, "id_number", "")
     _date(out, record, "birth_date")
@@ -163,7 +164,7 @@ def _person(record: Mapping[str, Any]) -> NormalizedRecord:
 
 
 def _address(record: Mapping[str, Any]) -> NormalizedRecord:
-    out = NormalizedRecord("address")
+    out = NormalizedRecord(Kind.ADDRESS)
     raw = _text(record, "address")
     if raw:
         out.features.update(address_features(raw))
@@ -187,7 +188,7 @@ def _grid_code(out: NormalizedRecord, record: Mapping[str, Any]) -> None:
 
 
 def _legal_entity(record: Mapping[str, Any]) -> NormalizedRecord:
-    out = NormalizedRecord("legal_entity")
+    out = NormalizedRecord(Kind.LEGAL_ENTITY)
     raw_name = _text(record, "name")
     if raw_name:
         company = normalize_company_name(raw_name)
@@ -205,9 +206,9 @@ def _legal_entity(record: Mapping[str, Any]) -> NormalizedRecord:
     return out
 
 
-_BY_KIND = {"person": _person, "address": _address, "legal_entity": _legal_entity}
+_BY_KIND = {Kind.PERSON: _person, Kind.ADDRESS: _address, Kind.LEGAL_ENTITY: _legal_entity}
 
 
-def normalize_record(kind: str, record: Mapping[str, Any]) -> NormalizedRecord:
+def normalize_record(kind: Kind, record: Mapping[str, Any]) -> NormalizedRecord:
     """Return the features and flags of one contract record of `kind` (pure; no database)."""
     return _BY_KIND[kind](record)

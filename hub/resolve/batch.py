@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.resolve.service import RunSummary, compute_kind, store_kind
 from hub.resolve.settings import MatchSettings
-from hub.store.models import Kind, RecordVersion, ResolutionRun, SourceRecord
+from hub.store.models import RecordVersion, ResolutionRun, SourceRecord
 
 __all__ = ["PARALLEL_FROM", "pending_records", "resolve_kinds"]
 
@@ -70,7 +71,7 @@ def resolve_kinds(
         initargs=(lock,),
     ) as pool:
         futures: dict[Future[RunSummary], Kind] = {
-            pool.submit(_resolve, url, kind.value, settings_json, actor): kind for kind in ordered
+            pool.submit(_resolve, url, kind, settings_json, actor): kind for kind in ordered
         }
         for future in as_completed(futures):
             summary = future.result()
@@ -88,7 +89,7 @@ def _hold(lock: Any) -> None:
     _write_lock = lock
 
 
-def _resolve(url: str, kind: str, settings_json: dict[str, Any] | None, actor: str) -> RunSummary:
+def _resolve(url: str, kind: Kind, settings_json: dict[str, Any] | None, actor: str) -> RunSummary:
     """In a worker: load and resolve one kind on its own connection, then store it under the lock."""
     from hub.store.database import make_engine
 
@@ -96,7 +97,7 @@ def _resolve(url: str, kind: str, settings_json: dict[str, Any] | None, actor: s
     try:
         settings = MatchSettings.from_json(settings_json) if settings_json is not None else None
         with Session(engine) as session:
-            computed = compute_kind(session, Kind(kind), settings=settings)
+            computed = compute_kind(session, kind, settings=settings)
         with _write_lock, Session(engine) as session:
             summary = store_kind(session, computed, actor=actor)
             session.commit()

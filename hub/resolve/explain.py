@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.errors import InputError
 from hub.resolve.engine import Explanation, explain_pair
 from hub.resolve.model import Parameters
 from hub.resolve.service import describe, latest_run, load_records
 from hub.resolve.settings import MatchSettings
-from hub.store.models import Judgement, Kind, Membership, ResolutionRun, SourceRecord
+from hub.store.models import Judgement, Membership, ResolutionRun, SourceRecord
 
 __all__ = ["RecordPairExplanation", "explain_records", "format_waterfall"]
 

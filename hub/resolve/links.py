@@ -28,10 +28,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hub.resolve.kinds import place_keys
+from hub.domain import Kind, LinkRelation
+from hub.normalize.fields import place_keys
 from hub.resolve.service import features_of
 from hub.store.bulk import BulkWriter
-from hub.store.models import LinkRelation, utcnow
+from hub.store.models import utcnow
 
 __all__ = ["LinkSummary", "link_entities"]
 
@@ -55,7 +56,7 @@ class LinkSummary:
     unresolved: dict[str, int]
 
 
-def _current(session: Session, kind: str) -> Iterable[tuple[int, str, dict[str, Any]]]:
+def _current(session: Session, kind: Kind) -> Iterable[tuple[int, str, dict[str, Any]]]:
     rows = session.connection().exec_driver_sql(
         "SELECT r.id, m.entity_id, v.features FROM source_record r"
         " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
@@ -111,11 +112,11 @@ def _unique(values: set[str] | None) -> str | None:
 
 def link_entities(session: Session) -> LinkSummary:
     """Rebuild the cross-kind links from the current entities (flushes; the caller commits)."""
-    addresses = _Addresses(_current(session, "address"))
+    addresses = _Addresses(_current(session, Kind.ADDRESS))
     asserted: dict[tuple[str, str, str], set[int]] = defaultdict(set)
     unresolved: dict[str, int] = defaultdict(int)
 
-    companies = list(_current(session, "legal_entity"))
+    companies = list(_current(session, Kind.LEGAL_ENTITY))
     by_uscc: dict[str, set[str]] = defaultdict(set)
     by_core: dict[str, set[str]] = defaultdict(set)
     for _record, entity, f in companies:
@@ -143,7 +144,7 @@ def link_entities(session: Session) -> LinkSummary:
     by_name: dict[str, set[str]] = defaultdict(set)
     lives: dict[str, set[str]] = defaultdict(set)  # address entity → person entities
     employs: dict[str, set[str]] = defaultdict(set)  # company entity → person entities
-    for record, person, f in _current(session, "person"):
+    for record, person, f in _current(session, Kind.PERSON):
         if f.get("id_number") and f.get("id_number_valid"):
             by_id[f["id_number"]].add(person)
         if f.get("name_key"):

@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from hub.audit import record_event
+from hub.domain import ActorType, Decision, Kind
 from hub.resolve.columns import RecordTable
 from hub.resolve.incremental import Resolver
 from hub.resolve.model import Parameters
@@ -32,7 +33,7 @@ from hub.resolve.service import (
 )
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
-from hub.store.models import ActorType, Decision, Kind, ResolutionRun, utcnow
+from hub.store.models import ResolutionRun, utcnow
 
 __all__ = ["RealtimeSummary", "build_resolver", "resolve_records"]
 

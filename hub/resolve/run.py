@@ -17,13 +17,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.config import get_settings
+from hub.domain import Kind
 from hub.resolve.batch import pending_records, resolve_kinds
 from hub.resolve.links import LinkSummary, link_entities
 from hub.resolve.realtime import RealtimeSummary, resolve_records
 from hub.resolve.service import RunSummary
 from hub.resolve.settings import MatchSettings
 from hub.store.database import settle_after_bulk
-from hub.store.models import Kind, RecordVersion, SourceRecord
+from hub.store.models import RecordVersion, SourceRecord
 
 __all__ = [
     "REWRITTEN_BY_RESOLUTION",

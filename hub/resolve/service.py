@@ -34,7 +34,9 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from hub.audit import record_event
+from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus, new_entity_id
 from hub.errors import NotFoundError
+from hub.normalize.fields import flatten
 from hub.resolve.columns import (
     Column,
     IntArray,
@@ -44,22 +46,11 @@ from hub.resolve.columns import (
     string_column,
 )
 from hub.resolve.engine import Resolution, resolve
-from hub.resolve.kinds import SETTINGS, flatten
+from hub.resolve.kinds import SETTINGS
 from hub.resolve.model import Parameters
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
-from hub.store.models import (
-    ENTITY_PREFIX,
-    ActorType,
-    Decision,
-    EntityStatus,
-    Judgement,
-    Kind,
-    ResolutionRun,
-    ReviewItem,
-    ReviewStatus,
-    utcnow,
-)
+from hub.store.models import Judgement, ResolutionRun, ReviewItem, utcnow
 
 __all__ = [
     "Computed",
@@ -159,7 +150,7 @@ def load_records(session: Session, kind: Kind, settings: MatchSettings) -> Loade
         # Stored at ingest since migration 0002; older versions derive them from their features.
         builder.add_json(
             [
-                match if match is not None else dumps(flatten(kind.value, features_of(features)))
+                match if match is not None else dumps(flatten(kind, features_of(features)))
                 for _, _, match, features in batch
             ]
         )
@@ -246,10 +237,6 @@ def _first(row: tuple[str, Any]) -> str:
     return row[0]
 
 
-def _new_entity_id(kind: Kind, millis: int, record_id: int) -> str:
-    return f"{ENTITY_PREFIX[kind]}_{millis:012x}{record_id:012x}"
-
-
 @dataclass(slots=True)
 class Computed:
     """The reading half of a run, ready to store: the records, stewards' decisions and the resolution.
@@ -301,7 +288,7 @@ def compute_kind(
     progress: Callable[[str], None] | None = None,
 ) -> Computed:
     """Load and resolve every current record of `kind`; reads only."""
-    settings = settings or SETTINGS[kind.value]
+    settings = settings or SETTINGS[kind]
     with _without_gc():
         started_at = utcnow()
         started = time.perf_counter()
@@ -592,7 +579,7 @@ def _choose_entities(kind: Kind, grouping: Grouping) -> Choice:
 
     need = order[chosen[order] < 0]
     millis = time.time_ns() // 1_000_000
-    new_entities = [_new_entity_id(kind, millis, r) for r in first_record[need].tolist()]
+    new_entities = [new_entity_id(kind, millis, r) for r in first_record[need].tolist()]
     chosen[need] = len(names) + np.arange(need.size, dtype=np.int64)
     all_names = names + new_entities
 

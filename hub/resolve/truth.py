@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.errors import InputError
 
 __all__ = ["current_clusters", "read_truth"]
@@ -27,7 +28,7 @@ def read_truth(path: Path) -> dict[RecordKey, str]:
         raise InputError(f"{path}: {exc}") from exc
 
 
-def current_clusters(session: Session, kind: str) -> dict[RecordKey, str]:
+def current_clusters(session: Session, kind: Kind) -> dict[RecordKey, str]:
     """(source, kind, key) → current entity id, for every record of `kind`."""
     rows = session.connection().exec_driver_sql(
         "SELECT s.name, r.kind, r.key, m.entity_id FROM source_record r"

@@ -30,28 +30,23 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from hub.domain import ActorType, Decision, EntityStatus, Kind, LinkRelation, ReviewStatus
+
 __all__ = [
-    "ENTITY_PREFIX",
     "AccessLog",
-    "ActorType",
     "AuditEvent",
     "Base",
     "Client",
-    "Decision",
     "Entity",
-    "EntityStatus",
     "IngestRun",
     "Judgement",
-    "Kind",
     "Link",
     "LinkEvidence",
-    "LinkRelation",
     "Membership",
     "Quarantine",
     "RecordVersion",
     "ResolutionRun",
     "ReviewItem",
-    "ReviewStatus",
     "SearchTerm",
     "Source",
     "SourceRecord",
@@ -111,48 +106,6 @@ def _enum(cls: type[enum.Enum]) -> Enum:
         length=32,
         values_callable=lambda members: [m.value for m in members],
     )
-
-
-class Kind(enum.StrEnum):
-    PERSON = "person"
-    ADDRESS = "address"
-    LEGAL_ENTITY = "legal_entity"
-
-
-class EntityStatus(enum.StrEnum):
-    ACTIVE = "active"
-    MERGED = "merged"  # retired into `merged_into_id`, which still resolves to the survivor
-
-
-class Decision(enum.StrEnum):
-    POSITIVE = "positive"
-    NEGATIVE = "negative"
-    UNSURE = "unsure"
-
-
-class ActorType(enum.StrEnum):
-    RULE = "rule"
-    MODEL = "model"
-    STEWARD = "steward"
-    SYSTEM = "system"
-
-
-class LinkRelation(enum.StrEnum):
-    LIVES_AT = "lives_at"
-    HOUSEHOLD_REGISTERED_AT = "household_registered_at"
-    EMPLOYED_BY = "employed_by"
-    LEGAL_REPRESENTATIVE = "legal_representative"
-    REGISTERED_AT = "registered_at"
-    OPERATES_AT = "operates_at"
-
-
-class ReviewStatus(enum.StrEnum):
-    OPEN = "open"
-    CLAIMED = "claimed"
-    DECIDED = "decided"
-
-
-ENTITY_PREFIX = {Kind.PERSON: "per", Kind.ADDRESS: "adr", Kind.LEGAL_ENTITY: "leg"}
 
 
 class Source(Base):

@@ -11,12 +11,13 @@ from api_city import BACKENDS, City
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.generate import generate_city
 from hub.ingest import ingest_file
 from hub.resolve.batch import resolve_kinds
 from hub.resolve.links import link_entities
 from hub.store.database import make_engine
-from hub.store.models import Base, Kind, Source
+from hub.store.models import Base, Source
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from hub.audit import verify
 from hub.clients import add_client
-from hub.store.models import Entity, EntityStatus, Kind, Statement
+from hub.domain import EntityStatus, Kind
+from hub.store.models import Entity, Statement
 
 VERSION = "query($id: ID!) { person(id: $id) { id version } }"
 MERGE = """mutation($into: ID!, $iv: Int!, $other: ID!, $ov: Int!) {

@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from hub.api import create_app, schema_sdl
 from hub.clients import add_client
+from hub.domain import Kind
 from hub.ingest import ingest_records
-from hub.store.models import Kind
 
 SOURCE_RECORD = """
 query ($source: String!, $kind: EntityKind!, $key: String!) {

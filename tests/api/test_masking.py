@@ -17,18 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from hub.domain import ActorType, Decision, Kind
 from hub.ingest import ingest_file
-from hub.store.models import (
-    AccessLog,
-    ActorType,
-    Client,
-    Decision,
-    Entity,
-    Judgement,
-    Kind,
-    ReviewItem,
-    SourceRecord,
-)
+from hub.store.models import AccessLog, Client, Entity, Judgement, ReviewItem, SourceRecord
 
 SOURCE = "masking_checks"
 

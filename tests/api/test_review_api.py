@@ -9,8 +9,9 @@ from api_city import City, data, post
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind, ReviewStatus
 from hub.resolve.batch import resolve_kinds
-from hub.store.models import AuditEvent, Judgement, Kind, Membership, ReviewItem, ReviewStatus
+from hub.store.models import AuditEvent, Judgement, Membership, ReviewItem
 
 QUEUE = """query($kind: EntityKind, $state: ReviewState, $assignee: String, $first: Int) {
   reviewItems(kind: $kind, state: $state, assignee: $assignee, first: $first) {

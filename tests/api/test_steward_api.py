@@ -14,20 +14,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.audit import verify
+from hub.domain import Kind, LinkRelation
 from hub.errors import ConflictError
 from hub.resolve.batch import resolve_kinds
 from hub.steward import merge_entities
-from hub.store.models import (
-    Entity,
-    Judgement,
-    Kind,
-    Link,
-    LinkEvidence,
-    LinkRelation,
-    Membership,
-    Source,
-    SourceRecord,
-)
+from hub.store.models import Entity, Judgement, Link, LinkEvidence, Membership, Source, SourceRecord
 
 VERSION = "query($id: ID!) { person(id: $id) { id version redirectedFrom } }"
 MERGE = """mutation($into: ID!, $iv: Int!, $other: ID!, $ov: Int!, $note: String) {

@@ -9,7 +9,8 @@ from api_city import City, data, post
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.store.models import Entity, EntityStatus, Kind, ReviewItem, ReviewStatus
+from hub.domain import EntityStatus, Kind, ReviewStatus
+from hub.store.models import Entity, ReviewItem
 
 QUEUE = "query($first: Int) { reviewItems(first: $first) { totalCount edges { node { id kind } } } }"
 CLAIM = "mutation($id: ID!) { claimReviewItem(id: $id) { id state } }"

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.errors import UnreadableFileError
 from hub.ingest import ingest_file
 from hub.store.database import make_engine
-from hub.store.models import IngestRun, Kind, Quarantine, RecordVersion, SourceRecord
+from hub.store.models import IngestRun, Quarantine, RecordVersion, SourceRecord
 
 PEOPLE = [
     {"key": "p1", "name": "王伟", "address": "江苏省苏州市常熟市虞山街道海虞北路18号"},

@@ -9,8 +9,9 @@ from source_files import jsonl, write
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.ingest import IngestSummary, ingest_file, ingest_records
-from hub.store.models import Kind, Quarantine, RecordVersion, SourceRecord
+from hub.store.models import Quarantine, RecordVersion, SourceRecord
 
 
 def run(engine: Engine, path: Path, **kwargs: object) -> IngestSummary:

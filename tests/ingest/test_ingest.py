@@ -10,10 +10,11 @@ from source_files import jsonl, write
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.errors import InputError, UnreadableFileError
 from hub.ingest import IngestSummary, ingest_file, ingest_records
 from hub.store.bulk import BulkWriter
-from hub.store.models import Entity, Kind, Membership, Quarantine, RecordVersion, Source, SourceRecord
+from hub.store.models import Entity, Membership, Quarantine, RecordVersion, Source, SourceRecord
 
 ALICE = {"key": "p1", "name": "王伟", "id_number": "11010519491231002X", "phone": "13912345678"}
 BOB = {"key": "p2", "name": "李娜", "birth_date": "1985-03-02"}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.ingest import ingest_records
 from hub.ingest.renormalize import renormalize
-from hub.store.models import Kind, RecordVersion, SourceRecord
+from hub.store.models import RecordVersion, SourceRecord
 
 PEOPLE = [
     {"key": "p1", "name": "曾伟", "id_number": "11010519491231002X"},

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
 from hub.generate import generate_city
 from hub.ingest import ingest_file
 from hub.resolve.batch import resolve_kinds
-from hub.store.models import Kind
 
 KINDS = [Kind.ADDRESS, Kind.LEGAL_ENTITY, Kind.PERSON]
 

@@ -11,11 +11,12 @@ from samples import PERSON, people
 
 from hub.generate import generate_city
 from hub.ingest.readers import open_source
+from hub.normalize.fields import flatten
 from hub.normalize.records import normalize_record
 from hub.resolve.columns import RecordTable
 from hub.resolve.engine import resolve
 from hub.resolve.incremental import Resolver
-from hub.resolve.kinds import SETTINGS, flatten
+from hub.resolve.kinds import SETTINGS
 from hub.resolve.settings import MatchSettings
 
 

@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind, LinkRelation
 from hub.ingest import ingest_records
 from hub.resolve.links import link_entities
 from hub.resolve.service import resolve_kind
-from hub.store.models import Kind, Link, LinkEvidence, LinkRelation, Membership, Source, SourceRecord
+from hub.store.models import Link, LinkEvidence, Membership, Source, SourceRecord
 
 FLAT = "江苏省苏州市常熟市琴川街道星溪家园1幢1002室"
 ZHOU = {"name": "周佳超", "id_number": "320581198506223110", "address": "星溪家园1-1002"}

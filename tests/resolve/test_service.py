@@ -10,23 +10,19 @@ import pytest
 from sqlalchemy import Engine, func, null, select
 from sqlalchemy.orm import Session
 
+from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus
 from hub.ingest import ingest_records
 from hub.resolve.explain import explain_records
 from hub.resolve.kinds import SETTINGS
 from hub.resolve.service import describe, load_records, resolve_kind
 from hub.resolve.settings import MatchSettings
 from hub.store.models import (
-    ActorType,
-    Decision,
     Entity,
-    EntityStatus,
     Judgement,
-    Kind,
     Membership,
     RecordVersion,
     ResolutionRun,
     ReviewItem,
-    ReviewStatus,
     Source,
     SourceRecord,
 )

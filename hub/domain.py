@@ -1,0 +1,83 @@
+"""The hub's domain vocabulary: the kinds of thing it resolves and the states and decisions about them.
+
+Pure Python, imported by every layer: a kind read from a file is the same `Kind` in the tables, the
+resolver and the GraphQL answer. The tables store each value as its lower-case string.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from hub.errors import UnknownKindError
+
+__all__ = [
+    "ENTITY_PREFIX",
+    "ActorType",
+    "Decision",
+    "EntityStatus",
+    "Kind",
+    "LinkRelation",
+    "ReviewStatus",
+    "new_entity_id",
+    "parse_kind",
+]
+
+
+class Kind(enum.StrEnum):
+    PERSON = "person"
+    ADDRESS = "address"
+    LEGAL_ENTITY = "legal_entity"
+
+
+class EntityStatus(enum.StrEnum):
+    ACTIVE = "active"
+    MERGED = "merged"  # retired into `merged_into_id`, which still resolves to the survivor
+
+
+class Decision(enum.StrEnum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    UNSURE = "unsure"
+
+
+class ActorType(enum.StrEnum):
+    RULE = "rule"
+    MODEL = "model"
+    STEWARD = "steward"
+    SYSTEM = "system"
+
+
+class LinkRelation(enum.StrEnum):
+    LIVES_AT = "lives_at"
+    HOUSEHOLD_REGISTERED_AT = "household_registered_at"
+    EMPLOYED_BY = "employed_by"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+    REGISTERED_AT = "registered_at"
+    OPERATES_AT = "operates_at"
+
+
+class ReviewStatus(enum.StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    DECIDED = "decided"
+
+
+ENTITY_PREFIX = {Kind.PERSON: "per", Kind.ADDRESS: "adr", Kind.LEGAL_ENTITY: "leg"}
+
+
+def new_entity_id(kind: Kind, millis: int, record_id: int) -> str:
+    """A new entity's id: the kind's prefix, a moment in milliseconds and a record id, 12 hex digits each.
+
+    Unique because record ids are, and never reused because record ids are not. (Bulk ingestion
+    builds the same string in SQL.)
+    """
+    return f"{ENTITY_PREFIX[kind]}_{millis:012x}{record_id:012x}"
+
+
+def parse_kind(text: str) -> Kind:
+    """Return the Kind named by `text` ("person", "LEGAL_ENTITY", "legal-entity" all work)."""
+    try:
+        return Kind(text.strip().lower().replace("-", "_"))
+    except ValueError:
+        choices = ", ".join(k.value for k in Kind)
+        raise UnknownKindError(f"unknown kind {text!r}; use one of {choices}") from None

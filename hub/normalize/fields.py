@@ -1,0 +1,132 @@
+"""Match fields: the flat projection of a record's normalized features that resolution compares.
+
+`flatten(kind, features)` turns one record's features (nested for addresses) into flat fields such as
+`id`, `name_key`, `home` or `flat`; ingestion stores those that have a value (`match_fields`) and the
+terms a record can be looked up by (`search_terms`), so that resolution and search read them without
+parsing again. The match settings (`hub.resolve.kinds`) name these fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hub.domain import Kind
+
+__all__ = ["MAX_TERM_LENGTH", "SEARCH_FIELDS", "flatten", "match_fields", "place_keys", "search_terms"]
+
+
+def _address(features: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(features) if isinstance(features, Mapping) else {}
+
+
+def place_keys(address: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(flat, room, building) keys of a parsed address: the dwelling, the dwelling with the unit left
+    out, and the building (or the road number of a house without rooms)."""
+    flat = address.get("key_flat") or address.get("key_road_number")
+    room = address.get("key_room") or address.get("key_road_number")
+    building = address.get("key_building") or address.get("key_road_number") or address.get("key_compound")
+    return flat, room, building
+
+
+def _person(f: Mapping[str, Any]) -> dict[str, Any]:
+    home = _address(f.get("address"))
+    registered = _address(f.get("registered_address"))
+    home_flat, home_room, home_building = place_keys(home)
+    reg_flat, reg_room, reg_building = place_keys(registered)
+    birth = f.get("birth_date")
+    return {
+        "id": f.get("id_number") if f.get("id_number_valid") else None,
+        "id_any": f.get("id_number"),
+        "name": f.get("name"),
+        "name_key": f.get("name_key"),
+        "name_sound_key": f.get("name_sound_key"),
+        "birth_date": birth,
+        "birth_year": birth[:4] if birth else None,
+        "sex": f.get("sex"),
+        "phone": f.get("phone"),
+        "home": home_flat,
+        "home_room": home_room,
+        "home_building": home_building,
+        "registered": reg_flat,
+        "registered_room": reg_room,
+        "registered_building": reg_building,
+    }
+
+
+def _address_record(f: Mapping[str, Any]) -> dict[str, Any]:
+    flat, room, building = place_keys(f)
+    return {
+        "flat": flat,
+        "room_key": room,
+        "building_key": building,
+        "district": f.get("district"),
+        "street": f.get("street"),
+        "community": f.get("community"),
+        "compound": f.get("compound"),
+        "road_number": f.get("key_road_number"),
+        "building": f.get("building"),
+        "unit": f.get("unit"),
+        "room": f.get("room"),
+        "doorplate": f.get("doorplate_code"),
+        "grid": f.get("grid_code"),
+        "canonical": f.get("canonical"),
+    }
+
+
+def _legal_entity(f: Mapping[str, Any]) -> dict[str, Any]:
+    registered = _address(f.get("registered_address"))
+    business = _address(f.get("business_address"))
+    place = place_keys(registered)[0] or place_keys(business)[0]
+    return {
+        "uscc": f.get("uscc") if f.get("uscc_valid") else None,
+        "uscc_any": f.get("uscc"),
+        "name": f.get("name"),
+        "name_core": f.get("name_core"),
+        "legal_form": f.get("legal_form"),
+        "branch": f.get("branch"),
+        "representative": f.get("legal_representative_name"),
+        "representative_key": f.get("legal_representative_name_key"),
+        "place": place,
+        "phone": f.get("phone"),
+        "established_on": f.get("established_on"),
+    }
+
+
+_FLATTEN: dict[Kind, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    Kind.PERSON: _person,
+    Kind.ADDRESS: _address_record,
+    Kind.LEGAL_ENTITY: _legal_entity,
+}
+
+
+def flatten(kind: Kind, features: Mapping[str, Any]) -> dict[str, Any]:
+    """The flat match fields of one record of `kind` from its stored features."""
+    return _FLATTEN[kind](features)
+
+
+def match_fields(kind: Kind, features: Mapping[str, Any]) -> dict[str, Any]:
+    """The flat fields of one record that have a value: what ingestion stores for resolution to read."""
+    return {name: value for name, value in flatten(kind, features).items() if value is not None}
+
+
+# The match fields the API looks records up by, most telling first: an ID number, a phone, the name's
+# homophone key with the birth date, the name key alone; a doorplate code, a flat, the flat with the
+# unit left out; a credit code, a company's core name.
+SEARCH_FIELDS: dict[Kind, tuple[str, ...]] = {
+    Kind.PERSON: ("id_any", "phone", "name_birth", "name_key"),
+    Kind.ADDRESS: ("doorplate", "flat", "room_key"),
+    Kind.LEGAL_ENTITY: ("uscc_any", "name_core"),
+}
+MAX_TERM_LENGTH = 200
+
+
+def search_terms(kind: Kind, match: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(field, term) pairs under which a record with these match fields can be found."""
+    if kind is Kind.PERSON and match.get("name_key") and match.get("birth_date"):
+        match = {**match, "name_birth": f"{match['name_key']}|{match['birth_date']}"}
+    return tuple(
+        (name, value[:MAX_TERM_LENGTH])
+        for name in SEARCH_FIELDS[kind]
+        if isinstance(value := match.get(name), str) and value
+    )

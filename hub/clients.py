@@ -20,13 +20,13 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from hub.domain import Kind
 from hub.errors import ForbiddenError, InputError, NotFoundError
 from hub.store.models import Client, utcnow
+from hub.store.sql import json_value, placeholder
 
 __all__ = [
     "KIND_SCOPES",
@@ -134,11 +134,10 @@ _BY_TOKEN = "SELECT id, name, role, scopes FROM client WHERE token_hash = ? AND 
 
 def _client(connection: Connection, token: str) -> ClientInfo | None:
     """One plain statement, no ORM: it runs before every request."""
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    row = connection.exec_driver_sql(_BY_TOKEN.replace("?", mark), (_digest(token),)).one_or_none()
+    row = connection.exec_driver_sql(
+        _BY_TOKEN.replace("?", placeholder(connection)), (_digest(token),)
+    ).one_or_none()
     if row is None:
         return None
     client_id, name, role, scopes = row
-    if not isinstance(scopes, list):  # SQLite hands JSON over as text
-        scopes = orjson.loads(scopes) if scopes else []
-    return ClientInfo(client_id, name, role, tuple(scopes))
+    return ClientInfo(client_id, name, role, tuple(json_value(scopes) or ()))

@@ -19,7 +19,7 @@ from strawberry.dataloader import DataLoader
 
 from hub.domain import Kind, LinkRelation
 from hub.golden import Golden, claims_of, steward_claim, survive
-from hub.resolve.service import features_of
+from hub.store.sql import driver_cursor, json_object, placeholder, stored_time
 
 __all__ = ["EntityRow", "LinkRow", "Loaders", "MemberRow"]
 
@@ -119,15 +119,15 @@ def _member(r: Any) -> MemberRow:
         r[0],
         r[1],
         r[2],
-        features_of(r[3]),
+        json_object(r[3]),
         Kind(r[4]),
         r[5],
         r[6],
         _time(r[7]),
         _time(r[8]),
         _time(r[9]),
-        features_of(r[10]),
-        features_of(r[11]),
+        json_object(r[10]),
+        json_object(r[11]),
     )
 
 
@@ -142,8 +142,7 @@ class Loaders:
         self._at: Any = None
         if as_of is not None:
             at = as_of.astimezone(UTC)
-            sqlite = session.get_bind().dialect.name == "sqlite"
-            self._at = at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at
+            self._at = stored_time(session.get_bind(), at)
         self.entities: DataLoader[str, EntityRow | None] = DataLoader(self._entities)
         self.members: DataLoader[str, list[MemberRow]] = DataLoader(self._members)
         self.links_from: DataLoader[str, list[LinkRow]] = DataLoader(self._links_from)
@@ -191,11 +190,10 @@ class Loaders:
         more than the statements themselves): each `:keys` becomes the list of keys, each `:at` the
         instant the operation reads at."""
         connection = self.session.connection()
-        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        mark = placeholder(connection)
         parts = _PLACEHOLDERS.split(sql)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         out: list[Any] = []
-        try:
+        with driver_cursor(connection) as cursor:
             for chunk in _chunks(keys):
                 statement: list[str] = []
                 params: list[Any] = []
@@ -210,8 +208,6 @@ class Loaders:
                         statement.append(part)
                 cursor.execute("".join(statement), params)
                 out += cursor.fetchall()
-        finally:
-            cursor.close()
         return out
 
     async def _entities(self, keys: list[str]) -> list[EntityRow | None]:
@@ -295,7 +291,7 @@ class Loaders:
         found: dict[int, list[JudgementRow]] = {}
         for r in sorted(rows.values(), key=lambda r: r[0], reverse=True):
             row = JudgementRow(
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _time(r[9]), features_of(r[10])
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _time(r[9]), json_object(r[10])
             )
             for record_id in (row.record_a_id, row.record_b_id):
                 found.setdefault(record_id, []).append(row)
@@ -303,7 +299,7 @@ class Loaders:
 
     async def _run_settings(self, keys: list[int]) -> list[dict[str, Any] | None]:
         found = {
-            r[0]: features_of(r[1])
+            r[0]: json_object(r[1])
             for r in self._rows("SELECT id, settings FROM resolution_run WHERE id IN :keys", keys)
         }
         return [found.get(k) for k in keys]
@@ -339,7 +335,7 @@ class Loaders:
             f" JOIN record_version v ON v.record_id = r.id AND v.version = {version} WHERE r.id IN :keys",
             keys,
         )
-        found = {r[0]: features_of(r[1]) for r in rows}
+        found = {r[0]: json_object(r[1]) for r in rows}
         return [found.get(k, {}) for k in keys]
 
     async def _evidence(self, keys: list[int]) -> list[list[int]]:

@@ -20,7 +20,7 @@ from hub.domain import Kind
 from hub.errors import InputError
 from hub.normalize.fields import match_fields, search_terms
 from hub.normalize.records import normalize_record
-from hub.resolve.service import features_of
+from hub.store.sql import json_object
 
 __all__ = [
     "MAX_RESULTS",
@@ -126,7 +126,7 @@ def current_match_fields(session: Session, entity_ids: list[str]) -> list[tuple[
         " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
         " WHERE m.valid_to IS NULL AND m.entity_id IN :keys ORDER BY r.id"
     ).bindparams(bindparam("keys", expanding=True))
-    return [(r, e, features_of(m)) for r, e, m in session.execute(statement, {"keys": entity_ids})]
+    return [(r, e, json_object(m)) for r, e, m in session.execute(statement, {"keys": entity_ids})]
 
 
 def ranked(session: Session, query: Query, entity_ids: list[str], first: int) -> list[tuple[str, float]]:

@@ -269,12 +269,10 @@ def _create_singletons(bulk: BulkWriter, kind: Kind, record_ids: list[int], stam
     if bulk.sqlite:
         entity_id = f"'{prefix}_' || printf('%012x%012x', {millis}, r.id)"
         where, params = "r.id BETWEEN ? AND ?", (record_ids[0], record_ids[-1])
-        mark = "?"
     else:
         entity_id = f"'{prefix}_' || lpad(to_hex({millis}::bigint), 12, '0') || lpad(to_hex(r.id), 12, '0')"
         where, params = "r.id = ANY(%s)", (record_ids,)
-        mark = "%s"
-    connection = bulk.connection
+    connection, mark = bulk.connection, bulk.mark
     connection.exec_driver_sql(
         f"INSERT INTO entity (id, kind, status, version, created_at, updated_at)"
         f" SELECT {entity_id}, r.kind, 'active', 1, {mark}, {mark} FROM source_record r WHERE {where}",

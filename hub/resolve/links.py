@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 
 from hub.domain import Kind, LinkRelation
 from hub.normalize.fields import place_keys
-from hub.resolve.service import features_of
 from hub.store.bulk import BulkWriter
 from hub.store.models import utcnow
+from hub.store.sql import json_object
 
 __all__ = ["LinkSummary", "link_entities"]
 
@@ -64,7 +64,7 @@ def _current(session: Session, kind: Kind) -> Iterable[tuple[int, str, dict[str,
         f" WHERE r.kind = '{kind}'"
     )
     for record_id, entity_id, features in rows:
-        yield record_id, entity_id, features_of(features)
+        yield record_id, entity_id, json_object(features)
 
 
 class _Addresses:
@@ -187,7 +187,7 @@ def _store(
     connection = session.connection()
     bulk = BulkWriter(connection)
     stamp = bulk.timestamp(utcnow())
-    mark = "?" if bulk.sqlite else "%s"
+    mark = bulk.mark
     standing = {
         (relation, subject, obj): link_id
         for link_id, relation, subject, obj in connection.exec_driver_sql(

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-from sqlalchemy import Connection, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.audit import record_event
@@ -51,6 +51,7 @@ from hub.resolve.model import Parameters
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
 from hub.store.models import Judgement, ResolutionRun, ReviewItem, utcnow
+from hub.store.sql import driver_cursor, is_sqlite, json_object, temporary_table
 
 __all__ = [
     "Computed",
@@ -59,7 +60,6 @@ __all__ = [
     "assign_entities",
     "compute_kind",
     "describe",
-    "features_of",
     "insert_judgements",
     "latest_run",
     "load_records",
@@ -108,16 +108,6 @@ class RunSummary:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def features_of(value: Any) -> dict[str, Any]:
-    """Stored features as a dict (PostgreSQL hands JSONB over parsed, SQLite as text)."""
-    if isinstance(value, dict):
-        return value
-    if value is None:
-        return {}
-    loaded: dict[str, Any] = orjson.loads(value)
-    return loaded
-
-
 _LOAD_BATCH = 50_000
 
 
@@ -127,34 +117,31 @@ def load_records(session: Session, kind: Kind, settings: MatchSettings) -> Loade
     # Match fields come as the JSON's bytes, which Arrow parses into columns (`JsonColumnsBuilder`):
     # neither a Python string nor a dict per record.
     connection = session.connection()
-    sqlite = connection.dialect.name == "sqlite"
-    match = "CAST(v.match AS BLOB)" if sqlite else "convert_to(v.match::text, 'UTF8')"
-    driver = connection.connection.driver_connection
-    # On PostgreSQL a named (server-side) cursor: the rows come batch by batch instead of all at once
-    # into the client's memory (a gigabyte for a million persons).
-    cursor = driver.cursor() if sqlite else driver.cursor(name="hub_load_records")  # type: ignore[union-attr]
-    cursor.execute(
-        f"SELECT r.id, m.entity_id, {match}, CASE WHEN v.match IS NULL THEN v.features END"
-        " FROM source_record r"
-        " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
-        " LEFT JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
-        f" WHERE r.kind = '{kind.value}' ORDER BY r.id"
-    )
+    match = "CAST(v.match AS BLOB)" if is_sqlite(connection) else "convert_to(v.match::text, 'UTF8')"
     record_ids: list[int] = []
     entities: list[pa.Array] = []
     builder = JsonColumnsBuilder(settings.fields())
     dumps = orjson.dumps
-    while batch := cursor.fetchmany(_LOAD_BATCH):
-        record_ids.extend([row[0] for row in batch])
-        entities.append(pa.array([row[1] for row in batch], pa.string()))
-        # Stored at ingest since migration 0002; older versions derive them from their features.
-        builder.add_json(
-            [
-                match if match is not None else dumps(flatten(kind, features_of(features)))
-                for _, _, match, features in batch
-            ]
+    # On PostgreSQL a server-side cursor: the rows come batch by batch instead of all at once into the
+    # client's memory (a gigabyte for a million persons).
+    with driver_cursor(connection, stream="hub_load_records") as cursor:
+        cursor.execute(
+            f"SELECT r.id, m.entity_id, {match}, CASE WHEN v.match IS NULL THEN v.features END"
+            " FROM source_record r"
+            " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+            " LEFT JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
+            f" WHERE r.kind = '{kind.value}' ORDER BY r.id"
         )
-    cursor.close()
+        while batch := cursor.fetchmany(_LOAD_BATCH):
+            record_ids.extend([row[0] for row in batch])
+            entities.append(pa.array([row[1] for row in batch], pa.string()))
+            # Stored at ingest since migration 0002; older versions derive them from their features.
+            builder.add_json(
+                [
+                    match if match is not None else dumps(flatten(kind, json_object(features)))
+                    for _, _, match, features in batch
+                ]
+            )
     loaded = LoadedRecords(
         record_ids,
         RecordTable(list(record_ids), builder.columns()),
@@ -474,20 +461,6 @@ def open_review_items(bulk: BulkWriter, kind: Kind, stamp: Any, judgements: list
     )
 
 
-@contextmanager
-def _temporary(connection: Connection, name: str, columns: str, *, keyed: bool = False) -> Iterator[None]:
-    """A temporary table for the length of the block (this connection only).
-
-    `keyed`: the table is its primary key's B-tree on SQLite (WITHOUT ROWID), not a row table plus an
-    index of the key, so filling it writes one tree instead of two."""
-    suffix = " WITHOUT ROWID" if keyed and connection.dialect.name == "sqlite" else ""
-    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"DROP TABLE {name}")
-
-
 @dataclass(slots=True)
 class Grouping:
     """Records grouped into clusters, with the entity each record belongs to now, as arrays.
@@ -645,7 +618,7 @@ def insert_judgements(
         return []
     connection = session.connection()
     columns = "a INTEGER, b INTEGER, decision TEXT, score REAL, explanation TEXT, actor_type TEXT"
-    with _temporary(connection, "resolve_judgement", columns):
+    with temporary_table(connection, "resolve_judgement", columns):
         bulk.insert("resolve_judgement", ("a", "b", "decision", "score", "explanation", "actor_type"), rows)
         connection.exec_driver_sql(
             f"INSERT INTO judgement ({', '.join(_JUDGEMENT_COLUMNS)})"
@@ -728,8 +701,8 @@ def _assign(
     )
     lap("new entities")
     # Set-based through temporary tables: one statement per step, not one per record.
-    mark = "?" if bulk.sqlite else "%s"
-    with _temporary(
+    mark = bulk.mark
+    with temporary_table(
         connection,
         "resolve_move",
         "record_id BIGINT PRIMARY KEY, entity_id VARCHAR(32), moved INT",
@@ -752,7 +725,7 @@ def _assign(
     touched: list[tuple[str, str | None]] = list(choice.retired.items())
     touched += [(e, None) for e in choice.changed]
     touched.sort(key=_first)  # in key order, the update walks the entity table's pages in order: 4× faster
-    with _temporary(
+    with temporary_table(
         connection, "resolve_entity", "id VARCHAR(32) PRIMARY KEY, survivor VARCHAR(32)", keyed=True
     ):
         bulk.insert("resolve_entity", ("id", "survivor"), touched)

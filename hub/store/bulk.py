@@ -9,10 +9,12 @@ through the typed models.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+
+from hub.store.sql import is_sqlite, placeholder, stored_time
 
 __all__ = ["BulkWriter"]
 
@@ -22,15 +24,13 @@ class BulkWriter:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.sqlite = connection.dialect.name == "sqlite"
-        self._mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        self.sqlite = is_sqlite(connection)
+        self.mark = placeholder(connection)
         self._sql: dict[tuple[str, str, tuple[str, ...]], str] = {}
 
     def timestamp(self, moment: datetime) -> Any:
         """`moment` as the database stores it (SQLite: the text SQLAlchemy writes and reads back)."""
-        if self.sqlite:
-            return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return moment
+        return stored_time(self.connection, moment)
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
@@ -41,7 +41,7 @@ class BulkWriter:
         signature = ("insert", table, tuple(columns))
         sql = self._sql.get(signature)
         if sql is None:
-            marks = ", ".join(self._mark for _ in columns)
+            marks = ", ".join(self.mark for _ in columns)
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
             self._sql[signature] = sql
         self.connection.exec_driver_sql(sql, list(rows))
@@ -87,10 +87,10 @@ class BulkWriter:
         if not values:
             return []
         selected = ", ".join(f"t.{column}" for column in columns)
-        conditions = " AND ".join(f"t.{column} = {self._mark}" for column in where)
+        conditions = " AND ".join(f"t.{column} = {self.mark}" for column in where)
         if not self.sqlite:
             sql = (
-                f"SELECT {selected} FROM unnest({self._mark}::text[]) AS v(value)"
+                f"SELECT {selected} FROM unnest({self.mark}::text[]) AS v(value)"
                 f" JOIN {table} t ON t.{key} = v.value AND {conditions}"
             )
             return [
@@ -111,7 +111,7 @@ class BulkWriter:
         signature = ("update", table, tuple(columns))
         sql = self._sql.get(signature)
         if sql is None:
-            assignments = ", ".join(f"{column} = {self._mark}" for column in columns)
-            sql = f"UPDATE {table} SET {assignments} WHERE id = {self._mark}"
+            assignments = ", ".join(f"{column} = {self.mark}" for column in columns)
+            sql = f"UPDATE {table} SET {assignments} WHERE id = {self.mark}"
             self._sql[signature] = sql
         self.connection.exec_driver_sql(sql, list(rows))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from hub.errors import UnknownKindError
+from hub.errors import InputError, UnknownKindError
 
 __all__ = [
     "ENTITY_PREFIX",
@@ -35,9 +35,26 @@ class EntityStatus(enum.StrEnum):
 
 
 class Decision(enum.StrEnum):
+    """A judgement on a pair of records, stored in lower case; stewards and the API say `verdict`."""
+
     POSITIVE = "positive"
     NEGATIVE = "negative"
     UNSURE = "unsure"
+
+    @property
+    def verdict(self) -> str:
+        """MATCH, NOT_MATCH or UNSURE."""
+        return _VERDICTS[self]
+
+    @classmethod
+    def from_verdict(cls, verdict: str) -> Decision:
+        for decision, name in _VERDICTS.items():
+            if name == verdict:
+                return decision
+        raise InputError(f"decision {verdict!r}: choose {', '.join(_VERDICTS.values())}")
+
+
+_VERDICTS = {Decision.POSITIVE: "MATCH", Decision.NEGATIVE: "NOT_MATCH", Decision.UNSURE: "UNSURE"}
 
 
 class ActorType(enum.StrEnum):

@@ -17,12 +17,10 @@ from sqlalchemy.orm import Session
 
 from hub.audit import hold_head, record_event
 from hub.domain import ActorType, Decision, ReviewStatus
-from hub.errors import ConflictError, InputError, NotFoundError
+from hub.errors import ConflictError, NotFoundError
 from hub.store.models import Judgement, Membership, ReviewItem, utcnow
 
-__all__ = ["DECISIONS", "ReviewOutcome", "claim_item", "decide_item"]
-
-DECISIONS = {"MATCH": Decision.POSITIVE, "NOT_MATCH": Decision.NEGATIVE, "UNSURE": Decision.UNSURE}
+__all__ = ["ReviewOutcome", "claim_item", "decide_item"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +66,9 @@ def claim_item(session: Session, item_id: int, steward: str) -> ReviewItem:
 
 
 def decide_item(
-    session: Session, item_id: int, steward: str, decision: str, note: str | None
+    session: Session, item_id: int, steward: str, decision: Decision, note: str | None
 ) -> ReviewOutcome:
     """Decide an open item or one's own claimed item. Flushes."""
-    if decision not in DECISIONS:
-        raise InputError(f"decision {decision!r}: choose {', '.join(DECISIONS)}")
     item, judgement = _item(session, item_id)
     if item.status == ReviewStatus.DECIDED:
         raise ConflictError(f"review item {item_id} was decided already ({item.decision}) by {item.assignee}")
@@ -81,14 +77,14 @@ def decide_item(
     entities = _entities(session, judgement)
     before = {"status": item.status.value, "assignee": item.assignee}
     made: Judgement | None = None
-    if DECISIONS[decision] == Decision.UNSURE:
+    if decision == Decision.UNSURE:
         item.status, item.assignee, item.decision = ReviewStatus.OPEN, None, Decision.UNSURE
     else:
         made = Judgement(
             kind=judgement.kind,
             record_a_id=judgement.record_a_id,
             record_b_id=judgement.record_b_id,
-            decision=DECISIONS[decision],
+            decision=decision,
             score=judgement.score,
             explanation=judgement.explanation,
             actor_type=ActorType.STEWARD,
@@ -97,7 +93,7 @@ def decide_item(
         )
         session.add(made)
         item.status, item.assignee = ReviewStatus.DECIDED, steward
-        item.decision, item.decided_at = DECISIONS[decision], utcnow()
+        item.decision, item.decided_at = decision, utcnow()
     item.note = note
     session.flush()
     record_event(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from strawberry.dataloader import DataLoader
 
-from hub.domain import Kind, LinkRelation
+from hub.domain import Decision, Kind, LinkRelation
 from hub.golden import Golden, claims_of, steward_claim, survive
 from hub.store.sql import driver_cursor, json_object, placeholder, stored_time
 
@@ -83,7 +83,7 @@ class JudgementRow:
     id: int
     record_a_id: int
     record_b_id: int
-    decision: str
+    decision: Decision
     score: float | None
     actor_type: str
     actor: str
@@ -291,7 +291,17 @@ class Loaders:
         found: dict[int, list[JudgementRow]] = {}
         for r in sorted(rows.values(), key=lambda r: r[0], reverse=True):
             row = JudgementRow(
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _time(r[9]), json_object(r[10])
+                r[0],
+                r[1],
+                r[2],
+                Decision(r[3]),
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                _time(r[9]),
+                json_object(r[10]),
             )
             for record_id in (row.record_a_id, row.record_b_id):
                 found.setdefault(record_id, []).append(row)

@@ -20,9 +20,9 @@ from hub.api.loaders import MemberRow
 from hub.api.permissions import ReadsJudgements
 from hub.domain import Kind
 from hub.privacy import MASKS, PERSONAL_FIELDS, api_name, mask_as, mask_features, personal_attribute
+from hub.resolve.settings import explanation_steps as named_steps
 
 __all__ = [
-    "DECISION_NAMES",
     "EntityKind",
     "FieldFlag",
     "FieldLineage",
@@ -97,7 +97,7 @@ class SourceRecord:
         settings = dict(zip(runs, await info.context.loaders.run_settings.load_many(runs), strict=True))
         return [
             RecordJudgement(
-                decision=DECISION_NAMES.get(row.decision, row.decision.upper()),
+                decision=row.decision.verdict,
                 by=row.actor_type.upper(),
                 actor=row.actor,
                 score=row.score,
@@ -109,10 +109,6 @@ class SourceRecord:
             )
             for row in rows
         ]
-
-
-# A judgement's stored decision as the API names it.
-DECISION_NAMES = {"positive": "MATCH", "negative": "NOT_MATCH", "unsure": "UNSURE"}
 
 
 @strawberry.type(description="One comparison's part of a pair's score, in bits.")
@@ -142,17 +138,10 @@ class RecordJudgement:
 
 def explanation_steps(explanation: dict[str, Any], settings: dict[str, Any] | None) -> list[Step]:
     """The steps of a stored explanation, named from its run's settings."""
-    comparisons = (settings or {}).get("match", {}).get("comparisons", [])
-    steps = []
-    for k, (level, weight) in enumerate(
-        zip(explanation.get("levels", []), explanation.get("weights", []), strict=False)
-    ):
-        comparison: dict[str, Any] = comparisons[k] if k < len(comparisons) else {}
-        levels = comparison.get("levels", [])
-        label = "missing" if level < 0 else (levels[level]["label"] if level < len(levels) else str(level))
-        name = str(comparison.get("name", f"comparison {k}"))
-        steps.append(Step(comparison=name, level=label, weight=round(float(weight), 3)))
-    return steps
+    return [
+        Step(comparison=name, level=label, weight=round(weight, 3))
+        for name, label, weight in named_steps(settings, explanation)
+    ]
 
 
 def _shown_json(info: Info, entity_id: str, value: dict[str, Any]) -> Any:

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from hub.api.context import Info
 from hub.api.pagination import PageInfo, offset_after, offset_cursor, page_size
 from hub.api.records import (
-    DECISION_NAMES,
     EntityKind,
     SourceRecord,
     Step,
@@ -22,7 +21,7 @@ from hub.api.records import (
     source_record_of,
 )
 from hub.api.steward import run_edit, steward_of
-from hub.domain import Kind, ReviewStatus
+from hub.domain import Decision, Kind, ReviewStatus
 from hub.errors import InputError, NotFoundError
 from hub.review import claim_item, decide_item
 from hub.store.models import Judgement, ResolutionRun, ReviewItem
@@ -79,7 +78,6 @@ class ReviewItemConnection:
 
 
 def _node(item: ReviewItem, judgement: Judgement, settings: dict[str, Any] | None) -> ReviewItemNode:
-    decided = item.decision.value if item.decision is not None else None
     return ReviewItemNode(
         id=strawberry.ID(str(item.id)),
         kind=EntityKind(item.kind.value),
@@ -87,7 +85,7 @@ def _node(item: ReviewItem, judgement: Judgement, settings: dict[str, Any] | Non
         assignee=item.assignee,
         priority=item.priority,
         score=judgement.score,
-        decision=ReviewDecision(DECISION_NAMES[decided]) if decided else None,
+        decision=ReviewDecision(item.decision.verdict) if item.decision is not None else None,
         note=item.note,
         created_at=item.created_at,
         decided_at=item.decided_at,
@@ -192,7 +190,7 @@ async def decide(
 
     def work(session: Session) -> None:
         _allowed_item(session, info, number)
-        decide_item(session, number, steward, decision.value, note)
+        decide_item(session, number, steward, Decision.from_verdict(decision.value), note)
 
     await run_edit(info, work)
     return _one(info, number)

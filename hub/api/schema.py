@@ -28,9 +28,6 @@ from strawberry.types import ExecutionContext
 from hub.api.audit import access_log_page, audit_event_page
 from hub.api.context import Info
 from hub.api.extensions import AccessLog, DocumentCache, ErrorCodes, LimitedSchema, UnitOfWork
-from hub.api.lookup import MAX_RESULTS, candidates, entity_by_term, normalized_query
-from hub.api.lookup import ranked as rank
-from hub.api.matching import match_record
 from hub.api.permissions import ReadsAccessLog, ReadsAuditTrail, ReadsReviewQueue
 from hub.api.personal import look_up_personal, personal_fields_of
 from hub.api.records import EntityKind, SourceRecord, source_record_of
@@ -54,6 +51,9 @@ from hub.api.types import (
 )
 from hub.domain import Kind
 from hub.errors import InputError
+from hub.resolve.matching import match_record
+from hub.search import MAX_RESULTS, candidates, entity_by_term, normalized_query
+from hub.search import ranked as rank
 from hub.store.models import Source
 from hub.store.models import SourceRecord as SourceRecordRow
 

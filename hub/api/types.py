@@ -311,7 +311,7 @@ class Address(Entity):
         cls, info: Info, id: strawberry.ID | None = None, doorplate_code: str | None = None
     ) -> Address | None:
         if id is None and doorplate_code is not None:
-            from hub.api.lookup import entity_by_term
+            from hub.search import entity_by_term
 
             found = entity_by_term(info.context.session, Kind.ADDRESS, "doorplate", doorplate_code.upper())
             if found is None:
@@ -386,7 +386,7 @@ class LegalEntity(Entity):
         cls, info: Info, id: strawberry.ID | None = None, uscc: str | None = None
     ) -> LegalEntity | None:
         if id is None and uscc is not None:
-            from hub.api.lookup import entity_by_term
+            from hub.search import entity_by_term
 
             found = entity_by_term(info.context.session, Kind.LEGAL_ENTITY, "uscc_any", uscc.upper())
             if found is None:

@@ -248,10 +248,6 @@ def explain_pair(
     right = np.array([max(a, b)], dtype=np.int64)
     levels = compare_all(table, settings.comparisons, left, right)
     weight, parts = pair_weights(table, settings, parameters, left, levels)
-    steps = []
-    for k, comparison in enumerate(settings.comparisons):
-        level = int(levels[0, k])
-        label = "missing" if level < 0 else comparison.levels[level].label
-        steps.append((comparison.name, label, float(parts[0, k])))
+    steps = settings.steps(levels[0], parts[0])
     prior_weight = math.log2(parameters.prior / (1 - parameters.prior))
     return Explanation(prior_weight, steps, float(weight[0]))

@@ -17,8 +17,8 @@ from hub.domain import Kind
 from hub.errors import InputError
 from hub.resolve.engine import Explanation, explain_pair
 from hub.resolve.model import Parameters
-from hub.resolve.service import describe, latest_run, load_records
-from hub.resolve.settings import MatchSettings
+from hub.resolve.service import latest_run, load_records
+from hub.resolve.settings import MatchSettings, explanation_steps
 from hub.store.models import Judgement, Membership, ResolutionRun, SourceRecord
 
 __all__ = ["RecordPairExplanation", "explain_records", "format_waterfall"]
@@ -54,7 +54,7 @@ def explain_records(session: Session, record_a: int, record_b: int) -> RecordPai
     ).all()
     scored = next((j for j in judgements if _scored_with(session, j, run)), None)
     if scored is not None:  # scored with the run's weights: the stored explanation is the exact one
-        steps = describe(run.settings, scored.explanation)
+        steps = explanation_steps(run.settings, scored.explanation)
         prior = run.settings["parameters"]["prior"]
         explanation = Explanation(math.log2(prior / (1 - prior)), steps, float(scored.explanation["weight"]))
     else:  # score it now; term frequencies need every record of the kind

@@ -59,7 +59,6 @@ __all__ = [
     "RunSummary",
     "assign_entities",
     "compute_kind",
-    "describe",
     "insert_judgements",
     "latest_run",
     "load_records",
@@ -202,22 +201,6 @@ def _last_parameters(session: Session, kind: Kind, settings: MatchSettings) -> t
         if MatchSettings.from_json(stored["match"]) == settings:
             return run.id, Parameters.from_json(stored["parameters"])
     return None
-
-
-def describe(run_settings: dict[str, Any], explanation: dict[str, Any]) -> list[tuple[str, str, float]]:
-    """A stored judgement's explanation as (comparison, level label, weight) with its run's settings.
-
-    Judgements store each comparison's level index and weight (and the total); the labels live once
-    in the run's settings, so a million judgements do not repeat them.
-    """
-    settings = MatchSettings.from_json(run_settings["match"])
-    steps = []
-    for comparison, level, weight in zip(
-        settings.comparisons, explanation["levels"], explanation["weights"], strict=True
-    ):
-        label = "missing" if level < 0 else comparison.levels[level].label
-        steps.append((comparison.name, label, float(weight)))
-    return steps
 
 
 def _first(row: tuple[str, Any]) -> str:

@@ -12,6 +12,7 @@ Fellegi–Sunter weight log2(m/u) learnt from the data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -24,7 +25,12 @@ __all__ = [
     "Constraint",
     "Level",
     "MatchSettings",
+    "Step",
+    "explanation_steps",
 ]
+
+# One comparison's part of a pair's score: (comparison, level label, weight in bits).
+Step = tuple[str, str, float]
 
 # What a level may test. `exact`: equal values; `jaro_winkler` / `jaro` / `ratio`: similarity at least
 # `threshold` (0–1); `levenshtein` / `damerau`: edit distance at most `threshold`; `prefix`: the first
@@ -72,6 +78,10 @@ class Comparison:
 
     def fields(self) -> set[str]:
         return {self.field} | {level.field for level in self.levels if level.field}
+
+    def label(self, level: int) -> str:
+        """The name of `level`, an index into `levels`; "missing" (-1) when either value was absent."""
+        return "missing" if level < 0 else self.levels[level].label
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +194,13 @@ class MatchSettings:
             out.add(self.link_only_across)
         return out
 
+    def steps(self, levels: Sequence[Any], weights: Sequence[Any]) -> list[Step]:
+        """One pair's waterfall: each comparison's (name, level label, weight in bits), in order."""
+        return [
+            (comparison.name, comparison.label(int(level)), float(weight))
+            for comparison, level, weight in zip(self.comparisons, levels, weights, strict=True)
+        ]
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -218,3 +235,15 @@ class MatchSettings:
             )
         except (KeyError, TypeError) as exc:
             raise InputError(f"match settings: {exc}") from exc
+
+
+def explanation_steps(run_settings: Mapping[str, Any] | None, explanation: Mapping[str, Any]) -> list[Step]:
+    """A stored judgement's explanation, named with the settings of the run that scored it.
+
+    Judgements store each comparison's level index and weight; the names live once in the run's
+    settings, so that a million judgements do not repeat them. A steward's judgement has none.
+    """
+    levels, weights = explanation.get("levels") or [], explanation.get("weights") or []
+    if not levels or run_settings is None:
+        return []
+    return MatchSettings.from_json(dict(run_settings["match"])).steps(levels, weights)

@@ -14,8 +14,8 @@ from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus
 from hub.ingest import ingest_records
 from hub.resolve.explain import explain_records
 from hub.resolve.kinds import SETTINGS
-from hub.resolve.service import describe, load_records, resolve_kind
-from hub.resolve.settings import MatchSettings
+from hub.resolve.service import load_records, resolve_kind
+from hub.resolve.settings import MatchSettings, explanation_steps
 from hub.store.models import (
     Entity,
     Judgement,
@@ -146,7 +146,7 @@ def test_records_of_one_person_become_one_entity_and_others_stay_apart(engine: E
             select(Judgement).where(Judgement.actor_type == ActorType.RULE, Judgement.deleted_at.is_(None))
         ).first()
         assert rule is not None and rule.decision == Decision.POSITIVE
-        steps = describe(run.settings, rule.explanation)
+        steps = explanation_steps(run.settings, rule.explanation)
         assert [name for name, _, _ in steps] == [
             "id",
             "name",

@@ -17,7 +17,6 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.api.lookup import candidates, current_match_fields, normalized_query
 from hub.domain import Kind
 from hub.normalize.fields import SEARCH_FIELDS
 from hub.resolve.columns import RecordTable
@@ -26,6 +25,7 @@ from hub.resolve.engine import probability
 from hub.resolve.model import Parameters, pair_weights
 from hub.resolve.service import latest_run
 from hub.resolve.settings import MatchSettings
+from hub.search import candidates, current_match_fields, normalized_query
 from hub.store.models import SearchTerm, SourceRecord
 
 __all__ = ["PERSONAL_MATCH_FIELDS", "MatchResult", "match_record"]
@@ -80,11 +80,7 @@ def match_record(
         weight = float(weights[k])
         if entity_id in best and best[entity_id].weight >= weight:
             continue
-        steps = []
-        for c, comparison in enumerate(settings.comparisons):
-            level = int(levels[k, c])
-            label = "missing" if level < 0 else comparison.levels[level].label
-            steps.append((comparison.name, label, round(float(parts[k, c]), 3)))
+        steps = [(name, label, round(w, 3)) for name, label, w in settings.steps(levels[k], parts[k])]
         p = float(probability(weight))
         best[entity_id] = MatchResult(
             entity_id, record_id, round(weight, 3), round(p, 6), p >= link_at, steps

@@ -11,7 +11,7 @@ import typer
 from hub.cli.common import console, open_engine, selected_kinds
 
 if TYPE_CHECKING:
-    from hub.resolve.service import RunSummary
+    from hub.resolve.persist import RunSummary
 
 
 def resolve(

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.domain import Kind
-from hub.resolve.service import RunSummary, compute_kind, store_kind
+from hub.resolve.persist import RunSummary, store_kind
+from hub.resolve.service import compute_kind
 from hub.resolve.settings import MatchSettings
 from hub.store.models import RecordVersion, ResolutionRun, SourceRecord
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from hub.domain import Kind
 from hub.errors import InputError
 from hub.resolve.engine import Explanation, explain_pair
+from hub.resolve.loading import latest_run, load_records
 from hub.resolve.model import Parameters
-from hub.resolve.service import latest_run, load_records
 from hub.resolve.settings import MatchSettings, explanation_steps
 from hub.store.models import Judgement, Membership, ResolutionRun, SourceRecord
 

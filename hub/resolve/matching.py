@@ -22,8 +22,8 @@ from hub.normalize.fields import SEARCH_FIELDS
 from hub.resolve.columns import RecordTable
 from hub.resolve.compare import compare_all
 from hub.resolve.engine import probability
+from hub.resolve.loading import latest_run
 from hub.resolve.model import Parameters, pair_weights
-from hub.resolve.service import latest_run
 from hub.resolve.settings import MatchSettings
 from hub.search import candidates, current_match_fields, normalized_query
 from hub.store.models import SearchTerm, SourceRecord

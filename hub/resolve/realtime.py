@@ -21,16 +21,9 @@ from hub.audit import record_event
 from hub.domain import ActorType, Decision, Kind
 from hub.resolve.columns import RecordTable
 from hub.resolve.incremental import Resolver
+from hub.resolve.loading import LoadedRecords, latest_run, load_records, steward_pairs
 from hub.resolve.model import Parameters
-from hub.resolve.service import (
-    LoadedRecords,
-    assign_entities,
-    insert_judgements,
-    latest_run,
-    load_records,
-    open_review_items,
-    steward_pairs,
-)
+from hub.resolve.persist import assign_entities, insert_judgements, open_review_items
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
 from hub.store.models import ResolutionRun, utcnow

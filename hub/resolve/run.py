@@ -20,8 +20,8 @@ from hub.config import get_settings
 from hub.domain import Kind
 from hub.resolve.batch import pending_records, resolve_kinds
 from hub.resolve.links import LinkSummary, link_entities
+from hub.resolve.persist import RunSummary
 from hub.resolve.realtime import RealtimeSummary, resolve_records
-from hub.resolve.service import RunSummary
 from hub.resolve.settings import MatchSettings
 from hub.store.database import settle_after_bulk
 from hub.store.models import RecordVersion, SourceRecord

@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from hub.domain import Kind
 from hub.generate import generate_city
 from hub.ingest import ingest_file
+from hub.resolve.persist import RunSummary
 from hub.resolve.run import IncrementalRun, plan_resolution, resolve_ingest_run, run_resolution
-from hub.resolve.service import RunSummary
 
 KINDS = [Kind.ADDRESS, Kind.LEGAL_ENTITY, Kind.PERSON]
 

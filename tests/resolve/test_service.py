@@ -14,7 +14,8 @@ from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus
 from hub.ingest import ingest_records
 from hub.resolve.explain import explain_records
 from hub.resolve.kinds import SETTINGS
-from hub.resolve.service import load_records, resolve_kind
+from hub.resolve.loading import load_records
+from hub.resolve.service import resolve_kind
 from hub.resolve.settings import MatchSettings, explanation_steps
 from hub.store.models import (
     Entity,
@@ -374,14 +375,14 @@ def test_a_kind_with_no_records_or_one_resolves_to_nothing_to_do(engine: Engine)
 
 
 def test_clusters_choose_ids_largest_first_by_most_records_and_only_then_new_ones() -> None:
-    from hub.resolve.service import Grouping, _choose_entities
+    from hub.resolve.identity import Grouping, choose_entities
 
     current = {1: "X", 2: "X", 3: "X", 4: "Y", 5: "Y", 7: "Z", 8: "Z", 9: "W"}
     # {3,4,5,6} chooses first (largest): Y holds two of its records, X one. {1,2} then takes X.
     # {7} and {8} both held Z: the cluster with the earlier record keeps it, the other is new.
     # {9} keeps W, which no other cluster holds.
     grouping = Grouping.of([[1, 2], [3, 4, 5, 6], [8], [7], [9]], current)
-    choice = _choose_entities(Kind.PERSON, grouping)
+    choice = choose_entities(Kind.PERSON, grouping)
     after = dict(
         zip(grouping.records.tolist(), (choice.all_names[c] for c in choice.new_code.tolist()), strict=True)
     )
@@ -390,7 +391,7 @@ def test_clusters_choose_ids_largest_first_by_most_records_and_only_then_new_one
         choice.new_entities == [after[8]] and after[8].startswith("per_") and after[8].endswith(f"{8:012x}")
     )
     assert choice.retired == {} and choice.changed == {"Y"}  # Y gained records 3 and 6
-    merged = _choose_entities(Kind.PERSON, Grouping.of([[1, 2, 3, 4, 5]], current))
+    merged = choose_entities(Kind.PERSON, Grouping.of([[1, 2, 3, 4, 5]], current))
     assert merged.retired == {"Y": "X"} and merged.new_entities == [] and merged.changed == {"X"}
 
 

@@ -129,6 +129,8 @@ class Settings:
     service,case,statistics,audit,maintenance); the access log keeps the code.
     `HUB_ACCESS_LOG_KEY_FILE`: a file of random bytes; the access log keeps personal values as
     HMAC-SHA256 digests under it (plain SHA-256 without it).
+    `HUB_HOME_CITY`: a TOML file naming the home county and its towns with their other and former
+    names, for the address parser (`hub.normalize.home`, which reads it; default Changshu).
     """
 
     database_url: str

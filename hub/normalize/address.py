@@ -9,7 +9,8 @@ distinct strings a second; repeats come from an LRU cache). It reads left to rig
    unit word (三幢, 十二号, 一〇二室, 叁零壹室) turned into Arabic digits;
 2. administrative prefix from a gazetteer: province, city, district, written in full (江苏省苏州市常熟市),
    short (江苏常熟, 苏州常熟, 常熟) or not at all; higher levels are inferred from a known district;
-3. street (街道 / 镇 / 乡; the home city's towns by name, also without 镇 after 常熟 or before a village)
+3. street (街道 / 镇 / 乡; the home city's towns by name, also without 镇 after 常熟 or before a village;
+   the home city is configured, `hub.normalize.home`)
    and community (社区 / 村);
 4. the rest as tokens: road (路 街 巷 大道 弄), road number, compound, building, unit, room, including the
    colloquial forms 3-2-301, 3-301, 3#2-301, 3栋201, 3号楼2单元301, C座1201.
@@ -44,10 +45,10 @@ from typing import NamedTuple
 import opencc
 
 from hub.normalize.gazetteer import GAZETTEER, MUNICIPALITIES, index_by_head
+from hub.normalize.home import home_city
 
 __all__ = ["ParsedAddress", "address_keys", "parse_address"]
 
-_HOME_DISTRICT = "常熟市"
 _MAX_LENGTH = 300  # no real address is longer; the cap bounds the work on junk
 
 
@@ -70,33 +71,17 @@ class ParsedAddress(NamedTuple):
 
 # --- the gazetteer -----------------------------------------------------------------------------------
 
-_HOME_CODE = next(iter(GAZETTEER.full[2].get(_HOME_DISTRICT, ["320581"])))
-_HOME_SHORT = _HOME_DISTRICT[:-1]
+_HOME = home_city()
+_HOME_DISTRICT = _HOME.district
+_HOME_CODE = _HOME.code
+_HOME_SHORT = _HOME.short
 _ADMIN_HEADS = frozenset(head for index in (*GAZETTEER.full_index, *GAZETTEER.short_index) for head in index)
 
-# The home city's towns and subdistricts, with the old names and short forms still written.
-_HOME_STREETS: dict[str, str] = {}
-for _name in ("虞山街道", "常福街道", "琴川街道", "莫城街道", "碧溪街道", "东南街道"):
-    for _variant in (_name, _name + "办事处", _name + "办"):
-        _HOME_STREETS[_variant] = _name
-for _name in ("梅李镇", "海虞镇", "古里镇", "沙家浜镇", "支塘镇", "董浜镇", "辛庄镇", "尚湖镇"):
-    _HOME_STREETS[_name] = _name
-for _old, _name in (
-    ("虞山镇", "虞山街道"),
-    ("莫城镇", "莫城街道"),
-    ("碧溪镇", "碧溪街道"),
-    ("碧溪新区", "碧溪街道"),
-):
-    _HOME_STREETS[_old] = _name
-# Development zones stand where a town would in the address.
-for _name, _aliases in (
-    ("常熟经济技术开发区", ("经济技术开发区", "常熟经开区", "经开区", "常熟开发区")),
-    ("常熟高新技术产业开发区", ("高新技术产业开发区", "常熟高新区", "高新区")),
-    ("常熟国家大学科技园", ("国家大学科技园",)),
-    ("常熟服装城", ("服装城",)),
-):
-    for _variant in (_name, *_aliases):
-        _HOME_STREETS[_variant] = _name
+# The home city's towns and subdistricts by every name they are written with (an old name that may
+# stand for several current units names none of them).
+_HOME_STREETS: dict[str, str] = {
+    written: name for written in _HOME.units if (name := _HOME.unit_named(written)) is not None
+}
 _HOME_STREET_INDEX = index_by_head(_HOME_STREETS)
 _HOME_SHORT_STREETS = {
     name.removesuffix("街道").removesuffix("镇"): name

@@ -18,10 +18,11 @@ from typing import Any
 
 import orjson
 
+from hub.domain import Kind
 from hub.normalize.records import OUTPUT_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
-COMPONENTS = OUTPUT_FIELDS["address"][:-1]  # the eleven components, without `canonical`
+COMPONENTS = OUTPUT_FIELDS[Kind.ADDRESS][:-1]  # the eleven components, without `canonical`
 
 
 def load_city(persons: int, seed: int) -> dict[str, list[dict[str, Any]]]:
@@ -49,7 +50,7 @@ def clear_caches() -> None:
                 value.cache_clear()
 
 
-def speed(kind: str, records: list[dict[str, Any]]) -> tuple[float, float]:
+def speed(kind: Kind, records: list[dict[str, Any]]) -> tuple[float, float]:
     from hub.normalize.records import normalize_record
 
     clear_caches()
@@ -92,7 +93,7 @@ def main() -> None:
     city = load_city(args.persons, args.seed)
     print(f"{'kind':<14}{'records':>9}{'uncached/s':>12}{'cached/s':>11}")
     for kind, records in city.items():
-        cold, warm = speed(kind, records)
+        cold, warm = speed(Kind(kind), records)
         print(f"{kind:<14}{len(records):>9}{cold:>12,.0f}{warm:>11,.0f}")
     right, total = address_accuracy()
     print(f"\naddress components right on {total} labelled strings:")

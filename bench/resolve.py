@@ -24,11 +24,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 CACHE = Path(__file__).resolve().parent / "out"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import arguments, city, postgres_database  # noqa: E402
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 STAGES = ("load", "block", "compare", "train", "score", "cluster", "persist")
 
@@ -123,7 +127,7 @@ def child(directory: Path, url: str) -> None:
     out = []
     for summary in summaries:
         with Session(engine) as session:
-            predicted = current_clusters(session, summary.kind.value)
+            predicted = current_clusters(session, summary.kind)
         scores = pairwise(predicted, {k: v for k, v in truth.items() if k[1] == summary.kind.value})
         out.append(
             {
@@ -140,7 +144,7 @@ def child(directory: Path, url: str) -> None:
     print(json.dumps({"kinds": out, "wall": wall, "peak_mb": peak_mb, "one": one_at_a_time(engine)}))
 
 
-def one_at_a_time(engine: object, sample: int = 1000) -> dict[str, float]:
+def one_at_a_time(engine: Engine, sample: int = 1000) -> dict[str, float]:
     """Hold all persons but a random sample in a Resolver, then resolve the sample one record at a time."""
     import numpy as np
     from sqlalchemy.orm import Session
@@ -148,7 +152,7 @@ def one_at_a_time(engine: object, sample: int = 1000) -> dict[str, float]:
     from hub.domain import Kind
     from hub.resolve.realtime import build_resolver
 
-    with Session(engine) as session:  # type: ignore[call-overload]
+    with Session(engine) as session:
         ids = [
             r
             for (r,) in session.connection().exec_driver_sql(

@@ -230,6 +230,11 @@ def rewrite_from(engine: Engine, first: int, actor: str = "nobody") -> None:
             session.flush()
 
 
+def _forge_newest(engine: Engine) -> None:
+    _sql(engine, "DELETE FROM audit_event WHERE id = 5")
+    append(engine, 1, actor="steward:forger")
+
+
 TAMPERING: dict[str, tuple[Callable[[Engine], None], str]] = {
     "the newest events deleted": (
         lambda e: _sql(e, "DELETE FROM audit_event WHERE id > 3"),
@@ -244,7 +249,7 @@ TAMPERING: dict[str, tuple[Callable[[Engine], None], str]] = {
         "event 5 now has hash",
     ),
     "the newest event replaced by a forged one with a correct hash": (
-        lambda e: (_sql(e, "DELETE FROM audit_event WHERE id = 5"), append(e, 1, actor="steward:forger")),
+        lambda e: _forge_newest(e),
         "event 5 now has hash",
     ),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hub.domain import Kind
 from hub.golden import Claim, claims_of, survive, trust_of
 
 EARLY = datetime(2024, 1, 1, tzinfo=UTC)
@@ -51,7 +52,9 @@ def test_claims_are_read_from_features_with_their_checks() -> None:
     }
     claims = {
         c.attribute: c
-        for c in claims_of("person", features, record_id=7, source="s", key="k", version=2, received_at=EARLY)
+        for c in claims_of(
+            Kind.PERSON, features, record_id=7, source="s", key="k", version=2, received_at=EARLY
+        )
     }
     assert claims["id_number"].valid is False and claims["name"].valid is True
     assert claims["birth_date"].value == "1949-12-31" and claims["gender"].value == "男"

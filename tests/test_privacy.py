@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.contract import KIND_FIELDS
+from hub.domain import Kind
 from hub.golden import ATTRIBUTES
 from hub.privacy import (
     BIRTH_DATE,
@@ -136,18 +137,18 @@ def test_a_field_is_personal_by_its_name_in_any_common_spelling(name: str, meani
 
 def test_each_kinds_personal_fields_are_exactly_the_contract_and_golden_fields_named_so() -> None:
     for kind, contract_fields in KIND_FIELDS.items():
-        names = set(contract_fields) | set(ATTRIBUTES[kind.value])
+        names = set(contract_fields) | set(ATTRIBUTES[kind])
         by_name = {name: field_meaning(name) for name in names if field_meaning(name) is not None}
-        assert by_name == PERSONAL_FIELDS[kind.value], kind
-    assert PERSONAL_FIELDS["legal_entity"] == {"phone": PHONE, "legal_representative_id_number": ID_NUMBER}
+        assert by_name == PERSONAL_FIELDS[kind], kind
+    assert PERSONAL_FIELDS[Kind.LEGAL_ENTITY] == {"phone": PHONE, "legal_representative_id_number": ID_NUMBER}
     assert set(NAME_VARIANTS) == {ID_NUMBER, PHONE, BIRTH_DATE}
 
 
 def test_golden_values_are_masked_by_kind_and_field() -> None:
-    assert mask_attribute("legal_entity", "phone", "13912345678") == "139****5678"
-    assert mask_attribute("person", "birth_date", "1985-03-02") == "1985-**-**"
-    assert mask_attribute("legal_entity", "name", "苏州市某某有限公司") == "苏州市某某有限公司"
-    assert mask_attribute("address", "text", "常熟市1号") == "常熟市1号"
+    assert mask_attribute(Kind.LEGAL_ENTITY, "phone", "13912345678") == "139****5678"
+    assert mask_attribute(Kind.PERSON, "birth_date", "1985-03-02") == "1985-**-**"
+    assert mask_attribute(Kind.LEGAL_ENTITY, "name", "苏州市某某有限公司") == "苏州市某某有限公司"
+    assert mask_attribute(Kind.ADDRESS, "text", "常熟市1号") == "常熟市1号"
 
 
 def test_features_are_masked_at_any_depth_and_nothing_else_changes() -> None:

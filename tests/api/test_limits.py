@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import orjson
@@ -341,7 +341,7 @@ def test_a_client_cannot_hold_more_than_its_share_of_the_slots(
             "client": ("127.0.0.1", 5000),
             "server": ("127.0.0.1", 80),
         }
-        sent: list[dict[str, Any]] = []
+        sent: list[MutableMapping[str, Any]] = []
         messages = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive() -> dict[str, Any]:
@@ -350,7 +350,7 @@ def test_a_client_cannot_hold_more_than_its_share_of_the_slots(
             await asyncio.Event().wait()
             return {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             if gate is not None and message["type"] == "http.response.body":
                 await gate.wait()  # the client reads its answer slowly
             sent.append(message)

@@ -475,6 +475,7 @@ def test_merges_and_splits_survive_a_full_rerun(city: City) -> None:
             .join(Source, Source.id == SourceRecord.source_id)
             .where(Source.name == records[0]["source"], SourceRecord.key == records[0]["key"])
         )
+    assert split_off is not None
     list(resolve_kinds(city.engine, [Kind.PERSON]))
 
     def entities_of(record_ids: list[int]) -> set[str]:

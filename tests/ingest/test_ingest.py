@@ -235,7 +235,7 @@ def test_malformed_identifiers_are_kept_and_flagged(engine: Engine, tmp_path: Pa
     assert counts(summary) == (2, 0, 0, 0)
     assert summary.flagged == 1
     with Session(engine) as session:
-        rows = dict(
+        rows: dict[str, dict[str, str]] = dict(
             session.execute(
                 select(SourceRecord.key, RecordVersion.flags).join(
                     RecordVersion, RecordVersion.record_id == SourceRecord.id

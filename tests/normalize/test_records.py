@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from hub.domain import Kind
 from hub.normalize.records import OUTPUT_FIELDS, normalize_record
 
 
@@ -29,8 +30,8 @@ def test_person_output_names_are_fixed_and_filled() -> None:
             "gender": "女",
         },
     )
-    assert list(out)[:7] == list(OUTPUT_FIELDS["person"])
-    assert {name: out[name] for name in OUTPUT_FIELDS["person"]} == {
+    assert list(out)[:7] == list(OUTPUT_FIELDS[Kind.PERSON])
+    assert {name: out[name] for name in OUTPUT_FIELDS[Kind.PERSON]} == {
         "name": "曾伟",
         "name_pinyin": "zeng wei",
         "id_number": "11010519491231002X",
@@ -43,7 +44,7 @@ def test_person_output_names_are_fixed_and_filled() -> None:
 
 def test_absent_components_are_null_and_numbers_arabic() -> None:
     [out] = run_normalize("address", {"key": "a", "address": "常熟市虞山街道金色家园三幢二单元301室"})
-    assert {name: out[name] for name in OUTPUT_FIELDS["address"]} == {
+    assert {name: out[name] for name in OUTPUT_FIELDS[Kind.ADDRESS]} == {
         "province": "江苏省",
         "city": "苏州市",
         "district": "常熟市",
@@ -60,10 +61,10 @@ def test_absent_components_are_null_and_numbers_arabic() -> None:
 
 
 def test_grid_codes_keep_their_digits_and_other_text_is_flagged() -> None:
-    assert normalize_record("address", {"grid_code": " ３２０５８１-001 024003"}).features == {
+    assert normalize_record(Kind.ADDRESS, {"grid_code": " ３２０５８１-001 024003"}).features == {
         "grid_code": "320581001024003"
     }
-    odd = normalize_record("address", {"grid_code": "第三网格"})
+    odd = normalize_record(Kind.ADDRESS, {"grid_code": "第三网格"})
     assert "grid_code" not in odd.features
     assert odd.flags == {"grid_code": "not a grid code: digits expected"}
 
@@ -75,7 +76,7 @@ def test_legal_entity_output_and_flags() -> None:
         {"key": "2", "name": "常熟市华盛服装有限公司", "uscc": "91350100M000100Y44"},
         flags=True,
     )
-    assert {name: branch[name] for name in OUTPUT_FIELDS["legal_entity"]} == {
+    assert {name: branch[name] for name in OUTPUT_FIELDS[Kind.LEGAL_ENTITY]} == {
         "name_core": "华盛服装",
         "uscc": "91350100M000100Y43",
         "uscc_valid": True,
@@ -95,8 +96,8 @@ def test_broken_lines_are_reported_and_skipped() -> None:
     assert "line 3: not a JSON object" in done.stderr.decode()
 
 
-@pytest.mark.parametrize("kind", ["person", "address", "legal_entity"])
-def test_normalizing_is_total_on_odd_input(kind: str) -> None:
+@pytest.mark.parametrize("kind", list(Kind))
+def test_normalizing_is_total_on_odd_input(kind: Kind) -> None:
     odd = {
         "key": "x",
         "name": "🙂" * 50,

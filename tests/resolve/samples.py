@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hub.resolve.columns import RecordTable
 from hub.resolve.settings import BlockingRule, Comparison, Constraint, Level, MatchSettings
 
 
-def table(**columns: list[object]) -> RecordTable:
+def table(**columns: Sequence[object]) -> RecordTable:
     n = len(next(iter(columns.values())))
-    return RecordTable.from_columns(list(range(n)), columns)
+    return RecordTable.from_columns(list(range(n)), dict(columns))
 
 
 PERSON = MatchSettings(

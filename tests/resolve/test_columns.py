@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import orjson
 
@@ -9,7 +11,7 @@ from hub.resolve.columns import ColumnsBuilder, JsonColumnsBuilder
 
 FIELDS = ("name", "phone", "birth_date")
 
-ROWS = [
+ROWS: list[Mapping[str, object]] = [
     {"name": "王小明", "phone": "13900001111", "birth_date": "1980-01-02"},
     {"name": "李娜", "birth_date": "1991-12-30"},  # no phone
     {"name": "王小明", "phone": "", "birth_date": None, "other": "ignored"},  # empty and null: missing
@@ -19,13 +21,13 @@ ROWS = [
 ]
 
 
-def _python(rows: list[dict[str, object]]) -> dict[str, tuple[list[int], list[object]]]:
+def _python(rows: Sequence[Mapping[str, object]]) -> dict[str, tuple[list[int], list[object]]]:
     builder = ColumnsBuilder(FIELDS)
     builder.add_many(rows)
     return {name: (c.codes.tolist(), c.distinct) for name, c in builder.columns().items()}
 
 
-def _json(batches: list[list[dict[str, object]]]) -> dict[str, tuple[list[int], list[object]]]:
+def _json(batches: Sequence[Sequence[Mapping[str, object]]]) -> dict[str, tuple[list[int], list[object]]]:
     builder = JsonColumnsBuilder(FIELDS)
     for batch in batches:
         builder.add_json([orjson.dumps(row) for row in batch])
@@ -46,8 +48,15 @@ def test_json_columns_of_nothing_are_empty() -> None:
 
 
 def test_json_columns_holding_other_types_go_on_in_python_with_the_same_codes() -> None:
-    rows = [{"name": "a", "phone": 5}, {"name": "b", "phone": 5}, {"name": "a", "phone": 7.5}]
-    batches = [[{"name": "x"}, {"name": "a"}], rows]  # the first batch went through Arrow
+    rows: list[Mapping[str, object]] = [
+        {"name": "a", "phone": 5},
+        {"name": "b", "phone": 5},
+        {"name": "a", "phone": 7.5},
+    ]
+    batches: list[list[Mapping[str, object]]] = [
+        [{"name": "x"}, {"name": "a"}],
+        rows,
+    ]  # the first batch went through Arrow
     got = _json(batches)
     assert got == _python([*batches[0], *rows])
     assert got["phone"] == ([-1, -1, 0, 0, 1], [5, 7.5])

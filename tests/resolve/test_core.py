@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -18,9 +19,9 @@ from hub.resolve.model import Parameters, _em, pair_weights
 from hub.resolve.settings import BlockingRule, Comparison, Level, MatchSettings
 
 
-def table(**columns: list[object]) -> RecordTable:
+def table(**columns: Sequence[object]) -> RecordTable:
     n = len(next(iter(columns.values())))
-    return RecordTable.from_columns(list(range(n)), columns)
+    return RecordTable.from_columns(list(range(n)), dict(columns))
 
 
 def pairs(left: np.ndarray, right: np.ndarray) -> set[tuple[int, int]]:

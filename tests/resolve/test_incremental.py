@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from samples import PERSON, people
 
+from hub.domain import Kind
 from hub.generate import generate_city
 from hub.ingest.readers import open_source
 from hub.normalize.fields import flatten
@@ -27,7 +28,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def rows_of(city: Path, kind: str) -> list[dict[str, Any]]:
+def rows_of(city: Path, kind: Kind) -> list[dict[str, Any]]:
     import json
 
     manifest = json.loads((city / "manifest.json").read_text())
@@ -57,8 +58,8 @@ def batch_and_incremental(
     return sorted((frozenset(c) for c in batch.clusters()), key=min), resolver
 
 
-@pytest.mark.parametrize("kind", ["person", "address", "legal_entity"])
-def test_one_at_a_time_reaches_the_batch_clusters_on_a_generated_city(city: Path, kind: str) -> None:
+@pytest.mark.parametrize("kind", list(Kind))
+def test_one_at_a_time_reaches_the_batch_clusters_on_a_generated_city(city: Path, kind: Kind) -> None:
     rows = rows_of(city, kind)
     batch, resolver = batch_and_incremental(SETTINGS[kind], rows, len(rows) // 3)
     assert len(batch) < len(rows)  # there was something to join

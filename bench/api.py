@@ -118,7 +118,7 @@ def resolve_all(url: str) -> None:
 
 def resolved_sqlite(directory: Path, persons: int, seed: int) -> Path:
     """The cached resolved SQLite database, made from the ingested one that bench/resolve.py caches."""
-    resolved = CACHE / f"city-{persons}-{seed}-resolved.db"
+    resolved = CACHE / f"{directory.name}-resolved.db"
     if resolved.exists():
         return resolved
     cached = ingested_sqlite(directory, persons, seed)
@@ -551,7 +551,7 @@ def main() -> None:
         return
     print(header(), flush=True)
     for persons in (int(p) for p in args.persons.split(",")):
-        directory = city(persons, args.seed)
+        directory = city(persons, args.seed, args.profile)
         resolved = resolved_sqlite(directory, persons, args.seed)
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp) / "bench.db"

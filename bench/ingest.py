@@ -30,14 +30,15 @@ from sqlalchemy.engine import make_url
 CACHE = Path(__file__).resolve().parent / "out"
 
 
-def city(persons: int, seed: int) -> Path:
-    """Generate (once, cached) the city of `persons` persons."""
+def city(persons: int, seed: int, profile: str = "classic") -> Path:
+    """Generate (once, cached) the city of `persons` persons, written in `profile`'s noise."""
     from hub.generate import generate_city
 
-    directory = CACHE / f"city-{persons}-{seed}"
+    suffix = "" if profile == "classic" else f"-{profile}"
+    directory = CACHE / f"city-{persons}-{seed}{suffix}"
     if not (directory / "manifest.json").exists():
         started = time.perf_counter()
-        generate_city(persons, seed, directory)
+        generate_city(persons, seed, directory, profile=profile)
         print(f"generated {persons} persons in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return directory
 
@@ -114,6 +115,13 @@ def argument_parser(description: str | None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--persons", default="100000", help="comma-separated city sizes")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--profile",
+        choices=("classic", "field-notes"),
+        default="classic",
+        help="how the sources write their records: the generator's classic noise, or the frozen profile"
+        " written from docs/field-notes.md",
+    )
     parser.add_argument("--postgres", default=os.environ.get("HUB_TEST_POSTGRES_URL"))
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -130,7 +138,7 @@ def main() -> None:
         f"{'again s':>9}{'again/s':>10}{'writer MB':>11}{'workers MB':>12}"
     )
     for persons in (int(p) for p in args.persons.split(",")):
-        directory = city(persons, args.seed)
+        directory = city(persons, args.seed, args.profile)
         targets: list[tuple[str, str, object]] = []
         with tempfile.TemporaryDirectory() as tmp:
             targets.append(("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", None))

@@ -94,7 +94,7 @@ def _rss_mb(pid: int) -> float:
 
 def ingested_sqlite(directory: Path, persons: int, seed: int) -> Path:
     """The city ingested into SQLite, cached under bench/out/ (made on first use)."""
-    cached = CACHE / f"city-{persons}-{seed}.db"
+    cached = CACHE / f"{directory.name}.db"
     if not cached.exists():
         started = time.perf_counter()
         ingested(directory, f"sqlite:///{cached}.part")
@@ -191,7 +191,7 @@ def main() -> None:
     header += "".join(f"{s:>9}" for s in STAGES) + f"{'total s':>9}{'P':>8}{'R':>8}{'F1':>8}"
     print(header)
     for persons in (int(p) for p in args.persons.split(",")):
-        directory = city(persons, args.seed)
+        directory = city(persons, args.seed, args.profile)
         targets: list[tuple[str, str, object]] = []
         with tempfile.TemporaryDirectory() as tmp:
             cached = ingested_sqlite(directory, persons, args.seed)

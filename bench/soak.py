@@ -571,7 +571,7 @@ def main() -> None:
         + f"; load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    directory = city(persons, args.seed)
+    directory = city(persons, args.seed, args.profile)
     url, drop = postgres_database(args.postgres)
     try:
         ingested(directory, url)

@@ -24,17 +24,29 @@ def generate(
     persons: Annotated[int, typer.Option(min=1, help="Number of real persons in the city.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 1,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("demo-city"),
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="How the offices write their records: `classic`, or `field-notes` (the patterns of"
+            " docs/field-notes.md, frozen)."
+        ),
+    ] = "classic",
 ) -> None:
     """Write a synthetic city's source files, truth.csv and manifest.json."""
     from rich.progress import Progress
 
-    from hub.generate import generate_city
+    from hub.generate import PROFILES, generate_city
 
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"{profile!r}: choose one of {', '.join(PROFILES)}", param_hint="--profile")
     out.mkdir(parents=True, exist_ok=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("generating", total=persons)
-        manifest = generate_city(persons, seed, out, progress=lambda done: bar.update(task, completed=done))
-    table = Table(title=f"city of {persons} persons, seed {seed}, in {out}", title_justify="left")
+        manifest = generate_city(
+            persons, seed, out, progress=lambda done: bar.update(task, completed=done), profile=profile
+        )
+    title = f"city of {persons} persons, seed {seed}, {profile} profile, in {out}"
+    table = Table(title=title, title_justify="left")
     for column in ("file", "source", "kind", "encoding", "records"):
         table.add_column(column)
     for f in manifest.files:

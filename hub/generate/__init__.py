@@ -15,11 +15,15 @@ truth.csv saying which real thing every record describes.
 | tax_legal_entity.jsonl, tax_person.jsonl | tax | legal_entity, person |
 
 and `truth.csv` (`source,kind,key,true_id`) and `manifest.json`. The world is built in `housing`,
-`people` and `companies`; `sources` renders it with the noise rates listed at its top.
+`people` and `companies`; `sources` renders it with the noise rates listed at its top (the
+`classic` profile). `generate_city(..., profile="field-notes")` writes the same world and the same
+records as the offices of docs/field-notes.md write them (`fieldnotes`, frozen): the figure that
+counts for match quality, since the resolver was not tuned to it.
 """
 
 from __future__ import annotations
 
 from hub.generate.city import CityManifest, SourceFile, generate_city
+from hub.generate.fieldnotes import PROFILES
 
-__all__ = ["CityManifest", "SourceFile", "generate_city"]
+__all__ = ["PROFILES", "CityManifest", "SourceFile", "generate_city"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 
 from hub.generate.companies import EmployerPicker, RepresentativeDraft, build_companies
+from hub.generate.fieldnotes import PROFILES, FieldNotes
 from hub.generate.housing import build_housing
 from hub.generate.people import Population
 from hub.generate.sources import SourceSet
@@ -46,10 +47,16 @@ class CityManifest:
     seed: int
     files: list[SourceFile]
     truth_path: str
+    profile: str = "classic"
 
 
 def generate_city(
-    persons: int, seed: int, out_dir: Path, progress: Callable[[int], None] | None = None
+    persons: int,
+    seed: int,
+    out_dir: Path,
+    progress: Callable[[int], None] | None = None,
+    *,
+    profile: str = "classic",
 ) -> CityManifest:
     """Write a city of `persons` people into `out_dir`: source files, truth.csv and manifest.json.
 
@@ -58,6 +65,8 @@ def generate_city(
     """
     if persons < 1:
         raise ValueError(f"persons must be at least 1, got {persons}")
+    if profile not in PROFILES:
+        raise ValueError(f"profile {profile!r}: choose one of {', '.join(PROFILES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     housing = build_housing(rng, max(4, round(persons * DWELLINGS_PER_PERSON)))
@@ -65,7 +74,8 @@ def generate_city(
     population = Population(rng, housing, persons)
     draft = RepresentativeDraft(rng, companies, housing, persons)
     employers = EmployerPicker(rng, companies)
-    sources = SourceSet(out_dir, rng, housing, companies)
+    notes = FieldNotes(housing, seed) if profile == "field-notes" else None
+    sources = SourceSet(out_dir, rng, housing, companies, notes)
     step = max(1_000, persons // _PROGRESS_STEPS)
     try:
         done = 0
@@ -94,7 +104,7 @@ def generate_city(
         SourceFile(writer.path, writer.source, writer.kind, writer.encoding, writer.records)
         for writer in sources.writers.values()
     ]
-    manifest = CityManifest(persons, seed, files, sources.truth.path.name)
+    manifest = CityManifest(persons, seed, files, sources.truth.path.name, profile)
     manifest_json = orjson.dumps(asdict(manifest), option=orjson.OPT_INDENT_2) + b"\n"
     (out_dir / "manifest.json").write_bytes(manifest_json)
     return manifest

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hub.generate.companies import Company, compose_name
+from hub.generate.fieldnotes import FieldNotes
 from hub.generate.housing import Housing
 from hub.generate.noise import (
     format_date,
@@ -123,14 +124,29 @@ def _day(rng: random.Random, first_year: int, years: int) -> str:
 class SourceSet:
     """All source files of one city, open while the population streams through `add_household`."""
 
-    def __init__(self, out_dir: Path, rng: random.Random, housing: Housing, companies: list[Company]) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        rng: random.Random,
+        housing: Housing,
+        companies: list[Company],
+        notes: FieldNotes | None = None,
+    ) -> None:
         self._rng = rng
         self._housing = housing
         self._companies = companies
+        # The field-notes profile rewrites each record's values as the notes describe; None: classic.
+        self._notes = notes
         self.truth = TruthWriter(out_dir / "truth.csv")
+        files = _FILES
+        if notes is not None:  # its rental clerks write the doorplate code now and then
+            files = tuple(
+                (s, k, f, p, (*c, "doorplate_code") if (s, k) == ("rental_registry", "address") else c)
+                for s, k, f, p, c in _FILES
+            )
         self.writers = {
             (source, kind): SourceWriter(out_dir, source, kind, fmt, columns, prefix, self.truth, salt)
-            for salt, (source, kind, fmt, prefix, columns) in enumerate(_FILES, start=rng.randrange(10**6))
+            for salt, (source, kind, fmt, prefix, columns) in enumerate(files, start=rng.randrange(10**6))
         }
         self._grid_workers = {
             town.name: [rng.choice(LOCAL_SURNAMES) + rng.choice("敏静丽军华芳英红") for _ in range(4)]
@@ -141,6 +157,13 @@ class SourceSet:
             malform_uscc(company.uscc, rng) if rng.random() < TAX_USCC_TYPO_RATE else company.uscc
             for company in companies
         ]
+
+    def _person(
+        self, source: str, record: dict[str, str], person: Person, household: Household | None
+    ) -> None:
+        if self._notes is not None:
+            record = self._notes.person(source, record, person, household)
+        self.writers[source, "person"].write(record, person.true_id)
 
     def close(self) -> None:
         for writer in self.writers.values():
@@ -197,7 +220,7 @@ class SourceSet:
             "household_number": f"{scramble(household.number, 9, 3205):09d}",
             "update_time": f"{_day(rng, 2018, 6)} {_CLOCK[int(rng.random() * len(_CLOCK))]}",
         }
-        self.writers["household_registry", "person"].write(record, person.true_id)
+        self._person("household_registry", record, person, household)
 
     def _migrant(self, person: Person) -> None:
         rng = self._rng
@@ -221,7 +244,7 @@ class SourceSet:
                 "registered_address": person.hometown,
                 "registered_on": _day(rng, 2012, 12),
             }
-            self.writers["migrant_registry", "person"].write(record, person.true_id)
+            self._person("migrant_registry", record, person, None)
             if rng.random() >= MIGRANT_DUPLICATE_RATE:
                 return
 
@@ -273,7 +296,7 @@ class SourceSet:
         place = self._housing.place(person.dwelling)
         record["collected_by"] = rng.choice(self._grid_workers[place.town.name])
         record["collected_at"] = _day(rng, 2022, 3)
-        self.writers["grid_collection", "person"].write(record, person.true_id)
+        self._person("grid_collection", record, person, household)
 
     def _rental_person(self, person: Person) -> None:
         rng = self._rng
@@ -292,7 +315,7 @@ class SourceSet:
             "address": self._housing.abbreviated(person.dwelling, rng),
             "move_in_date": _day(rng, 2016, 9),
         }
-        self.writers["rental_registry", "person"].write(record, person.true_id)
+        self._person("rental_registry", record, person, None)
 
     def _tax_person(self, person: Person) -> None:
         rng = self._rng
@@ -307,7 +330,7 @@ class SourceSet:
             "employer_uscc": self._tax_usccs[person.employer],
             "period": "2024-05",
         }
-        self.writers["tax", "person"].write(record, person.true_id)
+        self._person("tax", record, person, None)
 
     # -- addresses ------------------------------------------------------------------------------
 
@@ -329,6 +352,11 @@ class SourceSet:
                     "house_type": "农村住房" if village else "住宅",
                     "installed_on": _day(rng, 2019, 5),
                 }
+                if self._notes is not None:
+                    resurveyed = self._notes.resurvey(record, dwelling)
+                    record = self._notes.dwelling("doorplate_platform", record, dwelling)
+                    if resurveyed is not None:
+                        doorplates.write(resurveyed, true_id)
                 doorplates.write(record, true_id)
             occupied = occupancy[dwelling]
             rented = bool(occupied & 2)
@@ -343,6 +371,8 @@ class SourceSet:
                         "house_type": house_type,
                         "collected_by": rng.choice(self._grid_workers[housing.place(dwelling).town.name]),
                     }
+                    if self._notes is not None:
+                        record = self._notes.dwelling("grid_collection", record, dwelling)
                     grid.write(record, true_id)
             if rented and rng.random() < RENTAL_ADDRESS_COVERAGE:
                 record = {
@@ -351,6 +381,8 @@ class SourceSet:
                     "grid_code": housing.grid_code(dwelling) if rng.random() < 0.5 else "",
                     "landlord": rng.choice(LOCAL_SURNAMES) + rng.choice("建国华明芳英军伟"),
                 }
+                if self._notes is not None:
+                    record = self._notes.dwelling("rental_registry", record, dwelling)
                 rentals.write(record, true_id)
 
     # -- legal entities -------------------------------------------------------------------------
@@ -401,6 +433,8 @@ class SourceSet:
                 "status": company.status,
                 "registration_authority": "常熟市市场监督管理局",
             }
+            if self._notes is not None:
+                record = self._notes.company("market_regulation", record, company)
             market.write(record, company.true_id)
             if rng.random() < (TAX_ACTIVE_COVERAGE if company.active else TAX_CLOSED_COVERAGE):
                 record = {
@@ -415,4 +449,6 @@ class SourceSet:
                 }
                 if rng.random() < 0.6:
                     record["registered_address"] = company.registered_address
+                if self._notes is not None:
+                    record = self._notes.company("tax", record, company)
                 tax.write(record, company.true_id)

@@ -77,11 +77,10 @@ _HOME_CODE = _HOME.code
 _HOME_SHORT = _HOME.short
 _ADMIN_HEADS = frozenset(head for index in (*GAZETTEER.full_index, *GAZETTEER.short_index) for head in index)
 
-# The home city's towns and subdistricts by every name they are written with (an old name that may
-# stand for several current units names none of them).
-_HOME_STREETS: dict[str, str] = {
-    written: name for written in _HOME.units if (name := _HOME.unit_named(written)) is not None
-}
+# The home city's towns and subdistricts by every name they are written with. An old name that may
+# stand for several current units ("虞山镇": 虞山, 琴川 or 常福街道) is read as a town but names none of
+# them (""): the street is then unknown, not different.
+_HOME_STREETS: dict[str, str] = {written: _HOME.unit_named(written) or "" for written in _HOME.units}
 _HOME_STREET_INDEX = index_by_head(_HOME_STREETS)
 _HOME_SHORT_STREETS = {
     name.removesuffix("街道").removesuffix("镇"): name
@@ -136,6 +135,8 @@ _TENS_OF = {"廿": 20, "卅": 30}
 _DASHES = re.compile(r"(?<![\dA-Za-z])-+|-+(?![\dA-Za-z])|(?<=\d)之(?=\d)|第(?=\d)|(?<=\d)小(?=组)")
 # "9号-1" is number 9-1 (and "3号-201" building 3, room 201): the 号 goes after the whole number
 _SUB_NUMBER = re.compile(r"号-(\d+)(?![\d\-#幢栋座单元室号楼层])")
+# "12号之一" is the house 12-1, beside 12号
+_SPOKEN_SUB_NUMBER = re.compile("号之([一二三四五六七八九])")
 
 
 def _chinese_number(numeral: str) -> str:
@@ -179,6 +180,8 @@ def _clean(text: str) -> str:
         text = text.removeprefix("中华人民共和国").removeprefix("中国")
     if _NUMERAL_CHARS.search(text):
         text = _NUMERALS.sub(lambda m: _chinese_number(m.group(1) or m.group(2)), text)
+    if "号之" in text:
+        text = _SPOKEN_SUB_NUMBER.sub(lambda m: f"号-{'一二三四五六七八九'.index(m.group(1)) + 1}", text)
     if "号-" in text:
         text = _SUB_NUMBER.sub(r"-\1号", text)
     if "-" in text or "之" in text or "第" in text or "小组" in text:
@@ -632,6 +635,7 @@ def parse_address(text: str) -> ParsedAddress:
             province, city, district = province, city or again[1], district or again[2]
             pos += again[3]
     street, pos = _street(text, pos, district, province is not None or city is not None)
+    street = street or None  # an old town name that stands for several current ones
     community, pos = _community(text, pos)
     flat = _tail(text, pos, community is not None and community.endswith("村"))
     flat.compound = _compound_name(flat.compound)

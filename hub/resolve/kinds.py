@@ -10,9 +10,10 @@ child recorded under a parent's number); two valid numbers never join; a differe
 by the model alone, however much flat and phone agree (family members share those).
 
 Addresses meet by flat, by room without the unit, by road number and doorplate code; different
-districts, towns, villages, buildings, units, rooms or doorplate codes never join (hamlet names such
-as 袁家宅 repeat from village to village). Legal entities meet by USCC, core name,
-representative at the same place, phone; a branch never joins its head office, nor another branch.
+districts, towns, villages, buildings, units or rooms never join (hamlet names such as 袁家宅 repeat
+from village to village), different doorplate codes may (a re-survey gives a house a second plate).
+Legal entities meet by USCC, core name, representative at the same place, phone; a branch never
+joins its head office, nor another branch.
 """
 
 from __future__ import annotations
@@ -135,8 +136,9 @@ ADDRESS = MatchSettings(
         BlockingRule(("canonical",)),
     ),
     constraints=(
+        # The same doorplate code is one dwelling; two codes are not two dwellings, since a re-survey
+        # gives a house a second plate.
         Constraint("join", "doorplate"),
-        Constraint("apart", "doorplate"),
         Constraint("apart", "building"),
         Constraint("apart", "unit"),
         Constraint("apart", "room"),

@@ -37,7 +37,9 @@ formerly = ["正仪镇"]
 def test_the_default_home_city_knows_its_towns_by_every_name() -> None:
     home = load_home_city(DEFAULT_HOME_CITY)
     assert (home.district, home.code, home.short) == ("常熟市", "320581", "常熟")
-    assert home.unit_named("虞山镇") == "虞山街道"  # former
+    assert home.unit_named("唐市镇") == "沙家浜镇"  # merged into it
+    assert home.units["虞山镇"] == {"虞山街道", "琴川街道", "常福街道"}  # split three ways
+    assert home.unit_named("虞山镇") is None
     assert home.unit_named("虞山街道办事处") == "虞山街道"  # another way of writing it
     assert home.unit_named("常熟高新区") == "常熟高新技术产业开发区"
     assert home.unit_named("玉山镇") is None

@@ -1,0 +1,50 @@
+"""The home city's township history: an old name becomes the current town it merged into, and an old
+name that several current units share leaves the town unknown, never different."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.normalize.address import address_keys, parse_address
+
+# The towns merged around 2003, as the home-city file records them.
+MERGED = {
+    "唐市镇": "沙家浜镇",
+    "白茆镇": "古里镇",
+    "淼泉镇": "古里镇",
+    "徐市镇": "董浜镇",
+    "张桥镇": "辛庄镇",
+    "王庄镇": "尚湖镇",
+    "冶塘镇": "尚湖镇",
+    "练塘镇": "尚湖镇",
+    "福山镇": "海虞镇",
+    "王市镇": "海虞镇",
+    "任阳镇": "支塘镇",
+    "谢桥镇": "常福街道",
+    "东南经济开发区": "东南街道",
+}
+
+
+@pytest.mark.parametrize(("old", "current"), MERGED.items())
+def test_an_old_town_name_is_read_as_the_town_it_became(old: str, current: str) -> None:
+    then = parse_address(f"常熟市{old}杨山村北港组3号")
+    now = parse_address(f"常熟市{current}杨山村北港组3号")
+    assert then.street == current
+    assert then.canonical == now.canonical and address_keys(then) == address_keys(now)
+
+
+@pytest.mark.parametrize("current", ["虞山街道", "琴川街道", "常福街道"])
+def test_the_old_name_three_subdistricts_share_leaves_the_town_unknown(current: str) -> None:
+    old = parse_address("常熟市虞山镇金色家园3幢2单元301室")
+    new = parse_address(f"常熟市{current}金色家园3幢2单元301室")
+    assert old.street is None  # unknown: compatible with each of the three, a veto for none
+    assert new.street == current
+    assert address_keys(old)["key_flat"] == address_keys(new)["key_flat"] == "金色家园|3|2|301"
+
+
+@pytest.mark.parametrize("written", ["杨山村12号之一", "杨山村12-1号", "杨山村十二号之一"])
+def test_a_sub_number_is_one_house_however_written(written: str) -> None:
+    parsed = parse_address(written)
+    assert parsed.number == "12-1"
+    assert parsed.canonical == "杨山村12-1号"
+    assert parse_address("杨山村12号").number == "12"  # the house beside it is another

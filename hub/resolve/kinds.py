@@ -146,6 +146,9 @@ ADDRESS = MatchSettings(
         Constraint("apart", "street"),
         Constraint("apart", "community"),
     ),
+    # "3#301" in a building of several units could be the 301 of any of them: such a record joins a
+    # flat only with more than the model to go on (a doorplate code), else it waits for review.
+    model_vetoes=(("flat", "same room, unit left out"),),
     link_at=0.95,
     review_at=0.5,
 )

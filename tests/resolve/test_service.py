@@ -420,3 +420,41 @@ def test_a_flat_key_many_villages_share_is_narrowed_by_grid_and_community(engine
     entity = dict(rows)
     assert len(set(entity.values())) == len(villages)
     assert all(entity[f"d{n}"] == entity[f"g{n}"] for n in range(len(villages)))
+
+
+def test_a_flat_written_without_its_unit_waits_for_review_instead_of_guessing_the_unit(
+    engine: Engine,
+) -> None:
+    # Forty estates whose building 3 has the flat 301 in each of units 1, 2 and 3, and a grid worker's
+    # "3#301" for each: any of the three could be meant, so the model joins it to none and asks.
+    estates = [a + b + "花园" for a in "紫碧梅金永兴莲美" for b in "泉溪园塘浜"]
+    doorplates, grid_visits = [], []
+    for n, estate in enumerate(estates):
+        grid = f"320581001{n:03d}001"
+        for unit in (1, 2, 3):
+            address = f"江苏省苏州市常熟市虞山街道{estate}3幢{unit}单元301室"
+            doorplates.append({"key": f"d{n}-{unit}", "address": address, "grid_code": grid})
+            grid_visits.append({"key": f"g{n}-{unit}", "address": f"{estate}3-{unit}-301", "grid_code": grid})
+        grid_visits.append({"key": f"g{n}", "address": f"虞山街道{estate}3#301", "grid_code": grid})
+    with Session(engine) as session:
+        ingest_records(session, "doorplate_platform", Kind.ADDRESS, doorplates)
+        ingest_records(session, "grid_collection", Kind.ADDRESS, grid_visits)
+        session.commit()
+    with Session(engine) as session:
+        resolve_kind(session, Kind.ADDRESS)
+        session.commit()
+    with Session(engine) as session:
+        entity = dict(
+            session.execute(
+                select(SourceRecord.key, Membership.entity_id).join(
+                    Membership, (Membership.record_id == SourceRecord.id) & Membership.valid_to.is_(None)
+                )
+            ).all()
+        )
+        waiting = session.scalar(select(func.count()).select_from(ReviewItem))
+    for n in range(len(estates)):
+        flats = {entity[f"d{n}-{unit}"] for unit in (1, 2, 3)}
+        assert len(flats) == 3  # three flats
+        assert all(entity[f"g{n}-{unit}"] == entity[f"d{n}-{unit}"] for unit in (1, 2, 3))
+        assert entity[f"g{n}"] not in flats  # no unit guessed
+    assert (waiting or 0) >= len(estates)

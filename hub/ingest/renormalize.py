@@ -58,14 +58,14 @@ def renormalize(
             old_terms: list[dict[str, object]] = []
             new_terms: list[dict[str, object]] = []
             for version_id, record_kind, payload, features, flags, match, record_id, version in rows:
-                kind = Kind(record_kind)
-                normalized = normalize_contract_record(kind, payload)
-                fields = match_fields(kind, normalized.features)
+                of_kind = Kind(record_kind)  # not `kind`: that one filters the next batch
+                normalized = normalize_contract_record(of_kind, payload)
+                fields = match_fields(of_kind, normalized.features)
                 before, after = (
-                    set(search_terms(kind, match or flatten(kind, features))),
-                    set(search_terms(kind, fields)),
+                    set(search_terms(of_kind, match or flatten(of_kind, features))),
+                    set(search_terms(of_kind, fields)),
                 )
-                key = {"kind": kind.value, "record_id": record_id, "version": version}
+                key = {"kind": of_kind.value, "record_id": record_id, "version": version}
                 old_terms += [{**key, "field": f, "term": t} for f, t in before - after]
                 new_terms += [{**key, "field": f, "term": t} for f, t in after - before]
                 if normalized.features != features or normalized.flags != flags or fields != match:

@@ -41,3 +41,17 @@ def test_stale_features_are_recomputed_and_fresh_ones_left_alone(engine: Engine)
     assert features_of(engine, "a1")[1] == {"name": "stale"}  # another kind: not asked for
     again = renormalize(engine)
     assert (again.checked, again.updated) == (3, 1)
+
+
+def test_every_kind_is_renormalized_however_small_the_batches(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        ingest_records(session, "doorplate_platform", Kind.ADDRESS, [{"key": "a1", "address": "虞山街道1号"}])
+        ingest_records(session, "household_registry", Kind.PERSON, PEOPLE)
+        ingest_records(
+            session, "market_regulation", Kind.LEGAL_ENTITY, [{"key": "l1", "name": "常熟市华盛服装有限公司"}]
+        )
+    with Session(engine) as session, session.begin():
+        session.execute(update(RecordVersion).values(features={"name": "stale"}, flags={}))
+    summary = renormalize(engine, batch_size=1)  # a batch holds one kind, the next another
+    assert (summary.checked, summary.updated) == (4, 4)
+    assert all(features_of(engine, key)[1] != {"name": "stale"} for key in ("a1", "p1", "p2", "l1"))

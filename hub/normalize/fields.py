@@ -51,6 +51,12 @@ def _person(f: Mapping[str, Any]) -> dict[str, Any]:
         "registered": reg_flat,
         "registered_room": reg_room,
         "registered_building": reg_building,
+        # Where the record places the person: the residence, else the registered address. Offices
+        # that write one address only (a grid visit: the residence; the household registry, often:
+        # the registration) meet on it.
+        "place": home_flat or reg_flat,
+        "place_room": home_room or reg_room,
+        "place_building": home_building or reg_building,
     }
 
 

@@ -76,7 +76,19 @@ PERSON = MatchSettings(
         ),
         _exact("sex"),
         _exact("phone"),
-        _place("home", "home", "home_room", "home_building"),
+        # Residence against residence, or, where a record has no residence, against its registered
+        # address: most people live where they are registered, and many offices write one address.
+        Comparison(
+            "home",
+            "place",
+            (
+                Level("same flat", "exact", field="home"),
+                Level("residence meets registered address", "exact"),
+                Level("same room, unit left out", "exact", field="place_room"),
+                Level("same building", "exact", field="place_building"),
+                Level("different", "else"),
+            ),
+        ),
         _place("registered", "registered", "registered_room", "registered_building"),
     ),
     blocking=(
@@ -86,6 +98,7 @@ PERSON = MatchSettings(
         BlockingRule(("birth_date", "home_room")),
         BlockingRule(("name_sound_key", "birth_date")),
         BlockingRule(("name_key", "registered_room")),
+        BlockingRule(("name_key", "place_room")),
     ),
     constraints=(
         Constraint("join", "id", veto_below=-6.0, veto_ignores=("id",)),

@@ -416,6 +416,9 @@ def test_normalizing_processes_store_what_this_process_would(
         "home": "人民路100号|3|2|401",
         "home_room": "人民路100号|3|401",
         "home_building": "人民路100号|3",
+        "place": "人民路100号|3|2|401",  # the residence, there being one
+        "place_room": "人民路100号|3|401",
+        "place_building": "人民路100号|3",
     }
 
 

@@ -458,3 +458,46 @@ def test_a_flat_written_without_its_unit_waits_for_review_instead_of_guessing_th
         assert all(entity[f"g{n}-{unit}"] == entity[f"d{n}-{unit}"] for unit in (1, 2, 3))
         assert entity[f"g{n}"] not in flats  # no unit guessed
     assert (waiting or 0) >= len(estates)
+
+
+def test_a_grid_visit_without_id_meets_the_household_registry_through_the_registered_address(
+    engine: Engine,
+) -> None:
+    # The household registry writes where people are registered, the grid worker where they live:
+    # most live where they are registered, and a visit without ID number or birth date finds them so.
+    people = background(200)
+    registry = [
+        {
+            "key": f"h{i}",
+            "name": p["name"],
+            "id_number": f"3205811960{i:04d}000"[:17] + "X",
+            "birth_date": p["birth_date"],
+            "registered_address": p["address"],
+        }
+        for i, p in enumerate(people)
+    ]
+    visits = [{"key": f"v{i}", "name": p["name"], "address": p["address"]} for i, p in enumerate(people)]
+    registry.append({"key": "li", "name": "李娜", "birth_date": "1990-05-05", "registered_address": HOME})
+    registry.append(
+        {
+            "key": "li2",
+            "name": "李娜",
+            "birth_date": "1971-02-03",
+            "registered_address": "常熟市虞山街道金色家园9幢909室",
+        }
+    )
+    visits.append({"key": "li", "name": "李娜", "address": HOME})
+    load(engine, "household_registry", registry)
+    load(engine, "grid_collection", visits)
+    resolve(engine)
+    with Session(engine) as session:
+        assert entity_of(session, "grid_collection", "li") == entity_of(session, "household_registry", "li")
+        assert entity_of(session, "household_registry", "li2") != entity_of(
+            session, "household_registry", "li"
+        )
+        joined = sum(
+            entity_of(session, "grid_collection", f"v{i}")
+            == entity_of(session, "household_registry", f"h{i}")
+            for i in range(len(people))
+        )
+    assert joined >= 0.95 * len(people)

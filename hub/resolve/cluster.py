@@ -30,11 +30,13 @@ class ConstrainedClusters:
 
     `apart`: for each constrained field, each record's value (None: no value, unconstrained). A root
     holds its cluster's value of each field in one list per field, so a join costs a few list reads,
-    not a dict per record.
+    not a dict per record. `parsed`: for each field, whether a hard-rule join may override it (a value
+    parsed out of free text gives way to a shared code); none when not given.
     """
 
     size: int
     apart: Sequence[Sequence[Any]]
+    parsed: Sequence[bool] = ()
     parent: list[int] = field(init=False)
     values: list[list[Any]] = field(init=False)  # per field, each root's value (None: none yet)
     forbidden: dict[int, set[int]] = field(init=False, default_factory=dict)
@@ -65,8 +67,11 @@ class ConstrainedClusters:
         )
         return any(self.find(x) == large for x in self.forbidden.get(small, ()))
 
-    def _conflict(self, ra: int, rb: int) -> bool:
-        for held in self.values:
+    def _conflict(self, ra: int, rb: int, over_parsed: bool = False) -> bool:
+        parsed = self.parsed
+        for k, held in enumerate(self.values):
+            if over_parsed and k < len(parsed) and parsed[k]:
+                continue
             va, vb = held[ra], held[rb]
             if va is not None and vb is not None and va != vb:
                 return True
@@ -76,14 +81,14 @@ class ConstrainedClusters:
         """Join the clusters of a and b unless a constraint forbids it; True if they are now one."""
         return self._join(a, b, override_apart) != REFUSED
 
-    def _join(self, a: int, b: int, override_apart: bool) -> int:
+    def _join(self, a: int, b: int, override_apart: bool, over_parsed: bool = False) -> int:
         parent = self.parent
         ra = a if parent[a] == a else self.find(a)
         rb = b if parent[b] == b else self.find(b)
         if ra == rb:
             return TOGETHER
         forbidden = self.forbidden
-        if (not override_apart and self._conflict(ra, rb)) or (
+        if (not override_apart and self._conflict(ra, rb, over_parsed)) or (
             # Only roots hold forbidden partners; both must hold some for one to be in the other.
             ra in forbidden and rb in forbidden and self._forbidden_between(ra, rb)
         ):
@@ -102,12 +107,22 @@ class ConstrainedClusters:
         return MERGED
 
     def join_all(
-        self, left: NDArray[np.int64], right: NDArray[np.int64], *, override_apart: bool = False
+        self,
+        left: NDArray[np.int64],
+        right: NDArray[np.int64],
+        *,
+        override_apart: bool = False,
+        override_parsed: bool = False,
     ) -> NDArray[np.int8]:
-        """Join each pair in order; what became of each: REFUSED, TOGETHER (already) or MERGED."""
+        """Join each pair in order; what became of each: REFUSED, TOGETHER (already) or MERGED.
+        `override_apart`: no `apart` value refuses (a steward's decision); `override_parsed`: parsed
+        ones do not (a hard-rule join on a code)."""
         join = self._join
         return np.fromiter(
-            (join(a, b, override_apart) for a, b in zip(left.tolist(), right.tolist(), strict=True)),
+            (
+                join(a, b, override_apart, override_parsed)
+                for a, b in zip(left.tolist(), right.tolist(), strict=True)
+            ),
             dtype=np.int8,
             count=left.size,
         )

@@ -168,7 +168,8 @@ def resolve(
     stage("score")
 
     rule, vetoed = _rule_joins(table, settings, left, right, parts)
-    clusters = ConstrainedClusters(len(table), _apart_values(table, settings))
+    parsed = [c.parsed for c in settings.constraints if c.rule == "apart"]
+    clusters = ConstrainedClusters(len(table), _apart_values(table, settings), parsed)
     clusters.forbid(cannot_link)
     clusters.forbid(zip(left[vetoed].tolist(), right[vetoed].tolist(), strict=True))
     joined_by = np.zeros(left.size, dtype=np.int8)
@@ -177,7 +178,7 @@ def resolve(
         pairs = np.asarray(must_link, dtype=np.int64).reshape(-1, 2)
         clusters.join_all(pairs[:, 0], pairs[:, 1], override_apart=True)
     rows = np.flatnonzero(rule)
-    outcome = clusters.join_all(left[rows], right[rows])
+    outcome = clusters.join_all(left[rows], right[rows], override_parsed=True)
     joined_by[rows[outcome != REFUSED]] = 2
     merged[rows[outcome == MERGED]] = True
     link_weight = _bits(settings.link_at)

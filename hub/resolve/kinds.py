@@ -152,12 +152,12 @@ ADDRESS = MatchSettings(
         # The same doorplate code is one dwelling; two codes are not two dwellings, since a re-survey
         # gives a house a second plate.
         Constraint("join", "doorplate"),
-        Constraint("apart", "building"),
-        Constraint("apart", "unit"),
-        Constraint("apart", "room"),
-        Constraint("apart", "district"),
-        Constraint("apart", "street"),
-        Constraint("apart", "community"),
+        Constraint("apart", "building", parsed=True),
+        Constraint("apart", "unit", parsed=True),
+        Constraint("apart", "room", parsed=True),
+        Constraint("apart", "district", parsed=True),
+        Constraint("apart", "street", parsed=True),
+        Constraint("apart", "community", parsed=True),
     ),
     # "3#301" in a building of several units could be the 301 of any of them: such a record joins a
     # flat only with more than the model to go on (a doorplate code), else it waits for review.

@@ -110,12 +110,15 @@ class Constraint:
     a parent's ID number shares the number, not the name or the birth date).
     `apart`: two records with different values are never the same entity, and no chain of matches may
     join them either; with `missing_counts`, a missing value counts as a value of its own (a head
-    office, having no branch name, never joins a branch).
+    office, having no branch name, never joins a branch). With `parsed`, the value is read out of
+    free text (a building number, a town): a `join` on a code (a doorplate code, an ID number) is not
+    refused by it, since parses fail more often than codes are reused; matches by the model still are.
     """
 
     rule: Literal["join", "apart"]
     field: str
     missing_counts: bool = False
+    parsed: bool = False
     veto_below: float | None = None
     veto_ignores: tuple[str, ...] = ()
 

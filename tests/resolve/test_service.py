@@ -501,3 +501,43 @@ def test_a_grid_visit_without_id_meets_the_household_registry_through_the_regist
             for i in range(len(people))
         )
     assert joined >= 0.95 * len(people)
+
+
+def test_a_shared_doorplate_code_joins_even_when_the_parsed_building_disagrees(engine: Engine) -> None:
+    # A clerk typed building 8 for building 3; the QR plate's code is the same, and a code outranks a
+    # parse. Without the code, building 3 and building 8 stay two dwellings.
+    estates = [a + b + "花园" for a in "紫碧梅金" for b in "泉溪园塘浜"]
+    plates, rentals = [], []
+    for n, estate in enumerate(estates):
+        code = f"320581001{n:09d}"
+        plates.append(
+            {"key": f"d{n}", "address": f"常熟市虞山街道{estate}3幢2单元301室", "doorplate_code": code}
+        )
+        rentals.append({"key": f"r{n}", "address": f"{estate}8-2-301", "doorplate_code": code})
+        rentals.append({"key": f"x{n}", "address": f"{estate}8-2-301"})
+    with Session(engine) as session:
+        ingest_records(session, "doorplate_platform", Kind.ADDRESS, plates)
+        ingest_records(session, "rental_registry", Kind.ADDRESS, rentals)
+        session.commit()
+    with Session(engine) as session:
+        resolve_kind(session, Kind.ADDRESS)
+        session.commit()
+    with Session(engine) as session:
+        for n in range(len(estates)):
+            plate = entity_of_address(session, "doorplate_platform", f"d{n}")
+            assert entity_of_address(session, "rental_registry", f"r{n}") == plate
+            assert entity_of_address(session, "rental_registry", f"x{n}") != plate
+
+
+def entity_of_address(session: Session, source: str, key: str) -> str:
+    return session.execute(
+        select(Membership.entity_id)
+        .join(SourceRecord, SourceRecord.id == Membership.record_id)
+        .join(Source, Source.id == SourceRecord.source_id)
+        .where(
+            Source.name == source,
+            SourceRecord.kind == Kind.ADDRESS,
+            SourceRecord.key == key,
+            Membership.valid_to.is_(None),
+        )
+    ).scalar_one()

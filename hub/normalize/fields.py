@@ -87,6 +87,7 @@ def _legal_entity(f: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "uscc": f.get("uscc") if f.get("uscc_valid") else None,
         "uscc_any": f.get("uscc"),
+        "org_code": f.get("org_code"),
         "name": f.get("name"),
         "name_core": f.get("name_core"),
         "legal_form": f.get("legal_form"),

@@ -161,6 +161,14 @@ def parse_uscc(text: str) -> Uscc:
     compact = _compact(text)
     if not compact:
         return Uscc(text, None, False, "empty")
+    if len(compact) == 15 and compact[:6].isdigit() and all(c in _USCC_VALUE for c in compact[6:]):
+        # The tax registration number before credit codes: region and organization code, which the
+        # credit code still carries; the organization code identifies the company when its check holds.
+        org = compact[6:]
+        org_code = org if org_code_check_char(org[:8]) == org[8] else None
+        return Uscc(
+            text, compact, False, "an old 15-character tax number, not a credit code", org_code, compact[:6]
+        )
     if len(compact) != 18:
         return Uscc(text, compact, False, f"length {len(compact)}, expected 18")
     bad = sorted({c for c in compact if c not in _USCC_VALUE})

@@ -15,7 +15,13 @@ from typing import Any
 from hub.domain import Kind
 from hub.normalize.address import address_keys, parse_address
 from hub.normalize.companies import normalize_company_name
-from hub.normalize.identifiers import parse_date, parse_phone, parse_resident_id, parse_uscc
+from hub.normalize.identifiers import (
+    org_code_check_char,
+    parse_date,
+    parse_phone,
+    parse_resident_id,
+    parse_uscc,
+)
 from hub.normalize.names import normalize_person_name
 
 __all__ = ["OUTPUT_FIELDS", "NormalizedRecord", "address_features", "normalize_record"]
@@ -112,6 +118,9 @@ def _uscc(out: NormalizedRecord, record: Mapping[str, Any], field_name: str, pre
     parsed = parse_uscc(raw)
     out.features[f"{prefix}uscc"] = parsed.value
     out.features[f"{prefix}uscc_valid"] = parsed.valid
+    if parsed.org_code and org_code_check_char(parsed.org_code[:8]) == parsed.org_code[8]:
+        # the organization code inside a credit code or an old tax number: one company either way
+        out.features[f"{prefix}org_code"] = parsed.org_code
     if not parsed.valid:
         out.flags[field_name] = parsed.reason or "invalid"
 

@@ -200,6 +200,9 @@ LEGAL_ENTITY = MatchSettings(
     ),
     constraints=(
         Constraint("join", "uscc"),
+        # The organization code a credit code carries, or an old 15-character tax number: tax still
+        # files some companies under the number they had before credit codes.
+        Constraint("join", "org_code"),
         Constraint("apart", "uscc"),
         Constraint("apart", "branch", missing_counts=True),
     ),

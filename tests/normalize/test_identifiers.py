@@ -240,3 +240,11 @@ def test_dates_round_trip_in_every_form(day: date) -> None:
         f"{day.year}年{day.month}月{day.day}日",
     ]
     assert {parse_date(form, today=TODAY) for form in forms} == {day}
+
+
+def test_an_old_tax_number_is_no_credit_code_but_carries_its_organization_code() -> None:
+    uscc = "91320581670952449R"
+    old = parse_uscc(uscc[2:17])  # region and organization code, as tax filed it before 2015
+    assert not old.valid and old.reason is not None and "old 15-character tax number" in old.reason
+    assert old.org_code == parse_uscc(uscc).org_code == "670952449"
+    assert parse_uscc("320581670952440").org_code is None  # its organization code check fails

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus
 from hub.ingest import ingest_records
+from hub.normalize.identifiers import org_code_check_char, uscc_check_char
 from hub.resolve.explain import explain_records
 from hub.resolve.kinds import SETTINGS
 from hub.resolve.loading import load_records
@@ -541,3 +542,39 @@ def entity_of_address(session: Session, source: str, key: str) -> str:
             Membership.valid_to.is_(None),
         )
     ).scalar_one()
+
+
+def test_tax_filing_a_company_under_its_old_tax_number_still_finds_it(engine: Engine) -> None:
+    # Tax still files some companies under the 15-character number they had before credit codes: the
+    # organization code inside it is the one inside the credit code.
+    def uscc(n: int) -> str:
+        body = f"{n:08d}"
+        org = body + org_code_check_char(body)
+        first17 = f"91320581{org}"
+        return first17 + uscc_check_char(first17)
+
+    market = [
+        {"key": f"m{n}", "name": f"常熟市{a}{b}服装有限公司", "uscc": uscc(n)}
+        for n, (a, b) in enumerate((a, b) for a in "华金永兴美锦青白" for b in "盛鼎达泰源")
+    ]
+    tax = [
+        {"key": f"t{n}", "name": f"{m['name'][3:5]}服饰", "uscc": str(m["uscc"])[2:17]}
+        for n, m in enumerate(market)
+    ]
+    with Session(engine) as session:
+        ingest_records(session, "market_regulation", Kind.LEGAL_ENTITY, market)
+        ingest_records(session, "tax", Kind.LEGAL_ENTITY, tax)
+        session.commit()
+    with Session(engine) as session:
+        resolve_kind(session, Kind.LEGAL_ENTITY)
+        session.commit()
+    with Session(engine) as session:
+        entity = dict(
+            session.execute(
+                select(SourceRecord.key, Membership.entity_id).join(
+                    Membership, (Membership.record_id == SourceRecord.id) & Membership.valid_to.is_(None)
+                )
+            ).all()
+        )
+    assert all(entity[f"t{n}"] == entity[f"m{n}"] for n in range(len(market)))
+    assert len({entity[f"m{n}"] for n in range(len(market))}) == len(market)

@@ -165,6 +165,16 @@ def test_resolve_evaluate_explain_and_resolve_on_ingest(
     f1 = float(next(line for line in out.splitlines() if line.startswith("pairwise")).split()[-1])
     assert f1 > 0.95
 
+    # The city's folder: every kind, and the links per relation against the true relations.
+    code, out, _ = hub(database_url, "evaluate", "--truth", str(tmp_path / "city"))
+    assert code == 0
+    scores = {
+        line.split()[0]: [float(v) for v in line.split()[1:]]
+        for line in out.split("links (relation: precision, recall, F1)\n")[1].splitlines()
+    }
+    assert set(scores) >= {"lives_at", "household_registered_at", "employed_by", "legal_representative"}
+    assert all(0.8 < f1 <= 1.0 for _, _, f1 in scores.values()), scores
+
     first = json.loads((tmp_path / "city" / "household_registry_person.jsonl").read_text().splitlines()[0])
     tax = tmp_path / "late.jsonl"
     tax.write_text(

@@ -148,23 +148,47 @@ def explain(
 
 
 def evaluate(
-    truth: Annotated[Path, typer.Option(help="CSV with source,kind,key,true_id (as `hub generate` writes).")],
+    truth: Annotated[
+        Path,
+        typer.Option(
+            help="A generated city's folder (truth.csv, and relations.csv to score the links too), or a"
+            " CSV with source,kind,key,true_id."
+        ),
+    ],
     kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
     worst: Annotated[
         int, typer.Option(min=0, help="How many worst false merges and missed links to list.")
     ] = 10,
 ) -> None:
-    """Compare the current entities with a ground truth: pairwise and B-cubed precision, recall, F1."""
+    """Compare the current entities with a ground truth: pairwise and B-cubed precision, recall, F1;
+    with relations.csv beside the truth, the links per relation too."""
     from sqlalchemy.orm import Session
 
+    from hub.domain import Kind
     from hub.resolve.evaluate import evaluate as run
-    from hub.resolve.evaluate import format_evaluation
-    from hub.resolve.truth import current_clusters, read_truth
+    from hub.resolve.evaluate import format_evaluation, link_scores
+    from hub.resolve.truth import (
+        current_clusters,
+        current_links,
+        read_relations,
+        read_truth,
+        true_ids_of_entities,
+    )
 
-    expected = read_truth(truth)
+    folder = truth if truth.is_dir() else truth.parent
+    expected = read_truth(folder / "truth.csv" if truth.is_dir() else truth)
+    relations = folder / "relations.csv"
     with Session(open_engine()) as session:
         for name in selected_kinds(kind):
             predicted = current_clusters(session, name)
             wanted = {k: v for k, v in expected.items() if k[1] == name}
             result = run(predicted, wanted, worst=worst)
             sys.stdout.write(format_evaluation(name, result) + "\n")
+        if kind is None and relations.exists():
+            clusters = {k: v for each in Kind for k, v in current_clusters(session, each).items()}
+            scores = link_scores(
+                current_links(session), true_ids_of_entities(clusters, expected), read_relations(relations)
+            )
+            sys.stdout.write("links (relation: precision, recall, F1)\n")
+            for relation, s in scores.items():
+                sys.stdout.write(f"  {relation:<26}{s.precision:>8.4f}{s.recall:>8.4f}{s.f1:>8.4f}\n")

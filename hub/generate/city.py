@@ -48,6 +48,7 @@ class CityManifest:
     files: list[SourceFile]
     truth_path: str
     profile: str = "classic"
+    relations_path: str = "relations.csv"
 
 
 def generate_city(
@@ -104,7 +105,9 @@ def generate_city(
         SourceFile(writer.path, writer.source, writer.kind, writer.encoding, writer.records)
         for writer in sources.writers.values()
     ]
-    manifest = CityManifest(persons, seed, files, sources.truth.path.name, profile)
+    manifest = CityManifest(
+        persons, seed, files, sources.truth.path.name, profile, sources.relations.path.name
+    )
     manifest_json = orjson.dumps(asdict(manifest), option=orjson.OPT_INDENT_2) + b"\n"
     (out_dir / "manifest.json").write_bytes(manifest_json)
     return manifest

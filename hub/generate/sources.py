@@ -30,7 +30,7 @@ from hub.generate.noise import (
 from hub.generate.people import Household, Person
 from hub.generate.pools import LOCAL_SURNAMES, MOBILE_PREFIXES, TOWNS, expand
 from hub.generate.serials import scramble
-from hub.generate.writers import FileFormat, SourceWriter, TruthWriter
+from hub.generate.writers import FileFormat, RelationWriter, SourceWriter, TruthWriter
 
 __all__ = ["SourceSet"]
 
@@ -121,6 +121,11 @@ def _day(rng: random.Random, first_year: int, years: int) -> str:
     return days[int(rng.random() * len(days))]
 
 
+def _address_id(dwelling: int) -> str:
+    """A dwelling's true id, as the address sources' truth rows name it."""
+    return f"A{dwelling + 1:07d}"
+
+
 class SourceSet:
     """All source files of one city, open while the population streams through `add_household`."""
 
@@ -138,6 +143,7 @@ class SourceSet:
         # The field-notes profile rewrites each record's values as the notes describe; None: classic.
         self._notes = notes
         self.truth = TruthWriter(out_dir / "truth.csv")
+        self.relations = RelationWriter(out_dir / "relations.csv")
         files = _FILES
         if notes is not None:  # its rental clerks write the doorplate code now and then
             files = tuple(
@@ -164,11 +170,18 @@ class SourceSet:
         if self._notes is not None:
             record = self._notes.person(source, record, person, household)
         self.writers[source, "person"].write(record, person.true_id)
+        if record.get("address"):
+            self.relations.add("lives_at", person.true_id, _address_id(person.dwelling))
+        if record.get("registered_address") and person.registered >= 0:
+            self.relations.add("household_registered_at", person.true_id, _address_id(person.registered))
+        if person.employer >= 0 and (record.get("employer_name") or record.get("employer_uscc")):
+            self.relations.add("employed_by", person.true_id, self._companies[person.employer].true_id)
 
     def close(self) -> None:
         for writer in self.writers.values():
             writer.close()
         self.truth.close()
+        self.relations.close()
 
     # -- persons --------------------------------------------------------------------------------
 
@@ -342,7 +355,7 @@ class SourceSet:
         grid = self.writers["grid_collection", "address"]
         rentals = self.writers["rental_registry", "address"]
         for dwelling in range(len(housing)):
-            true_id = f"A{dwelling + 1:07d}"
+            true_id = _address_id(dwelling)
             village = housing.place(dwelling).village
             if rng.random() < DOORPLATE_COVERAGE:
                 record = {
@@ -386,6 +399,10 @@ class SourceSet:
                 rentals.write(record, true_id)
 
     # -- legal entities -------------------------------------------------------------------------
+
+    def _representative(self, record: dict[str, str], company: Company) -> None:
+        if record.get("legal_representative") and company.representative is not None:
+            self.relations.add("legal_representative", company.representative.true_id, company.true_id)
 
     def _tax_name(self, company: Company) -> str:
         """The name tax has on file: the old name of a renamed company, or a variant of the name."""
@@ -436,6 +453,7 @@ class SourceSet:
             if self._notes is not None:
                 record = self._notes.company("market_regulation", record, company)
             market.write(record, company.true_id)
+            self._representative(record, company)
             if rng.random() < (TAX_ACTIVE_COVERAGE if company.active else TAX_CLOSED_COVERAGE):
                 record = {
                     "name": self._tax_names[index],
@@ -452,3 +470,4 @@ class SourceSet:
                 if self._notes is not None:
                     record = self._notes.company("tax", record, company)
                 tax.write(record, company.true_id)
+                self._representative(record, company)

@@ -15,7 +15,7 @@ import orjson
 
 from hub.generate.serials import scramble
 
-__all__ = ["FileFormat", "SourceWriter", "TruthWriter"]
+__all__ = ["FileFormat", "RelationWriter", "SourceWriter", "TruthWriter"]
 
 FileFormat = Literal["jsonl", "csv-bom", "csv-gb18030"]
 _BUFFER = 1 << 20
@@ -31,6 +31,23 @@ class TruthWriter:
 
     def add(self, source: str, kind: str, key: str, true_id: str) -> None:
         self._file.write(f"{source},{kind},{key},{true_id}\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class RelationWriter:
+    """relations.csv: `relation,from_id,to_id`, one row each time a record asserts a true relation
+    (a person's residence, registration, employer; a company's representative). Rows repeat when
+    several records assert one relation; readers take the set."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] = path.open("w", encoding="utf-8", newline="", buffering=_BUFFER)
+        self._file.write("relation,from_id,to_id\n")
+
+    def add(self, relation: str, from_id: str, to_id: str) -> None:
+        self._file.write(f"{relation},{from_id},{to_id}\n")
 
     def close(self) -> None:
         self._file.close()

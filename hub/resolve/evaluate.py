@@ -35,6 +35,7 @@ __all__ = [
     "bcubed",
     "evaluate",
     "format_evaluation",
+    "link_scores",
     "pairwise",
 ]
 
@@ -309,3 +310,28 @@ def _groups(counts: tuple[tuple[Hashable, int], ...]) -> str:
     shown = ", ".join(f"{_label(name)}×{count}" for name, count in counts[:_LISTED_GROUPS])
     rest = len(counts) - _LISTED_GROUPS
     return f"{shown}, +{rest} more" if rest > 0 else shown
+
+
+Triple = tuple[str, str, str]
+
+
+def link_scores(
+    predicted: Iterable[Triple], true_id_of: Mapping[str, str], truth: Iterable[Triple]
+) -> dict[str, Scores]:
+    """Per relation, how well the predicted links (relation, subject entity, object entity) match the
+    true relations (relation, true id, true id), each entity read as the true thing most of its records
+    are. A link counts once however many records assert it; one whose entities have no true id is a
+    wrong claim. Only relations the truth knows are scored (a generated city has no true ids for
+    company premises, so `registered_at` and `operates_at` are left out there)."""
+    claimed: dict[str, set[tuple[str | None, str | None]]] = defaultdict(set)
+    for relation, subject, obj in predicted:
+        claimed[relation].add((true_id_of.get(subject), true_id_of.get(obj)))
+    expected: dict[str, set[tuple[str | None, str | None]]] = defaultdict(set)
+    for relation, subject, obj in truth:
+        expected[relation].add((subject, obj))
+    out: dict[str, Scores] = {}
+    for relation in sorted(expected):
+        got, want = claimed[relation], expected[relation]
+        right = len(got & want)
+        out[relation] = Scores.of(right / len(got) if got else 1.0, right / len(want) if want else 1.0)
+    return out

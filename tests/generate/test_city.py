@@ -99,7 +99,8 @@ def test_manifest_lists_every_file_with_its_record_count(
     out_dir, manifest = city
     assert json.loads((out_dir / "manifest.json").read_text()) == asdict(manifest)
     assert (manifest.persons, manifest.seed, manifest.truth_path) == (PERSONS, SEED, "truth.csv")
-    written = {path.name for path in out_dir.iterdir()} - {"truth.csv", "manifest.json"}
+    assert manifest.relations_path == "relations.csv"
+    written = {path.name for path in out_dir.iterdir()} - {"truth.csv", "relations.csv", "manifest.json"}
     assert written == {f.path for f in manifest.files}
     assert len(manifest.files) == 10
     for f in manifest.files:
@@ -117,6 +118,29 @@ def test_truth_has_one_row_per_record(
     assert all(true_id[0] == prefixes[kind] for (_, kind, _), true_id in truth.items())
     persons = {true_id for (_, kind, _), true_id in truth.items() if kind == "person"}
     assert len(persons) > 0.9 * PERSONS
+
+
+def test_relations_name_true_things_of_the_right_kinds(
+    city: tuple[Path, CityManifest], records: dict[tuple[str, str], list[Record]]
+) -> None:
+    truth = set(read_truth(city[0]).values())
+    with (city[0] / "relations.csv").open(encoding="utf-8", newline="") as f:
+        relations = {(r["relation"], r["from_id"], r["to_id"]) for r in csv.DictReader(f)}
+    kinds = {
+        "lives_at": "PA",
+        "household_registered_at": "PA",
+        "employed_by": "PL",
+        "legal_representative": "PL",
+    }
+    assert {relation for relation, _, _ in relations} == set(kinds)
+    for relation, subject, obj in relations:
+        assert (subject[0], obj[0]) == tuple(kinds[relation]), relation
+        assert subject in truth  # asserted by a record of that person
+    residents = {p for relation, p, _ in relations if relation == "lives_at"}
+    with_address = sum(
+        1 for (_, kind), rows in records.items() if kind == "person" for r in rows if r.get("address")
+    )
+    assert 0 < len(residents) <= with_address
 
 
 def test_records_hold_contract_fields_as_strings_and_at_most_two_extras(

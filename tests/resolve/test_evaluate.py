@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.resolve.evaluate import Scores, bcubed, evaluate, format_evaluation, pairwise
+from hub.resolve.evaluate import Scores, bcubed, evaluate, format_evaluation, link_scores, pairwise
 
 # Two true entities: A with records a1, a2; B with records b1, b2, b3.
 TRUTH = {"a1": "A", "a2": "A", "b1": "B", "b2": "B", "b3": "B"}
@@ -166,3 +166,18 @@ def test_pairwise_matches_brute_force(predicted: dict[int, int], truth: dict[int
     assert scores.recall == pytest.approx(recall)
     assert scores.f1 == pytest.approx(Scores.of(precision, recall).f1)
     assert 0.0 <= scores.f1 <= 1.0
+
+
+def test_links_are_scored_per_relation_through_each_entitys_true_id() -> None:
+    true_id_of = {"e1": "P1", "e2": "P2", "a1": "A1", "a2": "A2", "x": "A9"}
+    predicted = [
+        ("lives_at", "e1", "a1"),  # right
+        ("lives_at", "e2", "x"),  # wrong place
+        ("lives_at", "e3", "a2"),  # an entity the truth does not know: a wrong claim
+        ("operates_at", "e1", "a1"),  # no truth for this relation: not scored
+    ]
+    truth = [("lives_at", "P1", "A1"), ("lives_at", "P2", "A2"), ("lives_at", "P1", "A1")]
+    scores = link_scores(predicted, true_id_of, truth)
+    assert set(scores) == {"lives_at"}
+    assert scores["lives_at"].precision == pytest.approx(1 / 3)
+    assert scores["lives_at"].recall == pytest.approx(1 / 2)

@@ -437,21 +437,10 @@ def test_a_flat_written_without_its_unit_waits_for_review_instead_of_guessing_th
             doorplates.append({"key": f"d{n}-{unit}", "address": address, "grid_code": grid})
             grid_visits.append({"key": f"g{n}-{unit}", "address": f"{estate}3-{unit}-301", "grid_code": grid})
         grid_visits.append({"key": f"g{n}", "address": f"虞山街道{estate}3#301", "grid_code": grid})
+    entity = resolved(
+        engine, Kind.ADDRESS, {"doorplate_platform": doorplates, "grid_collection": grid_visits}
+    )
     with Session(engine) as session:
-        ingest_records(session, "doorplate_platform", Kind.ADDRESS, doorplates)
-        ingest_records(session, "grid_collection", Kind.ADDRESS, grid_visits)
-        session.commit()
-    with Session(engine) as session:
-        resolve_kind(session, Kind.ADDRESS)
-        session.commit()
-    with Session(engine) as session:
-        entity = dict(
-            session.execute(
-                select(SourceRecord.key, Membership.entity_id).join(
-                    Membership, (Membership.record_id == SourceRecord.id) & Membership.valid_to.is_(None)
-                )
-            ).all()
-        )
         waiting = session.scalar(select(func.count()).select_from(ReviewItem))
     for n in range(len(estates)):
         flats = {entity[f"d{n}-{unit}"] for unit in (1, 2, 3)}
@@ -516,32 +505,10 @@ def test_a_shared_doorplate_code_joins_even_when_the_parsed_building_disagrees(e
         )
         rentals.append({"key": f"r{n}", "address": f"{estate}8-2-301", "doorplate_code": code})
         rentals.append({"key": f"x{n}", "address": f"{estate}8-2-301"})
-    with Session(engine) as session:
-        ingest_records(session, "doorplate_platform", Kind.ADDRESS, plates)
-        ingest_records(session, "rental_registry", Kind.ADDRESS, rentals)
-        session.commit()
-    with Session(engine) as session:
-        resolve_kind(session, Kind.ADDRESS)
-        session.commit()
-    with Session(engine) as session:
-        for n in range(len(estates)):
-            plate = entity_of_address(session, "doorplate_platform", f"d{n}")
-            assert entity_of_address(session, "rental_registry", f"r{n}") == plate
-            assert entity_of_address(session, "rental_registry", f"x{n}") != plate
-
-
-def entity_of_address(session: Session, source: str, key: str) -> str:
-    return session.execute(
-        select(Membership.entity_id)
-        .join(SourceRecord, SourceRecord.id == Membership.record_id)
-        .join(Source, Source.id == SourceRecord.source_id)
-        .where(
-            Source.name == source,
-            SourceRecord.kind == Kind.ADDRESS,
-            SourceRecord.key == key,
-            Membership.valid_to.is_(None),
-        )
-    ).scalar_one()
+    entity = resolved(engine, Kind.ADDRESS, {"doorplate_platform": plates, "rental_registry": rentals})
+    for n in range(len(estates)):
+        assert entity[f"r{n}"] == entity[f"d{n}"]
+        assert entity[f"x{n}"] != entity[f"d{n}"]
 
 
 def test_tax_filing_a_company_under_its_old_tax_number_still_finds_it(engine: Engine) -> None:
@@ -561,20 +528,24 @@ def test_tax_filing_a_company_under_its_old_tax_number_still_finds_it(engine: En
         {"key": f"t{n}", "name": f"{m['name'][3:5]}服饰", "uscc": str(m["uscc"])[2:17]}
         for n, m in enumerate(market)
     ]
-    with Session(engine) as session:
-        ingest_records(session, "market_regulation", Kind.LEGAL_ENTITY, market)
-        ingest_records(session, "tax", Kind.LEGAL_ENTITY, tax)
-        session.commit()
-    with Session(engine) as session:
-        resolve_kind(session, Kind.LEGAL_ENTITY)
-        session.commit()
-    with Session(engine) as session:
-        entity = dict(
-            session.execute(
-                select(SourceRecord.key, Membership.entity_id).join(
-                    Membership, (Membership.record_id == SourceRecord.id) & Membership.valid_to.is_(None)
-                )
-            ).all()
-        )
+    entity = resolved(engine, Kind.LEGAL_ENTITY, {"market_regulation": market, "tax": tax})
     assert all(entity[f"t{n}"] == entity[f"m{n}"] for n in range(len(market)))
     assert len({entity[f"m{n}"] for n in range(len(market))}) == len(market)
+
+
+def resolved(engine: Engine, kind: Kind, sources: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """Ingest each source's records of `kind`, resolve the kind, and give each record key's entity."""
+    with Session(engine) as session:
+        for source, records in sources.items():
+            ingest_records(session, source, kind, records)
+        session.commit()
+    with Session(engine) as session:
+        resolve_kind(session, kind)
+        session.commit()
+    with Session(engine) as session:
+        rows = session.execute(
+            select(SourceRecord.key, Membership.entity_id)
+            .join(Membership, (Membership.record_id == SourceRecord.id) & Membership.valid_to.is_(None))
+            .where(SourceRecord.kind == kind)
+        ).all()
+    return {key: entity for key, entity in rows}

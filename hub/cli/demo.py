@@ -108,7 +108,7 @@ def demo(
         '    { searchAddresses(text: "…") { address { text residents { person { name legalEntities {\n'
         "      role legalEntity { name addresses { address { text } } } } } } } } }\n"
         "  Crosswalk: hub export crosswalk --output crosswalk.csv\n"
-        f"  Quality:   hub evaluate --truth {out}/truth.csv\n"
+        f"  Quality:   hub evaluate --truth {out}\n"
         "  Stop with Ctrl+C.\n",
         flush=True,
     )

@@ -515,7 +515,13 @@ def _words(
         flat.road = words if _is_hamlet(words) else None
         flat.compound = None if flat.road else words
         return
-    house = following[1] in ("号", None) and following[0] is not None and index + 1 == last_number
+    digits, mark = following[0], following[1]
+    # "泉辛16-1-702", "泉辛16#702": what follows is a flat, so the words name its estate (often by a
+    # short name, without 新村 or 花园), not a hamlet; in a village "12-1" alone is still a house.
+    flat_like = mark == "#" or (
+        mark is None and digits is not None and digits.count("-") >= (2 if in_village else 1)
+    )
+    house = not flat_like and mark in ("号", None) and digits is not None and index + 1 == last_number
     if in_village:  # in a village a numbered place is a hamlet, unless it is plainly a compound
         hamlet = not words.endswith(_COMPOUND_SUFFIXES)
     else:

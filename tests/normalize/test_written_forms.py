@@ -1,5 +1,6 @@
-"""The home city's township history: an old name becomes the current town it merged into, and an old
-name that several current units share leaves the town unknown, never different."""
+"""Address forms of docs/field-notes.md: the township history (an old name becomes the town it merged
+into; one that several current units share leaves the town unknown, never different), 之一 houses,
+and estates written by a short name before their flat."""
 
 from __future__ import annotations
 
@@ -48,3 +49,22 @@ def test_a_sub_number_is_one_house_however_written(written: str) -> None:
     assert parsed.number == "12-1"
     assert parsed.canonical == "杨山村12-1号"
     assert parse_address("杨山村12号").number == "12"  # the house beside it is another
+
+
+@pytest.mark.parametrize(
+    ("written", "compound", "flat"),
+    [
+        ("泉辛16-1-702", "泉辛", "泉辛|16|1|702"),  # the estate by its short name, the flat by dashes
+        ("泉辛16#702", "泉辛", "泉辛|16||702"),
+        ("常熟虞山街道金色3-301", "金色", "金色|3||301"),
+    ],
+)
+def test_a_name_before_a_flat_is_its_estate_not_a_hamlet(written: str, compound: str, flat: str) -> None:
+    parsed = parse_address(written)
+    assert (parsed.road, parsed.compound) == (None, compound)
+    assert address_keys(parsed)["key_flat"] == flat
+
+
+def test_a_name_before_a_house_number_is_still_a_hamlet_or_village_short_name() -> None:
+    assert parse_address("陆家宅12号").road == "陆家宅"
+    assert parse_address("杨山村陆家宅12-1").number == "12-1"  # a 之一 house, not building 12 room 1

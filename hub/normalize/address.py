@@ -677,7 +677,9 @@ def address_keys(parsed: ParsedAddress) -> dict[str, str | None]:
     - key_unit: place, building and unit;
     - key_room: place, building and room, without the unit: records drop the unit often ("3幢301室" for
       "3-2-301") while a room number repeats only once per unit, so the block stays a handful of flats;
-    - key_flat: place, building, unit (empty when not written) and room: the exact flat.
+    - key_flat: place, building, unit (empty when not written) and room: the exact flat;
+    - key_flat_core: the same with the estate's name cut to its core ("泉辛" for 泉辛新村, as people
+      shorten it), so that a flat written with the short name meets the one with the full name.
 
     The street is left out too: grid workers and rental clerks write the compound without the town, and
     compound names rarely repeat across the towns of one city.
@@ -688,7 +690,11 @@ def address_keys(parsed: ParsedAddress) -> dict[str, str | None]:
         road_number = place if parsed.compound is None else _place(parsed._replace(compound=None))
     building = parsed.building
     key_building = f"{place}|{building}" if place and building else None
+    core = parsed.compound.removesuffix(_compound_suffix(parsed.compound)) if parsed.compound else None
     return {
+        "key_flat_core": f"{core}|{building or ''}|{parsed.unit or ''}|{parsed.room}"
+        if core and parsed.room
+        else None,
         "key_compound": parsed.compound,
         "key_road_number": road_number,
         "key_building": key_building,
@@ -698,3 +704,10 @@ def address_keys(parsed: ParsedAddress) -> dict[str, str | None]:
         if place and parsed.room
         else None,
     }
+
+
+def _compound_suffix(name: str) -> str:
+    """The generic ending of an estate's name ("新村" of 泉辛新村), or "" (a short name, 泉辛)."""
+    return next(
+        (suffix for suffix in _COMPOUND_SUFFIXES if name.endswith(suffix) and len(name) > len(suffix)), ""
+    )

@@ -64,6 +64,7 @@ def _address_record(f: Mapping[str, Any]) -> dict[str, Any]:
     flat, room, building = place_keys(f)
     return {
         "flat": flat,
+        "flat_core": f.get("key_flat_core"),
         "room_key": room,
         "building_key": building,
         "district": f.get("district"),

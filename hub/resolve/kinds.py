@@ -116,6 +116,7 @@ ADDRESS = MatchSettings(
             "flat",
             (
                 Level("same flat", "exact"),
+                Level("same flat, estate by a shorter name", "exact", field="flat_core"),
                 Level("same room, unit left out", "exact", field="room_key"),
                 Level("same building", "exact", field="building_key"),
                 Level("different", "else"),
@@ -140,6 +141,7 @@ ADDRESS = MatchSettings(
     blocking=(
         BlockingRule(("flat",), max_block=100),
         BlockingRule(("room_key",), max_block=100),
+        BlockingRule(("flat_core",), max_block=100),
         # The keys leave out everything above the compound or hamlet, and a big city reuses their
         # names ("陈家宅1号" in many villages): where such a block is too big, the grid or the
         # community narrows it.

@@ -68,3 +68,9 @@ def test_a_name_before_a_flat_is_its_estate_not_a_hamlet(written: str, compound:
 def test_a_name_before_a_house_number_is_still_a_hamlet_or_village_short_name() -> None:
     assert parse_address("陆家宅12号").road == "陆家宅"
     assert parse_address("杨山村陆家宅12-1").number == "12-1"  # a 之一 house, not building 12 room 1
+
+
+def test_an_estates_short_name_and_its_full_name_share_the_flats_core_key() -> None:
+    short, full = (address_keys(parse_address(t)) for t in ("泉辛16-1-702", "泉辛新村16幢1单元702室"))
+    assert short["key_flat"] != full["key_flat"]
+    assert short["key_flat_core"] == full["key_flat_core"] == "泉辛|16|1|702"

@@ -549,3 +549,25 @@ def resolved(engine: Engine, kind: Kind, sources: dict[str, list[dict[str, Any]]
             .where(SourceRecord.kind == kind)
         ).all()
     return {key: entity for key, entity in rows}
+
+
+def test_a_flat_written_with_its_estates_short_name_meets_the_full_name(engine: Engine) -> None:
+    # "紫泉3-2-301" is 紫泉花园3幢2单元301室 as a grid worker writes it; 紫泉新村, another estate whose
+    # name shortens the same way, keeps its own flat 3-2-301.
+    estates = [a + b for a in "紫碧梅金永兴莲美" for b in "泉溪园塘浜"]
+    plates, visits = [], []
+    for n, core in enumerate(estates):
+        for suffix in ("花园", "新村"):
+            address = f"江苏省苏州市常熟市虞山街道{core}{suffix}3幢2单元301室"
+            plates.append(
+                {
+                    "key": f"{suffix}{n}",
+                    "address": address,
+                    "grid_code": f"3205810010{n:02d}{suffix == '新村':03d}",
+                }
+            )
+        visits.append({"key": f"v{n}", "address": f"{core}3-2-301", "grid_code": f"3205810010{n:02d}000"})
+    entity = resolved(engine, Kind.ADDRESS, {"doorplate_platform": plates, "grid_collection": visits})
+    for n in range(len(estates)):
+        assert entity[f"v{n}"] == entity[f"花园{n}"]
+        assert entity[f"新村{n}"] != entity[f"花园{n}"]

@@ -57,6 +57,7 @@ def _person(f: Mapping[str, Any]) -> dict[str, Any]:
         "place": home_flat or reg_flat,
         "place_room": home_room or reg_room,
         "place_building": home_building or reg_building,
+        "place_core": home.get("key_flat_core") or registered.get("key_flat_core"),
     }
 
 

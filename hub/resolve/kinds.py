@@ -84,6 +84,7 @@ PERSON = MatchSettings(
             (
                 Level("same flat", "exact", field="home"),
                 Level("residence meets registered address", "exact"),
+                Level("same flat, estate by a shorter name", "exact", field="place_core"),
                 Level("same room, unit left out", "exact", field="place_room"),
                 Level("same building", "exact", field="place_building"),
                 Level("different", "else"),
@@ -99,6 +100,7 @@ PERSON = MatchSettings(
         BlockingRule(("name_sound_key", "birth_date")),
         BlockingRule(("name_key", "registered_room")),
         BlockingRule(("name_key", "place_room")),
+        BlockingRule(("name_key", "place_core")),
     ),
     constraints=(
         Constraint("join", "id", veto_below=-6.0, veto_ignores=("id",)),

@@ -571,3 +571,27 @@ def test_a_flat_written_with_its_estates_short_name_meets_the_full_name(engine: 
     for n in range(len(estates)):
         assert entity[f"v{n}"] == entity[f"花园{n}"]
         assert entity[f"新村{n}"] != entity[f"花园{n}"]
+
+
+def test_a_grid_visit_writing_the_estates_short_name_meets_the_registry(engine: Engine) -> None:
+    people = background(200)
+    registry, visits = [], []
+    for i, p in enumerate(people):
+        core = "紫碧梅金永兴莲美"[i % 8] + "泉溪园塘浜"[i % 5]
+        full, short = f"常熟市虞山街道{core}花园{1 + i % 9}幢{101 + i}室", f"{core}{1 + i % 9}-{101 + i}"
+        registry.append(
+            {"key": f"h{i}", "name": p["name"], "birth_date": p["birth_date"], "registered_address": full}
+        )
+        # half the visits have a birth date (which trains the weights); the other half only the address
+        birth = {"birth_date": p["birth_date"]} if i % 2 == 0 else {}
+        visits.append({"key": f"v{i}", "name": p["name"], "address": short, **birth})
+    load(engine, "household_registry", registry)
+    load(engine, "grid_collection", visits)
+    resolve(engine)
+    with Session(engine) as session:
+        joined = sum(
+            entity_of(session, "grid_collection", f"v{i}")
+            == entity_of(session, "household_registry", f"h{i}")
+            for i in range(1, len(people), 2)
+        )
+    assert joined >= 0.95 * len(people) // 2

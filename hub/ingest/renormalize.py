@@ -79,8 +79,8 @@ def renormalize(
                     )
             if changes:
                 session.execute(update(RecordVersion), changes)
-            if old_terms:
-                session.execute(
+            if old_terms:  # executemany: a Core statement, which the ORM session does not run in bulk
+                session.connection().execute(
                     delete(SearchTerm).where(
                         SearchTerm.kind == bindparam("kind"),
                         SearchTerm.field == bindparam("field"),

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from hub.domain import Kind
 from hub.ingest import ingest_records
 from hub.ingest.renormalize import renormalize
-from hub.store.models import RecordVersion, SourceRecord
+from hub.store.models import RecordVersion, SearchTerm, SourceRecord
 
 PEOPLE = [
     {"key": "p1", "name": "曾伟", "id_number": "11010519491231002X"},
@@ -55,3 +55,21 @@ def test_every_kind_is_renormalized_however_small_the_batches(engine: Engine) ->
     summary = renormalize(engine, batch_size=1)  # a batch holds one kind, the next another
     assert (summary.checked, summary.updated) == (4, 4)
     assert all(features_of(engine, key)[1] != {"name": "stale"} for key in ("a1", "p1", "p2", "l1"))
+
+
+def test_search_terms_an_older_normalizer_wrote_are_replaced(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        ingest_records(
+            session, "doorplate_platform", Kind.ADDRESS, [{"key": "a1", "address": "虞山街道金色家园3-2-301"}]
+        )
+    with Session(engine) as session, session.begin():  # as an older normalizer would have keyed the flat
+        match = session.execute(select(RecordVersion.match)).scalar_one()
+        session.execute(update(RecordVersion).values(match={**match, "flat": "金色家园|3|2|301号"}))
+        session.execute(
+            update(SearchTerm).values(term="金色家园|3|2|301号").where(SearchTerm.field == "flat")
+        )
+    renormalize(engine, Kind.ADDRESS)
+    with Session(engine) as session:
+        terms = {(field, term) for field, term in session.execute(select(SearchTerm.field, SearchTerm.term))}
+    assert ("flat", "金色家园|3|2|301") in terms
+    assert ("flat", "金色家园|3|2|301号") not in terms

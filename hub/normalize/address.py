@@ -120,11 +120,13 @@ _NOISE = re.compile(
 # a committee is named after its village or community: "东盾村村委会" -> "东盾村", "颜港居委会" -> "颜港社区"
 _COMMITTEES = {"村": "村", "居": "社区", "社": "社区"}
 _NUMERAL_CHARS = re.compile("[零〇一二三四五六七八九十百千壹贰叁肆伍陆柒捌玖拾佰廿卅]")
-# a numeral before a unit word, or a room said digit by digit at the end: "三幢二单元六零二"
+# a numeral before a unit word, a room said digit by digit at the end ("三幢二单元六零二"), or a house
+# number at the end after its village or group, 号 left out ("碧坝村三十六")
 _NUMERALS = re.compile(
     r"第?([零〇一二三四五六七八九十百千壹贰叁肆伍陆柒捌玖拾佰廿卅]+)"
     r"(?=幢|栋|号|单元|室|楼|层|组|小组|队|社(?!区)|座|期|弄|户|房|#|区|门|段)"
     r"|(?:(?<=元)|(?<=[幢栋座#楼]))([零〇一二三四五六七八九]{3,4})(?![\u3400-\u9fff])"
+    r"|(?<=[村组])([零〇一二三四五六七八九十百壹贰叁肆伍陆柒捌玖拾佰廿卅]+)$"
 )
 _DIGIT_OF = {c: i for i, c in enumerate("零一二三四五六七八九")} | {
     c: i for i, c in enumerate("〇壹贰叁肆伍陆柒捌玖")
@@ -179,7 +181,7 @@ def _clean(text: str) -> str:
     if text.startswith("中"):
         text = text.removeprefix("中华人民共和国").removeprefix("中国")
     if _NUMERAL_CHARS.search(text):
-        text = _NUMERALS.sub(lambda m: _chinese_number(m.group(1) or m.group(2)), text)
+        text = _NUMERALS.sub(lambda m: _chinese_number(m.group(1) or m.group(2) or m.group(3)), text)
     if "号之" in text:
         text = _SPOKEN_SUB_NUMBER.sub(lambda m: f"号-{'一二三四五六七八九'.index(m.group(1)) + 1}", text)
     if "号-" in text:
@@ -472,9 +474,24 @@ def _tail(text: str, pos: int, in_village: bool) -> _Flat:
                 flat.unit = flat.unit or letter.upper()
             elif flat.building is None:
                 flat.building = letter.upper()
+        elif in_village and mark is None and index == len(tokens) - 1 and _bare_house(flat, digits):
+            flat.number = digits  # "碧坝村36": a house of the village, 号 left out
         else:
             _number(flat, digits, mark, tokens, index, last_number)
     return flat
+
+
+def _bare_house(flat: _Flat, digits: str) -> bool:
+    return (
+        flat.road is None
+        and flat.number is None
+        and flat.compound is None
+        and flat.building is None
+        and flat.unit is None
+        and flat.room is None
+        and digits.isdigit()
+        and digits[0] != "0"
+    )
 
 
 def _words(
@@ -679,7 +696,15 @@ def address_keys(parsed: ParsedAddress) -> dict[str, str | None]:
       "3-2-301") while a room number repeats only once per unit, so the block stays a handful of flats;
     - key_flat: place, building, unit (empty when not written) and room: the exact flat;
     - key_flat_core: the same with the estate's name cut to its core ("泉辛" for 泉辛新村, as people
-      shorten it), so that a flat written with the short name meets the one with the full name.
+      shorten it), so that a flat written with the short name meets the one with the full name;
+    - key_village_house: a house of a village by the village's name without 村 and the house number,
+      whatever is written between them ("杨山|3" for 杨山村北港组3号, 杨山村四组3号, 杨山村3号 and 杨山3号):
+      villagers' groups are numbered and named and often left out, so this key does not say which
+      group; a village's groups may each have a house 3, and resolution weighs the key by how many
+      records share it;
+    - key_group, key_hamlet: the villager group by number ("4组") or by name (北港组, 袁家宅), only
+      where the village is written: two records stating different groups (or different hamlets) are
+      two houses, a number against a name says nothing.
 
     The street is left out too: grid workers and rental clerks write the compound without the town, and
     compound names rarely repeat across the towns of one city.
@@ -703,7 +728,50 @@ def address_keys(parsed: ParsedAddress) -> dict[str, str | None]:
         "key_flat": f"{place}|{building or ''}|{parsed.unit or ''}|{parsed.room}"
         if place and parsed.room
         else None,
+        **_village_keys(parsed),
     }
+
+
+_GROUP = re.compile(r"\d+组")
+
+
+def _village_keys(parsed: ParsedAddress) -> dict[str, str | None]:
+    """key_village_house, key_group and key_hamlet of a house without rooms (see `address_keys`)."""
+    keys: dict[str, str | None] = {"key_village_house": None, "key_group": None, "key_hamlet": None}
+    if parsed.room is not None or parsed.unit is not None:
+        return keys
+    village = (
+        parsed.community.removesuffix("村") if parsed.community and parsed.community.endswith("村") else None
+    )
+    road = parsed.road
+    if village is not None:
+        number = parsed.number
+        if road is not None and _GROUP.fullmatch(road):
+            keys["key_group"] = road
+        elif road is not None and road[-1] not in _ROAD_SUFFIX_CHARS:
+            keys["key_hamlet"] = road
+    elif (
+        parsed.community is None
+        and road is not None
+        and road[-1] not in _ROAD_SUFFIX_CHARS
+        and not road[0].isdigit()
+    ):
+        # "花亭9号": a village written without 村 (or a hamlet without its village)
+        village, number = road, parsed.number
+    elif (
+        parsed.community is None
+        and road is None
+        and parsed.compound is not None
+        and not parsed.compound.endswith(_COMPOUND_SUFFIXES)
+        and parsed.number is None
+    ):
+        # "虞湾27号": the same, read as a building of an estate named 虞湾
+        village, number = parsed.compound, parsed.building
+    else:
+        return keys
+    if village and number:
+        keys["key_village_house"] = f"{village}|{number}"
+    return keys
 
 
 def _compound_suffix(name: str) -> str:

@@ -63,9 +63,18 @@ def _person(f: Mapping[str, Any]) -> dict[str, Any]:
 
 def _address_record(f: Mapping[str, Any]) -> dict[str, Any]:
     flat, room, building = place_keys(f)
+    if f.get("key_village_house") and not (f.get("community") or f.get("key_group") or f.get("key_hamlet")):
+        # "花亭4号": a house of a village whose group is not written is no one flat; the flat
+        # comparison weighs it as a village house, by how many records share it
+        flat = room = building = None
     return {
         "flat": flat,
+        # what the flat comparison needs on both sides: the flat, else the village house
+        "dwelling": flat or f.get("key_village_house"),
         "flat_core": f.get("key_flat_core"),
+        "village_house": f.get("key_village_house"),
+        "group": f.get("key_group"),
+        "hamlet": f.get("key_hamlet"),
         "room_key": room,
         "building_key": building,
         "district": f.get("district"),

@@ -219,6 +219,36 @@ def test_address_keys(text: str, keys: dict[str, str | None]) -> None:
     assert {name: found[name] for name in keys} == keys
 
 
+# One house of 杨山村's group 4, which the village calls 北港组, as offices write it: every form has the
+# key of the village and the house number; the group, where written, by number or by name.
+@pytest.mark.parametrize(
+    ("text", "group", "hamlet"),
+    [
+        ("江苏省常熟市董浜镇杨山村北港组3号", None, "北港组"),
+        ("杨山村委会北港组3号", None, "北港组"),
+        ("董浜镇杨山村四组3号", "4组", None),
+        ("杨山村村民委员会4组三号", "4组", None),
+        ("杨山村三号", None, None),
+        ("常熟董浜镇杨山村3", None, None),
+        ("杨山村 叁", None, None),
+        ("董浜镇杨山3号", None, None),
+    ],
+)
+def test_a_village_house_keys_the_village_and_number_whatever_is_between(
+    text: str, group: str | None, hamlet: str | None
+) -> None:
+    keys = address_keys(parse_address(text))
+    assert (keys["key_village_house"], keys["key_group"], keys["key_hamlet"]) == ("杨山|3", group, hamlet)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["杨山村北港组3号2室", "泉辛新村16幢", "金色家园3幢2单元301室", "海虞北路18号", "3组15号"],
+)
+def test_flats_estates_and_roads_are_no_village_houses(text: str) -> None:
+    assert address_keys(parse_address(text))["key_village_house"] is None
+
+
 # --- properties ---------------------------------------------------------------------------------------
 
 TOWNS = ("虞山街道", "常福街道", "琴川街道", "莫城街道", "碧溪街道", "东南街道", "梅李镇", "海虞镇", "古里镇",

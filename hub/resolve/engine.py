@@ -123,13 +123,38 @@ def _rule_joins(
     return joins & ~vetoed, vetoed
 
 
-def _model_vetoed(settings: MatchSettings, levels: NDArray[np.int8]) -> NDArray[np.bool_]:
+def _model_vetoed(
+    table: RecordTable, settings: MatchSettings, left: IntArray, right: IntArray, levels: NDArray[np.int8]
+) -> NDArray[np.bool_]:
+    """Pairs the model may not join: at a vetoed level, or at a partial agreement that is ambiguous."""
     out = np.zeros(levels.shape[0], dtype=bool)
     for name, label in settings.model_vetoes:
         k = next(i for i, c in enumerate(settings.comparisons) if c.name == name)
         index = [level.label for level in settings.comparisons[k].levels].index(label)
         out |= levels[:, k] == index
+    for k, comparison in enumerate(settings.comparisons):
+        for index, level in enumerate(comparison.levels):
+            if not level.unique_in:
+                continue
+            rows = np.flatnonzero(levels[:, k] == index)
+            within = table.column(level.unique_within or level.field or comparison.field).codes
+            for completion in level.unique_in:
+                if not rows.size:
+                    break
+                stated = table.column(completion).codes
+                part_left_out = (stated[left[rows]] < 0) | (stated[right[rows]] < 0)
+                group = within[left[rows]]
+                ambiguous = _ambiguous_values(within, stated)
+                out[rows] |= part_left_out & (group >= 0) & ambiguous[np.maximum(group, 0)]
     return out
+
+
+def _ambiguous_values(within: IntArray, stated: IntArray) -> NDArray[np.bool_]:
+    """For each value code of a field, whether its records state two or more values of another."""
+    size = int(within.max(initial=-1)) + 1
+    both = (within >= 0) & (stated >= 0)
+    pairs = np.unique(np.stack([within[both], stated[both]], axis=1), axis=0)
+    return np.bincount(pairs[:, 0], minlength=size)[:size] >= 2 if size else np.zeros(0, dtype=bool)
 
 
 def resolve(
@@ -182,7 +207,7 @@ def resolve(
     joined_by[rows[outcome != REFUSED]] = 2
     merged[rows[outcome == MERGED]] = True
     link_weight = _bits(settings.link_at)
-    model_vetoed = _model_vetoed(settings, levels)
+    model_vetoed = _model_vetoed(table, settings, left, right, levels)
     model = np.flatnonzero(~rule & ~vetoed & ~model_vetoed & (weights >= link_weight))
     model = model[np.argsort(-weights[model], kind="stable")]
     outcome = clusters.join_all(left[model], right[model])

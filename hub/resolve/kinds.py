@@ -115,12 +115,18 @@ ADDRESS = MatchSettings(
     comparisons=(
         Comparison(
             "flat",
-            "flat",
+            "dwelling",
             (
-                Level("same flat", "exact"),
+                # two records of "1#502" are one flat only if the records of that room give it one unit
+                Level("same flat", "exact", field="flat", unique_in=("unit",), unique_within="room_key"),
                 Level("same flat, estate by a shorter name", "exact", field="flat_core"),
-                Level("same room, unit left out", "exact", field="room_key"),
+                # "3#301" is the 301 of unit 2 when that is the only unit the records give the room;
+                # where they give two, it could be either, and the pair waits for a steward
+                Level("same room, unit left out", "exact", field="room_key", unique_in=("unit",)),
                 Level("same building", "exact", field="building_key"),
+                # a village house with its group left out, or the group by number on one side and by
+                # name on the other: weighed by how many records share the village and number
+                Level("same village house, group left out", "exact", field="village_house", tf=True),
                 Level("different", "else"),
             ),
         ),
@@ -151,6 +157,7 @@ ADDRESS = MatchSettings(
         BlockingRule(("flat", "community"), max_block=100),
         BlockingRule(("doorplate",)),
         BlockingRule(("canonical",)),
+        BlockingRule(("village_house",), max_block=100),
     ),
     constraints=(
         # The same doorplate code is one dwelling; two codes are not two dwellings, since a re-survey
@@ -162,10 +169,9 @@ ADDRESS = MatchSettings(
         Constraint("apart", "district", parsed=True),
         Constraint("apart", "street", parsed=True),
         Constraint("apart", "community", parsed=True),
+        Constraint("apart", "group", parsed=True),
+        Constraint("apart", "hamlet", parsed=True),
     ),
-    # "3#301" in a building of several units could be the 301 of any of them: such a record joins a
-    # flat only with more than the model to go on (a doorplate code), else it waits for review.
-    model_vetoes=(("flat", "same room, unit left out"),),
     link_at=0.95,
     review_at=0.5,
 )

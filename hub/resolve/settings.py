@@ -59,6 +59,11 @@ class Level:
 
     `tf`: on an `exact` level, weigh the agreement by how rare the value is (term-frequency adjustment),
     so that agreeing on a common name counts for less than agreeing on a rare one.
+    `unique_in`: on an `exact` level that a record may reach with a part left out (a room without its
+    unit), the fields that part would be in: where a record of the pair leaves one of them out and the
+    records sharing the value of `unique_within` (default: the level's field) state two or more values
+    of it (the room is written with unit 1 and with unit 2), the agreement cannot say which is meant,
+    and the model never joins the pair (a steward may); where they state one, it counts.
     """
 
     label: str
@@ -66,6 +71,8 @@ class Level:
     threshold: float | None = None
     field: str | None = None
     tf: bool = False
+    unique_in: tuple[str, ...] = ()
+    unique_within: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +187,10 @@ class MatchSettings:
                         f"comparison {comparison.name!r}, level {level.label!r}: "
                         f"{level.test} needs a threshold"
                     )
-                if level.tf and level.test != "exact":
+                if (level.tf or level.unique_in) and level.test != "exact":
                     raise InputError(
-                        f"comparison {comparison.name!r}, level {level.label!r}: tf applies to exact levels"
+                        f"comparison {comparison.name!r}, level {level.label!r}: "
+                        "tf and unique_in apply to exact levels"
                     )
 
     def fields(self) -> set[str]:
@@ -190,6 +198,10 @@ class MatchSettings:
         out: set[str] = set()
         for comparison in self.comparisons:
             out |= comparison.fields()
+            for level in comparison.levels:
+                out.update(level.unique_in)
+                if level.unique_within:
+                    out.add(level.unique_within)
         for rule in self.blocking:
             out.update(rule.fields)
         out.update(c.field for c in self.constraints)
@@ -215,7 +227,10 @@ class MatchSettings:
                 Comparison(
                     name=c["name"],
                     field=c["field"],
-                    levels=tuple(Level(**level) for level in c["levels"]),
+                    levels=tuple(
+                        Level(**{**level, "unique_in": tuple(level.get("unique_in", ()))})
+                        for level in c["levels"]
+                    ),
                 )
                 for c in data["comparisons"]
             )

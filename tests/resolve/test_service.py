@@ -595,3 +595,71 @@ def test_a_grid_visit_writing_the_estates_short_name_meets_the_registry(engine: 
             for i in range(1, len(people), 2)
         )
     assert joined >= 0.95 * len(people) // 2
+
+
+def test_a_village_house_meets_itself_with_and_without_its_group(engine: Engine) -> None:
+    # Forty villages, each with group 1 (the hamlet 陆家宅) and group 2 (北港组), both with a house No. 3,
+    # and a house No. 5 in group 2 only. The doorplate platform names the hamlets; grid workers number the
+    # groups or leave them out, and write the village without 村 or the number in Chinese numerals. The
+    # rental registry writes the doorplate code with its shorthand, from which the model learns how
+    # much a house written without its group is worth.
+    villages = [a + b for a in "紫碧梅金永兴莲美" for b in "泉溪园塘浜"]
+    plates, visits, rentals = [], [], []
+    for n, village in enumerate(villages):
+        g1, g2 = f"320581009{n:03d}001", f"320581009{n:03d}002"
+        town = "江苏省苏州市常熟市古里镇"
+        plates += [
+            {"key": f"p{n}-1-3", "address": f"{town}{village}村陆家宅3号", "grid_code": g1},
+            {"key": f"p{n}-2-3", "address": f"{town}{village}村北港组3号", "grid_code": g2},
+            {"key": f"p{n}-2-5", "address": f"{town}{village}村北港组5号", "grid_code": g2},
+        ]
+        for house, plate in enumerate(plates[-3:]):
+            plate["doorplate_code"] = f"320581009{n:03d}{house:06d}"
+        rentals.append(
+            {"key": f"r{n}", "address": f"古里镇{village}5号", "doorplate_code": plates[-1]["doorplate_code"]}
+        )
+        visits += [
+            {"key": f"v{n}-1-3", "address": f"古里镇{village}村一组3号", "grid_code": g1},  # group by number
+            {"key": f"v{n}-2-3", "address": f"{village}村委会2组三号", "grid_code": g2},
+            {"key": f"v{n}-2-5", "address": f"常熟古里镇{village}村五号", "grid_code": g2},  # group left out
+            {"key": f"w{n}-2-5", "address": f"古里镇{village}5号", "grid_code": g2},  # and 村 too
+        ]
+    entity = resolved(
+        engine,
+        Kind.ADDRESS,
+        {"doorplate_platform": plates, "grid_collection": visits, "rental_registry": rentals},
+    )
+    for n in range(len(villages)):
+        assert entity[f"v{n}-1-3"] == entity[f"p{n}-1-3"]
+        assert entity[f"v{n}-2-3"] == entity[f"p{n}-2-3"]
+        assert entity[f"v{n}-2-5"] == entity[f"w{n}-2-5"] == entity[f"p{n}-2-5"] == entity[f"r{n}"]
+        houses = {entity[f"p{n}-1-3"], entity[f"p{n}-2-3"], entity[f"p{n}-2-5"]}
+        assert len(houses) == 3  # the two groups' houses No. 3 stay two houses
+    assert len(set(entity.values())) == 3 * len(villages)
+
+
+def test_a_flat_without_its_unit_joins_the_one_unit_its_room_is_given(engine: Engine) -> None:
+    # Forty estates: room 301 of building 3 is written with unit 2 only, so "3#301" is that flat; room
+    # 502 exists in units 1 and 2, so two grid visits' "3#502" are not one flat because they read alike.
+    estates = [a + b + "花园" for a in "紫碧梅金永兴莲美" for b in "泉溪园塘浜"]
+    plates, visits = [], []
+    for n, estate in enumerate(estates):
+        grid = f"320581001{n:03d}001"
+        town = "江苏省苏州市常熟市虞山街道"
+        plates += [
+            {"key": f"p{n}-301", "address": f"{town}{estate}3幢2单元301室", "grid_code": grid},
+            {"key": f"p{n}-1-502", "address": f"{town}{estate}3幢1单元502室", "grid_code": grid},
+            {"key": f"p{n}-2-502", "address": f"{town}{estate}3幢2单元502室", "grid_code": grid},
+        ]
+        visits += [
+            {"key": f"v{n}-301", "address": f"虞山街道{estate}3#301", "grid_code": grid},
+            {"key": f"v{n}-2-301", "address": f"{estate}3-2-301", "grid_code": grid},
+            {"key": f"v{n}-502", "address": f"虞山街道{estate}3#502", "grid_code": grid},
+            {"key": f"w{n}-502", "address": f"{estate}3栋502", "grid_code": grid},
+        ]
+    entity = resolved(engine, Kind.ADDRESS, {"doorplate_platform": plates, "grid_collection": visits})
+    for n in range(len(estates)):
+        assert entity[f"v{n}-301"] == entity[f"v{n}-2-301"] == entity[f"p{n}-301"]
+        assert entity[f"p{n}-1-502"] != entity[f"p{n}-2-502"]
+        assert entity[f"v{n}-502"] not in {entity[f"p{n}-1-502"], entity[f"p{n}-2-502"]}
+        assert entity[f"w{n}-502"] not in {entity[f"p{n}-1-502"], entity[f"p{n}-2-502"], entity[f"v{n}-502"]}

@@ -214,7 +214,7 @@ LEGAL_ENTITY = MatchSettings(
         # files some companies under the number they had before credit codes.
         Constraint("join", "org_code"),
         Constraint("apart", "uscc"),
-        Constraint("apart", "branch", missing_counts=True),
+        Constraint("apart", "branch", missing_counts=True, parsed=True),
     ),
     model_vetoes=(("name", "different"),),
     link_at=0.95,

@@ -511,17 +511,18 @@ def test_a_shared_doorplate_code_joins_even_when_the_parsed_building_disagrees(e
         assert entity[f"x{n}"] != entity[f"d{n}"]
 
 
+def credit_code(n: int) -> str:
+    """A valid credit code whose organization code is built from `n`."""
+    body = f"{n:08d}"
+    first17 = f"91320581{body}{org_code_check_char(body)}"
+    return first17 + uscc_check_char(first17)
+
+
 def test_tax_filing_a_company_under_its_old_tax_number_still_finds_it(engine: Engine) -> None:
     # Tax still files some companies under the 15-character number they had before credit codes: the
     # organization code inside it is the one inside the credit code.
-    def uscc(n: int) -> str:
-        body = f"{n:08d}"
-        org = body + org_code_check_char(body)
-        first17 = f"91320581{org}"
-        return first17 + uscc_check_char(first17)
-
     market = [
-        {"key": f"m{n}", "name": f"常熟市{a}{b}服装有限公司", "uscc": uscc(n)}
+        {"key": f"m{n}", "name": f"常熟市{a}{b}服装有限公司", "uscc": credit_code(n)}
         for n, (a, b) in enumerate((a, b) for a in "华金永兴美锦青白" for b in "盛鼎达泰源")
     ]
     tax = [
@@ -663,3 +664,20 @@ def test_a_flat_without_its_unit_joins_the_one_unit_its_room_is_given(engine: En
         assert entity[f"p{n}-1-502"] != entity[f"p{n}-2-502"]
         assert entity[f"v{n}-502"] not in {entity[f"p{n}-1-502"], entity[f"p{n}-2-502"]}
         assert entity[f"w{n}-502"] not in {entity[f"p{n}-1-502"], entity[f"p{n}-2-502"], entity[f"v{n}-502"]}
+
+
+def test_the_same_credit_code_joins_a_branch_tax_files_under_its_short_name(engine: Engine) -> None:
+    # Market regulation registers "江苏天威服装有限公司常熟分公司"; tax files the same credit code as
+    # "天威服装", with no branch in the name: the code outranks what the name parse says.
+    registered, filed = [], []
+    for n in range(30):
+        brand = (
+            "天威森誉通丰裕越东诚永邦兴丰华盛恒达金鼎"[n % 15]
+            + "天威森誉通丰裕越东诚永邦兴丰华盛恒达金鼎"[(n * 7 + 3) % 15]
+        )
+        uscc = credit_code(n)
+        registered.append({"key": f"m{n}", "name": f"江苏{brand}服装有限公司常熟分公司", "uscc": uscc})
+        filed.append({"key": f"t{n}", "name": f"{brand}服装", "uscc": uscc})
+    entity = resolved(engine, Kind.LEGAL_ENTITY, {"market_regulation": registered, "tax": filed})
+    assert all(entity[f"m{n}"] == entity[f"t{n}"] for n in range(30))
+    assert len(set(entity.values())) == 30

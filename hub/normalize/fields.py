@@ -35,9 +35,10 @@ def _person(f: Mapping[str, Any]) -> dict[str, Any]:
     home_flat, home_room, home_building = place_keys(home)
     reg_flat, reg_room, reg_building = place_keys(registered)
     birth = f.get("birth_date")
+    own_id = None if f.get("id_number_borrowed") else f.get("id_number")  # see normalize.records
     return {
-        "id": f.get("id_number") if f.get("id_number_valid") else None,
-        "id_any": f.get("id_number"),
+        "id": own_id if f.get("id_number_valid") else None,
+        "id_any": own_id,
         "name": f.get("name"),
         "name_key": f.get("name_key"),
         "name_sound_key": f.get("name_sound_key"),

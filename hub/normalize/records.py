@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from rapidfuzz.distance import DamerauLevenshtein
+
 from hub.domain import Kind
 from hub.normalize.address import address_keys, parse_address
 from hub.normalize.companies import normalize_company_name
@@ -160,7 +162,17 @@ def _person(record: Mapping[str, Any]) -> NormalizedRecord:
     if not out.features.get("birth_date"):
         out.features["birth_date"] = id_birth_date
     elif id_birth_date and out.features["birth_date"] != id_birth_date:
-        out.flags["birth_date"] = "differs from the birth date in the ID number"
+        stated = out.features["birth_date"].replace("-", "")
+        if DamerauLevenshtein.distance(stated, id_birth_date.replace("-", "")) > 1:
+            # Not a typo: a child or an elderly person recorded under a family member's number. The
+            # number is kept, but it says nothing of who this record is.
+            out.features["id_number_borrowed"] = True
+            out.flags["id_number"] = (
+                f"born {id_birth_date} by the number, {out.features['birth_date']} by the record: "
+                "taken to be a family member's number"
+            )
+        else:
+            out.flags["birth_date"] = "differs from the birth date in the ID number"
     _phone(out, record)
     _addresses(out, record, "address", "registered_address")
     employer = _text(record, "employer_name")

@@ -42,6 +42,24 @@ def test_person_output_names_are_fixed_and_filled() -> None:
     }
 
 
+def test_a_number_whose_birth_date_is_anothers_is_taken_for_a_family_members() -> None:
+    from hub.normalize.fields import match_fields
+
+    child = normalize_record(
+        Kind.PERSON, {"name": "姚子雯", "id_number": "320581198510120421", "birth_date": "2023/8/26"}
+    )
+    assert child.features["id_number_borrowed"] is True
+    assert "family member" in child.flags["id_number"]
+    assert "id" not in match_fields(Kind.PERSON, child.features)  # joins nobody by it
+    assert child.features["birth_date"] == "2023-08-26"  # the record's own date stands
+    typo = normalize_record(
+        Kind.PERSON, {"name": "姚丽", "id_number": "320581198510120421", "birth_date": "1985-10-21"}
+    )
+    assert "id_number_borrowed" not in typo.features  # two digits swapped: a typo, the number is hers
+    assert typo.flags["birth_date"] == "differs from the birth date in the ID number"
+    assert match_fields(Kind.PERSON, typo.features)["id"] == "320581198510120421"
+
+
 def test_absent_components_are_null_and_numbers_arabic() -> None:
     [out] = run_normalize("address", {"key": "a", "address": "常熟市虞山街道金色家园三幢二单元301室"})
     assert {name: out[name] for name in OUTPUT_FIELDS[Kind.ADDRESS]} == {

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus
 from hub.ingest import ingest_records
-from hub.normalize.identifiers import org_code_check_char, uscc_check_char
+from hub.normalize.identifiers import org_code_check_char, resident_id_check_char, uscc_check_char
 from hub.resolve.explain import explain_records
 from hub.resolve.kinds import SETTINGS
 from hub.resolve.loading import load_records
@@ -681,3 +681,48 @@ def test_the_same_credit_code_joins_a_branch_tax_files_under_its_short_name(engi
     entity = resolved(engine, Kind.LEGAL_ENTITY, {"market_regulation": registered, "tax": filed})
     assert all(entity[f"m{n}"] == entity[f"t{n}"] for n in range(30))
     assert len(set(entity.values())) == 30
+
+
+def neighbours(count: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """People each written once by the household registry (with an ID number) and once on a grid visit
+    (without): the ordinary records from which the model learns what agreement is worth."""
+    registry, visits = [], []
+    for n in range(count):
+        first17 = f"32058119{60 + n % 40}0{1 + n % 9}1{n % 10}{n:03d}"
+        person = {
+            "name": f"{'周吴郑王冯陈褚卫'[n % 8]}{chr(0x4E50 + n)}",
+            "phone": f"138{n:08d}",
+            "address": f"虞山街道银湾花园{n % 20 + 1}幢{n // 20 + 1}01室",
+        }
+        registry.append({"key": f"r{n}", "id_number": first17 + resident_id_check_char(first17), **person})
+        visits.append({"key": f"v{n}", **person})
+    return registry, visits
+
+
+def test_a_child_recorded_under_a_parents_number_stays_apart_from_the_parent(engine: Engine) -> None:
+    # The household registry records each child under a parent's number, with the child's own birth date,
+    # at the family's flat and phone; the grid worker writes the parent with the number and no birth
+    # date. Forty families.
+    registry, visits = [], []
+    for n in range(40):
+        first17 = f"32058119851012{2 * n:03d}"
+        parent_id = first17 + resident_id_check_char(first17)
+        home = {"registered_address": f"虞山街道金色家园{n + 1}幢1单元301室", "phone": f"139{n:08d}"}
+        registry += [
+            {"key": f"parent{n}", "name": f"归晓{chr(0x4E00 + n)}", "id_number": parent_id, **home},
+            {
+                "key": f"child{n}",
+                "name": f"姚子{chr(0x4E00 + n)}",
+                "id_number": parent_id,
+                "birth_date": "2023-08-26",
+                **home,
+            },
+        ]
+        visits.append({"key": f"visit{n}", "name": f"归晓{chr(0x4E00 + n)}", "id_number": parent_id})
+    more_registry, more_visits = neighbours(200)
+    registry += more_registry
+    visits += more_visits
+    entity = resolved(engine, Kind.PERSON, {"household_registry": registry, "grid_collection": visits})
+    assert all(entity[f"r{n}"] == entity[f"v{n}"] for n in range(200))
+    for n in range(40):
+        assert entity[f"visit{n}"] == entity[f"parent{n}"] != entity[f"child{n}"]

@@ -59,6 +59,12 @@ def _person(f: Mapping[str, Any]) -> dict[str, Any]:
         "place_room": home_room or reg_room,
         "place_building": home_building or reg_building,
         "place_core": home.get("key_flat_core") or registered.get("key_flat_core"),
+        # a village house with the group left out ("虞湾村9号") is no flat: the village and number
+        "place_house": home.get("key_village_house") or registered.get("key_village_house"),
+        "place_dwelling": home_flat
+        or reg_flat
+        or home.get("key_village_house")
+        or registered.get("key_village_house"),
     }
 
 

@@ -80,13 +80,14 @@ PERSON = MatchSettings(
         # address: most people live where they are registered, and many offices write one address.
         Comparison(
             "home",
-            "place",
+            "place_dwelling",
             (
                 Level("same flat", "exact", field="home"),
-                Level("residence meets registered address", "exact"),
+                Level("residence meets registered address", "exact", field="place"),
                 Level("same flat, estate by a shorter name", "exact", field="place_core"),
                 Level("same room, unit left out", "exact", field="place_room"),
                 Level("same building", "exact", field="place_building"),
+                Level("same village house, group left out", "exact", field="place_house", tf=True),
                 Level("different", "else"),
             ),
         ),
@@ -101,6 +102,7 @@ PERSON = MatchSettings(
         BlockingRule(("name_key", "registered_room")),
         BlockingRule(("name_key", "place_room")),
         BlockingRule(("name_key", "place_core")),
+        BlockingRule(("name_key", "place_house")),
     ),
     constraints=(
         Constraint("join", "id", veto_below=-6.0, veto_ignores=("id",)),

@@ -419,6 +419,7 @@ def test_normalizing_processes_store_what_this_process_would(
         "place": "人民路100号|3|2|401",  # the residence, there being one
         "place_room": "人民路100号|3|401",
         "place_building": "人民路100号|3",
+        "place_dwelling": "人民路100号|3|2|401",  # the flat, else the village house
     }
 
 

@@ -726,3 +726,40 @@ def test_a_child_recorded_under_a_parents_number_stays_apart_from_the_parent(eng
     assert all(entity[f"r{n}"] == entity[f"v{n}"] for n in range(200))
     for n in range(40):
         assert entity[f"visit{n}"] == entity[f"parent{n}"] != entity[f"child{n}"]
+
+
+def test_a_grid_visit_meets_the_registry_at_a_village_house_written_without_its_group(engine: Engine) -> None:
+    # The registry writes 紫泉村张家埭9号 (the hamlet), the grid worker 紫泉村9号 or 紫泉九号, without an
+    # ID: compared, the two places agree as one village house with the group left out, which counts for
+    # them; the half who also give both offices their phone are joined.
+    villages = [a + b for a in "紫碧梅金永兴莲美" for b in "泉溪园塘浜"]
+    registry, visits = neighbours(200)
+    for n, village in enumerate(villages):
+        first17 = f"3205811975{n % 12 + 1:02d}{n % 28 + 1:02d}{n:02d}1"
+        name = f"蒋小{chr(0x5CF0 + n)}"
+        registry.append(
+            {
+                "key": f"h{n}",
+                "name": name,
+                "id_number": first17 + resident_id_check_char(first17),
+                "registered_address": f"江苏省常熟市古里镇{village}村张家埭9号",
+            }
+        )
+        written = f"常熟{village}村9号" if n % 2 else f"古里镇{village}九号"
+        visits.append({"key": f"g{n}", "name": name, "gender": "男", "address": written})
+        if n % 2:
+            registry[-1]["phone"] = visits[-1]["phone"] = f"159{n:08d}"
+    entity = resolved(engine, Kind.PERSON, {"household_registry": registry, "grid_collection": visits})
+    assert all(entity[f"g{n}"] == entity[f"h{n}"] for n in range(1, len(villages), 2))
+    with Session(engine) as session:
+        for n in range(len(villages)):
+            pair = (
+                record_id(session, "household_registry", f"h{n}"),
+                record_id(session, "grid_collection", f"g{n}"),
+            )
+            steps = {
+                name: (label, weight)
+                for name, label, weight in explain_records(session, *pair).explanation.steps
+            }
+            label, weight = steps["home"]
+            assert label == "same village house, group left out" and weight > 0

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, null, select, update
 from sqlalchemy.orm import Session
+from villages import VILLAGES, village_houses
 
 from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus
 from hub.ingest import ingest_records
@@ -599,37 +600,10 @@ def test_a_grid_visit_writing_the_estates_short_name_meets_the_registry(engine: 
 
 
 def test_a_village_house_meets_itself_with_and_without_its_group(engine: Engine) -> None:
-    # Forty villages, each with group 1 (the hamlet 陆家宅) and group 2 (北港组), both with a house No. 3,
-    # and a house No. 5 in group 2 only. The doorplate platform names the hamlets; grid workers number the
-    # groups or leave them out, and write the village without 村 or the number in Chinese numerals. The
-    # rental registry writes the doorplate code with its shorthand, from which the model learns how
-    # much a house written without its group is worth.
-    villages = [a + b for a in "紫碧梅金永兴莲美" for b in "泉溪园塘浜"]
-    plates, visits, rentals = [], [], []
-    for n, village in enumerate(villages):
-        g1, g2 = f"320581009{n:03d}001", f"320581009{n:03d}002"
-        town = "江苏省苏州市常熟市古里镇"
-        plates += [
-            {"key": f"p{n}-1-3", "address": f"{town}{village}村陆家宅3号", "grid_code": g1},
-            {"key": f"p{n}-2-3", "address": f"{town}{village}村北港组3号", "grid_code": g2},
-            {"key": f"p{n}-2-5", "address": f"{town}{village}村北港组5号", "grid_code": g2},
-        ]
-        for house, plate in enumerate(plates[-3:]):
-            plate["doorplate_code"] = f"320581009{n:03d}{house:06d}"
-        rentals.append(
-            {"key": f"r{n}", "address": f"古里镇{village}5号", "doorplate_code": plates[-1]["doorplate_code"]}
-        )
-        visits += [
-            {"key": f"v{n}-1-3", "address": f"古里镇{village}村一组3号", "grid_code": g1},  # group by number
-            {"key": f"v{n}-2-3", "address": f"{village}村委会2组三号", "grid_code": g2},
-            {"key": f"v{n}-2-5", "address": f"常熟古里镇{village}村五号", "grid_code": g2},  # group left out
-            {"key": f"w{n}-2-5", "address": f"古里镇{village}5号", "grid_code": g2},  # and 村 too
-        ]
-    entity = resolved(
-        engine,
-        Kind.ADDRESS,
-        {"doorplate_platform": plates, "grid_collection": visits, "rental_registry": rentals},
-    )
+    # See tests/resolve/villages.py: each village's houses No. 3 of two groups and No. 5 of one, as the
+    # doorplate platform, grid workers and the rental registry write them.
+    villages = VILLAGES
+    entity = resolved(engine, Kind.ADDRESS, village_houses())
     for n in range(len(villages)):
         assert entity[f"v{n}-1-3"] == entity[f"p{n}-1-3"]
         assert entity[f"v{n}-2-3"] == entity[f"p{n}-2-3"]

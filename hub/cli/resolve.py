@@ -80,11 +80,13 @@ def resolve(
         outcome = run_resolution(engine, plan, settings=custom, progress=progress, on_kind=print_kind)
     print(f"resolved in {outcome.seconds:.1f} s")
     links = outcome.links
-    missing = ", ".join(f"{relation} {count:,}" for relation, count in sorted(links.unresolved.items()))
-    print(
-        f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)"
-        + (f"; references that resolved to no single entity: {missing}" if missing else "")
-    )
+    print(f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)")
+    if links.unresolved:
+        print("references that resolved to no single entity:")
+        for relation, count in sorted(links.unresolved.items()):
+            why = links.reasons.get(relation, {})
+            detail = ", ".join(f"{reason} {n:,}" for reason, n in sorted(why.items(), key=lambda i: -i[1]))
+            print(f"  {relation} {count:,}" + (f" ({detail})" if detail else ""))
     if outcome.settled_seconds is not None:
         print(f"vacuumed and analyzed the rewritten tables in {outcome.settled_seconds:.1f} s")
 

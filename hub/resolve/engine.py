@@ -22,7 +22,17 @@ from hub.resolve.compare import compare_all
 from hub.resolve.model import Parameters, pair_weights, train
 from hub.resolve.settings import BlockingRule, MatchSettings
 
-__all__ = ["JOINED_BY", "Explanation", "Resolution", "explain_pair", "probability", "resolve"]
+__all__ = [
+    "JOINED_BY",
+    "Explanation",
+    "Resolution",
+    "bits",
+    "explain_pair",
+    "kept_apart",
+    "model_vetoed",
+    "probability",
+    "resolve",
+]
 
 IntArray = NDArray[np.int64]
 
@@ -79,7 +89,7 @@ def _apart_values(table: RecordTable, settings: MatchSettings) -> list[list[Any]
     return out
 
 
-def _kept_apart(
+def kept_apart(
     table: RecordTable, settings: MatchSettings, left: IntArray, right: IntArray
 ) -> NDArray[np.bool_]:
     """Pairs whose two records differ on a field an `apart` constraint names."""
@@ -93,7 +103,8 @@ def _kept_apart(
     return apart
 
 
-def _bits(probability_: float) -> float:
+def bits(probability_: float) -> float:
+    """Match weight in bits of a match probability."""
     return math.log2(probability_ / (1 - probability_)) if probability_ < 1 else math.inf
 
 
@@ -123,7 +134,7 @@ def _rule_joins(
     return joins & ~vetoed, vetoed
 
 
-def _model_vetoed(
+def model_vetoed(
     table: RecordTable, settings: MatchSettings, left: IntArray, right: IntArray, levels: NDArray[np.int8]
 ) -> NDArray[np.bool_]:
     """Pairs the model may not join: at a vetoed level, or at a partial agreement that is ambiguous."""
@@ -206,9 +217,9 @@ def resolve(
     outcome = clusters.join_all(left[rows], right[rows], override_parsed=True)
     joined_by[rows[outcome != REFUSED]] = 2
     merged[rows[outcome == MERGED]] = True
-    link_weight = _bits(settings.link_at)
-    model_vetoed = _model_vetoed(table, settings, left, right, levels)
-    model = np.flatnonzero(~rule & ~vetoed & ~model_vetoed & (weights >= link_weight))
+    link_weight = bits(settings.link_at)
+    vetoed_by_model = model_vetoed(table, settings, left, right, levels)
+    model = np.flatnonzero(~rule & ~vetoed & ~vetoed_by_model & (weights >= link_weight))
     model = model[np.argsort(-weights[model], kind="stable")]
     outcome = clusters.join_all(left[model], right[model])
     joined_by[model[outcome != REFUSED]] = 1
@@ -216,7 +227,7 @@ def resolve(
     labels = clusters.labels()
     # A pair the hard rules keep apart (two flats' different units, two valid IDs) is no question for
     # a steward; one whose rule join the evidence vetoed is.
-    uncertain = (weights >= _bits(settings.review_at)) & ~_kept_apart(table, settings, left, right)
+    uncertain = (weights >= bits(settings.review_at)) & ~kept_apart(table, settings, left, right)
     review = (uncertain | vetoed) & (labels[left] != labels[right])
     stage("cluster")
 
@@ -228,7 +239,7 @@ def resolve(
         "joined_by_model": int((joined_by == 1).sum()),
         "joins": int(merged.sum()),
         "rule_joins_vetoed": int(vetoed.sum()),
-        "model_joins_vetoed": int((model_vetoed & (weights >= link_weight)).sum()),
+        "model_joins_vetoed": int((vetoed_by_model & (weights >= link_weight)).sum()),
         "refused_by_constraints": clusters.refused,
         "review_pairs": int(review.sum()),
         "clusters": int(sorted_unique(labels).size),

@@ -10,10 +10,10 @@ After resolution, each person and legal-entity record's references become entity
   of that name who lives at the company's address or works for it;
 - registered_at / operates_at (legal entity → address): `registered_address` / `business_address`.
 
-An address text resolves to the address entity whose records share its flat key (the flat, or the
-road number of a house), or, failing that, its room key; where several address entities share a key
-(a hamlet name repeated in two villages) the text's village, town or district must agree with
-exactly one. Nothing is guessed: an ambiguous reference makes no link.
+An address written in a person or company record resolves with the address model to the one address
+entity it matches (`hub.resolve.references`): blocked, compared and weighed like an address record,
+under the same hard rules. Nothing is guessed: a reference that matches no entity at the link
+threshold, or several, makes no link, and the summary counts why.
 
 Links are rebuilt from the current entities: a link no longer asserted is closed (`valid_to`), a new
 one is added, a standing one keeps its id and gains any new evidence.
@@ -23,25 +23,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from hub.domain import Kind, LinkRelation
-from hub.normalize.fields import place_keys
+from hub.resolve.references import reference_fields, resolve_references
 from hub.store.bulk import BulkWriter
 from hub.store.models import utcnow
 from hub.store.sql import json_object
 
 __all__ = ["LinkSummary", "link_entities"]
 
-_CONTEXT = ("community", "street", "district")
-_PERSON_PLACES = (
+_Places = tuple[tuple[str, LinkRelation], ...]
+_PERSON_PLACES: _Places = (
     ("address", LinkRelation.LIVES_AT),
     ("registered_address", LinkRelation.HOUSEHOLD_REGISTERED_AT),
 )
-_COMPANY_PLACES = (
+_PERSON_RELATIONS = frozenset(relation for _, relation in _PERSON_PLACES)
+_COMPANY_PLACES: _Places = (
     ("registered_address", LinkRelation.REGISTERED_AT),
     ("business_address", LinkRelation.OPERATES_AT),
 )
@@ -53,7 +54,8 @@ class LinkSummary:
     added: int
     closed: int
     evidence: int
-    unresolved: dict[str, int]
+    unresolved: dict[str, int]  # per relation: references that resolved to no single entity
+    reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # per relation, per reason (addresses)
 
 
 def _current(session: Session, kind: Kind) -> Iterable[tuple[int, str, dict[str, Any]]]:
@@ -67,54 +69,31 @@ def _current(session: Session, kind: Kind) -> Iterable[tuple[int, str, dict[str,
         yield record_id, entity_id, json_object(features)
 
 
-class _Addresses:
-    """Address entities by flat key and by room key, with each entity's place names for disambiguation."""
-
-    def __init__(self, records: Iterable[tuple[int, str, dict[str, Any]]]) -> None:
-        self.by_flat: dict[str, set[str]] = defaultdict(set)
-        self.by_room: dict[str, set[str]] = defaultdict(set)
-        self.context: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        for _record, entity, features in records:
-            flat, room, _building = place_keys(features)
-            if flat:
-                self.by_flat[flat].add(entity)
-            if room:
-                self.by_room[room].add(entity)
-            for name in _CONTEXT:
-                if features.get(name):
-                    self.context[entity][name].add(features[name])
-
-    def resolve(self, address: Mapping[str, Any] | None) -> str | None:
-        if not isinstance(address, Mapping):
-            return None
-        flat, room, _building = place_keys(address)
-        for key, index in ((flat, self.by_flat), (room, self.by_room)):
-            if not key or key not in index:
-                continue
-            candidates = index[key]
-            if len(candidates) == 1:
-                return next(iter(candidates))
-            for name in _CONTEXT:
-                value = address.get(name)
-                if value:
-                    narrowed = [e for e in candidates if value in self.context[e][name]]
-                    if len(narrowed) == 1:
-                        return narrowed[0]
-                    if narrowed:
-                        candidates = set(narrowed)
-            return None
-        return None
-
-
 def _unique(values: set[str] | None) -> str | None:
     return next(iter(values)) if values and len(values) == 1 else None
 
 
 def link_entities(session: Session) -> LinkSummary:
     """Rebuild the cross-kind links from the current entities (flushes; the caller commits)."""
-    addresses = _Addresses(_current(session, Kind.ADDRESS))
     asserted: dict[tuple[str, str, str], set[int]] = defaultdict(set)
     unresolved: dict[str, int] = defaultdict(int)
+    reasons: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    references: dict[str, bytes] = {}  # canonical text → match fields
+    mentions: list[tuple[int, str, LinkRelation, str]] = []  # record, subject, relation, canonical text
+
+    def mention(record: int, subject: str, f: dict[str, Any], fields: _Places) -> None:
+        for name, relation in fields:
+            address = f.get(name)
+            if not isinstance(address, Mapping):
+                continue
+            text = address.get("canonical")
+            if not text:
+                unresolved[relation.value] += 1
+                reasons[relation.value]["no place"] += 1
+                continue
+            if text not in references:
+                references[text] = reference_fields(address)
+            mentions.append((record, subject, relation, text))
 
     companies = list(_current(session, Kind.LEGAL_ENTITY))
     by_uscc: dict[str, set[str]] = defaultdict(set)
@@ -125,32 +104,15 @@ def link_entities(session: Session) -> LinkSummary:
         if f.get("name_core") and not f.get("is_branch"):
             by_core[f["name_core"]].add(entity)
 
-    def place_links(
-        record: int, subject: str, f: dict[str, Any], fields: tuple[tuple[str, LinkRelation], ...]
-    ) -> list[str]:
-        """Link `subject` to the address entity of each address field that resolves; those entities."""
-        places = []
-        for field, relation in fields:
-            if f.get(field):
-                place = addresses.resolve(f[field])
-                if place is None:
-                    unresolved[relation.value] += 1
-                    continue
-                asserted[(relation.value, subject, place)].add(record)
-                places.append(place)
-        return places
-
     by_id: dict[str, set[str]] = defaultdict(set)
     by_name: dict[str, set[str]] = defaultdict(set)
-    lives: dict[str, set[str]] = defaultdict(set)  # address entity → person entities
     employs: dict[str, set[str]] = defaultdict(set)  # company entity → person entities
     for record, person, f in _current(session, Kind.PERSON):
-        if f.get("id_number") and f.get("id_number_valid"):
+        if f.get("id_number") and f.get("id_number_valid") and not f.get("id_number_borrowed"):
             by_id[f["id_number"]].add(person)
         if f.get("name_key"):
             by_name[f["name_key"]].add(person)
-        for place in place_links(record, person, f, _PERSON_PLACES):
-            lives[place].add(person)
+        mention(record, person, f, _PERSON_PLACES)
         employer = None
         if f.get("employer_uscc") and f.get("employer_uscc_valid"):
             employer = _unique(by_uscc.get(f["employer_uscc"]))
@@ -161,16 +123,38 @@ def link_entities(session: Session) -> LinkSummary:
             employs[employer].add(person)
         elif f.get("employer_uscc") or f.get("employer_name_core"):
             unresolved[LinkRelation.EMPLOYED_BY.value] += 1
+    for record, company, f in companies:
+        mention(record, company, f, _COMPANY_PLACES)
+
+    resolved = resolve_references(session, references)
+    # Where a text could name several places, the one place the same person or company is placed at by
+    # its other records is it ("虞湾村14号" on a grid visit of someone registered at 虞湾村张家埭14号).
+    known: dict[str, set[str]] = defaultdict(set)
+    for _record, subject, _relation, text in mentions:
+        if text in resolved.entity:
+            known[subject].add(resolved.entity[text])
+    lives: dict[str, set[str]] = defaultdict(set)  # address entity → person entities
+    premises: dict[int, list[str]] = defaultdict(list)  # company record → its address entities
+    for record, subject, relation, text in mentions:
+        place = resolved.entity.get(text) or _unique(resolved.candidates.get(text, set()) & known[subject])
+        if place is None:
+            unresolved[relation.value] += 1
+            reasons[relation.value][resolved.unresolved[text]] += 1
+            continue
+        asserted[(relation.value, subject, place)].add(record)
+        if relation in _PERSON_RELATIONS:
+            lives[place].add(subject)
+        else:
+            premises[record].append(place)
 
     for record, company, f in companies:
-        places = place_links(record, company, f, _COMPANY_PLACES)
         representative = None
         if f.get("legal_representative_id_number") and f.get("legal_representative_id_number_valid"):
             representative = _unique(by_id.get(f["legal_representative_id_number"]))
         if representative is None and f.get("legal_representative_name_key"):
             namesakes = by_name.get(f["legal_representative_name_key"], set())
             nearby = set(employs.get(company, ()))
-            for place in places:
+            for place in premises.get(record, ()):
                 nearby |= lives.get(place, set())
             representative = _unique(namesakes & nearby)
         if representative is not None:
@@ -178,11 +162,19 @@ def link_entities(session: Session) -> LinkSummary:
         elif f.get("legal_representative_name"):
             unresolved[LinkRelation.LEGAL_REPRESENTATIVE.value] += 1
 
-    return _store(session, asserted, dict(unresolved))
+    return _store(
+        session,
+        asserted,
+        dict(unresolved),
+        {relation: dict(counts) for relation, counts in reasons.items()},
+    )
 
 
 def _store(
-    session: Session, asserted: dict[tuple[str, str, str], set[int]], unresolved: dict[str, int]
+    session: Session,
+    asserted: dict[tuple[str, str, str], set[int]],
+    unresolved: dict[str, int],
+    reasons: dict[str, dict[str, int]],
 ) -> LinkSummary:
     connection = session.connection()
     bulk = BulkWriter(connection)
@@ -223,4 +215,4 @@ def _store(
         if (ids[key], record_id) not in known
     ]
     bulk.insert("link_evidence", ("link_id", "record_id"), evidence)
-    return LinkSummary(len(asserted), len(new_keys), len(gone), len(evidence), unresolved)
+    return LinkSummary(len(asserted), len(new_keys), len(gone), len(evidence), unresolved, reasons)

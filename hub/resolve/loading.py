@@ -6,6 +6,7 @@ columns, so that a million persons load in seconds and without a dict per record
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -58,8 +59,14 @@ class LoadedRecords:
 _LOAD_BATCH = 50_000
 
 
-def load_records(session: Session, kind: Kind, settings: MatchSettings) -> LoadedRecords:
-    """Every current record of `kind` with the fields `settings` reads, from its latest version."""
+def load_records(
+    session: Session, kind: Kind, settings: MatchSettings, *, extra: Sequence[bytes] = ()
+) -> LoadedRecords:
+    """Every current record of `kind` with the fields `settings` reads, from its latest version.
+
+    `extra`: match fields (JSON) of rows that are no stored records (address references), put in the
+    table after the records, with ids -1, -2, ...; `record_ids` and `entity` cover the records only.
+    """
     # The driver's own cursor, in batches: SQLAlchemy's per-row result objects cost more than the query.
     # Match fields come as the JSON's bytes, which Arrow parses into columns (`JsonColumnsBuilder`):
     # neither a Python string nor a dict per record.
@@ -89,9 +96,11 @@ def load_records(session: Session, kind: Kind, settings: MatchSettings) -> Loade
                     for _, _, match, features in batch
                 ]
             )
+    if extra:
+        builder.add_json(list(extra))
     loaded = LoadedRecords(
         record_ids,
-        RecordTable(list(record_ids), builder.columns()),
+        RecordTable([*record_ids, *range(-1, -len(extra) - 1, -1)], builder.columns()),
         string_column(pa.chunked_array(entities, pa.string())),
     )
     # Arrow's allocator keeps the pages it freed for reuse: 400 MB after a million persons' load.

@@ -6,9 +6,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from villages import VILLAGES, village_houses
 
 from hub.domain import Kind, LinkRelation
 from hub.ingest import ingest_records
+from hub.normalize.identifiers import resident_id_check_char
 from hub.resolve.links import link_entities
 from hub.resolve.service import resolve_kind
 from hub.store.models import Link, LinkEvidence, Membership, Source, SourceRecord
@@ -138,3 +140,51 @@ def test_relinking_keeps_standing_links_and_closes_what_is_no_longer_asserted(en
         assert not any(r == "lives_at" and s == zhou for r, s, _ in links(session))
         closed = session.scalars(select(Link).where(Link.valid_to.is_not(None))).one()
         assert (closed.relation, closed.subject_id) == (LinkRelation.LIVES_AT, zhou)
+
+
+def village(engine: Engine) -> None:
+    """The houses of tests/resolve/villages.py, and persons who live there as the registry and grid workers
+    write them."""
+    for source, records in village_houses().items():
+        load(engine, source, Kind.ADDRESS, records)
+    registry, visits = [], []
+    for n, name in enumerate(VILLAGES):
+        first17 = f"3205811975{n % 12 + 1:02d}{n % 28 + 1:02d}{n:02d}1"
+        id_number = first17 + resident_id_check_char(first17)
+        person = {"name": f"蒋小{chr(0x5CF0 + n)}", "id_number": id_number}
+        registry.append({"key": f"h{n}", **person, "registered_address": f"常熟市古里镇{name}村陆家宅3号"})
+        visits += [
+            # lives where registered, written without the group: the registration says which house 3
+            {"key": f"g{n}", **person, "address": f"{name}村3号"},
+            # house 5 written without its group: there is one house 5
+            {"key": f"k{n}", "name": f"顾文{chr(0x5CF0 + n)}", "address": f"古里镇{name}村五号"},
+            # house 3 without its group and nothing else to go on: either of two houses
+            {"key": f"u{n}", "name": f"钱明{chr(0x5CF0 + n)}", "address": f"古里镇{name}村3号"},
+            # a house no office registered
+            {"key": f"x{n}", "name": f"陆平{chr(0x5CF0 + n)}", "address": f"古里镇{name}村3组77号"},
+        ]
+    load(engine, "household_registry", Kind.PERSON, registry)
+    load(engine, "grid_collection", Kind.PERSON, visits)
+
+
+def test_an_address_in_a_person_record_resolves_with_the_address_model(engine: Engine) -> None:
+    village(engine)
+    with Session(engine) as session:
+        for kind in Kind:
+            resolve_kind(session, kind)
+        summary = link_entities(session)
+        session.commit()
+        now = links(session)
+        lives = {(s, o) for r, s, o in now if r == "lives_at"}
+        for n in range(len(VILLAGES)):
+            house1_3 = entity(session, "doorplate_platform", f"p{n}-1-3")
+            house2_5 = entity(session, "doorplate_platform", f"p{n}-2-5")
+            person = entity(session, "household_registry", f"h{n}")
+            assert entity(session, "grid_collection", f"g{n}") == person
+            assert ("household_registered_at", person, house1_3) in now
+            assert (person, house1_3) in lives  # "村3号" is the house 3 the person is registered at
+            assert (entity(session, "grid_collection", f"k{n}"), house2_5) in lives
+            assert not any(s == entity(session, "grid_collection", f"u{n}") for s, _ in lives)
+            assert not any(s == entity(session, "grid_collection", f"x{n}") for s, _ in lives)
+    assert summary.unresolved["lives_at"] == 2 * len(VILLAGES)
+    assert summary.reasons["lives_at"] == {"ambiguous": len(VILLAGES), "no candidate": len(VILLAGES)}

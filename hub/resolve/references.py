@@ -1,0 +1,136 @@
+"""Addresses written inside person and company records, resolved to address entities with the address model.
+
+A person's `address` or a company's `business_address` is a reference to a place, written as the
+record's office writes it ("虞湾村9号", "泉辛16-1-702"). It is resolved as an address record would be:
+its match fields are blocked, compared and weighed against the current address records with the
+settings and trained weights of the latest address run, under the same hard rules (a different
+building, unit or group keeps it from a flat) and the same ambiguity rule (a flat written without its
+unit, where the building has that room in two units, names none of them). It resolves to the one
+address entity it matches at the link threshold; otherwise it stays unresolved, with the reason:
+
+- `no place`: the text names no flat, house or building (a town alone, a road without a number);
+- `no candidate`: no address record shares a blocking key with it (an address no office registered);
+- `uncertain`: its best match is below the link threshold;
+- `ambiguous`: it matches two or more address entities.
+
+References are resolved once per distinct canonical text, however many records write it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+from sqlalchemy.orm import Session
+
+from hub.domain import Kind
+from hub.errors import NotFoundError
+from hub.normalize.fields import flatten
+from hub.resolve.blocking import block
+from hub.resolve.columns import Column
+from hub.resolve.compare import compare_all
+from hub.resolve.engine import bits, kept_apart, model_vetoed
+from hub.resolve.loading import latest_run, load_records
+from hub.resolve.model import Parameters, pair_weights
+from hub.resolve.settings import MatchSettings
+
+__all__ = ["REASONS", "ReferenceResolution", "reference_fields", "resolve_references"]
+
+REASONS = {
+    "no place": "names no flat, house or building",
+    "no candidate": "no address record shares a key with it",
+    "uncertain": "its best match is below the link threshold",
+    "ambiguous": "it matches two or more address entities",
+    "no address run": "addresses have not been resolved yet",
+}
+_ORIGIN = "__origin"
+
+
+@dataclass(slots=True)
+class ReferenceResolution:
+    """Each referenced canonical text's address entity, or why it has none."""
+
+    entity: dict[str, str] = field(default_factory=dict)
+    unresolved: dict[str, str] = field(default_factory=dict)  # canonical text → reason (a REASONS key)
+    # an unresolved text's compatible entities (no hard rule against them), for other evidence to choose
+    candidates: dict[str, set[str]] = field(default_factory=dict)
+
+
+def reference_fields(address: Mapping[str, Any]) -> bytes:
+    """The match fields of a parsed address written in another record, as resolution reads them (JSON)."""
+    return orjson.dumps({k: v for k, v in flatten(Kind.ADDRESS, address).items() if v is not None})
+
+
+def resolve_references(session: Session, references: Mapping[str, bytes]) -> ReferenceResolution:
+    """Resolve each reference: canonical text → its match fields (`reference_fields`)."""
+    out = ReferenceResolution()
+    if not references:
+        return out
+    try:
+        run = latest_run(session, Kind.ADDRESS)
+    except NotFoundError:
+        out.unresolved = dict.fromkeys(references, "no address run")
+        return out
+    settings = MatchSettings.from_json(run.settings["match"])
+    parameters = Parameters.from_json(run.settings["parameters"])
+    texts = list(references)
+    rows = [references[text] for text in texts]
+    placed = [b'"dwelling"' in row or b'"building_key"' in row for row in rows]
+    loaded = load_records(session, Kind.ADDRESS, settings, extra=rows)
+    n = len(loaded.record_ids)
+    table = loaded.table
+    origin = np.zeros(len(table), dtype=np.int64)
+    origin[n:] = 1
+    table.columns[_ORIGIN] = Column(origin, ["record", "reference"])
+    left, right, _ = block(table, settings.blocking, across=_ORIGIN)
+    # every pair is one record and one reference; put the record first
+    left, right = np.minimum(left, right), np.maximum(left, right)
+    levels = compare_all(table, settings.comparisons, left, right)
+    weights, _ = pair_weights(table, settings, parameters, left, levels)
+    entity = loaded.entity_codes[left]
+    reference = right - n
+    # A hard rule against one record of an entity is against the entity (a hamlet the reference names
+    # differs from the one a plate of that house gives), as in clustering.
+    apart = kept_apart(table, settings, left, right)
+    pair_key = reference * (len(loaded.entity_names) + 1) + entity
+    apart |= np.isin(pair_key, pair_key[apart])
+    compatible = ~apart & ~model_vetoed(table, settings, left, right, levels) & (entity >= 0)
+    possible = compatible & (weights >= bits(settings.review_at))
+    compared = np.zeros(len(texts), dtype=bool)
+    compared[reference] = True
+    # A reference names one of the places the records know, or a place none of them knows. It is the
+    # one entity it matches at the link threshold; failing that, the one entity it could be at all
+    # (at the review threshold), since no other known place is left for it; where it could be two, it
+    # is neither.
+    sure = weights[possible] >= bits(settings.link_at)
+    names = loaded.entity_names
+    per_reference = np.zeros(len(texts), dtype=np.int64)
+    for mask in (sure, np.ones(sure.size, dtype=bool)):
+        pairs = _distinct_pairs(reference[possible][mask], entity[possible][mask])
+        counts = np.bincount(pairs[:, 0], minlength=len(texts))
+        for ref, code in pairs.tolist():
+            if counts[ref] == 1 and texts[ref] not in out.entity and per_reference[ref] <= 1:
+                out.entity[texts[ref]] = names[code]
+        per_reference = np.maximum(per_reference, counts)
+    for ref, code in _distinct_pairs(reference[compatible], entity[compatible]).tolist():
+        if texts[ref] not in out.entity:
+            out.candidates.setdefault(texts[ref], set()).add(names[code])
+    for ref, text in enumerate(texts):
+        if text in out.entity:
+            continue
+        if per_reference[ref] > 1:
+            out.unresolved[text] = "ambiguous"
+        elif compared[ref]:
+            out.unresolved[text] = "uncertain"
+        else:
+            out.unresolved[text] = "no candidate" if placed[ref] else "no place"
+    return out
+
+
+def _distinct_pairs(references: NDArray[np.int64], entities: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The distinct (reference, entity) rows."""
+    return np.unique(np.stack([references, entities], axis=1).reshape(-1, 2), axis=0)

@@ -109,8 +109,15 @@ def child(directory: Path, url: str) -> None:
     from hub.config import get_settings
     from hub.domain import Kind
     from hub.resolve.batch import resolve_kinds
-    from hub.resolve.evaluate import pairwise
-    from hub.resolve.truth import current_clusters, read_truth
+    from hub.resolve.evaluate import link_scores, pairwise
+    from hub.resolve.links import link_entities
+    from hub.resolve.truth import (
+        current_clusters,
+        current_links,
+        read_relations,
+        read_truth,
+        true_ids_of_entities,
+    )
     from hub.store.database import make_engine
 
     engine = make_engine(url)
@@ -121,13 +128,19 @@ def child(directory: Path, url: str) -> None:
             engine, [Kind.ADDRESS, Kind.LEGAL_ENTITY, Kind.PERSON], workers=get_settings().resolve_workers
         )
     )
+    kinds_wall = time.perf_counter() - started
+    with Session(engine) as session:  # as `hub resolve` does after the kinds
+        linked = link_entities(session)
+        session.commit()
     wall = time.perf_counter() - started
     peak_mb = memory.stop()
     truth = read_truth(directory / "truth.csv")  # after: the truth's 3M keys are not resolution's memory
     out = []
+    clusters: dict[tuple[str, str, str], str] = {}
     for summary in summaries:
         with Session(engine) as session:
             predicted = current_clusters(session, summary.kind)
+        clusters.update(predicted)
         scores = pairwise(predicted, {k: v for k, v in truth.items() if k[1] == summary.kind.value})
         out.append(
             {
@@ -141,7 +154,29 @@ def child(directory: Path, url: str) -> None:
                 "f1": scores.f1,
             }
         )
-    print(json.dumps({"kinds": out, "wall": wall, "peak_mb": peak_mb, "one": one_at_a_time(engine)}))
+    with Session(engine) as session:
+        link_f1 = link_scores(
+            current_links(session),
+            true_ids_of_entities(clusters, truth),
+            read_relations(directory / "relations.csv"),
+        )
+    links = {
+        "seconds": wall - kinds_wall,
+        "unresolved": linked.unresolved,
+        "scores": {r: [v.precision, v.recall, v.f1] for r, v in link_f1.items()},
+    }
+    print(
+        json.dumps(
+            {
+                "kinds": out,
+                "kinds_wall": kinds_wall,
+                "wall": wall,
+                "links": links,
+                "peak_mb": peak_mb,
+                "one": one_at_a_time(engine),
+            }
+        )
+    )
 
 
 def one_at_a_time(engine: Engine, sample: int = 1000) -> dict[str, float]:
@@ -226,8 +261,14 @@ def main() -> None:
                     line += "".join(f"{k['stages'].get(s, 0):>9.1f}" for s in STAGES)
                     line += f"{k['seconds']:>9.1f}{k['precision']:>8.4f}{k['recall']:>8.4f}{k['f1']:>8.4f}"
                     print(line, flush=True)
+                links = r["links"]
+                for relation, (p, rc, f1) in links["scores"].items():
+                    print(
+                        f"{name:<11}{persons:>9} link {relation:<25}{p:>8.4f}{rc:>8.4f}{f1:>8.4f}", flush=True
+                    )
                 print(
-                    f"{name:<11}{persons:>9} every kind: {r['wall']:.1f} s wall clock, peak memory"
+                    f"{name:<11}{persons:>9} every kind: {r['kinds_wall']:.1f} s, then the links"
+                    f" {links['seconds']:.1f} s: {r['wall']:.1f} s wall clock, peak memory"
                     f" {r['peak_mb']:,.0f} MB (all processes together)",
                     flush=True,
                 )

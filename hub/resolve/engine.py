@@ -148,15 +148,29 @@ def model_vetoed(
             if not level.unique_in:
                 continue
             rows = np.flatnonzero(levels[:, k] == index)
+            if not rows.size:
+                continue
             within = table.column(level.unique_within or level.field or comparison.field).codes
+            a, b = left[rows], right[rows]
+            # Counted among the records sharing the pair's value; where the pair shares a narrowing field
+            # too (the same grid), among those sharing that as well.
+            scopes = [(within, np.ones(rows.size, dtype=bool))]
+            for narrowing in level.unique_narrowed_by:
+                codes = table.column(narrowing).codes
+                shared = (codes[a] == codes[b]) & (codes[a] >= 0)
+                width = int(codes.max(initial=-1)) + 1
+                narrowed = np.where((within >= 0) & (codes >= 0), within * width + codes, -1)
+                scopes[0] = (within, scopes[0][1] & ~shared)
+                scopes.append((narrowed, shared))
             for completion in level.unique_in:
-                if not rows.size:
-                    break
                 stated = table.column(completion).codes
-                part_left_out = (stated[left[rows]] < 0) | (stated[right[rows]] < 0)
-                group = within[left[rows]]
-                ambiguous = _ambiguous_values(within, stated)
-                out[rows] |= part_left_out & (group >= 0) & ambiguous[np.maximum(group, 0)]
+                part_left_out = (stated[a] < 0) | (stated[b] < 0)
+                for scope, applies in scopes:
+                    group = scope[a]
+                    ambiguous = _ambiguous_values(scope, stated)
+                    hit = applies & part_left_out & (group >= 0)
+                    hit[hit] = ambiguous[group[hit]]
+                    out[rows] |= hit
     return out
 
 

@@ -128,7 +128,16 @@ ADDRESS = MatchSettings(
                 Level("same building", "exact", field="building_key"),
                 # a village house with its group left out, or the group by number on one side and by
                 # name on the other: weighed by how many records share the village and number
-                Level("same village house, group left out", "exact", field="village_house", tf=True),
+                # ... and where the village's records give that number in two groups, it could be
+                # either house, unless the two records share a grid (a grid is a group's households)
+                Level(
+                    "same village house, group left out",
+                    "exact",
+                    field="village_house",
+                    tf=True,
+                    unique_in=("group", "hamlet"),
+                    unique_narrowed_by=("grid",),
+                ),
                 Level("different", "else"),
             ),
         ),

@@ -4,14 +4,17 @@ A person's `address` or a company's `business_address` is a reference to a place
 record's office writes it ("虞湾村9号", "泉辛16-1-702"). It is resolved as an address record would be:
 its match fields are blocked, compared and weighed against the current address records with the
 settings and trained weights of the latest address run, under the same hard rules (a different
-building, unit or group keeps it from a flat) and the same ambiguity rule (a flat written without its
-unit, where the building has that room in two units, names none of them). It resolves to the one
-address entity it matches at the link threshold; otherwise it stays unresolved, with the reason:
+building, unit or group, of any record of an entity, keeps the reference from it). It resolves to the
+one address entity it matches at the link threshold; failing that, to the one entity it could be at
+all (the review threshold); where the model may not decide (a flat without its unit in a building that
+has the room in two units; a village house without its group where two groups have that number), to
+the one candidate the same person's or company's other references resolve to (`hub.resolve.links`).
+Otherwise it stays unresolved, with the reason:
 
 - `no place`: the text names no flat, house or building (a town alone, a road without a number);
 - `no candidate`: no address record shares a blocking key with it (an address no office registered);
-- `uncertain`: its best match is below the link threshold;
-- `ambiguous`: it matches two or more address entities.
+- `uncertain`: no entity reaches the review threshold;
+- `ambiguous`: it could be two or more address entities.
 
 References are resolved once per distinct canonical text, however many records write it.
 """
@@ -43,8 +46,8 @@ __all__ = ["REASONS", "ReferenceResolution", "reference_fields", "resolve_refere
 REASONS = {
     "no place": "names no flat, house or building",
     "no candidate": "no address record shares a key with it",
-    "uncertain": "its best match is below the link threshold",
-    "ambiguous": "it matches two or more address entities",
+    "uncertain": "no address entity reaches the review threshold",
+    "ambiguous": "it could be two or more address entities",
     "no address run": "addresses have not been resolved yet",
 }
 _ORIGIN = "__origin"
@@ -56,7 +59,8 @@ class ReferenceResolution:
 
     entity: dict[str, str] = field(default_factory=dict)
     unresolved: dict[str, str] = field(default_factory=dict)  # canonical text → reason (a REASONS key)
-    # an unresolved text's compatible entities (no hard rule against them), for other evidence to choose
+    # an unresolved text's candidate entities (no hard rule against them, weighed at the review threshold
+    # or above, though perhaps ambiguous), for other evidence to choose from
     candidates: dict[str, set[str]] = field(default_factory=dict)
 
 
@@ -98,8 +102,8 @@ def resolve_references(session: Session, references: Mapping[str, bytes]) -> Ref
     apart = kept_apart(table, settings, left, right)
     pair_key = reference * (len(loaded.entity_names) + 1) + entity
     apart |= np.isin(pair_key, pair_key[apart])
-    compatible = ~apart & ~model_vetoed(table, settings, left, right, levels) & (entity >= 0)
-    possible = compatible & (weights >= bits(settings.review_at))
+    compatible = ~apart & (entity >= 0) & (weights >= bits(settings.review_at))
+    possible = compatible & ~model_vetoed(table, settings, left, right, levels)
     compared = np.zeros(len(texts), dtype=bool)
     compared[reference] = True
     # A reference names one of the places the records know, or a place none of them knows. It is the
@@ -122,7 +126,7 @@ def resolve_references(session: Session, references: Mapping[str, bytes]) -> Ref
     for ref, text in enumerate(texts):
         if text in out.entity:
             continue
-        if per_reference[ref] > 1:
+        if per_reference[ref] > 1 or text in out.candidates:
             out.unresolved[text] = "ambiguous"
         elif compared[ref]:
             out.unresolved[text] = "uncertain"

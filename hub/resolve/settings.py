@@ -64,6 +64,9 @@ class Level:
     records sharing the value of `unique_within` (default: the level's field) state two or more values
     of it (the room is written with unit 1 and with unit 2), the agreement cannot say which is meant,
     and the model never joins the pair (a steward may); where they state one, it counts.
+    `unique_narrowed_by`: fields that, where the two records of the pair share a value, narrow the
+    records counted to those sharing it too (a village's houses No. 9 in one grid, not the whole
+    village's).
     """
 
     label: str
@@ -73,6 +76,7 @@ class Level:
     tf: bool = False
     unique_in: tuple[str, ...] = ()
     unique_within: str | None = None
+    unique_narrowed_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +204,7 @@ class MatchSettings:
             out |= comparison.fields()
             for level in comparison.levels:
                 out.update(level.unique_in)
+                out.update(level.unique_narrowed_by)
                 if level.unique_within:
                     out.add(level.unique_within)
         for rule in self.blocking:
@@ -228,7 +233,13 @@ class MatchSettings:
                     name=c["name"],
                     field=c["field"],
                     levels=tuple(
-                        Level(**{**level, "unique_in": tuple(level.get("unique_in", ()))})
+                        Level(
+                            **{
+                                **level,
+                                "unique_in": tuple(level.get("unique_in", ())),
+                                "unique_narrowed_by": tuple(level.get("unique_narrowed_by", ())),
+                            }
+                        )
                         for level in c["levels"]
                     ),
                 )

@@ -147,6 +147,8 @@ def village(engine: Engine) -> None:
     write them."""
     for source, records in village_houses().items():
         load(engine, source, Kind.ADDRESS, records)
+    for source in ("doorplate_platform", "grid_collection"):
+        load(engine, source, Kind.ADDRESS, neighbours(300))  # flats both offices write alike
     registry, visits = [], []
     for n, name in enumerate(VILLAGES):
         first17 = f"3205811975{n % 12 + 1:02d}{n % 28 + 1:02d}{n:02d}1"
@@ -155,10 +157,10 @@ def village(engine: Engine) -> None:
         registry.append({"key": f"h{n}", **person, "registered_address": f"常熟市古里镇{name}村陆家宅3号"})
         visits += [
             # lives where registered, written without the group: the registration says which house 3
-            {"key": f"g{n}", **person, "address": f"{name}村3号"},
+            {"key": f"g{n}", **person, "address": f"古里镇{name}村3号"},
             # house 5 written without its group: there is one house 5
             {"key": f"k{n}", "name": f"顾文{chr(0x5CF0 + n)}", "address": f"古里镇{name}村五号"},
-            # house 3 without its group and nothing else to go on: either of two houses
+            # the same text, and nothing else to go on: either of two houses
             {"key": f"u{n}", "name": f"钱明{chr(0x5CF0 + n)}", "address": f"古里镇{name}村3号"},
             # a house no office registered
             {"key": f"x{n}", "name": f"陆平{chr(0x5CF0 + n)}", "address": f"古里镇{name}村3组77号"},

@@ -22,7 +22,7 @@ one is added, a standing one keeps its id and gains any new evidence.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from hub.domain import Kind, LinkRelation
 from hub.resolve.references import reference_fields, resolve_references
 from hub.store.bulk import BulkWriter
 from hub.store.models import utcnow
-from hub.store.sql import json_object
+from hub.store.sql import driver_cursor, is_sqlite, json_object, json_path, json_true
 
 __all__ = ["LinkSummary", "link_entities"]
 
@@ -58,15 +58,68 @@ class LinkSummary:
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # per relation, per reason (addresses)
 
 
-def _current(session: Session, kind: Kind) -> Iterable[tuple[int, str, dict[str, Any]]]:
-    rows = session.connection().exec_driver_sql(
-        "SELECT r.id, m.entity_id, v.features FROM source_record r"
-        " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
-        " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
-        f" WHERE r.kind = '{kind}'"
-    )
-    for record_id, entity_id, features in rows:
-        yield record_id, entity_id, json_object(features)
+_PERSON_FIELDS = (
+    "id_number", "id_number_valid", "id_number_borrowed", "name_key",
+    "employer_uscc", "employer_uscc_valid", "employer_name_core",
+)  # fmt: skip
+_COMPANY_FIELDS = (
+    "uscc", "uscc_valid", "name_core", "is_branch", "legal_representative_name",
+    "legal_representative_name_key", "legal_representative_id_number",
+    "legal_representative_id_number_valid",
+)  # fmt: skip
+_FLAGS = frozenset(
+    name for name in (*_PERSON_FIELDS, *_COMPANY_FIELDS) if name.endswith(("_valid", "_borrowed"))
+)
+_FLAGS |= {"is_branch"}
+
+
+def _current(
+    session: Session, kind: Kind, fields: tuple[str, ...], places: _Places
+) -> Iterator[tuple[int, str, dict[str, Any], list[str | None]]]:
+    """Each current record of `kind`: its id, entity, the named features (read in the database, not as
+    whole JSON), and the canonical text of each address field in `places` (None: not written)."""
+    connection = session.connection()
+    columns = [json_path(connection, "v.features", name) for name in fields]
+    columns += [json_path(connection, "v.features", name, "canonical") for name, _ in places]
+    count = len(fields)
+    flags = [name in _FLAGS for name in fields]
+    with driver_cursor(connection, stream=f"hub_links_{kind.value}") as cursor:
+        cursor.execute(
+            f"SELECT r.id, m.entity_id, {', '.join(columns)} FROM source_record r"
+            " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+            " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
+            f" WHERE r.kind = '{kind.value}'"
+        )
+        while batch := cursor.fetchmany(10_000):
+            for row in batch:
+                values = row[2 : 2 + count]
+                features = {
+                    name: json_true(value) if flag else value
+                    for name, flag, value in zip(fields, flags, values, strict=True)
+                }
+                yield row[0], row[1], features, list(row[2 + count :])
+
+
+def _references(session: Session, kind: Kind, places: _Places, into: dict[str, bytes]) -> None:
+    """Add the match fields of each distinct address text the records of `kind` write in `places`."""
+    connection = session.connection()
+    for name, _ in places:
+        text = json_path(connection, "v.features", name, "canonical")
+        whole = (
+            f"json_extract(v.features, '$.{name}')" if is_sqlite(connection) else f"v.features -> '{name}'"
+        )
+        source = (
+            "FROM source_record r JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+            f" WHERE r.kind = '{kind}' AND {text} <> ''"
+        )
+        query = (
+            f"SELECT {text}, {whole} {source} GROUP BY {text}"  # SQLite: any one row of each text
+            if is_sqlite(connection)
+            else f"SELECT DISTINCT ON ({text}) {text}, {whole} {source}"
+        )
+        for canonical, address in connection.exec_driver_sql(query):
+            if canonical not in into:
+                into[canonical] = reference_fields(json_object(address))
 
 
 def _unique(values: set[str] | None) -> str | None:
@@ -78,27 +131,22 @@ def link_entities(session: Session) -> LinkSummary:
     asserted: dict[tuple[str, str, str], set[int]] = defaultdict(set)
     unresolved: dict[str, int] = defaultdict(int)
     reasons: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    references: dict[str, bytes] = {}  # canonical text → match fields
     mentions: list[tuple[int, str, LinkRelation, str]] = []  # record, subject, relation, canonical text
 
-    def mention(record: int, subject: str, f: dict[str, Any], fields: _Places) -> None:
-        for name, relation in fields:
-            address = f.get(name)
-            if not isinstance(address, Mapping):
+    def mention(record: int, subject: str, texts: list[str | None], places: _Places) -> None:
+        for text, (_name, relation) in zip(texts, places, strict=True):
+            if text is None:
                 continue
-            text = address.get("canonical")
             if not text:
                 unresolved[relation.value] += 1
                 reasons[relation.value]["no place"] += 1
                 continue
-            if text not in references:
-                references[text] = reference_fields(address)
             mentions.append((record, subject, relation, text))
 
-    companies = list(_current(session, Kind.LEGAL_ENTITY))
+    companies = list(_current(session, Kind.LEGAL_ENTITY, _COMPANY_FIELDS, _COMPANY_PLACES))
     by_uscc: dict[str, set[str]] = defaultdict(set)
     by_core: dict[str, set[str]] = defaultdict(set)
-    for _record, entity, f in companies:
+    for _record, entity, f, _texts in companies:
         if f.get("uscc") and f.get("uscc_valid"):
             by_uscc[f["uscc"]].add(entity)
         if f.get("name_core") and not f.get("is_branch"):
@@ -107,25 +155,29 @@ def link_entities(session: Session) -> LinkSummary:
     by_id: dict[str, set[str]] = defaultdict(set)
     by_name: dict[str, set[str]] = defaultdict(set)
     employs: dict[str, set[str]] = defaultdict(set)  # company entity → person entities
-    for record, person, f in _current(session, Kind.PERSON):
-        if f.get("id_number") and f.get("id_number_valid") and not f.get("id_number_borrowed"):
+    employed_by, representative_of = LinkRelation.EMPLOYED_BY.value, LinkRelation.LEGAL_REPRESENTATIVE.value
+    for record, person, f, texts in _current(session, Kind.PERSON, _PERSON_FIELDS, _PERSON_PLACES):
+        if f["id_number"] and f["id_number_valid"] and not f["id_number_borrowed"]:
             by_id[f["id_number"]].add(person)
-        if f.get("name_key"):
+        if f["name_key"]:
             by_name[f["name_key"]].add(person)
-        mention(record, person, f, _PERSON_PLACES)
+        mention(record, person, texts, _PERSON_PLACES)
         employer = None
-        if f.get("employer_uscc") and f.get("employer_uscc_valid"):
+        if f["employer_uscc"] and f["employer_uscc_valid"]:
             employer = _unique(by_uscc.get(f["employer_uscc"]))
-        if employer is None and f.get("employer_name_core"):
+        if employer is None and f["employer_name_core"]:
             employer = _unique(by_core.get(f["employer_name_core"]))
         if employer is not None:
-            asserted[(LinkRelation.EMPLOYED_BY.value, person, employer)].add(record)
+            asserted[(employed_by, person, employer)].add(record)
             employs[employer].add(person)
-        elif f.get("employer_uscc") or f.get("employer_name_core"):
-            unresolved[LinkRelation.EMPLOYED_BY.value] += 1
-    for record, company, f in companies:
-        mention(record, company, f, _COMPANY_PLACES)
+        elif f["employer_uscc"] or f["employer_name_core"]:
+            unresolved[employed_by] += 1
+    for record, company, _f, texts in companies:
+        mention(record, company, texts, _COMPANY_PLACES)
 
+    references: dict[str, bytes] = {}  # canonical text → match fields
+    _references(session, Kind.PERSON, _PERSON_PLACES, references)
+    _references(session, Kind.LEGAL_ENTITY, _COMPANY_PLACES, references)
     resolved = resolve_references(session, references)
     # Where a text could name several places, the one place the same person or company is placed at by
     # its other records is it ("虞湾村14号" on a grid visit of someone registered at 虞湾村张家埭14号).
@@ -147,7 +199,7 @@ def link_entities(session: Session) -> LinkSummary:
         else:
             premises[record].append(place)
 
-    for record, company, f in companies:
+    for record, company, f, _texts in companies:
         representative = None
         if f.get("legal_representative_id_number") and f.get("legal_representative_id_number_valid"):
             representative = _unique(by_id.get(f["legal_representative_id_number"]))
@@ -158,9 +210,9 @@ def link_entities(session: Session) -> LinkSummary:
                 nearby |= lives.get(place, set())
             representative = _unique(namesakes & nearby)
         if representative is not None:
-            asserted[(LinkRelation.LEGAL_REPRESENTATIVE.value, representative, company)].add(record)
+            asserted[(representative_of, representative, company)].add(record)
         elif f.get("legal_representative_name"):
-            unresolved[LinkRelation.LEGAL_REPRESENTATIVE.value] += 1
+            unresolved[representative_of] += 1
 
     return _store(
         session,

@@ -20,6 +20,8 @@ __all__ = [
     "driver_cursor",
     "is_sqlite",
     "json_object",
+    "json_path",
+    "json_true",
     "json_value",
     "placeholder",
     "stored_time",
@@ -47,6 +49,19 @@ def json_object(value: Any) -> dict[str, Any]:
     """A JSON object column's value as a dict; {} when the column is null."""
     loaded = json_value(value)
     return loaded if isinstance(loaded, dict) else {}
+
+
+def json_path(connection: Connection, column: str, *path: str) -> str:
+    """SQL for the value at `path` inside a JSON column, as text (objects as JSON text; SQLite gives
+    booleans as 1 / 0, PostgreSQL as 'true' / 'false': see `json_true`)."""
+    if is_sqlite(connection):
+        return f"json_extract({column}, '$.{'.'.join(path)}')"
+    return f"({column} #>> '{{{','.join(path)}}}')"
+
+
+def json_true(value: Any) -> bool:
+    """Whether a value `json_path` read is JSON true."""
+    return value is True or value == 1 or value == "true"
 
 
 def stored_time(bind: Connection | Engine, moment: datetime) -> Any:

@@ -32,7 +32,7 @@ from hub.domain import Kind, LinkRelation
 from hub.resolve.references import reference_fields, resolve_references
 from hub.store.bulk import BulkWriter
 from hub.store.models import utcnow
-from hub.store.sql import driver_cursor, is_sqlite, json_object, json_path, json_true
+from hub.store.sql import driver_cursor, json_object, json_path, json_true
 
 __all__ = ["LinkSummary", "link_entities"]
 
@@ -74,14 +74,16 @@ _FLAGS |= {"is_branch"}
 
 
 def _current(
-    session: Session, kind: Kind, fields: tuple[str, ...], places: _Places
+    session: Session, kind: Kind, fields: tuple[str, ...], places: _Places, references: dict[str, bytes]
 ) -> Iterator[tuple[int, str, dict[str, Any], list[str | None]]]:
     """Each current record of `kind`: its id, entity, the named features (read in the database, not as
-    whole JSON), and the canonical text of each address field in `places` (None: not written)."""
+    whole JSON), and the canonical text of each address field in `places` (None: not written). The
+    match fields of each address text not yet in `references` are added to it."""
     connection = session.connection()
     columns = [json_path(connection, "v.features", name) for name in fields]
     columns += [json_path(connection, "v.features", name, "canonical") for name, _ in places]
-    count = len(fields)
+    columns += [json_path(connection, "v.features", name) for name, _ in places]
+    count, width = len(fields), len(places)
     flags = [name in _FLAGS for name in fields]
     with driver_cursor(connection, stream=f"hub_links_{kind.value}") as cursor:
         cursor.execute(
@@ -97,29 +99,11 @@ def _current(
                     name: json_true(value) if flag else value
                     for name, flag, value in zip(fields, flags, values, strict=True)
                 }
-                yield row[0], row[1], features, list(row[2 + count :])
-
-
-def _references(session: Session, kind: Kind, places: _Places, into: dict[str, bytes]) -> None:
-    """Add the match fields of each distinct address text the records of `kind` write in `places`."""
-    connection = session.connection()
-    for name, _ in places:
-        text = json_path(connection, "v.features", name, "canonical")
-        whole = (
-            f"json_extract(v.features, '$.{name}')" if is_sqlite(connection) else f"v.features -> '{name}'"
-        )
-        source = (
-            "FROM source_record r JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
-            f" WHERE r.kind = '{kind}' AND {text} <> ''"
-        )
-        query = (
-            f"SELECT {text}, {whole} {source} GROUP BY {text}"  # SQLite: any one row of each text
-            if is_sqlite(connection)
-            else f"SELECT DISTINCT ON ({text}) {text}, {whole} {source}"
-        )
-        for canonical, address in connection.exec_driver_sql(query):
-            if canonical not in into:
-                into[canonical] = reference_fields(json_object(address))
+                texts = list(row[2 + count : 2 + count + width])
+                for text, address in zip(texts, row[2 + count + width :], strict=True):
+                    if text and text not in references:
+                        references[text] = reference_fields(json_object(address))
+                yield row[0], row[1], features, texts
 
 
 def _unique(values: set[str] | None) -> str | None:
@@ -143,7 +127,8 @@ def link_entities(session: Session) -> LinkSummary:
                 continue
             mentions.append((record, subject, relation, text))
 
-    companies = list(_current(session, Kind.LEGAL_ENTITY, _COMPANY_FIELDS, _COMPANY_PLACES))
+    references: dict[str, bytes] = {}  # canonical text → match fields
+    companies = list(_current(session, Kind.LEGAL_ENTITY, _COMPANY_FIELDS, _COMPANY_PLACES, references))
     by_uscc: dict[str, set[str]] = defaultdict(set)
     by_core: dict[str, set[str]] = defaultdict(set)
     for _record, entity, f, _texts in companies:
@@ -156,7 +141,8 @@ def link_entities(session: Session) -> LinkSummary:
     by_name: dict[str, set[str]] = defaultdict(set)
     employs: dict[str, set[str]] = defaultdict(set)  # company entity → person entities
     employed_by, representative_of = LinkRelation.EMPLOYED_BY.value, LinkRelation.LEGAL_REPRESENTATIVE.value
-    for record, person, f, texts in _current(session, Kind.PERSON, _PERSON_FIELDS, _PERSON_PLACES):
+    persons = _current(session, Kind.PERSON, _PERSON_FIELDS, _PERSON_PLACES, references)
+    for record, person, f, texts in persons:
         if f["id_number"] and f["id_number_valid"] and not f["id_number_borrowed"]:
             by_id[f["id_number"]].add(person)
         if f["name_key"]:
@@ -175,9 +161,6 @@ def link_entities(session: Session) -> LinkSummary:
     for record, company, _f, texts in companies:
         mention(record, company, texts, _COMPANY_PLACES)
 
-    references: dict[str, bytes] = {}  # canonical text → match fields
-    _references(session, Kind.PERSON, _PERSON_PLACES, references)
-    _references(session, Kind.LEGAL_ENTITY, _COMPANY_PLACES, references)
     resolved = resolve_references(session, references)
     # Where a text could name several places, the one place the same person or company is placed at by
     # its other records is it ("虞湾村14号" on a grid visit of someone registered at 虞湾村张家埭14号).

@@ -66,7 +66,8 @@ class ReferenceResolution:
 
 def reference_fields(address: Mapping[str, Any]) -> bytes:
     """The match fields of a parsed address written in another record, as resolution reads them (JSON)."""
-    return orjson.dumps({k: v for k, v in flatten(Kind.ADDRESS, address).items() if v is not None})
+    fields = orjson.dumps({k: v for k, v in flatten(Kind.ADDRESS, address).items() if v is not None})
+    return bytes(memoryview(fields))  # a copy of its own size: orjson's bytes keep a 4 KiB buffer
 
 
 def resolve_references(session: Session, references: Mapping[str, bytes]) -> ReferenceResolution:

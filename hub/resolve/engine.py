@@ -177,9 +177,12 @@ def model_vetoed(
 def _ambiguous_values(within: IntArray, stated: IntArray) -> NDArray[np.bool_]:
     """For each value code of a field, whether its records state two or more values of another."""
     size = int(within.max(initial=-1)) + 1
+    if not size:
+        return np.zeros(0, dtype=bool)
     both = (within >= 0) & (stated >= 0)
-    pairs = np.unique(np.stack([within[both], stated[both]], axis=1), axis=0)
-    return np.bincount(pairs[:, 0], minlength=size)[:size] >= 2 if size else np.zeros(0, dtype=bool)
+    width = int(stated.max(initial=-1)) + 1
+    distinct = np.unique(within[both] * width + stated[both])  # (value, stated value) pairs, encoded
+    return np.bincount(distinct // max(width, 1), minlength=size)[:size] >= 2
 
 
 def resolve(

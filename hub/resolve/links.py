@@ -32,7 +32,7 @@ from hub.domain import Kind, LinkRelation
 from hub.resolve.references import reference_fields, resolve_references
 from hub.store.bulk import BulkWriter
 from hub.store.models import utcnow
-from hub.store.sql import driver_cursor, json_object, json_path, json_true
+from hub.store.sql import driver_cursor, json_paths, json_value
 
 __all__ = ["LinkSummary", "link_entities"]
 
@@ -67,43 +67,35 @@ _COMPANY_FIELDS = (
     "legal_representative_name_key", "legal_representative_id_number",
     "legal_representative_id_number_valid",
 )  # fmt: skip
-_FLAGS = frozenset(
-    name for name in (*_PERSON_FIELDS, *_COMPANY_FIELDS) if name.endswith(("_valid", "_borrowed"))
-)
-_FLAGS |= {"is_branch"}
 
 
 def _current(
     session: Session, kind: Kind, fields: tuple[str, ...], places: _Places, references: dict[str, bytes]
 ) -> Iterator[tuple[int, str, dict[str, Any], list[str | None]]]:
-    """Each current record of `kind`: its id, entity, the named features (read in the database, not as
-    whole JSON), and the canonical text of each address field in `places` (None: not written). The
-    match fields of each address text not yet in `references` are added to it."""
+    """Each current record of `kind`: its id, entity, the named features (read in the database, the
+    document parsed once, not handed over whole), and the canonical text of each address field in
+    `places` (None: not written). The match fields of each address text not yet in `references` are
+    added to it."""
     connection = session.connection()
-    columns = [json_path(connection, "v.features", name) for name in fields]
-    columns += [json_path(connection, "v.features", name, "canonical") for name, _ in places]
-    columns += [json_path(connection, "v.features", name) for name, _ in places]
-    count, width = len(fields), len(places)
-    flags = [name in _FLAGS for name in fields]
+    paths = [(name,) for name in fields] + [(name,) for name, _ in places]
+    count = len(fields)
     with driver_cursor(connection, stream=f"hub_links_{kind.value}") as cursor:
         cursor.execute(
-            f"SELECT r.id, m.entity_id, {', '.join(columns)} FROM source_record r"
+            f"SELECT r.id, m.entity_id, {json_paths(connection, 'v.features', paths)} FROM source_record r"
             " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
             " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
             f" WHERE r.kind = '{kind.value}'"
         )
         while batch := cursor.fetchmany(10_000):
-            for row in batch:
-                values = row[2 : 2 + count]
-                features = {
-                    name: json_true(value) if flag else value
-                    for name, flag, value in zip(fields, flags, values, strict=True)
-                }
-                texts = list(row[2 + count : 2 + count + width])
-                for text, address in zip(texts, row[2 + count + width :], strict=True):
+            for record, entity, found in batch:
+                values = json_value(found)
+                texts: list[str | None] = []
+                for address in values[count:]:
+                    text = address.get("canonical") if isinstance(address, dict) else None
+                    texts.append(text if text is not None or address is None else "")
                     if text and text not in references:
-                        references[text] = reference_fields(json_object(address))
-                yield row[0], row[1], features, texts
+                        references[text] = reference_fields(address)
+                yield record, entity, dict(zip(fields, values, strict=False)), texts
 
 
 def _unique(values: set[str] | None) -> str | None:

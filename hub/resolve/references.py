@@ -113,20 +113,22 @@ def resolve_references(session: Session, references: Mapping[str, bytes]) -> Ref
     # is neither.
     sure = weights[possible] >= bits(settings.link_at)
     names = loaded.entity_names
+    chosen = np.full(len(texts), -1, dtype=np.int64)  # each reference's entity code
     per_reference = np.zeros(len(texts), dtype=np.int64)
     for mask in (sure, np.ones(sure.size, dtype=bool)):
-        pairs = _distinct_pairs(reference[possible][mask], entity[possible][mask])
-        counts = np.bincount(pairs[:, 0], minlength=len(texts))
-        for ref, code in pairs.tolist():
-            if counts[ref] == 1 and texts[ref] not in out.entity and per_reference[ref] <= 1:
-                out.entity[texts[ref]] = names[code]
+        refs, codes = _distinct_pairs(reference[possible][mask], entity[possible][mask])
+        counts = np.bincount(refs, minlength=len(texts))
+        single = (counts[refs] == 1) & (chosen[refs] < 0) & (per_reference[refs] <= 1)
+        chosen[refs[single]] = codes[single]
         per_reference = np.maximum(per_reference, counts)
-    for ref, code in _distinct_pairs(reference[compatible], entity[compatible]).tolist():
-        if texts[ref] not in out.entity:
-            out.candidates.setdefault(texts[ref], set()).add(names[code])
-    for ref, text in enumerate(texts):
-        if text in out.entity:
-            continue
+    for ref in np.flatnonzero(chosen >= 0).tolist():
+        out.entity[texts[ref]] = names[int(chosen[ref])]
+    refs, codes = _distinct_pairs(reference[compatible], entity[compatible])
+    left_open = chosen[refs] < 0
+    for ref, code in zip(refs[left_open].tolist(), codes[left_open].tolist(), strict=True):
+        out.candidates.setdefault(texts[ref], set()).add(names[code])
+    for ref in np.flatnonzero(chosen < 0).tolist():
+        text = texts[ref]
         if per_reference[ref] > 1 or text in out.candidates:
             out.unresolved[text] = "ambiguous"
         elif compared[ref]:
@@ -136,6 +138,10 @@ def resolve_references(session: Session, references: Mapping[str, bytes]) -> Ref
     return out
 
 
-def _distinct_pairs(references: NDArray[np.int64], entities: NDArray[np.int64]) -> NDArray[np.int64]:
-    """The distinct (reference, entity) rows."""
-    return np.unique(np.stack([references, entities], axis=1).reshape(-1, 2), axis=0)
+def _distinct_pairs(
+    references: NDArray[np.int64], entities: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The distinct (reference, entity) pairs, as two arrays."""
+    width = int(entities.max(initial=-1)) + 1
+    distinct = np.unique(references * width + entities)
+    return distinct // max(width, 1), distinct % max(width, 1)

@@ -755,8 +755,10 @@ def _village_keys(parsed: ParsedAddress) -> dict[str, str | None]:
         and road is not None
         and road[-1] not in _ROAD_SUFFIX_CHARS
         and not road[0].isdigit()
+        and not _is_hamlet(road)
     ):
-        # "花亭9号": a village written without 村 (or a hamlet without its village)
+        # "花亭9号": a village written without 村 (a hamlet's name, 殷家浜14号, is a hamlet without its
+        # village: its house keeps the flat key it has)
         village, number = road, parsed.number
     elif (
         parsed.community is None

@@ -243,9 +243,17 @@ def test_a_village_house_keys_the_village_and_number_whatever_is_between(
 
 @pytest.mark.parametrize(
     "text",
-    ["杨山村北港组3号2室", "泉辛新村16幢", "金色家园3幢2单元301室", "海虞北路18号", "3组15号"],
+    [
+        "杨山村北港组3号2室",
+        "泉辛新村16幢",
+        "金色家园3幢2单元301室",
+        "海虞北路18号",
+        "3组15号",
+        "虞山街道殷家浜14号",
+    ],
 )
-def test_flats_estates_and_roads_are_no_village_houses(text: str) -> None:
+def test_flats_estates_roads_and_hamlets_are_no_village_houses(text: str) -> None:
+    # 殷家浜14号 is a hamlet's house with its village left out, not a village written without 村
     assert address_keys(parse_address(text))["key_village_house"] is None
 
 

@@ -60,6 +60,8 @@ class Resolution:
     review: NDArray[np.bool_]
     parameters: Parameters
     stats: dict[str, Any] = field(default_factory=dict)
+    # pairs the model may not join however they score (`model_vetoes`, an ambiguous part left out)
+    held: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def probabilities(self) -> NDArray[np.float64]:
@@ -263,8 +265,9 @@ def resolve(
         "seconds": timings,
     }
     return Resolution(
-        labels, left, right, levels, weights, parts, joined_by, merged, review, parameters, stats
-    )
+        labels, left, right, levels, weights, parts, joined_by, merged, review, parameters, stats,
+        held=vetoed_by_model,
+    )  # fmt: skip
 
 
 def _join_rule(name: str) -> BlockingRule:
@@ -283,11 +286,13 @@ def _stats_json(s: BlockStats) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """Why two records do or do not match: the prior, then each comparison's level and weight."""
+    """Why two records do or do not match: the prior, then each comparison's level and weight; `held`
+    when the model may not join them however they score (a steward decides)."""
 
     prior_weight: float
     steps: list[tuple[str, str, float]]  # comparison, level label, weight in bits
     weight: float
+    held: bool = False
 
     @property
     def probability(self) -> float:
@@ -302,6 +307,7 @@ def explain_pair(
     right = np.array([max(a, b)], dtype=np.int64)
     levels = compare_all(table, settings.comparisons, left, right)
     weight, parts = pair_weights(table, settings, parameters, left, levels)
+    held = bool(model_vetoed(table, settings, left, right, levels)[0])
     steps = settings.steps(levels[0], parts[0])
     prior_weight = math.log2(parameters.prior / (1 - parameters.prior))
-    return Explanation(prior_weight, steps, float(weight[0]))
+    return Explanation(prior_weight, steps, float(weight[0]), held)

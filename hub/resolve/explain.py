@@ -56,7 +56,12 @@ def explain_records(session: Session, record_a: int, record_b: int) -> RecordPai
     if scored is not None:  # scored with the run's weights: the stored explanation is the exact one
         steps = explanation_steps(run.settings, scored.explanation)
         prior = run.settings["parameters"]["prior"]
-        explanation = Explanation(math.log2(prior / (1 - prior)), steps, float(scored.explanation["weight"]))
+        explanation = Explanation(
+            math.log2(prior / (1 - prior)),
+            steps,
+            float(scored.explanation["weight"]),
+            bool(scored.explanation.get("held")),
+        )
     else:  # score it now; term frequencies need every record of the kind
         settings = MatchSettings.from_json(run.settings["match"])
         parameters = Parameters.from_json(run.settings["parameters"])
@@ -100,6 +105,12 @@ def format_waterfall(result: RecordPairExplanation, name_a: str, name_b: str) ->
         lines.append(f"  {name:<{width}}  {label:<{label_width}}  {weight:+8.2f}  → {running:+8.2f}  {bar}")
     lines.append("")
     lines.append(f"  match weight {e.weight:+.2f} bits, probability {e.probability:.4f}")
+    if e.held:
+        lines.append(
+            "  held for a steward: the model may not join this pair however it scores (a level it"
+            " never joins at, or a part left out that the records make ambiguous, such as a unit the"
+            " building has two of)"
+        )
     same = result.entity_a is not None and result.entity_a == result.entity_b
     lines.append(
         f"  entities: {result.entity_a} and {result.entity_b}" + (" (the same)" if same else " (different)")

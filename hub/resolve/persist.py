@@ -207,12 +207,16 @@ def _store_judgements(
     actor_types = np.where(result.joined_by[rows] == 2, ActorType.RULE.value, ActorType.MODEL.value).tolist()
     probabilities = result.probabilities[rows]
     dumps = orjson.dumps
+    held = result.held[rows].tolist() if result.held.size else [False] * rows.size
     explanations = [
-        dumps({"levels": levels, "weights": weights, "weight": weight}).decode()
-        for levels, weights, weight in zip(
+        dumps(
+            {"levels": levels, "weights": weights, "weight": weight, **({"held": True} if hold else {})}
+        ).decode()
+        for levels, weights, weight, hold in zip(
             result.levels[rows].tolist(),
             np.round(result.parts[rows], 3).tolist(),
             np.round(result.weights[rows], 3).tolist(),
+            held,
             strict=True,
         )
     ]

@@ -14,7 +14,7 @@ from villages import VILLAGES, village_houses
 from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus
 from hub.ingest import ingest_records
 from hub.normalize.identifiers import org_code_check_char, resident_id_check_char, uscc_check_char
-from hub.resolve.explain import explain_records
+from hub.resolve.explain import explain_records, format_waterfall
 from hub.resolve.kinds import SETTINGS
 from hub.resolve.loading import load_records
 from hub.resolve.service import resolve_kind
@@ -449,6 +449,13 @@ def test_a_flat_written_without_its_unit_waits_for_review_instead_of_guessing_th
         assert all(entity[f"g{n}-{unit}"] == entity[f"d{n}-{unit}"] for unit in (1, 2, 3))
         assert entity[f"g{n}"] not in flats  # no unit guessed
     assert (waiting or 0) >= len(estates)
+    with Session(engine) as session:  # and the steward is told why the model did not decide
+        pair = record_id(session, "grid_collection", "g0"), record_id(session, "doorplate_platform", "d0-2")
+        result = explain_records(session, *pair)
+        assert result.explanation.held
+        assert "held for a steward" in format_waterfall(result, "g0", "d0-2")
+        plain = explain_records(session, record_id(session, "grid_collection", "g0-2"), pair[1])
+        assert not plain.explanation.held
 
 
 def test_a_grid_visit_without_id_meets_the_household_registry_through_the_registered_address(

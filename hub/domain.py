@@ -11,6 +11,7 @@ import enum
 from hub.errors import InputError, UnknownKindError
 
 __all__ = [
+    "DERIVED_SOURCE",
     "ENTITY_PREFIX",
     "ActorType",
     "Decision",
@@ -80,6 +81,10 @@ class ReviewStatus(enum.StrEnum):
 
 
 ENTITY_PREFIX = {Kind.PERSON: "per", Kind.ADDRESS: "adr", Kind.LEGAL_ENTITY: "leg"}
+
+# The hub's own source: addresses written in person and company records that no office registered,
+# made address records so that the people who write them meet at one address entity.
+DERIVED_SOURCE = "hub"
 
 
 def new_entity_id(kind: Kind, millis: int, record_id: int) -> str:

@@ -81,6 +81,11 @@ def resolve(
     print(f"resolved in {outcome.seconds:.1f} s")
     links = outcome.links
     print(f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)")
+    if links.derived:
+        print(
+            f"{links.derived:,} addresses written in person or company records that no address record"
+            " is near became address records of the hub's own source (hub)"
+        )
     if links.unresolved:
         print("references that resolved to no single entity:")
         for relation, count in sorted(links.unresolved.items()):

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from hub.domain import Kind
+from hub.domain import DERIVED_SOURCE, Kind
 from hub.resolve.persist import RunSummary, store_kind
 from hub.resolve.service import compute_kind
 from hub.resolve.settings import MatchSettings
-from hub.store.models import RecordVersion, ResolutionRun, SourceRecord
+from hub.store.models import RecordVersion, ResolutionRun, Source, SourceRecord
 
 __all__ = ["PARALLEL_FROM", "pending_records", "resolve_kinds"]
 
@@ -111,7 +111,9 @@ def pending_records(session: Session, kind: Kind) -> list[int] | None:
     """The records of `kind` whose current version no run has seen yet, or None before the first run.
 
     A run saw what was stored when it started; a batch run sees everything, a real-time run the
-    records it was given and everything stored before it.
+    records it was given and everything stored before it. The hub's own address records, made by the
+    links of a run (`hub.resolve.links`), had nothing to meet when they were made: the next batch run
+    resolves them, not the next real-time one.
     """
     started = session.scalar(
         select(func.max(ResolutionRun.started_at)).where(
@@ -128,7 +130,12 @@ def pending_records(session: Session, kind: Kind) -> list[int] | None:
                 (RecordVersion.record_id == SourceRecord.id)
                 & (RecordVersion.version == SourceRecord.version),
             )
-            .where(SourceRecord.kind == kind, RecordVersion.received_at >= started)
+            .join(Source, Source.id == SourceRecord.source_id)
+            .where(
+                SourceRecord.kind == kind,
+                RecordVersion.received_at >= started,
+                Source.name != DERIVED_SOURCE,
+            )
             .order_by(SourceRecord.id)
         )
     )

@@ -320,12 +320,15 @@ def link_scores(
 ) -> dict[str, Scores]:
     """Per relation, how well the predicted links (relation, subject entity, object entity) match the
     true relations (relation, true id, true id), each entity read as the true thing most of its records
-    are. A link counts once however many records assert it; one whose entities have no true id is a
-    wrong claim. Only relations the truth knows are scored (a generated city has no true ids for
-    company premises, so `registered_at` and `operates_at` are left out there)."""
+    are. A link counts once however many records assert it; one whose subject has no true id is a
+    wrong claim. One whose object has none (an address only the hub's own source describes, such as a
+    migrant's home village, which the truth does not know) is not judged. Only relations the truth
+    knows are scored (a generated city has no true ids for company premises, so `registered_at` and
+    `operates_at` are left out there)."""
     claimed: dict[str, set[tuple[str | None, str | None]]] = defaultdict(set)
     for relation, subject, obj in predicted:
-        claimed[relation].add((true_id_of.get(subject), true_id_of.get(obj)))
+        if obj in true_id_of:
+            claimed[relation].add((true_id_of.get(subject), true_id_of[obj]))
     expected: dict[str, set[tuple[str | None, str | None]]] = defaultdict(set)
     for relation, subject, obj in truth:
         expected[relation].add((subject, obj))

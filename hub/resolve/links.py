@@ -13,7 +13,9 @@ After resolution, each person and legal-entity record's references become entity
 An address written in a person or company record resolves with the address model to the one address
 entity it matches (`hub.resolve.references`): blocked, compared and weighed like an address record,
 under the same hard rules. Nothing is guessed: a reference that matches no entity at the link
-threshold, or several, makes no link, and the summary counts why.
+threshold, or several, makes no link, and the summary counts why. One that no address record is near
+at all becomes an address record of the hub's own source, `hub` (shown as such in lineage), with an
+entity of its own, so that the people who write it meet at one address.
 
 Links are rebuilt from the current entities: a link no longer asserted is closed (`valid_to`), a new
 one is added, a standing one keeps its id and gains any new evidence.
@@ -26,13 +28,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.domain import Kind, LinkRelation
-from hub.resolve.references import reference_fields, resolve_references
+from hub.domain import DERIVED_SOURCE, Kind, LinkRelation
+from hub.ingest import ingest_records
+from hub.ingest.prepare import MAX_KEY_LENGTH
+from hub.resolve.references import ReferenceResolution, reference_fields, resolve_references
 from hub.store.bulk import BulkWriter
-from hub.store.models import utcnow
-from hub.store.sql import driver_cursor, json_paths, json_value
+from hub.store.models import Membership, RecordVersion, Source, SourceRecord, utcnow
+from hub.store.sql import driver_cursor, json_object, json_paths, json_value
 
 __all__ = ["LinkSummary", "link_entities"]
 
@@ -56,6 +62,7 @@ class LinkSummary:
     evidence: int
     unresolved: dict[str, int]  # per relation: references that resolved to no single entity
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # per relation, per reason (addresses)
+    derived: int = 0  # addresses no record was near, made records of the hub's own source in this run
 
 
 _PERSON_FIELDS = (
@@ -153,7 +160,11 @@ def link_entities(session: Session) -> LinkSummary:
     for record, company, _f, texts in companies:
         mention(record, company, texts, _COMPANY_PLACES)
 
-    resolved = resolve_references(session, references)
+    # Texts the hub's own address records were made for keep resolving to them; the rest go to the model.
+    made_for = _derived_texts(session)
+    resolved = resolve_references(session, {t: f for t, f in references.items() if t not in made_for})
+    resolved.entity.update(made_for)
+    derived = _derive_unregistered(session, resolved, references)
     # Where a text could name several places, the one place the same person or company is placed at by
     # its other records is it ("虞湾村14号" on a grid visit of someone registered at 虞湾村张家埭14号).
     known: dict[str, set[str]] = defaultdict(set)
@@ -194,7 +205,78 @@ def link_entities(session: Session) -> LinkSummary:
         asserted,
         dict(unresolved),
         {relation: dict(counts) for relation, counts in reasons.items()},
+        derived,
     )
+
+
+def _derived_texts(session: Session) -> dict[str, str]:
+    """Each text a record of the hub's own source was made for (its `written`), and that record's entity."""
+    current = (SourceRecord.id == RecordVersion.record_id) & (SourceRecord.version == RecordVersion.version)
+    rows = session.execute(
+        select(RecordVersion.payload, Membership.entity_id)
+        .join(SourceRecord, current)
+        .join(Source, Source.id == SourceRecord.source_id)
+        .join(Membership, (Membership.record_id == SourceRecord.id) & Membership.valid_to.is_(None))
+        .where(Source.name == DERIVED_SOURCE, SourceRecord.kind == Kind.ADDRESS)
+    )
+    out: dict[str, str] = {}
+    for payload, entity in rows:
+        for text in json_object(payload).get("written") or ():
+            out[text] = entity
+    return out
+
+
+def _derive_unregistered(
+    session: Session, resolved: ReferenceResolution, references: dict[str, bytes]
+) -> int:
+    """Make each referenced address that no address record is near (`no candidate`) a record of the
+    hub's own source, `hub`, so that the residents of an unregistered house (or the migrants from one
+    home village house) meet at one address entity. Texts of one dwelling (the same flat or house key,
+    and no two towns) are one record, the fullest text its address. Ingestion gives each record an
+    entity of its own; batch runs resolve it like any other address record from then on (a
+    departmental record of the same house, when one comes, joins it). Returns how many were made."""
+    places: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    for text, reason in resolved.unresolved.items():
+        if reason == "no candidate":
+            fields = orjson.loads(references[text])
+            places[(fields.get("dwelling") or text, fields.get("street"))].append(text)
+    by_dwelling: dict[str, list[tuple[str | None, list[str]]]] = defaultdict(list)
+    for (dwelling, street), texts in places.items():
+        by_dwelling[dwelling].append((street, texts))
+    records: dict[str, list[str]] = {}  # the record's text → the texts it stands for
+    for groups in by_dwelling.values():
+        towns = {street for street, _ in groups if street}
+        if len(towns) <= 1:  # one place, written with the town or without
+            groups = [(None, [text for _, texts in groups for text in texts])]
+        for _street, texts in groups:
+            fullest = max(texts, key=lambda t: (len(t), t))
+            if len(fullest) <= MAX_KEY_LENGTH:
+                records[fullest] = texts
+    if not records:
+        return 0
+    if session.scalar(select(Source.id).where(Source.name == DERIVED_SOURCE)) is None:
+        # the lowest trust: any office's value of an attribute wins over the hub's reading of a text
+        session.add(Source(name=DERIVED_SOURCE, trust={"*": -1}))
+        session.flush()
+    made = ({"key": text, "address": text, "written": sorted(records[text])} for text in records)
+    ingest_records(session, DERIVED_SOURCE, Kind.ADDRESS, made)
+    keys = list(records)
+    for start in range(0, len(keys), 500):
+        rows = session.execute(
+            select(SourceRecord.key, Membership.entity_id)
+            .join(Source, Source.id == SourceRecord.source_id)
+            .join(Membership, (Membership.record_id == SourceRecord.id) & Membership.valid_to.is_(None))
+            .where(
+                Source.name == DERIVED_SOURCE,
+                SourceRecord.kind == Kind.ADDRESS,
+                SourceRecord.key.in_(keys[start : start + 500]),
+            )
+        )
+        for key, entity in rows:
+            for text in records[key]:
+                resolved.entity[text] = entity
+                del resolved.unresolved[text]
+    return len(records)
 
 
 def _store(
@@ -202,6 +284,7 @@ def _store(
     asserted: dict[tuple[str, str, str], set[int]],
     unresolved: dict[str, int],
     reasons: dict[str, dict[str, int]],
+    derived: int,
 ) -> LinkSummary:
     connection = session.connection()
     bulk = BulkWriter(connection)
@@ -242,4 +325,4 @@ def _store(
         if (ids[key], record_id) not in known
     ]
     bulk.insert("link_evidence", ("link_id", "record_id"), evidence)
-    return LinkSummary(len(asserted), len(new_keys), len(gone), len(evidence), unresolved, reasons)
+    return LinkSummary(len(asserted), len(new_keys), len(gone), len(evidence), unresolved, reasons, derived)

@@ -137,9 +137,12 @@ def test_relinking_keeps_standing_links_and_closes_what_is_no_longer_asserted(en
         session.commit()
         assert summary.closed == 1
         zhou = entity(session, "household_registry", "h1")
-        assert not any(r == "lives_at" and s == zhou for r, s, _ in links(session))
         closed = session.scalars(select(Link).where(Link.valid_to.is_not(None))).one()
         assert (closed.relation, closed.subject_id) == (LinkRelation.LIVES_AT, zhou)
+        # no office has registered her new flat: it is an address of the hub's own
+        (new_home,) = [o for r, s, o in links(session) if r == "lives_at" and s == zhou]
+        assert new_home != closed.object_id
+        assert sources_of(session, new_home) == {"hub"}
 
 
 def village(engine: Engine) -> None:
@@ -187,6 +190,53 @@ def test_an_address_in_a_person_record_resolves_with_the_address_model(engine: E
             assert (person, house1_3) in lives  # "村3号" is the house 3 the person is registered at
             assert (entity(session, "grid_collection", f"k{n}"), house2_5) in lives
             assert not any(s == entity(session, "grid_collection", f"u{n}") for s, _ in lives)
-            assert not any(s == entity(session, "grid_collection", f"x{n}") for s, _ in lives)
-    assert summary.unresolved["lives_at"] == 2 * len(VILLAGES)
-    assert summary.reasons["lives_at"] == {"ambiguous": len(VILLAGES), "no candidate": len(VILLAGES)}
+            # house 77 no office registered: an address of the hub's own source
+            (unregistered,) = [o for s, o in lives if s == entity(session, "grid_collection", f"x{n}")]
+            assert sources_of(session, unregistered) == {"hub"}
+    assert summary.unresolved["lives_at"] == len(VILLAGES)
+    assert summary.reasons["lives_at"] == {"ambiguous": len(VILLAGES)}
+    assert summary.derived == len(VILLAGES)
+
+
+def sources_of(session: Session, entity_id: str) -> set[str]:
+    """The sources of an entity's current records."""
+    return set(
+        session.scalars(
+            select(Source.name)
+            .join(SourceRecord, SourceRecord.source_id == Source.id)
+            .join(Membership, Membership.record_id == SourceRecord.id)
+            .where(Membership.entity_id == entity_id, Membership.valid_to.is_(None))
+        )
+    )
+
+
+def test_residents_of_a_house_no_office_registered_meet_at_one_derived_address(engine: Engine) -> None:
+    # Two people, written by two offices, live at 新建路999号, which the doorplate platform does not know
+    # (its registered flats are 金色家园's): the hub makes it an address of its own, and both live there.
+    load(engine, "doorplate_platform", Kind.ADDRESS, neighbours(300))
+    load(engine, "grid_collection", Kind.ADDRESS, neighbours(300))
+    load(
+        engine,
+        "grid_collection",
+        Kind.PERSON,
+        [{"key": "g1", "name": "顾文华", "address": "虞山街道新建路999号"}],
+    )
+    load(
+        engine,
+        "rental_registry",
+        Kind.PERSON,
+        [{"key": "r1", "name": "钱明", "address": "江苏省常熟市虞山街道新建路999号"}],
+    )
+    with Session(engine) as session:
+        for kind in Kind:
+            resolve_kind(session, kind)
+        first = link_entities(session)
+        session.commit()
+        lives = {s: o for r, s, o in links(session) if r == "lives_at"}
+        gu, qian = entity(session, "grid_collection", "g1"), entity(session, "rental_registry", "r1")
+        assert lives[gu] == lives[qian]
+        assert sources_of(session, lives[gu]) == {"hub"}
+        assert first.derived == 1 and "lives_at" not in first.unresolved
+        again = link_entities(session)  # the hub's record now describes the house: nothing new to make
+        session.commit()
+        assert (again.derived, again.added, again.closed) == (0, 0, 0), again

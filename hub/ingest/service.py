@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from hub.config import DEFAULT_INGEST_BATCH, get_settings
-from hub.domain import ENTITY_PREFIX, Kind
+from hub.domain import DERIVED_SOURCE, ENTITY_PREFIX, Kind
 from hub.errors import InputError
 from hub.ingest.pipeline import prepared_batches
 from hub.ingest.prepare import UNSTORABLE_CHARACTERS, PreparedBatch, duplicate_reason, prepare_batch
@@ -344,6 +344,11 @@ def ingest_file(
     Large files (or any, with `parallel=True`) are read in a thread and normalized by `workers`
     other processes (default `HUB_INGEST_WORKERS`) while this one writes.
     """
+    if source == DERIVED_SOURCE:
+        raise InputError(
+            f"the source name {DERIVED_SOURCE!r} is the hub's own (addresses read in other records);"
+            " name the departmental system, e.g. public_security"
+        )
     if workers is None:
         workers = get_settings().ingest_workers
     batches = prepared_batches(path, encoding, kind, batch_size, parallel=parallel, workers=workers)

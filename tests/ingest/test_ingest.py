@@ -317,6 +317,14 @@ def test_bad_source_name_is_refused(engine: Engine) -> None:
         ingest_records(session, "Public Security", Kind.PERSON, [ALICE])
 
 
+def test_the_hubs_own_source_name_is_refused_for_a_file(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, "a.jsonl", jsonl({"key": "a1", "address": "虞山街道金色家园1幢101室"}))
+    with pytest.raises(InputError, match="'hub' is the hub's own"):
+        ingest_file(engine, path, "hub", Kind.ADDRESS, workers=0)
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(SourceRecord)) == 0
+
+
 def test_crash_mid_batch_leaves_the_last_committed_state(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

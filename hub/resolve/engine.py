@@ -169,22 +169,21 @@ def model_vetoed(
                 part_left_out = (stated[a] < 0) | (stated[b] < 0)
                 for scope, applies in scopes:
                     group = scope[a]
-                    ambiguous = _ambiguous_values(scope, stated)
                     hit = applies & part_left_out & (group >= 0)
-                    hit[hit] = ambiguous[group[hit]]
+                    hit[hit] = np.isin(group[hit], _ambiguous_values(scope, stated))
                     out[rows] |= hit
     return out
 
 
-def _ambiguous_values(within: IntArray, stated: IntArray) -> NDArray[np.bool_]:
-    """For each value code of a field, whether its records state two or more values of another."""
-    size = int(within.max(initial=-1)) + 1
-    if not size:
-        return np.zeros(0, dtype=bool)
+def _ambiguous_values(within: IntArray, stated: IntArray) -> IntArray:
+    """The values of `within` (codes, perhaps sparse) whose records state two or more values of `stated`."""
     both = (within >= 0) & (stated >= 0)
+    values, dense = np.unique(within[both], return_inverse=True)
     width = int(stated.max(initial=-1)) + 1
-    distinct = np.unique(within[both] * width + stated[both])  # (value, stated value) pairs, encoded
-    return np.bincount(distinct // max(width, 1), minlength=size)[:size] >= 2
+    distinct = np.unique(dense * width + stated[both])  # (value, stated value) pairs, encoded
+    counts = np.bincount(distinct // max(width, 1), minlength=values.size)
+    ambiguous: IntArray = values[counts >= 2]
+    return ambiguous
 
 
 def resolve(

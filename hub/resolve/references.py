@@ -91,6 +91,7 @@ def resolve_references(session: Session, references: Mapping[str, bytes]) -> Ref
     origin = np.zeros(len(table), dtype=np.int64)
     origin[n:] = 1
     table.columns[_ORIGIN] = Column(origin, ["record", "reference"])
+    _known_villages(table, n)
     left, right, _ = block(table, settings.blocking, across=_ORIGIN)
     # every pair is one record and one reference; put the record first
     left, right = np.minimum(left, right), np.maximum(left, right)
@@ -136,6 +137,23 @@ def resolve_references(session: Session, references: Mapping[str, bytes]) -> Ref
         else:
             out.unresolved[text] = "no candidate" if placed[ref] else "no place"
     return out
+
+
+def _known_villages(table: Any, first_reference: int) -> None:
+    """A reference to a village house written without 村 ("锦坝33号") names the village the address
+    records know by that name (锦坝村): its community is filled in, as a gazetteer of villages would."""
+    community, houses = table.column("community"), table.column("village_house")
+    codes = community.codes.copy()
+    rows = np.flatnonzero((codes[first_reference:] < 0) & (houses.codes[first_reference:] >= 0))
+    if not rows.size:
+        return
+    index = {value: code for code, value in enumerate(community.distinct)}
+    names = houses.distinct
+    for row, house in zip(rows + first_reference, houses.codes[rows + first_reference].tolist(), strict=True):
+        code = index.get(names[house].split("|", 1)[0] + "村")
+        if code is not None:
+            codes[row] = code
+    table.columns["community"] = community.with_codes(codes)
 
 
 def _distinct_pairs(

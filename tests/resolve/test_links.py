@@ -161,8 +161,8 @@ def village(engine: Engine) -> None:
         visits += [
             # lives where registered, written without the group: the registration says which house 3
             {"key": f"g{n}", **person, "address": f"古里镇{name}村3号"},
-            # house 5 written without its group: there is one house 5
-            {"key": f"k{n}", "name": f"顾文{chr(0x5CF0 + n)}", "address": f"古里镇{name}村五号"},
+            # house 5 written without its group, the village without 村: there is one house 5
+            {"key": f"k{n}", "name": f"顾文{chr(0x5CF0 + n)}", "address": f"古里镇{name}五号"},
             # the same text, and nothing else to go on: either of two houses
             {"key": f"u{n}", "name": f"钱明{chr(0x5CF0 + n)}", "address": f"古里镇{name}村3号"},
             # a house no office registered

@@ -36,6 +36,9 @@ def _person(f: Mapping[str, Any]) -> dict[str, Any]:
     reg_flat, reg_room, reg_building = place_keys(registered)
     birth = f.get("birth_date")
     own_id = None if f.get("id_number_borrowed") else f.get("id_number")  # see normalize.records
+    place = home_flat or reg_flat
+    # a village house with the group left out ("虞湾村9号") is no flat: the village and number
+    place_house = home.get("key_village_house") or registered.get("key_village_house")
     return {
         "id": own_id if f.get("id_number_valid") else None,
         "id_any": own_id,
@@ -55,16 +58,12 @@ def _person(f: Mapping[str, Any]) -> dict[str, Any]:
         # Where the record places the person: the residence, else the registered address. Offices
         # that write one address only (a grid visit: the residence; the household registry, often:
         # the registration) meet on it.
-        "place": home_flat or reg_flat,
+        "place": place,
         "place_room": home_room or reg_room,
         "place_building": home_building or reg_building,
         "place_core": home.get("key_flat_core") or registered.get("key_flat_core"),
-        # a village house with the group left out ("虞湾村9号") is no flat: the village and number
-        "place_house": home.get("key_village_house") or registered.get("key_village_house"),
-        "place_dwelling": home_flat
-        or reg_flat
-        or home.get("key_village_house")
-        or registered.get("key_village_house"),
+        "place_house": place_house,
+        "place_dwelling": place or place_house,
     }
 
 

@@ -102,7 +102,7 @@ def _current(
                     texts.append(text if text is not None or address is None else "")
                     if text and text not in references:
                         references[text] = reference_fields(address)
-                yield record, entity, dict(zip(fields, values, strict=False)), texts
+                yield record, entity, dict(zip(fields, values[:count], strict=True)), texts
 
 
 def _unique(values: set[str] | None) -> str | None:

@@ -54,7 +54,8 @@ def json_paths(connection: Connection, column: str, paths: Sequence[tuple[str, .
     """SQL for a JSON array of the values at `paths` inside a JSON column (null where absent): the
     document parsed once for all of them. Read it with `json_value`."""
     if is_sqlite(connection):
-        return f"json_extract({column}, {', '.join(repr('$.' + '.'.join(path)) for path in paths)})"
+        selectors = ", ".join("'$." + ".".join(path) + "'" for path in paths)
+        return f"json_extract({column}, {selectors})"
     values = ", ".join(f"{column} #> '{{{','.join(path)}}}'" for path in paths)
     return f"jsonb_build_array({values})"
 

@@ -185,6 +185,8 @@ ADDRESS = MatchSettings(
     ),
     link_at=0.95,
     review_at=0.5,
+    # 美庄村六组20号 is 孙家浜20号 where the village's records share codes between group 6 and 孙家浜
+    prepare=("village_groups",),
 )
 
 LEGAL_ENTITY = MatchSettings(

@@ -18,6 +18,7 @@ from hub.domain import ActorType, Decision, Kind
 from hub.errors import NotFoundError
 from hub.normalize.fields import flatten
 from hub.resolve.columns import Column, IntArray, JsonColumnsBuilder, RecordTable, string_column
+from hub.resolve.groups import name_groups
 from hub.resolve.model import Parameters
 from hub.resolve.settings import MatchSettings
 from hub.store.models import Judgement, ResolutionRun
@@ -66,6 +67,7 @@ def load_records(
 
     `extra`: match fields (JSON) of rows that are no stored records (address references), put in the
     table after the records, with ids -1, -2, ...; `record_ids` and `entity` cover the records only.
+    The settings' `prepare` steps run over the whole table, the extra rows included.
     """
     # The driver's own cursor, in batches: SQLAlchemy's per-row result objects cost more than the query.
     # Match fields come as the JSON's bytes, which Arrow parses into columns (`JsonColumnsBuilder`):
@@ -106,6 +108,8 @@ def load_records(
     # Arrow's allocator keeps the pages it freed for reuse: 400 MB after a million persons' load.
     del builder, entities
     pa.default_memory_pool().release_unused()
+    if "village_groups" in settings.prepare:
+        name_groups(loaded.table)
     return loaded
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from hub.errors import InputError
 
 __all__ = [
+    "PREPARATIONS",
     "TESTS",
     "BlockingRule",
     "Comparison",
@@ -48,6 +49,12 @@ TESTS = (
     "numeric",
     "else",
 )
+
+# Steps over the loaded records before they are compared, each named in a kind's settings:
+# `village_groups`: a village's groups by number take the hamlets' names the records teach
+# (`hub.resolve.groups`).
+PREPARATIONS = ("village_groups",)
+
 Test = Literal[
     "exact", "jaro_winkler", "jaro", "ratio", "levenshtein", "damerau", "prefix", "days", "numeric", "else"
 ]
@@ -147,6 +154,7 @@ class MatchSettings:
     `model_vetoes`: (comparison, level label) pairs at which the model never joins a pair, however the
     other comparisons add up (a different name outweighs a shared flat and phone: family members share
     those); such a pair can still be joined by a hard rule or a steward, and reaches review at most.
+    `prepare`: steps run over the loaded records before anything is compared (`PREPARATIONS`).
     """
 
     comparisons: tuple[Comparison, ...]
@@ -161,6 +169,7 @@ class MatchSettings:
     em_iterations: int = 50
     em_tolerance: float = 1e-5
     seed: int = 1
+    prepare: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -170,6 +179,9 @@ class MatchSettings:
             )
         if not self.comparisons:
             raise InputError("settings need at least one comparison")
+        unknown = [name for name in self.prepare if name not in PREPARATIONS]
+        if unknown:
+            raise InputError(f"prepare: unknown steps {unknown}; known: {sorted(PREPARATIONS)}")
         if not self.blocking:
             raise InputError("settings need at least one blocking rule")
         names = [c.name for c in self.comparisons]
@@ -253,13 +265,14 @@ class MatchSettings:
                 for c in data.get("constraints", ())
             )
             vetoes = tuple((name, label) for name, label in data.get("model_vetoes", ()))
-            structured = ("comparisons", "blocking", "constraints", "model_vetoes")
+            structured = ("comparisons", "blocking", "constraints", "model_vetoes", "prepare")
             scalars = {k: v for k, v in data.items() if k not in structured}
             return cls(
                 comparisons=comparisons,
                 blocking=blocking,
                 constraints=constraints,
                 model_vetoes=vetoes,
+                prepare=tuple(data.get("prepare", ())),
                 **scalars,
             )
         except (KeyError, TypeError) as exc:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, null, select, update
 from sqlalchemy.orm import Session
-from villages import VILLAGES, village_houses
+from villages import VILLAGES, numbered_groups, village_houses
 
 from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus
 from hub.ingest import ingest_records
@@ -618,6 +618,40 @@ def test_a_village_house_meets_itself_with_and_without_its_group(engine: Engine)
         houses = {entity[f"p{n}-1-3"], entity[f"p{n}-2-3"], entity[f"p{n}-2-5"]}
         assert len(houses) == 3  # the two groups' houses No. 3 stay two houses
     assert len(set(entity.values())) == 3 * len(villages)
+
+
+def judged(engine: Engine) -> dict[frozenset[str], Decision]:
+    """The model's judgements of the latest run, by the two record keys."""
+    with Session(engine) as session:
+        keys: dict[int, str] = {i: k for i, k in session.execute(select(SourceRecord.id, SourceRecord.key))}
+        rows = session.execute(select(Judgement.record_a_id, Judgement.record_b_id, Judgement.decision))
+        return {frozenset((keys[a], keys[b])): decision for a, b, decision in rows}
+
+
+def test_a_group_by_number_is_the_hamlet_its_records_share_a_grid_with(engine: Engine) -> None:
+    # See tests/resolve/villages.py: plates name the hamlets, grid workers number the groups under the
+    # same grids, so in 紫泉村 group 1 is 紫家宅 and group 2 泉家浜. A rental's "一组3号" (no grid) is
+    # then 紫家宅3号, put to a steward, and not the 泉家浜3号 it could otherwise be.
+    entity = resolved(engine, Kind.ADDRESS, numbered_groups())
+    judgements = judged(engine)
+    for n in range(len(VILLAGES)):
+        assert entity[f"v{n}-1-4"] == entity[f"p{n}-1-4"]
+        assert entity[f"v{n}-2-6"] == entity[f"p{n}-2-6"]
+        for group, other in ((1, 2), (2, 1)):
+            assert judgements.get(frozenset((f"q{n}-{group}", f"p{n}-{group}-3"))) == Decision.UNSURE
+            assert frozenset((f"q{n}-{group}", f"p{n}-{other}-3")) not in judgements
+
+
+def test_a_grid_two_hamlets_share_teaches_no_group_its_name(engine: Engine) -> None:
+    # The same records under one grid per village: nothing says which group is which hamlet, and a
+    # house No. 3 by number could be either.
+    entity = resolved(engine, Kind.ADDRESS, numbered_groups(shared_grid=True))
+    judgements = judged(engine)
+    for n in range(len(VILLAGES)):
+        for group in (1, 2):
+            for house in (f"p{n}-1-3", f"p{n}-2-3"):
+                assert frozenset((f"q{n}-{group}", house)) not in judgements
+                assert entity[f"q{n}-{group}"] != entity[house]
 
 
 def test_a_flat_without_its_unit_joins_the_one_unit_its_room_is_given(engine: Engine) -> None:

@@ -37,3 +37,44 @@ def village_houses() -> dict[str, list[dict[str, str]]]:
             {"key": f"w{n}-2-5", "address": f"古里镇{village}5号", "grid_code": g2},  # and 村 too
         ]
     return {"doorplate_platform": plates, "grid_collection": visits, "rental_registry": rentals}
+
+
+def numbered_groups(*, shared_grid: bool = False) -> dict[str, list[dict[str, str]]]:
+    """Villages whose plates name the hamlets (紫泉村's 紫家宅 is group 1, 泉家浜 group 2, each with
+    houses No. 3, 4 and 6) and whose grid workers number the groups, under the grid of each: the records that teach
+    which number is which name. Rentals write houses No. 3 by number without a grid: q{n}-{group}.
+    `shared_grid`: one grid for both hamlets, which teaches nothing. Flats of an estate that the
+    platform and the grid workers write alike (f{i}) are what the model learns its weights from."""
+    plates: list[dict[str, str]] = []
+    visits: list[dict[str, str]] = []
+    rentals: list[dict[str, str]] = []
+    for n, village in enumerate(VILLAGES):
+        for group, hamlet in ((1, f"{village[0]}家宅"), (2, f"{village[1]}家浜")):
+            grid = f"320581009{n:03d}00{1 if shared_grid else group}"
+            for house in (3, 4, 6):
+                plates.append(
+                    {
+                        "key": f"p{n}-{group}-{house}",
+                        "address": f"{TOWN}{village}村{hamlet}{house}号",
+                        "grid_code": grid,
+                        "doorplate_code": f"320581009{n:03d}{group:03d}{house:03d}",
+                    }
+                )
+            visits += [
+                {
+                    "key": f"v{n}-{group}-{house}",
+                    "address": f"古里镇{village}村{group}组{house}号",
+                    "grid_code": grid,
+                }
+                for house in (4, 6)
+            ]
+            number = "一二"[group - 1]
+            rentals += [
+                {"key": f"q{n}-{group}", "address": f"常熟市古里镇{village}村委会{number}组3号"},
+            ]
+    for i in range(300):
+        flat = {"key": f"f{i}", "address": f"常熟市虞山街道金色家园{1 + i // 20}幢{101 + i % 20}室"}
+        plates.append(flat)
+        visits.append(flat)
+        rentals.append(flat)
+    return {"doorplate_platform": plates, "grid_collection": visits, "rental_registry": rentals}

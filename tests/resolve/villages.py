@@ -41,10 +41,10 @@ def village_houses() -> dict[str, list[dict[str, str]]]:
 
 def numbered_groups(*, shared_grid: bool = False) -> dict[str, list[dict[str, str]]]:
     """Villages whose plates name the hamlets (紫泉村's 紫家宅 is group 1, 泉家浜 group 2, each with
-    houses No. 3, 4 and 6) and whose grid workers number the groups, under the grid of each: the records that teach
-    which number is which name. Rentals write houses No. 3 by number without a grid: q{n}-{group}.
-    `shared_grid`: one grid for both hamlets, which teaches nothing. Flats of an estate that the
-    platform and the grid workers write alike (f{i}) are what the model learns its weights from."""
+    houses No. 3, 4 and 6) and whose grid workers number the groups, under the grid of each: the
+    records that teach which number is which name. Rentals write houses No. 3 by number without a
+    grid: q{n}-{group}. `shared_grid`: one grid for both hamlets, which teaches nothing. Flats of an
+    estate that every office writes alike (f{i}) are what the model learns its weights from."""
     plates: list[dict[str, str]] = []
     visits: list[dict[str, str]] = []
     rentals: list[dict[str, str]] = []

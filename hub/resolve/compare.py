@@ -50,6 +50,8 @@ def _holds(
     if test == "prefix":
         codes = column.prefix_codes(int(level.threshold or 0))
         return (codes[left] == codes[right]) & (codes[left] >= 0)
+    if test == "one_unknown":
+        return _one_unknown(column.values, left, right)
     assert level.threshold is not None
     if test in ("days", "numeric"):
         numbers = column.days() if test == "days" else column.numbers()
@@ -65,6 +67,39 @@ def _holds(
         b = [str(v) for v in values[right[rows]]]
         scores = cpdist(a, b, scorer=scorer, dtype=np.float32 if higher_is_closer else np.int32, workers=1)
         out[rows] = scores >= level.threshold if higher_is_closer else scores <= level.threshold
+    return out
+
+
+_UNKNOWN = frozenset("?*？＊")
+
+
+def _one_unknown_pair(a: str, b: str) -> bool:
+    """Whether `a` and `b` are one text but for one character unknown, left out or doubled, the first
+    character kept: 王? and 王嘉, 王凯 and 王嘉凯, 王嘉嘉凯 and 王嘉凯."""
+    if a[:1] != b[:1] or a == b:
+        return False
+    if len(a) == len(b):
+        differ = [k for k in range(len(a)) if a[k] != b[k]]
+        return len(differ) == 1 and (a[differ[0]] in _UNKNOWN or b[differ[0]] in _UNKNOWN)
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    if len(long) != len(short) + 1 or len(short) < 2:
+        return False
+    k = next((k for k in range(len(short)) if short[k] != long[k]), len(short))
+    return short[k:] == long[k + 1 :]
+
+
+def _one_unknown(values: NDArray[Any], left: IntArray, right: IntArray) -> NDArray[np.bool_]:
+    """`one_unknown` for each pair, each distinct pair of values judged once."""
+    out = np.zeros(left.size, dtype=bool)
+    seen: dict[tuple[str, str], bool] = {}
+    for k, (a, b) in enumerate(zip(values[left].tolist(), values[right].tolist(), strict=True)):
+        if a is None or b is None or abs(len(a) - len(b)) > 1:
+            continue
+        key = (a, b)
+        hit = seen.get(key)
+        if hit is None:
+            hit = seen[key] = _one_unknown_pair(a, b)
+        out[k] = hit
     return out
 
 

@@ -60,6 +60,8 @@ PERSON = MatchSettings(
                 Level("same", "exact", tf=True),
                 Level("homophone", "exact", field="name_key", tf=True),
                 Level("sounds alike", "exact", field="name_sound_key"),
+                # 周? or 周磊, 王凯 or 王嘉凯: a character the clerk did not know, or left out
+                Level("one character unknown or left out", "one_unknown"),
                 Level("close", "jaro_winkler", 0.8),
                 Level("different", "else"),
             ),

@@ -36,7 +36,9 @@ Step = tuple[str, str, float]
 # What a level may test. `exact`: equal values; `jaro_winkler` / `jaro` / `ratio`: similarity at least
 # `threshold` (0–1); `levenshtein` / `damerau`: edit distance at most `threshold`; `prefix`: the first
 # `threshold` characters equal; `days`: dates (ISO) at most `threshold` days apart; `numeric`: numbers
-# at most `threshold` apart; `else`: always (the last level: "different").
+# at most `threshold` apart; `one_unknown`: the same text but for one character unknown (`?` or `*`
+# in its place), or one left out or doubled, the first kept (王? / 王嘉凯 / 王凯); `else`: always (the
+# last level: "different").
 TESTS = (
     "exact",
     "jaro_winkler",
@@ -47,6 +49,7 @@ TESTS = (
     "prefix",
     "days",
     "numeric",
+    "one_unknown",
     "else",
 )
 
@@ -56,7 +59,8 @@ TESTS = (
 PREPARATIONS = ("village_groups",)
 
 Test = Literal[
-    "exact", "jaro_winkler", "jaro", "ratio", "levenshtein", "damerau", "prefix", "days", "numeric", "else"
+    "exact", "jaro_winkler", "jaro", "ratio", "levenshtein", "damerau", "prefix", "days", "numeric",
+    "one_unknown", "else",
 ]
 
 
@@ -197,7 +201,7 @@ class MatchSettings:
             for level in comparison.levels:
                 if level.test not in TESTS:
                     raise InputError(f"comparison {comparison.name!r}: unknown test {level.test!r}")
-                needs = level.test not in ("exact", "else")
+                needs = level.test not in ("exact", "one_unknown", "else")
                 if needs and level.threshold is None:
                     raise InputError(
                         f"comparison {comparison.name!r}, level {level.label!r}: "

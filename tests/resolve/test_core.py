@@ -193,6 +193,15 @@ def test_the_explanation_adds_up_to_the_pairs_weight() -> None:
     assert explanation.weight == pytest.approx(result.weights[row], rel=1e-5)
 
 
+def test_a_name_with_one_character_unknown_or_left_out() -> None:
+    name = Comparison("name", "name", (Level("one unknown", "one_unknown"), Level("different", "else")))
+    t = table(name=["周磊", "周?", "周＊", "王嘉凯", "王凯", "王嘉嘉凯", "周鹏", "吴?", "王嘉", "王"])
+    # 周磊 against 周?, 周＊, 周鹏, 吴?; 王嘉凯 against 王凯, 王嘉嘉凯, 王嘉, 王 (no name of one character)
+    left = np.array([0, 0, 0, 0, 3, 3, 3, 3, 1], dtype=np.int64)
+    right = np.array([1, 2, 6, 7, 4, 5, 8, 9, 6], dtype=np.int64)
+    assert compare(t, name, left, right).tolist() == [0, 0, 1, 1, 0, 0, 0, 1, 0]
+
+
 def test_settings_round_trip_through_json_and_reject_nonsense() -> None:
     assert MatchSettings.from_json(PERSON.to_json()) == PERSON
     with pytest.raises(InputError, match="review_at <= link_at"):
@@ -201,6 +210,8 @@ def test_settings_round_trip_through_json_and_reject_nonsense() -> None:
         MatchSettings(
             comparisons=(Comparison("x", "x", (Level("exact", "exact"),)),), blocking=PERSON.blocking
         )
+    with pytest.raises(InputError, match="unknown steps"):
+        MatchSettings(comparisons=PERSON.comparisons, blocking=PERSON.blocking, prepare=("guess",))
     with pytest.raises(InputError, match="needs a threshold"):
         MatchSettings(
             comparisons=(Comparison("x", "x", (Level("close", "jaro_winkler"), Level("no", "else"))),),

@@ -27,6 +27,7 @@ __all__ = [
     "JsonColumnsBuilder",
     "RecordTable",
     "factorize",
+    "is_in",
     "sorted_unique",
     "string_column",
 ]
@@ -59,6 +60,17 @@ def sorted_unique(values: NDArray[Any]) -> NDArray[Any]:
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
     return ordered[keep]
+
+
+def is_in(values: NDArray[Any], keys: NDArray[Any]) -> NDArray[np.bool_]:
+    """Whether each of `values` is among `keys` (1-d integer arrays): `np.isin` by sorting the keys
+    once and searching them, which does not hash (see `sorted_unique`)."""
+    ordered = sorted_unique(keys)
+    if not ordered.size:
+        return np.zeros(values.shape, dtype=bool)
+    found = np.minimum(np.searchsorted(ordered, values), ordered.size - 1)
+    out: NDArray[np.bool_] = ordered[found] == values
+    return out
 
 
 def _day(value: Any) -> float:
@@ -257,6 +269,19 @@ class JsonColumnsBuilder:
                     self._python.add_many(table.to_pylist())
                 self._tables = []
         self._python.add_many([orjson.loads(text) for text in texts])
+
+    def add_table(self, table: pa.Table) -> None:
+        """Add records given as an Arrow table of string columns (a field it lacks is missing)."""
+        n = table.num_rows
+        columns = [
+            table.column(name).cast(pa.string()) if name in table.column_names else pa.nulls(n, pa.string())
+            for name in self.fields
+        ]
+        added = pa.Table.from_arrays(columns, schema=self._schema)
+        if self._python is not None:
+            self._python.add_many(added.to_pylist())
+        else:
+            self._tables.append(added)
 
     def columns(self) -> dict[str, Column]:
         if self._python is not None:

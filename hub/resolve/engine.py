@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from hub.resolve.blocking import BlockStats, block
 from hub.resolve.cluster import MERGED, REFUSED, ConstrainedClusters
-from hub.resolve.columns import RecordTable, sorted_unique
+from hub.resolve.columns import RecordTable, is_in, sorted_unique
 from hub.resolve.compare import compare_all
 from hub.resolve.model import Parameters, pair_weights, train
 from hub.resolve.settings import BlockingRule, MatchSettings
@@ -170,7 +170,7 @@ def model_vetoed(
                 for scope, applies in scopes:
                     group = scope[a]
                     hit = applies & part_left_out & (group >= 0)
-                    hit[hit] = np.isin(group[hit], _ambiguous_values(scope, stated))
+                    hit[hit] = is_in(group[hit], _ambiguous_values(scope, stated))
                     out[rows] |= hit
     return out
 
@@ -180,7 +180,7 @@ def _ambiguous_values(within: IntArray, stated: IntArray) -> IntArray:
     both = (within >= 0) & (stated >= 0)
     values, dense = np.unique(within[both], return_inverse=True)
     width = int(stated.max(initial=-1)) + 1
-    distinct = np.unique(dense * width + stated[both])  # (value, stated value) pairs, encoded
+    distinct = sorted_unique(dense * width + stated[both])  # (value, stated value) pairs, encoded
     counts = np.bincount(distinct // max(width, 1), minlength=values.size)
     ambiguous: IntArray = values[counts >= 2]
     return ambiguous

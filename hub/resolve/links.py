@@ -23,22 +23,27 @@ one is added, a standing one keeps its id and gains any new evidence.
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.domain import DERIVED_SOURCE, Kind, LinkRelation
 from hub.ingest import ingest_records
 from hub.ingest.prepare import MAX_KEY_LENGTH
-from hub.resolve.references import ReferenceResolution, reference_fields, resolve_references
+from hub.normalize.fields import ADDRESS_FEATURES, address_match_columns
+from hub.resolve.references import ReferenceResolution, resolve_references
 from hub.store.bulk import BulkWriter
 from hub.store.models import Membership, RecordVersion, Source, SourceRecord, utcnow
-from hub.store.sql import driver_cursor, json_object, json_paths, json_value
+from hub.store.sql import driver_cursor, is_sqlite, json_object
 
 __all__ = ["LinkSummary", "link_entities"]
 
@@ -65,44 +70,113 @@ class LinkSummary:
     derived: int = 0  # addresses no record was near, made records of the hub's own source in this run
 
 
-_PERSON_FIELDS = (
-    "id_number", "id_number_valid", "id_number_borrowed", "name_key",
-    "employer_uscc", "employer_uscc_valid", "employer_name_core",
+_BOOL, _TEXT = pa.bool_(), pa.string()
+_PERSON_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
+    ("id_number", _TEXT), ("id_number_valid", _BOOL), ("id_number_borrowed", _BOOL), ("name_key", _TEXT),
+    ("employer_uscc", _TEXT), ("employer_uscc_valid", _BOOL), ("employer_name_core", _TEXT),
 )  # fmt: skip
-_COMPANY_FIELDS = (
-    "uscc", "uscc_valid", "name_core", "is_branch", "legal_representative_name",
-    "legal_representative_name_key", "legal_representative_id_number",
-    "legal_representative_id_number_valid",
+_COMPANY_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
+    ("uscc", _TEXT), ("uscc_valid", _BOOL), ("name_core", _TEXT), ("is_branch", _BOOL),
+    ("legal_representative_name", _TEXT), ("legal_representative_name_key", _TEXT),
+    ("legal_representative_id_number", _TEXT), ("legal_representative_id_number_valid", _BOOL),
 )  # fmt: skip
+_ADDRESS = pa.struct([(name, _TEXT) for name in ADDRESS_FEATURES])
+_BATCH = 50_000
+
+
+@dataclass(slots=True)
+class _Records:
+    """The current records of one kind, as lists: ids, entities, the named features, and the canonical
+    text of each address field (None: not written; "": written, but naming no place)."""
+
+    record: list[int]
+    entity: list[str]
+    values: dict[str, list[Any]]
+    texts: list[list[str | None]]
+
+
+def _coerced(document: Any, schema: pa.Schema) -> dict[str, Any]:
+    """A features document with each value of the schema's type or None (what Arrow could not read)."""
+    document = document if isinstance(document, dict) else {}
+    out: dict[str, Any] = {}
+    for item in schema:
+        value = document.get(item.name)
+        if item.type == _ADDRESS:
+            out[item.name] = (
+                {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else None
+            )
+        elif item.type == _BOOL:
+            out[item.name] = value if isinstance(value, bool) else None
+        else:
+            out[item.name] = value if isinstance(value, str) else None
+    return out
+
+
+def _parsed(blobs: list[bytes], schema: pa.Schema) -> pa.Table:
+    """Features documents (JSON) as a table of the schema's fields, parsed by Arrow; a batch holding a
+    value of another type goes through Python instead."""
+    blob = b"\n".join(blobs)
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    try:
+        return pa_json.read_json(
+            io.BytesIO(blob),
+            read_options=pa_json.ReadOptions(block_size=max(len(blob) + 1, 1 << 20)),
+            parse_options=options,
+        )
+    except pa.ArrowInvalid:
+        return pa.Table.from_pylist([_coerced(orjson.loads(b), schema) for b in blobs], schema=schema)
 
 
 def _current(
-    session: Session, kind: Kind, fields: tuple[str, ...], places: _Places, references: dict[str, bytes]
-) -> Iterator[tuple[int, str, dict[str, Any], list[str | None]]]:
-    """Each current record of `kind`: its id, entity, the named features (read in the database, the
-    document parsed once, not handed over whole), and the canonical text of each address field in
-    `places` (None: not written). The match fields of each address text not yet in `references` are
-    added to it."""
+    session: Session,
+    kind: Kind,
+    fields: tuple[tuple[str, pa.DataType], ...],
+    places: _Places,
+    references: list[pa.Table],
+) -> _Records:
+    """Each current record of `kind` with its entity, the named features and its address fields'
+    canonical texts; the match fields of each address text go to `references` (a table per batch,
+    texts repeated). The features documents are parsed by Arrow in batches, not one by one."""
     connection = session.connection()
-    paths = [(name,) for name in fields] + [(name,) for name, _ in places]
-    count = len(fields)
+    schema = pa.schema([*fields, *((name, _ADDRESS) for name, _ in places)])
+    features = "CAST(v.features AS BLOB)" if is_sqlite(connection) else "convert_to(v.features::text, 'UTF8')"
+    out = _Records([], [], {name: [] for name, _ in fields}, [[] for _ in places])
     with driver_cursor(connection, stream=f"hub_links_{kind.value}") as cursor:
         cursor.execute(
-            f"SELECT r.id, m.entity_id, {json_paths(connection, 'v.features', paths)} FROM source_record r"
+            f"SELECT r.id, m.entity_id, {features} FROM source_record r"
             " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
             " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
             f" WHERE r.kind = '{kind.value}'"
         )
-        while batch := cursor.fetchmany(10_000):
-            for record, entity, found in batch:
-                values = json_value(found)
-                texts: list[str | None] = []
-                for address in values[count:]:
-                    text = address.get("canonical") if isinstance(address, dict) else None
-                    texts.append(text if text is not None or address is None else "")
-                    if text and text not in references:
-                        references[text] = reference_fields(address)
-                yield record, entity, dict(zip(fields, values[:count], strict=True)), texts
+        while batch := cursor.fetchmany(_BATCH):
+            out.record.extend(row[0] for row in batch)
+            out.entity.extend(row[1] for row in batch)
+            table = _parsed([bytes(row[2]) for row in batch], schema)
+            for name, _ in fields:
+                out.values[name].extend(table.column(name).to_pylist())
+            for k, (name, _) in enumerate(places):
+                address = table.column(name).combine_chunks()
+                columns = address_match_columns(address)
+                canonical = columns["canonical"]
+                # written (the object is there) but with no canonical text: "" (names no place)
+                written = pc.if_else(pc.is_valid(address), pc.coalesce(canonical, ""), None)
+                out.texts[k].extend(written.to_pylist())
+                named = pc.is_valid(canonical)
+                references.append(pa.table({n: c.filter(named) for n, c in columns.items()}))
+    return out
+
+
+def _distinct(references: list[pa.Table], skip: set[str]) -> pa.Table:
+    """One row per canonical text (its first), leaving out the texts in `skip`."""
+    if not references:
+        return pa.table({"canonical": pa.array([], _TEXT)})
+    table = pa.concat_tables(references).combine_chunks()
+    codes = pc.dictionary_encode(table.column("canonical")).combine_chunks().indices.to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    table = table.take(pa.array(np.sort(first)))
+    if skip:
+        table = table.filter(pc.invert(pc.is_in(table.column("canonical"), pa.array(sorted(skip), _TEXT))))
+    return table
 
 
 def _unique(values: set[str] | None) -> str | None:
@@ -114,90 +188,127 @@ def link_entities(session: Session) -> LinkSummary:
     asserted: dict[tuple[str, str, str], set[int]] = defaultdict(set)
     unresolved: dict[str, int] = defaultdict(int)
     reasons: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    mentions: list[tuple[int, str, LinkRelation, str]] = []  # record, subject, relation, canonical text
+    # each mention of an address: its record, subject entity, relation and canonical text
+    mentioned: tuple[list[int], list[str], list[str], list[str]] = ([], [], [], [])
 
-    def mention(record: int, subject: str, texts: list[str | None], places: _Places) -> None:
-        for text, (_name, relation) in zip(texts, places, strict=True):
-            if text is None:
-                continue
-            if not text:
-                unresolved[relation.value] += 1
-                reasons[relation.value]["no place"] += 1
-                continue
-            mentions.append((record, subject, relation, text))
+    def mention(records: _Records, places: _Places) -> None:
+        for texts, (_name, relation) in zip(records.texts, places, strict=True):
+            value = relation.value
+            for record, subject, text in zip(records.record, records.entity, texts, strict=True):
+                if text is None:
+                    continue
+                if not text:
+                    unresolved[value] += 1
+                    reasons[value]["no place"] += 1
+                    continue
+                mentioned[0].append(record)
+                mentioned[1].append(subject)
+                mentioned[2].append(value)
+                mentioned[3].append(text)
 
-    references: dict[str, bytes] = {}  # canonical text → match fields
-    companies = list(_current(session, Kind.LEGAL_ENTITY, _COMPANY_FIELDS, _COMPANY_PLACES, references))
+    references: list[pa.Table] = []  # the match fields of each address text, per batch
+    companies = _current(session, Kind.LEGAL_ENTITY, _COMPANY_FIELDS, _COMPANY_PLACES, references)
+    c = companies.values
     by_uscc: dict[str, set[str]] = defaultdict(set)
     by_core: dict[str, set[str]] = defaultdict(set)
-    for _record, entity, f, _texts in companies:
-        if f.get("uscc") and f.get("uscc_valid"):
-            by_uscc[f["uscc"]].add(entity)
-        if f.get("name_core") and not f.get("is_branch"):
-            by_core[f["name_core"]].add(entity)
+    for entity, uscc, valid, core, branch in zip(
+        companies.entity, c["uscc"], c["uscc_valid"], c["name_core"], c["is_branch"], strict=True
+    ):
+        if uscc and valid:
+            by_uscc[uscc].add(entity)
+        if core and not branch:
+            by_core[core].add(entity)
+    # the persons that may represent a company: by its representative's ID number, or by name
+    wanted_ids = {
+        number
+        for number, valid in zip(
+            c["legal_representative_id_number"], c["legal_representative_id_number_valid"], strict=True
+        )
+        if number and valid
+    }
+    wanted_names = {key for key in c["legal_representative_name_key"] if key}
 
     by_id: dict[str, set[str]] = defaultdict(set)
     by_name: dict[str, set[str]] = defaultdict(set)
     employs: dict[str, set[str]] = defaultdict(set)  # company entity → person entities
     employed_by, representative_of = LinkRelation.EMPLOYED_BY.value, LinkRelation.LEGAL_REPRESENTATIVE.value
     persons = _current(session, Kind.PERSON, _PERSON_FIELDS, _PERSON_PLACES, references)
-    for record, person, f, texts in persons:
-        if f["id_number"] and f["id_number_valid"] and not f["id_number_borrowed"]:
-            by_id[f["id_number"]].add(person)
-        if f["name_key"]:
-            by_name[f["name_key"]].add(person)
-        mention(record, person, texts, _PERSON_PLACES)
+    p = persons.values
+    for record, person, number, valid, borrowed, name_key, uscc, uscc_valid, core in zip(
+        persons.record, persons.entity, p["id_number"], p["id_number_valid"], p["id_number_borrowed"],
+        p["name_key"], p["employer_uscc"], p["employer_uscc_valid"], p["employer_name_core"],
+        strict=True,
+    ):  # fmt: skip
+        if number in wanted_ids and valid and not borrowed:
+            by_id[number].add(person)
+        if name_key in wanted_names:
+            by_name[name_key].add(person)
+        if not (uscc or core):
+            continue
         employer = None
-        if f["employer_uscc"] and f["employer_uscc_valid"]:
-            employer = _unique(by_uscc.get(f["employer_uscc"]))
-        if employer is None and f["employer_name_core"]:
-            employer = _unique(by_core.get(f["employer_name_core"]))
+        if uscc and uscc_valid:
+            employer = _unique(by_uscc.get(uscc))
+        if employer is None and core:
+            employer = _unique(by_core.get(core))
         if employer is not None:
             asserted[(employed_by, person, employer)].add(record)
             employs[employer].add(person)
-        elif f["employer_uscc"] or f["employer_name_core"]:
+        else:
             unresolved[employed_by] += 1
-    for record, company, _f, texts in companies:
-        mention(record, company, texts, _COMPANY_PLACES)
+    mention(persons, _PERSON_PLACES)
+    mention(companies, _COMPANY_PLACES)
+    del persons, p
 
     # Texts the hub's own address records were made for keep resolving to them; the rest go to the model.
     made_for = _derived_texts(session)
-    resolved = resolve_references(session, {t: f for t, f in references.items() if t not in made_for})
+    table = _distinct(references, set(made_for))
+    del references
+    resolved = resolve_references(session, table)
     resolved.entity.update(made_for)
-    derived = _derive_unregistered(session, resolved, references)
+    derived = _derive_unregistered(session, resolved, table)
+    del table
     # Where a text could name several places, the one place the same person or company is placed at by
     # its other records is it ("虞湾村14号" on a grid visit of someone registered at 虞湾村张家埭14号).
+    entity_of, candidates = resolved.entity, resolved.candidates
+    open_subjects = {s for s, t in zip(mentioned[1], mentioned[3], strict=True) if t in candidates}
     known: dict[str, set[str]] = defaultdict(set)
-    for _record, subject, _relation, text in mentions:
-        if text in resolved.entity:
-            known[subject].add(resolved.entity[text])
+    for subject, text in zip(mentioned[1], mentioned[3], strict=True):
+        if subject in open_subjects and text in entity_of:
+            known[subject].add(entity_of[text])
+    person_relations = {relation.value for relation in _PERSON_RELATIONS}
     lives: dict[str, set[str]] = defaultdict(set)  # address entity → person entities
     premises: dict[int, list[str]] = defaultdict(list)  # company record → its address entities
-    for record, subject, relation, text in mentions:
-        place = resolved.entity.get(text) or _unique(resolved.candidates.get(text, set()) & known[subject])
+    for record, subject, relation, text in zip(*mentioned, strict=True):
+        place = entity_of.get(text)
+        if place is None and text in candidates:
+            place = _unique(candidates[text] & known[subject])
         if place is None:
-            unresolved[relation.value] += 1
-            reasons[relation.value][resolved.unresolved[text]] += 1
+            unresolved[relation] += 1
+            reasons[relation][resolved.unresolved[text]] += 1
             continue
-        asserted[(relation.value, subject, place)].add(record)
-        if relation in _PERSON_RELATIONS:
+        asserted[(relation, subject, place)].add(record)
+        if relation in person_relations:
             lives[place].add(subject)
         else:
             premises[record].append(place)
 
-    for record, company, f, _texts in companies:
+    for record, company, number, valid, name, name_key in zip(
+        companies.record, companies.entity, c["legal_representative_id_number"],
+        c["legal_representative_id_number_valid"], c["legal_representative_name"],
+        c["legal_representative_name_key"], strict=True,
+    ):  # fmt: skip
         representative = None
-        if f.get("legal_representative_id_number") and f.get("legal_representative_id_number_valid"):
-            representative = _unique(by_id.get(f["legal_representative_id_number"]))
-        if representative is None and f.get("legal_representative_name_key"):
-            namesakes = by_name.get(f["legal_representative_name_key"], set())
+        if number and valid:
+            representative = _unique(by_id.get(number))
+        if representative is None and name_key:
+            namesakes = by_name.get(name_key, set())
             nearby = set(employs.get(company, ()))
             for place in premises.get(record, ()):
                 nearby |= lives.get(place, set())
             representative = _unique(namesakes & nearby)
         if representative is not None:
             asserted[(representative_of, representative, company)].add(record)
-        elif f.get("legal_representative_name"):
+        elif name:
             unresolved[representative_of] += 1
 
     return _store(
@@ -226,20 +337,22 @@ def _derived_texts(session: Session) -> dict[str, str]:
     return out
 
 
-def _derive_unregistered(
-    session: Session, resolved: ReferenceResolution, references: dict[str, bytes]
-) -> int:
+def _derive_unregistered(session: Session, resolved: ReferenceResolution, references: pa.Table) -> int:
     """Make each referenced address that no address record is near (`no candidate`) a record of the
     hub's own source, `hub`, so that the residents of an unregistered house (or the migrants from one
     home village house) meet at one address entity. Texts of one dwelling (the same flat or house key,
     and no two towns) are one record, the fullest text its address. Ingestion gives each record an
     entity of its own; batch runs resolve it like any other address record from then on (a
     departmental record of the same house, when one comes, joins it). Returns how many were made."""
+    unknown = [text for text, reason in resolved.unresolved.items() if reason == "no candidate"]
+    if not unknown:
+        return 0
+    rows = references.filter(pc.is_in(references.column("canonical"), pa.array(unknown, _TEXT)))
     places: dict[tuple[str, str | None], list[str]] = defaultdict(list)
-    for text, reason in resolved.unresolved.items():
-        if reason == "no candidate":
-            fields = orjson.loads(references[text])
-            places[(fields.get("dwelling") or text, fields.get("street"))].append(text)
+    for text, dwelling, street in zip(
+        *(rows.column(name).to_pylist() for name in ("canonical", "dwelling", "street")), strict=True
+    ):
+        places[(dwelling or text, street)].append(text)
     by_dwelling: dict[str, list[tuple[str | None, list[str]]]] = defaultdict(list)
     for (dwelling, street), texts in places.items():
         by_dwelling[dwelling].append((street, texts))

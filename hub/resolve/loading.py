@@ -6,7 +6,6 @@ columns, so that a million persons load in seconds and without a dict per record
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -61,12 +60,13 @@ _LOAD_BATCH = 50_000
 
 
 def load_records(
-    session: Session, kind: Kind, settings: MatchSettings, *, extra: Sequence[bytes] = ()
+    session: Session, kind: Kind, settings: MatchSettings, *, extra: pa.Table | None = None
 ) -> LoadedRecords:
     """Every current record of `kind` with the fields `settings` reads, from its latest version.
 
-    `extra`: match fields (JSON) of rows that are no stored records (address references), put in the
-    table after the records, with ids -1, -2, ...; `record_ids` and `entity` cover the records only.
+    `extra`: match fields (string columns) of rows that are no stored records (address references),
+    put in the table after the records, with ids -1, -2, ...; `record_ids` and `entity` cover the
+    records only.
     The settings' `prepare` steps run over the whole table, the extra rows included.
     """
     # The driver's own cursor, in batches: SQLAlchemy's per-row result objects cost more than the query.
@@ -98,11 +98,12 @@ def load_records(
                     for _, _, match, features in batch
                 ]
             )
-    if extra:
-        builder.add_json(list(extra))
+    extras = 0 if extra is None else extra.num_rows
+    if extra is not None and extras:
+        builder.add_table(extra)
     loaded = LoadedRecords(
         record_ids,
-        RecordTable([*record_ids, *range(-1, -len(extra) - 1, -1)], builder.columns()),
+        RecordTable([*record_ids, *range(-1, -extras - 1, -1)], builder.columns()),
         string_column(pa.chunked_array(entities, pa.string())),
     )
     # Arrow's allocator keeps the pages it freed for reuse: 400 MB after a million persons' load.

@@ -21,27 +21,26 @@ References are resolved once per distinct canonical text, however many records w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 
 from hub.domain import Kind
 from hub.errors import NotFoundError
-from hub.normalize.fields import flatten
 from hub.resolve.blocking import block
-from hub.resolve.columns import Column
+from hub.resolve.columns import Column, is_in, sorted_unique
 from hub.resolve.compare import compare_all
 from hub.resolve.engine import bits, kept_apart, model_vetoed
 from hub.resolve.loading import latest_run, load_records
 from hub.resolve.model import Parameters, pair_weights
 from hub.resolve.settings import MatchSettings
 
-__all__ = ["REASONS", "ReferenceResolution", "reference_fields", "resolve_references"]
+__all__ = ["REASONS", "ReferenceResolution", "resolve_references"]
 
 REASONS = {
     "no place": "names no flat, house or building",
@@ -64,28 +63,24 @@ class ReferenceResolution:
     candidates: dict[str, set[str]] = field(default_factory=dict)
 
 
-def reference_fields(address: Mapping[str, Any]) -> bytes:
-    """The match fields of a parsed address written in another record, as resolution reads them (JSON)."""
-    fields = orjson.dumps({k: v for k, v in flatten(Kind.ADDRESS, address).items() if v is not None})
-    return bytes(memoryview(fields))  # a copy of its own size: orjson's bytes keep a 4 KiB buffer
-
-
-def resolve_references(session: Session, references: Mapping[str, bytes]) -> ReferenceResolution:
-    """Resolve each reference: canonical text → its match fields (`reference_fields`)."""
+def resolve_references(session: Session, references: pa.Table) -> ReferenceResolution:
+    """Resolve each reference: a row of address match fields (`address_match_columns`), one per
+    canonical text."""
     out = ReferenceResolution()
-    if not references:
+    if not references.num_rows:
         return out
     try:
         run = latest_run(session, Kind.ADDRESS)
     except NotFoundError:
-        out.unresolved = dict.fromkeys(references, "no address run")
+        out.unresolved = dict.fromkeys(references.column("canonical").to_pylist(), "no address run")
         return out
     settings = MatchSettings.from_json(run.settings["match"])
     parameters = Parameters.from_json(run.settings["parameters"])
-    texts = list(references)
-    rows = [references[text] for text in texts]
-    placed = [b'"dwelling"' in row or b'"building_key"' in row for row in rows]
-    loaded = load_records(session, Kind.ADDRESS, settings, extra=rows)
+    texts: list[str] = references.column("canonical").to_pylist()
+    placed = pc.or_kleene(
+        pc.is_valid(references.column("dwelling")), pc.is_valid(references.column("building_key"))
+    ).to_pylist()
+    loaded = load_records(session, Kind.ADDRESS, settings, extra=references)
     n = len(loaded.record_ids)
     table = loaded.table
     origin = np.zeros(len(table), dtype=np.int64)
@@ -103,7 +98,7 @@ def resolve_references(session: Session, references: Mapping[str, bytes]) -> Ref
     # differs from the one a plate of that house gives), as in clustering.
     apart = kept_apart(table, settings, left, right)
     pair_key = reference * (len(loaded.entity_names) + 1) + entity
-    apart |= np.isin(pair_key, pair_key[apart])
+    apart |= is_in(pair_key, pair_key[apart])
     compatible = ~apart & (entity >= 0) & (weights >= bits(settings.review_at))
     possible = compatible & ~model_vetoed(table, settings, left, right, levels)
     compared = np.zeros(len(texts), dtype=bool)
@@ -161,5 +156,5 @@ def _distinct_pairs(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The distinct (reference, entity) pairs, as two arrays."""
     width = int(entities.max(initial=-1)) + 1
-    distinct = np.unique(references * width + entities)
+    distinct = sorted_unique(references * width + entities)
     return distinct // max(width, 1), distinct % max(width, 1)

@@ -61,7 +61,7 @@ PREPARATIONS = ("village_groups",)
 Test = Literal[
     "exact", "jaro_winkler", "jaro", "ratio", "levenshtein", "damerau", "prefix", "days", "numeric",
     "one_unknown", "else",
-]
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from hub.domain import DERIVED_SOURCE, Kind, LinkRelation
@@ -91,8 +92,18 @@ class _Records:
 
     record: list[int]
     entity: list[str]
-    values: dict[str, list[Any]]
+    values: pa.Table
     texts: list[list[str | None]]
+
+    def column(self, name: str) -> list[Any]:
+        return self.values.column(name).to_pylist()
+
+    def where(self, mask: pa.ChunkedArray | pa.Array, *names: str) -> list[tuple[Any, ...]]:
+        """(record, entity, the named values) of the records where `mask` holds."""
+        rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False)).tolist()
+        chosen = self.values.take(pa.array(rows, pa.int64()))
+        values = [chosen.column(name).to_pylist() for name in names]
+        return list(zip([self.record[i] for i in rows], [self.entity[i] for i in rows], *values, strict=True))
 
 
 def _coerced(document: Any, schema: pa.Schema) -> dict[str, Any]:
@@ -140,7 +151,8 @@ def _current(
     connection = session.connection()
     schema = pa.schema([*fields, *((name, _ADDRESS) for name, _ in places)])
     features = "CAST(v.features AS BLOB)" if is_sqlite(connection) else "convert_to(v.features::text, 'UTF8')"
-    out = _Records([], [], {name: [] for name, _ in fields}, [[] for _ in places])
+    out = _Records([], [], pa.table({}), [[] for _ in places])
+    tables: list[pa.Table] = []
     with driver_cursor(connection, stream=f"hub_links_{kind.value}") as cursor:
         cursor.execute(
             f"SELECT r.id, m.entity_id, {features} FROM source_record r"
@@ -152,8 +164,7 @@ def _current(
             out.record.extend(row[0] for row in batch)
             out.entity.extend(row[1] for row in batch)
             table = _parsed([bytes(row[2]) for row in batch], schema)
-            for name, _ in fields:
-                out.values[name].extend(table.column(name).to_pylist())
+            tables.append(table.select([name for name, _ in fields]))
             for k, (name, _) in enumerate(places):
                 address = table.column(name).combine_chunks()
                 columns = address_match_columns(address)
@@ -163,6 +174,7 @@ def _current(
                 out.texts[k].extend(written.to_pylist())
                 named = pc.is_valid(canonical)
                 references.append(pa.table({n: c.filter(named) for n, c in columns.items()}))
+    out.values = pa.concat_tables(tables) if tables else pa.schema(list(fields)).empty_table()
     return out
 
 
@@ -208,7 +220,7 @@ def link_entities(session: Session) -> LinkSummary:
 
     references: list[pa.Table] = []  # the match fields of each address text, per batch
     companies = _current(session, Kind.LEGAL_ENTITY, _COMPANY_FIELDS, _COMPANY_PLACES, references)
-    c = companies.values
+    c = {name: companies.column(name) for name, _ in _COMPANY_FIELDS}
     by_uscc: dict[str, set[str]] = defaultdict(set)
     by_core: dict[str, set[str]] = defaultdict(set)
     for entity, uscc, valid, core, branch in zip(
@@ -234,17 +246,19 @@ def link_entities(session: Session) -> LinkSummary:
     employed_by, representative_of = LinkRelation.EMPLOYED_BY.value, LinkRelation.LEGAL_REPRESENTATIVE.value
     persons = _current(session, Kind.PERSON, _PERSON_FIELDS, _PERSON_PLACES, references)
     p = persons.values
-    for record, person, number, valid, borrowed, name_key, uscc, uscc_valid, core in zip(
-        persons.record, persons.entity, p["id_number"], p["id_number_valid"], p["id_number_borrowed"],
-        p["name_key"], p["employer_uscc"], p["employer_uscc_valid"], p["employer_name_core"],
-        strict=True,
-    ):  # fmt: skip
-        if number in wanted_ids and valid and not borrowed:
-            by_id[number].add(person)
-        if name_key in wanted_names:
-            by_name[name_key].add(person)
-        if not (uscc or core):
-            continue
+    own = pc.and_kleene(
+        p.column("id_number_valid"), pc.invert(pc.fill_null(p.column("id_number_borrowed"), False))
+    )
+    wanted = pc.and_kleene(pc.is_in(p.column("id_number"), pa.array(sorted(wanted_ids), _TEXT)), own)
+    for _record, person, number in persons.where(pc.fill_null(wanted, False), "id_number"):
+        by_id[number].add(person)
+    namesakes = pc.is_in(p.column("name_key"), pa.array(sorted(wanted_names), _TEXT))
+    for _record, person, name_key in persons.where(namesakes, "name_key"):
+        by_name[name_key].add(person)
+    working = pc.or_(pc.is_valid(p.column("employer_uscc")), pc.is_valid(p.column("employer_name_core")))
+    for record, person, uscc, uscc_valid, core in persons.where(
+        working, "employer_uscc", "employer_uscc_valid", "employer_name_core"
+    ):
         employer = None
         if uscc and uscc_valid:
             employer = _unique(by_uscc.get(uscc))
@@ -253,11 +267,11 @@ def link_entities(session: Session) -> LinkSummary:
         if employer is not None:
             asserted[(employed_by, person, employer)].add(record)
             employs[employer].add(person)
-        else:
+        elif uscc or core:
             unresolved[employed_by] += 1
     mention(persons, _PERSON_PLACES)
     mention(companies, _COMPANY_PLACES)
-    del persons, p
+    del persons, p, own, wanted, namesakes, working
 
     # Texts the hub's own address records were made for keep resolving to them; the rest go to the model.
     made_for = _derived_texts(session)
@@ -392,6 +406,14 @@ def _derive_unregistered(session: Session, resolved: ReferenceResolution, refere
     return len(records)
 
 
+def _rows(connection: Connection, sql: str) -> Iterator[tuple[Any, ...]]:
+    """The rows of a query through the driver's cursor, in batches (millions of links)."""
+    with driver_cursor(connection, stream="hub_links_standing") as cursor:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(100_000):
+            yield from batch
+
+
 def _store(
     session: Session,
     asserted: dict[tuple[str, str, str], set[int]],
@@ -405,8 +427,8 @@ def _store(
     mark = bulk.mark
     standing = {
         (relation, subject, obj): link_id
-        for link_id, relation, subject, obj in connection.exec_driver_sql(
-            "SELECT id, relation, subject_id, object_id FROM link WHERE valid_to IS NULL"
+        for link_id, relation, subject, obj in _rows(
+            connection, "SELECT id, relation, subject_id, object_id FROM link WHERE valid_to IS NULL"
         )
     }
     gone = [link_id for key, link_id in standing.items() if key not in asserted]
@@ -426,9 +448,10 @@ def _store(
     }
     known = {
         (link_id, record_id)
-        for link_id, record_id in connection.exec_driver_sql(
+        for link_id, record_id in _rows(
+            connection,
             "SELECT e.link_id, e.record_id FROM link_evidence e JOIN link l ON l.id = e.link_id"
-            " WHERE l.valid_to IS NULL"
+            " WHERE l.valid_to IS NULL",
         )
     }
     evidence = [

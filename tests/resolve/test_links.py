@@ -13,7 +13,7 @@ from hub.ingest import ingest_records
 from hub.normalize.identifiers import resident_id_check_char
 from hub.resolve.links import link_entities
 from hub.resolve.service import resolve_kind
-from hub.store.models import Link, LinkEvidence, Membership, Source, SourceRecord
+from hub.store.models import Link, LinkEvidence, Membership, RecordVersion, Source, SourceRecord
 
 FLAT = "江苏省苏州市常熟市琴川街道星溪家园1幢1002室"
 ZHOU = {"name": "周佳超", "id_number": "320581198506223110", "address": "星溪家园1-1002"}
@@ -143,6 +143,39 @@ def test_relinking_keeps_standing_links_and_closes_what_is_no_longer_asserted(en
         (new_home,) = [o for r, s, o in links(session) if r == "lives_at" and s == zhou]
         assert new_home != closed.object_id
         assert sources_of(session, new_home) == {"hub"}
+
+
+def test_a_features_document_of_another_shape_does_not_stop_the_links(engine: Engine) -> None:
+    # Features written by an older or other normalizer: a flag as text, a name key as a number, an
+    # address as a string. Such a record's odd values count as missing; the links stand.
+    build(engine)
+    with Session(engine) as session:
+        before = links(session)
+        version = session.execute(
+            select(RecordVersion).join(SourceRecord, SourceRecord.id == RecordVersion.record_id)
+            .where(SourceRecord.key == "h2")
+        ).scalar_one()  # fmt: skip
+        version.features = {**version.features, "id_number_valid": "yes", "name_key": 7}
+        t1 = session.execute(
+            select(RecordVersion).join(SourceRecord, SourceRecord.id == RecordVersion.record_id)
+            .where(SourceRecord.key == "t1")
+        ).scalar_one()  # fmt: skip
+        t1.features = {**t1.features, "address": "星溪家园1幢1002室"}
+        session.commit()
+        summary = link_entities(session)
+        session.commit()
+        gong = entity(session, "household_registry", "h2")
+        now = links(session)
+    # 龚海琴 still lives at the flat, but with no name key she is no longer the representative found by
+    # name; the tax record's address is no parsed address and makes no link
+    assert now == {link for link in before if link[0] != "legal_representative"}
+    assert ("lives_at", gong, entity_of_flat(engine)) in now
+    assert summary.unresolved["legal_representative"] == 1
+
+
+def entity_of_flat(engine: Engine) -> str:
+    with Session(engine) as session:
+        return entity(session, "doorplate_platform", "a1")
 
 
 def village(engine: Engine) -> None:

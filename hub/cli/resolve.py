@@ -84,7 +84,7 @@ def resolve(
     if links.derived:
         print(
             f"{links.derived:,} addresses written in person or company records that no address record"
-            " is near became address records of the hub's own source (hub)"
+            " describes became address records of the hub's own source (hub)"
         )
     if links.unresolved:
         print("references that resolved to no single entity:")

@@ -13,9 +13,10 @@ After resolution, each person and legal-entity record's references become entity
 An address written in a person or company record resolves with the address model to the one address
 entity it matches (`hub.resolve.references`): blocked, compared and weighed like an address record,
 under the same hard rules. Nothing is guessed: a reference that matches no entity at the link
-threshold, or several, makes no link, and the summary counts why. One that no address record is near
-at all becomes an address record of the hub's own source, `hub` (shown as such in lineage), with an
-entity of its own, so that the people who write it meet at one address.
+threshold, or several, makes no link, and the summary counts why. One that no address record is near,
+or that names a dwelling under a name of its own and is like none of the records near it, becomes an
+address record of the hub's own source, `hub` (shown as such in lineage), with an entity of its own,
+so that the people who write it meet at one address.
 
 Links are rebuilt from the current entities: a link no longer asserted is closed (`valid_to`), a new
 one is added, a standing one keeps its id and gains any new evidence.
@@ -352,16 +353,29 @@ def _derived_texts(session: Session) -> dict[str, str]:
 
 
 def _derive_unregistered(session: Session, resolved: ReferenceResolution, references: pa.Table) -> int:
-    """Make each referenced address that no address record is near (`no candidate`) a record of the
-    hub's own source, `hub`, so that the residents of an unregistered house (or the migrants from one
-    home village house) meet at one address entity. Texts of one dwelling (the same flat or house key,
-    and no two towns) are one record, the fullest text its address. Ingestion gives each record an
-    entity of its own; batch runs resolve it like any other address record from then on (a
-    departmental record of the same house, when one comes, joins it). Returns how many were made."""
-    unknown = [text for text, reason in resolved.unresolved.items() if reason == "no candidate"]
+    """Make each referenced address that no address record is near (`no candidate`), or that is near
+    some but like none of them (`uncertain`: 金色公寓1幢101室 where the records know 金色家园's), a
+    record of the hub's own source, `hub`, so that the residents of an unregistered house (or the
+    migrants from one home village house) meet at one address entity. Texts of one dwelling (the same
+    flat or house key, and no two towns) are one record, the fullest text its address. Ingestion
+    gives each record an entity of its own; batch runs resolve it like any other address record from
+    then on (a departmental record of the same house, when one comes, joins it). Returns how many
+    were made."""
+    unknown = [
+        text for text, reason in resolved.unresolved.items() if reason in ("no candidate", "uncertain")
+    ]
     if not unknown:
         return 0
     rows = references.filter(pc.is_in(references.column("canonical"), pa.array(unknown, _TEXT)))
+    # An uncertain text is a place of its own where it names a dwelling under a name of its own: not
+    # a building alone, nor a flat by an estate's short name (天里14幢403室), which two estates may have.
+    uncertain = pa.array(
+        [resolved.unresolved[text] == "uncertain" for text in rows.column("canonical").to_pylist()]
+    )
+    flat, core = rows.column("flat"), rows.column("flat_core")
+    short = pc.fill_null(pc.equal(flat, core), False)
+    unnamed = pc.or_(pc.invert(pc.is_valid(rows.column("dwelling"))), short)
+    rows = rows.filter(pc.invert(pc.and_(uncertain, unnamed)))
     places: dict[tuple[str, str | None], list[str]] = defaultdict(list)
     for text, dwelling, street in zip(
         *(rows.column(name).to_pylist() for name in ("canonical", "dwelling", "street")), strict=True

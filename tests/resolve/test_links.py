@@ -178,6 +178,34 @@ def entity_of_flat(engine: Engine) -> str:
         return entity(session, "doorplate_platform", "a1")
 
 
+def test_a_flat_no_office_registered_in_an_estate_like_a_known_one_is_an_address_of_its_own(
+    engine: Engine,
+) -> None:
+    # 金色公寓 is not 金色家园, whose flats the offices know: its flat 1幢101室 is compared with
+    # 金色家园's (the estates shorten alike) and found unlike it. Its two residents meet at an address
+    # of the hub's own. "金色1幢101室", by a short name two estates could have, is left unresolved.
+    load(engine, "doorplate_platform", Kind.ADDRESS, neighbours(300))
+    load(engine, "grid_collection", Kind.ADDRESS, neighbours(300))
+    visits = [
+        {"key": "g1", "name": "顾文华", "address": "虞山街道金色公寓1幢101室"},
+        {"key": "g2", "name": "钱明", "address": "常熟市虞山街道金色公寓1幢101室"},
+        {"key": "g3", "name": "陆平", "address": "金色1幢101室"},
+    ]
+    load(engine, "grid_collection", Kind.PERSON, visits)
+    with Session(engine) as session:
+        for kind in Kind:
+            resolve_kind(session, kind)
+        summary = link_entities(session)
+        session.commit()
+        lives = {s: o for r, s, o in links(session) if r == "lives_at"}
+        gu, qian = entity(session, "grid_collection", "g1"), entity(session, "grid_collection", "g2")
+        assert lives[gu] == lives[qian] != entity(session, "doorplate_platform", "n0")
+        assert sources_of(session, lives[gu]) == {"hub"}
+        assert entity(session, "grid_collection", "g3") not in lives
+    assert summary.derived == 1
+    assert summary.reasons["lives_at"] == {"uncertain": 1}
+
+
 def village(engine: Engine) -> None:
     """The houses of tests/resolve/villages.py, and persons who live there as the registry and grid workers
     write them."""

@@ -269,3 +269,21 @@ def test_sources_trust_sets_ranks_per_field(
     assert code == 2 and "no source" in err
     code, _, err = hub(database_url, "sources", "trust", "public_security", "name=high")
     assert code == 2 and "FIELD=RANK" in err
+
+
+def test_demo_without_serving_loads_resolves_and_says_how_to_serve(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    code, out, _ = hub(
+        database_url, "demo", "--persons", "300", "--out", str(tmp_path / "city"), "--no-serve"
+    )
+    assert code == 0, out
+    assert "Serve it: hub serve" in out and "Ctrl+C" not in out
+    assert "Bearer" in out and "reader" in out
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        kinds = {kind for (kind,) in connection.exec_driver_sql("SELECT DISTINCT kind FROM entity")}
+        links = connection.exec_driver_sql("SELECT count(*) FROM link").scalar_one()
+    engine.dispose()
+    assert kinds == {"person", "address", "legal_entity"}
+    assert links > 0

@@ -109,7 +109,7 @@ def demo(
         "      role legalEntity { name addresses { address { text } } } } } } } } }\n"
         "  Crosswalk: hub export crosswalk --output crosswalk.csv\n"
         f"  Quality:   hub evaluate --truth {out}\n"
-        "  Stop with Ctrl+C.\n",
+        + ("  Serve it: hub serve\n" if no_serve else "  Stop with Ctrl+C.\n"),
         flush=True,
     )
     if not no_serve:

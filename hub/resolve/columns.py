@@ -28,6 +28,7 @@ __all__ = [
     "RecordTable",
     "factorize",
     "is_in",
+    "read_json_lines",
     "sorted_unique",
     "string_column",
 ]
@@ -229,6 +230,18 @@ class ColumnsBuilder:
         }
 
 
+def read_json_lines(texts: Sequence[bytes], schema: pa.Schema) -> pa.Table:
+    """JSON objects (UTF-8 texts without a raw newline, as JSON encoders write them) as a table of the
+    schema's fields, parsed by Arrow in one block; other fields are ignored. Raises `pa.ArrowInvalid`
+    where a value is not of its field's type."""
+    blob = b"\n".join(texts)
+    return pa_json.read_json(
+        io.BytesIO(blob),
+        read_options=pa_json.ReadOptions(block_size=max(len(blob) + 1, 1 << 20)),
+        parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+    )
+
+
 class JsonColumnsBuilder:
     """Columns built from records given as JSON texts, one object per record (a batch load's path).
 
@@ -243,7 +256,6 @@ class JsonColumnsBuilder:
     def __init__(self, fields: Iterable[str]) -> None:
         self.fields = sorted(fields)
         self._schema = pa.schema([(name, pa.string()) for name in self.fields])
-        self._options = pa_json.ParseOptions(explicit_schema=self._schema, unexpected_field_behavior="ignore")
         self._tables: list[pa.Table] = []
         self._python: ColumnsBuilder | None = None
 
@@ -253,15 +265,8 @@ class JsonColumnsBuilder:
         if not texts:
             return
         if self._python is None:
-            blob = b"\n".join(texts)
             try:
-                self._tables.append(
-                    pa_json.read_json(
-                        io.BytesIO(blob),
-                        read_options=pa_json.ReadOptions(block_size=max(len(blob) + 1, 1 << 20)),
-                        parse_options=self._options,
-                    )
-                )
+                self._tables.append(read_json_lines(texts, self._schema))
                 return
             except pa.ArrowInvalid:
                 self._python = ColumnsBuilder(self.fields)

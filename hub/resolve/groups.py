@@ -34,6 +34,11 @@ _CODES = ("doorplate", "grid")
 _KEYS = ("flat", "dwelling", "room_key", "building_key")
 
 
+def _learnable(table: RecordTable) -> bool:
+    """Whether the table has the fields a lesson reads (settings that compare no village houses do not)."""
+    return all(name in table.columns for name in ("village_house", "group", "hamlet"))
+
+
 def _villages(table: RecordTable) -> np.ndarray:
     """Each row's village (a code; -1: none), read from its village house key ("美庄|20")."""
     houses = table.column("village_house")
@@ -49,9 +54,10 @@ def _villages(table: RecordTable) -> np.ndarray:
 
 def group_names(table: RecordTable) -> dict[tuple[int, int], int]:
     """(village, group code) → hamlet code, for the groups the records name one hamlet for."""
-    if any(name not in table.columns for name in ("village_house", "group", "hamlet")):
-        return {}
-    village = _villages(table)
+    return _group_names(table, _villages(table)) if _learnable(table) else {}
+
+
+def _group_names(table: RecordTable, village: np.ndarray) -> dict[tuple[int, int], int]:
     group, hamlet = table.column("group").codes, table.column("hamlet").codes
     named = (village >= 0) & (hamlet >= 0) & (group < 0)
     numbered = (village >= 0) & (group >= 0) & (hamlet < 0)
@@ -82,10 +88,12 @@ def name_groups(table: RecordTable) -> int:
     """Give each group written by number its hamlet's name, and each hamlet its number, where the
     records teach them (`group_names`); a house by number takes the keys of the same house by name.
     Changes `table` in place; returns how many rows gained a name or a number."""
-    names = group_names(table)
-    if not names:
+    if not _learnable(table):
         return 0
     village = _villages(table)
+    names = _group_names(table, village)
+    if not names:
+        return 0
     group, hamlet = table.column("group").codes.copy(), table.column("hamlet").codes.copy()
     houses = table.column("village_house").codes
     numbers = {(v, h): g for (v, g), h in names.items()}

@@ -24,7 +24,6 @@ one is added, a standing one keeps its id and gains any new evidence.
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pa_json
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
@@ -42,6 +40,7 @@ from hub.domain import DERIVED_SOURCE, Kind, LinkRelation
 from hub.ingest import ingest_records
 from hub.ingest.prepare import MAX_KEY_LENGTH
 from hub.normalize.fields import ADDRESS_FEATURES, address_match_columns
+from hub.resolve.columns import read_json_lines
 from hub.resolve.references import ReferenceResolution, resolve_references
 from hub.store.bulk import BulkWriter
 from hub.store.models import Membership, RecordVersion, Source, SourceRecord, utcnow
@@ -88,8 +87,8 @@ _BATCH = 50_000
 
 @dataclass(slots=True)
 class _Records:
-    """The current records of one kind, as lists: ids, entities, the named features, and the canonical
-    text of each address field (None: not written; "": written, but naming no place)."""
+    """The current records of one kind: ids and entities (lists), the named features (a table), and
+    the canonical text of each address field (None: not written; "": written, but naming no place)."""
 
     record: list[int]
     entity: list[str]
@@ -127,14 +126,8 @@ def _coerced(document: Any, schema: pa.Schema) -> dict[str, Any]:
 def _parsed(blobs: list[bytes], schema: pa.Schema) -> pa.Table:
     """Features documents (JSON) as a table of the schema's fields, parsed by Arrow; a batch holding a
     value of another type goes through Python instead."""
-    blob = b"\n".join(blobs)
-    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     try:
-        return pa_json.read_json(
-            io.BytesIO(blob),
-            read_options=pa_json.ReadOptions(block_size=max(len(blob) + 1, 1 << 20)),
-            parse_options=options,
-        )
+        return read_json_lines(blobs, schema)
     except pa.ArrowInvalid:
         return pa.Table.from_pylist([_coerced(orjson.loads(b), schema) for b in blobs], schema=schema)
 

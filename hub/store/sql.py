@@ -8,7 +8,7 @@ PostgreSQL can stream rows through a server-side cursor).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,6 @@ __all__ = [
     "driver_cursor",
     "is_sqlite",
     "json_object",
-    "json_paths",
     "json_value",
     "placeholder",
     "stored_time",
@@ -48,16 +47,6 @@ def json_object(value: Any) -> dict[str, Any]:
     """A JSON object column's value as a dict; {} when the column is null."""
     loaded = json_value(value)
     return loaded if isinstance(loaded, dict) else {}
-
-
-def json_paths(connection: Connection, column: str, paths: Sequence[tuple[str, ...]]) -> str:
-    """SQL for a JSON array of the values at `paths` inside a JSON column (null where absent): the
-    document parsed once for all of them. Read it with `json_value`."""
-    if is_sqlite(connection):
-        selectors = ", ".join("'$." + ".".join(path) + "'" for path in paths)
-        return f"json_extract({column}, {selectors})"
-    values = ", ".join(f"{column} #> '{{{','.join(path)}}}'" for path in paths)
-    return f"jsonb_build_array({values})"
 
 
 def stored_time(bind: Connection | Engine, moment: datetime) -> Any:

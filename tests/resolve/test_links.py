@@ -11,7 +11,7 @@ from villages import VILLAGES, numbered_groups, village_houses
 from hub.domain import Kind, LinkRelation
 from hub.ingest import ingest_records
 from hub.normalize.identifiers import resident_id_check_char
-from hub.resolve.links import link_entities
+from hub.resolve.links import LinkSummary, link_entities
 from hub.resolve.service import resolve_kind
 from hub.store.models import Link, LinkEvidence, Membership, RecordVersion, Source, SourceRecord
 
@@ -38,6 +38,15 @@ def entity(session: Session, source: str, key: str) -> str:
         .join(Source, Source.id == SourceRecord.source_id)
         .where(Source.name == source, SourceRecord.key == key, Membership.valid_to.is_(None))
     ).scalar_one()
+
+
+def resolve_and_link(session: Session) -> LinkSummary:
+    """Resolve every kind, then build the links, committing."""
+    for kind in Kind:
+        resolve_kind(session, kind)
+    summary = link_entities(session)
+    session.commit()
+    return summary
 
 
 def links(session: Session) -> set[tuple[str, str, str]]:
@@ -87,10 +96,7 @@ def build(engine: Engine) -> None:
     )
     load(engine, "market_regulation", Kind.LEGAL_ENTITY, [{"key": "c1", **COMPANY}])
     with Session(engine) as session:
-        for kind in Kind:
-            resolve_kind(session, kind)
-        link_entities(session)
-        session.commit()
+        resolve_and_link(session)
 
 
 def test_references_become_links_with_their_evidence(engine: Engine) -> None:
@@ -193,10 +199,7 @@ def test_a_flat_no_office_registered_in_an_estate_like_a_known_one_is_an_address
     ]
     load(engine, "grid_collection", Kind.PERSON, visits)
     with Session(engine) as session:
-        for kind in Kind:
-            resolve_kind(session, kind)
-        summary = link_entities(session)
-        session.commit()
+        summary = resolve_and_link(session)
         lives = {s: o for r, s, o in links(session) if r == "lives_at"}
         gu, qian = entity(session, "grid_collection", "g1"), entity(session, "grid_collection", "g2")
         assert lives[gu] == lives[qian] != entity(session, "doorplate_platform", "n0")
@@ -236,10 +239,7 @@ def village(engine: Engine) -> None:
 def test_an_address_in_a_person_record_resolves_with_the_address_model(engine: Engine) -> None:
     village(engine)
     with Session(engine) as session:
-        for kind in Kind:
-            resolve_kind(session, kind)
-        summary = link_entities(session)
-        session.commit()
+        summary = resolve_and_link(session)
         now = links(session)
         lives = {(s, o) for r, s, o in now if r == "lives_at"}
         for n in range(len(VILLAGES)):
@@ -272,10 +272,7 @@ def test_a_person_at_a_group_by_number_lives_at_the_hamlets_house(engine: Engine
     ]
     load(engine, "grid_collection", Kind.PERSON, visits)
     with Session(engine) as session:
-        for kind in Kind:
-            resolve_kind(session, kind)
-        summary = link_entities(session)
-        session.commit()
+        summary = resolve_and_link(session)
         lives = {(s, o) for r, s, o in links(session) if r == "lives_at"}
         for n in range(len(VILLAGES)):
             for group in (1, 2):
@@ -314,10 +311,7 @@ def test_residents_of_a_house_no_office_registered_meet_at_one_derived_address(e
         [{"key": "r1", "name": "钱明", "address": "江苏省常熟市虞山街道新建路999号"}],
     )
     with Session(engine) as session:
-        for kind in Kind:
-            resolve_kind(session, kind)
-        first = link_entities(session)
-        session.commit()
+        first = resolve_and_link(session)
         lives = {s: o for r, s, o in links(session) if r == "lives_at"}
         gu, qian = entity(session, "grid_collection", "g1"), entity(session, "rental_registry", "r1")
         assert lives[gu] == lives[qian]

@@ -38,8 +38,10 @@ __all__ = [
     "add_client",
     "authenticate",
     "authenticate_connection",
+    "authenticate_digest",
     "list_clients",
     "revoke_client",
+    "token_digest",
 ]
 
 ROLES = ("reader", "steward", "auditor", "admin")
@@ -76,7 +78,8 @@ class ClientInfo:
             )
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """The SHA-256 digest a token is kept as."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -99,7 +102,7 @@ def add_client(session: Session, name: str, role: str, scopes: Iterable[str] = (
     if session.scalar(select(Client.id).where(Client.name == name)) is not None:
         raise InputError(f"a client named {name!r} exists already; revoke it or choose another name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(Client(name=name, token_hash=_digest(token), role=role, scopes=list(checked)))
+    session.add(Client(name=name, token_hash=token_digest(token), role=role, scopes=list(checked)))
     session.flush()
     return token
 
@@ -124,6 +127,12 @@ def authenticate_connection(engine: Engine, token: str) -> ClientInfo | None:
         return _client(connection, token)
 
 
+def authenticate_digest(engine: Engine, digest: str) -> ClientInfo | None:
+    """The live client whose token has `digest` (the console's session cookie keeps the digest only)."""
+    with engine.connect() as connection:
+        return _by_digest(connection, digest)
+
+
 def authenticate(session: Session, token: str) -> ClientInfo | None:
     """The live client holding `token`, or None."""
     return _client(session.connection(), token)
@@ -133,10 +142,12 @@ _BY_TOKEN = "SELECT id, name, role, scopes FROM client WHERE token_hash = ? AND 
 
 
 def _client(connection: Connection, token: str) -> ClientInfo | None:
+    return _by_digest(connection, token_digest(token))
+
+
+def _by_digest(connection: Connection, digest: str) -> ClientInfo | None:
     """One plain statement, no ORM: it runs before every request."""
-    row = connection.exec_driver_sql(
-        _BY_TOKEN.replace("?", placeholder(connection)), (_digest(token),)
-    ).one_or_none()
+    row = connection.exec_driver_sql(_BY_TOKEN.replace("?", placeholder(connection)), (digest,)).one_or_none()
     if row is None:
         return None
     client_id, name, role, scopes = row

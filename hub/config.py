@@ -129,6 +129,9 @@ class Settings:
     service,case,statistics,audit,maintenance); the access log keeps the code.
     `HUB_ACCESS_LOG_KEY_FILE`: a file of random bytes; the access log keeps personal values as
     HMAC-SHA256 digests under it (plain SHA-256 without it).
+    `HUB_CONSOLE_KEY_FILE`: a file of random bytes that signs the console's session cookies; give it
+    when several server processes serve the console (without it each process signs with a random key
+    of its own, and sessions end when the server restarts).
     `HUB_HOME_CITY`: a TOML file naming the home county and its towns with their other and former
     names, for the address parser (`hub.normalize.home`, which reads it; default Changshu).
     """
@@ -144,6 +147,7 @@ class Settings:
     pii_lookup_burst: int = DEFAULT_PII_LOOKUP_BURST
     purposes: tuple[str, ...] = DEFAULT_PURPOSES
     access_log_key_file: str | None = None
+    console_key_file: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -161,6 +165,7 @@ class Settings:
             pii_lookup_burst=_count(env, "HUB_PII_LOOKUP_BURST", DEFAULT_PII_LOOKUP_BURST, least=1),
             purposes=_codes(env, "HUB_PURPOSES", DEFAULT_PURPOSES),
             access_log_key_file=env.get("HUB_ACCESS_LOG_KEY_FILE", "").strip() or None,
+            console_key_file=env.get("HUB_CONSOLE_KEY_FILE", "").strip() or None,
         )
 
 

@@ -11,7 +11,7 @@ its rate or its share of the slots gets 429 (RATE_LIMITED, BUSY) with Retry-Afte
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -164,9 +164,12 @@ class _Authenticated:
         check_fields(params, self.limits.max_query)
 
 
-def create_app(engine: Engine | None = None) -> Starlette:
+def create_app(
+    engine: Engine | None = None, *, extend: Callable[[Starlette, Engine, Engine], None] | None = None
+) -> Starlette:
     """Build the ASGI app on `engine` (default: `HUB_DATABASE_URL`, with a connection for each
-    operation `HUB_API_CONCURRENCY` lets run at once, plus a few for tokens and the access log)."""
+    operation `HUB_API_CONCURRENCY` lets run at once, plus a few for tokens and the access log).
+    `extend(app, engine, reader)` adds what a layer above serves beside the API (the console)."""
     settings = get_settings()
     concurrency = settings.api_concurrency
     # No ping before each checkout (a round trip per request): a connection the database dropped
@@ -195,7 +198,7 @@ def create_app(engine: Engine | None = None) -> Starlette:
         engine.dispose()
 
     graphql = _HubGraphQL(engine, reader)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route(
@@ -206,3 +209,6 @@ def create_app(engine: Engine | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    if extend is not None:
+        extend(app, engine, reader)
+    return app

@@ -15,12 +15,12 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve /graphql and /health on HUB_DATABASE_URL."""
+    """Serve /graphql, /health and the console (/console) on HUB_DATABASE_URL."""
     import uvicorn
 
     open_engine().dispose()
     uvicorn.run(
-        "hub.api.app:create_app",
+        "hub.console:create_app",
         factory=True,
         host=host,
         port=port,

@@ -2,82 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from api_city import BACKENDS, City
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
-
-from hub.domain import Kind
-from hub.generate import generate_city
-from hub.ingest import ingest_file, ingest_records
-from hub.resolve.batch import resolve_kinds
-from hub.resolve.links import link_entities
-from hub.store.database import make_engine
-from hub.store.models import Base, Source
+from resolved_city import resolved_city
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     directory = tmp_path_factory.mktemp("city")
-    if request.param == "sqlite":
-        path = directory / "hub.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = request.getfixturevalue("postgres_database")
-    engine = make_engine(url)
-    if request.param != "sqlite":
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with engine.begin() as connection:
-            # Past the append-only triggers for this transaction only (see tests/conftest.py).
-            connection.execute(text("SET LOCAL session_replication_role = replica"))
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    manifest = generate_city(800, 5, directory / "files")
-    for f in json.loads((directory / "files" / "manifest.json").read_text())["files"]:
-        ingest_file(
-            engine,
-            directory / "files" / f["path"],
-            f["source"],
-            Kind(f["kind"]),
-            encoding=f["encoding"],
-            workers=0,
-        )
-    with Session(engine) as session, session.begin():
-        # Family members a rental clerk wrote at a registered person's flat and phone, under another name
-        # and without an ID: pairs no model should decide, so the stewards' queue always has some.
-        ingest_records(session, "rental_registry", Kind.PERSON, _relatives(directory / "files"))
-    with Session(engine) as session, session.begin():
-        for source in session.scalars(select(Source)):
-            if source.name == "household_registry":
-                source.trust = {"*": 90}
-    list(resolve_kinds(engine, list(Kind)))
-    with Session(engine) as session, session.begin():
-        link_entities(session)
-    assert manifest.files
+    engine = resolved_city(request, directory)
     yield City(engine, directory)
     engine.dispose()
-
-
-def _relatives(files: Path) -> list[dict[str, str]]:
-    relatives = []
-    with (files / "household_registry_person.jsonl").open(encoding="utf-8") as lines:
-        for line in lines:
-            person = json.loads(line)
-            if person.get("phone") and person.get("registered_address"):
-                relatives.append(
-                    {
-                        "key": f"relative-of-{person['key']}",
-                        "name": person["name"][0] + "晓燕",
-                        "phone": person["phone"],
-                        "address": person["registered_address"],
-                        "registered_address": person["registered_address"],
-                    }
-                )
-            if len(relatives) == 6:
-                break
-    return relatives

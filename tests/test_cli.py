@@ -280,6 +280,9 @@ def test_demo_without_serving_loads_resolves_and_says_how_to_serve(
     assert code == 0, out
     assert "Serve it: hub serve" in out and "Ctrl+C" not in out
     assert "Bearer" in out and "reader" in out
+    assert "/console/" in out
+    roles = {row.split()[0] for row in out.splitlines() if row.strip().startswith(("steward ", "auditor "))}
+    assert roles == {"steward", "auditor"}  # the console's two users each get a token
     engine = create_engine(database_url)
     with engine.connect() as connection:
         kinds = {kind for (kind,) in connection.exec_driver_sql("SELECT DISTINCT kind FROM entity")}

@@ -96,7 +96,9 @@ def demo(
         + (f"loaded into {where}; serve it with `hub serve`" if no_serve else f"serving {where}")
     )
     print(
-        f"\n  GraphQL (GraphiQL in a browser): {url}\n"
+        f"\n  Console (stewards, auditors):    http://{host}:{port}/console/"
+        " (sign in with the steward's or auditor's token)\n"
+        f"  GraphQL (GraphiQL in a browser): {url}\n"
         f"  Health:                          http://{host}:{port}/health\n"
         "  Demo clients (send `Authorization: Bearer <token>`):\n"
         + "".join(f"    {name:<14} {token}\n" for name, token in tokens.items())
@@ -141,7 +143,8 @@ def _demo_trust(engine: Engine) -> None:
 
 
 def _demo_clients(engine: Engine) -> dict[str, str]:
-    """A reader (personal fields masked), a reader with pii:read, and a steward, with fresh tokens."""
+    """A reader (personal fields masked), a reader with pii:read, a steward and an auditor (who sign in
+    to the console), with fresh tokens."""
     import time
 
     from sqlalchemy.orm import Session
@@ -149,7 +152,12 @@ def _demo_clients(engine: Engine) -> dict[str, str]:
     from hub.clients import add_client
 
     suffix = time.strftime("%Y%m%d%H%M%S")
-    wanted = {"reader": ("reader", ()), "reader+pii": ("reader", ("pii:read",)), "steward": ("steward", ())}
+    wanted = {
+        "reader": ("reader", ()),
+        "reader+pii": ("reader", ("pii:read",)),
+        "steward": ("steward", ()),
+        "auditor": ("auditor", ()),
+    }
     with Session(engine) as session, session.begin():
         return {
             label: add_client(session, f"demo-{label}-{suffix}", role, scopes)

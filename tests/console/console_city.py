@@ -1,58 +1,21 @@
-"""Helpers of the console's browser tests: the hub served on a free port, clients of each role, and
-headless Chromium (Debian's `chromium`, or `HUB_TEST_CHROMIUM`) driven by Playwright."""
+"""Helpers of the console's browser tests: clients of each role, pages signed in, screenshots."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from hub.clients import add_client
-from hub.console import create_app
 
-__all__ = ["ConsoleCity", "chromium_path", "serve", "shot"]
-
-
-def chromium_path() -> str:
-    """The Chromium the tests drive: `HUB_TEST_CHROMIUM`, else Debian's (`.ci/run` installs it)."""
-    path = os.environ.get("HUB_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        raise RuntimeError(
-            "the console's browser tests need Chromium: `apt-get install chromium` (or set HUB_TEST_CHROMIUM)"
-        )
-    return path
-
-
-@contextmanager
-def serve(engine: Engine) -> Iterator[str]:
-    """The hub's web app on `engine`, served by uvicorn on a free port of 127.0.0.1; yields its base URL."""
-    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+__all__ = ["ConsoleCity", "shot"]
 
 
 @dataclass

@@ -1,11 +1,17 @@
 """The stewards' review queue: claim an uncertain pair, decide it, and leave a judgement every later
 resolution honours.
 
+A steward claims an item to work on it alone and releases it to hand it back (an admin may release
+anyone's claim, e.g. a colleague's on leave); both are audited.
+
 A decision of MATCH or NOT_MATCH is stored as the steward's judgement on the pair (positive or
 negative). Batch and incremental resolution read stewards' judgements before anything else: a
 positive one joins the two records whatever the model says, a negative one keeps them apart for
 good, and a decided pair is never queued again. UNSURE keeps the item in the queue, unclaimed, with
 the note for the next steward. Every decision writes an audit event in the same transaction.
+
+This module only records the decision: making it take effect at once on the entities (a merge or a
+split, `hub.steward`) is the caller's part, in the same transaction, from `ReviewOutcome.entities`.
 """
 
 from __future__ import annotations
@@ -17,16 +23,21 @@ from sqlalchemy.orm import Session
 
 from hub.audit import hold_head, record_event
 from hub.domain import ActorType, Decision, ReviewStatus
-from hub.errors import ConflictError, NotFoundError
+from hub.errors import ConflictError, ForbiddenError, NotFoundError
 from hub.store.models import Judgement, Membership, ReviewItem, utcnow
 
-__all__ = ["ReviewOutcome", "claim_item", "decide_item"]
+__all__ = ["ReviewOutcome", "claim_item", "decide_item", "release_item"]
 
 
 @dataclass(frozen=True, slots=True)
 class ReviewOutcome:
+    """A decided item, the steward's judgement it made (none for UNSURE), and the pair's two records
+    with the entity each belongs to now, record A's first."""
+
     item: ReviewItem
     judgement: Judgement | None
+    records: tuple[int, int]
+    entities: tuple[str | None, str | None]
 
 
 def _item(session: Session, item_id: int) -> tuple[ReviewItem, Judgement]:
@@ -40,14 +51,19 @@ def _item(session: Session, item_id: int) -> tuple[ReviewItem, Judgement]:
     return item, judgement
 
 
-def _entities(session: Session, judgement: Judgement) -> list[str]:
-    rows = session.scalars(
-        select(Membership.entity_id).where(
+def _members(session: Session, judgement: Judgement) -> dict[int, str]:
+    """Each record of the pair → the entity it belongs to now."""
+    rows = session.execute(
+        select(Membership.record_id, Membership.entity_id).where(
             Membership.record_id.in_([judgement.record_a_id, judgement.record_b_id]),
             Membership.valid_to.is_(None),
         )
     )
-    return sorted(set(rows))
+    return {record_id: entity_id for record_id, entity_id in rows}
+
+
+def _entities(session: Session, judgement: Judgement) -> list[str]:
+    return sorted(set(_members(session, judgement).values()))
 
 
 def claim_item(session: Session, item_id: int, steward: str) -> ReviewItem:
@@ -65,6 +81,30 @@ def claim_item(session: Session, item_id: int, steward: str) -> ReviewItem:
     return item
 
 
+def release_item(session: Session, item_id: int, steward: str, *, anyones: bool = False) -> ReviewItem:
+    """Hand a claimed item back to the queue, open and unclaimed. One's own claim only, unless `anyones`
+    (an admin); an item nobody claimed or a decided one is a conflict. Flushes."""
+    item, judgement = _item(session, item_id)
+    if item.status != ReviewStatus.CLAIMED:
+        raise ConflictError(f"review item {item_id} is {item.status.value}, not claimed: nothing to release")
+    if item.assignee != steward and not anyones:
+        raise ForbiddenError(
+            f"review item {item_id} is claimed by {item.assignee}; only they or an admin may release it"
+        )
+    before = {"status": item.status.value, "assignee": item.assignee}
+    item.status, item.assignee = ReviewStatus.OPEN, None
+    session.flush()
+    record_event(
+        session,
+        steward,
+        "review.release",
+        [f"review:{item_id}", *_entities(session, judgement)],
+        before=before,
+        after={"status": item.status.value, "assignee": None},
+    )
+    return item
+
+
 def decide_item(
     session: Session, item_id: int, steward: str, decision: Decision, note: str | None
 ) -> ReviewOutcome:
@@ -74,7 +114,8 @@ def decide_item(
         raise ConflictError(f"review item {item_id} was decided already ({item.decision}) by {item.assignee}")
     if item.status == ReviewStatus.CLAIMED and item.assignee != steward:
         raise ConflictError(f"review item {item_id} is claimed by {item.assignee}")
-    entities = _entities(session, judgement)
+    members = _members(session, judgement)
+    entities = sorted(set(members.values()))
     before = {"status": item.status.value, "assignee": item.assignee}
     made: Judgement | None = None
     if decision == Decision.UNSURE:
@@ -109,4 +150,5 @@ def decide_item(
             "judgement": made.id if made is not None else None,
         },
     )
-    return ReviewOutcome(item, made)
+    pair = (judgement.record_a_id, judgement.record_b_id)
+    return ReviewOutcome(item, made, pair, (members.get(pair[0]), members.get(pair[1])))

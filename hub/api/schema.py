@@ -26,7 +26,8 @@ from hub.api.extensions import AccessLog, DocumentCache, ErrorCodes, LimitedSche
 from hub.api.permissions import ReadsAccessLog, ReadsAuditTrail, ReadsReviewQueue
 from hub.api.review import claim as claim_review
 from hub.api.review import decide as decide_review
-from hub.api.review import review_page
+from hub.api.review import release as release_review
+from hub.api.review import review_item, review_page
 from hub.api.steward import merge as merge_edit
 from hub.api.steward import move as move_edit
 from hub.api.steward import override as override_edit
@@ -132,7 +133,14 @@ class QueryRoot:
     review_items = strawberry.field(
         resolver=review_page,
         description="The review queue (steward, auditor, admin): open and claimed items first, the most"
-        " uncertain first; by kind, state and assignee.",
+        " uncertain first; by kind, state, assignee, score band, source, town or grid. Pages by keyset"
+        " cursors (`after`/`first`, `before`/`last`), so deciding items never makes a later page skip"
+        " any; `bands` counts the items of each score band.",
+        permission_classes=[ReadsReviewQueue],
+    )
+    review_item = strawberry.field(
+        resolver=review_item,
+        description="One review item by id (steward, auditor, admin), whatever its state.",
         permission_classes=[ReadsReviewQueue],
     )
 
@@ -153,7 +161,16 @@ class MutationRoot:
     decide_review_item = strawberry.mutation(
         resolver=decide_review,
         description="Decide a review item (steward, admin): MATCH or NOT_MATCH becomes the steward's"
-        " judgement on the pair, which every later resolution honours; UNSURE leaves it open with the note.",
+        " judgement on the pair, which every later resolution honours; UNSURE leaves it open with the note."
+        " The decision takes effect at once: MATCH merges the two records' entities when they differ (the"
+        " larger, or else the older, survives), NOT_MATCH splits the second record into an entity of its"
+        " own when the two share one; both are audited edits that `undo` can reverse.",
+    )
+    release_review_item = strawberry.mutation(
+        resolver=release_review,
+        description="Hand a claimed review item back to the queue, open (steward, admin): one's own claim;"
+        " an admin may release anyone's (FORBIDDEN for a steward releasing another's). An item not"
+        " claimed is a CONFLICT.",
     )
     merge_entities = strawberry.mutation(
         resolver=merge_edit,

@@ -24,6 +24,7 @@ from hub.resolve.settings import BlockingRule, MatchSettings
 
 __all__ = [
     "JOINED_BY",
+    "SCORE_BINS",
     "Explanation",
     "Resolution",
     "bits",
@@ -32,12 +33,17 @@ __all__ = [
     "model_vetoed",
     "probability",
     "resolve",
+    "score_histogram",
 ]
 
 IntArray = NDArray[np.int64]
 
 # How a candidate pair ended: 0 not joined by its own edge, 1 the model, 2 a hard rule, 3 a steward.
 JOINED_BY = ("none", "model", "rule", "steward")
+
+
+# The match-probability histogram a run keeps in its stats has this many equal bins over 0–1.
+SCORE_BINS = 40
 
 
 def probability(weight: NDArray[np.float64] | float) -> Any:
@@ -89,6 +95,17 @@ def _apart_values(table: RecordTable, settings: MatchSettings) -> list[list[Any]
         else:
             out.append([None if c < 0 else c for c in codes.tolist()])
     return out
+
+
+def score_histogram(probabilities: NDArray[np.float64]) -> dict[str, Any]:
+    """How many pairs fall in each of `SCORE_BINS` equal bins of match probability (1 in the last).
+
+    Kept with the run because only joins and uncertain pairs are stored: counting the scored pairs
+    later would mean scoring them again.
+    """
+    index = np.minimum((probabilities * SCORE_BINS).astype(np.int64), SCORE_BINS - 1)
+    counts = np.bincount(index, minlength=SCORE_BINS)
+    return {"bins": SCORE_BINS, "counts": counts.tolist()}
 
 
 def kept_apart(
@@ -260,6 +277,7 @@ def resolve(
         "model_joins_vetoed": int((vetoed_by_model & (weights >= link_weight)).sum()),
         "refused_by_constraints": clusters.refused,
         "review_pairs": int(review.sum()),
+        "score_histogram": score_histogram(probability(weights)),
         "clusters": int(sorted_unique(labels).size),
         "seconds": timings,
     }

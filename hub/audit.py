@@ -203,21 +203,25 @@ class ChainCheck:
     head_hash: str
     broken_id: int | None = None
     reason: str | None = None
+    head_id: int = 0
 
     @property
     def ok(self) -> bool:
         return self.broken_id is None
 
 
-def verify(session: Session) -> ChainCheck:
-    """Walk the chain from the first event; stop at the first that is changed or unlinked."""
+def verify(session: Session, since: ChainCheck | None = None) -> ChainCheck:
+    """Walk the chain from the first event (or on from where an earlier whole check `since` ended);
+    stop at the first that is changed or unlinked."""
     previous_hash, previous_id, checked = GENESIS, 0, 0
+    if since is not None and since.ok:
+        previous_hash, previous_id, checked = since.head_hash, since.head_id, since.checked
     while True:
         batch = session.scalars(
             select(AuditEvent).where(AuditEvent.id > previous_id).order_by(AuditEvent.id).limit(_BATCH)
         ).all()
         if not batch:
-            return ChainCheck(checked, previous_hash)
+            return ChainCheck(checked, previous_hash, head_id=previous_id)
         for event in batch:
             if event.id != previous_id + 1:
                 return ChainCheck(

@@ -32,6 +32,7 @@ __all__ = [
     "mask_attribute",
     "mask_birth_date",
     "mask_features",
+    "mask_free_text",
     "mask_id_number",
     "mask_phone",
     "personal_attribute",
@@ -113,6 +114,21 @@ def mask_phone(value: str) -> str:
 
 
 _RUN = re.compile(r"[0-9]+")
+# A run of seven or more digits (full-width too), perhaps spaced or dashed, perhaps ending in X: a phone,
+# an ID number or a date written without separators, wherever it stands in a text.
+_DIGIT_RUN = re.compile(r"[0-9０-９](?:[0-9０-９ \-]{5,}[0-9０-９])(?:[xX])?")
+
+
+def mask_free_text(text: str) -> str:
+    """A raw text (a quarantined row) with every long run of digits masked as an ID number or a phone,
+    so a reader without `pii:read` sees where personal values were and none of them."""
+
+    def mask(match: re.Match[str]) -> str:
+        run = match.group(0)
+        digits = sum(c.isdigit() for c in unicodedata.normalize("NFKC", run))
+        return mask_id_number(run) if digits >= 15 else mask_phone(run) if digits >= 11 else "*" * len(run)
+
+    return _DIGIT_RUN.sub(mask, text)
 
 
 def _year(run: str) -> str | None:

@@ -40,6 +40,7 @@ class ConsoleCity:
         aborted and listed in `blocked` when given."""
         context = self.browser.new_context(locale="zh-CN", viewport={"width": 1360, "height": 900})
         page = context.new_page()
+        page.set_default_timeout(10_000)
         if blocked is not None:
 
             def route(route: Any) -> None:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 from graphql import (
     ArgumentNode,
@@ -53,6 +55,7 @@ __all__ = [
     "PERSONAL_RECORD_FIELDS",
     "OperationRecord",
     "check_purpose",
+    "header_text",
     "digest",
     "load_digest_key",
     "purpose_of",
@@ -89,11 +92,31 @@ def load_digest_key(path: str | None) -> bytes | None:
     return read_key(path, "HUB_ACCESS_LOG_KEY_FILE", "access-log.key")
 
 
+def header_text(raw: str) -> str:
+    """A header's text as the client meant it. HTTP hands header bytes over as Latin-1, so UTF-8 sent
+    as is ("执法") arrives as mojibake and is read again as UTF-8; a percent-encoded value
+    ("%E6%89%A7%E6%B3%95", what browsers and most HTTP libraries send) is decoded."""
+    try:
+        text = raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        text = raw
+    if "%" in text:
+        text = unquote(text, errors="strict") if _PERCENT.fullmatch(text) else text
+    return text
+
+
+_PERCENT = re.compile(r"(?:[^%]|%[0-9A-Fa-f]{2})*")
+
+
 def check_purpose(raw: str | None, allowed: Sequence[str]) -> str | None:
-    """The purpose code a client gave (`X-Purpose`), one of `allowed`; None when it gave none."""
+    """The purpose code a client gave (`X-Purpose`, UTF-8 or percent-encoded), one of `allowed`; None
+    when it gave none."""
     if raw is None or not raw.strip():
         return None
-    code = raw.strip().lower()
+    try:
+        code = header_text(raw.strip()).strip().lower()
+    except UnicodeDecodeError:
+        code = raw.strip().lower()
     if code not in allowed:
         shown = raw.strip()[:40]
         raise InputError(

@@ -215,6 +215,20 @@ def test_the_purposes_are_configured(city: City, monkeypatch: pytest.MonkeyPatch
         assert "tax-audit, welfare" in body["errors"][0]["message"]
 
 
+def test_a_purpose_in_chinese_is_stored_as_written(city: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sent as UTF-8 bytes (which HTTP hands over as Latin-1) or percent-encoded, as clients send it.
+    monkeypatch.setenv("HUB_PURPOSES", "执法,service")
+    entity, _ = a_person(city)
+    query = "query Case($id: ID!) { person(id: $id) { idNumber } }"
+    with city.client("pii:read") as client:
+        for header in ("执法".encode(), "%E6%89%A7%E6%B3%95"):
+            body = client.post(
+                "/graphql", json={"query": query, "variables": {"id": entity}}, headers={"X-Purpose": header}
+            ).json()
+            assert "errors" not in body, body
+        assert [e["purpose"] for e in log_of(city, client)] == ["执法", "执法"]
+
+
 @contextmanager
 def a_broken_access_log(city: City) -> Iterator[None]:
     """Inserts into access_log fail, as on a full disk (put back afterwards: the city is shared)."""

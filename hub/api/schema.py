@@ -8,6 +8,8 @@ in `types` and `records`. This module adds the limits and extensions every opera
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -17,6 +19,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 from strawberry.printer import print_schema
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from hub.api import lookups
@@ -202,6 +205,24 @@ class MutationRoot:
     )
 
 
+def _aware(value: datetime) -> str:
+    """A time as ISO 8601 with its zone; a time read without one (SQLite keeps none) is UTC, as the
+    hub stores every time, so whatever a client gets back it can pass as `asOf`."""
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+AwareDateTime = strawberry.scalar(
+    name="DateTime",
+    description="Date with time (isoformat), always with its time zone.",
+    serialize=_aware,
+    parse_value=_parse_time,
+)
+
+
 class _Schema(LimitedSchema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -224,6 +245,7 @@ schema = _Schema(
         DocumentCache,
     ],
     federation_version="2.9",
+    config=StrawberryConfig(scalar_map={datetime: AwareDateTime}),
 )
 
 

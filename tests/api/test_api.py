@@ -414,3 +414,24 @@ def test_unexpected_errors_are_masked_and_logged_once_and_expected_ones_not_logg
     logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(logged) == 1 and logged[0].exc_info is not None
     assert "disk on fire" in str(logged[0].exc_info[1])
+
+
+def test_every_time_carries_its_zone_and_can_be_passed_back_as_as_of(city: City) -> None:
+    # SQLite keeps no zone: times read from it once came back naive, and asOf refuses a naive time.
+    entity, _ = a_person_with_an_id_number(city)
+    query = """query($id: ID!) { person(id: $id) { updatedAt history { at }
+      sourceRecords { firstSeenAt lastSeenAt receivedAt judgements { createdAt } } } }"""
+    with city.client(role="steward") as client:
+        person = data(client, query, id=entity)["person"]
+        times = [person["updatedAt"], *(h["at"] for h in person["history"])]
+        for record in person["sourceRecords"]:
+            times += [record["firstSeenAt"], record["lastSeenAt"], record["receivedAt"]]
+            times += [j["createdAt"] for j in record["judgements"]]
+        assert times and all(t.endswith("+00:00") for t in times), times
+        again = data(
+            client,
+            "query($id: ID!, $at: DateTime) { person(id: $id, asOf: $at) { id } }",
+            id=entity,
+            at=person["updatedAt"],
+        )
+        assert again["person"]["id"] == entity

@@ -21,7 +21,7 @@ so it never undoes someone else's later work. Undo is itself an audited edit.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from hub.audit import hold_head, record_event
 from hub.domain import ActorType, Decision, EntityStatus, Kind, LinkRelation, new_entity_id
 from hub.errors import ConflictError, InputError, NotFoundError
 from hub.golden import ATTRIBUTES
+from hub.normalize.identifiers import parse_date, parse_phone, parse_resident_id, parse_uscc
 from hub.privacy import mask_attribute
 from hub.store.database import json_array_contains
 from hub.store.models import AuditEvent, Entity, Judgement, Link, LinkEvidence, Membership, Statement, utcnow
@@ -402,6 +403,30 @@ def _shown_value(kind: Kind, attribute: str, value: str | None) -> str | None:
     return mask_attribute(kind, attribute, value) if value is not None else None
 
 
+_IDENTIFIERS: dict[str, Callable[[str], Any]] = {
+    "id_number": parse_resident_id,
+    "uscc": parse_uscc,
+    "phone": parse_phone,
+}
+
+
+def _checked_value(attribute: str, value: str) -> str:
+    """A steward's value as the hub keeps it: an identifier or a date in its canonical form, checked by
+    the same normalizers as source values; one that is not valid is refused, naming why (a steward's
+    value outranks every source, so an invalid one would win over the valid ones)."""
+    if attribute in _IDENTIFIERS:
+        parsed = _IDENTIFIERS[attribute](value)
+        if not parsed.valid or parsed.value is None:
+            raise InputError(f"value: {value.strip()!r} is not a valid {attribute} ({parsed.reason})")
+        return str(parsed.value)
+    if attribute in ("birth_date", "established_on"):
+        day = parse_date(value)
+        if day is None:
+            raise InputError(f"value: {value.strip()!r} is not a date (e.g. 1985-03-02)")
+        return day.isoformat()
+    return value.strip()
+
+
 def override_value(
     session: Session,
     entity_id: str,
@@ -420,6 +445,8 @@ def override_value(
         raise InputError(f"{entity.kind.value} has no field {attribute!r}; its fields are {known}")
     if value is not None and not value.strip():
         raise InputError("value: give a value, or null to withdraw the steward's value")
+    if value is not None:
+        value = _checked_value(attribute, value)
     now = utcnow()
     current = session.scalars(
         select(Statement).where(

@@ -23,7 +23,10 @@ __all__ = ["EntityChange", "entity_history", "shown_event"]
 
 @strawberry.type(description="One change of an entity: its members, or an audited edit that named it.")
 class EntityChange:
-    version: int = strawberry.field(description="The change's place in the entity's history, from 1.")
+    version: int = strawberry.field(
+        description="The entity's version after the change, as `version` counts it (an event that only"
+        " names the entity, such as a review item claimed, leaves it as it was)."
+    )
     at: datetime
     actor: str = strawberry.field(description="`ingest`, `resolution`, `steward:NAME`, ...")
     action: str = strawberry.field(
@@ -106,6 +109,15 @@ def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
         for (at, actor), c in changes.items()
     ]
     out.sort(key=lambda change: (change[0], change[5] or 0))
+    # The version after each change, as `Entity.version` counts: records joining or leaving and the
+    # stewards' edits move it on; an event that only names the entity (a review item claimed or
+    # decided) leaves it where it was.
+    versions: list[int] = []
+    count = 0
+    for _, _, action, added, removed, _, _ in out:
+        if action == "records.changed" or action.startswith("entity.") or added or removed:
+            count += 1
+        versions.append(max(count, 1))
     return [
         EntityChange(
             version=n,
@@ -117,5 +129,5 @@ def entity_history(info: Info, entity_id: str) -> list[EntityChange]:
             event_id=strawberry.ID(str(event_id)) if event_id is not None else None,
             details=details,
         )
-        for n, (at, actor, action, added, removed, event_id, details) in enumerate(out, start=1)
+        for n, (at, actor, action, added, removed, event_id, details) in zip(versions, out, strict=True)
     ]

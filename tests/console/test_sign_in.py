@@ -67,7 +67,15 @@ def test_a_revoked_client_is_signed_out_at_its_next_click(console: ConsoleCity) 
 def test_pages_load_with_every_host_but_this_one_blocked(console: ConsoleCity) -> None:
     blocked: list[str] = []
     page = console.sign_in("steward", page=console.page(blocked=blocked))
-    for path in ("/console/", "/console/sign-in"):
+    person = console.one("SELECT min(subject_id) FROM link WHERE relation = 'lives_at'")
+    pages = [
+        "/console/",
+        "/console/queue",
+        "/console/search?q=琴湖",
+        "/console/quality",
+        "/console/quarantine",
+    ]
+    for path in (*pages, f"/console/person/{person}", "/console/sign-in"):
         page.goto(f"{console.base}{path}")
         page.wait_for_load_state("networkidle")
     assert blocked == []

@@ -333,6 +333,18 @@ def _band_counts(session: Session, query: Select[Any]) -> list[ReviewBandCount]:
     ]
 
 
+def _selected(info: Info) -> set[str] | None:
+    """The fields asked of the connection; None when a fragment hides some (then all are made)."""
+    names: set[str] = set()
+    for selected in info.selected_fields:
+        for field in selected.selections:
+            name = getattr(field, "name", None)
+            if not isinstance(name, str) or not hasattr(field, "selections"):
+                return None
+            names.add(name)
+    return names
+
+
 def review_page(
     info: Info,
     kind: EntityKind | None = None,
@@ -387,10 +399,15 @@ def review_page(
     query = _query(kinds, states, assignee, source_name, town, grid)
     if state is not None:
         query = query.where(ReviewItem.status == ReviewStatus(state.value))
-    bands = _band_counts(session, query)
+    # The counts cost a scan of every matching item each: made only when the operation asks for them
+    # (the pair page's next and previous item do not).
+    wanted = _selected(info)
+    bands = _band_counts(session, query) if wanted is None or "bands" in wanted else []
     if band is not None:
         query = query.where(_in_band(Judgement.score, band))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = 0
+    if wanted is None or "totalCount" in wanted:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     forward = (_DECIDED_LAST, ReviewItem.priority.desc(), ReviewItem.id)
     if backwards:
         assert before is not None

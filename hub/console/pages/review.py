@@ -55,6 +55,8 @@ QUEUE = (
     + _ITEM
     + "} } } }"
 )
+# The next or previous item only: no counts, no records.
+NEIGHBOUR = QUEUE.split("{\n    totalCount")[0] + "{ edges { node { id } } } }"
 ONE = "query($id: ID!) { reviewItem(id: $id) {" + _ITEM + "} }"
 CLAIM = "mutation($id: ID!) { claimReviewItem(id: $id) { id } }"
 RELEASE = "mutation($id: ID!) { releaseReviewItem(id: $id) { id } }"
@@ -266,7 +268,7 @@ def _flatten(features: dict[str, Any]) -> dict[str, str]:
 async def _neighbour(page: Page, filters: dict[str, str], cursor: str, *, forward: bool) -> str | None:
     """The id of the next (or previous) open item of the same filters from `cursor`, if any."""
     paging = {"first": 1, "after": cursor} if forward else {"last": 1, "before": cursor}
-    found = (await page.graph(QUEUE, **_variables(page, filters), **paging))["reviewItems"]
+    found = (await page.graph(NEIGHBOUR, **_variables(page, filters), **paging))["reviewItems"]
     return str(found["edges"][0]["node"]["id"]) if found["edges"] else None
 
 

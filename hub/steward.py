@@ -408,6 +408,7 @@ _IDENTIFIERS: dict[str, Callable[[str], Any]] = {
     "uscc": parse_uscc,
     "phone": parse_phone,
 }
+_GENDERS = {"男": "男", "女": "女", "m": "男", "f": "女", "male": "男", "female": "女"}
 
 
 def _checked_value(attribute: str, value: str) -> str:
@@ -424,6 +425,11 @@ def _checked_value(attribute: str, value: str) -> str:
         if day is None:
             raise InputError(f"value: {value.strip()!r} is not a date (e.g. 1985-03-02)")
         return day.isoformat()
+    if attribute == "gender":  # kept as the golden value shows it, whichever way it was written
+        gender = _GENDERS.get(value.strip().lower())
+        if gender is None:
+            raise InputError(f"value: {value.strip()!r} is not a gender (男 or 女, M or F)")
+        return gender
     return value.strip()
 
 

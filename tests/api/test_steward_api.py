@@ -496,12 +496,19 @@ def test_merges_and_splits_survive_a_full_rerun(city: City) -> None:
 def test_an_override_is_checked_like_a_source_value(city: City) -> None:
     [(a, _), _] = people_with_several_records(city, skip=16)
     with city.client("pii:read", role="steward") as steward:
-        for field, value in (("idNumber", "110105194912310022"), ("phone", "12345"), ("birthDate", "明年")):
+        for field, value in (
+            ("idNumber", "110105194912310022"),
+            ("phone", "12345"),
+            ("birthDate", "明年"),
+            ("gender", "X"),
+        ):
             refused = post(steward, OVERRIDE, id=a, v=version(steward, a), f=field, value=value)
             [error] = refused["errors"]
             assert error["extensions"]["code"] == "BAD_INPUT" and repr(value) in error["message"], error
         data(steward, OVERRIDE, id=a, v=version(steward, a), f="phone", value="139 1234 5678")
         assert data(steward, NAME.replace("idNumber", "phone"), id=a)["person"]["phone"] == "13912345678"
+        data(steward, OVERRIDE, id=a, v=version(steward, a), f="gender", value="F")
+        assert data(steward, NAME.replace("idNumber", "gender"), id=a)["person"]["gender"] == "女"
 
 
 def test_the_history_reports_the_entitys_own_versions(city: City) -> None:

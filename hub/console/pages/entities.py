@@ -19,12 +19,20 @@ from starlette.routing import BaseRoute
 
 from hub.api.permissions import WRITE_ROLES
 from hub.console.app import GraphError, Page, page_route
+from hub.domain import Kind
+from hub.golden import ATTRIBUTES, RULE
 
 __all__ = ["ENTITY_PAGES", "ROUTES"]
 
 # The kind of each entity page, by path and by the GraphQL root field and id prefix.
 ENTITY_PAGES = {"person": "person", "address": "address", "legal-entity": "legalEntity"}
 PAGE_OF_PREFIX = {"per": "person", "adr": "address", "leg": "legal-entity"}
+# The fields a steward may override, by page kind: every golden attribute, with a value yet or not.
+FIELDS = {
+    "person": list(ATTRIBUTES[Kind.PERSON]),
+    "address": list(ATTRIBUTES[Kind.ADDRESS]),
+    "legal": list(ATTRIBUTES[Kind.LEGAL_ENTITY]),
+}
 RING = 8  # related entities drawn per ring; the rest are counted
 
 _COMMON = """
@@ -53,6 +61,11 @@ _QUERIES = {
       addresses { relation address { id text } } } }""",
 }
 _VERSION = "query($id: ID!) { node(id: $id) { ... on Entity { id version } } }"
+# The other side of a merge, shown before the steward confirms: which entity, at which version.
+_OTHER = """query($id: ID!) { node(id: $id) { ... on Entity { id version }
+  ... on Person { name kind: __typename sourceRecords { key } }
+  ... on Address { text kind: __typename sourceRecords { key } }
+  ... on LegalEntity { name kind: __typename sourceRecords { key } } } }"""
 _EDIT = "eventId created entity { ... on Entity { id } }"
 MERGE = f"""mutation($into: ID!, $iv: Int!, $other: ID!, $ov: Int!, $note: String) {{
   mergeEntities(into: $into, intoVersion: $iv, other: $other, otherVersion: $ov, note: $note) {{
@@ -65,6 +78,8 @@ MOVE = f"""mutation($id: ID!, $v: Int!, $records: [RecordRef!]!, $to: ID!, $tv: 
 OVERRIDE = f"""mutation($id: ID!, $v: Int!, $field: String!, $value: String, $note: String) {{
   overrideValue(id: $id, version: $v, field: $field, value: $value, note: $note) {{ {_EDIT} }} }}"""
 UNDO = f"""mutation($event: ID!, $note: String) {{ undo(eventId: $event, note: $note) {{ {_EDIT} }} }}"""
+# Errors a steward can act on, shown on the entity page rather than as an error page.
+REFUSALS = ("BAD_INPUT", "NOT_FOUND")
 UNDOABLE = ("entity.merge", "entity.split", "entity.move", "entity.override")
 
 
@@ -90,10 +105,13 @@ def _picture(kind: str, entity: dict[str, Any]) -> tuple[list[Node], list[tuple[
     second: dict[str, str] = {}
     edges: list[tuple[str, str]] = []
 
+    dropped: set[str] = set()
+
     def add(ring: dict[str, str], item: dict[str, Any], text: str, parent: str) -> None:
-        if item["id"] == centre.id:
+        if item["id"] == centre.id or (item["id"] in first and ring is second):
             return
         if item["id"] not in ring and len(ring) >= RING:
+            dropped.add(item["id"])
             return
         ring[item["id"]] = text or item["id"]
         edges.append((parent, item["id"]))
@@ -130,22 +148,30 @@ def _picture(kind: str, entity: dict[str, Any]) -> tuple[list[Node], list[tuple[
         if entity["legalRepresentative"]:
             for place in entity["legalRepresentative"]["addresses"]:
                 add(second, place["address"], place["address"]["text"], entity["legalRepresentative"]["id"])
+    # The first ring evenly round the centre; the second in the order of the first-ring nodes they
+    # hang from, turned to sit as near them as it can, so that few lines cross.
+    for node_id in first:  # drawn once, on the nearer ring
+        second.pop(node_id, None)
+    angles = {node_id: 2 * math.pi * index / max(len(first), 1) for index, node_id in enumerate(first)}
+    parents = {b: a for a, b in reversed(edges)}
+    for node_id in second:
+        parent = parents.get(node_id, centre.id)
+        angles.setdefault(node_id, angles.get(parent, 0.0) + 0.01)
+    outer = sorted(second, key=lambda node_id: angles[node_id])
+    step = 2 * math.pi / max(len(outer), 1)
+    turn = math.atan2(
+        sum(math.sin(angles[node_id] - step * index) for index, node_id in enumerate(outer)),
+        sum(math.cos(angles[node_id] - step * index) for index, node_id in enumerate(outer)),
+    )
+    angles.update({node_id: step * index + turn for index, node_id in enumerate(outer)})
     nodes = [Node(centre.id, centre.label, 0, 360, 230)]
-    for ring, members, radius in ((1, first, 120), (2, second, 205)):
-        count = max(len(members), 1)
-        for index, (node_id, label) in enumerate(members.items()):
-            angle = 2 * math.pi * index / count + (0.0 if ring == 1 else math.pi / count)
-            nodes.append(
-                Node(
-                    node_id,
-                    label,
-                    ring,
-                    360 + radius * 1.55 * math.cos(angle),
-                    230 + radius * math.sin(angle),
-                )
-            )
+    for ring, members, radius in ((1, first, 120), (2, {node_id: second[node_id] for node_id in outer}, 200)):
+        for node_id, label in members.items():
+            angle = angles[node_id]
+            x, y = 360 + radius * 1.4 * math.cos(angle), 230 + radius * math.sin(angle)
+            nodes.append(Node(node_id, label, ring, x, y))
     shown = {node.id for node in nodes}
-    return nodes, [(a, b) for a, b in edges if a in shown and b in shown], len(first) + len(second)
+    return nodes, [(a, b) for a, b in edges if a in shown and b in shown], len(dropped - shown)
 
 
 def _kind_of(page: Page) -> str:
@@ -181,7 +207,16 @@ async def _entity_page(page: Page) -> Response:
     if entity is None:
         return page.error(404, "NOT_FOUND", page.t("entity.not_found", id=entity_id))
     kind = "legal" if field == "legalEntity" else field
-    nodes, edges, related = _picture(field if field != "legalEntity" else "legal", entity)
+    can_edit = page.client.role in WRITE_ROLES and as_of is None
+    refused = page.request.query_params.get("refused")
+    merging = None
+    try:
+        merging = await _merge_preview(page, entity["id"]) if can_edit else None
+    except GraphError as exc:
+        if exc.code not in REFUSALS:
+            raise
+        refused = exc.message
+    nodes, edges, hidden = _picture(field if field != "legalEntity" else "legal", entity)
     positions = {node.id: node for node in nodes}
     return page.render(
         "entities/entity.html",
@@ -191,12 +226,31 @@ async def _entity_page(page: Page) -> Response:
         as_of=as_of,
         nodes=nodes,
         edges=[(positions[a], positions[b]) for a, b in edges],
-        hidden=max(0, related - len(nodes) + 1),
+        hidden=hidden,
         entity_path=entity_path,
         undoable=UNDOABLE,
         conflict=page.request.query_params.get("conflict"),
-        can_edit=page.client.role in WRITE_ROLES and as_of is None,
+        refused=refused,
+        merging=merging,
+        fields=FIELDS[kind],
+        survivorship=RULE,
+        can_edit=can_edit,
     )
+
+
+async def _merge_preview(page: Page, entity_id: str) -> dict[str, Any] | None:
+    """The entity named in `?merge=`, so the steward sees both versions the merge will use before
+    confirming; its version then travels with the form like the page's own."""
+    other = page.request.query_params.get("merge", "").strip()
+    if not other:
+        return None
+    found = (await page.graph(_OTHER, id=other))["node"]
+    if not found:
+        raise GraphError("NOT_FOUND", page.t("entity.not_found", id=other))
+    if found["id"] == entity_id:
+        raise GraphError("BAD_INPUT", page.t("entity.merge_self"))
+    found["label"] = found.get("name") or found.get("text") or found["id"]
+    return found
 
 
 def _refs(page: Page) -> list[dict[str, str]]:
@@ -219,11 +273,13 @@ async def _edit(page: Page) -> Response:
     try:
         if action == "merge":
             other = str(form.get("other") or "").strip()
-            found = (await page.graph(_VERSION, id=other))["node"]
-            if not found:
-                raise GraphError("NOT_FOUND", page.t("entity.not_found", id=other))
             result = await page.graph(
-                MERGE, into=entity_id, iv=version, other=found["id"], ov=found["version"], note=note
+                MERGE,
+                into=entity_id,
+                iv=version,
+                other=other,
+                ov=int(str(form.get("other_version") or 0)),
+                note=note,
             )
             target = result["mergeEntities"]["entity"]["id"]
         elif action == "split":
@@ -263,9 +319,12 @@ async def _edit(page: Page) -> Response:
         else:
             return page.error(400, "BAD_INPUT", action)
     except GraphError as exc:
-        if exc.code != "CONFLICT":
-            raise
-        return page.redirect(f"/{path_kind}/{entity_id}", conflict=exc.message)
+        # What the steward can act on comes back to the page; anything else is the coded error page.
+        if exc.code == "CONFLICT":
+            return page.redirect(f"/{path_kind}/{entity_id}", conflict=exc.message)
+        if exc.code in REFUSALS:
+            return page.redirect(f"/{path_kind}/{entity_id}", refused=exc.message)
+        raise
     return page.redirect(entity_path(target).removeprefix("/console"), notice=f"edit.{action}")
 
 

@@ -114,11 +114,12 @@ def check_purpose(raw: str | None, allowed: Sequence[str]) -> str | None:
     if raw is None or not raw.strip():
         return None
     try:
-        code = header_text(raw.strip()).strip().lower()
+        written = header_text(raw.strip()).strip()
     except UnicodeDecodeError:
-        code = raw.strip().lower()
+        written = raw.strip()
+    code = written.lower()
     if code not in allowed:
-        shown = raw.strip()[:40]
+        shown = written[:40]
         raise InputError(
             f"X-Purpose: {shown!r} is not a purpose code; send one of {', '.join(allowed)}"
             " (the operators configure them in HUB_PURPOSES)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import Select, func, select
@@ -208,6 +208,10 @@ def access_log_page(
     until: datetime | None = None,
     first: int | None = 100,
     after: str | None = None,
+    purpose: Annotated[
+        str | None,
+        strawberry.argument(description="Rows of this purpose code (`X-Purpose`), as written: `执法`."),
+    ] = None,
 ) -> AccessLogConnection:
     """The `accessLog` root field."""
     query = select(AccessLogRow)
@@ -215,6 +219,8 @@ def access_log_page(
         query = query.where(
             AccessLogRow.client_id.in_(select(Client.id).where(Client.name == client).scalar_subquery())
         )
+    if purpose is not None:
+        query = query.where(AccessLogRow.purpose == purpose.strip().lower())
     query = _filtered(info, query, AccessLogRow.entity_ids, AccessLogRow.occurred_at, entity_id, since, until)
     total, rows, more = _page(info, query, AccessLogRow.id, first, after)
     wanted = {r.client_id for r in rows if r.client_id}

@@ -227,6 +227,12 @@ def test_a_purpose_in_chinese_is_stored_as_written(city: City, monkeypatch: pyte
             ).json()
             assert "errors" not in body, body
         assert [e["purpose"] for e in log_of(city, client)] == ["执法", "执法"]
+        mojibake = "执法".encode().decode("latin-1")  # what a server that did not re-read it stored
+        name = data(client, "{ viewer { name } }")["viewer"]["name"]
+    by_purpose = "query($name: String, $p: String) { accessLog(client: $name, purpose: $p) { totalCount } }"
+    with city.client(role="auditor") as auditor:
+        for purpose, count in (("执法", 2), (mojibake, 0), ("service", 0)):
+            assert data(auditor, by_purpose, name=name, p=purpose)["accessLog"]["totalCount"] == count
 
 
 @contextmanager

@@ -12,59 +12,80 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import weakref
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from sqlalchemy import Engine, select
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from hub.api.permissions import AUDIT_ROLES
 from hub.audit import ChainCheck, verify
+from hub.config import get_settings
 from hub.console.app import GraphError, Page, page_route
+from hub.store.models import AuditEvent
 
 __all__ = ["ROUTES"]
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 500
-EVENTS = """query($actor: String, $action: String, $entity: ID, $since: DateTime, $until: DateTime,
+EVENTS = """query AuditTrail($actor: String, $action: String, $entity: ID, $since: DateTime, $until: DateTime,
     $first: Int, $after: String) {
   page: auditEvents(actor: $actor, action: $action, entityId: $entity, since: $since, until: $until,
       first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
     edges { node { id occurredAt actor action subjectIds before after prevHash hash } } } }"""
-ACCESSES = """query($client: String, $entity: ID, $since: DateTime, $until: DateTime, $first: Int,
-    $after: String) {
-  page: accessLog(client: $client, entityId: $entity, since: $since, until: $until, first: $first,
-      after: $after) {
+ACCESSES = """query AccessLog($client: String, $purpose: String, $entity: ID, $since: DateTime,
+    $until: DateTime, $first: Int, $after: String) {
+  page: accessLog(client: $client, purpose: $purpose, entityId: $entity, since: $since, until: $until,
+      first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
     edges { node { id occurredAt client operationName operation entityIds fields purpose
       lookups { argument value } } } } }"""
+EVENT_FILTERS = ("actor", "action", "entity")
+ACCESS_FILTERS = ("client", "purpose", "entity")
 EVENT_COLUMNS = ("id", "occurredAt", "actor", "action", "subjectIds", "before", "after", "prevHash", "hash")
 ACCESS_COLUMNS = ("id", "occurredAt", "client", "purpose", "operationName", "entityIds", "fields", "lookups")
 
 
 class _Chain:
-    """The last whole verification of this process, carried on incrementally."""
+    """The last verification of each database's chain in this process, carried on incrementally.
+
+    Walking a long chain takes seconds, too long for a page: the first view walks it whole, later
+    views only the events written since, after checking that the event verified last still has the
+    hash it had (a trail rewritten up to it would otherwise go unnoticed). The triggers keep the trail
+    append-only; "verify again" walks it whole whenever an auditor wants certainty.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.check: ChainCheck | None = None
-        self.at: datetime | None = None
+        self.checks: weakref.WeakKeyDictionary[Engine, tuple[ChainCheck, datetime]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def state(self, page: Page, *, again: bool = False) -> tuple[ChainCheck, datetime]:
+        """The chain's state and when it was found; a break found once stays (the trail is append-only)."""
+        engine = page.console.engine
         with self.lock, page.db() as session:
-            self.check = verify(session, None if again else self.check)
-            self.at = datetime.now().astimezone()
-            return self.check, self.at
+            last, at = self.checks.get(engine, (None, None)) if not again else (None, None)
+            if last is not None and at is not None and not last.ok:
+                return last, at
+            if last is not None and last.head_id:
+                stored = session.scalar(select(AuditEvent.hash).where(AuditEvent.id == last.head_id))
+                last = last if stored == last.head_hash else None
+            self.checks[engine] = found = (verify(session, last), datetime.now().astimezone())
+            return found
 
 
 _CHAIN = _Chain()
 
 
 def _instant(raw: str | None, end: bool = False) -> str | None:
-    """A date or instant from a filter form, as GraphQL takes it (a date alone: that day, local time)."""
+    """A date or instant from a filter form, as GraphQL takes it. A date alone means that day in local
+    time, so as the end (`until`, exclusive) it means the next day's start."""
     if not raw:
         return None
     try:
@@ -72,16 +93,15 @@ def _instant(raw: str | None, end: bool = False) -> str | None:
     except ValueError:
         raise GraphError("BAD_INPUT", f"{raw!r} is not a date (2026-12-01) or an instant") from None
     if len(raw) == 10 and end:
-        value = value.replace(hour=23, minute=59, second=59)
+        value += timedelta(days=1)
     if value.tzinfo is None:
         value = value.astimezone()
     return value.isoformat()
 
 
-def _filters(page: Page, names: tuple[str, ...]) -> dict[str, Any]:
+def _filters(page: Page, names: tuple[str, ...]) -> dict[str, str]:
     params = page.request.query_params
-    shown = {name: params.get(name, "").strip() for name in (*names, "since", "until")}
-    return shown
+    return {name: params.get(name, "").strip() for name in (*names, "since", "until")}
 
 
 def _variables(filters: dict[str, str]) -> dict[str, Any]:
@@ -92,7 +112,7 @@ def _variables(filters: dict[str, str]) -> dict[str, Any]:
 
 
 async def _audit(page: Page) -> Response:
-    filters = _filters(page, ("actor", "action", "entity"))
+    filters = _filters(page, EVENT_FILTERS)
     after = page.request.query_params.get("after") or None
     data = await page.graph(EVENTS, **_variables(filters), first=PAGE_SIZE, after=after)
     chain, checked_at = _CHAIN.state(page)
@@ -103,7 +123,9 @@ async def _audit(page: Page) -> Response:
         chain=chain,
         checked_at=checked_at,
         pretty=_pretty,
-        query=page.request.url.query,
+        when=_when,
+        csv=page.url("/audit.csv", **filters),
+        next_page=_next_page(page, "/audit", filters, data["page"]),
     )
 
 
@@ -113,12 +135,31 @@ async def _verify_again(page: Page) -> Response:
 
 
 async def _access_log(page: Page) -> Response:
-    filters = _filters(page, ("client", "entity"))
+    filters = _filters(page, ACCESS_FILTERS)
     after = page.request.query_params.get("after") or None
     data = await page.graph(ACCESSES, **_variables(filters), first=PAGE_SIZE, after=after)
     return page.render(
-        "audit/access_log.html", filters=filters, result=data["page"], query=page.request.url.query
+        "audit/access_log.html",
+        filters=filters,
+        purposes=get_settings().purposes,
+        when=_when,
+        result=data["page"],
+        csv=page.url("/access-log.csv", **filters),
+        next_page=_next_page(page, "/access-log", filters, data["page"]),
     )
+
+
+def _next_page(page: Page, path: str, filters: dict[str, str], result: dict[str, Any]) -> str | None:
+    """The next page's address: the same filters, on after this page's last row (keyset, so rows
+    written meanwhile never shift a page)."""
+    if not result["pageInfo"]["hasNextPage"]:
+        return None
+    return page.url(path, **filters, after=result["pageInfo"]["endCursor"])
+
+
+def _when(instant: str) -> str:
+    """An instant as the server's local time to the second, as people read it: 2026-12-05 21:44:03."""
+    return datetime.fromisoformat(instant).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _pretty(value: Any) -> str:
@@ -169,11 +210,11 @@ def _csv(page: Page, query: str, names: tuple[str, ...], columns: tuple[str, ...
 
 
 async def _audit_csv(page: Page) -> Response:
-    return _csv(page, EVENTS, ("actor", "action", "entity"), EVENT_COLUMNS, "audit-trail")
+    return _csv(page, EVENTS, EVENT_FILTERS, EVENT_COLUMNS, "audit-trail")
 
 
 async def _access_csv(page: Page) -> Response:
-    return _csv(page, ACCESSES, ("client", "entity"), ACCESS_COLUMNS, "access-log")
+    return _csv(page, ACCESSES, ACCESS_FILTERS, ACCESS_COLUMNS, "access-log")
 
 
 ROUTES: list[BaseRoute] = [

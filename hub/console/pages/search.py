@@ -23,21 +23,30 @@ FIRST = 20
 MODES = ("auto", "name", "id_number", "phone", "address", "company", "uscc", "doorplate")
 _PERSON = "id name idNumber birthDate phone addresses { relation address { text } }"
 _COMPANY = "id name uscc legalForm"
+
+
+def _persons(argument: str) -> str:
+    """The persons found by `argument`, best first, with the values a steward tells them apart by."""
+    return f"persons: searchPersons({argument}: $q, first: {FIRST}) {{ score person {{ {_PERSON} }} }}"
+
+
+_COMPANIES = (
+    f"companies: searchLegalEntities(name: $q, first: {FIRST}) {{ score legalEntity {{ {_COMPANY} }} }}"
+)
+_ADDRESSES = (
+    f"addresses: searchAddresses(text: $q, first: {FIRST}) {{ score address {{ id text doorplateCode }} }}"
+)
+# Named, so that the access log says which search a row was.
 _QUERIES = {
-    "name": f"query($q: String!) {{ persons: searchPersons(name: $q, first: {FIRST}) {{"
-    f" score person {{ {_PERSON} }} }}"
-    f" companies: searchLegalEntities(name: $q, first: {FIRST}) {{ score legalEntity {{ {_COMPANY} }} }} }}",
-    "company": f"query($q: String!) {{ companies: searchLegalEntities(name: $q, first: {FIRST}) {{"
-    f" score legalEntity {{ {_COMPANY} }} }} }}",
-    "id_number": f"query($q: String!) {{ persons: searchPersons(idNumber: $q, first: {FIRST}) {{"
-    f" score person {{ {_PERSON} }} }} }}",
-    "phone": f"query($q: String!) {{ persons: searchPersons(phone: $q, first: {FIRST}) {{"
-    f" score person {{ {_PERSON} }} }} }}",
-    "address": f"query($q: String!) {{ addresses: searchAddresses(text: $q, first: {FIRST}) {{"
-    " score address { id text doorplateCode } } }",
-    "uscc": f"query($q: String!) {{ company: legalEntityByUscc(uscc: $q) {{ {_COMPANY} }} }}",
-    "doorplate": "query($q: String!) { address: addressByDoorplateCode(doorplateCode: $q) {"
-    " id text doorplateCode } }",
+    "name": f"query SearchByName($q: String!) {{ {_persons('name')} {_COMPANIES} }}",
+    "company": f"query SearchLegalEntities($q: String!) {{ {_COMPANIES} }}",
+    "id_number": f"query SearchByIdNumber($q: String!) {{ {_persons('idNumber')} }}",
+    "phone": f"query SearchByPhone($q: String!) {{ {_persons('phone')} }}",
+    "address": f"query SearchAddresses($q: String!) {{ {_ADDRESSES} }}",
+    "uscc": "query LegalEntityByUscc($q: String!) {"
+    f" company: legalEntityByUscc(uscc: $q) {{ {_COMPANY} }} }}",
+    "doorplate": "query AddressByDoorplateCode($q: String!) {"
+    " address: addressByDoorplateCode(doorplateCode: $q) { id text doorplateCode } }",
 }
 _ADDRESS_WORDS = re.compile(r"[省市区县镇乡街道路街巷弄村组号幢栋楼单元室]")
 _COMPANY_WORDS = re.compile(r"(公司|厂|店|部|中心|合作社|事务所|商行|集团)$")

@@ -65,6 +65,14 @@ class LinkRow:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkPage:
+    """One page of an entity's links (by id) and how many links the whole list holds."""
+
+    total: int
+    links: list[LinkRow]
+
+
+@dataclass(frozen=True, slots=True)
 class Override:
     """A value a steward set on an entity's attribute (a statement; the source values stay)."""
 
@@ -152,6 +160,7 @@ class Loaders:
         self.records: DataLoader[int, MemberRow | None] = DataLoader(self._records)
         self.judgements: DataLoader[int, list[JudgementRow]] = DataLoader(self._judgements)
         self.run_settings: DataLoader[int, dict[str, Any] | None] = DataLoader(self._run_settings)
+        self._link_pages: dict[tuple[str, frozenset[LinkRelation], int, int], DataLoader[str, LinkPage]] = {}
         self._golden: dict[tuple[str, str | None], dict[str, Golden]] = {}
         self._overrides: dict[str, list[Override]] = {}
 
@@ -326,6 +335,48 @@ class Loaders:
         )
         found = {r[1]: _member(r) for r in rows}
         return [found.get(k) for k in keys]
+
+    def link_pages(
+        self, *, outgoing: bool, relations: frozenset[LinkRelation], start: int, size: int
+    ) -> DataLoader[str, LinkPage]:
+        """The loader of pages of entities' links: those of `relations` from (or to) each entity,
+        ordered by link id, `size` of them from position `start`. The database counts and cuts the
+        list, so that a legal entity with ten thousand employees costs a page, not the list."""
+        column = "subject_id" if outgoing else "object_id"
+        key = (column, relations, start, size)
+        loader = self._link_pages.get(key)
+        if loader is None:
+
+            async def load(keys: list[str]) -> list[LinkPage]:
+                return self._link_page(column, relations, start, size, keys)
+
+            loader = self._link_pages[key] = DataLoader(load)
+        return loader
+
+    def _link_page(
+        self, column: str, relations: frozenset[LinkRelation], start: int, size: int, keys: list[str]
+    ) -> list[LinkPage]:
+        valid = (
+            "valid_to IS NULL"
+            if self.as_of is None
+            else "valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)"
+        )
+        names = ", ".join(f"'{relation.value}'" for relation in sorted(relations))  # enum values only
+        where = f"WHERE {valid} AND relation IN ({names}) AND {column} IN :keys"
+        totals = dict(self._rows(f"SELECT {column}, count(*) FROM link {where} GROUP BY {column}", keys))
+        found: dict[str, list[LinkRow]] = {}
+        if size > 0 and any(totals.get(k, 0) > start for k in keys):
+            rows = self._rows(
+                "SELECT id, relation, subject_id, object_id, valid_from FROM ("
+                "SELECT id, relation, subject_id, object_id, valid_from,"
+                f" row_number() OVER (PARTITION BY {column} ORDER BY id) AS n FROM link {where}"
+                f") AS numbered WHERE n > {int(start)} AND n <= {int(start) + int(size)} ORDER BY id",
+                keys,
+            )
+            for r in rows:
+                row = LinkRow(r[0], LinkRelation(r[1]), r[2], r[3], _time(r[4]))
+                found.setdefault(row.subject_id if column == "subject_id" else row.object_id, []).append(row)
+        return [LinkPage(int(totals.get(k, 0)), found.get(k, [])) for k in keys]
 
     async def _links_from(self, keys: list[str]) -> list[list[LinkRow]]:
         return self._links("subject_id", keys)

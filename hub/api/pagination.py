@@ -18,9 +18,9 @@ __all__ = [
     "Connection",
     "Edge",
     "PageInfo",
-    "connection",
     "offset_after",
     "offset_cursor",
+    "page_connection",
     "page_size",
 ]
 
@@ -83,14 +83,14 @@ def page_size(first: int | None) -> int:
     return first
 
 
-def connection(items: list[T], first: int | None, after: str | None) -> Connection[T]:
-    size, start = page_size(first), offset_after(after)
-    window = items[start : start + size]
-    edges = [Edge(cursor=offset_cursor(start + i), node=item) for i, item in enumerate(window)]
+def page_connection(items: list[T], total: int, start: int) -> Connection[T]:
+    """The connection of one page `items` that begins at offset `start` of a list of `total` items
+    (the database cut the page)."""
+    edges = [Edge(cursor=offset_cursor(start + i), node=item) for i, item in enumerate(items)]
     return Connection(
-        total_count=len(items),
+        total_count=total,
         edges=edges,
         page_info=PageInfo(
-            has_next_page=start + size < len(items), end_cursor=edges[-1].cursor if edges else None
+            has_next_page=start + len(items) < total, end_cursor=edges[-1].cursor if edges else None
         ),
     )

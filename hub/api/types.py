@@ -15,8 +15,8 @@ from strawberry.scalars import JSON
 
 from hub.api.context import Info
 from hub.api.history import EntityChange, entity_history
-from hub.api.loaders import LinkRow
-from hub.api.pagination import Connection, connection, page_size
+from hub.api.loaders import LinkPage, LinkRow
+from hub.api.pagination import Connection, offset_after, page_connection, page_size
 from hub.api.permissions import ReadsHistory
 from hub.api.records import (
     FieldLineage,
@@ -82,6 +82,16 @@ async def _links(
 ) -> list[LinkRow]:
     loader = info.context.loaders.links_from if outgoing else info.context.loaders.links_to
     return [link for link in await loader.load(entity_id) if link.relation in relations]
+
+
+async def _link_page(
+    info: Info, entity_id: str, *, outgoing: bool, relations: set[LinkRelation], start: int, size: int
+) -> LinkPage:
+    """A page of an entity's links, cut by the database (for the lists that can be long)."""
+    loader = info.context.loaders.link_pages(
+        outgoing=outgoing, relations=frozenset(relations), start=start, size=size
+    )
+    return await loader.load(entity_id)
 
 
 @strawberry.interface(description="Anything with a hub id: `node(id:)` finds it.")
@@ -274,29 +284,39 @@ class Address(Entity):
         description="The people who live or are registered here (at most `first`, 100 by default)."
     )
     async def residents(self, info: Info, first: int | None = None) -> list[PersonAddress]:
-        links = await _links(info, str(self.id), outgoing=False, relations=_PERSON_PLACES)
-        return _person_addresses(info, links)[: page_size(first)]
+        page = await _link_page(
+            info, str(self.id), outgoing=False, relations=_PERSON_PLACES, start=0, size=page_size(first)
+        )
+        return _person_addresses(info, page.links)
 
     @strawberry.field(description="The residents a page at a time, with the total.")
     async def residents_connection(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[PersonAddress]:
-        links = await _links(info, str(self.id), outgoing=False, relations=_PERSON_PLACES)
-        return connection(_person_addresses(info, links), first, after)
+        start = offset_after(after)
+        page = await _link_page(
+            info, str(self.id), outgoing=False, relations=_PERSON_PLACES, start=start, size=page_size(first)
+        )
+        return page_connection(_person_addresses(info, page.links), page.total, start)
 
     @strawberry.field(
         description="Legal entities registered or operating here (at most `first`, 100 by default)."
     )
     async def legal_entities(self, info: Info, first: int | None = None) -> list[LegalEntityAddress]:
-        links = await _links(info, str(self.id), outgoing=False, relations=_COMPANY_PLACES)
-        return _company_addresses(info, links)[: page_size(first)]
+        page = await _link_page(
+            info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, start=0, size=page_size(first)
+        )
+        return _company_addresses(info, page.links)
 
     @strawberry.field(description="The legal entities here a page at a time, with the total.")
     async def legal_entities_connection(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[LegalEntityAddress]:
-        links = await _links(info, str(self.id), outgoing=False, relations=_COMPANY_PLACES)
-        return connection(_company_addresses(info, links), first, after)
+        start = offset_after(after)
+        page = await _link_page(
+            info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, start=start, size=page_size(first)
+        )
+        return page_connection(_company_addresses(info, page.links), page.total, start)
 
     @strawberry.field(description="The source records that make up this address now.")
     async def source_records(self, info: Info) -> list[SourceRecord]:
@@ -365,8 +385,16 @@ class LegalEntity(Entity):
     async def employees(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[PersonLegalEntity]:
-        links = await _links(info, str(self.id), outgoing=False, relations={LinkRelation.EMPLOYED_BY})
-        return connection(_person_companies(info, links), first, after)
+        start = offset_after(after)
+        page = await _link_page(
+            info,
+            str(self.id),
+            outgoing=False,
+            relations={LinkRelation.EMPLOYED_BY},
+            start=start,
+            size=page_size(first),
+        )
+        return page_connection(_person_companies(info, page.links), page.total, start)
 
     @strawberry.field(description="Where it is registered and where it operates.")
     async def addresses(self, info: Info) -> list[LegalEntityAddress]:

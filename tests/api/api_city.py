@@ -33,6 +33,11 @@ class City:
         with self.engine.connect() as connection:
             return connection.execute(text(sql), params).scalar()
 
+    def column(self, sql: str, **params: Any) -> list[Any]:
+        """The first column of every row `sql` returns."""
+        with self.engine.connect() as connection:
+            return list(connection.execute(text(sql), params).scalars())
+
 
 def post(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
     response = client.post("/graphql", json={"query": query, "variables": variables})

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from hub.api import create_app
+from hub.api.pagination import offset_cursor
 from hub.clients import revoke_client
 from hub.store.models import AccessLog, Client
 
@@ -346,6 +347,40 @@ def test_connections_page_with_a_total(city: City) -> None:
         assert len(seen) == page["totalCount"] >= 3
         body = post(client, query, id=address, after="bm90LWEtY3Vyc29y")
     assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+    assert seen == city.column(
+        "SELECT subject_id FROM link WHERE object_id = :id AND valid_to IS NULL"
+        " AND relation IN ('lives_at', 'household_registered_at') ORDER BY id",
+        id=address,
+    )
+
+
+def test_the_employees_of_many_legal_entities_page_in_one_query(city: City) -> None:
+    """Each legal entity's page is cut by the database, for all of them at once: the same people in
+    the same order as the links, the right totals, and an empty page past the end."""
+    companies = city.column(
+        "SELECT object_id FROM link WHERE relation = 'employed_by' AND valid_to IS NULL"
+        " GROUP BY object_id HAVING count(*) >= 2 ORDER BY count(*) DESC, object_id LIMIT 5"
+    )
+    assert len(companies) >= 2
+    fields = """employees(first: 1, after: $after) { totalCount edges { node { person { id } } }
+      pageInfo { hasNextPage } }"""
+    aliases = " ".join(f'c{i}: legalEntity(id: "{c}") {{ {fields} }}' for i, c in enumerate(companies))
+    query = "query($after: String) { " + aliases + " }"
+    with city.client() as client:
+        pages = [data(client, query, after=after) for after in (None, offset_cursor(0), offset_cursor(10**6))]
+    for i, company in enumerate(companies):
+        page, next_page, empty = (p[f"c{i}"] for p in pages)
+        employed = city.column(
+            "SELECT subject_id FROM link WHERE object_id = :id AND relation = 'employed_by'"
+            " AND valid_to IS NULL ORDER BY id",
+            id=company,
+        )
+        assert page["employees"]["totalCount"] == len(employed) == empty["employees"]["totalCount"]
+        assert [e["node"]["person"]["id"] for e in page["employees"]["edges"]] == employed[:1]
+        assert [e["node"]["person"]["id"] for e in next_page["employees"]["edges"]] == employed[1:2]
+        assert page["employees"]["pageInfo"]["hasNextPage"]
+        assert empty["employees"]["edges"] == []
+        assert not empty["employees"]["pageInfo"]["hasNextPage"]
 
 
 def _statements(city: City, client: TestClient, query: str, **variables: Any) -> tuple[int, dict[str, Any]]:

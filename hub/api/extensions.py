@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import strawberry
 from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.federation.schema import FederationAny
+from strawberry.federation.schema_directives import Key
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext, Info
+from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.graphql import OperationType
 
 from hub import access_log
@@ -137,8 +138,10 @@ def _remember(key: _Key, checked: _Checked) -> None:
 
 class LimitedSchema(strawberry.federation.Schema):
     """The federation schema with `_entities` checked before it resolves anything: at most
-    `HUB_API_MAX_REPRESENTATIONS` representations, each an object naming an entity type and only
-    that type's keys, as strings. A malformed one is BAD_INPUT, not an error inside strawberry."""
+    `HUB_API_MAX_REPRESENTATIONS` representations (else the whole call is TOO_LARGE), each an object
+    naming an entity type and exactly the fields of one of its `@key`s, by their GraphQL names
+    (`doorplateCode`), as strings. A malformed one is BAD_INPUT at its own index of `_entities`, and
+    the others are resolved: one bad reference must not cost a gateway the rest of its batch."""
 
     def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
         limits = _limits(info.context)
@@ -148,35 +151,81 @@ class LimitedSchema(strawberry.federation.Schema):
                 f" {limits.max_representations:,} per request (HUB_API_MAX_REPRESENTATIONS): send them in"
                 " several requests"
             )
+        results: list[object] = []
         for index, representation in enumerate(representations):
-            self._check_representation(index, representation, limits.max_search)
-        return super().entities_resolver(info, representations)
+            try:
+                resolve, arguments = self._reference(index, representation, limits.max_search)
+                results.append(resolve(info=info, **arguments))
+            except Exception as exc:  # this representation's error alone, at its index
+                results.append(exc)
+        return results  # type: ignore[return-value]
 
-    def _check_representation(self, index: int, representation: object, max_length: int) -> None:
+    def _reference(
+        self, index: int, representation: object, max_length: int
+    ) -> tuple[Callable[..., object], dict[str, str]]:
+        """The `resolve_reference` of the representation's type and its arguments (Python names), or
+        BAD_INPUT saying what is wrong with it."""
         where = f"_entities: representations[{index}]"
         if not isinstance(representation, dict):
             raise InputError(
                 f'{where} is a {type(representation).__name__}; give {{"__typename": ..., "id": ...}}'
             )
         name = representation.get("__typename")
-        type_ = self.schema_converter.type_map.get(name) if isinstance(name, str) else None
-        origin = getattr(getattr(type_, "definition", None), "origin", None)
-        reference = getattr(origin, "resolve_reference", None)
-        if reference is None:
-            raise InputError(
-                f"{where}: __typename {name!r} is not an entity type; use Person, Address or LegalEntity"
-            )
-        keys = [k for k in inspect.signature(reference).parameters if k not in ("cls", "info")]
+        keys = self._entity_keys().get(name) if isinstance(name, str) else None
+        if keys is None:
+            entities = ", ".join(sorted(self._entity_keys()))
+            raise InputError(f"{where}: __typename {name!r} is not an entity type; use {entities}")
+        resolve, key_sets = keys
         given = {k: v for k, v in representation.items() if k != "__typename"}
-        if not given or any(k not in keys for k in given):
-            raise InputError(
-                f"{where}: a {name} is referred to by its keys ({', '.join(keys)}) alone; got {sorted(given)}"
-            )
+        arguments = next((names for names in key_sets if set(names) == set(given)), None)
+        if arguments is None:
+            choices = " or ".join("{" + ", ".join(names) + "}" for names in key_sets)
+            raise InputError(f"{where}: give {name} by one of its keys, {choices}; got {sorted(given)}")
         for key, value in given.items():
             if not isinstance(value, str):
-                raise InputError(f"{where}: {key} is a JSON {type(value).__name__}; give a string")
+                raise InputError(f"{where}: {key} is a JSON {_json_type(value)}; give a string")
             if len(value) > max_length:
                 raise InputError(f"{where}: {key} has {len(value):,} characters; at most {max_length:,}")
+        return resolve, {arguments[key]: value for key, value in given.items()}
+
+    def _entity_keys(self) -> dict[str, tuple[Callable[..., object], list[dict[str, str]]]]:
+        """Per entity type: its `resolve_reference` and each `@key` as {GraphQL name: argument name}."""
+        cached: dict[str, tuple[Callable[..., object], list[dict[str, str]]]] | None = getattr(
+            self, "_keys_cache", None
+        )
+        if cached is not None:
+            return cached
+        cached = {}
+        for name, type_ in self.schema_converter.type_map.items():
+            definition = getattr(type_, "definition", None)
+            resolve = getattr(getattr(definition, "origin", None), "resolve_reference", None)
+            if resolve is None or not isinstance(definition, StrawberryObjectDefinition):
+                continue
+            python_names = {
+                self.config.name_converter.get_graphql_name(field): field.python_name
+                for field in definition.fields
+            }
+            key_sets = [
+                {field: python_names[field] for field in str(directive.fields).split()}
+                for directive in definition.directives or ()
+                if isinstance(directive, Key)
+            ]
+            cached[name] = (resolve, key_sets)
+        self._keys_cache = cached
+        return cached
+
+
+def _json_type(value: object) -> str:
+    """The JSON type of a decoded value, as a client wrote it: "number", not "int"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else type(value).__name__
 
 
 class AccessLog(SchemaExtension):

@@ -333,7 +333,9 @@ class Address(Entity):
         if id is None and doorplate_code is not None:
             from hub.search import entity_by_term
 
-            found = entity_by_term(info.context.session, Kind.ADDRESS, "doorplate", doorplate_code.upper())
+            found = entity_by_term(
+                info.context.session, Kind.ADDRESS, "doorplate", doorplate_code.strip().upper()
+            )
             if found is None:
                 return None
             id = strawberry.ID(found)
@@ -416,7 +418,7 @@ class LegalEntity(Entity):
         if id is None and uscc is not None:
             from hub.search import entity_by_term
 
-            found = entity_by_term(info.context.session, Kind.LEGAL_ENTITY, "uscc_any", uscc.upper())
+            found = entity_by_term(info.context.session, Kind.LEGAL_ENTITY, "uscc_any", uscc.strip().upper())
             if found is None:
                 return None
             id = strawberry.ID(found)

@@ -1,0 +1,169 @@
+"""The hub as a federation subgraph, as a gateway calls it: `_entities` by every key, retired ids,
+malformed representations, partial refusals, the gateway's role and the SDL it composes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from api_city import City, data, post
+from sqlalchemy.orm import Session
+
+from hub.steward import merge_entities
+
+ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
+  __typename
+  ... on Person { id redirectedFrom name }
+  ... on Address { id redirectedFrom text doorplateCode }
+  ... on LegalEntity { id redirectedFrom name uscc } } }"""
+
+
+def entities(client: Any, *representations: object) -> dict[str, Any]:
+    return post(client, ENTITIES, r=list(representations))
+
+
+def active(city: City, kind: str, offset: int = 0) -> str:
+    entity: str = city.one(
+        f"SELECT id FROM entity WHERE kind = '{kind}' AND status = 'active' ORDER BY id LIMIT 1 OFFSET {offset}"
+    )
+    return entity
+
+
+def a_term(city: City, field: str, lookup: str, argument: str) -> tuple[str, str]:
+    """A search term of `field` that `lookup` finds one entity by, and that entity's id."""
+    terms = city.column(
+        f"SELECT DISTINCT term FROM search_term WHERE field = '{field}' ORDER BY term LIMIT 50"
+    )
+    with city.client() as client:
+        for term in terms:
+            found = data(client, f"query($t: String!) {{ {lookup}({argument}: $t) {{ id }} }}", t=term)[
+                lookup
+            ]
+            if found is not None:
+                return term, found["id"]
+    raise AssertionError(f"no {field} term finds an entity")
+
+
+def merge(city: City, into: str, other: str) -> None:
+    with Session(city.engine) as session, session.begin():
+        merge_entities(session, into, None, other, None, "steward:test", "one real thing")
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+def test_an_address_is_found_by_its_doorplate_code_key(city: City) -> None:
+    code, entity = a_term(city, "doorplate", "addressByDoorplateCode", "doorplateCode")
+    with city.client() as client:
+        body = entities(
+            client,
+            {"__typename": "Address", "doorplateCode": code},
+            {"__typename": "Address", "doorplateCode": f" {code.lower()} "},
+            {"__typename": "Address", "doorplateCode": "NO-SUCH-PLATE"},
+            {"__typename": "Address", "id": entity},
+        )
+    assert "errors" not in body, body["errors"]
+    found = body["data"]["_entities"]
+    assert [f and f["id"] for f in found] == [entity, entity, None, entity]
+    assert found[0]["doorplateCode"] == code and found[0]["text"]
+
+
+def test_a_legal_entity_is_found_by_its_uscc_key(city: City) -> None:
+    uscc, entity = a_term(city, "uscc_any", "legalEntityByUscc", "uscc")
+    with city.client() as client:
+        body = entities(client, {"__typename": "LegalEntity", "uscc": uscc})
+    assert "errors" not in body, body["errors"]
+    assert body["data"]["_entities"][0]["id"] == entity
+
+
+# --- retired ids ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["person", "address", "legal_entity"])
+def test_a_retired_id_resolves_to_its_survivor_through_entities(city: City, kind: str) -> None:
+    survivor, retired = active(city, kind, 2), active(city, kind, 3)
+    merge(city, survivor, retired)
+    typename = {"person": "Person", "address": "Address", "legal_entity": "LegalEntity"}[kind]
+    with city.client() as client:
+        body = entities(
+            client, {"__typename": typename, "id": retired}, {"__typename": typename, "id": survivor}
+        )
+    assert "errors" not in body, body["errors"]
+    through_retired, direct = body["data"]["_entities"]
+    assert through_retired["__typename"] == typename
+    assert through_retired["id"] == survivor and through_retired["redirectedFrom"] == retired
+    assert direct["id"] == survivor and direct["redirectedFrom"] is None
+    assert {k: v for k, v in through_retired.items() if k != "redirectedFrom"} == {
+        k: v for k, v in direct.items() if k != "redirectedFrom"
+    }
+
+
+def test_a_retired_id_retired_again_resolves_to_the_last_survivor(city: City) -> None:
+    first, second, third = (active(city, "person", offset) for offset in (20, 21, 22))
+    merge(city, second, first)
+    merge(city, third, second)
+    with city.client() as client:
+        body = entities(client, {"__typename": "Person", "id": first})
+    assert body["data"]["_entities"] == [
+        {
+            "__typename": "Person",
+            "id": third,
+            "redirectedFrom": first,
+            "name": body["data"]["_entities"][0]["name"],
+        }
+    ]
+    assert body["data"]["_entities"][0]["name"]
+
+
+# --- malformed representations --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("representation", "said"),
+    [
+        ({"id": "per_1"}, "__typename None is not an entity type"),
+        ({"__typename": "Nope", "id": "per_1"}, "__typename 'Nope' is not an entity type"),
+        ({"__typename": "PersonAddress", "id": "per_1"}, "not an entity type"),
+        ({"__typename": "Person", "id": 42}, "id is a JSON number; give a string"),
+        ({"__typename": "Person", "id": None}, "id is a JSON null"),
+        ({"__typename": "Person", "id": ["per_1"]}, "id is a JSON array"),
+        ({"__typename": "Person"}, "give Person by one of its keys, {id}; got []"),
+        ({"__typename": "Person", "name": "王伟"}, "got ['name']"),
+        ({"__typename": "Address", "doorplate_code": "3205"}, "{id} or {doorplateCode}"),
+        ({"__typename": "Address", "id": "adr_1", "doorplateCode": "3205"}, "{id} or {doorplateCode}"),
+        ({"__typename": "LegalEntity", "id": "leg_1", "extra": "x"}, "{id} or {uscc}"),
+        (["Person", "per_1"], "representations[0] is a list"),
+        ("per_1", "representations[0] is a str"),
+    ],
+)
+def test_a_malformed_representation_is_bad_input_at_its_index_alone(
+    city: City, caplog: pytest.LogCaptureFixture, representation: object, said: str
+) -> None:
+    person = active(city, "person")
+    with city.client() as client:
+        body = entities(client, representation, {"__typename": "Person", "id": person})
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_INPUT"
+    assert error["path"] == ["_entities", 0]
+    assert error["message"].startswith("_entities: representations[0]") and said in error["message"]
+    refused, found = body["data"]["_entities"]
+    assert refused is None and found["id"] == person  # the rest of the batch is answered
+    assert "Traceback" not in caplog.text and "unexpected error" not in caplog.text
+
+
+def test_the_index_of_each_malformed_representation_is_named(city: City) -> None:
+    with city.client() as client:
+        body = entities(
+            client,
+            {"__typename": "Person", "id": active(city, "person")},
+            {"__typename": "Person", "id": 1},
+            {"__typename": "Address", "doorplate": "x"},
+        )
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["_entities", 1], "BAD_INPUT"),
+        (["_entities", 2], "BAD_INPUT"),
+    ]
+    assert [e["message"].split(":")[1].strip() for e in body["errors"]] == [
+        "representations[1]",
+        "representations[2]",
+    ]

@@ -58,6 +58,7 @@ __all__ = [
     "digest",
     "header_text",
     "load_digest_key",
+    "log_export",
     "purpose_of",
     "record_operation",
     "refusal",
@@ -337,6 +338,22 @@ def write(
         )
         session.commit()
     return True
+
+
+def log_export(session: Session, command: str, fields: Sequence[str], purpose: str) -> None:
+    """Log a bulk read of personal data outside the API (an unmasked export), before the data leaves:
+    the command as run (`command`, with who ran it), the personal fields it shows, the purpose."""
+    session.add(
+        AccessLog(
+            client_id=None,
+            operation=command[:OPERATION_SIZE],
+            operation_hash=hashlib.sha256(command.encode()).hexdigest(),
+            operation_name="export",
+            entity_ids=[],
+            fields=sorted(fields),
+            purpose=purpose,
+        )
+    )
 
 
 def withhold(result: Any) -> None:

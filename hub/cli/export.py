@@ -31,3 +31,52 @@ def export_crosswalk(
         with output.open("w", encoding="utf-8", newline="") as out:
             count = write_crosswalk(engine, out, selected)
     console.print(f"[dim]{count} rows[/dim]")
+
+
+@app.command("entities")
+def export_entities(
+    kind: Annotated[str, typer.Option(help="person, address or legal_entity.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option(help="Write to FILE instead of standard output (needed for parquet).")
+    ] = None,
+    unmasked: Annotated[
+        bool,
+        typer.Option(
+            "--unmasked", help="ID numbers, phones and birth dates whole (logged; needs --purpose)."
+        ),
+    ] = False,
+    purpose: Annotated[str | None, typer.Option(help="Why personal data is read: a purpose code.")] = None,
+) -> None:
+    """The golden records of one kind: every active entity with its id, version, last change, number of
+    source records and golden values, personal values masked unless --unmasked."""
+    from sqlalchemy.orm import Session
+
+    from hub.access_log import check_purpose, log_export
+    from hub.cli.common import actor
+    from hub.config import get_settings
+    from hub.domain import parse_kind
+    from hub.export import ENTITY_FORMATS, golden_records, write_golden
+    from hub.privacy import PERSONAL_FIELDS
+
+    selected = parse_kind(kind)
+    if fmt not in ENTITY_FORMATS:
+        raise typer.BadParameter(f"{fmt!r}: choose one of {', '.join(ENTITY_FORMATS)}", param_hint="--format")
+    if fmt == "parquet" and output is None:
+        raise typer.BadParameter("Parquet is binary: give a file to write", param_hint="--output")
+    engine = open_engine()
+    if unmasked:
+        code = check_purpose(purpose, get_settings().purposes)
+        if code is None:
+            raise typer.BadParameter("an unmasked export needs a purpose", param_hint="--purpose")
+        command = f"{actor()}: hub export entities --kind {selected.value} --format {fmt} --unmasked"
+        with Session(engine) as session, session.begin():
+            log_export(session, command, list(PERSONAL_FIELDS[selected]), code)
+    records = golden_records(engine, selected, unmasked=unmasked)
+    if output is None:
+        count = write_golden(records, selected, sys.stdout.buffer, fmt)
+        sys.stdout.flush()
+    else:
+        with output.open("wb") as out:
+            count = write_golden(records, selected, out, fmt)
+    console.print(f"[dim]{count} {selected.value} entities[/dim]")

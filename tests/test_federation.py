@@ -59,6 +59,64 @@ type Query {
 }
 """
 
+RELAY_DEPARTMENT_SDL = """
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.0", import: ["@key", "@shareable"])
+
+type PageInfo @shareable {
+  hasNextPage: Boolean!
+  hasPreviousPage: Boolean!
+  startCursor: String
+  endCursor: String
+}
+
+type Person @key(fields: "id") {
+  id: ID!
+  benefits(first: Int, after: String): BenefitConnection!
+}
+
+type Benefit {
+  name: String!
+}
+
+type BenefitEdge {
+  cursor: String!
+  node: Benefit!
+}
+
+type BenefitConnection {
+  edges: [BenefitEdge!]!
+  pageInfo: PageInfo!
+}
+
+type Query {
+  benefitsPaid(first: Int, after: String): BenefitConnection!
+}
+"""
+
+UNSHAREABLE_PAGE_INFO_SDL = RELAY_DEPARTMENT_SDL.replace("type PageInfo @shareable", "type PageInfo")
+
+# The federation version each directive first appeared in; the hub declares the highest it uses.
+DIRECTIVE_VERSIONS = {
+    "@key": (2, 0),
+    "@shareable": (2, 0),
+    "@inaccessible": (2, 0),
+    "@external": (2, 0),
+    "@requires": (2, 0),
+    "@provides": (2, 0),
+    "@override": (2, 0),
+    "@tag": (2, 0),
+    "@extends": (2, 0),
+    "@composeDirective": (2, 1),
+    "@interfaceObject": (2, 3),
+    "@authenticated": (2, 5),
+    "@requiresScopes": (2, 5),
+    "@policy": (2, 6),
+    "@context": (2, 8),
+    "@fromContext": (2, 8),
+    "@cost": (2, 9),
+    "@listSize": (2, 9),
+}
+
 FEDERATION_QUERY_FIELDS = {"_entities", "_service"}
 """The router answers these itself; composition drops them from the supergraph's Query."""
 
@@ -131,3 +189,32 @@ def test_a_department_that_retypes_the_person_key_is_rejected() -> None:
     answer = compose({"hub": HUB_SDL, "social_security": CONFLICTING_ID_SDL})
     assert not answer["ok"], "a subgraph declaring Person.id as Int! composed with the hub's ID!"
     assert any("Person.id" in error and "Int!" in error for error in answer["errors"]), answer["errors"]
+
+
+@needs_person
+def test_a_department_with_relay_connections_composes_since_page_info_is_shareable() -> None:
+    answer = compose({"hub": HUB_SDL, "benefits": RELAY_DEPARTMENT_SDL})
+    assert answer["ok"], "composition failed:\n" + "\n".join(answer["errors"])
+    composed = object_fields(parse(answer["supergraph"]))
+    assert composed["PageInfo"] == {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
+    assert {"benefits", "addresses"} <= composed["Person"]
+
+
+@needs_person
+def test_page_info_shared_with_a_subgraph_that_does_not_mark_it_is_refused() -> None:
+    """The hub's side of the rule holds; a department must mark its own PageInfo shareable too."""
+    answer = compose({"hub": HUB_SDL, "benefits": UNSHAREABLE_PAGE_INFO_SDL})
+    assert not answer["ok"]
+    assert any("PageInfo" in error and "shareable" in error.lower() for error in answer["errors"]), answer
+
+
+def test_the_hub_declares_the_lowest_federation_version_its_directives_need() -> None:
+    link = next(d for d in parse(HUB_SDL).definitions if getattr(d, "directives", None))
+    [directive] = [d for d in link.directives if d.name.value == "link"]  # type: ignore[attr-defined]
+    arguments = {a.name.value: a.value for a in directive.arguments}
+    url = arguments["url"].value  # type: ignore[attr-defined]
+    imported = [v.value for v in arguments["import"].values]  # type: ignore[attr-defined]
+    declared = tuple(int(part) for part in url.rsplit("/v", 1)[1].split("."))
+    assert set(imported) <= DIRECTIVE_VERSIONS.keys(), imported
+    assert declared == max(DIRECTIVE_VERSIONS[name] for name in imported), (url, imported)
+    assert declared == (2, 0)  # what the hub uses today: @key, @shareable, @inaccessible

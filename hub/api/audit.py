@@ -154,6 +154,16 @@ def _page(
     return total, rows[:size], len(rows) > size
 
 
+def _page_info(cursors: list[str], more: bool, after: str | None) -> PageInfo:
+    """A keyset page's place: anything before it when it starts after a cursor."""
+    return PageInfo(
+        has_next_page=more,
+        has_previous_page=after is not None,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+
+
 def audit_event_page(
     info: Info,
     actor: str | None = None,
@@ -196,7 +206,7 @@ def audit_event_page(
     return AuditEventConnection(
         total_count=total,
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        page_info=_page_info([e.cursor for e in edges], more, after),
     )
 
 
@@ -254,5 +264,5 @@ def access_log_page(
     return AccessLogConnection(
         total_count=total,
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        page_info=_page_info([e.cursor for e in edges], more, after),
     )

@@ -28,22 +28,30 @@ MAX_PAGE = 500  # the hard cap on any page
 DEFAULT_PAGE = 100
 
 
-@strawberry.type
+# Shareable: every department with Relay connections defines its own `PageInfo` (and may name its
+# connections alike); a type two subgraphs define must be shareable in both, or composition fails.
+# All four fields of the Relay specification: a router must be able to answer each field of the
+# composed type from whichever subgraph a page came from.
+@strawberry.federation.type(shareable=True, description="Where a page lies in its list (Relay).")
 class PageInfo:
     has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
     end_cursor: str | None
 
 
 T = TypeVar("T")
 
 
-@strawberry.type
+@strawberry.federation.type(shareable=True)
 class Edge(Generic[T]):
     cursor: str
     node: T
 
 
-@strawberry.type(description="A page of a list that can be long; `totalCount` counts the whole list.")
+@strawberry.federation.type(
+    shareable=True, description="A page of a list that can be long; `totalCount` counts the whole list."
+)
 class Connection(Generic[T]):
     total_count: int
     edges: list[Edge[T]]
@@ -91,6 +99,9 @@ def page_connection(items: list[T], total: int, start: int) -> Connection[T]:
         total_count=total,
         edges=edges,
         page_info=PageInfo(
-            has_next_page=start + len(items) < total, end_cursor=edges[-1].cursor if edges else None
+            has_next_page=start + len(items) < total,
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
         ),
     )

@@ -244,7 +244,9 @@ schema = _Schema(
         # Clients send the same few queries again and again: parse and validate each once.
         DocumentCache,
     ],
-    federation_version="2.9",
+    # The lowest version whose directives the schema uses (@key, @shareable, @inaccessible are all
+    # 2.0), so that older supergraph composers accept the hub as well as newer ones.
+    federation_version="2.0",
     config=StrawberryConfig(scalar_map={datetime: AwareDateTime}),
 )
 

@@ -167,3 +167,28 @@ def test_the_index_of_each_malformed_representation_is_named(city: City) -> None
         "representations[1]",
         "representations[2]",
     ]
+
+
+# --- connections ----------------------------------------------------------------------------------
+
+RESIDENTS_PAGE = """query($id: ID!, $after: String) { address(id: $id) { residentsConnection(first: 1, after: $after) {
+  totalCount edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+
+
+def test_page_info_has_the_four_relay_fields_a_shared_page_info_needs(city: City) -> None:
+    address = city.one(
+        "SELECT object_id FROM link WHERE relation IN ('lives_at', 'household_registered_at')"
+        " AND valid_to IS NULL GROUP BY object_id HAVING count(*) >= 3 ORDER BY object_id LIMIT 1"
+    )
+    with city.client() as client:
+        first = data(client, RESIDENTS_PAGE, id=address)["address"]["residentsConnection"]
+        second = data(client, RESIDENTS_PAGE, id=address, after=first["pageInfo"]["endCursor"])["address"]
+    page = second["residentsConnection"]
+    assert first["pageInfo"] == {
+        "hasNextPage": True,
+        "hasPreviousPage": False,
+        "startCursor": first["edges"][0]["cursor"],
+        "endCursor": first["edges"][0]["cursor"],
+    }
+    assert page["pageInfo"]["hasPreviousPage"] is True and page["pageInfo"]["hasNextPage"] is True
+    assert page["pageInfo"]["startCursor"] == page["edges"][0]["cursor"] != first["edges"][0]["cursor"]

@@ -13,7 +13,9 @@ from hub.errors import InputError, UnknownKindError
 __all__ = [
     "DERIVED_SOURCE",
     "ENTITY_PREFIX",
+    "LINK_ENDS",
     "ActorType",
+    "ChangeAction",
     "Decision",
     "EntityStatus",
     "Kind",
@@ -72,6 +74,28 @@ class LinkRelation(enum.StrEnum):
     LEGAL_REPRESENTATIVE = "legal_representative"
     REGISTERED_AT = "registered_at"
     OPERATES_AT = "operates_at"
+
+
+# The kinds a link of each relation joins: (subject, object).
+LINK_ENDS: dict[LinkRelation, tuple[Kind, Kind]] = {
+    LinkRelation.LIVES_AT: (Kind.PERSON, Kind.ADDRESS),
+    LinkRelation.HOUSEHOLD_REGISTERED_AT: (Kind.PERSON, Kind.ADDRESS),
+    LinkRelation.EMPLOYED_BY: (Kind.PERSON, Kind.LEGAL_ENTITY),
+    LinkRelation.LEGAL_REPRESENTATIVE: (Kind.PERSON, Kind.LEGAL_ENTITY),
+    LinkRelation.REGISTERED_AT: (Kind.LEGAL_ENTITY, Kind.ADDRESS),
+    LinkRelation.OPERATES_AT: (Kind.LEGAL_ENTITY, Kind.ADDRESS),
+}
+
+
+class ChangeAction(enum.StrEnum):
+    """What one entry of the change feed says happened."""
+
+    CREATED = "created"  # a new entity (a new record's, or a group of records resolution put apart)
+    CHANGED = "changed"  # records joined or left it, or a steward set or withdrew a value
+    MERGED = "merged"  # retired into `other_id`, the entity that absorbed it
+    SPLIT = "split"  # a new (or restored) entity took records from `other_id`
+    LINK_OPENED = "link_opened"
+    LINK_CLOSED = "link_closed"
 
 
 class ReviewStatus(enum.StrEnum):

@@ -36,6 +36,7 @@ __all__ = [
     "AccessLog",
     "AuditEvent",
     "Base",
+    "ChangeEvent",
     "Client",
     "Entity",
     "IngestRun",
@@ -382,3 +383,27 @@ class AccessLog(Base):
     entity_ids: Mapped[list[Any]] = mapped_column(default=list)
     fields: Mapped[list[Any]] = mapped_column(default=list)
     purpose: Mapped[str | None] = mapped_column(String(256))
+
+
+class ChangeEvent(Base):
+    """One entry of the change feed: an entity created, changed, merged or split, or a link opened or
+    closed, numbered in commit order (writers take the audit chain's lock before they add entries, so a
+    later id is never committed before an earlier one: a poller that read up to an id misses nothing).
+
+    `kind`/`entity_id`: the entity (a link's subject); `other_kind`/`other_id`: the survivor of a merge,
+    the entity a split took records from, or a link's object; `version`: the entity's after the change.
+    """
+
+    __tablename__ = "change_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(32))
+    other_kind: Mapped[str | None] = mapped_column(String(32))
+    other_id: Mapped[str | None] = mapped_column(String(32))
+    relation: Mapped[str | None] = mapped_column(String(32))
+    link_id: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[int | None]
+    actor: Mapped[str] = mapped_column(String(128))

@@ -7,6 +7,9 @@ Every request carries `Authorization: Bearer <token>` of a registered client. To
 (256 bits), shown once when the client is added and stored only as a SHA-256 hash; revoking a client
 refuses its token from the next request on.
 
+Roles: `reader` (departmental systems), `steward`, `auditor`, `admin`, and `gateway`, which reads
+the schema a federation gateway composes and nothing else.
+
 Scopes: `person`, `address`, `legal_entity` (read that kind), `pii:read` (see ID numbers, phones
 and birth dates whole, and look up by them) and `pii:lookup` (look up and search by them, seeing them
 masked). A client with no kind scope reads all three kinds; without `pii:read` personal fields are
@@ -44,7 +47,9 @@ __all__ = [
     "token_digest",
 ]
 
-ROLES = ("reader", "steward", "auditor", "admin")
+# `gateway`: a federation gateway or router reading the subgraph's schema (`_service { sdl }`) and
+# nothing else; it forwards each departmental client's own token for everything it queries.
+ROLES = ("reader", "steward", "auditor", "admin", "gateway")
 PII_SCOPE = "pii:read"
 PII_LOOKUP_SCOPE = "pii:lookup"
 KIND_SCOPES = {kind.value: kind for kind in Kind}

@@ -9,7 +9,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import strawberry
-from graphql import DocumentNode, GraphQLError
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_operation_ast,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.federation.schema import FederationAny
 from strawberry.federation.schema_directives import Key
@@ -20,10 +30,11 @@ from strawberry.types.graphql import OperationType
 
 from hub import access_log
 from hub.api.limits import VariableCap, argument_caps, check_variables, expanded_size, too_complex
+from hub.api.permissions import GATEWAY_ROLE, gateway_refusals
 from hub.config import ApiLimits, get_settings
 from hub.errors import HubError, InputError, RetryLaterError, TooLargeError
 
-__all__ = ["AccessLog", "DocumentCache", "ErrorCodes", "LimitedSchema", "UnitOfWork"]
+__all__ = ["AccessLog", "DocumentCache", "ErrorCodes", "GatewayScope", "LimitedSchema", "UnitOfWork"]
 
 log = logging.getLogger(__name__)
 # The messages of strawberry's depth, alias and token limits.
@@ -226,6 +237,50 @@ def _json_type(value: object) -> str:
     if isinstance(value, list):
         return "array"
     return "object" if isinstance(value, dict) else type(value).__name__
+
+
+class GatewayScope(SchemaExtension):
+    """Refuse, before anything runs, every root field a gateway's own token asks for but the schema
+    (`_service { sdl }`): FORBIDDEN, one error per refused field, with its path."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        client = getattr(context.context, "client", None)
+        if client is not None and client.role == GATEWAY_ROLE and context.graphql_document is not None:
+            refused = gateway_refusals(client, _root_fields(context.graphql_document, context.operation_name))
+            if refused:
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[GraphQLError(str(exc), path=[key], original_error=exc) for key, exc in refused],
+                )
+        yield
+
+
+def _root_fields(document: DocumentNode, operation_name: str | None) -> list[tuple[str, str]]:
+    """(response key, field name) of each root field the operation selects, through its fragments."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return []
+    fragments = {
+        node.name.value: node for node in document.definitions if isinstance(node, FragmentDefinitionNode)
+    }
+    found: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                found.append((selection.alias.value if selection.alias else name, name))
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                seen.add(selection.name.value)
+                if (fragment := fragments.get(selection.name.value)) is not None:
+                    walk(fragment.selection_set)
+
+    walk(operation.selection_set)
+    return found
 
 
 class AccessLog(SchemaExtension):

@@ -13,10 +13,13 @@ from typing import Any, ClassVar
 from strawberry.permission import BasePermission
 
 from hub.api.context import Info
+from hub.clients import ClientInfo
 from hub.errors import ForbiddenError
 
 __all__ = [
     "AUDIT_ROLES",
+    "GATEWAY_FIELDS",
+    "GATEWAY_ROLE",
     "READ_ROLES",
     "WRITE_ROLES",
     "ReadsAccessLog",
@@ -24,6 +27,7 @@ __all__ = [
     "ReadsHistory",
     "ReadsJudgements",
     "ReadsReviewQueue",
+    "gateway_refusals",
     "require_role",
 ]
 
@@ -33,6 +37,10 @@ READ_ROLES = frozenset({"steward", "auditor", "admin"})
 WRITE_ROLES = frozenset({"steward", "admin"})
 # The roles that read the audit trail and the access log.
 AUDIT_ROLES = frozenset({"auditor", "admin"})
+# The role of a federation gateway's own token, and the root fields it may read: the subgraph's SDL.
+# Everything else a gateway asks for goes with the departmental client's token it forwards.
+GATEWAY_ROLE = "gateway"
+GATEWAY_FIELDS = frozenset({"_service", "__typename"})
 
 
 def require_role(info: Info, roles: frozenset[str], action: str) -> None:
@@ -43,6 +51,25 @@ def require_role(info: Info, roles: frozenset[str], action: str) -> None:
             f"client {client.name!r} ({client.role}) may not {action}; the roles that may are"
             f" {', '.join(sorted(roles))}"
         )
+
+
+def gateway_refusals(
+    client: ClientInfo | None, root_fields: list[tuple[str, str]]
+) -> list[tuple[str, ForbiddenError]]:
+    """FORBIDDEN for each root field (response key, field name) a gateway's token may not read."""
+    if client is None or client.role != GATEWAY_ROLE:
+        return []
+    return [
+        (
+            key,
+            ForbiddenError(
+                f"client {client.name!r} ({GATEWAY_ROLE}) may not read {name}; the gateway role reads"
+                " `_service { sdl }` only: send the departmental client's own token for everything else"
+            ),
+        )
+        for key, name in root_fields
+        if name not in GATEWAY_FIELDS
+    ]
 
 
 class _RolePermission(BasePermission):

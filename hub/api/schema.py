@@ -25,7 +25,14 @@ from strawberry.types import ExecutionContext
 from hub.api import lookups
 from hub.api.audit import access_log_page, audit_event_page
 from hub.api.context import Info
-from hub.api.extensions import AccessLog, DocumentCache, ErrorCodes, LimitedSchema, UnitOfWork
+from hub.api.extensions import (
+    AccessLog,
+    DocumentCache,
+    ErrorCodes,
+    GatewayScope,
+    LimitedSchema,
+    UnitOfWork,
+)
 from hub.api.permissions import ReadsAccessLog, ReadsAuditTrail, ReadsReviewQueue
 from hub.api.review import claim as claim_review
 from hub.api.review import decide as decide_review
@@ -238,6 +245,7 @@ schema = _Schema(
     extensions=[
         ErrorCodes,
         AccessLog,  # outside UnitOfWork: writes after the operation's session is released
+        GatewayScope,  # a gateway's own token reads the SDL only: refused before anything runs
         UnitOfWork,
         lambda: AddValidationRules(_LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

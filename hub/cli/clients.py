@@ -14,7 +14,9 @@ app = typer.Typer(help="API clients: tokens, roles and scopes.", no_args_is_help
 @app.command("add")
 def clients_add(
     name: Annotated[str, typer.Argument(help="A unique name, e.g. the calling department's system.")],
-    role: Annotated[str, typer.Option(help="reader, steward, auditor or admin.")] = "reader",
+    role: Annotated[
+        str, typer.Option(help="reader, steward, auditor, admin, or gateway (reads the schema only).")
+    ] = "reader",
     scope: Annotated[
         list[str] | None,
         typer.Option(

@@ -192,3 +192,48 @@ def test_page_info_has_the_four_relay_fields_a_shared_page_info_needs(city: City
     }
     assert page["pageInfo"]["hasPreviousPage"] is True and page["pageInfo"]["hasNextPage"] is True
     assert page["pageInfo"]["startCursor"] == page["edges"][0]["cursor"] != first["edges"][0]["cursor"]
+
+
+# --- the gateway's role ---------------------------------------------------------------------------
+
+
+def test_a_gateway_token_reads_the_subgraph_schema(city: City) -> None:
+    with city.client(role="gateway") as gateway:
+        sdl = data(gateway, "{ _service { sdl } }")["_service"]["sdl"]
+        typename = data(gateway, "{ __typename }")
+    assert '@key(fields: "doorplateCode")' in sdl and "type Person" in sdl
+    assert typename == {"__typename": "Query"}
+
+
+@pytest.mark.parametrize(
+    ("query", "refused"),
+    [
+        ('{ person(id: "per_1") { id } }', ["person"]),
+        ("{ viewer { name } }", ["viewer"]),
+        (
+            '{ _entities(representations: [{__typename: "Person", id: "per_1"}]) { __typename } }',
+            ["_entities"],
+        ),
+        ("{ __schema { queryType { name } } }", ["__schema"]),
+        ("{ _service { sdl } me: viewer { role } }", ["me"]),
+        (
+            'query { ...f } fragment f on Query { searchAddresses(text: "虞山") { score } }',
+            ["searchAddresses"],
+        ),
+        ("{ ... on Query { reviewItems { totalCount } } }", ["reviewItems"]),
+        ('mutation { undo(eventId: "1") { __typename } }', ["undo"]),
+    ],
+)
+def test_a_gateway_token_is_refused_every_other_field(city: City, query: str, refused: list[str]) -> None:
+    with city.client(role="gateway") as gateway:
+        body = post(gateway, query)
+    assert body["data"] is None
+    assert [e["path"] for e in body["errors"]] == [[key] for key in refused]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    assert all("(gateway) may not read" in e["message"] for e in body["errors"])
+
+
+def test_other_roles_are_not_limited_to_the_schema(city: City) -> None:
+    with city.client() as reader:
+        both = data(reader, "{ _service { sdl } viewer { role } }")
+    assert both["viewer"] == {"role": "reader"} and both["_service"]["sdl"]

@@ -91,7 +91,7 @@ class SourceRecord:
         " in its entity, pairs kept apart or sent to review, stewards' decisions), newest first.",
         permission_classes=[ReadsJudgements],
     )
-    async def judgements(self, info: Info) -> list[RecordJudgement]:
+    async def judgements(self, info: Info) -> list[RecordJudgement] | None:
         rows = await info.context.loaders.judgements.load(self.record_id)
         runs = sorted({row.run_id for row in rows if row.run_id})
         settings = dict(zip(runs, await info.context.loaders.run_settings.load_many(runs), strict=True))

@@ -122,7 +122,7 @@ class Entity(Node):
         " resolution or a steward) and the audited edits that named it (stewards and auditors only).",
         permission_classes=[ReadsHistory],
     )
-    def history(self, info: Info) -> list[EntityChange]:
+    def history(self, info: Info) -> list[EntityChange] | None:
         return entity_history(info, str(self.redirected_from or self.id))
 
 
@@ -239,12 +239,12 @@ class Person(Entity):
         return await _value(info, str(self.id), Kind.PERSON, "phone")
 
     @strawberry.field(description="Where the person lives and is registered.")
-    async def addresses(self, info: Info) -> list[PersonAddress]:
+    async def addresses(self, info: Info) -> list[PersonAddress] | None:
         links = await _links(info, str(self.id), outgoing=True, relations=_PERSON_PLACES)
         return _person_addresses(info, links)
 
     @strawberry.field(description="The legal entities the person represents or works for.")
-    async def legal_entities(self, info: Info) -> list[PersonLegalEntity]:
+    async def legal_entities(self, info: Info) -> list[PersonLegalEntity] | None:
         links = await _links(info, str(self.id), outgoing=True, relations=_ROLES)
         return _person_companies(info, links)
 
@@ -283,7 +283,7 @@ class Address(Entity):
     @strawberry.field(
         description="The people who live or are registered here (at most `first`, 100 by default)."
     )
-    async def residents(self, info: Info, first: int | None = None) -> list[PersonAddress]:
+    async def residents(self, info: Info, first: int | None = None) -> list[PersonAddress] | None:
         page = await _link_page(
             info, str(self.id), outgoing=False, relations=_PERSON_PLACES, start=0, size=page_size(first)
         )
@@ -292,7 +292,7 @@ class Address(Entity):
     @strawberry.field(description="The residents a page at a time, with the total.")
     async def residents_connection(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[PersonAddress]:
+    ) -> Connection[PersonAddress] | None:
         start = offset_after(after)
         page = await _link_page(
             info, str(self.id), outgoing=False, relations=_PERSON_PLACES, start=start, size=page_size(first)
@@ -302,7 +302,7 @@ class Address(Entity):
     @strawberry.field(
         description="Legal entities registered or operating here (at most `first`, 100 by default)."
     )
-    async def legal_entities(self, info: Info, first: int | None = None) -> list[LegalEntityAddress]:
+    async def legal_entities(self, info: Info, first: int | None = None) -> list[LegalEntityAddress] | None:
         page = await _link_page(
             info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, start=0, size=page_size(first)
         )
@@ -311,7 +311,7 @@ class Address(Entity):
     @strawberry.field(description="The legal entities here a page at a time, with the total.")
     async def legal_entities_connection(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[LegalEntityAddress]:
+    ) -> Connection[LegalEntityAddress] | None:
         start = offset_after(after)
         page = await _link_page(
             info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, start=start, size=page_size(first)
@@ -386,7 +386,7 @@ class LegalEntity(Entity):
     @strawberry.field(description="The people who work for it, a page at a time.")
     async def employees(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[PersonLegalEntity]:
+    ) -> Connection[PersonLegalEntity] | None:
         start = offset_after(after)
         page = await _link_page(
             info,
@@ -399,7 +399,7 @@ class LegalEntity(Entity):
         return page_connection(_person_companies(info, page.links), page.total, start)
 
     @strawberry.field(description="Where it is registered and where it operates.")
-    async def addresses(self, info: Info) -> list[LegalEntityAddress]:
+    async def addresses(self, info: Info) -> list[LegalEntityAddress] | None:
         links = await _links(info, str(self.id), outgoing=True, relations=_COMPANY_PLACES)
         return _company_addresses(info, links)
 

@@ -237,3 +237,95 @@ def test_other_roles_are_not_limited_to_the_schema(city: City) -> None:
     with city.client() as reader:
         both = data(reader, "{ _service { sdl } viewer { role } }")
     assert both["viewer"] == {"role": "reader"} and both["_service"]["sdl"]
+
+
+# --- partial refusals -----------------------------------------------------------------------------
+
+
+def refused_paths(body: dict[str, Any]) -> list[list[str | int]]:
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}, body["errors"]
+    return sorted(e["path"] for e in body["errors"])
+
+
+def test_a_scope_refusal_nulls_the_refused_field_not_the_person(city: City) -> None:
+    person = city.one("SELECT subject_id FROM link WHERE relation = 'lives_at' ORDER BY subject_id LIMIT 1")
+    query = """query($id: ID!) { person(id: $id) { id name idNumber addresses { relation }
+      legalEntities { role } } }"""
+    with city.client("person") as client:
+        body = post(client, query, id=person)
+    found = body["data"]["person"]
+    assert found["id"] == person and found["name"] and found["idNumber"]
+    assert found["addresses"] is None and found["legalEntities"] is None
+    assert refused_paths(body) == [["person", "addresses"], ["person", "legalEntities"]]
+
+
+def test_a_scope_refusal_inside_entities_keeps_the_entity_for_the_gateway(city: City) -> None:
+    person = city.one("SELECT subject_id FROM link WHERE relation = 'lives_at' ORDER BY subject_id LIMIT 1")
+    query = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Person { id name
+      addresses { address { id } } } } }"""
+    with city.client("person") as client:
+        body = post(client, query, r=[{"__typename": "Person", "id": person}])
+    [found] = body["data"]["_entities"]
+    assert found == {"id": person, "name": found["name"], "addresses": None} and found["name"]
+    assert refused_paths(body) == [["_entities", 0, "addresses"]]
+
+
+def test_scope_refusals_on_an_address_and_a_legal_entity_null_those_fields_only(city: City) -> None:
+    address = city.one(
+        "SELECT object_id FROM link WHERE relation = 'registered_at' ORDER BY object_id LIMIT 1"
+    )
+    company = city.one(
+        "SELECT subject_id FROM link WHERE relation = 'registered_at' ORDER BY subject_id LIMIT 1"
+    )
+    query = """query($a: ID!, $l: ID!) {
+      address(id: $a) { id text residents { relation } residentsConnection { totalCount }
+        legalEntities { relation } legalEntitiesConnection { totalCount } }
+      legalEntity(id: $l) { id name addresses { relation } } }"""
+    with city.client("address") as client:
+        body = post(client, query, a=address, l=company)
+    found = body["data"]["address"]
+    assert found["id"] == address and found["text"]
+    assert [
+        found[f] for f in ("residents", "residentsConnection", "legalEntities", "legalEntitiesConnection")
+    ] == [None] * 4
+    assert body["data"]["legalEntity"] is None  # a kind outside the scope is refused whole
+    assert refused_paths(body) == [
+        ["address", "legalEntities"],
+        ["address", "legalEntitiesConnection"],
+        ["address", "residents"],
+        ["address", "residentsConnection"],
+        ["legalEntity"],
+    ]
+    with city.client("legal_entity") as client:
+        body = post(
+            client,
+            "query($l: ID!) { legalEntity(id: $l) { id name addresses { relation }"
+            " employees { totalCount } legalRepresentative { id } } }",
+            l=company,
+        )
+    found = body["data"]["legalEntity"]
+    assert found["id"] == company and found["addresses"] is None and found["employees"] is None
+    assert ["legalEntity", "addresses"] in refused_paths(body)
+
+
+def test_a_role_refusal_nulls_history_and_judgements_only(city: City) -> None:
+    person = active(city, "person", 30)
+    query = """query($id: ID!) { person(id: $id) { id name history { action }
+      sourceRecords { key judgements { decision } } } }"""
+    with city.client() as reader:
+        body = post(reader, query, id=person)
+    found = body["data"]["person"]
+    assert found["id"] == person and found["name"] and found["history"] is None
+    assert found["sourceRecords"] and all(
+        r["key"] and r["judgements"] is None for r in found["sourceRecords"]
+    )
+    paths = refused_paths(body)
+    assert paths[0] == ["person", "history"]
+    assert paths[1:] == [
+        ["person", "sourceRecords", i, "judgements"] for i in range(len(found["sourceRecords"]))
+    ]
+    with city.client(role="steward") as steward:
+        allowed = data(steward, query, id=person)["person"]
+    assert isinstance(allowed["history"], list) and isinstance(
+        allowed["sourceRecords"][0]["judgements"], list
+    )

@@ -212,8 +212,8 @@ def test_the_hub_declares_the_lowest_federation_version_its_directives_need() ->
     link = next(d for d in parse(HUB_SDL).definitions if getattr(d, "directives", None))
     [directive] = [d for d in link.directives if d.name.value == "link"]  # type: ignore[attr-defined]
     arguments = {a.name.value: a.value for a in directive.arguments}
-    url = arguments["url"].value  # type: ignore[attr-defined]
-    imported = [v.value for v in arguments["import"].values]  # type: ignore[attr-defined]
+    url = arguments["url"].value
+    imported = [v.value for v in arguments["import"].values]
     declared = tuple(int(part) for part in url.rsplit("/v", 1)[1].split("."))
     assert set(imported) <= DIRECTIVE_VERSIONS.keys(), imported
     assert declared == max(DIRECTIVE_VERSIONS[name] for name in imported), (url, imported)

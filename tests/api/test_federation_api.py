@@ -24,7 +24,8 @@ def entities(client: Any, *representations: object) -> dict[str, Any]:
 
 def active(city: City, kind: str, offset: int = 0) -> str:
     entity: str = city.one(
-        f"SELECT id FROM entity WHERE kind = '{kind}' AND status = 'active' ORDER BY id LIMIT 1 OFFSET {offset}"
+        f"SELECT id FROM entity WHERE kind = '{kind}' AND status = 'active'"
+        f" ORDER BY id LIMIT 1 OFFSET {offset}"
     )
     return entity
 
@@ -171,8 +172,8 @@ def test_the_index_of_each_malformed_representation_is_named(city: City) -> None
 
 # --- connections ----------------------------------------------------------------------------------
 
-RESIDENTS_PAGE = """query($id: ID!, $after: String) { address(id: $id) { residentsConnection(first: 1, after: $after) {
-  totalCount edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+RESIDENTS_PAGE = """query($id: ID!, $after: String) { address(id: $id) {
+  residentsConnection(first: 1, after: $after) { totalCount edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
 
 
 def test_page_info_has_the_four_relay_fields_a_shared_page_info_needs(city: City) -> None:

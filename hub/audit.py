@@ -52,7 +52,7 @@ __all__ = [
 
 GENESIS = "0" * 64
 _BATCH = 5000
-_LOCK_KEY = 0x41554454  # "AUDT": the advisory lock of the chain's head
+LOCK_KEY = 0x41554454  # "AUDT": the advisory lock of the chain's head
 KEY_FILE_VARIABLE = "HUB_AUDIT_KEY_FILE"
 _MIN_KEY_BYTES = 16
 
@@ -153,7 +153,7 @@ def hold_head(session: Session) -> None:
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     elif dialect == "sqlite":
         session.execute(text("DELETE FROM audit_event WHERE 0"))
 

@@ -29,7 +29,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.audit import hold_head, record_event
-from hub.domain import ActorType, Decision, EntityStatus, Kind, LinkRelation, new_entity_id
+from hub.changes import record_entity_change, record_link_change
+from hub.domain import ActorType, ChangeAction, Decision, EntityStatus, Kind, LinkRelation, new_entity_id
 from hub.errors import ConflictError, InputError, NotFoundError
 from hub.golden import ATTRIBUTES
 from hub.normalize.identifiers import parse_date, parse_phone, parse_resident_id, parse_uscc
@@ -56,14 +57,15 @@ class Edit:
 class _Changes:
     """The links an edit closed (with their evidence) and opened (with the evidence each had before)."""
 
-    def __init__(self, session: Session, now: Any) -> None:
-        self.session, self.now = session, now
+    def __init__(self, session: Session, now: Any, actor: str) -> None:
+        self.session, self.now, self.actor = session, now, actor
         self.closed: list[dict[str, Any]] = []
         self.opened: list[dict[str, Any]] = []
         self.judgements: list[int] = []
 
     def close(self, link: Link, evidence: list[int]) -> None:
         link.valid_to = self.now
+        record_link_change(self.session, ChangeAction.LINK_CLOSED, link, self.actor, self.now)
         self.closed.append(
             {
                 "relation": link.relation.value,
@@ -93,6 +95,7 @@ class _Changes:
             link = Link(relation=relation, subject_id=subject, object_id=obj, valid_from=self.now)
             self.session.add(link)
             self.session.flush()
+            record_link_change(self.session, ChangeAction.LINK_OPENED, link, self.actor, self.now)
         else:
             before = _evidence(self.session, [link.id])[link.id]
         self.session.add_all(LinkEvidence(link_id=link.id, record_id=r) for r in records if r not in before)
@@ -213,7 +216,7 @@ def merge_entities(
     if survivor.kind != absorbed.kind:
         raise InputError(f"{into} is a {survivor.kind.value}, {other} a {absorbed.kind.value}: kinds differ")
     now = utcnow()
-    changes = _Changes(session, now)
+    changes = _Changes(session, now, actor)
     versions = {into: survivor.version, other: absorbed.version}
     kept, moved = _records(session, into), _records(session, other)
     _transfer(changes, moved, other, into, actor)
@@ -227,6 +230,8 @@ def merge_entities(
         changes.open(link.relation, subject, obj, evidence[link.id])
     absorbed.status, absorbed.merged_into_id = EntityStatus.MERGED, into
     _bump(now, survivor, absorbed)
+    record_entity_change(session, ChangeAction.CHANGED, survivor, actor, now)
+    record_entity_change(session, ChangeAction.MERGED, absorbed, actor, now, other=into)
     # The steward says all these records are one: later runs keep every one of them together.
     together = kept + moved
     for record in together[1:]:
@@ -283,7 +288,7 @@ def split_entity(
         raise InputError("a record can be in one group only")
     entity, members, _ = _part(session, entity_id, version, flat)
     now = utcnow()
-    changes = _Changes(session, now)
+    changes = _Changes(session, now, actor)
     before_members: dict[str, list[int]] = {entity_id: members}
     before = {"versions": {entity_id: entity.version}, "members": before_members}
     millis = time.time_ns() // 1_000_000
@@ -303,6 +308,9 @@ def split_entity(
         created.append(new)
         before_members[new.id] = []
     _bump(now, entity)
+    record_entity_change(session, ChangeAction.CHANGED, entity, actor, now)
+    for new in created:
+        record_entity_change(session, ChangeAction.SPLIT, new, actor, now, other=entity_id)
     # Later runs keep each group together and every group apart from the others and from the rest.
     split_off = set(flat)
     staying = [r for r in members if r not in split_off]
@@ -363,7 +371,7 @@ def _finish_move(
     note: str | None,
     now: Any,
 ) -> Edit:
-    changes = _Changes(session, now)
+    changes = _Changes(session, now, actor)
     target_members = _records(session, target.id)
     before = {
         "versions": {source.id: source.version, target.id: target.version},
@@ -371,6 +379,8 @@ def _finish_move(
     }
     _transfer(changes, chosen, source.id, target.id, actor)
     _bump(now, source, target)
+    for changed in (source, target):
+        record_entity_change(session, ChangeAction.CHANGED, changed, actor, now)
     moving = set(chosen)
     staying = [r for r in members if r not in moving]
     # Later runs keep the moved records together, with the target's, and apart from those that stay.
@@ -470,6 +480,7 @@ def override_value(
         )
         session.add(made)
     _bump(now, entity)
+    record_entity_change(session, ChangeAction.CHANGED, entity, actor, now)
     session.flush()
     event = record_event(
         session,
@@ -557,8 +568,9 @@ def undo(session: Session, event_id: int, actor: str, note: str | None = None) -
         if link is not None and link.valid_to is None:
             link.valid_to = now
             session.flush()
+            record_link_change(session, ChangeAction.LINK_CLOSED, link, actor, now)
             if opened["before"]:
-                _relink(session, link.relation, link.subject_id, link.object_id, opened["before"], now)
+                _relink(session, link.relation, link.subject_id, link.object_id, opened["before"], actor, now)
     for closed in after.get("links_closed", []):
         _relink(
             session,
@@ -566,6 +578,7 @@ def undo(session: Session, event_id: int, actor: str, note: str | None = None) -
             closed["subject"],
             closed["object"],
             closed["records"],
+            actor,
             now,
         )
     for judgement_id in after.get("judgements", []):
@@ -579,6 +592,14 @@ def undo(session: Session, event_id: int, actor: str, note: str | None = None) -
         entities[created].status = EntityStatus.MERGED  # retired into the one they came from
         entities[created].merged_into_id = after["source"]
     _bump(now, *entities.values())
+    for entity_id, entity in entities.items():
+        if entity_id == retired:  # back from the entity that had absorbed it
+            survivor = next(e for e in after["versions"] if e != retired)
+            record_entity_change(session, ChangeAction.SPLIT, entity, actor, now, other=survivor)
+        elif entity_id in after.get("created", []):
+            record_entity_change(session, ChangeAction.MERGED, entity, actor, now, other=after["source"])
+        else:
+            record_entity_change(session, ChangeAction.CHANGED, entity, actor, now)
     session.flush()
     shown = retired or after["source"]
     undo_event = record_event(
@@ -599,10 +620,17 @@ def undo(session: Session, event_id: int, actor: str, note: str | None = None) -
 
 
 def _relink(
-    session: Session, relation: LinkRelation, subject: str, obj: str, records: Iterable[int], now: Any
+    session: Session,
+    relation: LinkRelation,
+    subject: str,
+    obj: str,
+    records: Iterable[int],
+    actor: str,
+    now: Any,
 ) -> None:
     link = Link(relation=relation, subject_id=subject, object_id=obj, valid_from=now)
     session.add(link)
     session.flush()
+    record_link_change(session, ChangeAction.LINK_OPENED, link, actor, now)
     session.add_all(LinkEvidence(link_id=link.id, record_id=r) for r in sorted(set(records)))
     session.flush()

@@ -36,11 +36,13 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from hub.domain import DERIVED_SOURCE, Kind, LinkRelation
+from hub.changes import link_changes
+from hub.domain import DERIVED_SOURCE, ChangeAction, Kind, LinkRelation
 from hub.ingest import ingest_records
 from hub.ingest.prepare import MAX_KEY_LENGTH
 from hub.normalize.fields import ADDRESS_FEATURES, address_match_columns
 from hub.resolve.columns import read_json_lines
+from hub.resolve.persist import RESOLUTION
 from hub.resolve.references import ReferenceResolution, resolve_references
 from hub.store.bulk import BulkWriter
 from hub.store.models import Membership, RecordVersion, Source, SourceRecord, utcnow
@@ -443,12 +445,16 @@ def _store(
         connection.exec_driver_sql(
             f"UPDATE link SET valid_to = {mark} WHERE id = {mark}", [(stamp, i) for i in gone]
         )
+        link_changes(bulk, ChangeAction.LINK_CLOSED, f"valid_to = {mark}", (stamp,), RESOLUTION, stamp)
     new_keys = [key for key in asserted if key not in standing]
     new_ids = bulk.insert_returning_ids(
         "link",
         ("relation", "subject_id", "object_id", "valid_from"),
         [(relation, subject, obj, stamp) for relation, subject, obj in new_keys],
     )
+    if new_ids:
+        opened = f"valid_from = {mark} AND id >= {mark}"
+        link_changes(bulk, ChangeAction.LINK_OPENED, opened, (stamp, min(new_ids)), RESOLUTION, stamp)
     ids = {
         **{k: v for k, v in standing.items() if k in asserted},
         **dict(zip(new_keys, new_ids, strict=True)),

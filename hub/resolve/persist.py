@@ -30,9 +30,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from hub.audit import record_event
-from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus
+from hub.changes import entity_changes, hold
+from hub.domain import ActorType, ChangeAction, Decision, EntityStatus, Kind, ReviewStatus
 from hub.resolve.engine import Resolution
-from hub.resolve.identity import Grouping, choose_entities
+from hub.resolve.identity import Choice, Grouping, choose_entities
 from hub.resolve.loading import LoadedRecords
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
@@ -48,6 +49,8 @@ __all__ = [
     "store_kind",
     "without_gc",
 ]
+
+RESOLUTION = "resolution"  # the actor of what resolution writes
 
 
 @dataclass(slots=True)
@@ -332,6 +335,21 @@ def _store_memberships(
     return out
 
 
+def _origins(grouping: Grouping, choice: Choice, moved: Any) -> tuple[dict[str, str], set[str]]:
+    """For the change feed: each new entity that took records from an entity that stays (the one it
+    was split from), and the entities that stay but lost records without gaining any (changed too)."""
+    names, old_code = grouping.names, grouping.old_code[moved]
+    new_code = choice.new_code[moved]
+    split_from: dict[str, str] = {}
+    taken_from = (new_code >= len(names)) & (old_code >= 0)
+    for old, new in zip(old_code[taken_from].tolist(), new_code[taken_from].tolist(), strict=True):
+        if names[old] not in choice.retired:
+            split_from.setdefault(choice.all_names[new], names[old])
+    lost = {names[c] for c in np.unique(old_code[old_code >= 0]).tolist()}
+    lost -= choice.retired.keys() | choice.changed
+    return split_from, lost
+
+
 def assign_entities(
     session: Session,
     bulk: BulkWriter,
@@ -384,6 +402,16 @@ def _assign(
         ("id", "kind", "status", "version", "created_at", "updated_at"),
         [(e, kind.value, EntityStatus.ACTIVE.value, 1, stamp, stamp) for e in choice.new_entities],
     )
+    split_from, lost = _origins(grouping, choice, moved)
+    entity_changes(
+        bulk,
+        (
+            (ChangeAction.SPLIT if e in split_from else ChangeAction.CREATED, kind, e, split_from.get(e), 1)
+            for e in choice.new_entities
+        ),
+        RESOLUTION,
+        stamp,
+    )
     lap("new entities")
     # Set-based through temporary tables: one statement per step, not one per record.
     mark = bulk.mark
@@ -401,14 +429,14 @@ def _assign(
         )
         connection.exec_driver_sql(
             "INSERT INTO membership (record_id, entity_id, valid_from, actor)"
-            f" SELECT record_id, entity_id, {mark}, 'resolution' FROM resolve_move",
+            f" SELECT record_id, entity_id, {mark}, '{RESOLUTION}' FROM resolve_move",
             (stamp,),
         )
     lap("memberships")
     # One pass over the entities that changed: retired ones point to their survivor, every one's
     # version goes up.
     touched: list[tuple[str, str | None]] = list(choice.retired.items())
-    touched += [(e, None) for e in choice.changed]
+    touched += [(e, None) for e in choice.changed | lost]
     touched.sort(key=_first)  # in key order, the update walks the entity table's pages in order: 4× faster
     with temporary_table(
         connection, "resolve_entity", "id VARCHAR(32) PRIMARY KEY, survivor VARCHAR(32)", keyed=True
@@ -419,6 +447,14 @@ def _assign(
             f"{mark}, status = CASE WHEN t.survivor IS NULL THEN entity.status ELSE 'merged' END,"
             " merged_into_id = COALESCE(t.survivor, entity.merged_into_id)"
             " FROM resolve_entity t WHERE t.id = entity.id",
+            (stamp,),
+        )
+        hold(connection)
+        connection.exec_driver_sql(
+            "INSERT INTO change_event (at, action, kind, entity_id, other_kind, other_id, version, actor)"
+            f" SELECT {mark}, CASE WHEN t.survivor IS NULL THEN 'changed' ELSE 'merged' END, e.kind, e.id,"
+            " CASE WHEN t.survivor IS NULL THEN NULL ELSE e.kind END, t.survivor, e.version,"
+            f" '{RESOLUTION}' FROM resolve_entity t JOIN entity e ON e.id = t.id ORDER BY t.id",
             (stamp,),
         )
     lap("entities")

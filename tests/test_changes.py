@@ -180,7 +180,7 @@ def test_applying_the_feed_gives_the_hubs_entities_and_links(city: Engine, tmp_p
         ingest_records(
             session, "tax", Kind.PERSON, [{"key": "feed-1", "name": "欧阳新", "phone": "13911112222"}]
         )
-        new_record = session.scalar(select(SourceRecord.id).where(SourceRecord.key == "feed-1"))
+        new_record = session.scalars(select(SourceRecord.id).where(SourceRecord.key == "feed-1")).one()
         resolve_records(session, Kind.PERSON, [new_record])
         link_entities(session)
     entries = everything(city, entries[-1].position)

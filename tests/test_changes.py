@@ -74,9 +74,8 @@ class Copy:
 
     def check(self, engine: Engine) -> None:
         with engine.connect() as connection:
-            active = dict(
-                connection.execute(text("SELECT id, version FROM entity WHERE status = 'active'")).all()
-            )
+            rows = connection.execute(text("SELECT id, version FROM entity WHERE status = 'active'"))
+            active: dict[str, int] = {r[0]: r[1] for r in rows}
             links = {
                 r[0]: (r[1], r[2], r[3])
                 for r in connection.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import audit, clients, db, demo, export, ingest, resolve, serve, sources
+from hub.cli import audit, clients, db, demo, export, ingest, quarantine, resolve, serve, sources
 from hub.cli.common import close_engines, console
 from hub.errors import HubError
 
@@ -36,6 +36,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(export.app, name="export")
 app.add_typer(clients.app, name="clients")
 app.add_typer(sources.app, name="sources")
+app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(audit.app, name="audit")
 
 

@@ -18,7 +18,17 @@ if TYPE_CHECKING:
     from hub.ingest import IngestSummary
 
 
+_SHOWN_REASONS = 5
+
+
 def _print_summary(summary: IngestSummary) -> None:
+    if summary.encoding is not None:
+        how = "detected" if summary.encoding_detected else "given"
+        console.print(f"encoding: {summary.encoding} ({how})")
+    if summary.mapping_version is not None:
+        console.print(
+            f"mapping: version {summary.mapping_version} of {summary.source}'s, over the built-in headers"
+        )
     table = Table(title=f"{summary.file} → {summary.source} / {summary.kind.value}", title_justify="left")
     for column in ("new", "changed", "unchanged", "quarantined", "flagged"):
         table.add_column(column, justify="right")
@@ -28,13 +38,89 @@ def _print_summary(summary: IngestSummary) -> None:
     console.print(table)
     for reason, count in summary.reasons.most_common():
         console.print(f"  quarantined {count:>7} × {reason}")
+    if summary.released:
+        console.print(
+            f"  released {summary.released} quarantined rows of earlier runs of {summary.file}:"
+            " the file no longer has them (`hub quarantine list --all` shows them)"
+        )
+
+
+def parse_share(text: str) -> float:
+    """A share of rows: "0.5" or "50%" → 0.5; refused outside 0–1 (0–100%)."""
+    from hub.errors import InputError
+
+    cleaned = text.strip()
+    try:
+        share = float(cleaned[:-1]) / 100 if cleaned.endswith("%") else float(cleaned)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise InputError(
+            f"--max-bad-rows {text!r}: expected a fraction from 0 to 1 (0.5) or a percentage (50%)"
+        )
+    return share
+
+
+def _hint(summary: IngestSummary) -> str | None:
+    """What the reasons suggest: another encoding, or a mapping that names the key column."""
+    encoding = summary.encoding or "utf-8"
+    if any(reason.startswith("not valid") for reason in summary.reasons):
+        others = [e for e in ("gb18030", "utf-8", "utf-16") if e != encoding]
+        return (
+            f"the rows do not decode as {encoding}: the file may be in another encoding;"
+            f" try --encoding {others[0]} (or {others[1]})"
+        )
+    if summary.reasons.get("missing key", 0) * 2 > summary.quarantined:
+        return (
+            "no column gives the records' key: name it in a mapping file,"
+            f' e.g. [columns] "人员编号" = "key", with `hub sources map {summary.source} FILE`'
+        )
+    return None
+
+
+def _rows(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'} {'is' if count == 1 else 'are'}"
+
+
+def report_too_many_bad_rows(summary: IngestSummary, max_share: float) -> bool:
+    """Print why, when more than `max_share` of the file's rows were quarantined; whether they were."""
+    if summary.bad_share <= max_share:
+        return False
+    console.print(
+        f"[red]error:[/red] {summary.quarantined} of {summary.read} rows of {summary.file}"
+        f" ({summary.bad_share:.0%}) were quarantined, over --max-bad-rows {max_share:.0%};"
+        f" {_rows(summary.read - summary.quarantined, 'good row')} stored. The reasons:"
+    )
+    for reason, count in summary.reasons.most_common(_SHOWN_REASONS):
+        line, whole = summary.examples[reason]
+        where = f"line {line}" if line is not None else "a row"
+        console.print(f"  {count:>7} × {reason}   (first at {where}: {whole})", markup=False)
+    if len(summary.reasons) > _SHOWN_REASONS:
+        console.print(f"  … and {len(summary.reasons) - _SHOWN_REASONS} other reasons")
+    console.print(
+        f"  `hub quarantine list --source {summary.source} --file {summary.file}` lists the rows",
+        markup=False,
+    )
+    if (hint := _hint(summary)) is not None:
+        console.print(f"hint: {hint}", markup=False)
+    return True
 
 
 def ingest(
-    path: Annotated[Path, typer.Argument(help="A .jsonl, .ndjson, .json or .csv file.")],
+    path: Annotated[Path, typer.Argument(help="A .jsonl, .ndjson, .json, .csv or .xlsx file.")],
     source: Annotated[str, typer.Option(help="The departmental source system, e.g. public_security.")],
     kind: Annotated[str, typer.Option(help="person, address or legal_entity.")],
-    encoding: Annotated[str, typer.Option(help="utf-8 (BOM allowed) or gb18030.")] = "utf-8",
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="utf-8 (BOM allowed), gb18030 or utf-16 (with BOM); detected when left out."),
+    ] = None,
+    max_bad_rows: Annotated[
+        str,
+        typer.Option(
+            help="Exit 1 when more than this share of the rows is quarantined: a fraction (0.5) or a"
+            " percentage (50%); the good rows are stored either way."
+        ),
+    ] = "0.5",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     resolve_now: Annotated[
         bool,
@@ -43,10 +129,14 @@ def ingest(
         ),
     ] = False,
 ) -> None:
-    """Ingest a departmental source file; bad rows are quarantined with their reason."""
+    """Ingest a departmental source file; bad rows are quarantined with their reason.
+
+    Exits 1, after storing the good rows, when more than --max-bad-rows of the rows were quarantined.
+    """
     from hub.config import get_settings
     from hub.domain import parse_kind
 
+    max_share = parse_share(max_bad_rows)
     engine = open_engine()
     summary = ingest_with_progress(
         engine, path, source, parse_kind(kind), encoding, get_settings().ingest_batch, quiet
@@ -58,6 +148,8 @@ def ingest(
     )
     if resolve_now and summary.new + summary.changed:
         _resolve_run(engine, summary)
+    if report_too_many_bad_rows(summary, max_share):
+        raise typer.Exit(1)
 
 
 def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
@@ -72,7 +164,7 @@ def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
 
 
 def ingest_with_progress(
-    engine: Engine, path: Path, source: str, kind: Kind, encoding: str, batch: int, quiet: bool
+    engine: Engine, path: Path, source: str, kind: Kind, encoding: str | None, batch: int, quiet: bool
 ) -> IngestSummary:
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from hub.cli.common import actor, open_engine
 
-app = typer.Typer(help="Source systems and how far each is trusted per field.", no_args_is_help=True)
+app = typer.Typer(
+    help="Source systems: how far each is trusted per field, and how their files' columns map to fields.",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")
@@ -58,3 +62,39 @@ def sources_trust(
             session, actor(), "source.trust", [f"source:{name}"], before={"trust": before}, after=trusted
         )
     print(f"{name}: trust {parsed}")
+
+
+@app.command("map")
+def sources_map(
+    name: Annotated[str, typer.Argument(help="The source system (registered if new).")],
+    file: Annotated[Path, typer.Argument(help="A TOML mapping: [columns], [values.FIELD], [dates].")],
+) -> None:
+    """Store a new version of the source's column mapping; later ingests of the source apply it."""
+    from sqlalchemy.orm import Session
+
+    from hub.audit import record_event
+    from hub.errors import InputError
+    from hub.ingest.mapping import parse_mapping
+    from hub.ingest.service import get_or_create_source
+    from hub.ingest.stored_mappings import store_mapping
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{file}: cannot read the mapping file as UTF-8 text ({exc})") from exc
+    mapping = parse_mapping(text, file.name)
+    with Session(open_engine()) as session, session.begin():
+        source = get_or_create_source(session, name)
+        stored = store_mapping(session, source, text, file.name, actor())
+        record_event(
+            session,
+            actor(),
+            "source.map",
+            [f"source:{name}"],
+            after={"mapping_version": stored.version, "file": file.name},
+        )
+        version = stored.version
+    print(
+        f"{name}: mapping version {version} ({len(mapping.columns)} columns,"
+        f" {len(mapping.values)} value maps, {len(mapping.dates)} date fields)"
+    )

@@ -24,6 +24,7 @@ from itertools import islice
 from pathlib import Path
 
 from hub.domain import Kind
+from hub.ingest.mapping import RowMapper
 from hub.ingest.prepare import Normalized, PreparedBatch, normalize_payloads, prepare_batch
 from hub.ingest.readers import open_source
 
@@ -83,11 +84,13 @@ def _shutdown_pools() -> None:
         _pools.clear()
 
 
-def _read(path: Path, encoding: str, kind: Kind, batch_size: int, workers: int) -> Iterator[PreparedBatch]:
+def _read(
+    path: Path, encoding: str | None, kind: Kind, batch_size: int, workers: int, mapper: RowMapper | None
+) -> Iterator[PreparedBatch]:
     pool = _pool(workers) if workers else None
     ahead: deque[Future[list[Normalized]]] = deque()
     with open_source(path, encoding) as reader:
-        rows = iter(reader)
+        rows = iter(reader) if mapper is None else map(mapper.row, reader)
         while chunk := list(islice(rows, batch_size)):
             batch = prepare_batch(kind, chunk)
             batch.bytes_read = reader.bytes_read
@@ -108,25 +111,27 @@ def _read(path: Path, encoding: str, kind: Kind, batch_size: int, workers: int) 
 
 def prepared_batches(
     path: Path,
-    encoding: str,
+    encoding: str | None,
     kind: Kind,
     batch_size: int,
     *,
     parallel: bool | None = None,
     workers: int = 0,
+    mapper: RowMapper | None = None,
 ) -> Iterator[PreparedBatch]:
-    """The file's prepared batches in order; `parallel=None` decides by the file's size.
+    """The file's prepared batches in order, its rows mapped by `mapper` if given; `parallel=None`
+    decides by the file's size.
 
     In parallel, batches are read in a thread and normalized ahead by `workers` processes (none: this
     process normalizes the records that prove new or changed). A file that cannot be read at all
-    raises here, before any batch or thread.
+    raises here, before any batch or thread. `encoding` None: detected.
     """
     open_source(path, encoding).close()
     if parallel is None:
         parallel = path.stat().st_size >= PARALLEL_FROM_BYTES
     if parallel:
-        return _from_thread(_read(path, encoding, kind, batch_size, workers))
-    return _read(path, encoding, kind, batch_size, 0)
+        return _from_thread(_read(path, encoding, kind, batch_size, workers, mapper))
+    return _read(path, encoding, kind, batch_size, 0, mapper)
 
 
 _DONE = object()

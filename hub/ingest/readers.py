@@ -1,9 +1,11 @@
-"""Stream rows out of source files (.jsonl/.ndjson, .json arrays, .csv) in UTF-8 or GB18030.
+"""Stream rows out of source files (.jsonl/.ndjson, .json arrays, .csv, .xlsx workbooks).
 
-Readers never stop at a bad row: each row comes out either as a parsed value or with the reason it
-could not be read, plus its raw text, so the caller can quarantine it and go on. Only a file that
-cannot be read as a whole (missing, unknown format, no JSON array, unreadable CSV header) raises.
-Memory stays flat: rows are produced one at a time.
+Text files are UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark, or GB18030;
+when no encoding is given it is detected from the file's start (`detect_encoding`). Readers never
+stop at a bad row: each row comes out either as a parsed value or with the reason it could not be
+read, plus its raw text, so the caller can quarantine it and go on. Only a file that cannot be read
+as a whole (missing, unknown format, no JSON array, unreadable CSV header) raises. Memory stays flat
+for text files: rows are produced one at a time.
 """
 
 from __future__ import annotations
@@ -24,14 +26,23 @@ import orjson
 
 from hub.errors import UnreadableFileError
 
-__all__ = ["ENCODINGS", "ENCODING_SAMPLE_BYTES", "MAX_RECORD_BYTES", "RawRow", "SourceReader", "open_source"]
+__all__ = [
+    "ENCODINGS",
+    "ENCODING_SAMPLE_BYTES",
+    "MAX_RECORD_BYTES",
+    "RawRow",
+    "SourceReader",
+    "detect_encoding",
+    "open_source",
+]
 
-ENCODINGS = ("utf-8", "gb18030")
+ENCODINGS = ("utf-8", "gb18030", "utf-16")
 ENCODING_SAMPLE_BYTES = 1 << 16
-_NAMES = {"utf-8": "UTF-8", "gb18030": "GB18030"}
+_NAMES = {"utf-8": "UTF-8", "gb18030": "GB18030", "utf-16": "UTF-16"}
 MAX_RECORD_BYTES = 1 << 20
-_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
+_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".xlsx": "xlsx"}
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 csv.field_size_limit(1 << 30)  # the record-size limit below gives the clear message instead
 
@@ -48,15 +59,23 @@ class RawRow:
 
 
 class SourceReader:
-    """Iterates the rows of one file; `bytes_read` and `size` drive a progress bar."""
+    """Iterates the rows of one file; `bytes_read` and `size` drive a progress bar.
 
-    def __init__(self, path: Path, encoding: str = "utf-8") -> None:
-        if encoding.lower().replace("_", "-") not in ENCODINGS:
-            raise UnreadableFileError(f"encoding {encoding!r} is not supported; use utf-8 or gb18030")
+    `encoding` is the one the file is read in: the given one, else the detected one
+    (`encoding_detected` says which); a workbook has none.
+    """
+
+    def __init__(self, path: Path, encoding: str | None = None) -> None:
+        given = _encoding_name(encoding) if encoding is not None else None
+        if encoding is not None and given not in ENCODINGS:
+            raise UnreadableFileError(
+                f"encoding {encoding!r} is not supported; use utf-8, gb18030 or utf-16"
+                " (or leave --encoding out to have it detected)"
+            )
         fmt = _FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise UnreadableFileError(
-                f"{path.name}: unknown format {path.suffix!r}; use .jsonl, .ndjson, .json or .csv"
+                f"{path.name}: unknown format {path.suffix!r}; use .jsonl, .ndjson, .json, .csv or .xlsx"
             )
         try:
             self._file: IO[bytes] = path.open("rb")
@@ -64,14 +83,24 @@ class SourceReader:
             raise UnreadableFileError(f"{path}: cannot open ({exc.strerror})") from exc
         self.path = path
         self.format = fmt
-        self.encoding = encoding.lower().replace("_", "-")
         self.size = path.stat().st_size
+        self.encoding_detected = given is None and fmt != "xlsx"
+        self.encoding: str | None = None
         try:
-            _check_encoding(path.name, self._file.read(ENCODING_SAMPLE_BYTES), self.encoding)
+            sample = self._file.read(ENCODING_SAMPLE_BYTES)
+            if fmt == "xlsx":
+                pass
+            elif given is None:
+                self.encoding = detect_encoding(sample, whole=len(sample) < ENCODING_SAMPLE_BYTES)
+            else:
+                _check_encoding(path.name, sample, given)
+                self.encoding = given
         except UnreadableFileError:
             self._file.close()
             raise
         self._file.seek(0)
+        # Lines are decoded from bytes; UTF-16 lines are first re-encoded as UTF-8 (`_byte_lines`).
+        self._line_encoding = "utf-8" if self.encoding in (None, "utf-16") else self.encoding
 
     @property
     def bytes_read(self) -> int:
@@ -91,29 +120,42 @@ class SourceReader:
             return self._jsonl()
         if self.format == "csv":
             return self._csv()
+        if self.format == "xlsx":
+            from hub.ingest.workbooks import workbook_rows
+
+            return workbook_rows(self.path)
         return self._json_array()
+
+    def _byte_lines(self) -> Iterator[bytes]:
+        """The file's lines as bytes in `_line_encoding`: UTF-16 text is decoded and re-encoded."""
+        if self.encoding != "utf-16":
+            yield from self._file
+            return
+        text = io.TextIOWrapper(self._file, encoding="utf-16", errors="replace", newline="")
+        for line in text:
+            yield line.encode("utf-8", "surrogatepass")
+        text.detach()
 
     def _decode(self, raw: bytes, line: int) -> tuple[str | None, str | None]:
         if line == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]
+        encoding = self._line_encoding
         try:
-            return raw.decode(self.encoding), None
+            return raw.decode(encoding), None
         except UnicodeDecodeError as exc:
-            other = "gb18030" if self.encoding == "utf-8" else "utf-8"
+            other = "gb18030" if encoding == "utf-8" else "utf-8"
             hint = (
                 f"; the line reads as {_NAMES[other]}, unlike the file's start"
                 if _decodes(raw, other)
                 else ""
             )
-            return None, (
-                f"not valid {self.encoding}: byte 0x{raw[exc.start]:02x} at position {exc.start}{hint}"
-            )
+            return None, f"not valid {encoding}: byte 0x{raw[exc.start]:02x} at position {exc.start}{hint}"
 
     def _jsonl(self) -> Iterator[RawRow]:
-        for line, raw in enumerate(self._file, start=1):
+        for line, raw in enumerate(self._byte_lines(), start=1):
             text, error = self._decode(raw, line)
             if error is not None:
-                yield RawRow(line, raw.decode(self.encoding, "replace").rstrip("\r\n"), error=error)
+                yield RawRow(line, raw.decode(self._line_encoding, "replace").rstrip("\r\n"), error=error)
                 continue
             assert text is not None
             text = text.rstrip("\r\n")
@@ -134,12 +176,12 @@ class SourceReader:
 
         def lines() -> Iterator[str]:
             nonlocal line_no
-            for raw in self._file:
+            for raw in self._byte_lines():
                 line_no += 1
                 text, error = self._decode(raw, line_no)
                 if error is not None:
                     undecodable.append(error)
-                    text = raw.decode(self.encoding, "replace")
+                    text = raw.decode(self._line_encoding, "replace")
                     if line_no == 1:
                         raise UnreadableFileError(f"{self.path.name}: header {error}")
                 assert text is not None
@@ -190,6 +232,7 @@ class SourceReader:
         parse = ijson_python.items if _has_surrogate_escape(self._file) else ijson.items
         stream: IO[Any] = self._file
         if self.encoding != "utf-8":
+            assert self.encoding is not None
             stream = io.TextIOWrapper(self._file, encoding=self.encoding)
         else:
             head = self._file.read(3)
@@ -212,7 +255,7 @@ class SourceReader:
                 else:
                     yield RawRow(index, text, value=value)
         except (ijson.JSONError, UnicodeDecodeError) as exc:
-            rest = self._file.read(MAX_RECORD_BYTES).decode(self.encoding, "replace")
+            rest = self._file.read(MAX_RECORD_BYTES).decode(self._line_encoding, "replace")
             yield RawRow(
                 index + 1,
                 rest,
@@ -245,6 +288,44 @@ def _decodes(raw: bytes, encoding: str, final: bool = True) -> bool:
     return True
 
 
+def _encoding_name(encoding: str) -> str:
+    name = encoding.strip().lower().replace("_", "-")
+    return {
+        "utf8": "utf-8",
+        "utf-8-sig": "utf-8",
+        "gbk": "gb18030",
+        "gb2312": "gb18030",
+        "utf16": "utf-16",
+    }.get(name, name)
+
+
+def _mostly_gb18030(sample: bytes, whole: bool) -> bool:
+    """Whether a start that is not UTF-8 is GB18030: most of its lines beyond ASCII fail UTF-8 and it
+    reads as GB18030 (one broken line in a UTF-8 file is quarantined instead)."""
+    lines = sample.split(b"\n")
+    lines = [line for line in (lines if whole else lines[:-1]) if not line.isascii()]
+    broken = sum(not _decodes(line, "utf-8") for line in lines)
+    return broken * 2 > len(lines) and _decodes(sample, "gb18030", whole)
+
+
+def detect_encoding(sample: bytes, whole: bool = True) -> str:
+    """The encoding a file's start reads in: `utf-8`, `utf-16` or `gb18030` (deterministic).
+
+    A byte-order mark decides (UTF-8, UTF-16 LE or BE); else text that decodes as strict UTF-8 is
+    UTF-8 (GB18030 text of some length practically never does); else text whose lines beyond ASCII
+    mostly fail UTF-8 and that reads as GB18030 is GB18030; else UTF-8, and the rows that do not
+    decode are quarantined. `whole`: the sample is the whole file (else its last line may be cut).
+    UTF-16 without a byte-order mark is not recognised.
+    """
+    if sample.startswith(_BOM):
+        return "utf-8"
+    if sample.startswith(_UTF16_BOMS):
+        return "utf-16"
+    if sample.isascii() or _decodes(sample, "utf-8", whole):
+        return "utf-8"
+    return "gb18030" if _mostly_gb18030(sample, whole) else "utf-8"
+
+
 def _check_encoding(name: str, sample: bytes, encoding: str) -> None:
     """Refuse an encoding the start of the file says is likely wrong, before any row is read.
 
@@ -255,16 +336,23 @@ def _check_encoding(name: str, sample: bytes, encoding: str) -> None:
     ENCODING_SAMPLE_BYTES are looked at.
     """
     whole = len(sample) < ENCODING_SAMPLE_BYTES
+    if encoding == "utf-16":
+        if not sample.startswith(_UTF16_BOMS):
+            raise UnreadableFileError(
+                f"{name}: UTF-16 files must start with a byte-order mark; this one has none"
+            )
+        return
+    if sample.startswith(_UTF16_BOMS):
+        raise UnreadableFileError(
+            f"{name}: the file is UTF-16 (it starts with its byte-order mark); pass --encoding utf-16"
+        )
     if encoding == "gb18030":
         if sample.startswith(_BOM) or (not sample.isascii() and _decodes(sample, "utf-8", whole)):
             raise UnreadableFileError(f"{name}: the file reads as UTF-8, not GB18030; pass --encoding utf-8")
         return
     if sample.isascii() or sample.startswith(_BOM) or _decodes(sample, "utf-8", whole):
         return
-    lines = sample.split(b"\n")
-    lines = [line for line in (lines if whole else lines[:-1]) if not line.isascii()]
-    broken = sum(not _decodes(line, "utf-8") for line in lines)
-    if broken * 2 > len(lines) and _decodes(sample, "gb18030", whole):
+    if _mostly_gb18030(sample, whole):
         raise UnreadableFileError(f"{name}: the file reads as GB18030, not UTF-8; pass --encoding gb18030")
 
 
@@ -295,6 +383,7 @@ def _too_large(size: int) -> str:
     return f"too large: the record is {size} bytes, over the limit of {MAX_RECORD_BYTES} bytes"
 
 
-def open_source(path: Path, encoding: str = "utf-8") -> SourceReader:
-    """Open a source file for streaming; raises UnreadableFileError if it cannot be read at all."""
+def open_source(path: Path, encoding: str | None = None) -> SourceReader:
+    """Open a source file for streaming (the encoding detected when None); raises UnreadableFileError
+    if it cannot be read at all."""
     return SourceReader(path, encoding)

@@ -19,15 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
+from hub.changes import hold
 from hub.config import DEFAULT_INGEST_BATCH, get_settings
 from hub.domain import DERIVED_SOURCE, ENTITY_PREFIX, Kind
 from hub.errors import InputError
+from hub.ingest.mapping import ColumnMapping, RowMapper
 from hub.ingest.pipeline import prepared_batches
 from hub.ingest.prepare import UNSTORABLE_CHARACTERS, PreparedBatch, duplicate_reason, prepare_batch
-from hub.ingest.readers import RawRow
+from hub.ingest.readers import RawRow, open_source
+from hub.ingest.stored_mappings import latest_mapping
 from hub.store.bulk import BulkWriter
 from hub.store.models import (
     Entity,
@@ -86,7 +89,8 @@ _QUARANTINE_COLUMNS = (
 
 @dataclass(slots=True)
 class IngestSummary:
-    """What one ingestion did: counts, and the quarantine reasons with how often each occurred."""
+    """What one ingestion did: counts, the quarantine reasons with how often each occurred (and the
+    first row of each, whole), how the file was read, and the rows of earlier runs it released."""
 
     source: str
     kind: Kind
@@ -97,11 +101,21 @@ class IngestSummary:
     unchanged: int = 0
     quarantined: int = 0
     flagged: int = 0
+    released: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, tuple[int | None, str]] = field(default_factory=dict)  # reason → (line, whole)
+    encoding: str | None = None
+    encoding_detected: bool = False
+    mapping_version: int | None = None
 
     @property
     def read(self) -> int:
         return self.new + self.changed + self.unchanged + self.quarantined
+
+    @property
+    def bad_share(self) -> float:
+        """The share of the rows read that were quarantined (0 for a file without rows)."""
+        return self.quarantined / self.read if self.read else 0.0
 
 
 def get_or_create_source(session: Session, name: str) -> Source:
@@ -122,15 +136,36 @@ def get_or_create_source(session: Session, name: str) -> Source:
 class Ingestor:
     """Ingests batches of one kind from one source within the caller's transaction (flush only)."""
 
-    def __init__(self, session: Session, source: str, kind: Kind, file_name: str = "<python>") -> None:
+    def __init__(
+        self,
+        session: Session,
+        source: str,
+        kind: Kind,
+        file_name: str = "<python>",
+        *,
+        encoding: str | None = None,
+        encoding_detected: bool = False,
+        mapping_version: int | None = None,
+    ) -> None:
         self.session = session
         self.kind = kind
         self.source = get_or_create_source(session, source)
-        self.run = IngestRun(source_id=self.source.id, kind=kind, file_name=file_name)
+        self.run = IngestRun(
+            source_id=self.source.id,
+            kind=kind,
+            file_name=file_name,
+            encoding=encoding,
+            encoding_detected=encoding_detected,
+            mapping_version=mapping_version,
+        )
         session.add(self.run)
         session.flush()
-        self.summary = IngestSummary(source, kind, file_name, self.run.id)
+        self.summary = IngestSummary(
+            source, kind, file_name, self.run.id, encoding=encoding,
+            encoding_detected=encoding_detected, mapping_version=mapping_version,
+        )  # fmt: skip
         self._terms: list[tuple[Any, ...]] = []  # the current batch's search terms
+        self._bad_hashes: set[str] = set()  # of every row this run quarantined, kept now or before
 
     def add(self, batch: PreparedBatch) -> None:
         """Write one prepared batch: new records, new versions of changed ones, quarantined rows."""
@@ -155,6 +190,7 @@ class Ingestor:
         new_keys = [key for key in batch.items if key not in existing]
         bulk.update(_RECORDS, ("last_seen_at", "last_run_id"), seen)
         bulk.update(_RECORDS, ("version", "content_hash", "last_seen_at", "last_run_id"), changed)
+        _changed_entities(bulk, [row[-1] for row in changed], stamp)
         if new_keys:
             self._insert_new(bulk, batch, new_keys, versions, stamp)
         bulk.insert(_VERSIONS, _VERSION_COLUMNS, versions)
@@ -220,15 +256,16 @@ class Ingestor:
         hashes = [_row_hash(text, reason) for _line, text, reason in rows]
         earlier = {
             digest
-            for digest, run_id in bulk.lookup(
+            for digest, run_id, released in bulk.lookup(
                 _QUARANTINE,
-                ("row_hash", "ingest_run_id"),
+                ("row_hash", "ingest_run_id", "released_at"),
                 {"source_id": self.source.id, "kind": self.kind.value},
                 "row_hash",
                 list(set(hashes)),
             )
-            if run_id != self.run.id
+            if run_id != self.run.id and released is None
         }
+        self._bad_hashes.update(hashes)
         bulk.insert(
             _QUARANTINE,
             _QUARANTINE_COLUMNS,
@@ -238,8 +275,12 @@ class Ingestor:
                 if digest not in earlier
             ],
         )
-        self.summary.quarantined += len(rows)
-        self.summary.reasons.update(reason.split(":")[0] for _line, _text, reason in rows)
+        summary = self.summary
+        summary.quarantined += len(rows)
+        for line, _text, reason in rows:
+            short = reason.split(":")[0]
+            summary.reasons[short] += 1
+            summary.examples.setdefault(short, (line, reason))
 
     def _flush_counts(self) -> None:
         s = self.summary
@@ -249,12 +290,67 @@ class Ingestor:
             .values(new=s.new, changed=s.changed, unchanged=s.unchanged, quarantined=s.quarantined)
         )
 
+    def release_fixed(self) -> int:
+        """Release the open quarantined rows of earlier runs of this file (same source, kind and file
+        name) that this run, having read the whole file, did not quarantine again: the file was
+        fixed. They stay in the table, marked with this run and the time; returns how many."""
+        earlier = select(IngestRun.id).where(
+            IngestRun.source_id == self.source.id,
+            IngestRun.kind == self.kind,
+            IngestRun.file_name == self.run.file_name,
+            IngestRun.id != self.run.id,
+        )
+        open_rows = self.session.execute(
+            select(Quarantine.id, Quarantine.row_hash).where(
+                and_(Quarantine.released_at.is_(None), Quarantine.ingest_run_id.in_(earlier))
+            )
+        ).all()
+        fixed = [row_id for row_id, digest in open_rows if digest not in self._bad_hashes]
+        now = utcnow()
+        for start in range(0, len(fixed), 1000):
+            self.session.execute(
+                update(Quarantine)
+                .where(Quarantine.id.in_(fixed[start : start + 1000]))
+                .values(released_at=now, released_by_run_id=self.run.id)
+            )
+        self.summary.released = len(fixed)
+        return len(fixed)
+
     def finish(self) -> IngestSummary:
         self._flush_counts()
         self.session.execute(
             update(IngestRun).where(IngestRun.id == self.run.id).values(finished_at=utcnow())
         )
         return self.summary
+
+
+def _changed_entities(bulk: BulkWriter, record_ids: list[int], stamp: Any) -> None:
+    """The change feed's entries for the entities whose records a source changed: their golden values
+    may differ now (an entity is named once however many of its records changed)."""
+    if not record_ids:
+        return
+    connection, mark = bulk.connection, bulk.mark
+    entities: set[str] = set()
+    for start in range(0, len(record_ids), 900):
+        chunk = record_ids[start : start + 900]
+        entities.update(
+            row[0]
+            for row in connection.exec_driver_sql(
+                "SELECT entity_id FROM membership WHERE valid_to IS NULL"
+                f" AND record_id IN ({', '.join([mark] * len(chunk))})",
+                tuple(chunk),
+            )
+        )
+    hold(connection)
+    ordered = sorted(entities)
+    for start in range(0, len(ordered), 900):
+        named = ordered[start : start + 900]
+        connection.exec_driver_sql(
+            "INSERT INTO change_event (at, action, kind, entity_id, version, actor)"
+            f" SELECT {mark}, 'changed', kind, id, version, 'ingest' FROM entity"
+            f" WHERE id IN ({', '.join([mark] * len(named))}) ORDER BY id",
+            (stamp, *named),
+        )
 
 
 def _create_singletons(bulk: BulkWriter, kind: Kind, record_ids: list[int], stamp: Any) -> None:
@@ -281,6 +377,12 @@ def _create_singletons(bulk: BulkWriter, kind: Kind, record_ids: list[int], stam
     connection.exec_driver_sql(
         f"INSERT INTO membership (record_id, entity_id, valid_from, actor)"
         f" SELECT r.id, {entity_id}, {mark}, 'ingest' FROM source_record r WHERE {where}",
+        (stamp, *params),
+    )
+    hold(connection)  # the change feed's entries, in commit order
+    connection.exec_driver_sql(
+        "INSERT INTO change_event (at, action, kind, entity_id, version, actor)"
+        f" SELECT {mark}, 'created', r.kind, {entity_id}, 1, 'ingest' FROM source_record r WHERE {where}",
         (stamp, *params),
     )
 
@@ -333,16 +435,20 @@ def ingest_file(
     source: str,
     kind: Kind,
     *,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
     batch_size: int = DEFAULT_INGEST_BATCH,
     progress: Callable[[int, int], None] | None = None,
     parallel: bool | None = None,
     workers: int | None = None,
+    mapping: ColumnMapping | None = None,
 ) -> IngestSummary:
     """Ingest one source file, committing after each batch; `progress(bytes_read, size)` if given.
 
-    Large files (or any, with `parallel=True`) are read in a thread and normalized by `workers`
-    other processes (default `HUB_INGEST_WORKERS`) while this one writes.
+    `encoding` None: detected from the file's start. Rows are mapped by `mapping` (default: the
+    source's newest stored mapping) over the kind's built-in headers. Large files (or any, with
+    `parallel=True`) are read in a thread and normalized by `workers` other processes (default
+    `HUB_INGEST_WORKERS`) while this one writes. Once the whole file is in, quarantined rows of
+    earlier runs of the same file that it no longer has are released.
     """
     if source == DERIVED_SOURCE:
         raise InputError(
@@ -351,10 +457,26 @@ def ingest_file(
         )
     if workers is None:
         workers = get_settings().ingest_workers
-    batches = prepared_batches(path, encoding, kind, batch_size, parallel=parallel, workers=workers)
+    if mapping is None:
+        with Session(engine) as session:
+            mapping = latest_mapping(session, source)
+    with open_source(path, encoding) as reader:  # refuses an unreadable file before anything is stored
+        read_as, detected = reader.encoding, reader.encoding_detected
+    mapper = RowMapper(kind, mapping)
+    batches = prepared_batches(
+        path, read_as, kind, batch_size, parallel=parallel, workers=workers, mapper=mapper
+    )
     size = path.stat().st_size
     with Session(engine, expire_on_commit=False) as session:
-        ingestor = Ingestor(session, source, kind, path.name)
+        ingestor = Ingestor(
+            session,
+            source,
+            kind,
+            path.name,
+            encoding=read_as,
+            encoding_detected=detected,
+            mapping_version=mapping.version if mapping else None,
+        )
         session.commit()
         for batch in batches:
             ingestor.add(batch)
@@ -362,6 +484,7 @@ def ingest_file(
             session.commit()
             if progress:
                 progress(batch.bytes_read, size)
+        ingestor.release_fixed()
         summary = ingestor.finish()
         session.commit()
     return summary

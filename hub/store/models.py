@@ -50,6 +50,7 @@ __all__ = [
     "ReviewItem",
     "SearchTerm",
     "Source",
+    "SourceMapping",
     "SourceRecord",
     "Statement",
     "utcnow",
@@ -120,8 +121,27 @@ class Source(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SourceMapping(Base):
+    """One version of a source's column mapping (a TOML text, `hub sources map`); the newest is used."""
+
+    __tablename__ = "source_mapping"
+    __table_args__ = (UniqueConstraint("source_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"))
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(String(512))
+    actor: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class IngestRun(Base):
-    """One `hub ingest` of one file: what came in and how it was counted."""
+    """One `hub ingest` of one file: what came in, how it was read and how it was counted.
+
+    `encoding`: the one the file was read in (null for a workbook, and for runs before it was kept);
+    `mapping_version`: the source's column mapping the run applied (null: the built-in headers only).
+    """
 
     __tablename__ = "ingest_run"
 
@@ -135,6 +155,9 @@ class IngestRun(Base):
     changed: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
     quarantined: Mapped[int] = mapped_column(default=0)
+    encoding: Mapped[str | None] = mapped_column(String(32))
+    encoding_detected: Mapped[bool | None]
+    mapping_version: Mapped[int | None]
 
 
 class SourceRecord(Base):
@@ -176,7 +199,11 @@ class RecordVersion(Base):
 
 
 class Quarantine(Base):
-    """A row that could not be used, kept with its reason and raw text so nothing is lost."""
+    """A row that could not be used, kept with its reason and raw text so nothing is lost.
+
+    Released (`released_at`, by the run `released_by_run_id`) when the same file of the same source
+    and kind was ingested again whole without this row's fault: the row is kept, as evidence.
+    """
 
     __tablename__ = "quarantine"
     __table_args__ = (Index("ix_quarantine_row", "source_id", "kind", "row_hash"),)
@@ -190,6 +217,8 @@ class Quarantine(Base):
     raw_text: Mapped[str] = mapped_column(Text)
     row_hash: Mapped[str] = mapped_column(String(32))  # of reason and raw text: re-ingest adds no copy
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None]
+    released_by_run_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class Entity(Base):

@@ -1,4 +1,5 @@
-"""A likely wrong `--encoding` is refused before anything is stored, naming the encoding the file reads as."""
+"""A likely wrong `--encoding` given is refused before anything is stored, naming the encoding the file
+reads as; left out, the encoding is detected (tests/ingest/test_exports.py)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,9 @@ def test_utf8_file_read_as_gb18030_is_refused(hub: Hub, database_url: str, tmp_p
 def test_gb18030_file_read_as_utf8_is_refused(hub: Hub, database_url: str, tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"p.{fmt}"
     path.write_bytes((jsonl if fmt == "jsonl" else csv)(PEOPLE, "gb18030"))
-    code, out, err = hub(database_url, "ingest", str(path), "--source", "s", "--kind", "person")
+    code, out, err = hub(
+        database_url, "ingest", str(path), "--source", "s", "--kind", "person", "--encoding", "utf-8"
+    )
     assert code != 0
     assert "the file reads as GB18030, not UTF-8; pass --encoding gb18030" in " ".join((out + err).split())
     assert stored(database_url) == (0, 0, 0)

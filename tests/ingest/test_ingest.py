@@ -84,8 +84,16 @@ def test_gb18030_csv_is_read_when_asked(engine: Engine, tmp_path: Path) -> None:
 def test_gb18030_read_as_utf8_names_the_problem(engine: Engine, tmp_path: Path) -> None:
     path = write(tmp_path, "market.csv", "key,name\n91,华盛服装\n".encode("gb18030"))
     with pytest.raises(UnreadableFileError, match="reads as GB18030, not UTF-8; pass --encoding gb18030"):
-        run(engine, path, Kind.LEGAL_ENTITY)
+        run(engine, path, Kind.LEGAL_ENTITY, encoding="utf-8")
     assert quarantined(engine) == []
+
+
+def test_gb18030_without_an_encoding_is_detected(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, "market.csv", "key,name\n91,华盛服装\n".encode("gb18030"))
+    summary = run(engine, path, Kind.LEGAL_ENTITY)
+    assert counts(summary) == (1, 0, 0, 0)
+    assert (summary.encoding, summary.encoding_detected) == ("gb18030", True)
+    assert versions(engine, "91")[0][1]["name"] == "华盛服装"
 
 
 def test_gb18030_jsonl(engine: Engine, tmp_path: Path) -> None:

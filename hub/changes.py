@@ -34,6 +34,7 @@ __all__ = [
     "entity_changes",
     "hold",
     "link_changes",
+    "position_before",
     "record_entity_change",
     "record_link_change",
 ]
@@ -233,3 +234,11 @@ def changes_after(
     # All that was new is read: the next read starts after the newest entry of any kind, so that a
     # reader of one kind does not walk the other kinds' entries again.
     return entries, max(after, newest), False
+
+
+def position_before(session: Session, moment: datetime) -> int:
+    """The position to read after to get every entry made at or after `moment`."""
+    earlier = session.scalar(
+        select(ChangeEvent.id).where(ChangeEvent.at < moment).order_by(ChangeEvent.id.desc()).limit(1)
+    )
+    return earlier or 0

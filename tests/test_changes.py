@@ -4,8 +4,10 @@ step, stewards' edits and their undoing), and paging never skips or repeats an e
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -214,3 +216,35 @@ def test_cursors_are_opaque_and_checked() -> None:
     for bad in ("1234", "bm90LWEtY3Vyc29y", "x" * 100, change_cursor(1)[:-2]):
         with pytest.raises(InputError, match="not a cursor of the change feed"):
             cursor_position(bad)
+
+
+def test_hub_export_changes_follows_the_feed(city: Engine, hub: Callable[..., tuple[int, str, str]]) -> None:
+    url = city.url.render_as_string(hide_password=False)
+    whole = everything(city)
+    code, out, err = hub(url, "export", "changes")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(e["cursor"], e["action"], e["entity_id"]) for e in lines] == [
+        (e.cursor, e.action.value, e.entity_id) for e in whole
+    ]
+    following = err.split("--since ")[-1].split()[0]
+    assert cursor_position(following) == whole[-1].position
+    code, out, err = hub(url, "export", "changes", "--since", following)
+    assert code == 0 and out == "" and f"0 entries; next time pass --since {following}" in err
+    middle = whole[len(whole) // 2]
+    code, out, _ = hub(
+        url, "export", "changes", "--since", middle.cursor, "--kind", "legal_entity", "--format", "csv"
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["cursor"] for r in rows] == [
+        e.cursor
+        for e in whole
+        if e.position > middle.position and Kind.LEGAL_ENTITY in (e.kind, e.other_kind)
+    ]
+    code, out, _ = hub(url, "export", "changes", "--since", whole[-1].at.isoformat())
+    assert [json.loads(line)["cursor"] for line in out.splitlines()] == [
+        e.cursor for e in whole if e.at >= whole[-1].at
+    ]
+    for bad in ("yesterday", "2026-12-01T10:00:00"):
+        code, _, err = hub(url, "export", "changes", "--since", bad)
+        assert code == 2 and "--since" in err

@@ -218,3 +218,47 @@ def test_the_hub_declares_the_lowest_federation_version_its_directives_need() ->
     assert set(imported) <= DIRECTIVE_VERSIONS.keys(), imported
     assert declared == max(DIRECTIVE_VERSIONS[name] for name in imported), (url, imported)
     assert declared == (2, 0)  # what the hub uses today: @key, @shareable, @inaccessible
+
+
+STEWARD_AND_AUDIT_FIELDS = {
+    "Query.reviewItems",
+    "Query.reviewItem",
+    "Query.auditEvents",
+    "Query.accessLog",
+    "Entity.history",
+    "Person.history",
+    "Address.history",
+    "LegalEntity.history",
+    "SourceRecord.judgements",
+}
+
+
+def inaccessible(document: DocumentNode) -> tuple[set[str], set[str]]:
+    """The type names and `Type.field` names marked @inaccessible."""
+    types: set[str] = set()
+    fields: set[str] = set()
+    for node in document.definitions:
+        name = getattr(getattr(node, "name", None), "value", None)
+        if any(d.name.value == "inaccessible" for d in getattr(node, "directives", None) or ()):
+            types.add(str(name))
+        for field in getattr(node, "fields", None) or ():
+            if any(d.name.value == "inaccessible" for d in field.directives or ()):
+                fields.add(f"{name}.{field.name.value}")
+    return types, fields
+
+
+def test_stewards_and_auditors_fields_are_inaccessible_to_a_supergraph() -> None:
+    types, fields = inaccessible(parse(HUB_SDL))
+    assert fields == STEWARD_AND_AUDIT_FIELDS
+    assert {
+        "Mutation",
+        "ReviewItemNode",
+        "AuditEvent",
+        "AccessLogEntry",
+        "EntityChange",
+        "RecordJudgement",
+    } <= types
+    contract = {"Query", "Person", "Address", "LegalEntity", "SourceRecord", "PersonAddress", "PageInfo"}
+    assert not types & contract
+    answer = compose({"hub": HUB_SDL, "benefits": RELAY_DEPARTMENT_SDL})
+    assert answer["ok"], "composition failed:\n" + "\n".join(answer["errors"])

@@ -298,3 +298,50 @@ def test_malformed_keys_never_reach_the_gateway_as_internal_errors(engine: Engin
     )
     assert "INTERNAL" not in codes(answer.get("errors", [])), answer
     assert answer["data"]["pensioners"] == [{"name": None}, {"name": None}]
+
+
+# --- what a departmental supergraph leaves out ----------------------------------------------------
+
+STEWARD_TYPES = {
+    "ReviewItemNode",
+    "AuditEvent",
+    "AccessLogEntry",
+    "EntityChange",
+    "RecordJudgement",
+    "EntityEdit",
+}
+
+
+def test_stewards_and_auditors_fields_are_not_in_the_departmental_supergraph(
+    engine: Engine, gateway: str
+) -> None:
+    reader = token(engine)
+    schema = ask(
+        gateway,
+        reader,
+        "{ __schema { mutationType { name } queryType { fields { name } } types { name } }"
+        ' person: __type(name: "Person") { fields { name } }'
+        ' record: __type(name: "SourceRecord") { fields { name } } }',
+    )["data"]
+    queries = {f["name"] for f in schema["__schema"]["queryType"]["fields"]}
+    assert {"person", "address", "legalEntity", "searchPersons", "match"} <= queries
+    assert not {"reviewItems", "reviewItem", "auditEvents", "accessLog"} & queries
+    assert schema["__schema"]["mutationType"] is None
+    assert not STEWARD_TYPES & {t["name"] for t in schema["__schema"]["types"]}
+    person_fields = {f["name"] for f in schema["person"]["fields"]}
+    assert {
+        "name",
+        "idNumber",
+        "addresses",
+        "pensionStatus",
+        "lineage",
+    } <= person_fields and "history" not in person_fields
+    assert "judgements" not in {f["name"] for f in schema["record"]["fields"]}
+    steward = token(engine, role="steward")
+    review = ask(gateway, steward, "{ reviewItems { totalCount } }")
+    assert (
+        codes(review["errors"]) == ["GRAPHQL_VALIDATION_FAILED"]
+        and "reviewItems" in review["errors"][0]["message"]
+    )
+    edit = ask(gateway, steward, 'mutation { undo(eventId: "1") { __typename } }')
+    assert 'no "mutation" root type' in edit["errors"][0]["message"] and not edit.get("data")

@@ -24,7 +24,10 @@ from hub.store.models import Client
 __all__ = ["access_log_page", "audit_event_page"]
 
 
-@strawberry.type(description="One change in the audit trail, chained to the one before it by `prevHash`.")
+@strawberry.federation.type(
+    inaccessible=True,
+    description="One change in the audit trail, chained to the one before it by `prevHash`.",
+)
 class AuditEvent:
     id: strawberry.ID
     occurred_at: datetime
@@ -37,7 +40,9 @@ class AuditEvent:
     hash: str
 
 
-@strawberry.type(description="A personal identifier an operation looked up or searched by, as a digest.")
+@strawberry.federation.type(
+    inaccessible=True, description="A personal identifier an operation looked up or searched by, as a digest."
+)
 class AccessLookup:
     argument: str = strawberry.field(
         description="`idNumber`, `phone`, `birthDate`; `id_number`, `phone`, ... of a `match` record."
@@ -47,9 +52,10 @@ class AccessLookup:
     )
 
 
-@strawberry.type(
+@strawberry.federation.type(
+    inaccessible=True,
     description="An operation that showed personal data of entities to a client, or looked up a personal"
-    " identifier."
+    " identifier.",
 )
 class AccessLogEntry:
     id: strawberry.ID
@@ -74,26 +80,31 @@ class AccessLogEntry:
     purpose: str | None = strawberry.field(description="The purpose code the client gave (`X-Purpose`).")
 
 
-@strawberry.type
+@strawberry.federation.type(inaccessible=True)
 class AuditEventEdge:
     cursor: str
     node: AuditEvent
 
 
-@strawberry.type(description="A page of audit events, oldest first; `totalCount` counts all that match.")
+@strawberry.federation.type(
+    inaccessible=True, description="A page of audit events, oldest first; `totalCount` counts all that match."
+)
 class AuditEventConnection:
     total_count: int
     edges: list[AuditEventEdge]
     page_info: PageInfo
 
 
-@strawberry.type
+@strawberry.federation.type(inaccessible=True)
 class AccessLogEdge:
     cursor: str
     node: AccessLogEntry
 
 
-@strawberry.type(description="A page of the access log, oldest first; `totalCount` counts all that match.")
+@strawberry.federation.type(
+    inaccessible=True,
+    description="A page of the access log, oldest first; `totalCount` counts all that match.",
+)
 class AccessLogConnection:
     total_count: int
     edges: list[AccessLogEdge]

@@ -21,7 +21,9 @@ from hub.store.models import AuditEvent
 __all__ = ["EntityChange", "entity_history", "shown_event"]
 
 
-@strawberry.type(description="One change of an entity: its members, or an audited edit that named it.")
+@strawberry.federation.type(
+    inaccessible=True, description="One change of an entity: its members, or an audited edit that named it."
+)
 class EntityChange:
     version: int = strawberry.field(
         description="The entity's version after the change, as `version` counts it (an event that only"

@@ -86,7 +86,8 @@ class SourceRecord:
     def features(self, info: Info) -> JSON:
         return _shown_json(info, self.entity_id, self.raw_features)
 
-    @strawberry.field(
+    @strawberry.federation.field(
+        inaccessible=True,
         description="Why this record is where it is: the live judgements on it (the joins that put it"
         " in its entity, pairs kept apart or sent to review, stewards' decisions), newest first.",
         permission_classes=[ReadsJudgements],
@@ -111,14 +112,18 @@ class SourceRecord:
         ]
 
 
-@strawberry.type(description="One comparison's part of a pair's score, in bits.")
+@strawberry.federation.type(
+    inaccessible=True, description="One comparison's part of a pair's score, in bits."
+)
 class Step:
     comparison: str
     level: str
     weight: float
 
 
-@strawberry.type(description="A judgement on a pair of records: by a rule, the model or a steward.")
+@strawberry.federation.type(
+    inaccessible=True, description="A judgement on a pair of records: by a rule, the model or a steward."
+)
 class RecordJudgement:
     decision: str = strawberry.field(description="MATCH, NOT_MATCH or UNSURE.")
     by: str = strawberry.field(description="RULE, MODEL or STEWARD.")

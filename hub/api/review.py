@@ -60,21 +60,23 @@ __all__ = [
 ]
 
 
-@strawberry.enum
+@strawberry.federation.enum(inaccessible=True)
 class ReviewState(enum.Enum):
     OPEN = "open"
     CLAIMED = "claimed"
     DECIDED = "decided"
 
 
-@strawberry.enum
+@strawberry.federation.enum(inaccessible=True)
 class ReviewDecision(enum.Enum):
     MATCH = "MATCH"
     NOT_MATCH = "NOT_MATCH"
     UNSURE = "UNSURE"
 
 
-@strawberry.enum(description="Bands of the model's match probability, as stewards sort their work.")
+@strawberry.federation.enum(
+    inaccessible=True, description="Bands of the model's match probability, as stewards sort their work."
+)
 class ScoreBand(enum.Enum):
     UNLIKELY = strawberry.enum_value("unlikely", description="0 to under 0.3.")
     DOUBTFUL = strawberry.enum_value("doubtful", description="0.3 to under 0.5.")
@@ -96,7 +98,10 @@ _BOUNDS = {
 }
 
 
-@strawberry.type(description="How many items of the queue (with its other filters) fall in a score band.")
+@strawberry.federation.type(
+    inaccessible=True,
+    description="How many items of the queue (with its other filters) fall in a score band.",
+)
 class ReviewBandCount:
     band: ScoreBand
     low: float = strawberry.field(description="The band's lowest score (inclusive).")
@@ -104,7 +109,9 @@ class ReviewBandCount:
     count: int
 
 
-@strawberry.type(description="A pair resolution was unsure of, waiting for a steward.")
+@strawberry.federation.type(
+    inaccessible=True, description="A pair resolution was unsure of, waiting for a steward."
+)
 class ReviewItemNode:
     id: strawberry.ID
     kind: EntityKind
@@ -137,13 +144,15 @@ class ReviewItemNode:
         return [source_record_of(row) for row in rows if row is not None]
 
 
-@strawberry.type
+@strawberry.federation.type(inaccessible=True)
 class ReviewItemEdge:
     cursor: str
     node: ReviewItemNode
 
 
-@strawberry.type(description="Where a page of the review queue sits in the whole.")
+@strawberry.federation.type(
+    inaccessible=True, description="Where a page of the review queue sits in the whole."
+)
 class ReviewPageInfo:
     has_next_page: bool
     end_cursor: str | None
@@ -151,7 +160,9 @@ class ReviewPageInfo:
     start_cursor: str | None
 
 
-@strawberry.type(description="A page of the review queue; `totalCount` counts all items that match.")
+@strawberry.federation.type(
+    inaccessible=True, description="A page of the review queue; `totalCount` counts all items that match."
+)
 class ReviewItemConnection:
     total_count: int
     edges: list[ReviewItemEdge]
@@ -348,16 +359,23 @@ def _selected(info: Info) -> set[str] | None:
 def review_page(
     info: Info,
     kind: EntityKind | None = None,
-    state: ReviewState | None = None,
+    # Arguments of an inaccessible enum are marked too: composition checks their null defaults as if
+    # they named a value of the enum (@theguild/federation-composition).
+    state: Annotated[ReviewState | None, strawberry.federation.argument(inaccessible=True)] = None,
     assignee: str | None = None,
     first: int | None = 100,
     after: str | None = None,
     states: Annotated[
         list[ReviewState] | None,
-        strawberry.argument(description="Items in any of these states (with `state`, both must hold)."),
+        strawberry.federation.argument(
+            inaccessible=True, description="Items in any of these states (with `state`, both must hold)."
+        ),
     ] = None,
     band: Annotated[
-        ScoreBand | None, strawberry.argument(description="Items whose score falls in this band.")
+        ScoreBand | None,
+        strawberry.federation.argument(
+            inaccessible=True, description="Items whose score falls in this band."
+        ),
     ] = None,
     source_name: Annotated[
         str | None,

@@ -128,19 +128,22 @@ class QueryRoot:
         " per-comparison explanation; writes nothing. A record with an ID number, phone or birth date"
         " needs `pii:lookup` or `pii:read`; without `pii:read` those comparisons say only same or not.",
     )
-    audit_events = strawberry.field(
+    audit_events = strawberry.federation.field(
+        inaccessible=True,
         resolver=audit_event_page,
         description="The audit trail of changes, oldest first (auditor and admin only): by actor, action,"
         " an entity (or client, source, run) it changed, and time (`since` inclusive, `until` exclusive).",
         permission_classes=[ReadsAuditTrail],
     )
-    access_log = strawberry.field(
+    access_log = strawberry.federation.field(
+        inaccessible=True,
         resolver=access_log_page,
         description="Who saw which entities' personal data, oldest first (auditor and admin only): by"
         " client name, entity and time (`since` inclusive, `until` exclusive).",
         permission_classes=[ReadsAccessLog],
     )
-    review_items = strawberry.field(
+    review_items = strawberry.federation.field(
+        inaccessible=True,
         resolver=review_page,
         description="The review queue (steward, auditor, admin): open and claimed items first, the most"
         " uncertain first; by kind, state, assignee, score band, source, town or grid. Pages by keyset"
@@ -148,7 +151,8 @@ class QueryRoot:
         " any; `bands` counts the items of each score band.",
         permission_classes=[ReadsReviewQueue],
     )
-    review_item = strawberry.field(
+    review_item = strawberry.federation.field(
+        inaccessible=True,
         resolver=review_item,
         description="One review item by id (steward, auditor, admin), whatever its state.",
         permission_classes=[ReadsReviewQueue],
@@ -162,7 +166,9 @@ class QueryRoot:
         return Viewer(name=client.name, role=client.role, scopes=list(client.scopes))
 
 
-@strawberry.type(name="Mutation")
+# Stewards', reviewers' and auditors' fields are @inaccessible: a departmental supergraph composed
+# with the hub leaves them out of its API, while the hub serves them to its own clients (the console).
+@strawberry.federation.type(name="Mutation", inaccessible=True)
 class MutationRoot:
     claim_review_item = strawberry.mutation(
         resolver=claim_review,

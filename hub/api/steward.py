@@ -47,7 +47,10 @@ T = TypeVar("T")
 _EDITS = threading.Lock()
 
 
-@strawberry.type(description="What a steward's edit left: the entity now, and the audit event recording it.")
+@strawberry.federation.type(
+    inaccessible=True,
+    description="What a steward's edit left: the entity now, and the audit event recording it.",
+)
 class EntityEdit:
     event_id: strawberry.ID
     entity: Node | None
@@ -56,7 +59,9 @@ class EntityEdit:
     )
 
 
-@strawberry.input(description="A source record of the entity being edited, by its source and key.")
+@strawberry.federation.input(
+    inaccessible=True, description="A source record of the entity being edited, by its source and key."
+)
 class RecordRef:
     source: str
     key: str

@@ -117,7 +117,8 @@ class Entity(Node):
         row = await info.context.loaders.entities.load(str(self.id))
         return row.updated_at if row else None
 
-    @strawberry.field(
+    @strawberry.federation.field(
+        inaccessible=True,
         description="Every change of the entity, oldest first: records that joined or left (by ingest,"
         " resolution or a steward) and the audited edits that named it (stewards and auditors only).",
         permission_classes=[ReadsHistory],

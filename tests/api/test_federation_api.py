@@ -173,7 +173,8 @@ def test_the_index_of_each_malformed_representation_is_named(city: City) -> None
 # --- connections ----------------------------------------------------------------------------------
 
 RESIDENTS_PAGE = """query($id: ID!, $after: String) { address(id: $id) {
-  residentsConnection(first: 1, after: $after) { totalCount edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+  residentsConnection(first: 1, after: $after) { totalCount edges { cursor }
+  pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
 
 
 def test_page_info_has_the_four_relay_fields_a_shared_page_info_needs(city: City) -> None:

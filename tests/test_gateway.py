@@ -40,6 +40,14 @@ if NODE is None:
     pytest.skip(
         f"node is not on PATH, so no gateway can run: install Node.js, then {FIX}", allow_module_level=True
     )
+NODE_MAJOR = int(
+    subprocess.run([NODE, "--version"], capture_output=True, text=True, check=True).stdout[1:].split(".")[0]
+)
+if NODE_MAJOR < 20:
+    pytest.skip(
+        f"node {NODE_MAJOR} is too old for @apollo/server 5: install Node.js 20 or newer",
+        allow_module_level=True,
+    )
 for package in ("@apollo/gateway", "@apollo/server", "@apollo/subgraph"):
     if not (FEDERATION_DIR / "node_modules" / package).is_dir():
         pytest.skip(f"federation/node_modules is missing {package}: {FIX}", allow_module_level=True)

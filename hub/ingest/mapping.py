@@ -108,12 +108,17 @@ class ColumnMapping:
     version: int | None = None  # the stored version this is, if stored
 
 
-def _line_of(text: str, *keys: str) -> int | None:
-    """The first line that sets one of `keys` (bare or quoted), after the table it belongs to."""
-    patterns = [re.compile(rf"^\s*(?:{re.escape(k)}|\"{re.escape(k)}\"|'{re.escape(k)}')\s*=") for k in keys]
+def _line_of(text: str, key: str) -> int | None:
+    """The first line that sets `key` (bare or quoted) or opens a table named by it ([key], [values.key])."""
+    assignment = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
     for number, line in enumerate(text.splitlines(), start=1):
-        if any(p.match(line) for p in patterns):
+        stripped = line.strip()
+        if assignment.match(line):
             return number
+        if stripped.startswith("[") and "]" in stripped:
+            parts = stripped.strip("[").split("]")[0].split(".")
+            if key in (part.strip().strip("\"'") for part in parts):
+                return number
     return None
 
 

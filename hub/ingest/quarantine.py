@@ -70,10 +70,10 @@ def quarantined_rows(
     query = query.order_by(Quarantine.id)
     if limit is not None:
         query = query.limit(limit)
-    return [_row(q, name, file_name) for q, name, file_name in session.execute(query).tuples()]
+    return [_row(q, name, file_name) for q, name, file_name in session.execute(query)]
 
 
 def quarantined_row(session: Session, row_id: int) -> QuarantinedRow | None:
     """One quarantined row, open or released, by its id."""
-    found = session.execute(_query().where(Quarantine.id == row_id)).tuples().first()
+    found = session.execute(_query().where(Quarantine.id == row_id)).first()
     return None if found is None else _row(found[0], found[1], found[2])

@@ -89,7 +89,9 @@ class SourceReader:
         try:
             sample = self._file.read(ENCODING_SAMPLE_BYTES)
             if fmt == "xlsx":
-                pass
+                from hub.ingest.workbooks import check_workbook
+
+                check_workbook(path)
             elif given is None:
                 self.encoding = detect_encoding(sample, whole=len(sample) < ENCODING_SAMPLE_BYTES)
             else:

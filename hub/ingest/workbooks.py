@@ -19,7 +19,7 @@ from typing import Any
 from hub.errors import UnreadableFileError
 from hub.ingest.readers import MAX_RECORD_BYTES, RawRow
 
-__all__ = ["cell_text", "workbook_rows"]
+__all__ = ["cell_text", "check_workbook", "workbook_rows"]
 
 
 def cell_text(value: Any) -> str:
@@ -47,14 +47,23 @@ def _csv_line(cells: list[str]) -> str:
     return out.getvalue()
 
 
-def _sheet_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line, cells as text) of the first sheet that has any cell; lines count from 1 as Excel's do."""
+def _open(path: Path) -> Any:
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
+        return CalamineWorkbook.from_path(str(path))
     except (CalamineError, OSError, ValueError) as exc:
         raise UnreadableFileError(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
+
+
+def check_workbook(path: Path) -> None:
+    """Raise UnreadableFileError unless `path` opens as a workbook (before anything is stored)."""
+    _open(path).close()
+
+
+def _sheet_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells as text) of the first sheet that has any cell; lines count from 1 as Excel's do."""
+    workbook = _open(path)
     try:
         for name in workbook.sheet_names:
             sheet = workbook.get_sheet_by_name(name)

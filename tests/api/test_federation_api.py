@@ -331,3 +331,29 @@ def test_a_role_refusal_nulls_history_and_judgements_only(city: City) -> None:
     assert isinstance(allowed["history"], list) and isinstance(
         allowed["sourceRecords"][0]["judgements"], list
     )
+
+
+# --- the SDL a gateway composes -------------------------------------------------------------------
+
+
+def test_the_served_sdl_links_federation_2_0_with_shared_page_info_and_inaccessible_steward_fields(
+    city: City,
+) -> None:
+    with city.client(role="gateway") as gateway:
+        sdl = data(gateway, "{ _service { sdl } }")["_service"]["sdl"]
+    assert 'specs.apollo.dev/federation/v2.0", import: ["@inaccessible", "@key", "@shareable"]' in sdl
+    assert "type PageInfo @shareable" in sdl
+    assert "reviewItems(" in sdl and "type Mutation @inaccessible" in sdl
+    assert "history: [EntityChange!] @inaccessible" in sdl
+
+
+def test_the_hub_itself_still_serves_the_inaccessible_fields_to_stewards(city: City) -> None:
+    person = active(city, "person", 40)
+    query = """query($id: ID!) { reviewItems(first: 1) { totalCount }
+      person(id: $id) { history { action } sourceRecords { judgements { decision } } } }"""
+    with city.client(role="steward") as steward:
+        found = data(steward, query, id=person)
+    assert found["reviewItems"]["totalCount"] > 0 and isinstance(found["person"]["history"], list)
+    with city.client() as reader:
+        refused = post(reader, "{ reviewItems(first: 1) { totalCount } }")
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -73,6 +73,7 @@ def sources_map(
     from sqlalchemy.orm import Session
 
     from hub.audit import record_event
+    from hub.domain import DERIVED_SOURCE
     from hub.errors import InputError
     from hub.ingest.mapping import parse_mapping
     from hub.ingest.service import get_or_create_source
@@ -82,6 +83,8 @@ def sources_map(
         text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{file}: cannot read the mapping file as UTF-8 text ({exc})") from exc
+    if name == DERIVED_SOURCE:
+        raise InputError(f"the source name {name!r} is the hub's own; name the departmental system")
     mapping = parse_mapping(text, file.name)
     with Session(open_engine()) as session, session.begin():
         source = get_or_create_source(session, name)

@@ -134,9 +134,11 @@ class SourceReader:
             yield from self._file
             return
         text = io.TextIOWrapper(self._file, encoding="utf-16", errors="replace", newline="")
-        for line in text:
-            yield line.encode("utf-8", "surrogatepass")
-        text.detach()
+        try:
+            for line in text:
+                yield line.encode("utf-8", "surrogatepass")
+        finally:
+            text.detach()  # the file stays this reader's to close
 
     def _decode(self, raw: bytes, line: int) -> tuple[str | None, str | None]:
         if line == 1 and raw.startswith(_BOM):
@@ -228,15 +230,23 @@ class SourceReader:
                 yield RawRow(first_line, text, value=dict(zip(header, cells, strict=True)))
 
     def _json_array(self) -> Iterator[RawRow]:
-        # The fast C parser turns a lone surrogate escape (\ud800) into "?", which would be stored as
-        # if the source had sent it; a file that has any surrogate escape goes through the pure Python
-        # parser, which keeps it, so that the row is quarantined naming the field.
-        parse = ijson_python.items if _has_surrogate_escape(self._file) else ijson.items
         stream: IO[Any] = self._file
         if self.encoding != "utf-8":
             assert self.encoding is not None
             stream = io.TextIOWrapper(self._file, encoding=self.encoding)
-        else:
+        try:
+            yield from self._json_items(stream)
+        finally:
+            if isinstance(stream, io.TextIOWrapper):
+                stream.detach()  # the file stays this reader's to close
+
+    def _json_items(self, stream: IO[Any]) -> Iterator[RawRow]:
+        # The fast C parser turns a lone surrogate escape (\ud800) into "?", which would be stored as
+        # if the source had sent it; a file that has any surrogate escape goes through the pure Python
+        # parser, which keeps it, so that the row is quarantined naming the field.
+        parse = ijson_python.items if _has_surrogate_escape(self._file) else ijson.items
+        wrapper = stream if isinstance(stream, io.TextIOWrapper) else None
+        if wrapper is None:
             head = self._file.read(3)
             if head != _BOM:
                 self._file.seek(0)
@@ -245,6 +255,8 @@ class SourceReader:
             raise UnreadableFileError(
                 f"{self.path.name}: a .json source file must hold one JSON array of records"
             )
+        if wrapper is not None:  # ijson reads bytes: GB18030 and UTF-16 as UTF-8
+            stream = io.BufferedReader(_Utf8Bytes(wrapper))
         index = 0
         try:
             for index, value in enumerate(parse(stream, "item", use_float=True), start=1):
@@ -266,6 +278,28 @@ class SourceReader:
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+class _Utf8Bytes(io.RawIOBase):
+    """A text stream read as UTF-8 bytes, for parsers that take bytes only."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._text = text
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._text.read(1 << 16)
+            if not chunk:
+                return 0
+            self._pending = chunk.encode("utf-8", "surrogatepass")
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 def _has_surrogate_escape(file: IO[bytes]) -> bool:

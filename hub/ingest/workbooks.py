@@ -4,7 +4,8 @@ A departmental export is one sheet: the first sheet of the workbook that has any
 the first row with at least two cells filled (a title row above it, such as 人员信息表 across merged
 cells, is passed over), or the first row when the sheet has a single column. Every cell becomes
 text as a clerk sees it: a whole number without `.0`, a date as `YYYY-MM-DD`, a time of day after
-it when there is one. The raw text kept for a row is the row as a CSV line.
+it when there is one. The raw text kept for a row is the row as a CSV line. Unlike a text file, a
+sheet is read into memory whole (calamine's way), bounded by Excel's own limit of rows.
 """
 
 from __future__ import annotations

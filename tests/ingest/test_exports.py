@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from hub.domain import Kind
+from hub.ingest import ingest_file
 from hub.store.database import make_engine
 from hub.store.models import IngestRun, Quarantine, RecordVersion, SourceMapping, SourceRecord
 
@@ -274,3 +277,41 @@ def test_the_export_files_are_what_make_exports_writes(tmp_path: Path) -> None:
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
     rows = list(csv.reader(io.StringIO((DATA / "migrants_gb18030.csv").read_bytes().decode("gb18030"))))
     assert len(rows) == 9
+
+
+RECORDS = [
+    {"编号": "a1", "姓名": "王伟", "住址": "江苏省常熟市虞山街道海虞北路18号"},
+    {"key": "a2", "name": "李娜", "phone": "13912345678"},
+]
+
+
+def encoded(fmt: str, encoding: str) -> bytes:
+    if fmt == "json":
+        text = json.dumps(RECORDS, ensure_ascii=False)
+    elif fmt == "jsonl":
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RECORDS)
+    else:
+        text = "编号,姓名,住址\na1,王伟,江苏省常熟市虞山街道海虞北路18号\n"
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+@pytest.mark.parametrize(
+    ("encoding", "detected"),
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8"), ("utf-16", "utf-16"), ("gb18030", "gb18030")],
+)
+def test_every_format_reads_in_every_detected_encoding(
+    engine: Engine, tmp_path: Path, fmt: str, encoding: str, detected: str
+) -> None:
+    path = tmp_path / f"p.{fmt}"
+    path.write_bytes(encoded(fmt, encoding))
+    summary = ingest_file(engine, path, "s", Kind.PERSON)
+    assert (summary.encoding, summary.encoding_detected) == (detected, True)
+    assert (summary.new, summary.quarantined) == (1 if fmt == "csv" else 2, 0)
+    with Session(engine) as session:
+        payload = session.scalar(
+            select(RecordVersion.payload)
+            .join(SourceRecord, SourceRecord.id == RecordVersion.record_id)
+            .where(SourceRecord.key == "a1")
+        )
+    assert payload == {"key": "a1", "name": "王伟", "address": "江苏省常熟市虞山街道海虞北路18号"}

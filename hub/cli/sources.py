@@ -101,3 +101,38 @@ def sources_map(
         f"{name}: mapping version {version} ({len(mapping.columns)} columns,"
         f" {len(mapping.values)} value maps, {len(mapping.dates)} date fields)"
     )
+
+
+@app.command("mapping")
+def sources_mapping(
+    name: Annotated[str, typer.Argument(help="The source system.")],
+    version: Annotated[
+        int | None, typer.Option(help="This version (default: the newest, which ingests use).")
+    ] = None,
+) -> None:
+    """Print a source's column mapping as stored: its version, file, who stored it and when, its text."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from hub.errors import NotFoundError
+    from hub.store.models import Source, SourceMapping
+
+    query = (
+        select(SourceMapping)
+        .join(Source, Source.id == SourceMapping.source_id)
+        .where(Source.name == name)
+        .order_by(SourceMapping.version.desc())
+        .limit(1)
+    )
+    if version is not None:
+        query = query.where(SourceMapping.version == version)
+    with Session(open_engine()) as session:
+        stored = session.scalars(query).one_or_none()
+    if stored is None:
+        which = f"version {version}" if version is not None else "mapping"
+        raise NotFoundError(f"{name!r} has no {which}; `hub sources map {name} FILE` stores one")
+    print(
+        f"# {name}: mapping version {stored.version} from {stored.file_name},"
+        f" stored by {stored.actor} at {stored.created_at.isoformat()}"
+    )
+    print(stored.text, end="" if stored.text.endswith("\n") else "\n")

@@ -154,6 +154,13 @@ def test_a_workbook_with_chinese_headers_and_its_mapping(hub: Hub, database_url:
     assert payloads(database_url)["HJ0001"]["gender"] == "M"
     assert runs(database_url) == [(None, False, 1), (None, False, 2)]
     assert count(database_url, SourceMapping) == 2
+    code, out, _err = hub(database_url, "sources", "mapping", "household_registry")
+    assert out.startswith("# household_registry: mapping version 2 from household_v2.toml, stored by ")
+    assert out.split("\n", 1)[1] == changed.read_text(encoding="utf-8")
+    code, out, _err = hub(database_url, "sources", "mapping", "household_registry", "--version", "1")
+    assert "mapping version 1 from household_export.toml" in out and '"1" = "男"' in out
+    code, _out, err = hub(database_url, "sources", "mapping", "household_registry", "--version", "3")
+    assert code == 2 and "'household_registry' has no version 3" in err
 
 
 def test_a_workbook_without_its_key_column_fails_loudly(hub: Hub, database_url: str) -> None:

@@ -1,4 +1,4 @@
-"""Stream rows out of source files (.jsonl/.ndjson, .json arrays, .csv, .xlsx workbooks).
+"""Stream rows out of source files (.jsonl/.ndjson, .json arrays, .csv, .xlsx and .xls workbooks).
 
 Text files are UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark, or GB18030;
 when no encoding is given it is detected from the file's start (`detect_encoding`). Readers never
@@ -40,7 +40,14 @@ ENCODINGS = ("utf-8", "gb18030", "utf-16")
 ENCODING_SAMPLE_BYTES = 1 << 16
 _NAMES = {"utf-8": "UTF-8", "gb18030": "GB18030", "utf-16": "UTF-16"}
 MAX_RECORD_BYTES = 1 << 20
-_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".xlsx": "xlsx"}
+_FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".xlsx": "workbook",
+    ".xls": "workbook",
+}
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -75,7 +82,8 @@ class SourceReader:
         fmt = _FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise UnreadableFileError(
-                f"{path.name}: unknown format {path.suffix!r}; use .jsonl, .ndjson, .json, .csv or .xlsx"
+                f"{path.name}: unknown format {path.suffix!r};"
+                " use .jsonl, .ndjson, .json, .csv, .xlsx or .xls"
             )
         try:
             self._file: IO[bytes] = path.open("rb")
@@ -84,11 +92,11 @@ class SourceReader:
         self.path = path
         self.format = fmt
         self.size = path.stat().st_size
-        self.encoding_detected = given is None and fmt != "xlsx"
+        self.encoding_detected = given is None and fmt != "workbook"
         self.encoding: str | None = None
         try:
             sample = self._file.read(ENCODING_SAMPLE_BYTES)
-            if fmt == "xlsx":
+            if fmt == "workbook":
                 from hub.ingest.workbooks import check_workbook
 
                 check_workbook(path)
@@ -122,7 +130,7 @@ class SourceReader:
             return self._jsonl()
         if self.format == "csv":
             return self._csv()
-        if self.format == "xlsx":
+        if self.format == "workbook":
             from hub.ingest.workbooks import workbook_rows
 
             return workbook_rows(self.path)

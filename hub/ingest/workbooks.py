@@ -1,4 +1,4 @@
-"""Rows of an Excel workbook (.xlsx), read with python-calamine, as the readers' `RawRow`s.
+"""Rows of an Excel workbook (.xlsx, or the older .xls), read with python-calamine, as the readers' `RawRow`s.
 
 A departmental export is one sheet: the first sheet of the workbook that has any cell. Its header is
 the first row with at least two cells filled (a title row above it, such as 人员信息表 across merged
@@ -54,7 +54,7 @@ def _open(path: Path) -> Any:
     try:
         return CalamineWorkbook.from_path(str(path))
     except (CalamineError, OSError, ValueError) as exc:
-        raise UnreadableFileError(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
+        raise UnreadableFileError(f"{path.name}: not a readable {path.suffix} workbook ({exc})") from exc
 
 
 def check_workbook(path: Path) -> None:

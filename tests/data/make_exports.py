@@ -1,9 +1,10 @@
 """Write the departmental export files the ingest tests read, as offices hand them over.
 
 Run `python tests/data/make_exports.py` to write them again; the files are committed, so the tests
-never need it. The workbook is written by hand (an .xlsx is a zip of XML parts), so no spreadsheet
-library is needed to make it: text cells inline, numbers as numbers, a date as Excel's day count
-with a date format, and a title row above the header, as exports from office systems often have.
+never need it. The .xlsx workbook is written by hand (an .xlsx is a zip of XML parts), so no
+spreadsheet library is needed to make it: text cells inline, numbers as numbers, a date as Excel's
+day count with a date format, and a title row above the header, as exports from office systems
+often have. The same rows as an older .xls are written with xlwt when it is installed.
 """
 
 from __future__ import annotations
@@ -203,12 +204,37 @@ def write_xlsx(path: Path, rows: Sequence[Sequence[object]]) -> None:
             archive.writestr(info, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + xml)
 
 
+def write_xls(path: Path, rows: Sequence[Sequence[object]]) -> bool:
+    """The same as an Excel 97–2003 .xls, if xlwt is installed (`pip install xlwt`); whether written.
+
+    The older format is what many office systems still export. xlwt is not one of the hub's
+    dependencies: the committed .xls was written by it once.
+    """
+    try:
+        import xlwt  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return False
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("人口信息")
+    as_date = xlwt.easyxf(num_format_str="yyyy-mm-dd")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, date):
+                sheet.write(r, c, value, as_date)
+            elif value not in (None, ""):
+                sheet.write(r, c, value)
+    book.save(str(path))
+    return True
+
+
 def csv_text(header: list[str], rows: list[list[str]]) -> str:
     return "".join(",".join(cells) + "\r\n" for cells in [header, *rows])
 
 
 def main() -> None:
-    write_xlsx(HERE / "household_export.xlsx", [[HOUSEHOLD_TITLE], HOUSEHOLD_HEADER, *HOUSEHOLD_ROWS])
+    household: list[Sequence[object]] = [[HOUSEHOLD_TITLE], HOUSEHOLD_HEADER, *HOUSEHOLD_ROWS]
+    write_xlsx(HERE / "household_export.xlsx", household)
+    write_xls(HERE / "household_export.xls", household)
     (HERE / "household_export.toml").write_text(HOUSEHOLD_MAPPING, encoding="utf-8")
     (HERE / "migrants_gb18030.csv").write_bytes(csv_text(MIGRANT_HEADER, MIGRANT_ROWS).encode("gb18030"))
     (HERE / "grid_mostly_bad.csv").write_text(GRID_BAD, encoding="utf-8")

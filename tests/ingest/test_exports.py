@@ -111,8 +111,11 @@ def test_a_utf16_csv_with_its_byte_order_mark_is_detected(
     assert payloads(database_url)["R2"] == {"key": "R2", "name": "李娜", "address": "杨山村北港组3号"}
 
 
-def test_a_workbook_with_chinese_headers_and_its_mapping(hub: Hub, database_url: str, tmp_path: Path) -> None:
-    workbook = DATA / "household_export.xlsx"
+@pytest.mark.parametrize("suffix", ["xlsx", "xls"])
+def test_a_workbook_with_chinese_headers_and_its_mapping(
+    hub: Hub, database_url: str, tmp_path: Path, suffix: str
+) -> None:
+    workbook = DATA / f"household_export.{suffix}"
     code, out, err = hub(
         database_url, "sources", "map", "household_registry", str(DATA / "household_export.toml")
     )

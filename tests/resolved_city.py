@@ -19,16 +19,20 @@ from hub.store.database import make_engine
 from hub.store.models import Base, Source
 
 
-def resolved_city(request: pytest.FixtureRequest, directory: Path, persons: int = 800) -> Engine:
-    """An engine on a new database of `request.param`'s backend holding a resolved city of `persons`."""
-    if request.param == "sqlite":
+def resolved_city(
+    request: pytest.FixtureRequest, directory: Path, persons: int = 800, backend: str | None = None
+) -> Engine:
+    """An engine on a new database of `backend` (else `request.param`'s) holding a resolved city of
+    `persons`."""
+    backend = backend or request.param
+    if backend == "sqlite":
         path = directory / "hub.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         url = f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("postgres_database")
     engine = make_engine(url)
-    if request.param != "sqlite":
+    if backend != "sqlite":
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with engine.begin() as connection:
             # Past the append-only triggers for this transaction only (see tests/conftest.py).

@@ -420,12 +420,17 @@ def ingest_records(
     records: Iterable[Any],
     *,
     batch_size: int = DEFAULT_INGEST_BATCH,
+    reasons: dict[int, str] | None = None,
 ) -> IngestSummary:
-    """Ingest in-memory records (dicts) inside the caller's transaction; flushes, never commits."""
+    """Ingest in-memory records (dicts) inside the caller's transaction; flushes, never commits.
+    `reasons`, if given, gets why each record set aside was (by its place in `records`, from 1)."""
     ingestor = Ingestor(session, source, kind)
     rows = (RawRow(line, _raw_text(r), value=r) for line, r in enumerate(records, 1))
     while chunk := list(islice(rows, batch_size)):
-        ingestor.add(prepare_batch(kind, chunk))
+        batch = prepare_batch(kind, chunk)
+        if reasons is not None:
+            reasons.update((line, reason) for line, _, reason in batch.quarantine if line is not None)
+        ingestor.add(batch)
     return ingestor.finish()
 
 

@@ -11,10 +11,12 @@ call.
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.audit import record_event
@@ -26,9 +28,21 @@ from hub.resolve.model import Parameters
 from hub.resolve.persist import assign_entities, insert_judgements, open_review_items
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
-from hub.store.models import ResolutionRun, utcnow
+from hub.store.models import Membership, ResolutionRun, utcnow
 
-__all__ = ["RealtimeSummary", "build_resolver", "resolve_records"]
+__all__ = ["RealtimeSummary", "Warm", "build_resolver", "resolve_records"]
+
+
+@dataclass(slots=True)
+class Warm:
+    """A kind's resolver kept between calls by a long-running process: every stored record of the kind
+    in it, `ids` the record id of each of its indices, with the settings and weights of run `run_id`."""
+
+    kind: Kind
+    resolver: Resolver
+    ids: list[int]
+    run_id: int
+    settings: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +52,7 @@ class RealtimeSummary:
     merged_entities: int
     judgements: int
     review_items: int
+    warm: Warm | None = field(default=None, repr=False, compare=False)
 
 
 def build_resolver(
@@ -68,16 +83,32 @@ def build_resolver(
 
 
 def resolve_records(
-    session: Session, kind: Kind, record_ids: list[int], *, actor: str = "system"
+    session: Session,
+    kind: Kind,
+    record_ids: list[int],
+    *,
+    actor: str = "system",
+    warm: Warm | None = None,
 ) -> RealtimeSummary:
-    """Resolve these stored records (new or changed) against the rest of their kind; flushes."""
+    """Resolve these stored records (new or changed) against the rest of their kind; flushes.
+
+    `warm`: a resolver that holds every other stored record of the kind as the database has them now
+    (the caller knows: nothing changed since it was last used), and none of these; it is used and
+    updated instead of reading every record. Without it one is built; the summary holds the resolver
+    either way, to pass as `warm` next time.
+    """
     started = utcnow()
     new = set(record_ids)
-    resolver, loaded, run = build_resolver(session, kind, leave_out=new)
-    all_ids, table = loaded.record_ids, loaded.table
+    if warm is None or warm.kind != kind:
+        resolver, loaded, run = build_resolver(session, kind, leave_out=new)
+        warm = Warm(kind, resolver, [r for r in loaded.record_ids if r not in new], run.id, run.settings)
+        all_ids, table = loaded.record_ids, loaded.table
+    else:
+        settings = MatchSettings.from_json(warm.settings["match"])
+        loaded = load_records(session, kind, settings, only=sorted(new))
+        all_ids, table = loaded.record_ids, loaded.table
+    resolver, ids = warm.resolver, warm.ids  # record id of each resolver index, growing as records come
     order = [i for i, record_id in enumerate(all_ids) if record_id in new]
-    ids = [r for r in all_ids if r not in new]  # record id of each resolver index, growing as records come
-    current = loaded.current()
     touched: set[int] = set()
     bulk = BulkWriter(session.connection())
     stamp = bulk.timestamp(utcnow())
@@ -97,7 +128,7 @@ def resolve_records(
                 continue  # stored: the joins that put the record in its entity, and uncertain pairs
             a, b = sorted((ids[added.index], ids[other]))
             levels, weights = added.explanations[other]
-            actor = ActorType.RULE if how == "rule" else ActorType.MODEL
+            by = ActorType.RULE if how == "rule" else ActorType.MODEL
             decision = Decision.UNSURE if how == "review" else Decision.POSITIVE
             judgement_rows.append(
                 (
@@ -106,25 +137,26 @@ def resolve_records(
                     decision.value,
                     resolver.probability(weight),
                     orjson.dumps({"levels": levels, "weights": weights, "weight": round(weight, 3)}).decode(),
-                    actor.value,
+                    by.value,
                 )
             )
     groups: dict[int, list[int]] = {}
     for i in sorted(touched):
         groups.setdefault(resolver.entity[i], []).append(ids[i])
+    current = _current(session, sorted({r for group in groups.values() for r in group}))
     assign_entities(session, bulk, kind, list(groups.values()), current, stamp)
     # A run of its own, with the weights it used: judgements point to it, and a later `hub resolve`
     # knows these records were resolved.
     this = ResolutionRun(
         kind=kind,
-        settings=run.settings,
+        settings=warm.settings,
         actor=actor,
         started_at=started,
-        stats={"incremental": True, "parameters_from_run": run.id, "records": len(order)},
+        stats={"incremental": True, "parameters_from_run": warm.run_id, "records": len(order)},
     )
     session.add(this)
     session.flush()
-    suffix = f":incremental, weights of run {run.id}"
+    suffix = f":incremental, weights of run {warm.run_id}"
     judgement_ids = insert_judgements(session, bulk, kind, this.id, stamp, judgement_rows, actor=suffix)
     reviews = [
         (judgement_id, row[3])
@@ -143,4 +175,19 @@ def resolve_records(
     record_event(
         session, actor, "resolution.run", [f"run:{this.id}"], after={"kind": kind.value, **this.stats}
     )
-    return RealtimeSummary(len(order), joined, merged, len(judgement_rows), len(reviews))
+    return RealtimeSummary(len(order), joined, merged, len(judgement_rows), len(reviews), warm)
+
+
+def _current(session: Session, record_ids: list[int]) -> dict[int, str]:
+    """Each record's entity now."""
+    found: dict[int, str] = {}
+    for start in range(0, len(record_ids), 900):
+        chunk = record_ids[start : start + 900]
+        found.update(
+            session.execute(
+                select(Membership.record_id, Membership.entity_id).where(
+                    Membership.record_id.in_(chunk), Membership.valid_to.is_(None)
+                )
+            ).all()
+        )
+    return found

@@ -1,0 +1,215 @@
+"""Records a department submits live: stored like an ingested file's rows, resolved at once, and answered
+with each record's entity and what became of it.
+
+A submission takes the audit chain's lock first, so that it sees the graph as no one else is changing
+it, then ingests the records (an identical record again is no change: submitting is idempotent on
+source, key and content) and resolves the new and changed ones against their kind's stored entities.
+
+Resolving reads every record of the kind unless the process keeps the kind's resolver warm
+(`LiveResolvers`): the API does, so a submission after the first costs the neighbourhood of the new
+records only. A warm resolver is used only while the change feed has not moved since it was last
+kept: any other writer (a batch run, a file ingested, a steward's edit, another process) makes the
+next submission read the kind again. Records that change a stored record, and kinds whose matching
+prepares the whole table first (addresses), always take the full path.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.audit import hold_head
+from hub.domain import Kind, ReviewStatus
+from hub.errors import InputError
+from hub.ingest import ingest_records
+from hub.resolve.realtime import Warm, resolve_records
+from hub.resolve.settings import MatchSettings
+from hub.store.models import (
+    ChangeEvent,
+    Judgement,
+    Membership,
+    RecordVersion,
+    ReviewItem,
+    Source,
+    SourceRecord,
+)
+
+__all__ = ["MAX_SUBMITTED", "LiveResolvers", "Outcome", "Submission", "Submitted", "submit_records"]
+
+MAX_SUBMITTED = 500  # records per submission
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"  # an entity of its own
+    JOINED = "joined"  # an entity with other records
+    REVIEW = "review"  # a pair with it waits for a steward (it is in an entity meanwhile)
+    QUARANTINED = "quarantined"  # set aside with its reason; nothing stored
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """What became of one submitted record."""
+
+    key: str | None
+    outcome: Outcome
+    entity_id: str | None = None
+    unchanged: bool = False  # the hub had this record with this content already
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class LiveResolvers:
+    """One process's warm resolvers, each with the change-feed position it reflects."""
+
+    _warm: dict[Kind, tuple[Warm, int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, kind: Kind, position: int) -> Warm | None:
+        """The kind's resolver if nothing changed since it was kept (taken out: one user at a time)."""
+        with self._lock:
+            kept = self._warm.pop(kind, None)
+        return kept[0] if kept is not None and kept[1] == position else None
+
+    def keep(self, warm: Warm, position: int) -> None:
+        with self._lock:
+            self._warm[warm.kind] = (warm, position)
+
+
+@dataclass(slots=True)
+class Submission:
+    """The answer to a submission, and the resolver to keep once its transaction committed."""
+
+    results: list[Submitted]
+    _live: LiveResolvers | None = None
+    _warm: Warm | None = None
+    _position: int = 0
+
+    def committed(self) -> None:
+        """The caller committed: the resolver now matches the database, so keep it warm."""
+        if self._live is not None and self._warm is not None:
+            self._live.keep(self._warm, self._position)
+
+
+def _position(session: Session) -> int:
+    return session.scalar(select(ChangeEvent.id).order_by(ChangeEvent.id.desc()).limit(1)) or 0
+
+
+def submit_records(
+    session: Session,
+    source: str,
+    kind: Kind,
+    records: Sequence[Any],
+    *,
+    actor: str,
+    live: LiveResolvers | None = None,
+) -> Submission:
+    """Store, resolve and answer for `records` (contract fields, each with its `key`) of `source`;
+    flushes, the caller commits and then calls `committed()`. A record that cannot be used is
+    QUARANTINED with its reason and the others go in."""
+    if not records:
+        raise InputError("records: give one or more records")
+    if len(records) > MAX_SUBMITTED:
+        raise InputError(f"records: {len(records)} records; submit at most {MAX_SUBMITTED} at a time")
+    hold_head(session)  # from here on no one else changes the graph until this transaction ends
+    before = _position(session)
+    reasons: dict[int, str] = {}
+    summary = ingest_records(session, source, kind, records, reasons=reasons)
+    keys = [str(r.get("key")) if isinstance(r, dict) and r.get("key") is not None else None for r in records]
+    stored = _stored(session, source, kind, [k for k in keys if k is not None])
+    touched = sorted({record_id for record_id, version, run in stored.values() if run == summary.run_id})
+    warm: Warm | None = None
+    if touched:
+        fresh = all(
+            stored_version == 1 for _, stored_version, run in stored.values() if run == summary.run_id
+        )
+        taken = live.take(kind, before) if live is not None else None
+        usable = taken if fresh and taken is not None and not _prepares(taken) else None
+        outcome = resolve_records(session, kind, touched, actor=actor, warm=usable)
+        warm = outcome.warm
+    results = _answers(session, keys, stored, reasons, summary.run_id)
+    return Submission(results, live, warm, _position(session))
+
+
+def _prepares(warm: Warm) -> bool:
+    return bool(MatchSettings.from_json(warm.settings["match"]).prepare)
+
+
+# key → (record id, version, ingest run of that version)
+Stored = dict[str, tuple[int, int, int | None]]
+
+
+def _stored(session: Session, source: str, kind: Kind, keys: list[str]) -> Stored:
+    """The source's stored records of these keys, at their current versions."""
+    found: Stored = {}
+    for start in range(0, len(keys), 500):
+        rows = session.execute(
+            select(SourceRecord.key, SourceRecord.id, SourceRecord.version, RecordVersion.ingest_run_id)
+            .join(Source, Source.id == SourceRecord.source_id)
+            .join(
+                RecordVersion,
+                (RecordVersion.record_id == SourceRecord.id)
+                & (RecordVersion.version == SourceRecord.version),
+            )
+            .where(
+                Source.name == source,
+                SourceRecord.kind == kind,
+                SourceRecord.key.in_(keys[start : start + 500]),
+            )
+        )
+        found.update((key, (record_id, version, run)) for key, record_id, version, run in rows)
+    return found
+
+
+def _answers(
+    session: Session,
+    keys: list[str | None],
+    stored: Stored,
+    reasons: dict[int, str],
+    run_id: int,
+) -> list[Submitted]:
+    record_ids = [record_id for record_id, _, _ in stored.values()]
+    entity_of = dict(
+        session.execute(
+            select(Membership.record_id, Membership.entity_id).where(
+                Membership.record_id.in_(record_ids), Membership.valid_to.is_(None)
+            )
+        ).all()
+    )
+    entities = sorted(set(entity_of.values()))
+    members: dict[str, int] = {}
+    for member_of in session.scalars(
+        select(Membership.entity_id).where(Membership.entity_id.in_(entities), Membership.valid_to.is_(None))
+    ):
+        members[member_of] = members.get(member_of, 0) + 1
+    waiting: set[int] = set()
+    for a, b in session.execute(
+        select(Judgement.record_a_id, Judgement.record_b_id)
+        .join(ReviewItem, ReviewItem.judgement_id == Judgement.id)
+        .where(
+            ReviewItem.status != ReviewStatus.DECIDED,
+            (Judgement.record_a_id.in_(record_ids)) | (Judgement.record_b_id.in_(record_ids)),
+        )
+    ):
+        waiting.update((a, b))
+    results = []
+    for line, key in enumerate(keys, 1):
+        if line in reasons or key is None or key not in stored:
+            why = reasons.get(line, "the record has no key")
+            results.append(Submitted(key, Outcome.QUARANTINED, reason=why))
+            continue
+        record_id, _, run = stored[key]
+        entity_id = entity_of.get(record_id)
+        if record_id in waiting:
+            outcome = Outcome.REVIEW
+        elif entity_id is not None and members.get(entity_id, 0) > 1:
+            outcome = Outcome.JOINED
+        else:
+            outcome = Outcome.CREATED
+        results.append(Submitted(key, outcome, entity_id, unchanged=run != run_id))
+    return results

@@ -1,0 +1,149 @@
+"""Records submitted live: stored, resolved at once and answered with their entities, as a department's
+system relies on; idempotent; and the same answers from a warm resolver as from one read afresh."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from resolved_city import resolved_city
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from hub.domain import Kind
+from hub.errors import InputError
+from hub.steward import override_value
+from hub.store.models import ChangeEvent, Membership
+from hub.submit import LiveResolvers, Outcome, Submitted, submit_records
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def household(engine: Engine, n: int) -> list[tuple[dict[str, Any], str]]:
+    """`n` household-registry people with an ID number, each with the entity it belongs to."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT v.payload, m.entity_id FROM source_record r JOIN source s ON s.id = r.source_id"
+                " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+                " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
+                " WHERE s.name = 'household_registry' AND r.kind = 'person' ORDER BY r.id LIMIT :n"
+            ),
+            {"n": n},
+        ).all()
+    return [(json.loads(p) if isinstance(p, str) else dict(p), e) for p, e in rows]
+
+
+def as_tax(person: dict[str, Any], key: str) -> dict[str, Any]:
+    """The same person as the tax bureau would submit it: its own key, name, ID number and phone."""
+    return {"key": key, **{f: person[f] for f in ("name", "id_number", "phone") if person.get(f)}}
+
+
+def submit(
+    engine: Engine, records: list[dict[str, Any]], live: LiveResolvers | None = None
+) -> list[Submitted]:
+    with Session(engine) as session:
+        with session.begin():
+            submission = submit_records(session, "tax", Kind.PERSON, records, actor="client:tax", live=live)
+        submission.committed()
+    return submission.results
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    engine = resolved_city(request, tmp_path_factory.mktemp("submit"), persons=200)
+    yield engine
+    engine.dispose()
+
+
+def test_each_record_is_answered_with_its_entity_and_the_bad_one_alone_is_set_aside(city: Engine) -> None:
+    (known, entity), *_ = household(city, 1)
+    newcomer = {"key": "tax-new-1", "name": "司马青云", "id_number": "110101199003070515"}
+    bad = {"key": "x" * 300, "name": "王五"}
+    results = submit(city, [as_tax(known, "tax-1"), newcomer, bad, {"name": "无键"}])
+    assert [(r.key, r.outcome) for r in results[:2]] == [
+        ("tax-1", Outcome.JOINED),
+        ("tax-new-1", Outcome.CREATED),
+    ]
+    assert results[0].entity_id == entity and not results[0].unchanged
+    with Session(city) as session:
+        alone = session.scalar(
+            select(func.count()).where(
+                Membership.entity_id == results[1].entity_id, Membership.valid_to.is_(None)
+            )
+        )
+    assert alone == 1
+    assert results[2].outcome == Outcome.QUARANTINED and "key too long" in (results[2].reason or "")
+    assert results[3].outcome == Outcome.QUARANTINED and results[3].entity_id is None
+
+
+def test_submitting_again_changes_nothing_and_gives_the_same_answer(city: Engine) -> None:
+    (known, _), *_ = household(city, 2)[1:]
+    record = as_tax(known, "tax-again")
+    first = submit(city, [record])
+    with Session(city) as session:
+        position = session.scalar(select(func.max(ChangeEvent.id)))
+    again = submit(city, [record])
+    assert [(r.entity_id, r.outcome) for r in again] == [(r.entity_id, r.outcome) for r in first]
+    assert again[0].unchanged and not first[0].unchanged
+    with Session(city) as session:
+        assert session.scalar(select(func.max(ChangeEvent.id))) == position
+
+
+def test_limits_and_empty_submissions_are_refused(city: Engine) -> None:
+    with pytest.raises(InputError, match="one or more"):
+        submit(city, [])
+    with pytest.raises(InputError, match="at most 500"):
+        submit(city, [{"key": f"k{i}", "name": "张三"} for i in range(501)])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_warm_resolver_answers_as_one_read_afresh(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """The same submissions against two copies of a city, one process keeping its resolver warm and
+    one reading the kind each time, give the same answers; the warm one is dropped when someone else
+    changes the graph."""
+    answers = []
+    for name, live in (("cold", None), ("warm", LiveResolvers())):
+        (tmp_path / name).mkdir()
+        engine = resolved_city(request, tmp_path / name, persons=150, backend=backend)
+        people = household(engine, 8)
+        batches = [
+            [as_tax(people[0][0], "t0")],
+            [as_tax(people[1][0], "t1"), {"key": "t-new", "name": "诸葛明月", "phone": "13712345678"}],
+            [as_tax(people[2][0], "t2"), {"key": "t-new-2", "name": "诸葛明月", "phone": "13712345678"}],
+        ]
+        got, resolvers = [], []
+        for batch in batches:
+            got.append(submit(engine, batch, live))
+            if live is not None:
+                resolvers.append(live._warm[Kind.PERSON][0])
+        if live is not None:  # read once, then used warm
+            assert resolvers[0] is resolvers[1] is resolvers[2]
+        assert got[2][1].entity_id == got[1][1].entity_id  # the second 诸葛明月 joined the first
+        assert [got[0][0].entity_id, got[1][0].entity_id] == [people[0][1], people[1][1]]
+        if live is not None:
+            with Session(engine) as session:
+                newest = session.scalar(select(func.max(ChangeEvent.id))) or 0
+            assert live._warm[Kind.PERSON][1] == newest  # kept, at the feed's position
+        # Someone else changes the graph: a steward corrects a person's name.
+        with Session(engine) as session, session.begin():
+            override_value(session, people[3][1], None, "name", "蒋文洪", "steward:test")
+        if live is not None:
+            with Session(engine) as session:
+                newest = session.scalar(select(func.max(ChangeEvent.id))) or 0
+            kept = live._warm[Kind.PERSON][1]
+            assert kept < newest  # stale: the next submission reads the kind again
+        got.append(submit(engine, [as_tax(people[4][0], "t4")], live))
+        if live is not None:
+            assert live._warm[Kind.PERSON][0] is not resolvers[0]  # read afresh
+        assert (got[3][0].outcome, got[3][0].entity_id) == (Outcome.JOINED, people[4][1])
+        answers.append([[(r.key, r.outcome, r.unchanged) for r in batch] for batch in got])
+        engine.dispose()
+    cold, warm = answers
+    assert cold == warm
+    assert cold[1][1][1] == Outcome.CREATED and cold[2][1][1] == Outcome.JOINED

@@ -62,13 +62,18 @@ def parse_share(text: str) -> float:
 
 
 def _hint(summary: IngestSummary) -> str | None:
-    """What the reasons suggest: another encoding, or a mapping that names the key column."""
+    """What the reasons suggest: another encoding, another separator, or a mapping that names the key."""
     encoding = summary.encoding or "utf-8"
     if any(reason.startswith("not valid") for reason in summary.reasons):
         others = [e for e in ("gb18030", "utf-8", "utf-16") if e != encoding]
         return (
             f"the rows do not decode as {encoding}: the file may be in another encoding;"
             f" try --encoding {others[0]} (or {others[1]})"
+        )
+    if summary.reasons.get("wrong field count", 0) * 2 > summary.quarantined:
+        return (
+            "most rows have another number of fields than the header: are the values separated by"
+            " tabs or semicolons instead of commas, or is a comma inside a value not quoted?"
         )
     if summary.reasons.get("missing key", 0) * 2 > summary.quarantined:
         return (

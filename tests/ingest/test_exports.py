@@ -325,3 +325,19 @@ def test_every_format_reads_in_every_detected_encoding(
             .where(SourceRecord.key == "a1")
         )
     assert payload == {"key": "a1", "name": "王伟", "address": "江苏省常熟市虞山街道海虞北路18号"}
+
+
+def test_rows_split_by_another_separator_fail_with_the_hint(
+    hub: Hub, database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "semicolons.csv"
+    path.write_text(
+        "key,name,address\nk1;王伟;海虞北路18号\nk2;李娜;泉辛新村16幢\nk3,张敏,杨山村3号\n", encoding="utf-8"
+    )
+    code, out, err = hub(database_url, "ingest", str(path), "--source", "s", "--kind", "person")
+    assert code == 1
+    assert "new=1 changed=0 unchanged=0 quarantined=2" in out
+    assert (
+        "hint: most rows have another number of fields than the header: are the values separated by tabs"
+        in flat(err)
+    )

@@ -87,6 +87,7 @@ BUILTIN_HEADERS: dict[Kind, dict[str, tuple[str, ...]]] = {
     Kind.LEGAL_ENTITY: _by_header(_LEGAL_ENTITY),
 }
 _SPACES = re.compile(r"[\s\u3000]+")
+_MAX_CACHED_HEADERS = 4096
 
 
 def _header_key(header: str) -> str:
@@ -217,7 +218,8 @@ class RowMapper:
         fields = self.mapping.columns.get(header.strip())
         if fields is None and header not in FIELDS:
             fields = self._builtin.get(_header_key(header))
-        self._renames[header] = fields
+        if len(self._renames) < _MAX_CACHED_HEADERS:  # JSON records may bring any keys at all
+            self._renames[header] = fields
         return fields
 
     def record(self, record: dict[str, Any]) -> dict[str, Any] | None:
@@ -236,6 +238,8 @@ class RowMapper:
                     out[header] = value
         for target, codes in mapping.values.items():
             value = out.get(target)
+            if isinstance(value, int) and not isinstance(value, bool):  # a JSON number: 1 as "1"
+                value = str(value)
             if isinstance(value, str) and value.strip() in codes:
                 out[target] = codes[value.strip()]
         for target, formats in mapping.dates.items():

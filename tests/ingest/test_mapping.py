@@ -106,6 +106,7 @@ def test_codes_not_in_the_value_map_are_kept() -> None:
     mapper = RowMapper(Kind.PERSON, parse_mapping(HOUSEHOLD))
     assert mapper.record({"key": "p1", "gender": " 1 "}) == {"key": "p1", "gender": "男"}
     assert mapper.record({"key": "p1", "gender": "9"}) is None
+    assert mapper.record({"key": "p1", "gender": 2}) == {"key": "p1", "gender": "女"}  # a JSON number
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ Every request carries `Authorization: Bearer <token>` of a registered client. To
 (256 bits), shown once when the client is added and stored only as a SHA-256 hash; revoking a client
 refuses its token from the next request on.
 
-Roles: `reader` (departmental systems), `steward`, `auditor`, `admin`, and `gateway`, which reads
+Roles: `reader` (departmental systems), `writer` (a departmental system that also submits records, for
+the sources its `source:NAME` scopes name), `steward`, `auditor`, `admin`, and `gateway`, which reads
 the schema a federation gateway composes and nothing else.
 
 Scopes: `person`, `address`, `legal_entity` (read that kind), `pii:read` (see ID numbers, phones
@@ -37,6 +38,7 @@ __all__ = [
     "PII_SCOPE",
     "ROLES",
     "SCOPES",
+    "SOURCE_SCOPE",
     "ClientInfo",
     "add_client",
     "authenticate",
@@ -49,11 +51,12 @@ __all__ = [
 
 # `gateway`: a federation gateway or router reading the subgraph's schema (`_service { sdl }`) and
 # nothing else; it forwards each departmental client's own token for everything it queries.
-ROLES = ("reader", "steward", "auditor", "admin", "gateway")
+ROLES = ("reader", "writer", "steward", "auditor", "admin", "gateway")
 PII_SCOPE = "pii:read"
 PII_LOOKUP_SCOPE = "pii:lookup"
 KIND_SCOPES = {kind.value: kind for kind in Kind}
 SCOPES = (*KIND_SCOPES, PII_SCOPE, PII_LOOKUP_SCOPE)
+SOURCE_SCOPE = "source:"  # `source:tax`: may submit records of source `tax` (writer)
 TOKEN_PREFIX = "hub_"
 
 
@@ -90,10 +93,17 @@ def token_digest(token: str) -> str:
 
 def _checked_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
     out = tuple(dict.fromkeys(s.strip() for s in scopes if s.strip()))
-    unknown = [s for s in out if s not in SCOPES]
+    unknown = [s for s in out if s not in SCOPES and not _source_scope(s)]
     if unknown:
-        raise InputError(f"unknown scope {', '.join(unknown)}; scopes are {', '.join(SCOPES)}")
+        raise InputError(
+            f"unknown scope {', '.join(unknown)}; scopes are {', '.join(SCOPES)} and {SOURCE_SCOPE}NAME"
+        )
     return out
+
+
+def _source_scope(scope: str) -> bool:
+    name = scope.removeprefix(SOURCE_SCOPE)
+    return scope.startswith(SOURCE_SCOPE) and bool(name) and len(name) <= 64 and not name.isspace()
 
 
 def add_client(session: Session, name: str, role: str, scopes: Iterable[str] = ()) -> str:

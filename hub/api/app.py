@@ -45,6 +45,7 @@ from hub.config import ApiLimits, get_settings
 from hub.errors import HubError, InputError, RateLimitedError, RetryLaterError
 from hub.store.database import make_engine
 from hub.store.migrations import current_revision, head_revision
+from hub.submit import LiveResolvers
 
 __all__ = ["create_app"]
 
@@ -64,6 +65,7 @@ class _HubGraphQL(GraphQL[HubContext, None]):
         super().__init__(schema, graphql_ide="graphiql")
         self.engine = engine
         self.reader = reader
+        self.live = LiveResolvers()  # each kind's resolver, kept warm between submissions
         self.ide_page = (_GRAPHIQL / "index.html").read_text(encoding="utf-8")
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -78,7 +80,9 @@ class _HubGraphQL(GraphQL[HubContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> HubContext:
         client = request.scope.get("state", {}).get("client")
-        return HubContext(engine=self.engine, reader=self.reader, request=request, client=client)
+        return HubContext(
+            engine=self.engine, reader=self.reader, request=request, client=client, live=self.live
+        )
 
 
 def _refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -15,6 +15,7 @@ from hub.api.loaders import Loaders
 from hub.clients import ClientInfo
 from hub.domain import Kind
 from hub.errors import InputError
+from hub.submit import LiveResolvers
 
 __all__ = ["HubContext", "Info"]
 
@@ -33,6 +34,8 @@ class HubContext:
     read_only: bool = False
     # The instant the operation reads entities at (`asOf`); None for now. One per operation.
     as_of: datetime | None = None
+    # The app's warm resolvers, for records submitted live (`submitRecords`).
+    live: LiveResolvers | None = None
     _session: Session | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
     # entity id → personal fields of it in the response ("idNumber" whole, "idNumber:masked" masked)

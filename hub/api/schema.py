@@ -24,6 +24,7 @@ from strawberry.types import ExecutionContext
 
 from hub.api import lookups
 from hub.api.audit import access_log_page, audit_event_page
+from hub.api.changes import changes
 from hub.api.context import Info
 from hub.api.extensions import (
     AccessLog,
@@ -43,6 +44,7 @@ from hub.api.steward import move as move_edit
 from hub.api.steward import override as override_edit
 from hub.api.steward import split as split_edit
 from hub.api.steward import undo_edit
+from hub.api.submit import submit
 from hub.api.types import (
     Address,
     LegalEntity,
@@ -158,6 +160,14 @@ class QueryRoot:
         permission_classes=[ReadsReviewQueue],
     )
 
+    changes = strawberry.field(
+        resolver=changes,
+        description="The change feed: entities created, changed, merged or split and links opened or"
+        " closed, oldest first, after the cursor `after` (from the first without it), for `kinds` (all"
+        " the client reads without it), at most `first` (1 to 10,000). Poll with the `endCursor` each"
+        " page gives, also when it brought nothing.",
+    )
+
     @strawberry.field(description="The client making this request.")
     def viewer(self, info: Info) -> Viewer | None:
         client = info.context.client
@@ -168,13 +178,24 @@ class QueryRoot:
 
 # Stewards', reviewers' and auditors' fields are @inaccessible: a departmental supergraph composed
 # with the hub leaves them out of its API, while the hub serves them to its own clients (the console).
-@strawberry.federation.type(name="Mutation", inaccessible=True)
+# A department's own mutation, `submitRecords`, stays in.
+@strawberry.federation.type(name="Mutation")
 class MutationRoot:
-    claim_review_item = strawberry.mutation(
+    submit_records = strawberry.mutation(
+        resolver=submit,
+        description="Store records a department submits (contract fields as JSON, each with its `key`;"
+        " at most 500), resolve them at once against the stored entities and answer for each, in order:"
+        " its entity and whether it was CREATED, JOINED an entity, waits for REVIEW or was QUARANTINED"
+        " (with the reason; the others go in). Submitting the same record again changes nothing."
+        " For `writer` clients with the source's scope (`source:NAME`) and admins.",
+    )
+    claim_review_item = strawberry.federation.mutation(
+        inaccessible=True,
         resolver=claim_review,
         description="Take a review item (steward, admin); another's claim or a decided item is a CONFLICT.",
     )
-    decide_review_item = strawberry.mutation(
+    decide_review_item = strawberry.federation.mutation(
+        inaccessible=True,
         resolver=decide_review,
         description="Decide a review item (steward, admin): MATCH or NOT_MATCH becomes the steward's"
         " judgement on the pair, which every later resolution honours; UNSURE leaves it open with the note."
@@ -182,36 +203,42 @@ class MutationRoot:
         " larger, or else the older, survives), NOT_MATCH splits the second record into an entity of its"
         " own when the two share one; both are audited edits that `undo` can reverse.",
     )
-    release_review_item = strawberry.mutation(
+    release_review_item = strawberry.federation.mutation(
+        inaccessible=True,
         resolver=release_review,
         description="Hand a claimed review item back to the queue, open (steward, admin): one's own claim;"
         " an admin may release anyone's (FORBIDDEN for a steward releasing another's). An item not"
         " claimed is a CONFLICT.",
     )
-    merge_entities = strawberry.mutation(
+    merge_entities = strawberry.federation.mutation(
+        inaccessible=True,
         resolver=merge_edit,
         description="Merge `other` into `into` (steward, admin), both at the versions the caller saw; a"
         " version that moved on meanwhile is a CONFLICT. The records move, `other` is retired into `into`,"
         " links follow, and later resolution runs keep them together. Undo with `undo(eventId)`.",
     )
-    split_entity = strawberry.mutation(
+    split_entity = strawberry.federation.mutation(
+        inaccessible=True,
         resolver=split_edit,
         description="Split an entity (steward, admin), at the version the caller saw: each group of its"
         " records becomes a new entity (`created`), the records in no group stay. Later runs keep the"
         " groups apart. Undo with `undo(eventId)`.",
     )
-    move_records = strawberry.mutation(
+    move_records = strawberry.federation.mutation(
+        inaccessible=True,
         resolver=move_edit,
         description="Move some records of an entity into another existing entity (steward, admin), both at"
         " the versions the caller saw. Undo with `undo(eventId)`.",
     )
-    override_value = strawberry.mutation(
+    override_value = strawberry.federation.mutation(
+        inaccessible=True,
         resolver=override_edit,
         description="Set a golden value by hand (steward, admin), at the version the caller saw: recorded"
         " as the steward's statement, it outranks every source, whose values stay in `lineage`. `value`"
         " null withdraws the steward's value. `field`: `name`, `idNumber`, `phone`, `text`, ...",
     )
-    undo = strawberry.mutation(
+    undo = strawberry.federation.mutation(
+        inaccessible=True,
         resolver=undo_edit,
         description="Reverse a steward's edit by its audit event (steward, admin): members, status and"
         " links as they were; a CONFLICT if what it touched has changed since.",

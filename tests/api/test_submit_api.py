@@ -1,0 +1,103 @@
+"""`submitRecords` and `changes` over GraphQL, as a department's system calls them: a writer submits for
+its own sources only, and polls the change feed with the cursor each page gives."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api_city import City, data, post
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+SUBMIT = """mutation($source: String!, $records: [JSON!]!) {
+  submitRecords(source: $source, kind: PERSON, records: $records) {
+    key outcome entityId unchanged reason } }"""
+CHANGES = """query($after: String, $kinds: [EntityKind!], $first: Int!) {
+  changes(after: $after, kinds: $kinds, first: $first) {
+    entries { cursor change kind entityId otherKind otherId relation linkId version actor at }
+    endCursor hasMore } }"""
+
+
+def _known_person(city: City) -> tuple[dict[str, str], str]:
+    with city.engine.connect() as connection:
+        payload, entity = connection.execute(
+            text(
+                "SELECT v.payload, m.entity_id FROM source_record r JOIN source s ON s.id = r.source_id"
+                " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+                " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
+                " WHERE s.name = 'household_registry' AND r.kind = 'person' ORDER BY r.id LIMIT 1"
+            )
+        ).one()
+    person = json.loads(payload) if isinstance(payload, str) else dict(payload)
+    return {"name": person["name"], "id_number": person["id_number"]}, entity
+
+
+def _feed(
+    client: TestClient, after: str | None = None, kinds: list[str] | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    entries: list[dict[str, Any]] = []
+    while True:
+        page = data(client, CHANGES, after=after, kinds=kinds, first=500)["changes"]
+        entries += page["entries"]
+        after = page["endCursor"]
+        if not page["hasMore"]:
+            return entries, after
+
+
+def test_a_writer_submits_for_its_sources_and_the_feed_tells_the_others(city: City) -> None:
+    known, entity = _known_person(city)
+    reader = city.client()
+    _, start = _feed(reader)
+    writer = city.client("source:tax", role="writer")
+    records = [{"key": "api-1", **known}, {"key": "api-2", "name": "上官云飞", "phone": "13655556666"}, {}]
+    answers = data(writer, SUBMIT, source="tax", records=records)["submitRecords"]
+    assert [(a["key"], a["outcome"], a["unchanged"]) for a in answers] == [
+        ("api-1", "JOINED", False),
+        ("api-2", "CREATED", False),
+        (None, "QUARANTINED", False),
+    ]
+    assert answers[0]["entityId"] == entity and "key" in answers[2]["reason"]
+    again = data(writer, SUBMIT, source="tax", records=records[:2])["submitRecords"]
+    assert [(a["entityId"], a["unchanged"]) for a in again] == [(a["entityId"], True) for a in answers[:2]]
+
+    entries, end = _feed(reader, start)
+    said = {(e["change"], e["entityId"], e["actor"]) for e in entries}
+    assert ("CREATED", answers[1]["entityId"], "INGEST") in said
+    assert any(e["change"] == "MERGED" and e["otherId"] == entity for e in entries)  # api-1's own entity
+    assert all(e["actor"] in ("INGEST", "RESOLUTION") for e in entries)
+    nothing, same = _feed(reader, end)
+    assert nothing == [] and same == end
+
+
+def test_who_may_submit(city: City) -> None:
+    record = [{"key": "who-1", "name": "欧阳雪"}]
+    for client, source in (
+        (city.client(), "tax"),
+        (city.client("source:tax", role="steward"), "tax"),
+        (city.client("source:rental_registry", role="writer"), "tax"),
+    ):
+        body = post(client, SUBMIT, source=source, records=record)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    admin = city.client(role="admin")
+    assert data(admin, SUBMIT, source="tax", records=record)["submitRecords"][0]["outcome"] == "CREATED"
+    persons_only = city.client("person", "source:tax", role="writer")
+    body = post(persons_only, SUBMIT.replace("PERSON", "ADDRESS"), source="tax", records=[{"key": "a"}])
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_the_feed_shows_a_client_only_the_kinds_it_reads(city: City) -> None:
+    everything, _ = _feed(city.client())
+    assert {e["kind"] for e in everything} == {"PERSON", "ADDRESS", "LEGAL_ENTITY"}
+    people, _ = _feed(city.client("person"))
+    assert people and all(e["kind"] == "PERSON" and e["otherKind"] in (None, "PERSON") for e in people)
+    assert [e["cursor"] for e in people] == [
+        e["cursor"] for e in everything if e["kind"] == "PERSON" and e["otherKind"] in (None, "PERSON")
+    ]
+    addresses, _ = _feed(city.client(), kinds=["ADDRESS"])
+    assert any(e["relation"] == "lives_at" for e in addresses)
+    body = post(city.client("person"), CHANGES, after=None, kinds=["ADDRESS"], first=10)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    for variables in ({"after": "not-a-cursor", "first": 10}, {"after": None, "first": 0}):
+        body = post(city.client(), CHANGES, kinds=None, **variables)
+        assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"

@@ -58,3 +58,24 @@ def test_the_quarantine_filters_by_reason(console: ConsoleCity) -> None:
     assert rows and all(reason[:12] in row for row in rows)
     page.goto(f"{console.base}/console/quarantine?reason=没有这样的原因")
     assert "共 0 条" in page.locator("main").inner_text()
+
+
+def test_rows_a_fixed_file_released_leave_the_list_but_can_be_shown(
+    console: ConsoleCity, tmp_path: Path
+) -> None:
+    export = tmp_path / "rental-fixed.jsonl"
+    export.write_text('{"name": "待补编号的租客"}\n', encoding="utf-8")
+    assert ingest_file(console.engine, export, "rental_registry", Kind.PERSON).quarantined == 1
+    page = console.sign_in("steward")
+    listed = f"{console.base}/console/quarantine?source=rental_registry"
+    page.goto(listed)
+    assert "待补编号的租客" in page.locator("table.quarantine").inner_text()
+    export.write_text('{"key": "R-9", "name": "待补编号的租客"}\n', encoding="utf-8")
+    fixed = ingest_file(console.engine, export, "rental_registry", Kind.PERSON)
+    assert (fixed.quarantined, fixed.released) == (0, 1)
+    page.goto(listed)
+    assert "待补编号的租客" not in page.locator("table.quarantine").inner_text()
+    page.check("input[name=released]")
+    page.click("form.toolbar button[type=submit]")
+    row = page.locator("table.quarantine tr", has_text="待补编号的租客")
+    assert "随修正后的文件解除" in row.inner_text()

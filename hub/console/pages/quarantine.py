@@ -24,12 +24,15 @@ PAGE_SIZE = 50
 async def _quarantine(page: Page) -> Response:
     params = page.request.query_params
     source, reason = params.get("source", "").strip(), params.get("reason", "").strip()
+    released = params.get("released") == "1"  # also the rows a fixed file released
     before = int(params["before"]) if params.get("before", "").isdigit() else None
     query = (
         select(Quarantine, Source.name, IngestRun.file_name)
         .join(Source, Source.id == Quarantine.source_id)
         .join(IngestRun, IngestRun.id == Quarantine.ingest_run_id)
     )
+    if not released:
+        query = query.where(Quarantine.released_at.is_(None))
     if source:
         query = query.where(Source.name == source)
     if reason:
@@ -50,6 +53,7 @@ async def _quarantine(page: Page) -> Response:
             "reason": row.reason,
             "raw": row.raw_text if page.client.sees_pii else mask_free_text(row.raw_text),
             "at": row.created_at,
+            "released_at": row.released_at,
         }
         for row, name, file_name in rows[:PAGE_SIZE]
     ]
@@ -62,6 +66,7 @@ async def _quarantine(page: Page) -> Response:
         sources=sources,
         source=source,
         reason=reason,
+        released=released,
         next_before=shown[-1]["id"] if len(rows) > PAGE_SIZE else None,
     )
 

@@ -1,0 +1,172 @@
+"""`submitRecords`: one record at a time against a resolved city, over HTTP, as a department submits.
+
+    python bench/submit.py                           # 1M persons, 200 submissions
+    python bench/submit.py --persons 100000 --requests 100
+
+The city is the one bench/api.py serves (bench/out/city-N-SEED-resolved.db, made on first use); each
+run submits to a copy of it, migrated to the current schema, served by the hub's whole web app under
+uvicorn in a thread of this process. A new `writer` client of source `tax` submits one person at a
+time: alternately a person the household registry holds (its name, ID number and phone, under a tax
+key of its own: it should join that person) and a person no source knows (a new name and phone).
+
+The first submission reads every person into the process's warm resolver and is timed on its own;
+the next ones use it. After a steward's edit elsewhere (an override through GraphQL) the next
+submission reads the persons again, timed on its own too. Target: median <= 50 ms at 1M persons.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from api import migrate, resolved_sqlite
+from console import served
+from ingest import argument_parser, city
+
+TARGET_MS = 50.0
+SUBMIT = """mutation($records: [JSON!]!) { submitRecords(source: "tax", kind: PERSON, records: $records) {
+  key outcome entityId unchanged reason } }"""
+OVERRIDE = """mutation($id: ID!, $v: Int!) {
+  overrideValue(id: $id, version: $v, field: "name", value: "改名测试") { eventId } }"""
+VERSION = """query($id: ID!) { person(id: $id) { version } }"""
+SURNAMES = ["欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐", "宇文", "长孙"]
+GIVEN = ["子轩", "雨桐", "浩然", "诗涵", "梓萱", "俊熙", "若曦", "明轩", "欣怡", "天佑", "嘉懿", "思远"]
+
+
+def people(path: Path, n: int, seed: int) -> list[dict[str, Any]]:
+    """`n` household-registry persons with an ID number, with the entity each belongs to."""
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute(
+            "SELECT v.payload, m.entity_id FROM source_record r JOIN source s ON s.id = r.source_id"
+            " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
+            " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
+            " WHERE s.name = 'household_registry' AND r.kind = 'person' AND r.id % 97 = ?"
+            " LIMIT ?",
+            (seed % 97, n * 4),
+        ).fetchall()
+    rng = random.Random(seed)
+    chosen = rng.sample(rows, min(n, len(rows)))
+    out = []
+    for payload, entity in chosen:
+        person = json.loads(payload)
+        if person.get("id_number"):
+            out.append({"name": person["name"], "id_number": person["id_number"], "entity": entity})
+    return out
+
+
+def newcomer(rng: random.Random, i: int) -> dict[str, str]:
+    return {
+        "key": f"bench-new-{i}",
+        "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
+        "phone": f"19{rng.randrange(10**8, 10**9)}",
+    }
+
+
+def post(http: Any, query: str, **variables: Any) -> dict[str, Any]:
+    body: dict[str, Any] = http.post("/graphql", json={"query": query, "variables": variables}).json()
+    if "errors" in body:
+        raise SystemExit(f"the hub refused: {body['errors']}")
+    return body["data"]
+
+
+def timed(http: Any, record: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    """One submission of one record: its time in ms and the answer."""
+    started = time.perf_counter()
+    answer = post(http, SUBMIT, records=[record])["submitRecords"][0]
+    return (time.perf_counter() - started) * 1000, answer
+
+
+def run(base: str, writer: str, steward: str, known: list[dict[str, Any]], requests: int, seed: int) -> str:
+    """Submit and time; the lines to print."""
+    import httpx2
+
+    rng = random.Random(seed)
+    http = httpx2.Client(base_url=base, timeout=600, headers={"Authorization": f"Bearer {writer}"})
+    edits = httpx2.Client(base_url=base, timeout=600, headers={"Authorization": f"Bearer {steward}"})
+    with http, edits:
+        first_ms, _ = timed(http, newcomer(rng, -1))
+        times: list[float] = []
+        outcomes: Counter[str] = Counter()
+        joined_right = duplicates = 0
+        for i in range(requests):
+            person = known[(i // 2) % len(known)] if i % 2 == 0 and known else None
+            if person is not None:
+                record = {"key": f"bench-tax-{i}", "name": person["name"], "id_number": person["id_number"]}
+                duplicates += 1
+            else:
+                record = newcomer(rng, i)
+            elapsed, answer = timed(http, record)
+            times.append(elapsed)
+            outcomes[answer["outcome"]] += 1
+            joined_right += person is not None and answer["entityId"] == person["entity"]
+        # Someone else changes the graph: the next submission reads the persons again.
+        target = known[0]["entity"]
+        version = post(edits, VERSION, id=target)["person"]["version"]
+        post(edits, OVERRIDE, id=target, v=version)
+        after_ms, _ = timed(http, newcomer(rng, 10**6))
+        again_ms, _ = timed(http, newcomer(rng, 10**6 + 1))
+    median = statistics.median(times)
+    p95 = statistics.quantiles(times, n=20, method="inclusive")[18]
+    return (
+        f"  first (reads every person):  {first_ms:8.0f} ms\n"
+        f"  next {len(times)} (warm):         median {median:6.1f} ms  p95 {p95:6.1f} ms"
+        f"  max {max(times):6.1f} ms  (target: median <= {TARGET_MS:.0f} ms)\n"
+        f"  outcomes: {dict(outcomes)}; {joined_right} of {duplicates} known people joined theirs\n"
+        f"  after a steward's edit:      {after_ms:8.0f} ms, then {again_ms:.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argument_parser(__doc__)
+    parser.set_defaults(persons="1000000")
+    parser.add_argument("--requests", type=int, default=200, help="submissions after the first")
+    args = parser.parse_args()
+    os.environ.update({"HUB_API_RATE": "0", "HUB_API_CLIENT_CONCURRENCY": "0"})
+    from sqlalchemy.orm import Session
+
+    from hub.clients import add_client
+    from hub.store.database import make_engine
+
+    for persons in (int(p) for p in args.persons.split(",")):
+        directory = city(persons, args.seed, args.profile)
+        resolved = resolved_sqlite(directory, persons, args.seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp) / "submit.db"
+            shutil.copyfile(resolved, work)
+            url = f"sqlite:///{work}"
+            migrate(url)
+            os.environ["HUB_DATABASE_URL"] = url
+            engine = make_engine(url)
+            with Session(engine) as session, session.begin():
+                stamp = uuid.uuid4().hex[:6]
+                writer = add_client(session, f"bench-writer-{stamp}", "writer", ["source:tax"])
+                steward = add_client(session, f"bench-steward-{stamp}", "steward")
+            engine.dispose()
+            known = people(work, args.requests, args.seed)
+            with served(url) as base:
+                lines = run(base, writer, steward, known, args.requests, args.seed)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"submitRecords, {persons:,} persons, SQLite, one record per request, one at a time\n"
+                f"{lines}\n"
+                f"  peak RSS of this process (server and client): {peak:,.0f} MB",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -376,13 +376,14 @@ class LegalEntity(Entity):
 
     @strawberry.field(description="The person who is its legal representative, where the hub knows them.")
     async def legal_representative(self, info: Info) -> Person | None:
-        links = await _links(
-            info, str(self.id), outgoing=False, relations={LinkRelation.LEGAL_REPRESENTATIVE}
+        # The first link only, found by the database: a legal entity can have ten thousand people.
+        page = await _link_page(
+            info, str(self.id), outgoing=False, relations={LinkRelation.LEGAL_REPRESENTATIVE}, start=0, size=1
         )
-        if not links:
+        if not page.links:
             return None
         info.context.require_kind(Kind.PERSON)
-        return Person(id=strawberry.ID(links[0].subject_id))
+        return Person(id=strawberry.ID(page.links[0].subject_id))
 
     @strawberry.field(description="The people who work for it, a page at a time.")
     async def employees(

@@ -22,7 +22,7 @@ from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from hub.api import lookups
+from hub.api import lists, lookups
 from hub.api.audit import access_log_page, audit_event_page
 from hub.api.changes import changes
 from hub.api.context import Info
@@ -160,6 +160,19 @@ class QueryRoot:
         permission_classes=[ReadsReviewQueue],
     )
 
+    persons = strawberry.field(
+        resolver=lists.persons,
+        description="Every active person, a page at a time in id order (keyset cursors: entities made or"
+        " retired meanwhile never make a page skip one). To take the golden records once, then follow"
+        " `changes`.",
+    )
+    addresses = strawberry.field(
+        resolver=lists.addresses, description="Every active address, a page at a time in id order."
+    )
+    legal_entities = strawberry.field(
+        resolver=lists.legal_entities,
+        description="Every active legal entity, a page at a time in id order.",
+    )
     changes = strawberry.field(
         resolver=changes,
         description="The change feed: entities created, changed, merged or split and links opened or"

@@ -101,3 +101,39 @@ def test_the_feed_shows_a_client_only_the_kinds_it_reads(city: City) -> None:
     for variables in ({"after": "not-a-cursor", "first": 10}, {"after": None, "first": 0}):
         body = post(city.client(), CHANGES, kinds=None, **variables)
         assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+LIST = """query($after: String, $first: Int) { persons(first: $first, after: $after) {
+  edges { cursor node { id name } } pageInfo { hasNextPage hasPreviousPage endCursor } } }"""
+
+
+def test_every_person_a_page_at_a_time_without_skipping_when_the_graph_changes(city: City) -> None:
+    reader = city.client()
+    seen: list[str] = []
+    after = None
+    page_number = 0
+    while True:
+        page = data(reader, LIST, after=after, first=97)["persons"]
+        seen += [e["node"]["id"] for e in page["edges"]]
+        assert page["pageInfo"]["hasPreviousPage"] == (after is not None)
+        if page_number == 1:  # a new person arrives while the department pages: no page skips one
+            writer = city.client("source:tax", role="writer")
+            data(writer, SUBMIT, source="tax", records=[{"key": "list-new", "name": "澹台明"}])
+        page_number += 1
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    with city.engine.connect() as connection:
+        active = list(
+            connection.execute(
+                text("SELECT id FROM entity WHERE kind = 'person' AND status = 'active' ORDER BY id")
+            ).scalars()
+        )
+    # Every person, once, in id order: the one who arrived on the way too (new ids sort last).
+    assert seen == active
+    total = data(reader, "{ persons(first: 1) { totalCount } }")["persons"]["totalCount"]
+    assert total == len(active)
+    body = post(reader, LIST, after="bm90LWEtY3Vyc29y", first=5)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+    body = post(city.client("address"), LIST, after=None, first=5)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 RESOLUTION = "resolution"  # the actor of what resolution writes
+_FEW = 10_000  # entities a statement changes one by one rather than by a join (SQLite)
 
 
 @dataclass(slots=True)
@@ -442,13 +443,26 @@ def _assign(
         connection, "resolve_entity", "id VARCHAR(32) PRIMARY KEY, survivor VARCHAR(32)", keyed=True
     ):
         bulk.insert("resolve_entity", ("id", "survivor"), touched)
-        connection.exec_driver_sql(
-            "UPDATE entity SET version = entity.version + 1, updated_at = "
-            f"{mark}, status = CASE WHEN t.survivor IS NULL THEN entity.status ELSE 'merged' END,"
-            " merged_into_id = COALESCE(t.survivor, entity.merged_into_id)"
-            " FROM resolve_entity t WHERE t.id = entity.id",
-            (stamp,),
-        )
+        if bulk.sqlite and len(touched) <= _FEW:
+            # SQLite plans UPDATE ... FROM a fresh temporary table (no statistics) as a scan of the
+            # entity table: 200 ms for the few entities one record touches among a million. Driven from
+            # the temporary table instead, it looks each one up.
+            survivor = "(SELECT t.survivor FROM resolve_entity t WHERE t.id = entity.id)"
+            connection.exec_driver_sql(
+                f"UPDATE entity SET version = version + 1, updated_at = {mark},"
+                f" status = CASE WHEN {survivor} IS NULL THEN status ELSE 'merged' END,"
+                f" merged_into_id = COALESCE({survivor}, merged_into_id)"
+                " WHERE id IN (SELECT id FROM resolve_entity)",
+                (stamp,),
+            )
+        else:
+            connection.exec_driver_sql(
+                "UPDATE entity SET version = entity.version + 1, updated_at = "
+                f"{mark}, status = CASE WHEN t.survivor IS NULL THEN entity.status ELSE 'merged' END,"
+                " merged_into_id = COALESCE(t.survivor, entity.merged_into_id)"
+                " FROM resolve_entity t WHERE t.id = entity.id",
+                (stamp,),
+            )
         hold(connection)
         connection.exec_driver_sql(
             "INSERT INTO change_event (at, action, kind, entity_id, other_kind, other_id, version, actor)"

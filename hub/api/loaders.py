@@ -70,6 +70,7 @@ class LinkPage:
 
     total: int
     links: list[LinkRow]
+    more: bool = False  # links follow this page
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,24 +338,24 @@ class Loaders:
         return [found.get(k) for k in keys]
 
     def link_pages(
-        self, *, outgoing: bool, relations: frozenset[LinkRelation], start: int, size: int
+        self, *, outgoing: bool, relations: frozenset[LinkRelation], after: int, size: int
     ) -> DataLoader[str, LinkPage]:
-        """The loader of pages of entities' links: those of `relations` from (or to) each entity,
-        ordered by link id, `size` of them from position `start`. The database counts and cuts the
+        """The loader of pages of entities' links: those of `relations` from (or to) each entity, in
+        link id order, `size` of them after link id `after` (keyset). The database counts and cuts the
         list, so that a legal entity with ten thousand employees costs a page, not the list."""
         column = "subject_id" if outgoing else "object_id"
-        key = (column, relations, start, size)
+        key = (column, relations, after, size)
         loader = self._link_pages.get(key)
         if loader is None:
 
             async def load(keys: list[str]) -> list[LinkPage]:
-                return self._link_page(column, relations, start, size, keys)
+                return self._link_page(column, relations, after, size, keys)
 
             loader = self._link_pages[key] = DataLoader(load)
         return loader
 
     def _link_page(
-        self, column: str, relations: frozenset[LinkRelation], start: int, size: int, keys: list[str]
+        self, column: str, relations: frozenset[LinkRelation], after: int, size: int, keys: list[str]
     ) -> list[LinkPage]:
         valid = (
             "valid_to IS NULL"
@@ -365,18 +366,22 @@ class Loaders:
         where = f"WHERE {valid} AND relation IN ({names}) AND {column} IN :keys"
         totals = dict(self._rows(f"SELECT {column}, count(*) FROM link {where} GROUP BY {column}", keys))
         found: dict[str, list[LinkRow]] = {}
-        if size > 0 and any(totals.get(k, 0) > start for k in keys):
+        if size > 0 and any(k in totals for k in keys):
             rows = self._rows(
                 "SELECT id, relation, subject_id, object_id, valid_from FROM ("
                 "SELECT id, relation, subject_id, object_id, valid_from,"
                 f" row_number() OVER (PARTITION BY {column} ORDER BY id) AS n FROM link {where}"
-                f") AS numbered WHERE n > {int(start)} AND n <= {int(start) + int(size)} ORDER BY id",
+                f" AND id > {int(after)}) AS numbered WHERE n <= {int(size) + 1} ORDER BY id",
                 keys,
             )
             for r in rows:
                 row = LinkRow(r[0], LinkRelation(r[1]), r[2], r[3], _time(r[4]))
                 found.setdefault(row.subject_id if column == "subject_id" else row.object_id, []).append(row)
-        return [LinkPage(int(totals.get(k, 0)), found.get(k, [])) for k in keys]
+        pages = []
+        for k in keys:
+            links = found.get(k, [])
+            pages.append(LinkPage(int(totals.get(k, 0)), links[:size], len(links) > size))
+        return pages
 
     async def _links_from(self, keys: list[str]) -> list[list[LinkRow]]:
         return self._links("subject_id", keys)

@@ -1,4 +1,4 @@
-"""Pages of long lists: Relay-style connections with opaque offset cursors, and the page sizes allowed.
+"""Pages of long lists: Relay-style connections with opaque keyset cursors, and the page sizes allowed.
 
 Cursors are checked before they reach the database: one no list gave out is BAD_INPUT.
 """
@@ -18,8 +18,8 @@ __all__ = [
     "Connection",
     "Edge",
     "PageInfo",
-    "offset_after",
-    "offset_cursor",
+    "link_after",
+    "link_cursor",
     "page_connection",
     "page_size",
 ]
@@ -58,25 +58,25 @@ class Connection(Generic[T]):
     page_info: PageInfo
 
 
-def offset_cursor(offset: int) -> str:
-    """The opaque cursor of the item at `offset` of a list."""
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+def link_cursor(link_id: int) -> str:
+    """The opaque cursor of the item a link gives (lists of links page by link id: keyset)."""
+    return base64.urlsafe_b64encode(f"l:{link_id}".encode()).decode()
 
 
-_MAX_CURSOR = 32  # characters of the longest cursor a list gives out ("o:" and an offset below _MAX_OFFSET)
-_MAX_OFFSET = 10**12  # beyond any list here, and inside a 64-bit OFFSET of every database
+_MAX_CURSOR = 32  # characters of the longest cursor a list gives out ("l:" and an id below _MAX_ID)
+_MAX_ID = 2**63  # a 64-bit key
 
 
-def offset_after(after: str | None) -> int:
-    """Where a page starting after cursor `after` begins; BAD_INPUT for a cursor no list gave out
-    (too long, not base64 or not text, or an offset no list reaches)."""
+def link_after(after: str | None) -> int:
+    """The link id a page starts after (0: from the first); BAD_INPUT for a cursor no list gave out
+    (too long, not base64 or not text, or not a link's)."""
     if after is None:
         return 0
     if len(after) <= _MAX_CURSOR:
         try:
             prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-            if prefix == "o" and number.isdigit() and int(number) < _MAX_OFFSET:
-                return int(number) + 1
+            if prefix == "l" and number.isdigit() and int(number) < _MAX_ID:
+                return int(number)
         except ValueError:  # not ASCII, not base64, not UTF-8 inside
             pass
     shown = after if len(after) <= 40 else f"{after[:40]}… ({len(after):,} characters)"
@@ -91,16 +91,16 @@ def page_size(first: int | None) -> int:
     return first
 
 
-def page_connection(items: list[T], total: int, start: int) -> Connection[T]:
-    """The connection of one page `items` that begins at offset `start` of a list of `total` items
-    (the database cut the page)."""
-    edges = [Edge(cursor=offset_cursor(start + i), node=item) for i, item in enumerate(items)]
+def page_connection(items: list[T], keys: list[int], total: int, after: int, more: bool) -> Connection[T]:
+    """The connection of one page `items` (the database cut it), each with the link id `keys` gives,
+    after link `after` (0: the first page) of a list of `total` items; `more`: items follow it."""
+    edges = [Edge(cursor=link_cursor(key), node=item) for key, item in zip(keys, items, strict=True)]
     return Connection(
         total_count=total,
         edges=edges,
         page_info=PageInfo(
-            has_next_page=start + len(items) < total,
-            has_previous_page=start > 0,
+            has_next_page=more,
+            has_previous_page=after > 0,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,7 +17,7 @@ from strawberry.scalars import JSON
 from hub.api.context import Info
 from hub.api.history import EntityChange, entity_history
 from hub.api.loaders import LinkPage, LinkRow
-from hub.api.pagination import Connection, offset_after, page_connection, page_size
+from hub.api.pagination import Connection, link_after, page_connection, page_size
 from hub.api.permissions import ReadsHistory
 from hub.api.records import (
     FieldLineage,
@@ -84,12 +85,21 @@ async def _links(
     return [link for link in await loader.load(entity_id) if link.relation in relations]
 
 
+T = TypeVar("T")
+
+
+def _connection(items: list[T], page: LinkPage, after: int) -> Connection[T]:
+    """The connection of the items a page of links gave, one per link."""
+    return page_connection(items, [link.id for link in page.links], page.total, after, page.more)
+
+
 async def _link_page(
-    info: Info, entity_id: str, *, outgoing: bool, relations: set[LinkRelation], start: int, size: int
+    info: Info, entity_id: str, *, outgoing: bool, relations: set[LinkRelation], after: int, size: int
 ) -> LinkPage:
-    """A page of an entity's links, cut by the database (for the lists that can be long)."""
+    """A page of an entity's links after link id `after`, cut by the database (for the lists that can
+    be long)."""
     loader = info.context.loaders.link_pages(
-        outgoing=outgoing, relations=frozenset(relations), start=start, size=size
+        outgoing=outgoing, relations=frozenset(relations), after=after, size=size
     )
     return await loader.load(entity_id)
 
@@ -286,7 +296,7 @@ class Address(Entity):
     )
     async def residents(self, info: Info, first: int | None = None) -> list[PersonAddress] | None:
         page = await _link_page(
-            info, str(self.id), outgoing=False, relations=_PERSON_PLACES, start=0, size=page_size(first)
+            info, str(self.id), outgoing=False, relations=_PERSON_PLACES, after=0, size=page_size(first)
         )
         return _person_addresses(info, page.links)
 
@@ -294,18 +304,18 @@ class Address(Entity):
     async def residents_connection(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[PersonAddress] | None:
-        start = offset_after(after)
+        start = link_after(after)
         page = await _link_page(
-            info, str(self.id), outgoing=False, relations=_PERSON_PLACES, start=start, size=page_size(first)
+            info, str(self.id), outgoing=False, relations=_PERSON_PLACES, after=start, size=page_size(first)
         )
-        return page_connection(_person_addresses(info, page.links), page.total, start)
+        return _connection(_person_addresses(info, page.links), page, start)
 
     @strawberry.field(
         description="Legal entities registered or operating here (at most `first`, 100 by default)."
     )
     async def legal_entities(self, info: Info, first: int | None = None) -> list[LegalEntityAddress] | None:
         page = await _link_page(
-            info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, start=0, size=page_size(first)
+            info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, after=0, size=page_size(first)
         )
         return _company_addresses(info, page.links)
 
@@ -313,11 +323,11 @@ class Address(Entity):
     async def legal_entities_connection(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[LegalEntityAddress] | None:
-        start = offset_after(after)
+        start = link_after(after)
         page = await _link_page(
-            info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, start=start, size=page_size(first)
+            info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, after=start, size=page_size(first)
         )
-        return page_connection(_company_addresses(info, page.links), page.total, start)
+        return _connection(_company_addresses(info, page.links), page, start)
 
     @strawberry.field(description="The source records that make up this address now.")
     async def source_records(self, info: Info) -> list[SourceRecord]:
@@ -378,7 +388,7 @@ class LegalEntity(Entity):
     async def legal_representative(self, info: Info) -> Person | None:
         # The first link only, found by the database: a legal entity can have ten thousand people.
         page = await _link_page(
-            info, str(self.id), outgoing=False, relations={LinkRelation.LEGAL_REPRESENTATIVE}, start=0, size=1
+            info, str(self.id), outgoing=False, relations={LinkRelation.LEGAL_REPRESENTATIVE}, after=0, size=1
         )
         if not page.links:
             return None
@@ -389,16 +399,16 @@ class LegalEntity(Entity):
     async def employees(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[PersonLegalEntity] | None:
-        start = offset_after(after)
+        start = link_after(after)
         page = await _link_page(
             info,
             str(self.id),
             outgoing=False,
             relations={LinkRelation.EMPLOYED_BY},
-            start=start,
+            after=start,
             size=page_size(first),
         )
-        return page_connection(_person_companies(info, page.links), page.total, start)
+        return _connection(_person_companies(info, page.links), page, start)
 
     @strawberry.field(description="Where it is registered and where it operates.")
     async def addresses(self, info: Info) -> list[LegalEntityAddress] | None:

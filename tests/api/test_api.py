@@ -3,6 +3,7 @@ masking per scope, refused tokens, limits, error codes, the access log and the s
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from hub.api import create_app
-from hub.api.pagination import offset_cursor
+from hub.api.pagination import link_cursor
 from hub.clients import revoke_client
 from hub.store.models import AccessLog, Client
 
@@ -362,12 +363,22 @@ def test_the_employees_of_many_legal_entities_page_in_one_query(city: City) -> N
         " GROUP BY object_id HAVING count(*) >= 2 ORDER BY count(*) DESC, object_id LIMIT 5"
     )
     assert len(companies) >= 2
-    fields = """employees(first: 1, after: $after) { totalCount edges { node { person { id } } }
-      pageInfo { hasNextPage } }"""
-    aliases = " ".join(f'c{i}: legalEntity(id: "{c}") {{ {fields} }}' for i, c in enumerate(companies))
-    query = "query($after: String) { " + aliases + " }"
-    with city.client() as client:
-        pages = [data(client, query, after=after) for after in (None, offset_cursor(0), offset_cursor(10**6))]
+    fields = """employees(first: 1, after: %s) { totalCount edges { cursor node { person { id } } }
+      pageInfo { hasNextPage hasPreviousPage endCursor } }"""
+
+    def asked(afters: list[str | None]) -> dict[str, Any]:
+        """One query for every company's page, each after its own cursor."""
+        aliases = " ".join(
+            f'c{i}: legalEntity(id: "{c}") {{ {fields % (json.dumps(a) if a else "null")} }}'
+            for i, (c, a) in enumerate(zip(companies, afters, strict=True))
+        )
+        with city.client() as client:
+            return data(client, "{ " + aliases + " }")
+
+    first = asked([None] * len(companies))
+    second = asked([first[f"c{i}"]["employees"]["pageInfo"]["endCursor"] for i in range(len(companies))])
+    beyond = asked([link_cursor(2**62)] * len(companies))
+    pages = [first, second, beyond]
     for i, company in enumerate(companies):
         page, next_page, empty = (p[f"c{i}"] for p in pages)
         employed = city.column(
@@ -379,6 +390,8 @@ def test_the_employees_of_many_legal_entities_page_in_one_query(city: City) -> N
         assert [e["node"]["person"]["id"] for e in page["employees"]["edges"]] == employed[:1]
         assert [e["node"]["person"]["id"] for e in next_page["employees"]["edges"]] == employed[1:2]
         assert page["employees"]["pageInfo"]["hasNextPage"]
+        assert not page["employees"]["pageInfo"]["hasPreviousPage"]
+        assert next_page["employees"]["pageInfo"]["hasPreviousPage"]
         assert empty["employees"]["edges"] == []
         assert not empty["employees"]["pageInfo"]["hasNextPage"]
 

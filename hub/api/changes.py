@@ -44,6 +44,16 @@ class ChangeActor(Enum):
     STEWARD = "steward"
 
 
+@strawberry.enum(description="How a link joins two entities.")
+class Relation(Enum):
+    LIVES_AT = "lives_at"
+    HOUSEHOLD_REGISTERED_AT = "household_registered_at"
+    EMPLOYED_BY = "employed_by"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+    REGISTERED_AT = "registered_at"
+    OPERATES_AT = "operates_at"
+
+
 @strawberry.type(description="One entry of the change feed.")
 class ChangeEntry:
     cursor: str = strawberry.field(description="Pass it as `after` to read on from this entry.")
@@ -55,7 +65,7 @@ class ChangeEntry:
     other_id: strawberry.ID | None = strawberry.field(
         description="A merge's survivor, the entity a split took records from, or a link's object."
     )
-    relation: str | None = strawberry.field(description="A link's relation, e.g. lives_at.")
+    relation: Relation | None = strawberry.field(description="A link's relation.")
     link_id: strawberry.ID | None
     version: int | None = strawberry.field(description="The entity's version after the change.")
     actor: ChangeActor
@@ -86,7 +96,7 @@ def _entry(change: Change) -> ChangeEntry:
         entity_id=strawberry.ID(change.entity_id),
         other_kind=EntityKind(change.other_kind.value) if change.other_kind else None,
         other_id=strawberry.ID(change.other_id) if change.other_id else None,
-        relation=change.relation,
+        relation=Relation(change.relation) if change.relation else None,
         link_id=strawberry.ID(str(change.link_id)) if change.link_id is not None else None,
         version=change.version,
         actor=_actor(change.actor),

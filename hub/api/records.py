@@ -26,7 +26,9 @@ __all__ = [
     "EntityKind",
     "FieldFlag",
     "FieldLineage",
+    "JudgedBy",
     "RecordJudgement",
+    "ReviewDecision",
     "SourceRecord",
     "SourcedValue",
     "Step",
@@ -98,8 +100,8 @@ class SourceRecord:
         settings = dict(zip(runs, await info.context.loaders.run_settings.load_many(runs), strict=True))
         return [
             RecordJudgement(
-                decision=row.decision.verdict,
-                by=row.actor_type.upper(),
+                decision=ReviewDecision(row.decision.verdict),
+                by=JudgedBy(row.actor_type.upper()),
                 actor=row.actor,
                 score=row.score,
                 run_id=strawberry.ID(str(row.run_id)) if row.run_id else None,
@@ -121,12 +123,28 @@ class Step:
     weight: float
 
 
+@strawberry.federation.enum(inaccessible=True, description="A verdict on a pair of records.")
+class ReviewDecision(Enum):
+    MATCH = "MATCH"
+    NOT_MATCH = "NOT_MATCH"
+    UNSURE = "UNSURE"
+
+
+@strawberry.federation.enum(
+    inaccessible=True, description="Who judged a pair: a rule, the model or a steward."
+)
+class JudgedBy(Enum):
+    RULE = "RULE"
+    MODEL = "MODEL"
+    STEWARD = "STEWARD"
+
+
 @strawberry.federation.type(
     inaccessible=True, description="A judgement on a pair of records: by a rule, the model or a steward."
 )
 class RecordJudgement:
-    decision: str = strawberry.field(description="MATCH, NOT_MATCH or UNSURE.")
-    by: str = strawberry.field(description="RULE, MODEL or STEWARD.")
+    decision: ReviewDecision
+    by: JudgedBy
     actor: str = strawberry.field(description="Which rule or model run, or which steward.")
     score: float | None
     run_id: strawberry.ID | None

@@ -26,6 +26,7 @@ from hub.api.context import Info
 from hub.api.pagination import page_size
 from hub.api.records import (
     EntityKind,
+    ReviewDecision,
     SourceRecord,
     Step,
     explanation_steps,
@@ -65,13 +66,6 @@ class ReviewState(enum.Enum):
     OPEN = "open"
     CLAIMED = "claimed"
     DECIDED = "decided"
-
-
-@strawberry.federation.enum(inaccessible=True)
-class ReviewDecision(enum.Enum):
-    MATCH = "MATCH"
-    NOT_MATCH = "NOT_MATCH"
-    UNSURE = "UNSURE"
 
 
 @strawberry.federation.enum(

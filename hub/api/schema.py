@@ -9,6 +9,7 @@ in `types` and `records`. This module adds the limits and extensions every opera
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import Enum
 
 import strawberry
 from graphql import GraphQLError
@@ -64,10 +65,20 @@ _LIMIT_RULES = [
 ]
 
 
+@strawberry.enum(description="What a client may do (`hub clients add --role`).")
+class ClientRole(Enum):
+    READER = "reader"
+    WRITER = "writer"
+    STEWARD = "steward"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    GATEWAY = "gateway"
+
+
 @strawberry.type(description="The client making the request.")
 class Viewer:
     name: str
-    role: str
+    role: ClientRole
     scopes: list[str]
 
 
@@ -186,7 +197,7 @@ class QueryRoot:
         client = info.context.client
         if client is None:
             return None
-        return Viewer(name=client.name, role=client.role, scopes=list(client.scopes))
+        return Viewer(name=client.name, role=ClientRole(client.role), scopes=list(client.scopes))
 
 
 # Stewards', reviewers' and auditors' fields are @inaccessible: a departmental supergraph composed

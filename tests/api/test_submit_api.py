@@ -10,6 +10,9 @@ from api_city import City, data, post
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from hub.api.schema import ClientRole
+from hub.clients import ROLES
+
 SUBMIT = """mutation($source: String!, $records: [JSON!]!) {
   submitRecords(source: $source, kind: PERSON, records: $records) {
     key outcome entityId unchanged reason } }"""
@@ -95,7 +98,7 @@ def test_the_feed_shows_a_client_only_the_kinds_it_reads(city: City) -> None:
         e["cursor"] for e in everything if e["kind"] == "PERSON" and e["otherKind"] in (None, "PERSON")
     ]
     addresses, _ = _feed(city.client(), kinds=["ADDRESS"])
-    assert any(e["relation"] == "lives_at" for e in addresses)
+    assert any(e["relation"] == "LIVES_AT" for e in addresses)
     body = post(city.client("person"), CHANGES, after=None, kinds=["ADDRESS"], first=10)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     for variables in ({"after": "not-a-cursor", "first": 10}, {"after": None, "first": 0}):
@@ -137,3 +140,29 @@ def test_every_person_a_page_at_a_time_without_skipping_when_the_graph_changes(c
     assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
     body = post(city.client("address"), LIST, after=None, first=5)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_enumerable_values_are_enums(city: City) -> None:
+    """A typed client gets enums where the values are enumerable: the client's role, a change's
+    relation, a judgement's verdict and who gave it."""
+    assert {role.value for role in ClientRole} == set(ROLES)
+    writer = city.client("source:tax", role="writer")
+    assert data(writer, "{ viewer { role scopes } }")["viewer"] == {
+        "role": "WRITER",
+        "scopes": ["source:tax"],
+    }
+    types = data(
+        city.client(),
+        """{ entry: __type(name: "ChangeEntry") { fields { name type { name ofType { name } } } }
+             judgement: __type(name: "RecordJudgement") {
+               fields { name type { name ofType { name } } } } }""",
+    )
+
+    def kinds(fields: list[dict[str, Any]]) -> dict[str, str]:
+        return {f["name"]: f["type"]["name"] or f["type"]["ofType"]["name"] for f in fields}
+
+    assert kinds(types["entry"]["fields"])["relation"] == "Relation"
+    assert {k: v for k, v in kinds(types["judgement"]["fields"]).items() if k in ("decision", "by")} == {
+        "decision": "ReviewDecision",
+        "by": "JudgedBy",
+    }

@@ -38,8 +38,8 @@ from console import served
 from ingest import argument_parser, city
 
 TARGET_MS = 50.0
-SUBMIT = """mutation($records: [JSON!]!) { submitRecords(source: "tax", kind: PERSON, records: $records) {
-  key outcome entityId unchanged reason } }"""
+SUBMIT = """mutation($records: [PersonRecordInput!]!) {
+  submitRecords(source: "tax", records: {persons: $records}) { key outcome entityId unchanged reason } }"""
 OVERRIDE = """mutation($id: ID!, $v: Int!) {
   overrideValue(id: $id, version: $v, field: "name", value: "改名测试") { eventId } }"""
 VERSION = """query($id: ID!) { person(id: $id) { version } }"""
@@ -105,7 +105,7 @@ def run(base: str, writer: str, steward: str, known: list[dict[str, Any]], reque
         for i in range(requests):
             person = known[(i // 2) % len(known)] if i % 2 == 0 and known else None
             if person is not None:
-                record = {"key": f"bench-tax-{i}", "name": person["name"], "id_number": person["id_number"]}
+                record = {"key": f"bench-tax-{i}", "name": person["name"], "idNumber": person["id_number"]}
                 duplicates += 1
             else:
                 record = newcomer(rng, i)

@@ -181,10 +181,11 @@ def test_the_typed_client_submits_records_and_follows_the_changes(
         """
         from hub_client import Client
         from hub_client.enums import ChangeKind, SubmitOutcome
+        from hub_client.input_types import PersonRecordInput
         client = Client(url=ARGS["url"], headers={"Authorization": "Bearer " + ARGS["token"]})
         start = client.changes(after=None, kinds=None, first=10000).changes.end_cursor
-        record = {"key": "typed-1", "name": "闻人晓", "phone": "13300001111"}
-        answers = client.submit(source="tax", records=[record])
+        record = PersonRecordInput(key="typed-1", name="闻人晓", phone="13300001111")
+        answers = client.submit(source="tax", persons=[record])
         answer = answers.submit_records[0]
         feed = client.changes(after=start, kinds=None, first=100).changes
         print(json.dumps({

@@ -207,11 +207,11 @@ class QueryRoot:
 class MutationRoot:
     submit_records = strawberry.mutation(
         resolver=submit,
-        description="Store records a department submits (contract fields as JSON, each with its `key`;"
-        " at most 500), resolve them at once against the stored entities and answer for each, in order:"
-        " its entity and whether it was CREATED, JOINED an entity, waits for REVIEW or was QUARANTINED"
-        " (with the reason; the others go in). Submitting the same record again changes nothing."
-        " For `writer` clients with the source's scope (`source:NAME`) and admins.",
+        description="Store records a department submits (the contract's fields, each with its `key`; at"
+        " most 500, all of one kind), resolve them at once against the stored entities and answer for each,"
+        " in order: its entity and whether it was CREATED, JOINED an entity, waits for REVIEW or was"
+        " QUARANTINED (with the reason; the others go in). Submitting the same record again changes"
+        " nothing. For `writer` clients with the source's scope (`source:NAME`) and admins.",
     )
     claim_review_item = strawberry.federation.mutation(
         inaccessible=True,

@@ -11,10 +11,12 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from hub.api.schema import ClientRole
+from hub.api.submit import RECORD_INPUTS
 from hub.clients import ROLES
+from hub.contract import KIND_FIELDS
 
-SUBMIT = """mutation($source: String!, $records: [JSON!]!) {
-  submitRecords(source: $source, kind: PERSON, records: $records) {
+SUBMIT = """mutation($source: String!, $records: [PersonRecordInput!]!) {
+  submitRecords(source: $source, records: {persons: $records}) {
     key outcome entityId unchanged reason } }"""
 CHANGES = """query($after: String, $kinds: [EntityKind!], $first: Int!) {
   changes(after: $after, kinds: $kinds, first: $first) {
@@ -33,7 +35,7 @@ def _known_person(city: City) -> tuple[dict[str, str], str]:
             )
         ).one()
     person = json.loads(payload) if isinstance(payload, str) else dict(payload)
-    return {"name": person["name"], "id_number": person["id_number"]}, entity
+    return {"name": person["name"], "idNumber": person["id_number"]}, entity
 
 
 def _feed(
@@ -53,16 +55,29 @@ def test_a_writer_submits_for_its_sources_and_the_feed_tells_the_others(city: Ci
     reader = city.client()
     _, start = _feed(reader)
     writer = city.client("source:tax", role="writer")
-    records = [{"key": "api-1", **known}, {"key": "api-2", "name": "上官云飞", "phone": "13655556666"}, {}]
+    extra = {"key": "api-2", "name": "上官云飞", "phone": "13655556666", "extra": {"household_number": "88"}}
+    records = [{"key": "api-1", **known}, extra, {"key": "x" * 300, "name": "键太长"}]
     answers = data(writer, SUBMIT, source="tax", records=records)["submitRecords"]
     assert [(a["key"], a["outcome"], a["unchanged"]) for a in answers] == [
         ("api-1", "JOINED", False),
         ("api-2", "CREATED", False),
-        (None, "QUARANTINED", False),
+        ("x" * 300, "QUARANTINED", False),
     ]
-    assert answers[0]["entityId"] == entity and "key" in answers[2]["reason"]
+    assert answers[0]["entityId"] == entity and "key too long" in answers[2]["reason"]
     again = data(writer, SUBMIT, source="tax", records=records[:2])["submitRecords"]
     assert [(a["entityId"], a["unchanged"]) for a in again] == [(a["entityId"], True) for a in answers[:2]]
+    with city.engine.connect() as connection:
+        stored = connection.execute(
+            text(
+                "SELECT v.payload FROM source_record r JOIN record_version v ON v.record_id = r.id"
+                " WHERE r.key = 'api-2'"
+            )
+        ).scalar_one()
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    assert stored["household_number"] == "88" and stored["phone"] == "13655556666"  # as the contract names
+    both = """mutation { submitRecords(source: "tax",
+      records: {persons: [{key: "b1"}], addresses: [{key: "b2"}]}) { key } }"""
+    assert post(writer, both)["errors"]
 
     entries, end = _feed(reader, start)
     said = {(e["change"], e["entityId"], e["actor"]) for e in entries}
@@ -85,7 +100,8 @@ def test_who_may_submit(city: City) -> None:
     admin = city.client(role="admin")
     assert data(admin, SUBMIT, source="tax", records=record)["submitRecords"][0]["outcome"] == "CREATED"
     persons_only = city.client("person", "source:tax", role="writer")
-    body = post(persons_only, SUBMIT.replace("PERSON", "ADDRESS"), source="tax", records=[{"key": "a"}])
+    addresses = SUBMIT.replace("PersonRecordInput", "AddressRecordInput").replace("persons:", "addresses:")
+    body = post(persons_only, addresses, source="tax", records=[{"key": "a"}])
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
@@ -166,3 +182,10 @@ def test_enumerable_values_are_enums(city: City) -> None:
         "decision": "ReviewDecision",
         "by": "JudgedBy",
     }
+
+
+def test_the_record_inputs_have_the_contracts_fields() -> None:
+    """Each kind's input type has exactly the contract's fields (docs/contract.md §1), a key and extra."""
+    for kind, input_type in RECORD_INPUTS.items():
+        fields = {f.python_name for f in input_type.__strawberry_definition__.fields}  # type: ignore[attr-defined]
+        assert fields == {"key", "extra", *KIND_FIELDS[kind]}, kind

@@ -239,7 +239,7 @@ def test_a_gateway_token_is_refused_every_other_field(city: City, query: str, re
 def test_other_roles_are_not_limited_to_the_schema(city: City) -> None:
     with city.client() as reader:
         both = data(reader, "{ _service { sdl } viewer { role } }")
-    assert both["viewer"] == {"role": "reader"} and both["_service"]["sdl"]
+    assert both["viewer"] == {"role": "READER"} and both["_service"]["sdl"]
 
 
 # --- partial refusals -----------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_graphiql_runs_a_query_offline_with_a_typed_token(
         page.locator(f"{QUERY} .CodeMirror").click()
         page.keyboard.press("Control+Enter")
         expect(page.locator(RESULT)).to_contain_text(name)
-        assert '"role": "reader"' in editor_text(page, RESULT)
+        assert '"role": "READER"' in editor_text(page, RESULT)
         page.screenshot(path=str(tmp_path / "graphiql.png"))
         page.context.close()
     assert blocked == []

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from hub.audit import read_key
 from hub.config import get_settings
 from hub.errors import AccessLogUnavailableError, HubError, InputError
-from hub.privacy import PERSONAL_FIELDS
+from hub.privacy import PERSONAL_FIELDS, field_meaning
 from hub.store.models import AccessLog
 
 __all__ = [
@@ -227,10 +227,16 @@ def _digest_all(value: Any, key: bytes | None) -> Any:
     return digest(value, key)
 
 
+def _personal_name(name: str) -> bool:
+    """Whether a variable or field of that name holds a personal value: the API's and the contract's
+    names, and any spelling `hub.privacy` knows (`legalRepresentativeIdNumber`, `contact_phone`)."""
+    return name in _PERSONAL_NAMES or field_meaning(name) is not None
+
+
 def _scrub(value: Any, key: bytes | None) -> Any:
     """`value` with the values of personal fields of any object in it as digests."""
     if isinstance(value, dict):
-        return {k: _digest_all(v, key) if k in _PERSONAL_NAMES else _scrub(v, key) for k, v in value.items()}
+        return {k: _digest_all(v, key) if _personal_name(k) else _scrub(v, key) for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub(v, key) for v in value]
     return value

@@ -13,9 +13,9 @@ from typing import TypeVar
 
 import strawberry
 from sqlalchemy import select
-from strawberry.scalars import JSON
 
 from hub.api.context import Info
+from hub.api.inputs import RecordInput, record_of
 from hub.api.personal import look_up_personal, personal_fields_of
 from hub.api.records import EntityKind, SourceRecord, source_record_of
 from hub.api.types import (
@@ -193,17 +193,16 @@ async def search_legal_entities(
     return [LegalEntityMatch(score=s, legal_entity=LegalEntity(id=strawberry.ID(e))) for e, s in ranked]
 
 
-async def match(info: Info, kind: EntityKind, record: JSON, first: int | None = 5) -> list[MatchCandidate]:
-    info.context.require_kind(kind.to_kind())
-    if not isinstance(record, dict):
-        raise InputError("record: give the record as a JSON object of contract fields")
-    look_up_personal(info, "match a record holding personal identifiers", personal_fields_of(record))
+async def match(info: Info, record: RecordInput, first: int | None = 5) -> list[MatchCandidate]:
+    wanted, plain = record_of(record)
+    info.context.require_kind(wanted)
+    look_up_personal(info, "match a record holding personal identifiers", personal_fields_of(plain))
     # Without pii:read, a personal comparison says only "same" or not: its partial levels ("one
     # typo", "same year") would tell part of a value the client may not see.
     results = match_record(
         info.context.session,
-        kind.to_kind(),
-        record,
+        wanted,
+        plain,
         _first(first, 5),
         exact_personal=not info.context.sees_pii,
     )

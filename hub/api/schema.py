@@ -137,9 +137,10 @@ class QueryRoot:
     )
     match = strawberry.field(
         resolver=lookups.match,
-        description="Which stored entities an unsaved record (contract fields as JSON) would match, with the"
-        " per-comparison explanation; writes nothing. A record with an ID number, phone or birth date"
-        " needs `pii:lookup` or `pii:read`; without `pii:read` those comparisons say only same or not.",
+        description="Which stored entities an unsaved record (a person, an address or a legal entity)"
+        " would match, with the per-comparison explanation; writes nothing. A record with an ID number,"
+        " phone or birth date needs `pii:lookup` or `pii:read`; without `pii:read` those comparisons say"
+        " only same or not.",
     )
     audit_events = strawberry.federation.field(
         inaccessible=True,

@@ -9,98 +9,20 @@ submissions (`hub.submit.LiveResolvers`, one per app).
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
 
 import strawberry
 from sqlalchemy.orm import Session
-from strawberry.scalars import JSON
 
 from hub.api.context import Info
+from hub.api.inputs import RecordsInput, records_of
 from hub.api.steward import run_edit
 from hub.clients import SOURCE_SCOPE
-from hub.domain import Kind
-from hub.errors import ForbiddenError, InputError
+from hub.errors import ForbiddenError
 from hub.submit import Submission, submit_records
 
-__all__ = ["RECORD_INPUTS", "SUBMIT_ROLES", "RecordsInput", "SubmittedRecord", "submit"]
+__all__ = ["SUBMIT_ROLES", "SubmittedRecord", "submit"]
 
 SUBMIT_ROLES = frozenset({"writer", "admin"})
-
-
-_EXTRA = "Fields beyond the contract's, kept with the record as sent."
-
-
-@strawberry.input(description="A person as a source states it: the contract's fields (docs/contract.md §1).")
-class PersonRecordInput:
-    key: str = strawberry.field(description="The record's id in its source.")
-    name: str | None = None
-    id_number: str | None = None
-    gender: str | None = None
-    birth_date: str | None = None
-    phone: str | None = None
-    address: str | None = None
-    registered_address: str | None = None
-    employer_name: str | None = None
-    employer_uscc: str | None = None
-    extra: JSON | None = strawberry.field(default=None, description=_EXTRA)
-
-
-@strawberry.input(description="An address as a source states it: the contract's fields.")
-class AddressRecordInput:
-    key: str = strawberry.field(description="The record's id in its source.")
-    address: str | None = None
-    doorplate_code: str | None = None
-    grid_code: str | None = None
-    house_type: str | None = None
-    label: str | None = None
-    extra: JSON | None = strawberry.field(default=None, description=_EXTRA)
-
-
-@strawberry.input(description="A legal entity as a source states it: the contract's fields.")
-class LegalEntityRecordInput:
-    key: str = strawberry.field(description="The record's id in its source.")
-    name: str | None = None
-    uscc: str | None = None
-    legal_representative: str | None = None
-    legal_representative_id_number: str | None = None
-    registered_address: str | None = None
-    business_address: str | None = None
-    established_on: str | None = None
-    phone: str | None = None
-    status: str | None = None
-    extra: JSON | None = strawberry.field(default=None, description=_EXTRA)
-
-
-@strawberry.input(one_of=True, description="The records of one kind: exactly one of the three lists.")
-class RecordsInput:
-    persons: list[PersonRecordInput] | None = strawberry.UNSET
-    addresses: list[AddressRecordInput] | None = strawberry.UNSET
-    legal_entities: list[LegalEntityRecordInput] | None = strawberry.UNSET
-
-
-RECORD_INPUTS: dict[Kind, type] = {
-    Kind.PERSON: PersonRecordInput,
-    Kind.ADDRESS: AddressRecordInput,
-    Kind.LEGAL_ENTITY: LegalEntityRecordInput,
-}
-
-
-def _plain(record: Any) -> dict[str, Any]:
-    """A typed record as the contract's dict: its fields that were given, then its extra fields."""
-    out = {name: value for name, value in vars(record).items() if name != "extra" and value is not None}
-    extra = record.extra if isinstance(record.extra, dict) else {}
-    return {**{k: v for k, v in extra.items() if k not in out}, **out}
-
-
-def _records(records: RecordsInput) -> tuple[Kind, list[dict[str, Any]]]:
-    for kind, given in (
-        (Kind.PERSON, records.persons),
-        (Kind.ADDRESS, records.addresses),
-        (Kind.LEGAL_ENTITY, records.legal_entities),
-    ):
-        if given is not strawberry.UNSET and given is not None:
-            return kind, [_plain(r) for r in given]
-    raise InputError("records: give persons, addresses or legalEntities")
 
 
 @strawberry.enum(description="What became of a submitted record.")
@@ -147,7 +69,7 @@ async def submit(info: Info, source: str, records: RecordsInput) -> list[Submitt
     """Store records of `source` (at most `MAX_SUBMITTED`), resolve them at once and answer for each
     in order."""
     actor = _may_submit(info, source)
-    wanted, plain = _records(records)
+    wanted, plain = records_of(records)
     info.context.require_kind(wanted)
     live = info.context.live
 

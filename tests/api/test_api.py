@@ -279,9 +279,9 @@ def test_match_scores_an_unsaved_record_and_writes_nothing(city: City) -> None:
         person = data(client, "query($id: ID!) { person(id: $id) { name birthDate } }", id=entity)["person"]
         found = data(
             client,
-            "query($r: JSON!) { match(kind: PERSON, record: $r) { entity { id } score wouldJoin"
+            "query($r: PersonRecordInput!) { match(record: {person: $r}) { entity { id } score wouldJoin"
             " explanation { comparison level weight } } }",
-            r={"name": person["name"], "id_number": id_number, "birth_date": person["birthDate"]},
+            r={"name": person["name"], "idNumber": id_number, "birthDate": person["birthDate"]},
         )["match"]
     assert found[0]["entity"]["id"] == entity and found[0]["wouldJoin"] and found[0]["score"] > 0.99
     steps = {s["comparison"]: s["level"] for s in found[0]["explanation"]}

@@ -138,13 +138,18 @@ def test_the_access_log_keeps_what_was_asked_without_the_personal_values(city: C
     # text once and passed once as a variable of an innocent name.
     query = (
         "# " + "padding " * 40 + "\n"
-        "query Case($x: String!, $r: JSON!) {"
+        "query Case($x: String!, $r: PersonRecordInput!) {"
         f' person: personByIdNumber(idNumber: "{id_number}") {{ idNumber }}'
         " again: personByIdNumber(idNumber: $x) { name }"
-        " match(kind: PERSON, record: $r) { score } }"
+        " match(record: {person: $r}) { score } }"
     )
     # A field the contract does not name, but spelled as a phone: digested too.
-    record = {"name": "某人", "id_number": id_number, "phone": "13912345678", "contactPhone": "13800001111"}
+    record = {
+        "name": "某人",
+        "idNumber": id_number,
+        "phone": "13912345678",
+        "extra": {"contactPhone": "13800001111"},
+    }
     with city.client("pii:read") as client:
         response = client.post(
             "/graphql",
@@ -154,15 +159,17 @@ def test_the_access_log_keeps_what_was_asked_without_the_personal_values(city: C
         assert response.status_code == 200 and "errors" not in response.json(), response.text
         [entry] = log_of(city, client)
     assert entry["operationName"] == "Case" and entry["purpose"] == "case"
-    assert entry["operation"].startswith("query Case($x:String!$r:JSON!){person:personByIdNumber(idNumber:")
+    assert entry["operation"].startswith(
+        "query Case($x:String!$r:PersonRecordInput!){person:personByIdNumber(idNumber:"
+    )
     assert entry["operationHash"] == hashlib.sha256(query.encode()).hexdigest()
     assert entry["variables"] == {
         "x": sha(id_number),
         "r": {
             **record,
-            "id_number": sha(id_number),
+            "idNumber": sha(id_number),
             "phone": sha("13912345678"),
-            "contactPhone": sha("13800001111"),
+            "extra": {"contactPhone": sha("13800001111")},
         },
     }
     assert {(x["argument"], x["value"]) for x in entry["lookups"]} == {

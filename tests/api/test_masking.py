@@ -224,7 +224,7 @@ def test_a_birth_date_not_written_the_iso_way_keeps_only_its_year(city: City, od
     assert_nothing_whole(person)
 
 
-MATCH = """query($record: JSON!) { match(kind: LEGAL_ENTITY, record: $record) {
+MATCH = """query($record: LegalEntityRecordInput!) { match(record: {legalEntity: $record}) {
   entity { id ... on LegalEntity { phone } } matchedRecord { key payload features } } }"""
 
 

@@ -22,7 +22,7 @@ SEARCH = (
     " searchPersons(name: $n, idNumber: $i, birthDate: $b, phone: $p) { score person { id } } }"
 )
 MATCH = (
-    "query($r: JSON!) { match(kind: PERSON, record: $r) { entity { id } score weight"
+    "query($r: PersonRecordInput!) { match(record: {person: $r}) { entity { id } score weight"
     " explanation { comparison level weight } } }"
 )
 
@@ -50,7 +50,7 @@ def test_a_reader_without_a_pii_scope_searches_by_name_and_address_only(city: Ci
         assert _code(post(client, SEARCH, p=person["phone"] or "13900000000")) == "FORBIDDEN"
         assert _code(post(client, SEARCH, n=person["name"], b=person["birthDate"])) == "FORBIDDEN"
         assert _code(post(client, SEARCH, i=person["idNumber"])) == "FORBIDDEN"
-        record = {"name": person["name"], "id_number": person["idNumber"]}
+        record = {"name": person["name"], "idNumber": person["idNumber"]}
         assert _code(post(client, MATCH, r=record)) == "FORBIDDEN"
         by_name = data(client, SEARCH, n=person["name"])["searchPersons"]
         assert entity in [m["person"]["id"] for m in by_name]
@@ -97,7 +97,7 @@ def test_match_shows_partial_agreement_of_personal_values_only_to_pii_readers(ci
     entity, person = _a_person(city)
     number = person["idNumber"]
     typo = number[:14] + ("1" if number[14] != "1" else "2") + number[15:]  # one digit off
-    record = {"name": person["name"], "id_number": typo}
+    record = {"name": person["name"], "idNumber": typo}
     with city.client("pii:read") as client:
         seen = data(client, MATCH, r=record)["match"]
     with city.client("pii:lookup") as client:

@@ -10,8 +10,8 @@ from api_city import City, data, post
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from hub.api.inputs import RECORD_INPUTS
 from hub.api.schema import ClientRole
-from hub.api.submit import RECORD_INPUTS
 from hub.clients import ROLES
 from hub.contract import KIND_FIELDS
 

@@ -56,13 +56,15 @@ def test_a_writer_submits_for_its_sources_and_the_feed_tells_the_others(city: Ci
     _, start = _feed(reader)
     writer = city.client("source:tax", role="writer")
     extra = {"key": "api-2", "name": "上官云飞", "phone": "13655556666", "extra": {"household_number": "88"}}
-    records = [{"key": "api-1", **known}, extra, {"key": "x" * 300, "name": "键太长"}]
+    records = [{"key": "api-1", **known}, extra, {"key": "x" * 300, "name": "键太长"}, {"name": "无键"}]
     answers = data(writer, SUBMIT, source="tax", records=records)["submitRecords"]
     assert [(a["key"], a["outcome"], a["unchanged"]) for a in answers] == [
         ("api-1", "JOINED", False),
         ("api-2", "CREATED", False),
         ("x" * 300, "QUARANTINED", False),
+        (None, "QUARANTINED", False),
     ]
+    assert "missing key" in answers[3]["reason"]
     assert answers[0]["entityId"] == entity and "key too long" in answers[2]["reason"]
     again = data(writer, SUBMIT, source="tax", records=records[:2])["submitRecords"]
     assert [(a["entityId"], a["unchanged"]) for a in again] == [(a["entityId"], True) for a in answers[:2]]

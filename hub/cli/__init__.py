@@ -9,9 +9,10 @@ commands that need them, so `hub clients list` starts quickly.
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from hub.cli import audit, clients, db, demo, export, ingest, quarantine, resolve, serve, sources
-from hub.cli.common import close_engines, console
+from hub.cli.common import close_engines, console, database_failure
 from hub.errors import HubError
 
 __all__ = ["app", "main"]
@@ -46,6 +47,12 @@ def main() -> None:
         app()
     except HubError as exc:
         console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from None
+    except Exception as exc:
+        problem = database_failure(exc)
+        if problem is None:
+            raise
+        console.print(f"[red]error:[/red] {escape(problem)}", highlight=False)
         raise SystemExit(2) from None
     finally:
         close_engines()

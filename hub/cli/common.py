@@ -7,6 +7,8 @@ inside the commands that use them.
 from __future__ import annotations
 
 import os
+import re
+import sys
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -16,7 +18,7 @@ from hub.domain import Kind, parse_kind
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-__all__ = ["actor", "console", "open_engine", "selected_kinds"]
+__all__ = ["actor", "console", "database_failure", "open_engine", "selected_kinds", "shown_url"]
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -48,6 +50,64 @@ def open_engine(create_if_empty: bool = True) -> Engine:
         return engine
     raise DatabaseStateError(
         f"the database is at revision {revision}, this hub needs {head}; run `hub db upgrade` first"
+    )
+
+
+def shown_url(url: str | None = None) -> str:
+    """The database URL (default the configured one) as it may be shown: any password as `***`."""
+    from hub.config import get_settings
+
+    url = url or get_settings().database_url
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy parses: hide whatever stands between `:` and `@`
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def database_failure(exc: BaseException) -> str | None:
+    """One line saying which database could not be opened and what to do, if `exc` is such a failure.
+
+    A failure to connect (the server down or unknown, a database that does not exist, a SQLite file in
+    a missing directory) or a URL no driver understands; any other error is left alone (None), since
+    a failure in the middle of a statement is not the operator's configuration.
+    """
+    exceptions = sys.modules.get("sqlalchemy.exc")
+    if exceptions is None:  # SQLAlchemy never loaded, so the error cannot be one of its
+        return None
+    url = shown_url()
+    if isinstance(exc, exceptions.NoSuchModuleError):
+        return f"HUB_DATABASE_URL={url}: no database driver for it ({exc}); use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
+    if isinstance(exc, exceptions.ArgumentError) and "URL" in str(exc):
+        return f"HUB_DATABASE_URL={url} is not a database URL; use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
+    if not isinstance(exc, exceptions.OperationalError) or exc.statement is not None:
+        return None
+    reason = " ".join(str(exc.orig).split())  # the driver's message on one line
+    if url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        path = make_url(url).database or ""
+        parent = os.path.dirname(os.path.abspath(path))
+        if path and not os.path.isdir(parent):
+            return (
+                f"cannot open the SQLite database {url}: the directory {parent} does not exist; create it"
+                " or set HUB_DATABASE_URL to a file in an existing directory"
+            )
+        return (
+            f"cannot open the SQLite database {url}: {reason}; check the file and its directory's permissions"
+        )
+    if 'database "' in reason and "does not exist" in reason:
+        detail = reason.split("FATAL:", 1)[-1].strip()
+        return (
+            f"the database of {url} does not exist ({detail}); create it (createdb) or fix HUB_DATABASE_URL"
+        )
+    if "authentication" in reason or ('role "' in reason and "does not exist" in reason):
+        return f"the database server of {url} refused the login ({reason}); check the user and password"
+    detail = reason.removeprefix("connection failed:").strip()
+    return (
+        f"cannot reach the database server of {url}: {detail}; start it, or fix the host and port in"
+        " HUB_DATABASE_URL"
     )
 
 

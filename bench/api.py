@@ -24,6 +24,10 @@ have cycled `--requests` times). Each line gives the requests, the errors (HTTP 
 or GraphQL errors; the first message is printed once), the median and 99th percentile latency in ms
 and the requests per second, with the targets: threeHop p99 <= 50 ms alone and >= 300 req/s at 16 in
 flight; searchPersons p99 <= 100 ms alone.
+
+Then bench/bare.py (the same 3-hop SQL behind a bare Starlette endpoint, no API) is served the same way
+and driven with the same threeHop requests; the last line gives the hub's requests per second at 16 in
+flight as a share of the bare endpoint's (goal >= 0.5), which the machine's speed does not move.
 """
 
 from __future__ import annotations
@@ -285,6 +289,31 @@ def served(url: str, log: Path) -> Iterator[str]:
         stop(server)
 
 
+@contextlib.contextmanager
+def served_bare(url: str, log: Path) -> Iterator[str]:
+    """bench/bare.py's endpoint (the same 3-hop SQL without the API) under uvicorn with two workers, as
+    `hub serve` runs; its base URL once /health answers 200."""
+    port = free_port()
+    here = Path(__file__).resolve().parent
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", "bare:app", "--app-dir", str(here), "--host", "127.0.0.1"),
+                *("--port", str(port), "--workers", "2", "--no-access-log", "--log-level", "warning"),
+            ],
+            env=hub_env(url),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(server, base, log)
+        yield base
+    finally:
+        stop(server)
+
+
 def wait_healthy(server: subprocess.Popen[bytes], base: str, log: Path) -> None:
     """Poll GET /health until 200; fail early if the server exits, with the end of its log."""
     import httpx2
@@ -525,15 +554,34 @@ def bench(database: str, persons: int, url: str, args: argparse.Namespace, direc
     }
     shown: set[str] = set()
     log = directory / "server.log"
+    hub: dict[int, dict[str, Any]] = {}
     try:
         with served(url, log) as base:
             for r in driven({**spec, "base": base}, directory):
                 print(line(database, persons, r), flush=True)
+                if r["query"] == "threeHop":
+                    hub[r["concurrency"]] = r
                 if r["first_error"] and r["query"] not in shown:
                     shown.add(r["query"])
                     print(f"{'':<21}first error of {r['query']}: {r['first_error']}", flush=True)
     finally:
         keep_log(log, database, persons)
+    if "threeHop" in spec["inputs"]:
+        bare_log = directory / "bare.log"
+        with served_bare(url, bare_log) as base:
+            bare_spec = {**spec, "base": base, "inputs": {"threeHop": spec["inputs"]["threeHop"]}}
+            bare = {r["concurrency"]: r for r in driven(bare_spec, directory)}
+        for r in bare.values():
+            print(line(f"{database}*", persons, {**r, "query": "threeHop, bare"}), flush=True)
+        if 16 in hub and 16 in bare and bare[16]["per_second"]:
+            share = hub[16]["per_second"] / bare[16]["per_second"]
+            print(
+                f"{'':<21}threeHop at 16 in flight: the hub serves {share:.2f} of the bare endpoint's"
+                f" requests per second ({hub[16]['per_second']:,.0f} of {bare[16]['per_second']:,.0f};"
+                f" goal >= 0.5: {'met' if share >= 0.5 else 'MISSED'}); * = bench/bare.py, the same SQL"
+                " without the API",
+                flush=True,
+            )
 
 
 def keep_log(log: Path, database: str, persons: int) -> None:

@@ -44,16 +44,31 @@ def clients_add(
 @app.command("list")
 def clients_list() -> None:
     """The registered clients, their roles and scopes (never their tokens)."""
+    from rich.box import SIMPLE_HEAD
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Table
     from sqlalchemy.orm import Session
 
     from hub.clients import list_clients
 
     with Session(open_engine()) as session:
         clients = list_clients(session)
-        print(f"{'name':<24}{'role':<10}{'scopes':<40}status")
-        for c in clients:
-            status = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "active"
-            print(f"{c.name:<24}{c.role:<10}{', '.join(c.scopes) or '-':<40}{status}")
+    table = Table(box=SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("name", overflow="fold")
+    table.add_column("role")
+    table.add_column("scopes", overflow="fold")
+    table.add_column("status")
+    for c in clients:
+        status = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "active"
+        table.add_row(c.name, c.role, ", ".join(c.scopes) or "-", status)
+    out = Console(highlight=False)
+    if not out.is_terminal:  # a pipe or a file: every row on one line, however long the names
+        out = Console(
+            highlight=False,
+            width=max(80, Measurement.get(out, out.options.update_width(100_000), table).maximum),
+        )
+    out.print(table)
 
 
 @app.command("revoke")

@@ -27,9 +27,13 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from hub.store.migrations import current_revision, upgrade
 
     engine = make_engine()
-    before = current_revision(engine)
-    upgrade(engine, revision)
-    console.print(f"database {engine.url.render_as_string()}: {before} -> {current_revision(engine)}")
+    try:
+        before = current_revision(engine)
+        upgrade(engine, revision)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    console.print(f"database {shown_url()}: {before} -> {after}")
 
 
 @app.command("current")
@@ -38,7 +42,11 @@ def db_current() -> None:
     from hub.store.database import make_engine
     from hub.store.migrations import current_revision
 
-    print(current_revision(make_engine()))
+    engine = make_engine()
+    try:
+        print(current_revision(engine))
+    finally:
+        engine.dispose()
 
 
 @app.command("backup")

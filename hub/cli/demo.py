@@ -95,27 +95,36 @@ def demo(
         "[bold]4/4[/bold] "
         + (f"loaded into {where}; serve it with `hub serve`" if no_serve else f"serving {where}")
     )
-    print(
-        f"\n  Console (stewards, auditors):    http://{host}:{port}/console/"
-        " (sign in with the steward's or auditor's token)\n"
-        f"  GraphQL (GraphiQL in a browser): {url}\n"
-        f"  Health:                          http://{host}:{port}/health\n"
-        "  Demo clients (send `Authorization: Bearer <token>`):\n"
-        + "".join(f"    {name:<14} {token}\n" for name, token in tokens.items())
-        + "  Try:\n"
-        f"    curl -s {url} -H 'content-type: application/json' \\\n"
-        f"      -H 'authorization: Bearer {tokens['reader']}' \\\n"
-        f'      -d \'{{"query": "{query}"}}\'\n'
+    clients = "".join(f"    {name:<14} {token}\n" for name, token in tokens.items())
+    graph = (
         "  The city's graph, three hops from an address:\n"
         '    { searchAddresses(text: "…") { address { text residents { person { name legalEntities {\n'
         "      role legalEntity { name addresses { address { text } } } } } } } } }\n"
         "  Crosswalk: hub export crosswalk --output crosswalk.csv\n"
         f"  Quality:   hub evaluate --truth {out}\n"
-        + ("  Serve it: hub serve\n" if no_serve else "  Stop with Ctrl+C.\n"),
+    )
+    if no_serve:  # nothing listens: no address to open, nothing to stop, only how to start it
+        print(
+            f"\n  Serve it:  hub serve --host {host} --port {port}\n"
+            "             then /console/ (stewards, auditors), /graphql (GraphiQL in a browser) and"
+            " /health on that host and port\n"
+            "  Demo clients (send `Authorization: Bearer <token>`; sign in to the console with the"
+            " steward's or auditor's):\n" + clients + graph,
+            flush=True,
+        )
+        return
+    print(
+        f"\n  Console (stewards, auditors):    http://{host}:{port}/console/"
+        " (sign in with the steward's or auditor's token)\n"
+        f"  GraphQL (GraphiQL in a browser): {url}\n"
+        f"  Health:                          http://{host}:{port}/health\n"
+        "  Demo clients (send `Authorization: Bearer <token>`):\n" + clients + "  Try:\n"
+        f"    curl -s {url} -H 'content-type: application/json' \\\n"
+        f"      -H 'authorization: Bearer {tokens['reader']}' \\\n"
+        f'      -d \'{{"query": "{query}"}}\'\n' + graph + "  Stop with Ctrl+C.\n",
         flush=True,
     )
-    if not no_serve:
-        serve(host=host, port=port, workers=1)
+    serve(host=host, port=port, workers=1)
 
 
 _DEMO_TRUST = {

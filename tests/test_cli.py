@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -256,6 +257,88 @@ def test_clients_add_prints_the_token_alone_on_the_last_line_and_revoke_refuses_
     engine.dispose()
 
 
+def test_clients_list_keeps_long_names_apart_from_their_roles(
+    hub: Callable[..., tuple[int, str, str]], database_url: str
+) -> None:
+    long_name = "market-regulation-bureau-enforcement-case-system"
+    assert hub(database_url, "clients", "add", long_name, "--scope", "person", "--scope", "pii:read")[0] == 0
+    assert hub(database_url, "clients", "add", "tax", "--role", "auditor")[0] == 0
+    code, out, _ = hub(database_url, "clients", "list")
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert rows["name"] == ["name", "role", "scopes", "status"]
+    assert rows[long_name] == [long_name, "reader", "person,", "pii:read", "active"]
+    assert rows["tax"] == ["tax", "auditor", "-", "active"]
+    assert hub(database_url, "clients", "revoke", "tax")[0] == 0
+    rows = {
+        line.split()[0]: line.split()
+        for line in hub(database_url, "clients", "list")[1].splitlines()
+        if line.strip()
+    }
+    assert rows["tax"][:4] == ["tax", "auditor", "-", "revoked"]
+
+
+def test_an_unreachable_postgres_server_gets_one_line_and_exit_2(
+    hub: Callable[..., tuple[int, str, str]],
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        url = f"postgresql+psycopg://hub:secret@127.0.0.1:{port}/hub"
+        for args in (["clients", "list"], ["db", "current"], ["export", "crosswalk"]):
+            code, out, err = hub(url, *args)
+            assert code == 2, err
+            assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+            assert (
+                f"cannot reach the database server of postgresql+psycopg://hub:***@127.0.0.1:{port}/hub"
+                in err
+            )
+            assert "secret" not in err and "fix the host and port in HUB_DATABASE_URL" in err
+            assert out == ""
+
+
+@pytest.mark.postgres
+def test_a_missing_postgres_database_gets_one_line_and_exit_2(
+    hub: Callable[..., tuple[int, str, str]],
+) -> None:
+    from conftest import POSTGRES_URL
+    from sqlalchemy.engine import make_url
+
+    assert POSTGRES_URL
+    url = make_url(POSTGRES_URL).set(database="hub_no_such_database").render_as_string(hide_password=False)
+    code, _, err = hub(url, "clients", "list")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "/hub_no_such_database does not exist" in err and "createdb" in err
+
+
+def test_sqlite_in_a_missing_directory_gets_one_line_and_exit_2(
+    hub: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'nowhere' / 'hub.db'}"
+    for args in (["clients", "list"], ["db", "upgrade"], ["resolve"]):
+        code, _, err = hub(url, *args)
+        assert code == 2, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert f"the directory {tmp_path / 'nowhere'} does not exist" in err
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("nosuchdb://root:pw@db/hub", "no database driver"),
+        ("my-sql://root:pw@db/hub", "is not a database URL"),
+    ],
+)
+def test_a_url_no_driver_understands_gets_one_line_and_exit_2(
+    hub: Callable[..., tuple[int, str, str]], url: str, said: str
+) -> None:
+    code, _, err = hub(url, "clients", "list")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert said in err and "root:***@db" in err and "pw@" not in err
+
+
 def test_sources_trust_sets_ranks_per_field(
     hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
 ) -> None:
@@ -275,10 +358,19 @@ def test_demo_without_serving_loads_resolves_and_says_how_to_serve(
     hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
 ) -> None:
     code, out, _ = hub(
-        database_url, "demo", "--persons", "300", "--out", str(tmp_path / "city"), "--no-serve"
+        database_url,
+        "demo",
+        "--persons",
+        "300",
+        "--out",
+        str(tmp_path / "city"),
+        "--no-serve",
+        "--port",
+        "8123",
     )
     assert code == 0, out
-    assert "Serve it: hub serve" in out and "Ctrl+C" not in out
+    assert "Serve it:  hub serve --host 127.0.0.1 --port 8123" in out
+    assert "Ctrl+C" not in out and "http://" not in out  # nothing listens, so no address to open
     assert "Bearer" in out and "reader" in out
     assert "/console/" in out
     roles = {row.split()[0] for row in out.splitlines() if row.strip().startswith(("steward ", "auditor "))}

@@ -66,6 +66,15 @@ def shown_url(url: str | None = None) -> str:
         return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
+# How PostgreSQL's driver begins the message of a connection it could not make.
+_CONNECTING = (
+    "connection failed",
+    "connection to server",
+    "failed to resolve host",
+    "could not translate host",
+)
+
+
 def database_failure(exc: BaseException) -> str | None:
     """One line saying which database could not be opened and what to do, if `exc` is such a failure.
 
@@ -85,6 +94,8 @@ def database_failure(exc: BaseException) -> str | None:
         return None
     reason = " ".join(str(exc.orig).split())  # the driver's message on one line
     if url.startswith("sqlite"):
+        if not reason.startswith("unable to open database"):
+            return None  # a lock or a full disk during a command, not the database's address
         from sqlalchemy.engine import make_url
 
         path = make_url(url).database or ""
@@ -97,6 +108,8 @@ def database_failure(exc: BaseException) -> str | None:
         return (
             f"cannot open the SQLite database {url}: {reason}; check the file and its directory's permissions"
         )
+    if not reason.startswith(_CONNECTING):
+        return None
     if 'database "' in reason and "does not exist" in reason:
         detail = reason.split("FATAL:", 1)[-1].strip()
         return (

@@ -325,6 +325,32 @@ def test_sqlite_in_a_missing_directory_gets_one_line_and_exit_2(
 
 
 @pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ("unable to open database file", "cannot open the SQLite database"),
+        ("database is locked", None),  # a lock met during a command is not the database's address
+        ("disk I/O error", None),
+    ],
+)
+def test_only_a_failure_to_open_the_database_is_told_as_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, message: str, said: str | None
+) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from hub.cli.common import database_failure
+
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite:///{tmp_path / 'hub.db'}")
+    at_connect = OperationalError(None, None, sqlite3.OperationalError(message))
+    told = database_failure(at_connect)
+    assert (told is None) if said is None else (told is not None and said in told)
+    in_a_statement = OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
+    assert database_failure(in_a_statement) is None
+    assert database_failure(ValueError(message)) is None
+
+
+@pytest.mark.parametrize(
     ("url", "said"),
     [
         ("nosuchdb://root:pw@db/hub", "no database driver"),

@@ -8,8 +8,9 @@ Every request carries `Authorization: Bearer <token>` of a registered client. To
 refuses its token from the next request on.
 
 Roles: `reader` (departmental systems), `writer` (a departmental system that also submits records, for
-the sources its `source:NAME` scopes name), `steward`, `auditor`, `admin`, and `gateway`, which reads
-the schema a federation gateway composes and nothing else.
+the sources its `source:NAME` scopes name), `steward`, `auditor`, `admin`, `gateway`, which reads
+the schema a federation gateway composes and nothing else, and `ops`, which reads `/metrics` and
+nothing over GraphQL.
 
 Scopes: `person`, `address`, `legal_entity` (read that kind), `pii:read` (see ID numbers, phones
 and birth dates whole, and look up by them) and `pii:lookup` (look up and search by them, seeing them
@@ -34,6 +35,7 @@ from hub.store.sql import json_value, placeholder
 
 __all__ = [
     "KIND_SCOPES",
+    "OPS_ROLE",
     "PII_LOOKUP_SCOPE",
     "PII_SCOPE",
     "ROLES",
@@ -51,7 +53,9 @@ __all__ = [
 
 # `gateway`: a federation gateway or router reading the subgraph's schema (`_service { sdl }`) and
 # nothing else; it forwards each departmental client's own token for everything it queries.
-ROLES = ("reader", "writer", "steward", "auditor", "admin", "gateway")
+# `ops`: the operators' monitoring, which reads `/metrics` from any address and nothing over GraphQL.
+OPS_ROLE = "ops"
+ROLES = ("reader", "writer", "steward", "auditor", "admin", "gateway", OPS_ROLE)
 PII_SCOPE = "pii:read"
 PII_LOOKUP_SCOPE = "pii:lookup"
 KIND_SCOPES = {kind.value: kind for kind in Kind}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ __all__ = [
     "DEFAULT_API_LIMITS",
     "DEFAULT_DATABASE_FILE",
     "DEFAULT_INGEST_BATCH",
+    "DEFAULT_METRICS_ALLOW",
     "DEFAULT_PURPOSES",
     "ApiLimits",
     "Settings",
@@ -42,6 +44,8 @@ DEFAULT_API_LIMITS: dict[str, float] = {
 DEFAULT_EDIT_LOCK_WAIT = 5.0
 DEFAULT_PII_LOOKUP_RATE = 0.5
 DEFAULT_PII_LOOKUP_BURST = 10
+# Who may read `/metrics` without a token: the server itself.
+DEFAULT_METRICS_ALLOW = ("127.0.0.1", "::1")
 # The purposes a client may give for an operation (`X-Purpose`), as codes.
 DEFAULT_PURPOSES = ("service", "case", "statistics", "audit", "maintenance")
 
@@ -132,6 +136,8 @@ class Settings:
     `HUB_CONSOLE_KEY_FILE`: a file of random bytes that signs the console's session cookies; give it
     when several server processes serve the console (without it each process signs with a random key
     of its own, and sessions end when the server restarts).
+    `HUB_METRICS_ALLOW`: the addresses and networks (`10.0.0.0/8`) that read `/metrics` without a
+    token, comma-separated (default 127.0.0.1,::1); others need the token of an `ops` client.
     `HUB_HOME_CITY`: a TOML file naming the home county and its towns with their other and former
     names, for the address parser (`hub.normalize.home`, which reads it; default Changshu).
     """
@@ -148,6 +154,9 @@ class Settings:
     purposes: tuple[str, ...] = DEFAULT_PURPOSES
     access_log_key_file: str | None = None
     console_key_file: str | None = None
+    metrics_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
+        default_factory=lambda: _networks({}, "HUB_METRICS_ALLOW", DEFAULT_METRICS_ALLOW)
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -166,6 +175,7 @@ class Settings:
             purposes=_codes(env, "HUB_PURPOSES", DEFAULT_PURPOSES),
             access_log_key_file=env.get("HUB_ACCESS_LOG_KEY_FILE", "").strip() or None,
             console_key_file=env.get("HUB_CONSOLE_KEY_FILE", "").strip() or None,
+            metrics_allow=_networks(env, "HUB_METRICS_ALLOW", DEFAULT_METRICS_ALLOW),
         )
 
 
@@ -204,6 +214,23 @@ def _codes(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple
             f" characters each), e.g. {','.join(default)}"
         )
     return codes
+
+
+def _networks(
+    env: Mapping[str, str], name: str, default: tuple[str, ...]
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or networks; an empty value allows none."""
+    raw = env.get(name)
+    parts = default if raw is None else tuple(p.strip() for p in raw.split(",") if p.strip())
+    networks = []
+    for part in parts:
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise InputError(
+                f"{name}={raw!r}: {part!r} is not an address or a network; give e.g. 127.0.0.1,10.0.0.0/8"
+            ) from None
+    return tuple(networks)
 
 
 def get_settings() -> Settings:

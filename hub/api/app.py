@@ -1,4 +1,4 @@
-"""The Starlette application: `/graphql` (GraphiQL in a browser) and `/health`.
+"""The Starlette application: `/graphql` (GraphiQL in a browser), `/health` and `/metrics`.
 
 Every GraphQL request must carry `Authorization: Bearer <token>` of a live client; without one it is
 refused with HTTP 401 and the code UNAUTHENTICATED before any GraphQL work. Only the GraphiQL page
@@ -6,6 +6,9 @@ itself (a browser's GET without a query) loads without a token; its requests the
 limits of `hub.config.ApiLimits` apply, each answered with a JSON error and its code: a client over
 its rate or its share of the slots gets 429 (RATE_LIMITED, BUSY) with Retry-After, a body too large
 413 (TOO_LARGE), too slow 408 (REQUEST_TIMEOUT), one that is not a JSON object 400 (BAD_INPUT).
+
+Every request is logged as one JSON line with its id, returned in `X-Request-Id` (`hub.api.logs`);
+`/metrics` serves the Prometheus metrics to the allowed addresses and `ops` clients (`hub.api.metrics`).
 
 The GraphiQL page loads React and GraphiQL vendored in `hub/api/static/graphiql/` from `/graphql/static/`,
 never from a CDN, so it works on an intranet without internet.
@@ -39,6 +42,8 @@ from hub.api.limits import (
     read_body,
     replay,
 )
+from hub.api.logs import RequestLog
+from hub.api.metrics import Metrics, Outcome
 from hub.api.schema import schema
 from hub.clients import authenticate_connection
 from hub.config import ApiLimits, get_settings
@@ -85,9 +90,14 @@ class _HubGraphQL(GraphQL[HubContext, None]):
         )
 
 
-def _refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def _refusal(
+    scope: Scope, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """A GraphQL-shaped JSON error for a request refused before any GraphQL work; a Retry-After header
-    is repeated as `extensions.retryAfter`, as errors inside an operation give it."""
+    is repeated as `extensions.retryAfter`, as errors inside an operation give it. The code goes to
+    the request's outcome (its log line and metrics)."""
+    if isinstance(outcome := scope.get("state", {}).get("outcome"), Outcome):
+        outcome.code = code
     extensions: dict[str, object] = {"code": code}
     if headers and "Retry-After" in headers:
         extensions["retryAfter"] = int(headers["Retry-After"])
@@ -136,6 +146,7 @@ class _Authenticated:
         if client is None:
             reason = "a valid, unrevoked client token" if token else "a client token"
             response = _refusal(
+                scope,
                 401,
                 "UNAUTHENTICATED",
                 f"this API needs {reason}: send `Authorization: Bearer <token>`"
@@ -169,7 +180,8 @@ class _Authenticated:
             headers = None
             if isinstance(exc, RetryLaterError):
                 headers = {"Retry-After": str(exc.whole_seconds)}
-            await _refusal(_STATUS.get(exc.code, 400), exc.code, str(exc), headers)(scope, receive, send)
+            refusal = _refusal(scope, _STATUS.get(exc.code, 400), exc.code, str(exc), headers)
+            await refusal(scope, receive, send)
             return
         try:
             async with self.slots:
@@ -222,9 +234,11 @@ def create_app(
         engine.dispose()
 
     graphql = _HubGraphQL(engine, reader)
+    metrics = Metrics(engine, reader)
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
             Route(
                 "/graphql",
                 _Authenticated(graphql, reader, concurrency, settings.api_limits),
@@ -234,6 +248,8 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
     if extend is not None:
         extend(app, engine, reader)
+    app.add_middleware(RequestLog, metrics=metrics)
     return app

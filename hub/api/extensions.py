@@ -30,11 +30,22 @@ from strawberry.types.graphql import OperationType
 
 from hub import access_log
 from hub.api.limits import VariableCap, argument_caps, check_variables, expanded_size, too_complex
+from hub.api.logs import shape_hash
+from hub.api.metrics import Outcome
 from hub.api.permissions import GATEWAY_ROLE, gateway_refusals
+from hub.clients import OPS_ROLE, ClientInfo
 from hub.config import ApiLimits, get_settings
-from hub.errors import HubError, InputError, RetryLaterError, TooLargeError
+from hub.errors import ForbiddenError, HubError, InputError, RetryLaterError, TooLargeError
 
-__all__ = ["AccessLog", "DocumentCache", "ErrorCodes", "GatewayScope", "LimitedSchema", "UnitOfWork"]
+__all__ = [
+    "AccessLog",
+    "DocumentCache",
+    "ErrorCodes",
+    "GatewayScope",
+    "LimitedSchema",
+    "Observe",
+    "UnitOfWork",
+]
 
 log = logging.getLogger(__name__)
 # The messages of strawberry's depth, alias and token limits.
@@ -239,15 +250,42 @@ def _json_type(value: object) -> str:
     return "object" if isinstance(value, dict) else type(value).__name__
 
 
+# What an `ops` client may ask over GraphQL: who it is. It reads `/metrics`, not the data.
+_OPS_FIELDS = frozenset({"viewer", "__typename"})
+
+
+def _ops_refusals(client: ClientInfo, root_fields: list[tuple[str, str]]) -> list[tuple[str, ForbiddenError]]:
+    return [
+        (
+            key,
+            ForbiddenError(
+                f"client {client.name!r} ({OPS_ROLE}) may not read {name}; the ops role reads `/metrics`"
+                " and `viewer` only"
+            ),
+        )
+        for key, name in root_fields
+        if name not in _OPS_FIELDS
+    ]
+
+
 class GatewayScope(SchemaExtension):
     """Refuse, before anything runs, every root field a gateway's own token asks for but the schema
-    (`_service { sdl }`): FORBIDDEN, one error per refused field, with its path."""
+    (`_service { sdl }`), and every one an `ops` client asks for but `viewer`: FORBIDDEN, one error
+    per refused field, with its path."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         client = getattr(context.context, "client", None)
-        if client is not None and client.role == GATEWAY_ROLE and context.graphql_document is not None:
-            refused = gateway_refusals(client, _root_fields(context.graphql_document, context.operation_name))
+        if (
+            client is not None
+            and client.role in (GATEWAY_ROLE, OPS_ROLE)
+            and context.graphql_document is not None
+        ):
+            fields = _root_fields(context.graphql_document, context.operation_name)
+            if client.role == OPS_ROLE:
+                refused = _ops_refusals(client, fields)
+            else:
+                refused = gateway_refusals(client, fields)
             if refused:
                 context.result = ExecutionResult(
                     data=None,
@@ -319,6 +357,43 @@ class AccessLog(SchemaExtension):
             client = ec.context.client.name if ec.context.client else None
             log.exception("access log not written, response withheld (client %s)", client)
             access_log.withhold(ec.result)
+
+
+class Observe(SchemaExtension):
+    """Note on the request's `Outcome` (the request log and the metrics, `hub.api.logs`) what the
+    operation came to: its name, the hash of its shape, its result code (`OK` or the first error's
+    code) and how many entities and records the answer holds. Runs outside `ErrorCodes`, so the
+    errors it reads carry their codes; an operation run in process (the console's) has no Outcome."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        ec = self.execution_context
+        scope = getattr(getattr(ec.context, "request", None), "scope", None)
+        outcome = scope.get("state", {}).get("outcome") if isinstance(scope, dict) else None
+        if not isinstance(outcome, Outcome):
+            return
+        result = ec.result
+        outcome.executed = True
+        outcome.operation = ec.operation_name
+        outcome.shape = shape_hash(ec.query, ec.graphql_document)
+        outcome.code = "OK"
+        if result is not None and result.errors:
+            outcome.code = str((result.errors[0].extensions or {}).get("code") or "INTERNAL")
+        outcome.entities = _objects_with_id(result.data if result is not None else None)
+
+
+def _objects_with_id(data: object, limit: int = 1_000_000) -> int:
+    """The objects with an `id` in an answer (entities, source records, events): its size in rows."""
+    count = 0
+    stack = [data]
+    while stack and count < limit:
+        value = stack.pop()
+        if isinstance(value, dict):
+            count += "id" in value
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return count
 
 
 class ErrorCodes(SchemaExtension):

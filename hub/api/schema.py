@@ -33,6 +33,7 @@ from hub.api.extensions import (
     ErrorCodes,
     GatewayScope,
     LimitedSchema,
+    Observe,
     UnitOfWork,
 )
 from hub.api.permissions import ReadsAccessLog, ReadsAuditTrail, ReadsReviewQueue
@@ -73,6 +74,7 @@ class ClientRole(Enum):
     AUDITOR = "auditor"
     ADMIN = "admin"
     GATEWAY = "gateway"
+    OPS = "ops"
 
 
 @strawberry.type(description="The client making the request.")
@@ -301,6 +303,7 @@ schema = _Schema(
     mutation=MutationRoot,
     types=[Person, Address, LegalEntity],
     extensions=[
+        Observe,  # outermost: reads the result once every error has its code
         ErrorCodes,
         AccessLog,  # outside UnitOfWork: writes after the operation's session is released
         GatewayScope,  # a gateway's own token reads the SDL only: refused before anything runs

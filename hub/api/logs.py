@@ -1,0 +1,191 @@
+"""One JSON line per HTTP request on the `hub.request` logger, and the JSON format of every log line.
+
+`RequestLog` wraps the whole web app. It gives each request an id (the caller's `X-Request-Id` when
+it is a sane token, else a new one), returns it in the `X-Request-Id` response header, and when the
+response is sent logs one line: the request id, method, path (never the query string: a GET of
+`/graphql` carries the query and its variables there), HTTP status, duration, the client's name and,
+for `/graphql`, the operation's name, a short hash of its text with every string literal elided,
+its result code (`OK` or the first error's `extensions.code`) and the number of entities and records
+in the answer. No variable, literal or answered value is ever logged: those are where personal values
+(ID numbers, phones, birth dates) are. The same wrapper feeds the GraphQL metrics (`hub.api.metrics`).
+
+`JsonFormatter` writes a record as one JSON object: time, level, logger, message and the record's
+extra fields. `hub serve` puts uvicorn's own loggers and the hub's in it (`log_config`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from collections import OrderedDict
+from datetime import UTC, datetime
+from time import perf_counter
+from typing import Any
+
+import orjson
+from graphql import DocumentNode, StringValueNode, Visitor, print_ast, strip_ignored_characters, visit
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub.api.metrics import Metrics, Outcome, operation_name
+
+__all__ = [
+    "REQUEST_LOG",
+    "JsonFormatter",
+    "RequestLog",
+    "log_config",
+    "shape_hash",
+]
+
+REQUEST_LOG = logging.getLogger("hub.request")
+
+# A caller's request id is kept when it is a plain token (a UUID, a trace id, `req-42`); anything
+# else (spaces, quotes, control characters, a long text) could forge or break log lines.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+
+
+class _Literals(Visitor):
+    def enter_string_value(self, *_: Any) -> StringValueNode:
+        return StringValueNode(value="…", block=False)
+
+
+_SHAPES: OrderedDict[str, str] = OrderedDict()
+_SHAPES_MAX = 512
+_SHAPE_QUERY_MAX = 8 * 1024
+
+
+def shape_hash(query: str | None, document: DocumentNode | None) -> str | None:
+    """The first 12 hex digits of the SHA-256 of the operation's text with every string literal elided
+    and ignored characters stripped: the same query shape hashes alike, and no literal (an ID number
+    written into the text) can be recovered by hashing guesses. Worked out once per text."""
+    if query is None or document is None:
+        return None
+    if (known := _SHAPES.get(query)) is not None:
+        _SHAPES.move_to_end(query)
+        return known
+    text = strip_ignored_characters(print_ast(visit(document, _Literals())))
+    shape = hashlib.sha256(text.encode()).hexdigest()[:12]
+    if len(query) <= _SHAPE_QUERY_MAX:
+        _SHAPES[query] = shape
+        if len(_SHAPES) > _SHAPES_MAX:
+            _SHAPES.popitem(last=False)
+    return shape
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            if _REQUEST_ID.match(given):
+                return given
+            break
+    return uuid.uuid4().hex
+
+
+class RequestLog:
+    """ASGI wrapper of the whole app: the request id, the request's log line, the GraphQL metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, graphql_path: str = "/graphql") -> None:
+        self.app = app
+        self.metrics = metrics
+        self.graphql_path = graphql_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        outcome = None
+        if scope["path"] == self.graphql_path:
+            outcome = state["outcome"] = Outcome()
+            self.metrics.in_flight.inc()
+        status = 500  # unless a response starts: an exception the server answers with 500
+        started = perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = perf_counter() - started
+            client = state.get("client")
+            client_name = getattr(client, "name", None)
+            fields: dict[str, Any] = {
+                "request_id": request_id,
+                "method": scope.get("method"),
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "client": client_name,
+            }
+            if outcome is not None:
+                self.metrics.in_flight.dec()
+                if outcome.code is not None:  # not the GraphiQL page
+                    name = operation_name(outcome.operation) if outcome.executed else None
+                    fields.update(
+                        operation=name,
+                        operation_hash=outcome.shape,
+                        code=outcome.code,
+                        entities=outcome.entities,
+                    )
+                    self.metrics.observe(outcome, client_name, seconds)
+            REQUEST_LOG.info("request", extra=fields)
+
+
+# The attributes every LogRecord has; whatever else a record carries came as `extra`.
+_STANDARD = {
+    *logging.LogRecord("", 0, "", 0, "", None, None).__dict__,
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: `time` (UTC, ISO 8601), `level`, `logger`, `message`, the record's
+    extra fields, and `exception` with the traceback when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def log_config(level: str = "INFO") -> dict[str, Any]:
+    """A `logging.config.dictConfig` for `hub serve`: uvicorn's loggers (`uvicorn.error`,
+    `uvicorn.access`) and the hub's (`hub`, `hub.request`) write JSON lines to standard error."""
+    handler = {"handlers": ["json"], "level": level, "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {
+            "json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+        },
+        "loggers": {
+            "uvicorn": handler,
+            "uvicorn.error": {"level": level},
+            "uvicorn.access": handler,
+            "hub": handler,
+        },
+    }

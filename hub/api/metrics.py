@@ -1,0 +1,306 @@
+"""`/metrics` in the Prometheus text format, on a registry of the app's own.
+
+Counted as requests arrive (`RequestLog` and the `Observe` extension feed them): `/graphql` requests
+and their latency per operation name, client and result code, the requests in flight, and the
+refusals of the rate limits. Read at each scrape: the database pool's use, and from the database the
+ingest and resolution runs (count, records, the last run's duration), the review queue and the audit
+chain's length. Counters live in each server process; with several workers a scrape sees one.
+
+Labels stay bounded: operation names are normalized (`operation_name`) and at most
+`MAX_OPERATIONS` distinct ones are counted per process, later ones as `other`; clients are the
+registered ones (`-` before a token was accepted); codes are the hub's.
+
+Readable from the addresses of `HUB_METRICS_ALLOW` (default the server itself) or with the token of
+an `ops` client; anyone else gets 403 with the reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from hub.clients import OPS_ROLE, authenticate_connection
+from hub.config import get_settings
+from hub.domain import ReviewStatus
+from hub.store.models import AuditEvent, IngestRun, ResolutionRun, ReviewItem
+
+__all__ = ["MAX_OPERATIONS", "Metrics", "Outcome", "operation_name"]
+
+log = logging.getLogger(__name__)
+
+MAX_OPERATIONS = 200
+NAME_MAX = 64
+# A run of six digits or more in an operation name could be an ID number or a phone.
+_DIGITS = re.compile(r"\d{6,}")
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*\Z")
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,39}\Z")
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass
+class Outcome:
+    """What a `/graphql` request came to: set by the API's wrapper when it refused the request, else by
+    the `Observe` schema extension once the operation ran."""
+
+    operation: str | None = None
+    shape: str | None = None
+    code: str | None = None
+    entities: int | None = None
+    executed: bool = False  # the operation ran (a refusal before GraphQL leaves it False)
+
+
+def operation_name(name: str | None) -> str:
+    """The name an operation is logged and counted under: `anonymous` without one, `invalid` for a
+    text no GraphQL name could be, runs of six digits or more elided, at most 64 characters."""
+    if not name:
+        return "anonymous"
+    if not _NAME.match(name[:1024]):
+        return "invalid"
+    return _DIGITS.sub("_", name)[:NAME_MAX]
+
+
+class Metrics:
+    """The app's registry and what the requests feed into it."""
+
+    def __init__(self, engine: Engine, reader: Engine) -> None:
+        self.reader = reader
+        self.registry = CollectorRegistry(auto_describe=False)
+        labels = ("operation", "client", "code")
+        self.requests = Counter(
+            "hub_graphql_requests",
+            "GraphQL requests answered, by operation name, client and result code",
+            labels,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "hub_graphql_request_duration_seconds",
+            "Time from a GraphQL request's arrival to its answer",
+            labels,
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "hub_graphql_requests_in_flight",
+            "GraphQL requests received and not yet answered",
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "hub_rate_limit_refusals",
+            "Requests refused by a limit: `requests` (HUB_API_RATE), `client_slots`"
+            " (HUB_API_CLIENT_CONCURRENCY), `pii_lookups` (HUB_PII_LOOKUP_RATE)",
+            ("limit",),
+            registry=self.registry,
+        )
+        for limit in ("requests", "client_slots", "pii_lookups"):
+            self.refusals.labels(limit)  # at 0 from the start, so that a rate over it is defined
+        self.registry.register(_PoolCollector(engine))
+        self.registry.register(_DatabaseCollector(reader))
+        self._operations: set[str] = set()
+
+    def observe(self, outcome: Outcome, client: str | None, seconds: float) -> None:
+        """Count one answered `/graphql` request."""
+        code = outcome.code if outcome.code and _CODE.match(outcome.code) else "OTHER"
+        operation = self._operation(outcome.operation) if outcome.executed else "-"
+        labels = (operation, client or "-", code)
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+        if code == "RATE_LIMITED":
+            self.refusals.labels("pii_lookups" if outcome.executed else "requests").inc()
+        elif code == "BUSY" and not outcome.executed:
+            self.refusals.labels("client_slots").inc()
+
+    def _operation(self, name: str | None) -> str:
+        label = operation_name(name)
+        if label in self._operations:
+            return label
+        if len(self._operations) >= MAX_OPERATIONS:
+            return "other"
+        self._operations.add(label)
+        return label
+
+    async def endpoint(self, request: Request) -> Response:
+        """`/metrics`: the exposition, or 403 saying who may read it."""
+        allowed = get_settings().metrics_allow
+        if not _address_allowed(request.client.host if request.client else None, allowed):
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            client = None
+            if scheme.lower() == "bearer" and token.strip():
+                client = await run_in_threadpool(authenticate_connection, self.reader, token.strip())
+            if client is None or client.role != OPS_ROLE:
+                who = "this client's role" if client is not None else "this address"
+                return PlainTextResponse(
+                    f"/metrics is readable from HUB_METRICS_ALLOW or with an ops client's token;"
+                    f" {who} is not allowed\n",
+                    status_code=403,
+                )
+        body = await run_in_threadpool(generate_latest, self.registry)  # the scrape reads the database
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _address_allowed(
+    host: str | None, allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> bool:
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:  # no address, or a name (a test client's)
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in allowed)
+
+
+class _PoolCollector(Collector):
+    """The engine's connection pool, read at each scrape."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        pool: Any = self.engine.pool
+        for name, method, help_text in (
+            ("hub_db_pool_checked_out", "checkedout", "Database connections in use"),
+            ("hub_db_pool_size", "size", "Connections the pool keeps (beyond them, overflow)"),
+            ("hub_db_pool_overflow", "overflow", "Connections opened beyond the pool's size"),
+        ):
+            if callable(getattr(pool, method, None)):
+                yield GaugeMetricFamily(name, help_text, value=max(0, int(getattr(pool, method)())))
+
+
+def _seconds(started: datetime | None, finished: datetime | None) -> float:
+    if started is None or finished is None:
+        return 0.0
+    return max(0.0, (finished - started).total_seconds())
+
+
+def _kind(value: Any) -> str:
+    return str(getattr(value, "value", value)) if value is not None else "all"
+
+
+class _DatabaseCollector(Collector):
+    """Runs, the review queue and the audit chain, read from the database at each scrape; when the
+    database cannot be read, `hub_database_up` is 0 and the rest is left out."""
+
+    def __init__(self, reader: Engine) -> None:
+        self.reader = reader
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("hub_database_up", "1 when the scrape could read the database")
+        try:
+            families = self._read()
+        except Exception:  # any database failure: the scrape still answers
+            log.warning("metrics: the database could not be read", exc_info=True)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _read(self) -> list[Metric]:
+        ingest_runs = CounterMetricFamily("hub_ingest_runs", "Ingest runs started", labels=["kind"])
+        ingest_records = CounterMetricFamily(
+            "hub_ingest_records", "Rows ingested, by outcome", labels=["kind", "outcome"]
+        )
+        ingest_last = GaugeMetricFamily(
+            "hub_ingest_last_run_seconds", "Duration of the last finished ingest run", labels=["kind"]
+        )
+        ingest_last_records = GaugeMetricFamily(
+            "hub_ingest_last_run_records", "Rows read by the last finished ingest run", labels=["kind"]
+        )
+        resolution_runs = CounterMetricFamily(
+            "hub_resolution_runs", "Resolution runs started (kind `all`: no single kind)", labels=["kind"]
+        )
+        resolution_last = GaugeMetricFamily(
+            "hub_resolution_last_run_seconds", "Duration of the last finished resolution run", labels=["kind"]
+        )
+        resolution_last_records = GaugeMetricFamily(
+            "hub_resolution_last_run_records",
+            "Records the last finished resolution run resolved",
+            labels=["kind"],
+        )
+        review = GaugeMetricFamily(
+            "hub_review_items_open", "Review items not decided yet, by state", labels=["kind", "status"]
+        )
+        audit = GaugeMetricFamily("hub_audit_chain_length", "Events in the audit trail's hash chain")
+        outcomes = ("new", "changed", "unchanged", "quarantined")
+        with self.reader.connect() as connection:
+            for kind, count, *sums in connection.execute(
+                select(
+                    IngestRun.kind,
+                    func.count(),
+                    *(func.coalesce(func.sum(getattr(IngestRun, name)), 0) for name in outcomes),
+                ).group_by(IngestRun.kind)
+            ):
+                ingest_runs.add_metric([_kind(kind)], count)
+                for outcome, total in zip(outcomes, sums, strict=True):
+                    ingest_records.add_metric([_kind(kind), outcome], int(total))
+            last_ingests = (
+                select(func.max(IngestRun.id))
+                .where(IngestRun.finished_at.is_not(None))
+                .group_by(IngestRun.kind)
+            )
+            for run in connection.execute(select(IngestRun).where(IngestRun.id.in_(last_ingests))):
+                ingest_last.add_metric([_kind(run.kind)], _seconds(run.started_at, run.finished_at))
+                read = run.new + run.changed + run.unchanged + run.quarantined
+                ingest_last_records.add_metric([_kind(run.kind)], read)
+            for kind, count in connection.execute(
+                select(ResolutionRun.kind, func.count()).group_by(ResolutionRun.kind)
+            ):
+                resolution_runs.add_metric([_kind(kind)], count)
+            last_resolutions = (
+                select(func.max(ResolutionRun.id))
+                .where(ResolutionRun.finished_at.is_not(None))
+                .group_by(ResolutionRun.kind)
+            )
+            for run in connection.execute(
+                select(
+                    ResolutionRun.kind,
+                    ResolutionRun.started_at,
+                    ResolutionRun.finished_at,
+                    ResolutionRun.stats,
+                ).where(ResolutionRun.id.in_(last_resolutions))
+            ):
+                resolution_last.add_metric([_kind(run.kind)], _seconds(run.started_at, run.finished_at))
+                records = (run.stats or {}).get("records")
+                if isinstance(records, int):
+                    resolution_last_records.add_metric([_kind(run.kind)], records)
+            for kind, status, count in connection.execute(
+                select(ReviewItem.kind, ReviewItem.status, func.count())
+                .where(ReviewItem.status != ReviewStatus.DECIDED)
+                .group_by(ReviewItem.kind, ReviewItem.status)
+            ):
+                review.add_metric([_kind(kind), _kind(status)], count)
+            # Ids are consecutive from 1 (the chain's rule, which `hub audit verify` checks), so the
+            # highest id is the length, read from the index rather than by counting every row.
+            audit.add_metric([], connection.execute(select(func.max(AuditEvent.id))).scalar() or 0)
+        return [
+            ingest_runs,
+            ingest_records,
+            ingest_last,
+            ingest_last_records,
+            resolution_runs,
+            resolution_last,
+            resolution_last_records,
+            review,
+            audit,
+        ]

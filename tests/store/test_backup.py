@@ -45,7 +45,9 @@ def crosswalk(hub: Hub, url: str) -> list[str]:
 def test_a_backup_restores_into_a_fresh_database_with_every_row(hub: Hub, city: str, tmp_path: Path) -> None:
     code, out, err = hub(city, "clients", "add", "tax-bureau")  # one more audit event, by a command
     assert code == 0, err
-    before = table_counts(make_engine(city))
+    source = make_engine(city)
+    before = table_counts(source)
+    source.dispose()
     assert before["entity"] > 100 and before["audit_event"] >= 2 and before["link"] > 0
 
     backup = tmp_path / "city.backup"
@@ -150,7 +152,9 @@ def test_an_older_backup_is_migrated_on_restore(hub: Hub, tmp_path: Path) -> Non
     engine = make_engine(target)
     assert current_revision(engine) == head_revision()
     engine.dispose()
-    assert current_revision(make_engine(f"sqlite:///{tmp_path / 'old.db'}")) == "0007"  # only read
+    old = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    assert current_revision(old) == "0007"  # the backup was only read
+    old.dispose()
 
 
 def test_restore_refuses_a_backup_whose_audit_trail_was_changed(hub: Hub, tmp_path: Path) -> None:

@@ -151,8 +151,8 @@ _STANDARD = {
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: `time` (UTC, ISO 8601), `level`, `logger`, `message`, the record's
-    extra fields, and `exception` with the traceback when there is one."""
+    """One JSON object per record: `time` (UTC, ISO 8601), `level`, `logger`, `message`, `pid`, the
+    record's extra fields, and `exception` with the traceback when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -160,6 +160,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which worker process, when several serve
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):

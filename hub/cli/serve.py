@@ -15,20 +15,45 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve /graphql, /health and the console (/console) on HUB_DATABASE_URL."""
+    """Serve /graphql, /health, /metrics and the console (/console) on HUB_DATABASE_URL; logs are JSON
+    lines on standard error."""
     import uvicorn
 
+    from hub.api.logs import log_config
+    from hub.config import get_settings
+
+    allowed = ", ".join(str(network) for network in get_settings().metrics_allow) or "no address"
     open_engine().dispose()
+    for line in listening(host, port, workers, allowed):
+        typer.echo(line)
     uvicorn.run(
         "hub.console:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        log_config=log_config(),
+        log_level="info",
+        # Off: the hub logs each request itself (`hub.request`), and uvicorn's line would carry the
+        # query string, where a GET of /graphql has its variables.
         access_log=False,
         proxy_headers=True,
     )
+
+
+def listening(host: str, port: int, workers: int, metrics_allow: str) -> list[str]:
+    """What `hub serve` prints as it starts: where each part is served, and by how many processes."""
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    everywhere = "  (every interface of this machine)" if host in ("0.0.0.0", "::") else ""
+    processes = "1 worker process" if workers == 1 else f"{workers} worker processes"
+    return [
+        f"hub serve: listening on {base} with {processes}{everywhere}",
+        f"  GraphQL  {base}/graphql",
+        f"  console  {base}/console/",
+        f"  metrics  {base}/metrics  (from {metrics_allow}, or with an ops client's token)",
+        "  logs     JSON lines on standard error; Ctrl+C stops",
+    ]
 
 
 def schema() -> None:

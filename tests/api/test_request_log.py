@@ -183,7 +183,7 @@ def test_the_formatter_writes_extra_fields_and_exceptions() -> None:
     line = json.loads(formatter.format(record))
     assert line["message"] == "Started server" and line["logger"] == "uvicorn.error"
     assert line["request_id"] == "abc" and "color_message" not in line and "args" not in line
-    assert line["time"].endswith("+00:00") and line["level"] == "INFO"
+    assert line["time"].endswith("+00:00") and line["level"] == "INFO" and line["pid"] == record.process
     try:
         raise ValueError("boom")
     except ValueError:

@@ -1,0 +1,83 @@
+"""`hub serve` says where it listens and with how many processes, and every log line it writes is JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from hub.cli.serve import listening
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def test_serve_prints_its_addresses_and_logs_json_lines(database_url: str) -> None:
+    port = _free_port()
+    env = {**os.environ, "HUB_DATABASE_URL": database_url, "HUB_METRICS_ALLOW": "127.0.0.1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, _ = _get(f"{base}/health")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, server.communicate()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        assert status == 200
+        status, headers = _get(
+            f"{base}/graphql", {"X-Request-Id": "serve-test-1", "Accept": "application/json"}
+        )
+        assert status == 401 and headers["x-request-id"] == "serve-test-1"
+        assert _get(f"{base}/metrics")[0] == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    assert out.splitlines()[:4] == [
+        f"hub serve: listening on {base} with 1 worker process",
+        f"  GraphQL  {base}/graphql",
+        f"  console  {base}/console/",
+        f"  metrics  {base}/metrics  (from 127.0.0.1/32, or with an ops client's token)",
+    ]
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # every line is JSON
+    loggers = {line["logger"] for line in lines}
+    assert "uvicorn.error" in loggers, err
+    (request,) = [line for line in lines if line.get("request_id") == "serve-test-1"]
+    assert request["logger"] == "hub.request" and request["status"] == 401
+    assert request["code"] == "UNAUTHENTICATED" and request["path"] == "/graphql"
+
+
+def test_the_start_lines_name_every_interface_and_the_processes() -> None:
+    lines = listening("::", 8080, 4, "127.0.0.1/32")
+    assert lines[0] == (
+        "hub serve: listening on http://[::]:8080 with 4 worker processes  (every interface of this machine)"
+    )
+    assert lines[1] == "  GraphQL  http://[::]:8080/graphql"
+    assert listening("10.0.0.5", 80, 1, "x")[2] == "  console  http://10.0.0.5:80/console/"

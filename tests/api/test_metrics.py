@@ -200,3 +200,20 @@ def test_distinct_operation_names_are_capped(city: City) -> None:
     }
     assert len(operations) == MAX_OPERATIONS + 1
     assert _value(samples, "hub_graphql_requests_total", operation="other", client=name, code="OK") == 5
+
+
+def test_a_lookup_over_the_personal_rate_is_counted_as_its_refusal(city: City) -> None:
+    app = create_app(city.engine)
+    name, token = _token(city, "reader", "pii:lookup")
+    # a burst of 10 lookups per client (HUB_PII_LOOKUP_BURST): the last of 12 aliases are refused
+    aliases = " ".join(
+        f'a{n}: personByIdNumber(idNumber: "11010119000101001{n % 10}") {{ id }}' for n in range(12)
+    )
+    with _caller(app, token) as client:
+        body = post(client, f"query Many {{ {aliases} }}")
+    assert {error["extensions"]["code"] for error in body["errors"]} == {"RATE_LIMITED"}
+    samples = _scrape(app)
+    assert _value(samples, "hub_rate_limit_refusals_total", limit="pii_lookups") == 1
+    assert _value(samples, "hub_rate_limit_refusals_total", limit="requests") == 0
+    limited = {"operation": "Many", "client": name, "code": "RATE_LIMITED"}
+    assert _value(samples, "hub_graphql_requests_total", **limited) == 1

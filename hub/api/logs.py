@@ -129,6 +129,8 @@ class RequestLog:
             }
             if outcome is not None:
                 self.metrics.in_flight.dec()
+                if outcome.code is None and status >= 400:  # refused by the GraphQL server itself
+                    outcome.code = f"HTTP_{status}"
                 if outcome.code is not None:  # not the GraphiQL page
                     name = operation_name(outcome.operation) if outcome.executed else None
                     fields.update(

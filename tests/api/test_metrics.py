@@ -90,6 +90,13 @@ def test_requests_refused_before_graphql_are_counted_with_their_code(
         assert client.post("/graphql", json={"query": "{ viewer { name } }"}).status_code == 429
     with TestClient(app) as anybody:
         assert anybody.post("/graphql", json={"query": "{ viewer { name } }"}).status_code == 401
+    monkeypatch.setenv("HUB_API_RATE", "0")
+    unlimited = create_app(city.engine)
+    with _caller(unlimited, token) as client:
+        malformed = client.post("/graphql", content=b"query=1", headers={"Content-Type": "text/plain"})
+    assert malformed.status_code >= 400
+    status = {"operation": "-", "client": name, "code": f"HTTP_{malformed.status_code}"}
+    assert _value(_scrape(unlimited), "hub_graphql_requests_total", **status) == 1
     samples = _scrape(app)
     limited = {"operation": "-", "client": name, "code": "RATE_LIMITED"}
     assert _value(samples, "hub_graphql_requests_total", **limited) == 1

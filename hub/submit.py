@@ -35,6 +35,7 @@ from hub.store.models import (
     Judgement,
     Membership,
     RecordVersion,
+    ResolutionRun,
     ReviewItem,
     Source,
     SourceRecord,
@@ -124,7 +125,9 @@ def submit_records(
     stored = _stored(session, source, kind, [k for k in keys if k is not None])
     touched = sorted({record_id for record_id, version, run in stored.values() if run == summary.run_id})
     warm: Warm | None = None
-    if touched:
+    # Before a kind's first batch run there are no weights to resolve with: the records keep entities
+    # of their own (CREATED), and that first run resolves them with the rest.
+    if touched and _resolved_before(session, kind):
         fresh = all(
             stored_version == 1 for _, stored_version, run in stored.values() if run == summary.run_id
         )
@@ -134,6 +137,13 @@ def submit_records(
         warm = outcome.warm
     results = _answers(session, keys, stored, reasons, summary.run_id)
     return Submission(results, live, warm, _position(session))
+
+
+def _resolved_before(session: Session, kind: Kind) -> bool:
+    finished = select(ResolutionRun.id).where(
+        ResolutionRun.kind == kind, ResolutionRun.finished_at.is_not(None)
+    )
+    return session.scalar(finished.limit(1)) is not None
 
 
 def _prepares(warm: Warm) -> bool:

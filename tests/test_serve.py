@@ -81,3 +81,69 @@ def test_the_start_lines_name_every_interface_and_the_processes() -> None:
     )
     assert lines[1] == "  GraphQL  http://[::]:8080/graphql"
     assert listening("10.0.0.5", 80, 1, "x")[2] == "  console  http://10.0.0.5:80/console/"
+
+
+def _post(url: str, token: str, query: str, **variables: object) -> dict[str, object]:
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(
+        url, data=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, object] = json.loads(response.read())
+    assert "errors" not in answer, answer
+    return answer
+
+
+def test_two_servers_on_one_database_answer_the_same_data(database_url: str) -> None:
+    """Several processes behind a reverse proxy (docs/operations.md): what one writes, the other reads."""
+    from sqlalchemy.orm import Session
+
+    from hub.clients import add_client
+    from hub.store.database import make_engine
+
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        writer = add_client(session, "two-servers-writer", "writer", ["source:tax"])
+        reader = add_client(session, "two-servers-reader", "reader")
+    engine.dispose()
+    env = {**os.environ, "HUB_DATABASE_URL": database_url}
+    ports = [_free_port(), _free_port()]
+    servers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hub", "serve", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        for port in ports
+    ]
+    try:
+        for port, server in zip(ports, servers, strict=True):
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if _get(f"http://127.0.0.1:{port}/health")[0] == 200:
+                        break
+                except (urllib.error.URLError, ConnectionError):
+                    pass
+                assert server.poll() is None and time.monotonic() < deadline, "a server did not start"
+                time.sleep(0.2)
+        first, second = (f"http://127.0.0.1:{port}/graphql" for port in ports)
+        submitted = _post(
+            first,
+            writer,
+            'mutation { submitRecords(source: "tax", records: {persons: [{key: "t-1", name: "两台服务"}]})'
+            " { outcome entityId } }",
+        )
+        (answer,) = submitted["data"]["submitRecords"]  # type: ignore[index]
+        assert answer["outcome"] == "CREATED"
+        read = _post(second, reader, "query($id: ID!) { person(id: $id) { id name } }", id=answer["entityId"])
+        assert read["data"] == {"person": {"id": answer["entityId"], "name": "两台服务"}}
+        feed = _post(second, reader, "{ changes(first: 100) { entries { change entityId } } }")
+        entries = feed["data"]["changes"]["entries"]  # type: ignore[index]
+        assert {"change": "CREATED", "entityId": answer["entityId"]} in entries
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGINT)
+        for server in servers:
+            server.wait(timeout=30)

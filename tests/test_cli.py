@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -301,11 +302,13 @@ def test_an_unreachable_postgres_server_gets_one_line_and_exit_2(
 def test_a_missing_postgres_database_gets_one_line_and_exit_2(
     hub: Callable[..., tuple[int, str, str]],
 ) -> None:
-    from conftest import POSTGRES_URL
     from sqlalchemy.engine import make_url
 
-    assert POSTGRES_URL
-    url = make_url(POSTGRES_URL).set(database="hub_no_such_database").render_as_string(hide_password=False)
+    # Read here, not imported from conftest: with every test collected, `conftest` may name another
+    # folder's conftest module.
+    server = os.environ.get("HUB_TEST_POSTGRES_URL")
+    assert server
+    url = make_url(server).set(database="hub_no_such_database").render_as_string(hide_password=False)
     code, _, err = hub(url, "clients", "list")
     assert code == 2
     assert len(err.strip().splitlines()) == 1

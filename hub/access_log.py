@@ -59,6 +59,7 @@ __all__ = [
     "header_text",
     "load_digest_key",
     "log_export",
+    "personal_name",
     "purpose_of",
     "record_operation",
     "refusal",
@@ -227,7 +228,7 @@ def _digest_all(value: Any, key: bytes | None) -> Any:
     return digest(value, key)
 
 
-def _personal_name(name: str) -> bool:
+def personal_name(name: str) -> bool:
     """Whether a variable or field of that name holds a personal value: the API's and the contract's
     names, and any spelling `hub.privacy` knows (`legalRepresentativeIdNumber`, `contact_phone`)."""
     return name in _PERSONAL_NAMES or field_meaning(name) is not None
@@ -236,7 +237,7 @@ def _personal_name(name: str) -> bool:
 def _scrub(value: Any, key: bytes | None) -> Any:
     """`value` with the values of personal fields of any object in it as digests."""
     if isinstance(value, dict):
-        return {k: _digest_all(v, key) if _personal_name(k) else _scrub(v, key) for k, v in value.items()}
+        return {k: _digest_all(v, key) if personal_name(k) else _scrub(v, key) for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub(v, key) for v in value]
     return value

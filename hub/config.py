@@ -157,6 +157,7 @@ class Settings:
     metrics_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
         default_factory=lambda: _networks({}, "HUB_METRICS_ALLOW", DEFAULT_METRICS_ALLOW)
     )
+    otlp_endpoint: str | None = None  # traces go there (OTLP over HTTP) when set
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -176,6 +177,7 @@ class Settings:
             access_log_key_file=env.get("HUB_ACCESS_LOG_KEY_FILE", "").strip() or None,
             console_key_file=env.get("HUB_CONSOLE_KEY_FILE", "").strip() or None,
             metrics_allow=_networks(env, "HUB_METRICS_ALLOW", DEFAULT_METRICS_ALLOW),
+            otlp_endpoint=env.get("HUB_OTLP_ENDPOINT", "").strip() or None,
         )
 
 

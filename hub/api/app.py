@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from hub import __version__
+from hub.api import tracing
 from hub.api.context import HubContext
 from hub.api.limits import (
     ClientSlots,
@@ -44,7 +45,7 @@ from hub.api.limits import (
 )
 from hub.api.logs import RequestLog
 from hub.api.metrics import Metrics, Outcome
-from hub.api.schema import schema
+from hub.api.schema import build_schema, schema
 from hub.clients import authenticate_connection
 from hub.config import ApiLimits, get_settings
 from hub.errors import HubError, InputError, RateLimitedError, RetryLaterError
@@ -66,8 +67,8 @@ _IDE_HEADERS = {
 
 
 class _HubGraphQL(GraphQL[HubContext, None]):
-    def __init__(self, engine: Engine, reader: Engine) -> None:
-        super().__init__(schema, graphql_ide="graphiql")
+    def __init__(self, engine: Engine, reader: Engine, served: Any = None) -> None:
+        super().__init__(served or schema, graphql_ide="graphiql")
         self.engine = engine
         self.reader = reader
         self.live = LiveResolvers()  # each kind's resolver, kept warm between submissions
@@ -201,12 +202,18 @@ class _Authenticated:
 
 
 def create_app(
-    engine: Engine | None = None, *, extend: Callable[[Starlette, Engine, Engine], None] | None = None
+    engine: Engine | None = None,
+    *,
+    extend: Callable[[Starlette, Engine, Engine], None] | None = None,
+    tracer_provider: Any = None,
 ) -> Starlette:
     """Build the ASGI app on `engine` (default: `HUB_DATABASE_URL`, with a connection for each
     operation `HUB_API_CONCURRENCY` lets run at once, plus a few for tokens and the access log).
-    `extend(app, engine, reader)` adds what a layer above serves beside the API (the console)."""
+    `extend(app, engine, reader)` adds what a layer above serves beside the API (the console).
+    Traces (hub/api/tracing.py) go to `tracer_provider`, or to `HUB_OTLP_ENDPOINT` when it is set."""
     settings = get_settings()
+    if tracer_provider is None and settings.otlp_endpoint:
+        tracer_provider = tracing.tracer_provider(settings.otlp_endpoint)
     concurrency = settings.api_concurrency
     # No ping before each checkout (a round trip per request): a connection the database dropped
     # fails the operation using it, and SQLAlchemy then renews the whole pool.
@@ -233,7 +240,8 @@ def create_app(
         yield
         engine.dispose()
 
-    graphql = _HubGraphQL(engine, reader)
+    served = None if tracer_provider is None else build_schema(tracing.operation_spans(tracer_provider))
+    graphql = _HubGraphQL(engine, reader, served)
     metrics = Metrics(engine, reader)
     app = Starlette(
         routes=[
@@ -252,4 +260,6 @@ def create_app(
     if extend is not None:
         extend(app, engine, reader)
     app.add_middleware(RequestLog, metrics=metrics)
+    if tracer_provider is not None:
+        tracing.instrument(app, engine, tracer_provider)
     return app

@@ -46,7 +46,9 @@ REQUEST_LOG = logging.getLogger("hub.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 
 
-class _Literals(Visitor):
+class Literals(Visitor):
+    """Every string literal of a document elided."""
+
     def enter_string_value(self, *_: Any) -> StringValueNode:
         return StringValueNode(value="…", block=False)
 
@@ -65,7 +67,7 @@ def shape_hash(query: str | None, document: DocumentNode | None) -> str | None:
     if (known := _SHAPES.get(query)) is not None:
         _SHAPES.move_to_end(query)
         return known
-    text = strip_ignored_characters(print_ast(visit(document, _Literals())))
+    text = strip_ignored_characters(print_ast(visit(document, Literals())))
     shape = hashlib.sha256(text.encode()).hexdigest()[:12]
     if len(query) <= _SHAPE_QUERY_MAX:
         _SHAPES[query] = shape

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -53,7 +54,7 @@ from hub.api.types import (
     Person,
 )
 
-__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "schema", "schema_sdl"]
+__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "build_schema", "schema", "schema_sdl"]
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -298,26 +299,32 @@ class _Schema(LimitedSchema):
         expected ones (`NOT_FOUND`, `FORBIDDEN`, `CONFLICT`, ...) are answers, not incidents."""
 
 
-schema = _Schema(
-    query=QueryRoot,
-    mutation=MutationRoot,
-    types=[Person, Address, LegalEntity],
-    extensions=[
-        Observe,  # outermost: reads the result once every error has its code
-        ErrorCodes,
-        AccessLog,  # outside UnitOfWork: writes after the operation's session is released
-        GatewayScope,  # a gateway's own token reads the SDL only: refused before anything runs
-        UnitOfWork,
-        lambda: AddValidationRules(_LIMIT_RULES),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        # Clients send the same few queries again and again: parse and validate each once.
-        DocumentCache,
-    ],
-    # The lowest version whose directives the schema uses (@key, @shareable, @inaccessible are all
-    # 2.0), so that older supergraph composers accept the hub as well as newer ones.
-    federation_version="2.0",
-    config=StrawberryConfig(scalar_map={datetime: AwareDateTime}),
-)
+def build_schema(*extra: Any) -> _Schema:
+    """The schema, with `extra` extensions around the hub's own (traces: hub/api/tracing.py)."""
+    return _Schema(
+        query=QueryRoot,
+        mutation=MutationRoot,
+        types=[Person, Address, LegalEntity],
+        extensions=[
+            *extra,  # traces: the operation's span around all the rest
+            Observe,  # outermost of the hub's own: reads the result once every error has its code
+            ErrorCodes,
+            AccessLog,  # outside UnitOfWork: writes after the operation's session is released
+            GatewayScope,  # a gateway's own token reads the SDL only: refused before anything runs
+            UnitOfWork,
+            lambda: AddValidationRules(_LIMIT_RULES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            # Clients send the same few queries again and again: parse and validate each once.
+            DocumentCache,
+        ],
+        # The lowest version whose directives the schema uses (@key, @shareable, @inaccessible are all
+        # 2.0), so that older supergraph composers accept the hub as well as newer ones.
+        federation_version="2.0",
+        config=StrawberryConfig(scalar_map={datetime: AwareDateTime}),
+    )
+
+
+schema = build_schema()
 
 
 def schema_sdl() -> str:

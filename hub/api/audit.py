@@ -4,7 +4,6 @@ fields carry `ReadsAuditTrail` and `ReadsAccessLog` (hub/api/permissions.py)."""
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from strawberry.scalars import JSON
 
 from hub.api.context import Info
 from hub.api.history import shown_event
-from hub.api.pagination import PageInfo, page_size
+from hub.api.pagination import PageInfo, id_after, opaque_cursor, page_size
 from hub.errors import InputError
 from hub.store.database import json_array_contains
 from hub.store.models import AccessLog as AccessLogRow
@@ -112,20 +111,11 @@ class AccessLogConnection:
 
 
 def _cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"i:{row_id}".encode()).decode()
+    return opaque_cursor("i", row_id)
 
 
 def _after_id(after: str | None) -> int:
-    if after is None:
-        return 0
-    try:
-        prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-        if prefix == "i" and number.isdigit() and len(number) <= 18:  # an id, not past a 64-bit integer
-            return int(number)
-    except ValueError:
-        pass
-    shown = after if len(after) <= 40 else f"{after[:40]}… ({len(after):,} characters)"
-    raise InputError(f"after: {shown!r} is not a cursor this list gave out; pass a page's endCursor")
+    return id_after(after, "i")
 
 
 def _window(since: datetime | None, until: datetime | None) -> None:

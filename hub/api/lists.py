@@ -7,7 +7,6 @@ department taking the golden records once before it follows the change feed (`ch
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Generic, TypeVar
 
@@ -15,10 +14,9 @@ import strawberry
 from sqlalchemy import func, select
 
 from hub.api.context import Info
-from hub.api.pagination import Edge, PageInfo, page_size
+from hub.api.pagination import Edge, PageInfo, cursor_key, not_a_cursor, opaque_cursor, page_size
 from hub.api.types import Address, LegalEntity, Person
 from hub.domain import ENTITY_PREFIX, EntityStatus, Kind
-from hub.errors import InputError
 from hub.store.models import Entity
 
 __all__ = [
@@ -70,22 +68,17 @@ class LegalEntityConnection(EntityConnection[LegalEntity]):
 
 
 def key_cursor(entity_id: str) -> str:
-    return base64.urlsafe_b64encode(f"k:{entity_id}".encode()).decode()
+    return opaque_cursor("k", entity_id)
 
 
 def _after(after: str | None, kind: Kind) -> str | None:
     """The id a page starts after; BAD_INPUT for a cursor this list did not give out."""
     if after is None:
         return None
-    if len(after) <= 48:
-        try:
-            prefix, _, entity_id = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-        except ValueError:
-            prefix, entity_id = "", ""
-        if prefix == "k" and _ID.fullmatch(entity_id) and entity_id.startswith(ENTITY_PREFIX[kind]):
-            return entity_id
-    shown = after if len(after) <= 40 else f"{after[:40]}…"
-    raise InputError(f"after: {shown!r} is not a cursor of this list; pass a page's endCursor")
+    entity_id = cursor_key(after, "k")
+    if entity_id is None or not _ID.fullmatch(entity_id) or not entity_id.startswith(ENTITY_PREFIX[kind]):
+        raise not_a_cursor(after)
+    return entity_id
 
 
 def _page(info: Info, kind: Kind, first: int | None, after: str | None) -> tuple[list[str], PageInfo]:

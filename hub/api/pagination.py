@@ -18,8 +18,12 @@ __all__ = [
     "Connection",
     "Edge",
     "PageInfo",
+    "cursor_key",
+    "id_after",
     "link_after",
     "link_cursor",
+    "not_a_cursor",
+    "opaque_cursor",
     "page_connection",
     "page_size",
 ]
@@ -58,29 +62,52 @@ class Connection(Generic[T]):
     page_info: PageInfo
 
 
+def opaque_cursor(prefix: str, key: object) -> str:
+    """The opaque cursor of `key` in a list whose cursors are marked `prefix` (`l` links, `k` entities,
+    `i` audit and access-log rows)."""
+    return base64.urlsafe_b64encode(f"{prefix}:{key}".encode()).decode()
+
+
+_MAX_CURSOR = 64  # characters of the longest cursor any list gives out (an entity id's: 40)
+
+
+def cursor_key(after: str, prefix: str) -> str | None:
+    """The key a cursor of `prefix` carries; None for anything else: too long, not base64 or not text
+    inside, or another list's."""
+    if len(after) > _MAX_CURSOR:
+        return None
+    try:
+        marked, _, key = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
+    except ValueError:  # not ASCII, not base64, not UTF-8 inside
+        return None
+    return key if marked == prefix else None
+
+
+def not_a_cursor(after: str) -> InputError:
+    """BAD_INPUT for a cursor no list gave out."""
+    shown = after if len(after) <= 40 else f"{after[:40]}… ({len(after):,} characters)"
+    return InputError(f"after: {shown!r} is not a cursor this list gave out; pass a page's endCursor")
+
+
+def id_after(after: str | None, prefix: str) -> int:
+    """The row id a keyset page starts after (0: from the first); BAD_INPUT for a cursor no list of
+    `prefix` gave out or an id beyond a 64-bit key (the cursor's length bounds the digits)."""
+    if after is None:
+        return 0
+    key = cursor_key(after, prefix)
+    if key is None or not key.isdigit() or int(key) >= 2**63:
+        raise not_a_cursor(after)
+    return int(key)
+
+
 def link_cursor(link_id: int) -> str:
     """The opaque cursor of the item a link gives (lists of links page by link id: keyset)."""
-    return base64.urlsafe_b64encode(f"l:{link_id}".encode()).decode()
-
-
-_MAX_CURSOR = 32  # characters of the longest cursor a list gives out ("l:" and an id below _MAX_ID)
-_MAX_ID = 2**63  # a 64-bit key
+    return opaque_cursor("l", link_id)
 
 
 def link_after(after: str | None) -> int:
-    """The link id a page starts after (0: from the first); BAD_INPUT for a cursor no list gave out
-    (too long, not base64 or not text, or not a link's)."""
-    if after is None:
-        return 0
-    if len(after) <= _MAX_CURSOR:
-        try:
-            prefix, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-            if prefix == "l" and number.isdigit() and int(number) < _MAX_ID:
-                return int(number)
-        except ValueError:  # not ASCII, not base64, not UTF-8 inside
-            pass
-    shown = after if len(after) <= 40 else f"{after[:40]}… ({len(after):,} characters)"
-    raise InputError(f"after: {shown!r} is not a cursor this list gave out; pass a page's endCursor")
+    """The link id a page starts after (0: from the first); BAD_INPUT for a cursor no list gave out."""
+    return id_after(after, "l")
 
 
 def page_size(first: int | None) -> int:

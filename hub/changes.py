@@ -26,6 +26,7 @@ from hub.store.bulk import BulkWriter
 from hub.store.models import ChangeEvent, Entity, Link
 
 __all__ = [
+    "COLUMNS",
     "MAX_CHANGES",
     "Change",
     "change_cursor",
@@ -41,7 +42,7 @@ __all__ = [
 
 MAX_CHANGES = 10_000  # entries per page at most
 
-_COLUMNS = (
+COLUMNS = (  # of change_event, as entries are added and exported
     "at",
     "action",
     "kind",
@@ -90,7 +91,7 @@ def entity_changes(
     hold(bulk.connection)
     bulk.insert(
         "change_event",
-        _COLUMNS,
+        COLUMNS,
         [
             (
                 at,
@@ -125,7 +126,7 @@ def link_changes(
     hold(bulk.connection)
     mark = bulk.mark
     bulk.connection.exec_driver_sql(
-        f"INSERT INTO change_event ({', '.join(_COLUMNS)})"
+        f"INSERT INTO change_event ({', '.join(COLUMNS)})"
         f" SELECT {mark}, {mark}, {_link_kinds('relation', 0)}, subject_id, {_link_kinds('relation', 1)},"
         f" object_id, relation, id, NULL, {mark} FROM link WHERE {where} ORDER BY id",
         (at, action.value, actor, *params),

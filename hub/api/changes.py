@@ -16,7 +16,7 @@ import strawberry
 from hub.api.context import Info
 from hub.api.records import EntityKind
 from hub.changes import MAX_CHANGES, Change, change_cursor, changes_after, cursor_position
-from hub.domain import Kind
+from hub.domain import Kind, LinkRelation
 from hub.errors import InputError
 
 __all__ = ["ChangeFeed", "changes"]
@@ -44,14 +44,8 @@ class ChangeActor(Enum):
     STEWARD = "steward"
 
 
-@strawberry.enum(description="How a link joins two entities.")
-class Relation(Enum):
-    LIVES_AT = "lives_at"
-    HOUSEHOLD_REGISTERED_AT = "household_registered_at"
-    EMPLOYED_BY = "employed_by"
-    LEGAL_REPRESENTATIVE = "legal_representative"
-    REGISTERED_AT = "registered_at"
-    OPERATES_AT = "operates_at"
+# The domain's relations as they are, under the name the schema gives them.
+strawberry.enum(LinkRelation, name="Relation", description="How a link joins two entities.")
 
 
 @strawberry.type(description="One entry of the change feed.")
@@ -65,7 +59,7 @@ class ChangeEntry:
     other_id: strawberry.ID | None = strawberry.field(
         description="A merge's survivor, the entity a split took records from, or a link's object."
     )
-    relation: Relation | None = strawberry.field(description="A link's relation.")
+    relation: LinkRelation | None = strawberry.field(description="A link's relation.")
     link_id: strawberry.ID | None
     version: int | None = strawberry.field(description="The entity's version after the change.")
     actor: ChangeActor
@@ -96,7 +90,7 @@ def _entry(change: Change) -> ChangeEntry:
         entity_id=strawberry.ID(change.entity_id),
         other_kind=EntityKind(change.other_kind.value) if change.other_kind else None,
         other_id=strawberry.ID(change.other_id) if change.other_id else None,
-        relation=Relation(change.relation) if change.relation else None,
+        relation=LinkRelation(change.relation) if change.relation else None,
         link_id=strawberry.ID(str(change.link_id)) if change.link_id is not None else None,
         version=change.version,
         actor=_actor(change.actor),

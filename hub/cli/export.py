@@ -82,21 +82,6 @@ def export_entities(
     console.print(f"[dim]{count} {selected.value} entities[/dim]")
 
 
-CHANGE_COLUMNS = (
-    "cursor",
-    "at",
-    "action",
-    "kind",
-    "entity_id",
-    "other_kind",
-    "other_id",
-    "relation",
-    "link_id",
-    "version",
-    "actor",
-)
-
-
 @app.command("changes")
 def export_changes(
     since: Annotated[
@@ -119,12 +104,13 @@ def export_changes(
     import orjson
     from sqlalchemy.orm import Session
 
-    from hub.changes import change_cursor, changes_after, cursor_position, position_before
+    from hub.changes import COLUMNS, change_cursor, changes_after, cursor_position, position_before
     from hub.domain import parse_kind
     from hub.errors import InputError
 
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter(f"{fmt!r}: choose jsonl or csv", param_hint="--format")
+    columns = ("cursor", *COLUMNS)
     kinds = [parse_kind(k) for k in kind or []]
     engine = open_engine()
     with Session(engine) as session:
@@ -145,7 +131,7 @@ def export_changes(
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         if writer is not None:
-            writer.writerow(CHANGE_COLUMNS)
+            writer.writerow(columns)
         count, more = 0, True
         try:
             while more:
@@ -167,7 +153,7 @@ def export_changes(
                     if writer is not None:
                         writer.writerow(row)
                     else:
-                        out.write(orjson.dumps(dict(zip(CHANGE_COLUMNS, row, strict=True))).decode() + "\n")
+                        out.write(orjson.dumps(dict(zip(columns, row, strict=True))).decode() + "\n")
                 count += len(entries)
         finally:
             if output:

@@ -272,11 +272,34 @@ def free_port() -> int:
 def served(url: str, log: Path) -> Iterator[str]:
     """`hub serve` with the production settings on a free port; its base URL once /health answers 200."""
     port = free_port()
+    # One token drives every request here: no per-client rate or share (the environment may set them).
+    env = {"HUB_API_RATE": "0", "HUB_API_CLIENT_CONCURRENCY": "0", **hub_env(url)}
+    command = [*HUB, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    with running(command, env, port, log) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def served_bare(url: str, log: Path) -> Iterator[str]:
+    """bench/bare.py's endpoint (the same 3-hop SQL without the API) under uvicorn with two workers, as
+    `hub serve` runs; its base URL once /health answers 200."""
+    port = free_port()
+    here = Path(__file__).resolve().parent
+    command = [
+        *(sys.executable, "-m", "uvicorn", "bare:app", "--app-dir", str(here), "--host", "127.0.0.1"),
+        *("--port", str(port), "--workers", "2", "--no-access-log", "--log-level", "warning"),
+    ]
+    with running(command, hub_env(url), port, log) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def running(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+    """A server `command` listening on `port`, its output in `log`: its base URL once healthy."""
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [*HUB, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            # One token drives every request here: no per-client rate or share (the environment may set them).
-            env={"HUB_API_RATE": "0", "HUB_API_CLIENT_CONCURRENCY": "0", **hub_env(url)},
+            command,
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the workers can be stopped with it
@@ -290,28 +313,16 @@ def served(url: str, log: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def served_bare(url: str, log: Path) -> Iterator[str]:
-    """bench/bare.py's endpoint (the same 3-hop SQL without the API) under uvicorn with two workers, as
-    `hub serve` runs; its base URL once /health answers 200."""
-    port = free_port()
-    here = Path(__file__).resolve().parent
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "bare:app", "--app-dir", str(here), "--host", "127.0.0.1"),
-                *("--port", str(port), "--workers", "2", "--no-access-log", "--log-level", "warning"),
-            ],
-            env=hub_env(url),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(server, base, log)
-        yield base
-    finally:
-        stop(server)
+def migrated_copy(resolved: Path, name: str) -> Iterator[str]:
+    """A copy of the cached resolved city in a temporary folder, migrated to the current schema and
+    made the hub's database (`HUB_DATABASE_URL`): its URL, for as long as the block runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / name
+        shutil.copyfile(resolved, work)
+        url = f"sqlite:///{work}"
+        migrate(url)
+        os.environ["HUB_DATABASE_URL"] = url
+        yield url
 
 
 def wait_healthy(server: subprocess.Popen[bytes], base: str, log: Path) -> None:

@@ -36,11 +36,9 @@ import argparse
 import os
 import random
 import re
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -55,7 +53,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from api import entity_ids, migrate, payload_values, resolved_sqlite, sample, scalars
+from api import entity_ids, migrated_copy, payload_values, resolved_sqlite, sample, scalars
 from ingest import argument_parser, city
 
 TARGET_MS = 200.0
@@ -421,12 +419,7 @@ def main() -> None:
         if args.prepare_only:
             print(f"{resolved} ready in {time.perf_counter() - started:.0f} s", flush=True)
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp) / "console.db"
-            shutil.copyfile(resolved, work)
-            url = f"sqlite:///{work}"
-            migrate(url)
-            os.environ["HUB_DATABASE_URL"] = url
+        with migrated_copy(resolved, "console.db") as url:
             bench(url, persons, args)
 
 

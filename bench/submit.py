@@ -20,11 +20,9 @@ import json
 import os
 import random
 import resource
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -33,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from api import migrate, resolved_sqlite
+from api import migrated_copy, resolved_sqlite
 from console import served
 from ingest import argument_parser, city
 
@@ -47,9 +45,9 @@ SURNAMES = ["欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容"
 GIVEN = ["子轩", "雨桐", "浩然", "诗涵", "梓萱", "俊熙", "若曦", "明轩", "欣怡", "天佑", "嘉懿", "思远"]
 
 
-def people(path: Path, n: int, seed: int) -> list[dict[str, Any]]:
+def people(url: str, n: int, seed: int) -> list[dict[str, Any]]:
     """`n` household-registry persons with an ID number, with the entity each belongs to."""
-    with sqlite3.connect(path) as connection:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
         rows = connection.execute(
             "SELECT v.payload, m.entity_id FROM source_record r JOIN source s ON s.id = r.source_id"
             " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
@@ -144,19 +142,14 @@ def main() -> None:
     for persons in (int(p) for p in args.persons.split(",")):
         directory = city(persons, args.seed, args.profile)
         resolved = resolved_sqlite(directory, persons, args.seed)
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp) / "submit.db"
-            shutil.copyfile(resolved, work)
-            url = f"sqlite:///{work}"
-            migrate(url)
-            os.environ["HUB_DATABASE_URL"] = url
+        with migrated_copy(resolved, "submit.db") as url:
             engine = make_engine(url)
             with Session(engine) as session, session.begin():
                 stamp = uuid.uuid4().hex[:6]
                 writer = add_client(session, f"bench-writer-{stamp}", "writer", ["source:tax"])
                 steward = add_client(session, f"bench-steward-{stamp}", "steward")
             engine.dispose()
-            known = people(work, args.requests, args.seed)
+            known = people(url, args.requests, args.seed)
             with served(url) as base:
                 lines = run(base, writer, steward, known, args.requests, args.seed)
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

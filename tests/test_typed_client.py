@@ -60,9 +60,9 @@ type = "typing.Any"
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    engine = resolved_city(request, tmp_path_factory.mktemp("typed"), persons=300, backend="sqlite")
+    engine = resolved_city(request, tmp_path_factory.mktemp("typed"), persons=300)
     yield engine
     engine.dispose()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from graphql import GraphQLError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from strawberry.types import Info as _Info
@@ -14,7 +15,7 @@ from strawberry.types import Info as _Info
 from hub.api.loaders import Loaders
 from hub.clients import ClientInfo
 from hub.domain import Kind
-from hub.errors import InputError
+from hub.errors import HubError, InputError
 from hub.submit import LiveResolvers
 
 __all__ = ["HubContext", "Info"]
@@ -43,6 +44,8 @@ class HubContext:
     # (argument, value) of every lookup or search by a personal identifier in this operation, e.g.
     # ("idNumber", "3205..."): a personal-data read even when nothing is found (values hashed in the log)
     lookups: list[tuple[str, str]] = field(default_factory=list)
+    # Refusals answered with an empty list instead of an error that nulls the field (`refuse`).
+    refusals: list[GraphQLError] = field(default_factory=list)
 
     @property
     def session(self) -> Session:
@@ -72,6 +75,11 @@ class HubContext:
     def require_kind(self, kind: Kind) -> None:
         if self.client is not None:
             self.client.require_kind(kind)
+
+    def refuse(self, path: list[str | int], error: HubError) -> None:
+        """Note a refusal at `path` whose field still answers (an empty list): the operation's errors
+        get it with its code (`hub.api.extensions.ErrorCodes`)."""
+        self.refusals.append(GraphQLError(str(error), path=path, extensions={"code": error.code}))
 
     def note_personal(self, entity_id: str, field_name: str) -> None:
         """The response shows `field_name` of `entity_id`: whole or masked, by the client's scope."""

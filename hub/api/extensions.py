@@ -402,9 +402,13 @@ class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not result.errors:
+        if result is None:
             return
-        result.errors = [self._coded(error) for error in result.errors]
+        refusals = getattr(self.execution_context.context, "refusals", None)
+        if result.errors:
+            result.errors = [self._coded(error) for error in result.errors]
+        if refusals:  # coded already: lists answered empty (hub.api.types._readable)
+            result.errors = [*(result.errors or []), *refusals]
 
     def _coded(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error

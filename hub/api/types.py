@@ -27,6 +27,7 @@ from hub.api.records import (
     source_record_of,
 )
 from hub.domain import Kind, LinkRelation
+from hub.errors import ForbiddenError
 from hub.golden import Golden
 
 __all__ = [
@@ -185,6 +186,20 @@ async def _evidence(info: Info, link: LinkRow) -> list[SourceRecord]:
     return [source_record_of(r) for r in records if r is not None]
 
 
+def _readable(info: Info, *kinds: Kind) -> bool:
+    """Whether the client may read every one of `kinds`, for a list the contract declares non-null
+    (`Person.addresses`, `Address.residents`, ...). If not, the list is answered empty with a
+    FORBIDDEN error at its path: raising would null the list and so, through its non-null type,
+    the whole entity holding it, other subgraphs' fields of it included."""
+    try:
+        for kind in kinds:
+            info.context.require_kind(kind)
+    except ForbiddenError as exc:
+        info.context.refuse(info.path.as_list(), exc)
+        return False
+    return True
+
+
 def _person_addresses(info: Info, links: list[LinkRow]) -> list[PersonAddress]:
     info.context.require_kind(Kind.ADDRESS)
     info.context.require_kind(Kind.PERSON)
@@ -250,12 +265,16 @@ class Person(Entity):
         return await _value(info, str(self.id), Kind.PERSON, "phone")
 
     @strawberry.field(description="Where the person lives and is registered.")
-    async def addresses(self, info: Info) -> list[PersonAddress] | None:
+    async def addresses(self, info: Info) -> list[PersonAddress]:
+        if not _readable(info, Kind.ADDRESS, Kind.PERSON):
+            return []
         links = await _links(info, str(self.id), outgoing=True, relations=_PERSON_PLACES)
         return _person_addresses(info, links)
 
     @strawberry.field(description="The legal entities the person represents or works for.")
-    async def legal_entities(self, info: Info) -> list[PersonLegalEntity] | None:
+    async def legal_entities(self, info: Info) -> list[PersonLegalEntity]:
+        if not _readable(info, Kind.LEGAL_ENTITY, Kind.PERSON):
+            return []
         links = await _links(info, str(self.id), outgoing=True, relations=_ROLES)
         return _person_companies(info, links)
 
@@ -294,7 +313,9 @@ class Address(Entity):
     @strawberry.field(
         description="The people who live or are registered here (at most `first`, 100 by default)."
     )
-    async def residents(self, info: Info, first: int | None = None) -> list[PersonAddress] | None:
+    async def residents(self, info: Info, first: int | None = None) -> list[PersonAddress]:
+        if not _readable(info, Kind.ADDRESS, Kind.PERSON):
+            return []
         page = await _link_page(
             info, str(self.id), outgoing=False, relations=_PERSON_PLACES, after=0, size=page_size(first)
         )
@@ -313,7 +334,9 @@ class Address(Entity):
     @strawberry.field(
         description="Legal entities registered or operating here (at most `first`, 100 by default)."
     )
-    async def legal_entities(self, info: Info, first: int | None = None) -> list[LegalEntityAddress] | None:
+    async def legal_entities(self, info: Info, first: int | None = None) -> list[LegalEntityAddress]:
+        if not _readable(info, Kind.ADDRESS, Kind.LEGAL_ENTITY):
+            return []
         page = await _link_page(
             info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, after=0, size=page_size(first)
         )
@@ -411,7 +434,9 @@ class LegalEntity(Entity):
         return _connection(_person_companies(info, page.links), page, start)
 
     @strawberry.field(description="Where it is registered and where it operates.")
-    async def addresses(self, info: Info) -> list[LegalEntityAddress] | None:
+    async def addresses(self, info: Info) -> list[LegalEntityAddress]:
+        if not _readable(info, Kind.ADDRESS, Kind.LEGAL_ENTITY):
+            return []
         links = await _links(info, str(self.id), outgoing=True, relations=_COMPANY_PLACES)
         return _company_addresses(info, links)
 

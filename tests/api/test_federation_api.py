@@ -250,7 +250,7 @@ def refused_paths(body: dict[str, Any]) -> list[list[str | int]]:
     return sorted(e["path"] for e in body["errors"])
 
 
-def test_a_scope_refusal_nulls_the_refused_field_not_the_person(city: City) -> None:
+def test_a_scope_refusal_empties_the_refused_list_not_the_person(city: City) -> None:
     person = city.one("SELECT subject_id FROM link WHERE relation = 'lives_at' ORDER BY subject_id LIMIT 1")
     query = """query($id: ID!) { person(id: $id) { id name idNumber addresses { relation }
       legalEntities { role } } }"""
@@ -258,8 +258,11 @@ def test_a_scope_refusal_nulls_the_refused_field_not_the_person(city: City) -> N
         body = post(client, query, id=person)
     found = body["data"]["person"]
     assert found["id"] == person and found["name"] and found["idNumber"]
-    assert found["addresses"] is None and found["legalEntities"] is None
+    # The contract's lists are non-null: refused, they are empty, with the refusal at their path.
+    assert found["addresses"] == [] and found["legalEntities"] == []
     assert refused_paths(body) == [["person", "addresses"], ["person", "legalEntities"]]
+    with city.client() as reader:  # a client that may read addresses finds them there
+        assert post(reader, query, id=person)["data"]["person"]["addresses"]
 
 
 def test_a_scope_refusal_inside_entities_keeps_the_entity_for_the_gateway(city: City) -> None:
@@ -269,11 +272,11 @@ def test_a_scope_refusal_inside_entities_keeps_the_entity_for_the_gateway(city: 
     with city.client("person") as client:
         body = post(client, query, r=[{"__typename": "Person", "id": person}])
     [found] = body["data"]["_entities"]
-    assert found == {"id": person, "name": found["name"], "addresses": None} and found["name"]
+    assert found == {"id": person, "name": found["name"], "addresses": []} and found["name"]
     assert refused_paths(body) == [["_entities", 0, "addresses"]]
 
 
-def test_scope_refusals_on_an_address_and_a_legal_entity_null_those_fields_only(city: City) -> None:
+def test_scope_refusals_on_an_address_and_a_legal_entity_touch_those_fields_only(city: City) -> None:
     address = city.one(
         "SELECT object_id FROM link WHERE relation = 'registered_at' ORDER BY object_id LIMIT 1"
     )
@@ -288,9 +291,8 @@ def test_scope_refusals_on_an_address_and_a_legal_entity_null_those_fields_only(
         body = post(client, query, a=address, l=company)
     found = body["data"]["address"]
     assert found["id"] == address and found["text"]
-    assert [
-        found[f] for f in ("residents", "residentsConnection", "legalEntities", "legalEntitiesConnection")
-    ] == [None] * 4
+    assert [found[f] for f in ("residents", "legalEntities")] == [[], []]
+    assert [found[f] for f in ("residentsConnection", "legalEntitiesConnection")] == [None, None]
     assert body["data"]["legalEntity"] is None  # a kind outside the scope is refused whole
     assert refused_paths(body) == [
         ["address", "legalEntities"],
@@ -307,7 +309,7 @@ def test_scope_refusals_on_an_address_and_a_legal_entity_null_those_fields_only(
             l=company,
         )
     found = body["data"]["legalEntity"]
-    assert found["id"] == company and found["addresses"] is None and found["employees"] is None
+    assert found["id"] == company and found["addresses"] == [] and found["employees"] is None
     assert ["legalEntity", "addresses"] in refused_paths(body)
 
 

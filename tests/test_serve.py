@@ -147,3 +147,65 @@ def test_two_servers_on_one_database_answer_the_same_data(database_url: str) -> 
             server.send_signal(signal.SIGINT)
         for server in servers:
             server.wait(timeout=30)
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """`/metrics` of the server at `port` (allowed from this machine by default): value by sample line."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def test_every_worker_is_counted_whichever_answers_the_scrape(database_url: str) -> None:
+    """With `--workers 2` a scrape reaches one process; its counts must still be the whole server's."""
+    from sqlalchemy.orm import Session
+
+    from hub.clients import add_client
+    from hub.store.database import make_engine
+
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        token = add_client(session, "two-workers", "reader")
+    engine.dispose()
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "HUB_DATABASE_URL": database_url},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if _get(f"http://127.0.0.1:{port}/health")[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        time.sleep(1.0)  # both workers up, not only the first to answer /health
+        sent = 24
+        for _ in range(sent):  # a new connection each: the workers share them out
+            _post(f"http://127.0.0.1:{port}/graphql", token, "query WorkersCounted { viewer { role } }")
+        seen = []
+        for _ in range(10):
+            samples = _scrape(port)
+            seen.append(
+                sum(
+                    value
+                    for name, value in samples.items()
+                    if name.startswith("hub_graphql_requests_total{") and 'operation="WorkersCounted"' in name
+                )
+            )
+            assert samples["hub_graphql_requests_in_flight"] == 0
+        assert seen == [sent] * len(seen)
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, errors = server.communicate(timeout=30)
+    assert server.returncode == 0, errors.decode()[-2000:]

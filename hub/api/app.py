@@ -238,6 +238,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
+        metrics.close()
         engine.dispose()
 
     served = None if tracer_provider is None else build_schema(tracing.operation_spans(tracer_provider))

@@ -4,7 +4,13 @@ Counted as requests arrive (`RequestLog` and the `Observe` extension feed them):
 and their latency per operation name, client and result code, the requests in flight, and the
 refusals of the rate limits. Read at each scrape: the database pool's use, and from the database the
 ingest and resolution runs (count, records, the last run's duration), the review queue and the audit
-chain's length. Counters live in each server process; with several workers a scrape sees one.
+chain's length.
+
+With several worker processes (`hub serve --workers N`), a scrape reaches one of them, yet must count
+every process's requests: `hub serve` then gives the workers a directory (`PROMETHEUS_MULTIPROC_DIR`,
+its own temporary one unless the operator sets it) where prometheus-client keeps each process's
+values, and a scrape adds them up (its multiprocess mode). Requests in flight are summed over the
+live processes; the connection pool is the answering process's.
 
 Labels stay bounded: operation names are normalized (`operation_name`) and at most
 `MAX_OPERATIONS` distinct ones are counted per process, later ones as `other`; clients are the
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +38,8 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
+    values,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -103,6 +112,7 @@ class Metrics:
             "hub_graphql_requests_in_flight",
             "GraphQL requests received and not yet answered",
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.refusals = Counter(
             "hub_rate_limit_refusals",
@@ -113,9 +123,20 @@ class Metrics:
         )
         for limit in ("requests", "client_slots", "pii_lookups"):
             self.refusals.labels(limit)  # at 0 from the start, so that a rate over it is defined
-        self.registry.register(_PoolCollector(engine))
-        self.registry.register(_DatabaseCollector(reader))
+        # What a scrape shows: this registry, or with several processes their values added up.
+        self.exposed = self.registry
+        self.shared_directory = shared_directory()
+        if self.shared_directory is not None:
+            self.exposed = CollectorRegistry(auto_describe=False)
+            multiprocess.MultiProcessCollector(self.exposed, path=self.shared_directory)
+        self.exposed.register(_PoolCollector(engine))
+        self.exposed.register(_DatabaseCollector(reader))
         self._operations: set[str] = set()
+
+    def close(self) -> None:
+        """The process is ending: its requests in flight no longer count (its counts stay)."""
+        if self.shared_directory is not None:
+            multiprocess.mark_process_dead(os.getpid(), self.shared_directory)
 
     def observe(self, outcome: Outcome, client: str | None, seconds: float) -> None:
         """Count one answered `/graphql` request."""
@@ -153,8 +174,17 @@ class Metrics:
                     f" {who} is not allowed\n",
                     status_code=403,
                 )
-        body = await run_in_threadpool(generate_latest, self.registry)  # the scrape reads the database
+        body = await run_in_threadpool(generate_latest, self.exposed)  # the scrape reads the database
         return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def shared_directory() -> str | None:
+    """The directory where the processes of one server keep their values (`PROMETHEUS_MULTIPROC_DIR`,
+    set by `hub serve` for several workers), or None when this process counts alone. Decided by how
+    prometheus-client stores values, which it settles when first imported."""
+    if values.ValueClass is values.MutexValue:
+        return None
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
 def _address_allowed(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,19 +32,42 @@ def serve(
     open_engine().dispose()
     for line in listening(host, port, workers, allowed):
         typer.echo(line)
-    uvicorn.run(
-        "hub.console:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=log_config(),
-        log_level="info",
-        # Off: the hub logs each request itself (`hub.request`), and uvicorn's line would carry the
-        # query string, where a GET of /graphql has its variables.
-        access_log=False,
-        proxy_headers=True,
-    )
+    with shared_metrics(workers):
+        uvicorn.run(
+            "hub.console:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=log_config(),
+            log_level="info",
+            # Off: the hub logs each request itself (`hub.request`), and uvicorn's line would carry the
+            # query string, where a GET of /graphql has its variables.
+            access_log=False,
+            proxy_headers=True,
+        )
+
+
+@contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a directory where each keeps its metrics, so that a scrape answered by
+    any of them counts them all (`hub.api.metrics`): `PROMETHEUS_MULTIPROC_DIR` if the operator set
+    it (emptied first: values of an earlier run would be added in), else a temporary one, removed
+    when the server stops. The workers are new processes, which see it as they start."""
+    if workers == 1:
+        yield
+        return
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="hub-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def listening(host: str, port: int, workers: int, metrics_allow: str) -> list[str]:

@@ -300,6 +300,8 @@ class _Literals(Visitor):
 def purpose_of(request: Any) -> str | None:
     """The purpose code of a request's `X-Purpose` header (None without one); BAD_INPUT if unknown."""
     raw = request.headers.get("x-purpose") if request is not None else None
+    if raw is None:
+        return None
     return check_purpose(raw, get_settings().purposes)
 
 
@@ -320,6 +322,8 @@ def write(
     looked up a personal identifier, in its own transaction; False when there was nothing to log.
     Raises whatever keeps the row from being written (the caller must then withhold the data)."""
     personal: dict[str, set[str]] = context.personal
+    if not personal and all(value is None or value == "" for _, value in context.lookups):
+        return False  # nothing personal shown or looked up (as `_digested_lookups` counts them)
     try:
         key, failure = load_digest_key(get_settings().access_log_key_file), None
     except InputError as exc:  # known only to be needed once there is something to log

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
@@ -72,11 +72,13 @@ class ClientInfo:
     name: str
     role: str
     scopes: tuple[str, ...]
+    # The kinds the client may read, from its scopes (all when it names none): asked for by every list
+    # a response holds, so worked out once.
+    kinds: frozenset[Kind] = field(init=False)
 
-    @property
-    def kinds(self) -> frozenset[Kind]:
+    def __post_init__(self) -> None:
         named = {KIND_SCOPES[s] for s in self.scopes if s in KIND_SCOPES}
-        return frozenset(named) if named else frozenset(Kind)
+        object.__setattr__(self, "kinds", frozenset(named) if named else frozenset(Kind))
 
     @property
     def sees_pii(self) -> bool:

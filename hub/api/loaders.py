@@ -66,9 +66,10 @@ class LinkRow:
 
 @dataclass(frozen=True, slots=True)
 class LinkPage:
-    """One page of an entity's links (by id) and how many links the whole list holds."""
+    """One page of an entity's links (by id) and how many links the whole list holds (None: not
+    counted)."""
 
-    total: int
+    total: int | None
     links: list[LinkRow]
     more: bool = False  # links follow this page
 
@@ -161,7 +162,9 @@ class Loaders:
         self.records: DataLoader[int, MemberRow | None] = DataLoader(self._records)
         self.judgements: DataLoader[int, list[JudgementRow]] = DataLoader(self._judgements)
         self.run_settings: DataLoader[int, dict[str, Any] | None] = DataLoader(self._run_settings)
-        self._link_pages: dict[tuple[str, frozenset[LinkRelation], int, int], DataLoader[str, LinkPage]] = {}
+        self._link_pages: dict[
+            tuple[str, frozenset[LinkRelation], int, int, bool], DataLoader[str, LinkPage]
+        ] = {}
         self._golden: dict[tuple[str, str | None], dict[str, Golden]] = {}
         self._overrides: dict[str, list[Override]] = {}
 
@@ -338,24 +341,37 @@ class Loaders:
         return [found.get(k) for k in keys]
 
     def link_pages(
-        self, *, outgoing: bool, relations: frozenset[LinkRelation], after: int, size: int
+        self,
+        *,
+        outgoing: bool,
+        relations: frozenset[LinkRelation],
+        after: int,
+        size: int,
+        counted: bool = True,
     ) -> DataLoader[str, LinkPage]:
         """The loader of pages of entities' links: those of `relations` from (or to) each entity, in
-        link id order, `size` of them after link id `after` (keyset). The database counts and cuts the
-        list, so that a legal entity with ten thousand employees costs a page, not the list."""
+        link id order, `size` of them after link id `after` (keyset). The database counts (when
+        `counted`; else the pages' totals are None) and cuts the list, so that a legal entity with ten
+        thousand employees costs a page, not the list."""
         column = "subject_id" if outgoing else "object_id"
-        key = (column, relations, after, size)
+        key = (column, relations, after, size, counted)
         loader = self._link_pages.get(key)
         if loader is None:
 
             async def load(keys: list[str]) -> list[LinkPage]:
-                return self._link_page(column, relations, after, size, keys)
+                return self._link_page(column, relations, after, size, counted, keys)
 
             loader = self._link_pages[key] = DataLoader(load)
         return loader
 
     def _link_page(
-        self, column: str, relations: frozenset[LinkRelation], after: int, size: int, keys: list[str]
+        self,
+        column: str,
+        relations: frozenset[LinkRelation],
+        after: int,
+        size: int,
+        counted: bool,
+        keys: list[str],
     ) -> list[LinkPage]:
         valid = (
             "valid_to IS NULL"
@@ -364,9 +380,11 @@ class Loaders:
         )
         names = ", ".join(f"'{relation.value}'" for relation in sorted(relations))  # enum values only
         where = f"WHERE {valid} AND relation IN ({names}) AND {column} IN :keys"
-        totals = dict(self._rows(f"SELECT {column}, count(*) FROM link {where} GROUP BY {column}", keys))
+        totals: dict[str, int] | None = None
+        if counted:
+            totals = dict(self._rows(f"SELECT {column}, count(*) FROM link {where} GROUP BY {column}", keys))
         found: dict[str, list[LinkRow]] = {}
-        if size > 0 and any(k in totals for k in keys):
+        if size > 0 and (totals is None or any(k in totals for k in keys)):
             rows = self._rows(
                 "SELECT id, relation, subject_id, object_id, valid_from FROM ("
                 "SELECT id, relation, subject_id, object_id, valid_from,"
@@ -380,7 +398,8 @@ class Loaders:
         pages = []
         for k in keys:
             links = found.get(k, [])
-            pages.append(LinkPage(int(totals.get(k, 0)), links[:size], len(links) > size))
+            total = None if totals is None else int(totals.get(k, 0))
+            pages.append(LinkPage(total, links[:size], len(links) > size))
         return pages
 
     async def _links_from(self, keys: list[str]) -> list[list[LinkRow]]:

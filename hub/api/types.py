@@ -91,16 +91,24 @@ T = TypeVar("T")
 
 def _connection(items: list[T], page: LinkPage, after: int) -> Connection[T]:
     """The connection of the items a page of links gave, one per link."""
+    assert page.total is not None, "a connection's page is counted"
     return page_connection(items, [link.id for link in page.links], page.total, after, page.more)
 
 
 async def _link_page(
-    info: Info, entity_id: str, *, outgoing: bool, relations: set[LinkRelation], after: int, size: int
+    info: Info,
+    entity_id: str,
+    *,
+    outgoing: bool,
+    relations: set[LinkRelation],
+    after: int,
+    size: int,
+    counted: bool = True,
 ) -> LinkPage:
     """A page of an entity's links after link id `after`, cut by the database (for the lists that can
-    be long)."""
+    be long); counted only for a connection, whose `totalCount` may be asked for."""
     loader = info.context.loaders.link_pages(
-        outgoing=outgoing, relations=frozenset(relations), after=after, size=size
+        outgoing=outgoing, relations=frozenset(relations), after=after, size=size, counted=counted
     )
     return await loader.load(entity_id)
 
@@ -317,7 +325,13 @@ class Address(Entity):
         if not _readable(info, Kind.ADDRESS, Kind.PERSON):
             return []
         page = await _link_page(
-            info, str(self.id), outgoing=False, relations=_PERSON_PLACES, after=0, size=page_size(first)
+            info,
+            str(self.id),
+            outgoing=False,
+            relations=_PERSON_PLACES,
+            after=0,
+            size=page_size(first),
+            counted=False,
         )
         return _person_addresses(info, page.links)
 
@@ -338,7 +352,13 @@ class Address(Entity):
         if not _readable(info, Kind.ADDRESS, Kind.LEGAL_ENTITY):
             return []
         page = await _link_page(
-            info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, after=0, size=page_size(first)
+            info,
+            str(self.id),
+            outgoing=False,
+            relations=_COMPANY_PLACES,
+            after=0,
+            size=page_size(first),
+            counted=False,
         )
         return _company_addresses(info, page.links)
 
@@ -411,7 +431,13 @@ class LegalEntity(Entity):
     async def legal_representative(self, info: Info) -> Person | None:
         # The first link only, found by the database: a legal entity can have ten thousand people.
         page = await _link_page(
-            info, str(self.id), outgoing=False, relations={LinkRelation.LEGAL_REPRESENTATIVE}, after=0, size=1
+            info,
+            str(self.id),
+            outgoing=False,
+            relations={LinkRelation.LEGAL_REPRESENTATIVE},
+            after=0,
+            size=1,
+            counted=False,
         )
         if not page.links:
             return None

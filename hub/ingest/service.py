@@ -194,7 +194,7 @@ class Ingestor:
         if new_keys:
             self._insert_new(bulk, batch, new_keys, versions, stamp)
         bulk.insert(_VERSIONS, _VERSION_COLUMNS, versions)
-        bulk.insert(_TERMS, _TERM_COLUMNS, self._terms)
+        bulk.insert(_TERMS, _TERM_COLUMNS, sorted(self._terms))
         self._quarantine(bulk, quarantine, stamp)
         s = self.summary
         s.unchanged += len(seen)

@@ -66,8 +66,9 @@ def _text(record: Mapping[str, Any], name: str) -> str:
 @lru_cache(maxsize=1 << 17)
 def _address_items(text: str) -> tuple[tuple[str, str], ...]:
     parsed = parse_address.__wrapped__(text)  # this cache holds the result; no second copy in the parser's
-    items = (*parsed._asdict().items(), *address_keys(parsed).items())
-    return tuple((name, value) for name, value in items if value is not None)
+    known = [(name, value) for name, value in zip(parsed._fields, parsed, strict=True) if value is not None]
+    known += [(name, value) for name, value in address_keys(parsed).items() if value is not None]
+    return tuple(known)
 
 
 def address_features(text: str) -> dict[str, Any]:

@@ -124,6 +124,8 @@ def hub(
 
     def run(database_url: str, *args: str) -> tuple[int, str, str]:
         monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+        # What a person at a terminal sees: no `hub.command` log line (tests/test_command_log.py).
+        monkeypatch.setenv("HUB_COMMAND_LOG", "off")
         monkeypatch.setattr("sys.argv", ["hub", *args])
         capsys.readouterr()
         try:

@@ -9,8 +9,8 @@ its result code (`OK` or the first error's `extensions.code`) and the number of 
 in the answer. No variable, literal or answered value is ever logged: those are where personal values
 (ID numbers, phones, birth dates) are. The same wrapper feeds the GraphQL metrics (`hub.api.metrics`).
 
-`JsonFormatter` writes a record as one JSON object: time, level, logger, message and the record's
-extra fields. `hub serve` puts uvicorn's own loggers and the hub's in it (`log_config`).
+`JsonFormatter` (`hub.logs`) writes a record as one JSON object: time, level, logger, message and
+the record's extra fields. `hub serve` puts uvicorn's own loggers and the hub's in it (`log_config`).
 """
 
 from __future__ import annotations
@@ -20,16 +20,15 @@ import logging
 import re
 import uuid
 from collections import OrderedDict
-from datetime import UTC, datetime
 from time import perf_counter
 from typing import Any
 
-import orjson
 from graphql import DocumentNode, StringValueNode, Visitor, print_ast, strip_ignored_characters, visit
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api.metrics import Metrics, Outcome, operation_name
+from hub.logs import JsonFormatter
 
 __all__ = [
     "REQUEST_LOG",
@@ -146,36 +145,6 @@ class RequestLog:
 
 
 # The attributes every LogRecord has; whatever else a record carries came as `extra`.
-_STANDARD = {
-    *logging.LogRecord("", 0, "", 0, "", None, None).__dict__,
-    "message",
-    "asctime",
-    "color_message",  # uvicorn's copy of the message with terminal colours
-}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: `time` (UTC, ISO 8601), `level`, `logger`, `message`, `pid`, the
-    record's extra fields, and `exception` with the traceback when there is one."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "pid": record.process,  # which worker process, when several serve
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            entry["stack"] = self.formatStack(record.stack_info)
-        return orjson.dumps(entry, default=str).decode()
-
-
 def log_config(level: str = "INFO") -> dict[str, Any]:
     """A `logging.config.dictConfig` for `hub serve`: uvicorn's loggers (`uvicorn.error`,
     `uvicorn.access`) and the hub's (`hub`, `hub.request`) write JSON lines to standard error."""
@@ -183,7 +152,7 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "formatters": {"json": {"()": "hub.logs.JsonFormatter"}},
         "handlers": {
             "json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
         },

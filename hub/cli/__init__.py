@@ -8,12 +8,17 @@ commands that need them, so `hub clients list` starts quickly.
 
 from __future__ import annotations
 
+import sys
+from time import perf_counter
+from typing import Any
+
 import typer
 from rich.markup import escape
 
 from hub.cli import audit, clients, db, demo, export, ingest, quarantine, resolve, serve, sources
 from hub.cli.common import close_engines, console, database_failure
 from hub.errors import HubError
+from hub.logs import command_finished
 
 __all__ = ["app", "main"]
 
@@ -42,17 +47,49 @@ app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:
-    """Entry point of the `hub` console script: expected errors print a message, not a trace."""
+    """Entry point of the `hub` console script: expected errors print a message, not a trace. Every
+    run ends with its line on the `hub.command` log (`hub.logs`)."""
+    started, code = perf_counter(), 1
     try:
         app()
+        code = 0
+    except SystemExit as exc:  # how click ends every command, a successful one too
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        raise
     except HubError as exc:
         console.print(f"[red]error:[/red] {exc}")
+        code = 2
         raise SystemExit(2) from None
     except Exception as exc:
         problem = database_failure(exc)
         if problem is None:
             raise
         console.print(f"[red]error:[/red] {escape(problem)}", highlight=False)
+        code = 2
         raise SystemExit(2) from None
     finally:
         close_engines()
+        command, options = command_line(sys.argv[1:])
+        if command:
+            command_finished(command, options, code, perf_counter() - started)
+
+
+def command_line(args: list[str]) -> tuple[str, list[str]]:
+    """The command words of `args` ("db backup") and the names of the options given ("--source"),
+    without any value or argument: those can be file names, names or identifiers."""
+    group: Any = typer.main.get_command(app)
+    words: list[str] = []
+    for arg in args:
+        commands = getattr(group, "commands", None)
+        if arg.startswith("-") or not commands or arg not in commands:
+            break
+        words.append(arg)
+        group = commands[arg]
+    options = sorted(
+        {
+            a.split("=", 1)[0]
+            for a in args
+            if a.startswith("-") and a not in ("-", "--") and not a[1:2].isdigit()
+        }
+    )
+    return " ".join(words), options

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from hub.cli.common import console, open_engine
 from hub.domain import Kind
+from hub.logs import note
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -150,6 +151,17 @@ def ingest(
     print(
         f"new={summary.new} changed={summary.changed} unchanged={summary.unchanged} "
         f"quarantined={summary.quarantined}"
+    )
+    note(
+        source=summary.source,
+        kind=summary.kind.value,
+        run_id=summary.run_id,
+        read=summary.read,
+        new=summary.new,
+        changed=summary.changed,
+        unchanged=summary.unchanged,
+        quarantined=summary.quarantined,
+        flagged=summary.flagged,
     )
     if resolve_now and summary.new + summary.changed:
         _resolve_run(engine, summary)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hub.cli.common import console, open_engine, selected_kinds
+from hub.logs import note
 
 if TYPE_CHECKING:
     from hub.resolve.persist import RunSummary
@@ -81,6 +82,7 @@ def resolve(
     print(f"resolved in {outcome.seconds:.1f} s")
     links = outcome.links
     print(f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)")
+    note(resolve_seconds=round(outcome.seconds, 3), links=links.links, links_added=links.added)
     if links.derived:
         print(
             f"{links.derived:,} addresses written in person or company records that no address record"

@@ -1,10 +1,18 @@
-"""Settings read from `HUB_*` environment variables, parsed once for each set of their values."""
+"""Settings read from `HUB_*` environment variables, parsed once for each set of their values.
+
+They may also come from a file: `HUB_CONFIG_FILE` names a TOML file whose keys are the variables'
+names without `HUB_`, in lower case (`database_url = "..."`, `api_concurrency = 16`, `metrics_allow
+= ["127.0.0.1", "10.0.0.0/8"]`). `apply_config_file`, called as each process starts (the command
+line, the web app), sets each of them that the environment does not set already: the environment
+wins, and processes started later (the server's workers) inherit them.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -12,14 +20,17 @@ from pathlib import Path
 from hub.errors import InputError
 
 __all__ = [
+    "CONFIG_FILE_VARIABLE",
     "DEFAULT_API_CONCURRENCY",
     "DEFAULT_API_LIMITS",
     "DEFAULT_DATABASE_FILE",
     "DEFAULT_INGEST_BATCH",
     "DEFAULT_METRICS_ALLOW",
     "DEFAULT_PURPOSES",
+    "VARIABLES",
     "ApiLimits",
     "Settings",
+    "apply_config_file",
     "default_ingest_workers",
     "default_resolve_workers",
     "get_settings",
@@ -48,6 +59,58 @@ DEFAULT_PII_LOOKUP_BURST = 10
 DEFAULT_METRICS_ALLOW = ("127.0.0.1", "::1")
 # The purposes a client may give for an operation (`X-Purpose`), as codes.
 DEFAULT_PURPOSES = ("service", "case", "statistics", "audit", "maintenance")
+
+
+# Every setting the hub reads (docs/operations.md describes each), here or where it is used.
+VARIABLES = frozenset(
+    {
+        "HUB_DATABASE_URL", "HUB_INGEST_BATCH", "HUB_INGEST_WORKERS", "HUB_RESOLVE_WORKERS",
+        "HUB_API_CONCURRENCY", *DEFAULT_API_LIMITS, "HUB_EDIT_LOCK_WAIT", "HUB_PII_LOOKUP_RATE",
+        "HUB_PII_LOOKUP_BURST", "HUB_PURPOSES", "HUB_ACCESS_LOG_KEY_FILE", "HUB_CONSOLE_KEY_FILE",
+        "HUB_AUDIT_KEY_FILE", "HUB_METRICS_ALLOW", "HUB_OTLP_ENDPOINT", "HUB_COMMAND_LOG", "HUB_ACTOR",
+        "HUB_HOME_CITY",
+    }
+)  # fmt: skip
+CONFIG_FILE_VARIABLE = "HUB_CONFIG_FILE"
+
+
+def apply_config_file(environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Set the settings of the file `HUB_CONFIG_FILE` names (if any) that `environ` (default: this
+    process's environment) does not set; the names set. BAD_INPUT naming the file and the problem
+    when it cannot be read, is not TOML, or holds a key or a value the hub does not know."""
+    env = os.environ if environ is None else environ
+    path = env.get(CONFIG_FILE_VARIABLE, "").strip()
+    if not path:
+        return []
+    try:
+        with open(path, "rb") as file:
+            table = tomllib.load(file)
+    except OSError as exc:
+        raise InputError(f"{CONFIG_FILE_VARIABLE}={path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{CONFIG_FILE_VARIABLE}={path}: not TOML ({exc})") from None
+    values: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"HUB_{key.upper()}"
+        if name not in VARIABLES or key != key.lower():
+            known = ", ".join(sorted(v.removeprefix("HUB_").lower() for v in VARIABLES))
+            raise InputError(f"{path}: unknown setting {key!r}; the settings are {known}")
+        values[name] = _config_text(path, key, value)
+    applied = [name for name in sorted(values) if name not in env]
+    for name in applied:
+        env[name] = values[name]
+    return applied
+
+
+def _config_text(path: str, key: str, value: object) -> str:
+    """A file's value as the variable's text: lists (of addresses, purposes) joined with commas."""
+    if isinstance(value, bool):
+        raise InputError(f"{path}: {key} = {value!r}: expected text or a number")
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ",".join(str(v) for v in value)
+    raise InputError(f"{path}: {key}: expected text, a number or a list of them")
 
 
 def default_ingest_workers() -> int:

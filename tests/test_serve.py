@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from hub.cli.serve import listening
 
@@ -94,8 +95,9 @@ def _post(url: str, token: str, query: str, **variables: object) -> dict[str, ob
     return answer
 
 
-def test_two_servers_on_one_database_answer_the_same_data(database_url: str) -> None:
-    """Several processes behind a reverse proxy (docs/operations.md): what one writes, the other reads."""
+def test_two_servers_on_one_database_answer_the_same_data(database_url: str, tmp_path: Path) -> None:
+    """Several processes behind a reverse proxy (docs/operations.md): what one writes, the other reads.
+    One is configured by its environment, the other by a file (`HUB_CONFIG_FILE`)."""
     from sqlalchemy.orm import Session
 
     from hub.clients import add_client
@@ -106,7 +108,13 @@ def test_two_servers_on_one_database_answer_the_same_data(database_url: str) -> 
         writer = add_client(session, "two-servers-writer", "writer", ["source:tax"])
         reader = add_client(session, "two-servers-reader", "reader")
     engine.dispose()
-    env = {**os.environ, "HUB_DATABASE_URL": database_url}
+    config = tmp_path / "hub.toml"
+    config.write_text(f"database_url = {json.dumps(database_url)}\napi_concurrency = 4\n", encoding="utf-8")
+    inherited = {k: v for k, v in os.environ.items() if k != "HUB_DATABASE_URL"}
+    environments = [
+        {**inherited, "HUB_DATABASE_URL": database_url},
+        {**inherited, "HUB_CONFIG_FILE": str(config)},
+    ]
     ports = [_free_port(), _free_port()]
     servers = [
         subprocess.Popen(
@@ -115,7 +123,7 @@ def test_two_servers_on_one_database_answer_the_same_data(database_url: str) -> 
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        for port in ports
+        for port, env in zip(ports, environments, strict=True)
     ]
     try:
         for port, server in zip(ports, servers, strict=True):

@@ -47,7 +47,7 @@ from hub.api.logs import RequestLog
 from hub.api.metrics import Metrics, Outcome
 from hub.api.schema import build_schema, schema
 from hub.clients import authenticate_connection
-from hub.config import ApiLimits, get_settings
+from hub.config import ApiLimits, apply_config_file, get_settings
 from hub.errors import HubError, InputError, RateLimitedError, RetryLaterError
 from hub.store.database import make_engine
 from hub.store.migrations import current_revision, head_revision
@@ -211,6 +211,7 @@ def create_app(
     operation `HUB_API_CONCURRENCY` lets run at once, plus a few for tokens and the access log).
     `extend(app, engine, reader)` adds what a layer above serves beside the API (the console).
     Traces (hub/api/tracing.py) go to `tracer_provider`, or to `HUB_OTLP_ENDPOINT` when it is set."""
+    apply_config_file()  # a server started without `hub serve` (uvicorn hub.console:create_app)
     settings = get_settings()
     if tracer_provider is None and settings.otlp_endpoint:
         tracer_provider = tracing.tracer_provider(settings.otlp_endpoint)

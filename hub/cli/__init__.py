@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from hub.cli import audit, clients, db, demo, export, ingest, quarantine, resolve, serve, sources
 from hub.cli.common import close_engines, console, database_failure
+from hub.config import apply_config_file
 from hub.errors import HubError
 from hub.logs import command_finished
 
@@ -51,6 +52,7 @@ def main() -> None:
     run ends with its line on the `hub.command` log (`hub.logs`)."""
     started, code = perf_counter(), 1
     try:
+        apply_config_file()  # HUB_CONFIG_FILE's settings, under the environment's
         app()
         code = 0
     except SystemExit as exc:  # how click ends every command, a successful one too

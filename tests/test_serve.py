@@ -140,13 +140,24 @@ def test_two_servers_on_one_database_answer_the_same_data(database_url: str, tmp
         submitted = _post(
             first,
             writer,
-            'mutation { submitRecords(source: "tax", records: {persons: [{key: "t-1", name: "两台服务"}]})'
-            " { outcome entityId } }",
+            'mutation { submitRecords(source: "tax", records: {persons: [{key: "t-1", name: "两台服务",'
+            ' idNumber: "32058119900101123X"}]}) { outcome entityId } }',
         )
         (answer,) = submitted["data"]["submitRecords"]  # type: ignore[index]
         assert answer["outcome"] == "CREATED"
         read = _post(second, reader, "query($id: ID!) { person(id: $id) { id name } }", id=answer["entityId"])
         assert read["data"] == {"person": {"id": answer["entityId"], "name": "两台服务"}}
+        # A personal field, even masked, is a read the access log keeps: written through the server's
+        # pool for writes, while the query ran on its pool for reads.
+        _post(second, reader, "query($id: ID!) { person(id: $id) { idNumber } }", id=answer["entityId"])
+        logged = make_engine(database_url)
+        with logged.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT count(*) FROM access_log a JOIN client c ON c.id = a.client_id"
+                " WHERE c.name = 'two-servers-reader'"
+            ).scalar_one()
+        logged.dispose()
+        assert rows == 1
         feed = _post(second, reader, "{ changes(first: 100) { entries { change entityId } } }")
         entries = feed["data"]["changes"]["entries"]  # type: ignore[index]
         assert {"change": "CREATED", "entityId": answer["entityId"]} in entries
@@ -212,6 +223,8 @@ def test_every_worker_is_counted_whichever_answers_the_scrape(database_url: str)
                 )
             )
             assert samples["hub_graphql_requests_in_flight"] == 0
+            # `hub serve` reads and writes through pools of their own, each shown
+            assert samples['hub_db_pool_size{pool="reads"}'] > samples['hub_db_pool_size{pool="writes"}'] > 0
         assert seen == [sent] * len(seen)
     finally:
         server.send_signal(signal.SIGINT)

@@ -129,7 +129,7 @@ class Metrics:
         if self.shared_directory is not None:
             self.exposed = CollectorRegistry(auto_describe=False)
             multiprocess.MultiProcessCollector(self.exposed, path=self.shared_directory)
-        self.exposed.register(_PoolCollector(engine))
+        self.exposed.register(_PoolCollector(engine, reader))
         self.exposed.register(_DatabaseCollector(reader))
         self._operations: set[str] = set()
 
@@ -200,20 +200,26 @@ def _address_allowed(
 
 
 class _PoolCollector(Collector):
-    """The engine's connection pool, read at each scrape."""
+    """The connection pools, read at each scrape: label `pool` is `reads` and `writes` when the app
+    has one of each (`hub serve`), `reads+writes` when one serves both."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, reader: Engine) -> None:
+        if engine.pool is reader.pool:
+            self.pools: dict[str, Any] = {"reads+writes": engine.pool}
+        else:
+            self.pools = {"reads": reader.pool, "writes": engine.pool}
 
     def collect(self) -> Iterator[Metric]:
-        pool: Any = self.engine.pool
         for name, method, help_text in (
             ("hub_db_pool_checked_out", "checkedout", "Database connections in use"),
             ("hub_db_pool_size", "size", "Connections the pool keeps (beyond them, overflow)"),
             ("hub_db_pool_overflow", "overflow", "Connections opened beyond the pool's size"),
         ):
-            if callable(getattr(pool, method, None)):
-                yield GaugeMetricFamily(name, help_text, value=max(0, int(getattr(pool, method)())))
+            family = GaugeMetricFamily(name, help_text, labels=("pool",))
+            for label, pool in self.pools.items():
+                if callable(getattr(pool, method, None)):
+                    family.add_metric((label,), max(0, int(getattr(pool, method)())))
+            yield family
 
 
 def _seconds(started: datetime | None, finished: datetime | None) -> float:

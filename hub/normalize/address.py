@@ -458,7 +458,19 @@ class _Flat:
 
 def _tail(text: str, pos: int, in_village: bool) -> _Flat:
     flat = _Flat()
-    tokens = [m.groups() for m in _TOKENS.finditer(text, pos)]
+    flat.road, flat.number, flat.compound, flat.building, flat.unit, flat.room = _tail_parts(
+        text[pos:], in_village
+    )
+    return flat
+
+
+@lru_cache(maxsize=1 << 16)
+def _tail_parts(tail: str, in_village: bool) -> tuple[str | None, ...]:
+    """Road, number, compound, building, unit and room of what follows the community. Cached: texts
+    that differ in how they begin (a province left out, another town's name, a typo) mostly end
+    alike ("金色家园3幢2单元301室"): of 80,000 distinct texts of the field-notes city, 29,000 tails."""
+    flat = _Flat()
+    tokens = [m.groups() for m in _TOKENS.finditer(tail)]
     last_number = -1
     for index, token in enumerate(tokens):
         if token[4] is None:
@@ -478,7 +490,7 @@ def _tail(text: str, pos: int, in_village: bool) -> _Flat:
             flat.number = digits  # "碧坝村36": a house of the village, 号 left out
         else:
             _number(flat, digits, mark, tokens, index, last_number)
-    return flat
+    return flat.road, flat.number, flat.compound, flat.building, flat.unit, flat.room
 
 
 def _bare_house(flat: _Flat, digits: str) -> bool:

@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -127,6 +128,7 @@ class Metrics:
         self.exposed = self.registry
         self.shared_directory = shared_directory()
         if self.shared_directory is not None:
+            forget_dead_processes(self.shared_directory)
             self.exposed = CollectorRegistry(auto_describe=False)
             multiprocess.MultiProcessCollector(self.exposed, path=self.shared_directory)
         self.exposed.register(_PoolCollector(engine, reader))
@@ -185,6 +187,25 @@ def shared_directory() -> str | None:
     if values.ValueClass is values.MutexValue:
         return None
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
+def forget_dead_processes(directory: str) -> list[int]:
+    """Drop the live gauges (requests in flight) of processes that ended without saying so (killed,
+    then restarted by uvicorn): a process started later sees their files and removes them. Their
+    counts stay, as a restarted worker's must. The process ids forgotten."""
+    dead = []
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rpartition("_")[2]) if path.stem.rpartition("_")[2].isdigit() else None
+        if pid is None or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, directory)
+            dead.append(pid)
+        except PermissionError:  # alive, another user's
+            continue
+    return sorted(set(dead))
 
 
 def _address_allowed(

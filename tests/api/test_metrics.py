@@ -3,7 +3,11 @@ readable only from the allowed addresses or with an ops client's token."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from hub.api import create_app
-from hub.api.metrics import MAX_OPERATIONS, operation_name
+from hub.api.metrics import MAX_OPERATIONS, forget_dead_processes, operation_name
 from hub.clients import add_client
 from hub.domain import ReviewStatus
 from hub.store.models import AuditEvent, IngestRun, ResolutionRun, ReviewItem
@@ -224,3 +228,22 @@ def test_a_lookup_over_the_personal_rate_is_counted_as_its_refusal(city: City) -
     assert _value(samples, "hub_rate_limit_refusals_total", limit="requests") == 0
     limited = {"operation": "Many", "client": name, "code": "RATE_LIMITED"}
     assert _value(samples, "hub_graphql_requests_total", **limited) == 1
+
+
+def test_a_killed_workers_requests_in_flight_are_forgotten_and_its_counts_kept(tmp_path: Path) -> None:
+    """With several workers (`hub serve --workers N`) each keeps its values in a file of the shared
+    directory; one killed leaves its in-flight gauge behind until a later process drops it."""
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    alive = os.getpid()
+    for name in (
+        f"gauge_livesum_{ended.pid}.db",
+        f"gauge_livesum_{alive}.db",
+        f"counter_{ended.pid}.db",
+        f"histogram_{ended.pid}.db",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    assert forget_dead_processes(str(tmp_path)) == [ended.pid]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"gauge_livesum_{alive}.db", f"counter_{ended.pid}.db", f"histogram_{ended.pid}.db"]
+    )

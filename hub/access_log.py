@@ -41,6 +41,7 @@ from graphql import (
     strip_ignored_characters,
     visit,
 )
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from hub.audit import read_key
@@ -333,21 +334,23 @@ def write(
         return False
     if failure is not None:
         raise failure
-    with Session(context.engine) as session:
-        session.add(
-            AccessLog(
-                client_id=context.client.id if context.client else None,
-                operation=record.operation,
-                operation_hash=record.operation_hash,
-                operation_name=record.operation_name[:OPERATION_SIZE] if record.operation_name else None,
-                variables=record.variables,
-                lookups=record.lookups,
-                entity_ids=sorted(personal),
-                fields=sorted({f for fields in personal.values() for f in fields}),
-                purpose=purpose,
-            )
+    # One row in its own short transaction, below the ORM: a personal read pays for an insert, not
+    # for a session's unit of work (half of a person lookup's time before).
+    with context.engine.begin() as connection:
+        connection.execute(
+            insert(AccessLog),
+            {
+                "client_id": context.client.id if context.client else None,
+                "operation": record.operation,
+                "operation_hash": record.operation_hash,
+                "operation_name": record.operation_name[:OPERATION_SIZE] if record.operation_name else None,
+                "variables": record.variables,
+                "lookups": record.lookups,
+                "entity_ids": sorted(personal),
+                "fields": sorted({f for fields in personal.values() for f in fields}),
+                "purpose": purpose,
+            },
         )
-        session.commit()
     return True
 
 

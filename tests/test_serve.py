@@ -147,8 +147,8 @@ def test_two_servers_on_one_database_answer_the_same_data(database_url: str, tmp
         assert answer["outcome"] == "CREATED"
         read = _post(second, reader, "query($id: ID!) { person(id: $id) { id name } }", id=answer["entityId"])
         assert read["data"] == {"person": {"id": answer["entityId"], "name": "两台服务"}}
-        # A personal field, even masked, is a read the access log keeps: written through the server's
-        # pool for writes, while the query ran on its pool for reads.
+        # A personal field, even masked, is a read the access log keeps, written as the answer leaves
+        # (a one-row insert on the server's pool for reads, in autocommit).
         _post(second, reader, "query($id: ID!) { person(id: $id) { idNumber } }", id=answer["entityId"])
         logged = make_engine(database_url)
         with logged.connect() as connection:

@@ -88,8 +88,10 @@ def digest(value: Any, key: bytes | None) -> str:
 
 
 @lru_cache(maxsize=4)
+@lru_cache(maxsize=4)
 def load_digest_key(path: str | None) -> bytes | None:
-    """The bytes of the access log's key file (read once per process), or None when none is set."""
+    """The bytes of the access log's key file (read once per process: not again for every personal
+    read), or None when none is set. A file that cannot be used raises each time, not cached."""
     if not path:
         return None
     return read_key(path, "HUB_ACCESS_LOG_KEY_FILE", "access-log.key")

@@ -210,9 +210,9 @@ def create_app(
     """Build the ASGI app on `engine`, or by default on `HUB_DATABASE_URL` with two pools: one in
     autocommit for the reads (tokens, queries and the access log's one-row inserts: a connection for
     each operation `HUB_API_CONCURRENCY` lets run at once, and a few more), one for the transactions
-    that write (mutations, stewards' edits: a few kept, more opened for a burst). `extend(app, engine, reader)` adds
-    what a layer above serves beside the API (the console). Traces (hub/api/tracing.py) go to
-    `tracer_provider`, or to `HUB_OTLP_ENDPOINT` when it is set."""
+    that write (mutations, stewards' edits: a few kept, more opened for a burst).
+    `extend(app, engine, reader)` adds what a layer above serves beside the API (the console).
+    Traces (hub/api/tracing.py) go to `tracer_provider`, or to `HUB_OTLP_ENDPOINT` when it is set."""
     apply_config_file()  # a server started without `hub serve` (uvicorn hub.console:create_app)
     settings = get_settings()
     if tracer_provider is None and settings.otlp_endpoint:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -22,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from browser import serve
 from resolved_city import resolved_city
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -66,21 +64,8 @@ def hub_url(engine: Engine) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HUB_API_MAX_REPRESENTATIONS", str(MAX_REPRESENTATIONS))
         app = create_app(engine)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the hub did not start"
-    yield f"http://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    thread.join(10)
+    with serve(app) as base:
+        yield f"{base}/graphql"
 
 
 @pytest.fixture(scope="module")

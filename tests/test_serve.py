@@ -84,6 +84,19 @@ def test_the_start_lines_name_every_interface_and_the_processes() -> None:
     assert listening("10.0.0.5", 80, 1, "x")[2] == "  console  http://10.0.0.5:80/console/"
 
 
+def _wait_healthy(port: int, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Until the `hub serve` process `server` answers /health on `port` (it must not exit first)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if _get(f"http://127.0.0.1:{port}/health")[0] == 200:
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        assert server.poll() is None and time.monotonic() < deadline, "a server did not start"
+        time.sleep(0.2)
+
+
 def _post(url: str, token: str, query: str, **variables: object) -> dict[str, object]:
     body = json.dumps({"query": query, "variables": variables}).encode()
     request = urllib.request.Request(
@@ -127,15 +140,7 @@ def test_two_servers_on_one_database_answer_the_same_data(database_url: str, tmp
     ]
     try:
         for port, server in zip(ports, servers, strict=True):
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if _get(f"http://127.0.0.1:{port}/health")[0] == 200:
-                        break
-                except (urllib.error.URLError, ConnectionError):
-                    pass
-                assert server.poll() is None and time.monotonic() < deadline, "a server did not start"
-                time.sleep(0.2)
+            _wait_healthy(port, server)
         first, second = (f"http://127.0.0.1:{port}/graphql" for port in ports)
         submitted = _post(
             first,
@@ -199,15 +204,7 @@ def test_every_worker_is_counted_whichever_answers_the_scrape(database_url: str)
         env={**os.environ, "HUB_DATABASE_URL": database_url},
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _get(f"http://127.0.0.1:{port}/health")[0] == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+        _wait_healthy(port, server)
         time.sleep(1.0)  # both workers up, not only the first to answer /health
         sent = 24
         for _ in range(sent):  # a new connection each: the workers share them out

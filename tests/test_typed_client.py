@@ -10,17 +10,15 @@ would, with its own httpx and pydantic.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from browser import serve
 from resolved_city import resolved_city
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -69,21 +67,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
 
 @pytest.fixture(scope="module")
 def hub_url(engine: Engine) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the hub did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    thread.join(10)
+    with serve(create_app(engine)) as base:
+        yield f"{base}/graphql"
 
 
 @pytest.fixture(scope="module")

@@ -212,10 +212,15 @@ def _shape(query: str, operation_name: str | None, document: DocumentNode) -> _S
     return shape
 
 
+def _looked_up(value: Any) -> bool:
+    """Whether a lookup's value is one the access log keeps (an empty one looked up nothing)."""
+    return value is not None and value != ""
+
+
 def _digested_lookups(lookups: Iterable[tuple[str, Any]], key: bytes | None) -> list[dict[str, str]]:
     seen: dict[tuple[str, str], None] = {}
     for argument, value in lookups:
-        if value is None or value == "":
+        if not _looked_up(value):
             continue
         seen.setdefault((argument, digest(value, key)), None)
     return [{"argument": argument, "value": value} for argument, value in seen]
@@ -325,8 +330,8 @@ def write(
     looked up a personal identifier, in its own transaction; False when there was nothing to log.
     Raises whatever keeps the row from being written (the caller must then withhold the data)."""
     personal: dict[str, set[str]] = context.personal
-    if not personal and all(value is None or value == "" for _, value in context.lookups):
-        return False  # nothing personal shown or looked up (as `_digested_lookups` counts them)
+    if not personal and not any(_looked_up(value) for _, value in context.lookups):
+        return False  # nothing personal shown or looked up
     try:
         key, failure = load_digest_key(get_settings().access_log_key_file), None
     except InputError as exc:  # known only to be needed once there is something to log

@@ -193,11 +193,13 @@ def forget_dead_processes(directory: str) -> list[int]:
     """Drop the live gauges (requests in flight) of processes that ended without saying so (killed,
     then restarted by uvicorn): a process started later sees their files and removes them. Their
     counts stay, as a restarted worker's must. The process ids forgotten."""
+    pids = {
+        int(digits)
+        for path in Path(directory).glob("gauge_live*_*.db")
+        if (digits := path.stem.rpartition("_")[2]).isdigit()
+    }
     dead = []
-    for path in Path(directory).glob("gauge_live*_*.db"):
-        pid = int(path.stem.rpartition("_")[2]) if path.stem.rpartition("_")[2].isdigit() else None
-        if pid is None or pid == os.getpid():
-            continue
+    for pid in sorted(pids - {os.getpid()}):
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -205,7 +207,7 @@ def forget_dead_processes(directory: str) -> list[int]:
             dead.append(pid)
         except PermissionError:  # alive, another user's
             continue
-    return sorted(set(dead))
+    return dead
 
 
 def _address_allowed(

@@ -20,9 +20,10 @@ pick_python() {
 if [ ! -x "$VENV/bin/python" ]; then
     "$(pick_python)" -m venv "$VENV"
 fi
-STAMP="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+# The compiled normalizers (setup.py) are rebuilt when their sources change too.
+STAMP="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/hub/normalize/*.py | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
-    echo "installing the hub and its tools into .venv ..." >&2
+    echo "installing the hub and its tools into .venv (compiling its normalizers) ..." >&2
     "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
     "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
     rm -f "$VENV"/.installed-*

@@ -5,8 +5,12 @@ normalize_person_name                                     names.py
 normalize_company_name                                    companies.py
 parse_address, address_keys                               address.py
 normalize_record                                          records.py (a whole source record)
+
+These modules are compiled with mypyc when the hub is installed (setup.py); `_compiled` refuses a
+compiled module built from an older source.
 """
 
+from hub.normalize import _compiled  # noqa: F401  (first: it checks the compiled modules below)
 from hub.normalize.address import ParsedAddress, address_keys, parse_address
 from hub.normalize.companies import CompanyName, normalize_company_name
 from hub.normalize.identifiers import (

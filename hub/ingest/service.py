@@ -32,6 +32,7 @@ from hub.ingest.prepare import UNSTORABLE_CHARACTERS, PreparedBatch, duplicate_r
 from hub.ingest.readers import RawRow, open_source
 from hub.ingest.stored_mappings import latest_mapping
 from hub.store.bulk import BulkWriter
+from hub.store.database import bulk_session
 from hub.store.models import (
     Entity,
     IngestRun,
@@ -472,7 +473,7 @@ def ingest_file(
         path, read_as, kind, batch_size, parallel=parallel, workers=workers, mapper=mapper
     )
     size = path.stat().st_size
-    with Session(engine, expire_on_commit=False) as session:
+    with bulk_session(engine) as session:
         ingestor = Ingestor(
             session,
             source,

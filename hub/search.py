@@ -20,6 +20,7 @@ from hub.domain import Kind
 from hub.errors import InputError
 from hub.normalize.fields import match_fields, search_terms
 from hub.normalize.records import normalize_record
+from hub.store.models import SEARCH_FIELD_IDS
 from hub.store.sql import json_object
 
 __all__ = [
@@ -73,8 +74,8 @@ def normalized_query(kind: Kind, record: Mapping[str, Any]) -> Query:
 def entity_by_term(session: Session, kind: Kind, field: str, term: str) -> str | None:
     """The one entity whose current records have this exact term (None if none or several)."""
     rows = session.execute(
-        text(_CURRENT + " WHERE t.kind = :kind AND t.field = :field AND t.term = :term LIMIT 2"),
-        {"kind": kind.value, "field": field, "term": term},
+        text(_CURRENT + " WHERE t.field_id = :field_id AND t.term = :term LIMIT 2"),
+        {"field_id": SEARCH_FIELD_IDS[kind, field], "term": term},
     ).all()
     return str(rows[0][0]) if len(rows) == 1 else None
 
@@ -84,13 +85,11 @@ def candidates(session: Session, query: Query, *, like: str | None = None) -> li
     (up to `MAX_CANDIDATES`, each term's in record order); with `like`, also those whose legal-entity
     core name contains it (a small kind: a scan of its core names is cheap)."""
     found = _entities(session, query.kind, query.terms, limit=MAX_CANDIDATES)
-    if like and len(found) < MAX_CANDIDATES:
+    name_core = SEARCH_FIELD_IDS.get((query.kind, "name_core"))
+    if like and name_core is not None and len(found) < MAX_CANDIDATES:
         rows = session.execute(
-            text(
-                _CURRENT + " WHERE t.kind = :kind AND t.field = 'name_core' AND t.term LIKE :like ESCAPE '\\'"
-                " LIMIT :limit"
-            ),
-            {"kind": query.kind.value, "like": f"%{_escape(like)}%", "limit": MAX_CANDIDATES},
+            text(_CURRENT + " WHERE t.field_id = :field_id AND t.term LIKE :like ESCAPE '\\' LIMIT :limit"),
+            {"field_id": name_core, "like": f"%{_escape(like)}%", "limit": MAX_CANDIDATES},
         )
         found += [entity for (entity,) in rows if entity not in found]
     return found
@@ -103,14 +102,13 @@ def _escape(value: str) -> str:
 def _entities(session: Session, kind: Kind, terms: Iterable[tuple[str, str]], *, limit: int) -> list[str]:
     found: dict[str, None] = {}
     statement = text(
-        _CURRENT_ROWS + " WHERE t.kind = :kind AND t.field = :field AND t.term = :term"
-        " ORDER BY t.record_id LIMIT :rows"
+        _CURRENT_ROWS + " WHERE t.field_id = :field_id AND t.term = :term ORDER BY t.record_id LIMIT :rows"
     )
     for field, term in terms:
         if len(found) >= limit:
             break
         rows = session.execute(
-            statement, {"kind": kind.value, "field": field, "term": term, "rows": CANDIDATE_ROWS}
+            statement, {"field_id": SEARCH_FIELD_IDS[kind, field], "term": term, "rows": CANDIDATE_ROWS}
         )
         found.update((entity, None) for (entity,) in rows)
     return list(found)[:limit]

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from hub.cli import main
 from hub.store.database import make_engine
 from hub.store.migrations import upgrade
-from hub.store.models import Base
+from hub.store.models import MIGRATION_TABLES, Base
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -68,7 +68,7 @@ def _truncate_all(engine: Engine) -> None:
     """Empty every table of a PostgreSQL test database. The append-only triggers of the audit trail
     and the access log refuse TRUNCATE; in replica mode (this transaction only, which the tests may
     take as superuser) ordinary triggers do not fire, so the guard stays for every other connection."""
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name not in MIGRATION_TABLES)
     with engine.begin() as connection:
         connection.execute(text("SET LOCAL session_replication_role = replica"))
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -189,7 +189,11 @@ def test_without_a_token_the_hub_answers_nothing_through_the_gateway(engine: Eng
 
 
 def test_addresses_cross_by_the_doorplate_code_key_both_ways(engine: Engine, gateway: str) -> None:
-    code = one(engine, "SELECT term FROM search_term WHERE field = 'doorplate' ORDER BY term LIMIT 1")
+    code = one(
+        engine,
+        "SELECT t.term FROM search_term t JOIN search_field f ON f.id = t.field_id"
+        " WHERE f.field = 'doorplate' ORDER BY t.term LIMIT 1",
+    )
     reader = token(engine)
     by_code = ask(
         gateway,

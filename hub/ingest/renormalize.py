@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from hub.domain import Kind
 from hub.ingest.prepare import normalize_contract_record
 from hub.normalize.fields import flatten, match_fields, search_terms
-from hub.store.models import RecordVersion, SearchTerm, SourceRecord
+from hub.store.models import SEARCH_FIELD_IDS, RecordVersion, SearchTerm, SourceRecord
 
 __all__ = ["RenormalizeSummary", "renormalize"]
 
@@ -65,9 +65,14 @@ def renormalize(
                     set(search_terms(of_kind, match or flatten(of_kind, features))),
                     set(search_terms(of_kind, fields)),
                 )
-                key = {"kind": of_kind.value, "record_id": record_id, "version": version}
-                old_terms += [{**key, "field": f, "term": t} for f, t in before - after]
-                new_terms += [{**key, "field": f, "term": t} for f, t in after - before]
+                key = {"record_id": record_id, "version": version}
+                field_id = SEARCH_FIELD_IDS.__getitem__
+                old_terms += [
+                    {**key, "field_id": field_id((of_kind, f)), "term": t} for f, t in before - after
+                ]
+                new_terms += [
+                    {**key, "field_id": field_id((of_kind, f)), "term": t} for f, t in after - before
+                ]
                 if normalized.features != features or normalized.flags != flags or fields != match:
                     changes.append(
                         {
@@ -82,8 +87,7 @@ def renormalize(
             if old_terms:  # executemany: a Core statement, which the ORM session does not run in bulk
                 session.connection().execute(
                     delete(SearchTerm).where(
-                        SearchTerm.kind == bindparam("kind"),
-                        SearchTerm.field == bindparam("field"),
+                        SearchTerm.field_id == bindparam("field_id"),
                         SearchTerm.term == bindparam("term"),
                         SearchTerm.record_id == bindparam("record_id"),
                         SearchTerm.version == bindparam("version"),

@@ -34,6 +34,7 @@ from hub.ingest.stored_mappings import latest_mapping
 from hub.store.bulk import BulkWriter
 from hub.store.database import bulk_session
 from hub.store.models import (
+    SEARCH_FIELD_IDS,
     Entity,
     IngestRun,
     Membership,
@@ -64,7 +65,7 @@ _RECORD_COLUMNS = (
     "last_run_id",
 )
 _TERMS = SearchTerm.__tablename__
-_TERM_COLUMNS = ("kind", "field", "term", "record_id", "version")
+_TERM_COLUMNS = ("field_id", "term", "record_id", "version")
 _VERSION_COLUMNS = (
     "record_id",
     "version",
@@ -166,6 +167,7 @@ class Ingestor:
             encoding_detected=encoding_detected, mapping_version=mapping_version,
         )  # fmt: skip
         self._terms: list[tuple[Any, ...]] = []  # the current batch's search terms
+        self._field_ids = {name: i for (of_kind, name), i in SEARCH_FIELD_IDS.items() if of_kind is kind}
         self._bad_hashes: set[str] = set()  # of every row this run quarantined, kept now or before
 
     def add(self, batch: PreparedBatch) -> None:
@@ -220,8 +222,8 @@ class Ingestor:
         item = batch.items[key]
         features, flags, flagged, match, terms = batch.normalized(self.kind, key)
         self.summary.flagged += flagged
-        kind = self.kind.value
-        self._terms += [(kind, name, term, record_id, version) for name, term in terms]
+        field_ids = self._field_ids
+        self._terms += [(field_ids[name], term, record_id, version) for name, term in terms]
         return (record_id, version, item.hash, item.payload, features, flags, match, self.run.id, stamp)
 
     def _insert_new(

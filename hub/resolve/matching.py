@@ -26,7 +26,7 @@ from hub.resolve.loading import latest_run
 from hub.resolve.model import Parameters, pair_weights
 from hub.resolve.settings import MatchSettings
 from hub.search import candidates, current_match_fields, normalized_query
-from hub.store.models import SearchTerm, SourceRecord
+from hub.store.models import SEARCH_FIELD_IDS, SearchTerm, SourceRecord
 
 __all__ = ["PERSONAL_MATCH_FIELDS", "MatchResult", "match_record"]
 
@@ -106,7 +106,7 @@ def _whole_kind_frequencies(
                 counts = [
                     session.scalar(
                         select(func.count()).where(
-                            SearchTerm.kind == kind, SearchTerm.field == name, SearchTerm.term == value
+                            SearchTerm.field_id == SEARCH_FIELD_IDS[kind, name], SearchTerm.term == value
                         )
                     )
                     or 1

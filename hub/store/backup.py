@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from hub.errors import DatabaseStateError, InputError
 from hub.store.database import make_engine
 from hub.store.migrations import alembic_config, current_revision, head_revision, upgrade
-from hub.store.models import Base
+from hub.store.models import MIGRATION_TABLES, Base
 
 __all__ = [
     "BackupSummary",
@@ -72,8 +72,9 @@ def table_counts(engine: Engine) -> dict[str, int]:
 
 
 def is_empty(engine: Engine) -> bool:
-    """Whether a database holds no row in any of the hub's tables (a missing schema counts as empty)."""
-    present = set(inspect(engine).get_table_names())
+    """Whether a database holds no row in any of the hub's tables but those the migrations wrote
+    (a missing schema counts as empty)."""
+    present = set(inspect(engine).get_table_names()) - MIGRATION_TABLES
     with engine.connect() as connection:
         return not any(
             connection.execute(text(f'SELECT 1 FROM "{table.name}" LIMIT 1')).first()

@@ -226,9 +226,9 @@ def test_search_legal_entities_by_name_and_code(city: City) -> None:
 def test_lookup_by_id_number_and_doorplate_code(city: City) -> None:
     entity, id_number = a_person_with_an_id_number(city)
     code, address = city.one(
-        "SELECT t.term || '|' || m.entity_id FROM search_term t"
+        "SELECT t.term || '|' || m.entity_id FROM search_term t JOIN search_field f ON f.id = t.field_id"
         " JOIN membership m ON m.record_id = t.record_id AND m.valid_to IS NULL"
-        " WHERE t.field = 'doorplate' LIMIT 1"
+        " WHERE f.field = 'doorplate' LIMIT 1"
     ).split("|")
     with city.client("pii:lookup") as client:
         found = data(client, "query($i: String!) { personByIdNumber(idNumber: $i) { id } }", i=id_number)

@@ -34,7 +34,8 @@ def active(city: City, kind: str, offset: int = 0) -> str:
 def a_term(city: City, field: str, lookup: str, argument: str) -> tuple[str, str]:
     """A search term of `field` that `lookup` finds one entity by, and that entity's id."""
     terms = city.column(
-        f"SELECT DISTINCT term FROM search_term WHERE field = '{field}' ORDER BY term LIMIT 50"
+        "SELECT DISTINCT t.term FROM search_term t JOIN search_field f ON f.id = t.field_id"
+        f" WHERE f.field = '{field}' ORDER BY t.term LIMIT 50"
     )
     with city.client() as client:
         for term in terms:

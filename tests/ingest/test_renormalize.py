@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from hub.domain import Kind
 from hub.ingest import ingest_records
 from hub.ingest.renormalize import renormalize
-from hub.store.models import RecordVersion, SearchTerm, SourceRecord
+from hub.store.models import SEARCH_FIELD_IDS, RecordVersion, SearchTerm, SourceRecord
 
 PEOPLE = [
     {"key": "p1", "name": "曾伟", "id_number": "11010519491231002X"},
@@ -57,6 +57,9 @@ def test_every_kind_is_renormalized_however_small_the_batches(engine: Engine) ->
     assert all(features_of(engine, key)[1] != {"name": "stale"} for key in ("a1", "p1", "p2", "l1"))
 
 
+FLAT = SEARCH_FIELD_IDS[Kind.ADDRESS, "flat"]
+
+
 def test_search_terms_an_older_normalizer_wrote_are_replaced(engine: Engine) -> None:
     with Session(engine) as session, session.begin():
         ingest_records(
@@ -66,10 +69,13 @@ def test_search_terms_an_older_normalizer_wrote_are_replaced(engine: Engine) -> 
         match = session.execute(select(RecordVersion.match)).scalar_one()
         session.execute(update(RecordVersion).values(match={**match, "flat": "金色家园|3|2|301号"}))
         session.execute(
-            update(SearchTerm).values(term="金色家园|3|2|301号").where(SearchTerm.field == "flat")
+            update(SearchTerm).values(term="金色家园|3|2|301号").where(SearchTerm.field_id == FLAT)
         )
     renormalize(engine, Kind.ADDRESS)
     with Session(engine) as session:
-        terms = {(field, term) for field, term in session.execute(select(SearchTerm.field, SearchTerm.term))}
-    assert ("flat", "金色家园|3|2|301") in terms
-    assert ("flat", "金色家园|3|2|301号") not in terms
+        terms = {
+            (field_id, term)
+            for field_id, term in session.execute(select(SearchTerm.field_id, SearchTerm.term))
+        }
+    assert (FLAT, "金色家园|3|2|301") in terms
+    assert (FLAT, "金色家园|3|2|301号") not in terms

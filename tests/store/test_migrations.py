@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from alembic import command
 from hub.audit import record_event
 from hub.domain import Kind
-from hub.normalize.fields import match_fields, search_terms
+from hub.normalize.fields import SEARCH_FIELDS, match_fields, search_terms
 from hub.normalize.records import normalize_record
 from hub.store.migrations import alembic_config, current_revision, head_revision, upgrade
-from hub.store.models import Base
+from hub.store.models import SEARCH_FIELD_IDS, Base
 
 
 def test_migrated_database_matches_the_models(engine: Engine) -> None:
@@ -29,6 +29,18 @@ def test_migrated_database_matches_the_models(engine: Engine) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_every_search_field_has_the_number_the_database_gives_it(engine: Engine) -> None:
+    with engine.connect() as connection:
+        stored = {
+            (Kind(kind), field): number
+            for number, kind, field in connection.execute(text("SELECT id, kind, field FROM search_field"))
+        }
+    assert stored == SEARCH_FIELD_IDS
+    assert set(SEARCH_FIELD_IDS) == {
+        (kind, field) for kind, fields in SEARCH_FIELDS.items() for field in fields
+    }
 
 
 def test_migrated_database_is_at_head(engine: Engine) -> None:
@@ -104,7 +116,12 @@ def test_upgrading_an_old_database_indexes_its_records_as_ingestion_would(blank_
 
     upgrade(blank_engine)
     with blank_engine.connect() as connection:
-        rows = connection.execute(text("SELECT kind, field, term, record_id FROM search_term"))
+        rows = connection.execute(
+            text(
+                "SELECT f.kind, f.field, t.term, t.record_id FROM search_term t"
+                " JOIN search_field f ON f.id = t.field_id"
+            )
+        )
         stored = {(kind, field, term, record) for kind, field, term, record in rows}
     assert stored == expected
 

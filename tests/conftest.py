@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from browser import chromium_path
+from emptied import truncate_all
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -21,7 +22,6 @@ from sqlalchemy.engine import make_url
 from hub.cli import main
 from hub.store.database import make_engine
 from hub.store.migrations import upgrade
-from hub.store.models import MIGRATION_TABLES, Base
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -64,16 +64,6 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
-def _truncate_all(engine: Engine) -> None:
-    """Empty every table of a PostgreSQL test database. The append-only triggers of the audit trail
-    and the access log refuse TRUNCATE; in replica mode (this transaction only, which the tests may
-    take as superuser) ordinary triggers do not fire, so the guard stays for every other connection."""
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name not in MIGRATION_TABLES)
-    with engine.begin() as connection:
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of a freshly migrated, empty database of each backend."""
@@ -83,7 +73,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_database")
     engine = make_engine(url)
-    _truncate_all(engine)
+    truncate_all(engine)
     engine.dispose()
     return url
 

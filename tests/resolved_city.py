@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from emptied import truncate_all
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hub.domain import Kind
@@ -16,7 +17,7 @@ from hub.ingest import ingest_file, ingest_records
 from hub.resolve.batch import resolve_kinds
 from hub.resolve.links import link_entities
 from hub.store.database import make_engine
-from hub.store.models import MIGRATION_TABLES, Base, Source
+from hub.store.models import Source
 
 
 def resolved_city(
@@ -33,12 +34,7 @@ def resolved_city(
         url = request.getfixturevalue("postgres_database")
     engine = make_engine(url)
     if backend != "sqlite":
-        emptied = [t.name for t in Base.metadata.sorted_tables if t.name not in MIGRATION_TABLES]
-        tables = ", ".join(f'"{name}"' for name in emptied)
-        with engine.begin() as connection:
-            # Past the append-only triggers for this transaction only (see tests/conftest.py).
-            connection.execute(text("SET LOCAL session_replication_role = replica"))
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        truncate_all(engine)
     manifest = generate_city(persons, 5, directory / "files")
     assert manifest.files
     for f in json.loads((directory / "files" / "manifest.json").read_text())["files"]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.common import actor, open_engine
+from hub.cli.common import actor, open_engine, print_table
 
 app = typer.Typer(help="API clients: tokens, roles and scopes.", no_args_is_help=True)
 
@@ -45,8 +45,6 @@ def clients_add(
 def clients_list() -> None:
     """The registered clients, their roles and scopes (never their tokens)."""
     from rich.box import SIMPLE_HEAD
-    from rich.console import Console
-    from rich.measure import Measurement
     from rich.table import Table
     from sqlalchemy.orm import Session
 
@@ -62,13 +60,7 @@ def clients_list() -> None:
     for c in clients:
         status = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "active"
         table.add_row(c.name, c.role, ", ".join(c.scopes) or "-", status)
-    out = Console(highlight=False)
-    if not out.is_terminal:  # a pipe or a file: every row on one line, however long the names
-        out = Console(
-            highlight=False,
-            width=max(80, Measurement.get(out, out.options.update_width(100_000), table).maximum),
-        )
-    out.print(table)
+    print_table(table)
 
 
 @app.command("revoke")

@@ -16,14 +16,34 @@ from rich.console import Console
 from hub.domain import Kind, parse_kind
 
 if TYPE_CHECKING:
+    from rich.table import Table
     from sqlalchemy import Engine
 
-__all__ = ["actor", "console", "database_failure", "open_engine", "selected_kinds", "shown_url"]
+__all__ = [
+    "actor",
+    "console",
+    "database_failure",
+    "open_engine",
+    "print_table",
+    "selected_kinds",
+    "shown_url",
+]
 
 console = Console(stderr=True, soft_wrap=True)
 
 
 _opened: list[Engine] = []
+
+
+def print_table(table: Table, *, stderr: bool = False) -> None:
+    """Print `table`; to a pipe or a file with every row on one line, however long its values."""
+    from rich.measure import Measurement
+
+    out = Console(highlight=False, stderr=stderr)
+    if not out.is_terminal:
+        width = Measurement.get(out, out.options.update_width(100_000), table).maximum
+        out = Console(highlight=False, stderr=stderr, width=max(80, width))
+    out.print(table)
 
 
 def close_engines() -> None:

@@ -1,4 +1,5 @@
-"""The `hub` command line: ingest, resolve, export, clients, audit, serve and the quick-start demo.
+"""The `hub` command line: ingest (a file or a night's load), resolve, export, clients, audit, serve
+and the quick-start demo.
 
 Every command is one unit of work against `HUB_DATABASE_URL`; an empty database is created on first
 use, while an older one must be migrated explicitly with `hub db upgrade`. Each command group lives in
@@ -29,6 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(ingest.ingest)
+app.command()(ingest.load)
 app.command()(demo.generate)
 app.command()(ingest.normalize)
 app.command()(ingest.renormalize)

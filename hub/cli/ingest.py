@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import console, open_engine
+from hub.cli.common import console, open_engine, print_table
 from hub.domain import Kind
 from hub.logs import note
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from hub.ingest import IngestSummary
+    from hub.ingest import IngestSummary, LoadFile
 
 
 _SHOWN_REASONS = 5
@@ -167,6 +167,106 @@ def ingest(
         _resolve_run(engine, summary)
     if report_too_many_bad_rows(summary, max_share):
         raise typer.Exit(1)
+
+
+def load(
+    manifest: Annotated[
+        Path,
+        typer.Argument(
+            help='A JSON manifest listing the files: {"files": [{"path", "source", "kind",'
+            ' "encoding"?}]}, paths relative to it (the manifest.json `hub generate` writes is one).'
+        ),
+    ],
+    max_bad_rows: Annotated[
+        str,
+        typer.Option(
+            help="Exit 1 when more than this share of a file's rows is quarantined: a fraction (0.5) or"
+            " a percentage (50%); the good rows are stored either way."
+        ),
+    ] = "0.5",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    resolve_now: Annotated[
+        bool,
+        typer.Option("--resolve", help="Then resolve each file's new and changed records."),
+    ] = False,
+) -> None:
+    """Ingest every file a manifest lists, in its order: a night's exports in one command.
+
+    Each file is ingested as `hub ingest` would (a run of its own, a commit after each batch), but the
+    next file is read and normalized while the one before is still being written, so a load is faster
+    than one command per file. Every file is checked before anything is stored.
+    """
+    from time import perf_counter
+
+    from rich.box import SIMPLE_HEAD
+
+    from hub.config import get_settings
+    from hub.ingest.manifest import read_manifest
+
+    max_share = parse_share(max_bad_rows)
+    files = read_manifest(manifest)
+    engine = open_engine()
+    started = perf_counter()
+    summaries = _load_with_progress(engine, files, get_settings().ingest_batch, quiet)
+    seconds = perf_counter() - started
+    table = Table(box=SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("file", overflow="fold")
+    table.add_column("source")
+    table.add_column("kind")
+    for column in ("new", "changed", "unchanged", "quarantined", "flagged"):
+        table.add_column(column, justify="right")
+    for summary in summaries:
+        table.add_row(
+            summary.file,
+            summary.source,
+            summary.kind.value,
+            *(str(getattr(summary, c)) for c in ("new", "changed", "unchanged", "quarantined", "flagged")),
+        )
+    print_table(table, stderr=True)
+    totals = {c: sum(getattr(s, c) for s in summaries) for c in ("read", "new", "changed", "unchanged")}
+    totals["quarantined"] = sum(s.quarantined for s in summaries)
+    totals["flagged"] = sum(s.flagged for s in summaries)
+    runs = ",".join(str(s.run_id) for s in summaries)
+    note(files=len(summaries), runs=runs, **totals)
+    print(
+        f"files={len(summaries)} runs={runs} new={totals['new']} changed={totals['changed']}"
+        f" unchanged={totals['unchanged']} quarantined={totals['quarantined']} seconds={seconds:.1f}"
+        f" records_per_second={totals['read'] / seconds if seconds else 0:.0f}"
+    )
+    if resolve_now:
+        for summary in summaries:
+            if summary.new + summary.changed:
+                _resolve_run(engine, summary)
+    too_many = [report_too_many_bad_rows(summary, max_share) for summary in summaries]
+    if any(too_many):
+        raise typer.Exit(1)
+
+
+def _load_with_progress(
+    engine: Engine, files: list[LoadFile], batch: int, quiet: bool
+) -> list[IngestSummary]:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from hub.ingest import ingest_files
+
+    sizes = [f.path.stat().st_size for f in files]
+    if quiet or not console.is_terminal:
+        return ingest_files(engine, files, batch_size=batch)
+    before = [sum(sizes[:index]) for index in range(len(files))]
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"loading {files[0].path.name}", total=sum(sizes))
+
+        def advance(index: int, done: int, _size: int) -> None:
+            bar.update(task, completed=before[index] + done, description=f"loading {files[index].path.name}")
+
+        return ingest_files(engine, files, batch_size=batch, progress=advance)
 
 
 def _resolve_run(engine: Engine, summary: IngestSummary) -> None:

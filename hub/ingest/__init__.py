@@ -4,7 +4,7 @@ from hub.ingest.mapping import BUILTIN_HEADERS, ColumnMapping, MappingError, Row
 from hub.ingest.prepare import content_hash, prepare_batch
 from hub.ingest.quarantine import QuarantinedRow, quarantined_row, quarantined_rows
 from hub.ingest.readers import RawRow, detect_encoding, open_source
-from hub.ingest.service import Ingestor, IngestSummary, ingest_file, ingest_records
+from hub.ingest.service import Ingestor, IngestSummary, LoadFile, ingest_file, ingest_files, ingest_records
 from hub.ingest.stored_mappings import latest_mapping, store_mapping
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "ColumnMapping",
     "IngestSummary",
     "Ingestor",
+    "LoadFile",
     "MappingError",
     "QuarantinedRow",
     "RawRow",
@@ -19,6 +20,7 @@ __all__ = [
     "content_hash",
     "detect_encoding",
     "ingest_file",
+    "ingest_files",
     "ingest_records",
     "latest_mapping",
     "open_source",

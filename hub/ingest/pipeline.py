@@ -1,4 +1,4 @@
-"""Prepared batches from a source file, prepared in a reader thread while the caller writes.
+"""Prepared batches from source files, prepared in a reader thread while the caller writes.
 
 SQLite and psycopg release the GIL while the database works, so reading and hashing the next batch
 in a thread overlaps with writing the previous one. Normalizing, the costliest step, runs ahead in
@@ -6,7 +6,9 @@ in a thread overlaps with writing the previous one. Normalizing, the costliest s
 texts back, so little crosses between processes. (Passing whole parsed batches to a process was
 measured too, and cost more than it gained.) Normalizing ahead also normalizes records that turn
 out unchanged, on cores that would otherwise idle. A bounded queue keeps memory flat; an error in
-the thread or a worker is raised in the caller.
+the thread or a worker is raised in the caller. The files of a load go through one thread one after
+the other, so that reading and normalizing run on into the next file while the caller still writes
+the last batches of the one before.
 """
 
 from __future__ import annotations
@@ -18,21 +20,24 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar, cast
 
 from hub.domain import Kind
 from hub.ingest.mapping import RowMapper
 from hub.ingest.prepare import Normalized, PreparedBatch, normalize_payloads, prepare_batch
 from hub.ingest.readers import open_source
 
-__all__ = ["PARALLEL_FROM_BYTES", "prepared_batches"]
+__all__ = ["PARALLEL_FROM_BYTES", "FileToRead", "prepared_batches", "prepared_stream"]
 
 PARALLEL_FROM_BYTES = 1 << 20
 _QUEUE_DEPTH = 3
 _PARENT_POLL_SECONDS = 0.5
+_T = TypeVar("_T")
 
 
 _pools: dict[int, ProcessPoolExecutor] = {}
@@ -84,29 +89,43 @@ def _shutdown_pools() -> None:
         _pools.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class FileToRead:
+    """One file of a stream: where it is, its encoding (None: detected), its kind and row mapping."""
+
+    path: Path
+    encoding: str | None
+    kind: Kind
+    mapper: RowMapper | None = None
+
+
 def _read(
-    path: Path, encoding: str | None, kind: Kind, batch_size: int, workers: int, mapper: RowMapper | None
-) -> Iterator[PreparedBatch]:
+    files: Sequence[FileToRead], batch_size: int, workers: int
+) -> Generator[tuple[int, PreparedBatch | None], None, None]:
+    """Each file's batches in turn, tagged with the file's place in `files`; None ends a file."""
     pool = _pool(workers) if workers else None
     ahead: deque[Future[list[Normalized]]] = deque()
-    with open_source(path, encoding) as reader:
-        rows = iter(reader) if mapper is None else map(mapper.row, reader)
-        while chunk := list(islice(rows, batch_size)):
-            batch = prepare_batch(kind, chunk)
-            batch.bytes_read = reader.bytes_read
-            if pool is not None and batch.items:
-                # No further ahead than the queue: when records prove unchanged, the writer outruns
-                # the workers and cancels what they had not started.
-                while len(ahead) >= workers * (_QUEUE_DEPTH + 1):
-                    wait([ahead.popleft()])
-                payloads = [item.payload for item in batch.items.values()]
-                step = -(-len(payloads) // workers)
-                batch.normalizing = [
-                    pool.submit(normalize_payloads, kind, payloads[i : i + step])
-                    for i in range(0, len(payloads), step)
-                ]
-                ahead.extend(batch.normalizing)
-            yield batch
+    for index, f in enumerate(files):
+        kind = f.kind
+        with open_source(f.path, f.encoding) as reader:
+            rows = iter(reader) if f.mapper is None else map(f.mapper.row, reader)
+            while chunk := list(islice(rows, batch_size)):
+                batch = prepare_batch(kind, chunk)
+                batch.bytes_read = reader.bytes_read
+                if pool is not None and batch.items:
+                    # No further ahead than the queue: when records prove unchanged, the writer
+                    # outruns the workers and cancels what they had not started.
+                    while len(ahead) >= workers * (_QUEUE_DEPTH + 1):
+                        wait([ahead.popleft()])
+                    payloads = [item.payload for item in batch.items.values()]
+                    step = -(-len(payloads) // workers)
+                    batch.normalizing = [
+                        pool.submit(normalize_payloads, kind, payloads[i : i + step])
+                        for i in range(0, len(payloads), step)
+                    ]
+                    ahead.extend(batch.normalizing)
+                yield index, batch
+        yield index, None
 
 
 def prepared_batches(
@@ -126,18 +145,34 @@ def prepared_batches(
     process normalizes the records that prove new or changed). A file that cannot be read at all
     raises here, before any batch or thread. `encoding` None: detected.
     """
-    open_source(path, encoding).close()
+    stream = prepared_stream([FileToRead(path, encoding, kind, mapper)], batch_size, parallel, workers)
+    return (batch for _index, batch in stream if batch is not None)
+
+
+def prepared_stream(
+    files: Sequence[FileToRead], batch_size: int, parallel: bool | None = None, workers: int = 0
+) -> Generator[tuple[int, PreparedBatch | None], None, None]:
+    """The prepared batches of several files, one file after the other, as (file's index, batch),
+    and (index, None) once a file is read to its end, even a file without rows.
+
+    In parallel (`parallel=None`: when the files hold at least `PARALLEL_FROM_BYTES` together), one
+    thread reads them all: it goes on to the next file while this one writes the last batches of the
+    one before, so the normalizing processes do not idle between files. Every file is opened before
+    anything is returned, so that one that cannot be read at all raises before any batch or thread.
+    """
+    for f in files:
+        open_source(f.path, f.encoding).close()
     if parallel is None:
-        parallel = path.stat().st_size >= PARALLEL_FROM_BYTES
+        parallel = sum(f.path.stat().st_size for f in files) >= PARALLEL_FROM_BYTES
     if parallel:
-        return _from_thread(_read(path, encoding, kind, batch_size, workers, mapper))
-    return _read(path, encoding, kind, batch_size, 0, mapper)
+        return _from_thread(_read(files, batch_size, workers))
+    return _read(files, batch_size, 0)
 
 
 _DONE = object()
 
 
-def _from_thread(batches: Iterator[PreparedBatch]) -> Iterator[PreparedBatch]:
+def _from_thread(batches: Iterator[_T]) -> Generator[_T, None, None]:
     out: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
     stop = threading.Event()
 
@@ -162,8 +197,7 @@ def _from_thread(batches: Iterator[PreparedBatch]) -> Iterator[PreparedBatch]:
         while (item := out.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
-            assert isinstance(item, PreparedBatch)
-            yield item
+            yield cast(_T, item)
     finally:
         stop.set()
         thread.join()

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from itertools import islice
@@ -27,7 +28,7 @@ from hub.config import DEFAULT_INGEST_BATCH, get_settings
 from hub.domain import DERIVED_SOURCE, ENTITY_PREFIX, Kind
 from hub.errors import InputError
 from hub.ingest.mapping import ColumnMapping, RowMapper
-from hub.ingest.pipeline import prepared_batches
+from hub.ingest.pipeline import FileToRead, prepared_stream
 from hub.ingest.prepare import UNSTORABLE_CHARACTERS, PreparedBatch, duplicate_reason, prepare_batch
 from hub.ingest.readers import RawRow, open_source
 from hub.ingest.stored_mappings import latest_mapping
@@ -46,7 +47,15 @@ from hub.store.models import (
     utcnow,
 )
 
-__all__ = ["IngestSummary", "Ingestor", "get_or_create_source", "ingest_file", "ingest_records"]
+__all__ = [
+    "IngestSummary",
+    "Ingestor",
+    "LoadFile",
+    "get_or_create_source",
+    "ingest_file",
+    "ingest_files",
+    "ingest_records",
+]
 
 _SOURCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _RECORDS = SourceRecord.__tablename__
@@ -122,17 +131,21 @@ class IngestSummary:
 
 def get_or_create_source(session: Session, name: str) -> Source:
     """Return the source called `name`, registering it on first use."""
-    if not _SOURCE_NAME.fullmatch(name):
-        raise InputError(
-            f"source name {name!r} is not allowed; use lower-case letters, digits and _ "
-            "starting with a letter, e.g. public_security"
-        )
+    _check_source_name(name)
     source = session.scalar(select(Source).where(Source.name == name))
     if source is None:
         source = Source(name=name)
         session.add(source)
         session.flush()
     return source
+
+
+def _check_source_name(name: str) -> None:
+    if not _SOURCE_NAME.fullmatch(name):
+        raise InputError(
+            f"source name {name!r} is not allowed; use lower-case letters, digits and _ "
+            "starting with a letter, e.g. public_security"
+        )
 
 
 class Ingestor:
@@ -437,6 +450,18 @@ def ingest_records(
     return ingestor.finish()
 
 
+@dataclass(frozen=True, slots=True)
+class LoadFile:
+    """One file of a load: the file, the source system it comes from, its kind, its encoding (None:
+    detected) and the column mapping to read it with (None: the source's newest stored mapping)."""
+
+    path: Path
+    source: str
+    kind: Kind
+    encoding: str | None = None
+    mapping: ColumnMapping | None = None
+
+
 def ingest_file(
     engine: Engine,
     path: Path,
@@ -458,41 +483,93 @@ def ingest_file(
     `HUB_INGEST_WORKERS`) while this one writes. Once the whole file is in, quarantined rows of
     earlier runs of the same file that it no longer has are released.
     """
-    if source == DERIVED_SOURCE:
-        raise InputError(
-            f"the source name {DERIVED_SOURCE!r} is the hub's own (addresses read in other records);"
-            " name the departmental system, e.g. public_security"
-        )
+    on_batch = None if progress is None else (lambda _index, done, size: progress(done, size))
+    [summary] = ingest_files(
+        engine,
+        [LoadFile(path, source, kind, encoding, mapping)],
+        batch_size=batch_size,
+        progress=on_batch,
+        parallel=parallel,
+        workers=workers,
+    )
+    return summary
+
+
+def ingest_files(
+    engine: Engine,
+    files: Sequence[LoadFile],
+    *,
+    batch_size: int = DEFAULT_INGEST_BATCH,
+    progress: Callable[[int, int, int], None] | None = None,
+    done: Callable[[IngestSummary], None] | None = None,
+    parallel: bool | None = None,
+    workers: int | None = None,
+) -> list[IngestSummary]:
+    """Ingest several source files in order, as `ingest_file` ingests each: one run per file, a
+    commit after each batch; returns their summaries in the same order.
+
+    One reader thread goes through all of them, so the next file is read and normalized while this
+    process writes the end of the one before: a load of many files keeps both cores busy where one
+    command per file would let them idle at every file's start and end. Every file is checked before
+    anything is stored (one that cannot be read refuses the whole load). `progress(file's index,
+    bytes_read, size)` after each batch and `done(summary)` after each file, if given.
+    """
+    for f in files:
+        if f.source == DERIVED_SOURCE:
+            raise InputError(
+                f"the source name {DERIVED_SOURCE!r} is the hub's own (addresses read in other records);"
+                " name the departmental system, e.g. public_security"
+            )
+        _check_source_name(f.source)
     if workers is None:
         workers = get_settings().ingest_workers
-    if mapping is None:
-        with Session(engine) as session:
-            mapping = latest_mapping(session, source)
-    with open_source(path, encoding) as reader:  # refuses an unreadable file before anything is stored
-        read_as, detected = reader.encoding, reader.encoding_detected
-    mapper = RowMapper(kind, mapping)
-    batches = prepared_batches(
-        path, read_as, kind, batch_size, parallel=parallel, workers=workers, mapper=mapper
-    )
-    size = path.stat().st_size
-    with bulk_session(engine) as session:
-        ingestor = Ingestor(
-            session,
-            source,
-            kind,
-            path.name,
-            encoding=read_as,
-            encoding_detected=detected,
-            mapping_version=mapping.version if mapping else None,
-        )
-        session.commit()
-        for batch in batches:
-            ingestor.add(batch)
-            batch.release()
+    mappings: dict[str, ColumnMapping | None] = {}
+    with Session(engine) as session:
+        for f in files:
+            if f.mapping is None and f.source not in mappings:
+                mappings[f.source] = latest_mapping(session, f.source)
+    to_read: list[FileToRead] = []
+    how: list[tuple[str | None, bool, ColumnMapping | None]] = []
+    for f in files:
+        mapping = f.mapping if f.mapping is not None else mappings[f.source]
+        # refuses an unreadable file before anything is stored
+        with open_source(f.path, f.encoding) as reader:
+            read_as, detected = reader.encoding, reader.encoding_detected
+        to_read.append(FileToRead(f.path, read_as, f.kind, RowMapper(f.kind, mapping)))
+        how.append((read_as, detected, mapping))
+    sizes = [f.path.stat().st_size for f in files]
+    summaries: list[IngestSummary] = []
+    with (
+        closing(prepared_stream(to_read, batch_size, parallel, workers)) as stream,
+        bulk_session(engine) as session,
+    ):
+        ingestor: Ingestor | None = None
+        for index, batch in stream:
+            f = files[index]
+            if ingestor is None:
+                read_as, detected, mapping = how[index]
+                ingestor = Ingestor(
+                    session,
+                    f.source,
+                    f.kind,
+                    f.path.name,
+                    encoding=read_as,
+                    encoding_detected=detected,
+                    mapping_version=mapping.version if mapping else None,
+                )
+                session.commit()
+            if batch is not None:
+                ingestor.add(batch)
+                batch.release()
+                session.commit()
+                if progress:
+                    progress(index, batch.bytes_read, sizes[index])
+                continue
+            ingestor.release_fixed()
+            summary = ingestor.finish()
             session.commit()
-            if progress:
-                progress(batch.bytes_read, size)
-        ingestor.release_fixed()
-        summary = ingestor.finish()
-        session.commit()
-    return summary
+            summaries.append(summary)
+            ingestor = None
+            if done:
+                done(summary)
+    return summaries

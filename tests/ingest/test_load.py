@@ -1,0 +1,206 @@
+"""A load: several files through one pipeline (`ingest_files`, `hub load`), each as `ingest_file` would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from source_files import jsonl, write
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from hub.domain import Kind
+from hub.errors import InputError, UnreadableFileError
+from hub.generate import generate_city
+from hub.ingest import LoadFile, ingest_file, ingest_files
+from hub.ingest.manifest import read_manifest
+from hub.store.models import IngestRun, Quarantine, RecordVersion, Source, SourceRecord
+
+
+def stored(engine: Engine) -> dict[tuple[str, str, str], tuple[object, object, object, str]]:
+    """Every stored version by (source, kind, key): its features, flags, match fields and payload."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(
+                Source.name,
+                SourceRecord.kind,
+                SourceRecord.key,
+                RecordVersion.features,
+                RecordVersion.flags,
+                RecordVersion.match,
+                RecordVersion.payload,
+            )
+            .join(RecordVersion, RecordVersion.record_id == SourceRecord.id)
+            .join(SourceRecord.source)
+        )
+        return {(s, str(k), key): (f, fl, m, p) for s, k, key, f, fl, m, p in rows}
+
+
+def city_files(tmp_path: Path) -> list[LoadFile]:
+    manifest = generate_city(120, 5, tmp_path / "city", profile="field-notes")
+    return [LoadFile(tmp_path / "city" / f.path, f.source, Kind(f.kind), f.encoding) for f in manifest.files]
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> list[LoadFile]:
+    return city_files(tmp_path_factory.mktemp("load"))
+
+
+def test_a_load_stores_what_one_command_per_file_stores(engine: Engine, city: list[LoadFile]) -> None:
+    summaries = ingest_files(engine, city, batch_size=40, parallel=True, workers=1)
+    assert [(s.source, s.kind, s.file) for s in summaries] == [(f.source, f.kind, f.path.name) for f in city]
+    assert sum(s.new for s in summaries) > 300
+    with Session(engine) as session:
+        runs = session.execute(
+            select(IngestRun.file_name, IngestRun.new, IngestRun.finished_at).order_by(IngestRun.id)
+        ).all()
+    assert [(name, new) for name, new, _ in runs] == [(s.file, s.new) for s in summaries]
+    assert all(finished is not None for _, _, finished in runs)
+
+    # the same files one command each, in this process, as sources of other names
+    one_by_one = [
+        ingest_file(engine, f.path, f"again_{f.source}", f.kind, encoding=f.encoding, batch_size=40)
+        for f in city
+    ]
+    assert [(s.new, s.flagged, s.quarantined) for s in one_by_one] == [
+        (s.new, s.flagged, s.quarantined) for s in summaries
+    ]
+    everything = stored(engine)
+    loaded = {key: value for key, value in everything.items() if not key[0].startswith("again_")}
+    again = {
+        (s.removeprefix("again_"), k, key): v
+        for (s, k, key), v in everything.items()
+        if s.startswith("again_")
+    }
+    assert again == loaded
+
+
+def test_a_load_again_finds_every_record_unchanged(engine: Engine, city: list[LoadFile]) -> None:
+    first = ingest_files(engine, city, batch_size=50, parallel=True, workers=1)
+    again = ingest_files(engine, city, batch_size=50, parallel=True, workers=1)
+    assert [s.unchanged for s in again] == [s.new for s in first]
+    assert sum(s.new + s.changed for s in again) == 0
+
+
+def test_an_empty_file_within_a_load_gets_its_run_and_releases_fixed_rows(
+    engine: Engine, tmp_path: Path
+) -> None:
+    people = write(tmp_path, "people.jsonl", jsonl({"key": "p1", "name": "王伟"}))
+    homes = write(tmp_path, "homes.jsonl", "broken\n")
+    companies = write(tmp_path, "companies.jsonl", jsonl({"key": "c1", "name": "常熟市华兴机械有限公司"}))
+    files = [
+        LoadFile(people, "household_registry", Kind.PERSON),
+        LoadFile(homes, "doorplate_platform", Kind.ADDRESS),
+        LoadFile(companies, "market_regulation", Kind.LEGAL_ENTITY),
+    ]
+    assert [s.quarantined for s in ingest_files(engine, files, parallel=True, workers=1)] == [0, 1, 0]
+    homes.write_text("")  # the department fixed its export: nothing left to send
+    summaries = ingest_files(engine, files, parallel=True, workers=1)
+    assert [(s.file, s.read, s.released) for s in summaries] == [
+        ("people.jsonl", 1, 0),
+        ("homes.jsonl", 0, 1),
+        ("companies.jsonl", 1, 0),
+    ]
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(IngestRun)) == 6
+        released = session.scalar(select(Quarantine.released_by_run_id))
+    assert released == summaries[1].run_id
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        (LoadFile(Path("missing.jsonl"), "tax", Kind.PERSON), UnreadableFileError, "missing.jsonl"),
+        (LoadFile(Path("people.jsonl"), "Tax Bureau", Kind.PERSON), InputError, "source name"),
+    ],
+)
+def test_a_load_checks_every_file_before_storing_anything(
+    engine: Engine, tmp_path: Path, bad: LoadFile, error: type[Exception], match: str
+) -> None:
+    good = write(tmp_path, "people.jsonl", jsonl({"key": "p1", "name": "王伟"}))
+    bad = LoadFile(tmp_path / bad.path, bad.source, bad.kind)
+    with pytest.raises(error, match=match):
+        ingest_files(engine, [LoadFile(good, "household_registry", Kind.PERSON), bad], parallel=True)
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(SourceRecord)) == 0
+        assert session.scalar(select(func.count()).select_from(IngestRun)) == 0
+
+
+def test_a_failure_in_a_later_file_keeps_the_files_before(engine: Engine, tmp_path: Path) -> None:
+    first = write(tmp_path, "people.jsonl", jsonl(*({"key": f"p{i}", "name": "王伟"} for i in range(5))))
+    # a JSON array whose text breaks off: the reader cannot go on past that point and says so
+    second = write(tmp_path, "more.json", '[{"key": "q1", "name": "李娜"}, {"key": "q2", "name": ')
+    files = [LoadFile(first, "household_registry", Kind.PERSON), LoadFile(second, "tax", Kind.PERSON)]
+    summaries = ingest_files(engine, files, batch_size=2, parallel=True, workers=1)
+    assert [s.new for s in summaries] == [5, 1]
+    assert summaries[1].quarantined == 1
+
+
+def test_the_manifest_hub_generate_writes_is_a_load(tmp_path: Path) -> None:
+    manifest = generate_city(30, 3, tmp_path)
+    files = read_manifest(tmp_path / "manifest.json")
+    assert [(f.path, f.source, f.kind, f.encoding) for f in files] == [
+        (tmp_path / f.path, f.source, Kind(f.kind), f.encoding) for f in manifest.files
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("not json", "is not JSON"),
+        ('{"files": []}', "non-empty list 'files'"),
+        ('{"files": [{"path": "a.jsonl", "kind": "person"}]}', "file 1: source missing"),
+        ('{"files": [{"path": "a.jsonl", "source": "tax", "kind": "building"}]}', "file 1: unknown kind"),
+        (
+            '{"files": [{"path": "gone.jsonl", "source": "tax", "kind": "person"}]}',
+            "gone.jsonl does not exist",
+        ),
+        (
+            '{"files": [{"path": "a.jsonl", "source": "tax", "kind": "person"},'
+            ' {"path": "./a.jsonl", "source": "tax", "kind": "PERSON"}]}',
+            "files 1 and 2 are the same file",
+        ),
+    ],
+)
+def test_a_bad_manifest_names_the_entry_and_the_problem(tmp_path: Path, content: str, match: str) -> None:
+    write(tmp_path, "a.jsonl", jsonl({"key": "p1", "name": "王伟"}))
+    path = write(tmp_path, "load.json", content)
+    with pytest.raises(InputError, match=match):
+        read_manifest(path)
+
+
+def test_hub_load_ingests_a_manifest_and_reports_each_file(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    write(tmp_path, "people.jsonl", jsonl({"key": "p1", "name": "王伟"}, {"key": "p2", "name": "李娜"}))
+    write(tmp_path, "homes.csv", "key,address\nh1,苏州市姑苏区人民路100号\nh2\n")
+    manifest = {
+        "files": [
+            {"path": "people.jsonl", "source": "household_registry", "kind": "person"},
+            {"path": "homes.csv", "source": "doorplate_platform", "kind": "address", "encoding": "utf-8"},
+        ]
+    }
+    load = write(tmp_path, "load.json", json.dumps(manifest))
+    code, out, err = hub(database_url, "load", str(load))
+    assert code == 0, err
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("files=2 runs=1,2 new=3 changed=0 unchanged=0 quarantined=1 seconds=")
+    assert "homes.csv" in err and "doorplate_platform" in err
+
+    code, out, err = hub(database_url, "load", str(load), "--max-bad-rows", "0.2")
+    assert code == 1
+    assert "1 of 2 rows of homes.csv (50%) were quarantined" in err
+    assert "unchanged=3" in out.strip().splitlines()[-1]
+
+
+def test_hub_load_refuses_a_bad_manifest_with_a_message(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    load = write(
+        tmp_path, "load.json", '{"files": [{"path": "gone.jsonl", "source": "tax", "kind": "person"}]}'
+    )
+    code, _, err = hub(database_url, "load", str(load))
+    assert code == 2
+    assert "file 1: " in err and "gone.jsonl does not exist" in err

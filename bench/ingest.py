@@ -3,8 +3,9 @@
     python bench/ingest.py                       # 100k persons, SQLite (+ PostgreSQL if configured)
     python bench/ingest.py --persons 25000,100000 --postgres postgresql+psycopg://postgres@127.0.0.1/test
 
-Each (size, database) runs in a fresh child process on a fresh database: a first load, then the same
-files again (every record unchanged, as with a daily full export). The peak RSS printed is that of
+Each (size, database) runs in a fresh child process on a fresh database: a first load of the city's
+files as `hub load` ingests a manifest, then the same files again (every record unchanged, as with a
+daily full export). The peak RSS printed is that of
 ingestion alone: the writing process, and its normalizing processes together (`HUB_INGEST_WORKERS`);
 similar peaks for different sizes show that memory does not grow with the file. PostgreSQL runs when
 --postgres or HUB_TEST_POSTGRES_URL gives a server URL.
@@ -60,28 +61,24 @@ def city(persons: int, seed: int, profile: str = "classic") -> Path:
 
 
 def child(directory: Path, url: str) -> None:
-    """Ingest every file of the city at `directory` into `url`; print one JSON line of figures."""
-    from hub.domain import Kind
-    from hub.ingest import ingest_file
+    """Ingest every file of the city at `directory` into `url` as `hub load` does; print one JSON line
+    of figures."""
+    from hub.ingest import ingest_files
+    from hub.ingest.manifest import read_manifest
     from hub.store.database import make_engine
     from hub.store.migrations import upgrade
 
-    manifest = json.loads((directory / "manifest.json").read_text())
+    files = read_manifest(directory / "manifest.json")
     engine = make_engine(url)
     upgrade(engine)
     result: dict[str, float] = {}
     for load in ("first", "again"):
-        records = 0
         started = time.perf_counter()
-        for f in manifest["files"]:
-            summary = ingest_file(
-                engine, directory / f["path"], f["source"], Kind(f["kind"]), encoding=f["encoding"]
-            )
-            records += summary.read
-            if load == "again":
-                assert summary.new == summary.changed == 0, summary
+        summaries = ingest_files(engine, files)
         result[f"{load}_seconds"] = time.perf_counter() - started
-        result["records"] = records
+        result["records"] = sum(s.read for s in summaries)
+        if load == "again":
+            assert all(s.new == s.changed == 0 for s in summaries), summaries
     result["writer_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["workers_mb"] = sum(_peak_kb(p.pid) for p in multiprocessing.active_children() if p.pid) / 1024
     print(json.dumps(result))

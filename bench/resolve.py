@@ -38,16 +38,14 @@ STAGES = ("load", "block", "compare", "train", "score", "cluster", "persist")
 
 
 def ingested(directory: Path, url: str) -> None:
-    from hub.domain import Kind
-    from hub.ingest import ingest_file
+    from hub.ingest import ingest_files
+    from hub.ingest.manifest import read_manifest
     from hub.store.database import make_engine
     from hub.store.migrations import upgrade
 
-    manifest = json.loads((directory / "manifest.json").read_text())
     engine = make_engine(url)
     upgrade(engine)
-    for f in manifest["files"]:
-        ingest_file(engine, directory / f["path"], f["source"], Kind(f["kind"]), encoding=f["encoding"])
+    ingest_files(engine, read_manifest(directory / "manifest.json"))  # as `hub load` does
     engine.dispose()
 
 

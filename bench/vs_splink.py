@@ -19,7 +19,7 @@ child and its workers together. Splink does no address grammar of its own: addre
 keys and a similar model.
 
 The last line sets the hub's whole pipeline against Splink: the source files ingested into a fresh
-SQLite database (in a fresh child, as `hub ingest` does), every kind resolved and the entity links
+SQLite database (in a fresh child, as `hub load` does), every kind resolved and the entity links
 built and stored (bench/resolve.py's child on that database), against Splink's time for persons and
 legal entities; the goal is at most 1.5 times Splink's time with at most half its peak memory (the
 hub's peak is the higher of its two children's; Splink's is that of its whole run).
@@ -263,7 +263,7 @@ def main() -> None:
         peak = max(ingest["peak_mb"], hub["peak_mb"])
         ratio, memory = whole / splink_two, peak / splink["peak_mb"]
         print(
-            f"whole pipeline: hub ingest {ingest['seconds']:.1f} s + kinds {hub_wall:.1f} s + links"
+            f"whole pipeline: hub load {ingest['seconds']:.1f} s + kinds {hub_wall:.1f} s + links"
             f" {links:.1f} s = {whole:.1f} s, Splink persons and legal entities {splink_two:.1f} s:"
             f" hub / Splink {ratio:.2f} (goal <= 1.5: {'met' if ratio <= 1.5 else 'MISSED'}); peak memory"
             f" hub {peak:,.0f} MB / Splink {splink['peak_mb']:,.0f} MB = {memory:.2f} (goal <= 0.5:"

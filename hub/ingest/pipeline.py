@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import TypeVar, cast
 
 from hub.domain import Kind
 from hub.ingest.mapping import RowMapper
-from hub.ingest.prepare import Normalized, PreparedBatch, normalize_payloads, prepare_batch
+from hub.ingest.prepare import PreparedBatch, normalize_payloads, prepare_batch
 from hub.ingest.readers import open_source
 
 __all__ = ["PARALLEL_FROM_BYTES", "FileToRead", "prepared_batches", "prepared_stream"]
@@ -37,6 +37,7 @@ __all__ = ["PARALLEL_FROM_BYTES", "FileToRead", "prepared_batches", "prepared_st
 PARALLEL_FROM_BYTES = 1 << 20
 _QUEUE_DEPTH = 3
 _PARENT_POLL_SECONDS = 0.5
+_RELEASE_POLL_SECONDS = 0.02
 _T = TypeVar("_T")
 
 
@@ -104,7 +105,7 @@ def _read(
 ) -> Generator[tuple[int, PreparedBatch | None], None, None]:
     """Each file's batches in turn, tagged with the file's place in `files`; None ends a file."""
     pool = _pool(workers) if workers else None
-    ahead: deque[Future[list[Normalized]]] = deque()
+    ahead: deque[PreparedBatch] = deque()
     for index, f in enumerate(files):
         kind = f.kind
         with open_source(f.path, f.encoding) as reader:
@@ -113,19 +114,31 @@ def _read(
                 batch = prepare_batch(kind, chunk)
                 batch.bytes_read = reader.bytes_read
                 if pool is not None and batch.items:
-                    # No further ahead than the queue: when records prove unchanged, the writer
-                    # outruns the workers and cancels what they had not started.
-                    while len(ahead) >= workers * (_QUEUE_DEPTH + 1):
-                        wait([ahead.popleft()])
+                    _wait_for_room(ahead)
                     payloads = [item.payload for item in batch.items.values()]
                     step = -(-len(payloads) // workers)
                     batch.normalizing = [
                         pool.submit(normalize_payloads, kind, payloads[i : i + step])
                         for i in range(0, len(payloads), step)
                     ]
-                    ahead.extend(batch.normalizing)
+                    ahead.append(batch)
                 yield index, batch
         yield index, None
+
+
+def _wait_for_room(ahead: deque[PreparedBatch]) -> None:
+    """Wait until fewer than `_QUEUE_DEPTH + 1` batches are being normalized for the writer: no
+    further ahead than its queue. A batch the writer is done with no longer counts, even while a
+    worker still finishes it: when records prove unchanged, the writer outruns the workers (and
+    cancels what they had not started), and reading goes on at the writer's pace, not theirs."""
+    while ahead:
+        oldest = ahead[0]
+        if oldest.released or all(future.done() for future in oldest.normalizing or ()):
+            ahead.popleft()
+        elif len(ahead) > _QUEUE_DEPTH:
+            wait(oldest.normalizing or (), timeout=_RELEASE_POLL_SECONDS)
+        else:
+            return
 
 
 def prepared_batches(

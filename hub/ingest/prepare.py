@@ -129,6 +129,7 @@ class PreparedBatch:
     quarantine: list[tuple[int | None, str, str]] = field(default_factory=list)  # line, raw text, reason
     bytes_read: int = 0
     normalizing: list[Future[list[Normalized]]] | None = None
+    released: bool = False
     _ahead: dict[str, Normalized] | None = None
 
     def normalized(self, kind: Kind, key: str) -> Normalized:
@@ -142,6 +143,7 @@ class PreparedBatch:
 
     def release(self) -> None:
         """Done with the batch: normalizing not yet started is not needed (its records were unchanged)."""
+        self.released = True
         for future in self.normalizing or ():
             future.cancel()
 

@@ -204,3 +204,27 @@ def test_hub_load_refuses_a_bad_manifest_with_a_message(
     code, _, err = hub(database_url, "load", str(load))
     assert code == 2
     assert "file 1: " in err and "gone.jsonl does not exist" in err
+
+
+def test_reading_goes_on_once_the_writer_is_done_with_a_batch_still_being_normalized() -> None:
+    """An unchanged export: the writer releases each batch without its normalized records, and reading
+    must not wait for a worker still finishing them (it would pace the load at the workers' speed)."""
+    import threading
+    from collections import deque
+    from concurrent.futures import Future
+
+    from hub.ingest.pipeline import _QUEUE_DEPTH, _wait_for_room
+    from hub.ingest.prepare import PreparedBatch
+
+    running = [PreparedBatch(normalizing=[Future()]) for _ in range(_QUEUE_DEPTH + 1)]
+    for batch in running:
+        assert batch.normalizing and batch.normalizing[0].set_running_or_notify_cancel()
+    ahead = deque(running)
+    waiter = threading.Thread(target=_wait_for_room, args=(ahead,), daemon=True)
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive()  # every batch still wanted and being normalized: no room
+    running[0].release()  # the writer is done with the oldest; its worker is not
+    waiter.join(2.0)
+    assert not waiter.is_alive()
+    assert len(ahead) == _QUEUE_DEPTH

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from hub.cli.common import console, open_engine
-from hub.cli.ingest import ingest_with_progress
+from hub.cli.ingest import load_with_progress
 from hub.cli.resolve import resolve
 from hub.cli.serve import serve
 from hub.domain import Kind
@@ -65,20 +65,23 @@ def demo(
     """The quick start: generate a city, ingest every file, serve GraphQL."""
     from hub.config import get_settings
     from hub.generate import generate_city
+    from hub.ingest import IngestSummary, LoadFile
 
     engine = open_engine()
     console.print(f"[bold]1/4[/bold] generating a city of {persons} persons in {out}/ …")
     manifest = generate_city(persons, seed, out)
     console.print(f"[bold]2/4[/bold] ingesting {len(manifest.files)} source files …")
-    batch = get_settings().ingest_batch
-    for f in manifest.files:
-        summary = ingest_with_progress(engine, out / f.path, f.source, Kind(f.kind), f.encoding, batch, False)
+    files = [LoadFile(out / f.path, f.source, Kind(f.kind), f.encoding) for f in manifest.files]
+
+    def done(summary: IngestSummary) -> None:
         console.print(
-            f"  {f.path:<36} new {summary.new:>7}  changed {summary.changed:>5}"
+            f"  {summary.file:<36} new {summary.new:>7}  changed {summary.changed:>5}"
             f"  unchanged {summary.unchanged:>7}  quarantined {summary.quarantined:>4}"
             f"  flagged {summary.flagged:>4}",
             soft_wrap=True,
         )
+
+    load_with_progress(engine, files, get_settings().ingest_batch, False, done)
     console.print("[bold]3/4[/bold] resolving records into entities …")
     _demo_trust(engine)
     resolve(kind=None, everything=False, settings_file=None, quiet=True)

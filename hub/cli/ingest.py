@@ -14,6 +14,8 @@ from hub.domain import Kind
 from hub.logs import note
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy import Engine
 
     from hub.ingest import IngestSummary, LoadFile
@@ -207,7 +209,7 @@ def load(
     files = read_manifest(manifest)
     engine = open_engine()
     started = perf_counter()
-    summaries = _load_with_progress(engine, files, get_settings().ingest_batch, quiet)
+    summaries = load_with_progress(engine, files, get_settings().ingest_batch, quiet)
     seconds = perf_counter() - started
     table = Table(box=SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("file", overflow="fold")
@@ -242,16 +244,22 @@ def load(
         raise typer.Exit(1)
 
 
-def _load_with_progress(
-    engine: Engine, files: list[LoadFile], batch: int, quiet: bool
+def load_with_progress(
+    engine: Engine,
+    files: list[LoadFile],
+    batch: int,
+    quiet: bool,
+    done: Callable[[IngestSummary], None] | None = None,
 ) -> list[IngestSummary]:
+    """`ingest_files` with a progress bar over the load's bytes on a terminal; `done(summary)` after
+    each file."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from hub.ingest import ingest_files
 
     sizes = [f.path.stat().st_size for f in files]
     if quiet or not console.is_terminal:
-        return ingest_files(engine, files, batch_size=batch)
+        return ingest_files(engine, files, batch_size=batch, done=done)
     before = [sum(sizes[:index]) for index in range(len(files))]
     with Progress(
         "[progress.description]{task.description}",
@@ -266,7 +274,7 @@ def _load_with_progress(
         def advance(index: int, done: int, _size: int) -> None:
             bar.update(task, completed=before[index] + done, description=f"loading {files[index].path.name}")
 
-        return ingest_files(engine, files, batch_size=batch, progress=advance)
+        return ingest_files(engine, files, batch_size=batch, progress=advance, done=done)
 
 
 def _resolve_run(engine: Engine, summary: IngestSummary) -> None:

@@ -1,4 +1,4 @@
-"""The `hub clients` commands load no GraphQL: they stay fast and work without the API's stack."""
+"""What commands and processes import: `hub clients` no GraphQL, a normalizing process no database."""
 
 from __future__ import annotations
 
@@ -32,3 +32,30 @@ def test_clients_commands_do_not_import_strawberry(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("name")
+
+
+NORMALIZING = """
+import sys
+
+from hub.domain import Kind
+from hub.ingest.prepare import normalize_payloads
+
+assert normalize_payloads(Kind.PERSON, ['{"key": "p1", "name": "王伟", "address": "人民路100号"}'])
+loaded = sorted(name for name in ("sqlalchemy", "pyarrow", "numpy", "strawberry") if name in sys.modules)
+assert not loaded, loaded
+"""
+
+
+def test_a_normalizing_process_loads_no_database_or_arrow_code(tmp_path: Path) -> None:
+    """What each ingest worker imports: its start is on the load's critical path."""
+    done = subprocess.run(
+        [sys.executable, "-c", NORMALIZING], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_name_the_ingest_package_offers_is_there() -> None:
+    import hub.ingest
+
+    for name in hub.ingest.__all__:
+        assert getattr(hub.ingest, name) is not None, name

@@ -40,7 +40,8 @@ from hub.changes import link_changes
 from hub.domain import DERIVED_SOURCE, ChangeAction, Kind, LinkRelation
 from hub.ingest import ingest_records
 from hub.ingest.prepare import MAX_KEY_LENGTH
-from hub.normalize.fields import ADDRESS_FEATURES, address_match_columns
+from hub.normalize.columns import address_match_columns
+from hub.normalize.fields import ADDRESS_FEATURES
 from hub.resolve.columns import read_json_lines
 from hub.resolve.persist import RESOLUTION
 from hub.resolve.references import ReferenceResolution, resolve_references

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from hub.domain import Kind
-from hub.normalize.fields import ADDRESS_FEATURES, address_match_columns, flatten
+from hub.normalize.columns import address_match_columns
+from hub.normalize.fields import ADDRESS_FEATURES, flatten
 from hub.normalize.records import address_features
 
 WRITTEN = [

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 _SHOWN_REASONS = 5
+_COUNTS = ("new", "changed", "unchanged", "quarantined", "flagged")
 
 
 def _print_summary(summary: IngestSummary) -> None:
@@ -33,11 +34,9 @@ def _print_summary(summary: IngestSummary) -> None:
             f"mapping: version {summary.mapping_version} of {summary.source}'s, over the built-in headers"
         )
     table = Table(title=f"{summary.file} → {summary.source} / {summary.kind.value}", title_justify="left")
-    for column in ("new", "changed", "unchanged", "quarantined", "flagged"):
+    for column in _COUNTS:
         table.add_column(column, justify="right")
-    table.add_row(
-        *(str(getattr(summary, c)) for c in ("new", "changed", "unchanged", "quarantined", "flagged"))
-    )
+    table.add_row(*(str(getattr(summary, c)) for c in _COUNTS))
     console.print(table)
     for reason, count in summary.reasons.most_common():
         console.print(f"  quarantined {count:>7} × {reason}")
@@ -215,19 +214,14 @@ def load(
     table.add_column("file", overflow="fold")
     table.add_column("source")
     table.add_column("kind")
-    for column in ("new", "changed", "unchanged", "quarantined", "flagged"):
+    for column in _COUNTS:
         table.add_column(column, justify="right")
     for summary in summaries:
         table.add_row(
-            summary.file,
-            summary.source,
-            summary.kind.value,
-            *(str(getattr(summary, c)) for c in ("new", "changed", "unchanged", "quarantined", "flagged")),
+            summary.file, summary.source, summary.kind.value, *(str(getattr(summary, c)) for c in _COUNTS)
         )
     print_table(table, stderr=True)
-    totals = {c: sum(getattr(s, c) for s in summaries) for c in ("read", "new", "changed", "unchanged")}
-    totals["quarantined"] = sum(s.quarantined for s in summaries)
-    totals["flagged"] = sum(s.flagged for s in summaries)
+    totals = {c: sum(getattr(s, c) for s in summaries) for c in ("read", *_COUNTS)}
     runs = ",".join(str(s.run_id) for s in summaries)
     note(files=len(summaries), runs=runs, **totals)
     print(

@@ -32,7 +32,7 @@ from hub.ingest.mapping import RowMapper
 from hub.ingest.prepare import PreparedBatch, normalize_payloads, prepare_batch
 from hub.ingest.readers import open_source
 
-__all__ = ["PARALLEL_FROM_BYTES", "FileToRead", "prepared_batches", "prepared_stream"]
+__all__ = ["PARALLEL_FROM_BYTES", "FileToRead", "prepared_stream"]
 
 PARALLEL_FROM_BYTES = 1 << 20
 _QUEUE_DEPTH = 3
@@ -141,27 +141,6 @@ def _wait_for_room(ahead: deque[PreparedBatch]) -> None:
             return
 
 
-def prepared_batches(
-    path: Path,
-    encoding: str | None,
-    kind: Kind,
-    batch_size: int,
-    *,
-    parallel: bool | None = None,
-    workers: int = 0,
-    mapper: RowMapper | None = None,
-) -> Iterator[PreparedBatch]:
-    """The file's prepared batches in order, its rows mapped by `mapper` if given; `parallel=None`
-    decides by the file's size.
-
-    In parallel, batches are read in a thread and normalized ahead by `workers` processes (none: this
-    process normalizes the records that prove new or changed). A file that cannot be read at all
-    raises here, before any batch or thread. `encoding` None: detected.
-    """
-    stream = prepared_stream([FileToRead(path, encoding, kind, mapper)], batch_size, parallel, workers)
-    return (batch for _index, batch in stream if batch is not None)
-
-
 def prepared_stream(
     files: Sequence[FileToRead], batch_size: int, parallel: bool | None = None, workers: int = 0
 ) -> Generator[tuple[int, PreparedBatch | None], None, None]:
@@ -170,11 +149,9 @@ def prepared_stream(
 
     In parallel (`parallel=None`: when the files hold at least `PARALLEL_FROM_BYTES` together), one
     thread reads them all: it goes on to the next file while this one writes the last batches of the
-    one before, so the normalizing processes do not idle between files. Every file is opened before
-    anything is returned, so that one that cannot be read at all raises before any batch or thread.
+    one before, so the normalizing processes do not idle between files. The caller has opened every
+    file once already (`ingest_files` does, to refuse one that cannot be read before storing anything).
     """
-    for f in files:
-        open_source(f.path, f.encoding).close()
     if parallel is None:
         parallel = sum(f.path.stat().st_size for f in files) >= PARALLEL_FROM_BYTES
     if parallel:

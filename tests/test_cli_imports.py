@@ -40,7 +40,7 @@ import sys
 from hub.domain import Kind
 from hub.ingest.prepare import normalize_payloads
 
-assert normalize_payloads(Kind.PERSON, ['{"key": "p1", "name": "王伟", "address": "人民路100号"}'])
+assert normalize_payloads(Kind.PERSON, ['{"key": "p1", "name": "王伟", "address": "人民路100号"}'.encode()])
 loaded = sorted(name for name in ("sqlalchemy", "pyarrow", "numpy", "strawberry") if name in sys.modules)
 assert not loaded, loaded
 """

@@ -115,7 +115,7 @@ def _read(
                 batch.bytes_read = reader.bytes_read
                 if pool is not None and batch.items:
                     _wait_for_room(ahead)
-                    payloads = [item.payload for item in batch.items.values()]
+                    payloads = [item.payload.encode() for item in batch.items.values()]
                     step = -(-len(payloads) // workers)
                     batch.normalizing = [
                         pool.submit(normalize_payloads, kind, payloads[i : i + step])

@@ -69,8 +69,11 @@ class PreparedItem(NamedTuple):
     record: dict[str, Any]
 
 
-# features, flags, match fields (JSON texts), whether flagged, and the (field, term) pairs to find it by
-Normalized = tuple[str, str, bool, str, tuple[tuple[str, str], ...]]
+# features, flags and match fields as UTF-8 JSON, whether flagged, and the (field, term) pairs to find it
+# by. The JSON stays bytes from the normalizer to the database: as text it would be decoded once here,
+# encoded and decoded again between the processes, and encoded once more for SQLite.
+Normalized = tuple[bytes, bytes, bool, bytes, tuple[tuple[str, str], ...]]
+_NO_FLAGS = b"{}"
 
 
 def normalize_contract_record(kind: Kind, record: Mapping[str, Any]) -> NormalizedRecord:
@@ -95,7 +98,7 @@ def _a(noun: str) -> str:
 
 
 def normalized_json(kind: Kind, record: dict[str, Any]) -> Normalized:
-    """The record's features, flags and match fields as JSON texts, whether anything was flagged, and
+    """The record's features, flags and match fields as UTF-8 JSON, whether anything was flagged, and
     the terms it can be searched by.
 
     Called only for records that are new or changed: an unchanged record keeps what it has.
@@ -104,16 +107,16 @@ def normalized_json(kind: Kind, record: dict[str, Any]) -> Normalized:
     flags = normalized.flags
     match = match_fields(kind, normalized.features)
     return (
-        orjson.dumps(normalized.features).decode(),
-        orjson.dumps(flags).decode() if flags else "{}",
+        orjson.dumps(normalized.features),
+        orjson.dumps(flags) if flags else _NO_FLAGS,
         bool(flags),
-        orjson.dumps(match).decode(),
+        orjson.dumps(match),
         search_terms(kind, match),
     )
 
 
-def normalize_payloads(kind: Kind, payloads: list[str]) -> list[Normalized]:
-    """`normalized_json` of each stored JSON payload; runs in a normalizing process."""
+def normalize_payloads(kind: Kind, payloads: list[bytes]) -> list[Normalized]:
+    """`normalized_json` of each stored JSON payload (UTF-8); runs in a normalizing process."""
     return [normalized_json(kind, orjson.loads(payload)) for payload in payloads]
 
 

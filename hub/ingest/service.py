@@ -86,6 +86,7 @@ _VERSION_COLUMNS = (
     "ingest_run_id",
     "received_at",
 )
+_VERSION_JSON = frozenset(("features", "flags", "match"))  # given as UTF-8 bytes (`Normalized`)
 _QUARANTINE_COLUMNS = (
     "ingest_run_id",
     "source_id",
@@ -209,7 +210,7 @@ class Ingestor:
         _changed_entities(bulk, [row[-1] for row in changed], stamp)
         if new_keys:
             self._insert_new(bulk, batch, new_keys, versions, stamp)
-        bulk.insert(_VERSIONS, _VERSION_COLUMNS, versions)
+        bulk.insert(_VERSIONS, _VERSION_COLUMNS, versions, utf8=_VERSION_JSON)
         bulk.insert(_TERMS, _TERM_COLUMNS, sorted(self._terms))
         self._quarantine(bulk, quarantine, stamp)
         s = self.summary

@@ -8,7 +8,7 @@ through the typed models.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,22 +26,33 @@ class BulkWriter:
         self.connection = connection
         self.sqlite = is_sqlite(connection)
         self.mark = placeholder(connection)
-        self._sql: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        self._sql: dict[tuple[Any, ...], str] = {}
 
     def timestamp(self, moment: datetime) -> Any:
         """`moment` as the database stores it (SQLite: the text SQLAlchemy writes and reads back)."""
         return stored_time(self.connection, moment)
 
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        utf8: Collection[str] = (),
+    ) -> None:
+        """Insert `rows`. The columns named in `utf8` are text columns given as UTF-8 bytes, stored as
+        text: SQLite takes the bytes as they are, PostgreSQL is given them decoded."""
         if not rows:
             return
         if not self.sqlite:
+            if utf8:
+                rows = _decoded(rows, [i for i, column in enumerate(columns) if column in utf8])
             self._copy(table, columns, rows)
             return
-        signature = ("insert", table, tuple(columns))
+        signature = ("insert", table, tuple(columns), *sorted(utf8))
         sql = self._sql.get(signature)
         if sql is None:
-            marks = ", ".join(self.mark for _ in columns)
+            marks = ", ".join(f"CAST({self.mark} AS TEXT)" if c in utf8 else self.mark for c in columns)
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
             self._sql[signature] = sql
         self.connection.exec_driver_sql(sql, list(rows))
@@ -115,3 +126,14 @@ class BulkWriter:
             sql = f"UPDATE {table} SET {assignments} WHERE id = {self.mark}"
             self._sql[signature] = sql
         self.connection.exec_driver_sql(sql, list(rows))
+
+
+def _decoded(rows: Sequence[tuple[Any, ...]], positions: list[int]) -> list[tuple[Any, ...]]:
+    """`rows` with the UTF-8 bytes at `positions` decoded to text."""
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in positions:
+            values[i] = values[i].decode()
+        out.append(tuple(values))
+    return out

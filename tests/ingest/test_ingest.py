@@ -341,13 +341,13 @@ def test_crash_mid_batch_leaves_the_last_committed_state(
     real_insert = BulkWriter.insert
     version_writes = 0
 
-    def crash_on_second_version_write(self: BulkWriter, table: str, *args: object) -> None:
+    def crash_on_second_version_write(self: BulkWriter, table: str, *args: object, **kwargs: object) -> None:
         nonlocal version_writes
         if table == "record_version":
             version_writes += 1
             if version_writes == 2:  # records, entities and memberships of batch 2 are written by now
                 raise MemoryError("simulated crash in the middle of the second batch")
-        real_insert(self, table, *args)  # type: ignore[arg-type]
+        real_insert(self, table, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(BulkWriter, "insert", crash_on_second_version_write)
     with pytest.raises(MemoryError):

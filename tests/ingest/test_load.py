@@ -228,3 +228,22 @@ def test_reading_goes_on_once_the_writer_is_done_with_a_batch_still_being_normal
     waiter.join(2.0)
     assert not waiter.is_alive()
     assert len(ahead) == _QUEUE_DEPTH
+
+
+def test_normalized_values_are_stored_as_json_text_the_database_reads(
+    engine: Engine, city: list[LoadFile]
+) -> None:
+    """The normalizers hand their JSON over as UTF-8 bytes: it must land as text, not as a blob."""
+    ingest_files(engine, city[:1], batch_size=40, parallel=True, workers=1)
+    sqlite = engine.dialect.name == "sqlite"
+    name = "json_extract(v.match, '$.name')" if sqlite else "v.match->>'name'"
+    types = "typeof(v.features) || typeof(v.flags) || typeof(v.match)" if sqlite else "'texttexttext'"
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            f"SELECT {types}, {name}, v.payload FROM record_version v"
+            " JOIN source_record r ON r.id = v.record_id WHERE r.kind = 'person'"
+        ).all()
+    assert rows and {kind for kind, _, _ in rows} == {"texttexttext"}
+    named = [(found, payload) for _, found, payload in rows if found]
+    assert len(named) > len(rows) / 2
+    assert any(not found.isascii() for found, _ in named)  # Chinese names read back as text

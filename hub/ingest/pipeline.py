@@ -14,6 +14,7 @@ the last batches of the one before.
 from __future__ import annotations
 
 import atexit
+import gc
 import multiprocessing
 import os
 import queue
@@ -22,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -32,12 +34,13 @@ from hub.ingest.mapping import RowMapper
 from hub.ingest.prepare import PreparedBatch, normalize_payloads, prepare_batch
 from hub.ingest.readers import open_source
 
-__all__ = ["PARALLEL_FROM_BYTES", "FileToRead", "prepared_stream"]
+__all__ = ["PARALLEL_FROM_BYTES", "FileToRead", "paced_collector", "prepared_stream"]
 
 PARALLEL_FROM_BYTES = 1 << 20
 _QUEUE_DEPTH = 3
 _PARENT_POLL_SECONDS = 0.5
 _RELEASE_POLL_SECONDS = 0.02
+_WORKER_GC_THRESHOLDS = (50_000, 20, 100)
 _T = TypeVar("_T")
 
 
@@ -57,13 +60,54 @@ def _pool(workers: int) -> ProcessPoolExecutor:
             pool = ProcessPoolExecutor(
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_exit_with_parent,
+                initializer=_start_worker,
                 initargs=(os.getpid(),),
             )
             _pools[workers] = pool
             if len(_pools) == 1:
                 atexit.register(_shutdown_pools)
         return pool
+
+
+_paced_depth = 0
+_paced_saved: tuple[int, int, int] = (700, 10, 10)
+_paced_lock = threading.Lock()
+
+
+@contextmanager
+def paced_collector() -> Iterator[None]:
+    """Collect reference cycles far less often while loading (the thresholds of the workers).
+
+    A batch's rows, prepared items and normalized values live through hundreds of young collections
+    at the default threshold, each walking them again: 4 % of the writing process's instructions on a
+    field-notes city. The previous thresholds are back once the last of overlapping loads ends.
+    """
+    global _paced_depth, _paced_saved
+    with _paced_lock:
+        if _paced_depth == 0:
+            _paced_saved = gc.get_threshold()
+            gc.set_threshold(*_WORKER_GC_THRESHOLDS)
+        _paced_depth += 1
+    try:
+        yield
+    finally:
+        with _paced_lock:
+            _paced_depth -= 1
+            if _paced_depth == 0:
+                gc.set_threshold(*_paced_saved)
+
+
+def _start_worker(parent: int) -> None:
+    """Worker initializer: exit with the parent, and let the cycle collector run far less often.
+
+    Normalizing makes next to no reference cycles (none over a 100k-person city, measured with the
+    collector off), but every young collection walks the batch's results again, which live through
+    hundreds of them: 6 % of the worker's instructions at the default threshold of 700, 1 % at 50,000.
+    What is loaded by now is frozen, so that older collections skip it.
+    """
+    _exit_with_parent(parent)
+    gc.freeze()
+    gc.set_threshold(*_WORKER_GC_THRESHOLDS)
 
 
 def _exit_with_parent(parent: int) -> None:

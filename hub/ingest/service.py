@@ -28,7 +28,7 @@ from hub.config import DEFAULT_INGEST_BATCH, get_settings
 from hub.domain import DERIVED_SOURCE, ENTITY_PREFIX, Kind
 from hub.errors import InputError
 from hub.ingest.mapping import ColumnMapping, RowMapper
-from hub.ingest.pipeline import FileToRead, prepared_stream
+from hub.ingest.pipeline import FileToRead, paced_collector, prepared_stream
 from hub.ingest.prepare import UNSTORABLE_CHARACTERS, PreparedBatch, duplicate_reason, prepare_batch
 from hub.ingest.readers import RawRow, open_source
 from hub.ingest.stored_mappings import latest_mapping
@@ -541,6 +541,7 @@ def ingest_files(
     sizes = [f.path.stat().st_size for f in files]
     summaries: list[IngestSummary] = []
     with (
+        paced_collector(),
         closing(prepared_stream(to_read, batch_size, parallel, workers)) as stream,
         bulk_session(engine) as session,
     ):

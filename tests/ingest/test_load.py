@@ -247,3 +247,26 @@ def test_normalized_values_are_stored_as_json_text_the_database_reads(
     named = [(found, payload) for _, found, payload in rows if found]
     assert len(named) > len(rows) / 2
     assert any(not found.isascii() for found, _ in named)  # Chinese names read back as text
+
+
+def test_a_load_collects_cycles_less_often_and_puts_the_thresholds_back(
+    engine: Engine, city: list[LoadFile]
+) -> None:
+    import gc
+
+    from hub.ingest import pipeline
+
+    seen: list[tuple[int, int, int]] = []
+    before = gc.get_threshold()
+    ingest_files(engine, city[:1], batch_size=40, done=lambda _summary: seen.append(gc.get_threshold()))
+    assert seen == [pipeline._WORKER_GC_THRESHOLDS]
+    assert gc.get_threshold() == before
+    with pytest.raises(InputError), pipeline.paced_collector():
+        with pipeline.paced_collector():
+            pass
+        assert gc.get_threshold() == pipeline._WORKER_GC_THRESHOLDS  # until the outer load ends
+        raise InputError("a failed load")
+    assert gc.get_threshold() == before
+    # and a normalizing process runs with them from its start
+    pool = pipeline._pool(1)
+    assert pool.submit(gc.get_threshold).result() == pipeline._WORKER_GC_THRESHOLDS

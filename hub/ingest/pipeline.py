@@ -29,6 +29,8 @@ from itertools import islice
 from pathlib import Path
 from typing import TypeVar, cast
 
+import orjson
+
 from hub.domain import Kind
 from hub.ingest.mapping import RowMapper
 from hub.ingest.prepare import PreparedBatch, normalize_payloads, prepare_batch
@@ -44,29 +46,48 @@ _WORKER_GC_THRESHOLDS = (50_000, 20, 100)
 _T = TypeVar("_T")
 
 
+_WARM_UP_RECORDS = {
+    Kind.PERSON: {
+        "key": "warm-up", "name": "張偉", "id_number": "110101199003071234", "birth_date": "1990年3月7日",
+        "phone": "138 0013 8000", "address": "北京市东城区东华门街道南池子大街1号院2号楼301室",
+        "employer_name": "北京某某科技有限公司",
+    },
+    Kind.ADDRESS: {"key": "warm-up", "address": "江苏省苏州市常熟市虞山街道海虞北路8号"},
+    Kind.LEGAL_ENTITY: {"key": "warm-up", "name": "常熟市某某贸易有限公司", "uscc": "91320581MA1N2B3C4D"},
+}  # fmt: skip
 _pools: dict[int, ProcessPoolExecutor] = {}
 _pools_lock = threading.Lock()
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    """The process's pool of `workers` normalizing processes, started once and kept for later files.
+def _pool(workers: int) -> tuple[ProcessPoolExecutor, bool]:
+    """The process's pool of `workers` normalizing processes, started once and kept for later files,
+    and whether it was started just now.
 
     Kept because a worker's caches of names and addresses pay off across the files of one load.
-    Workers are spawned, not forked: this process has threads.
+    Workers are spawned, not forked: this process has threads. A new pool's workers are spawned at once
+    and load their dictionaries (pinyin readings, the gazetteer) before the first batch reaches them.
     """
     with _pools_lock:
         pool = _pools.get(workers)
-        if pool is None:
-            pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(os.getpid(),),
-            )
-            _pools[workers] = pool
-            if len(_pools) == 1:
-                atexit.register(_shutdown_pools)
-        return pool
+        if pool is not None:
+            return pool, False
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
+        )
+        for _ in range(workers):
+            pool.submit(_warm_up)
+        _pools[workers] = pool
+        if len(_pools) == 1:
+            atexit.register(_shutdown_pools)
+        return pool, True
+
+
+def _warm_up() -> None:
+    for kind, record in _WARM_UP_RECORDS.items():
+        normalize_payloads(kind, [orjson.dumps(record)])
 
 
 _paced_depth = 0
@@ -148,7 +169,7 @@ def _read(
     files: Sequence[FileToRead], batch_size: int, workers: int
 ) -> Generator[tuple[int, PreparedBatch | None], None, None]:
     """Each file's batches in turn, tagged with the file's place in `files`; None ends a file."""
-    pool = _pool(workers) if workers else None
+    pool, starting = _pool(workers) if workers else (None, False)
     ahead: deque[PreparedBatch] = deque()
     for index, f in enumerate(files):
         kind = f.kind
@@ -157,7 +178,11 @@ def _read(
             while chunk := list(islice(rows, batch_size)):
                 batch = prepare_batch(kind, chunk)
                 batch.bytes_read = reader.bytes_read
-                if pool is not None and batch.items:
+                if starting and batch.items:
+                    # The workers take about a second to start and warm up: the caller normalizes this
+                    # first batch itself meanwhile, instead of waiting for them.
+                    starting = False
+                elif pool is not None and batch.items:
                     _wait_for_room(ahead)
                     payloads = [item.payload.encode() for item in batch.items.values()]
                     step = -(-len(payloads) // workers)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pytest
 from source_files import jsonl, write
 from sqlalchemy import Engine, func, select
@@ -16,6 +17,7 @@ from hub.errors import InputError, UnreadableFileError
 from hub.generate import generate_city
 from hub.ingest import LoadFile, ingest_file, ingest_files
 from hub.ingest.manifest import read_manifest
+from hub.normalize.records import normalize_record
 from hub.store.models import IngestRun, Quarantine, RecordVersion, Source, SourceRecord
 
 
@@ -268,5 +270,27 @@ def test_a_load_collects_cycles_less_often_and_puts_the_thresholds_back(
         raise InputError("a failed load")
     assert gc.get_threshold() == before
     # and a normalizing process runs with them from its start
-    pool = pipeline._pool(1)
+    pool, _ = pipeline._pool(1)
     assert pool.submit(gc.get_threshold).result() == pipeline._WORKER_GC_THRESHOLDS
+
+
+def test_while_new_workers_start_the_first_batch_is_normalized_in_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "_pools", {})  # no workers started yet in this process
+    path = write(tmp_path, "p.jsonl", jsonl(*({"key": f"p{i}", "name": "王伟"} for i in range(9))))
+    files = [pipeline.FileToRead(path, "utf-8", Kind.PERSON)]
+    try:
+        first = [batch for _, batch in pipeline._read(files, 3, 1) if batch is not None]
+        again = [batch for _, batch in pipeline._read(files, 3, 1) if batch is not None]
+    finally:
+        for pool in pipeline._pools.values():
+            pool.shutdown()
+    assert [b.normalizing is None for b in first] == [True, False, False]
+    assert [b.normalizing is None for b in again] == [False, False, False]  # the workers are warm now
+    for batch in first + again:
+        assert [batch.normalized(Kind.PERSON, key)[0] for key in batch.items] == [
+            orjson.dumps(normalize_record(Kind.PERSON, item.record).features) for item in batch.items.values()
+        ]

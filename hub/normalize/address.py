@@ -123,10 +123,12 @@ _NUMERAL_CHARS = re.compile("[零〇一二三四五六七八九十百千壹贰�
 # a numeral before a unit word, a room said digit by digit at the end ("三幢二单元六零二"), or a house
 # number at the end after its village or group, 号 left out ("碧坝村三十六")
 _NUMERALS = re.compile(
-    r"第?([零〇一二三四五六七八九十百千壹贰叁肆伍陆柒捌玖拾佰廿卅]+)"
+    # the lookahead (every alternative starts so) spares the engine the groups at most positions
+    r"(?=[第零〇一二三四五六七八九十百千壹贰叁肆伍陆柒捌玖拾佰廿卅])"
+    r"(?:第?([零〇一二三四五六七八九十百千壹贰叁肆伍陆柒捌玖拾佰廿卅]+)"
     r"(?=幢|栋|号|单元|室|楼|层|组|小组|队|社(?!区)|座|期|弄|户|房|#|区|门|段)"
     r"|(?:(?<=元)|(?<=[幢栋座#楼]))([零〇一二三四五六七八九]{3,4})(?![\u3400-\u9fff])"
-    r"|(?<=[村组])([零〇一二三四五六七八九十百壹贰叁肆伍陆柒捌玖拾佰廿卅]+)$"
+    r"|(?<=[村组])([零〇一二三四五六七八九十百壹贰叁肆伍陆柒捌玖拾佰廿卅]+)$)"
 )
 _DIGIT_OF = {c: i for i, c in enumerate("零一二三四五六七八九")} | {
     c: i for i, c in enumerate("〇壹贰叁肆伍陆柒捌玖")
@@ -134,7 +136,9 @@ _DIGIT_OF = {c: i for i, c in enumerate("零一二三四五六七八九")} | {
 _POWER_OF = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000}
 _TENS_OF = {"廿": 20, "卅": 30}
 # dashes that join nothing, "之" between numbers (18之2号), "第" before one, "小组" after one
-_DASHES = re.compile(r"(?<![\dA-Za-z])-+|-+(?![\dA-Za-z])|(?<=\d)之(?=\d)|第(?=\d)|(?<=\d)小(?=组)")
+_DASHES = re.compile(
+    r"(?=[-之第小])(?:(?<![\dA-Za-z])-+|-+(?![\dA-Za-z])|(?<=\d)之(?=\d)|第(?=\d)|(?<=\d)小(?=组))"
+)
 # "9号-1" is number 9-1 (and "3号-201" building 3, room 201): the 号 goes after the whole number
 _SUB_NUMBER = re.compile(r"号-(\d+)(?![\d\-#幢栋座单元室号楼层])")
 # "12号之一" is the house 12-1, beside 12号

@@ -24,8 +24,12 @@ __all__ = [
 ]
 
 
-def _address(features: Mapping[str, Any] | None) -> dict[str, Any]:
-    return dict(features) if isinstance(features, Mapping) else {}
+_NO_ADDRESS: Mapping[str, Any] = {}
+
+
+def _address(features: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A record's parsed address, read only (not copied), or nothing."""
+    return features if isinstance(features, Mapping) else _NO_ADDRESS
 
 
 def place_keys(address: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:

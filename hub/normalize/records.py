@@ -64,11 +64,14 @@ def _text(record: Mapping[str, Any], name: str) -> str:
 
 
 @lru_cache(maxsize=1 << 17)
-def _address_items(text: str) -> tuple[tuple[str, str], ...]:
+def _address_features(text: str) -> dict[str, str]:
+    """The cached features of an address text: never to be changed; `address_features` hands out copies."""
     parsed = parse_address.__wrapped__(text)  # this cache holds the result; no second copy in the parser's
-    known = [(name, value) for name, value in zip(parsed._fields, parsed, strict=True) if value is not None]
-    known += [(name, value) for name, value in address_keys(parsed).items() if value is not None]
-    return tuple(known)
+    known = {name: value for name, value in zip(parsed._fields, parsed, strict=True) if value is not None}
+    for name, value in address_keys(parsed).items():
+        if value is not None:
+            known[name] = value
+    return known
 
 
 def address_features(text: str) -> dict[str, Any]:
@@ -76,7 +79,7 @@ def address_features(text: str) -> dict[str, Any]:
 
     Cached: the same address text comes again and again (a household, the same house in many sources).
     """
-    return dict(_address_items(text))
+    return _address_features(text).copy()
 
 
 def _resident_id(out: NormalizedRecord, record: Mapping[str, Any], field_name: str, prefix: str) -> None:
@@ -189,7 +192,7 @@ def _address(record: Mapping[str, Any]) -> NormalizedRecord:
     out = NormalizedRecord(Kind.ADDRESS)
     raw = _text(record, "address")
     if raw:
-        out.features.update(address_features(raw))
+        out.features.update(_address_features(raw))
     code = _text(record, "doorplate_code")
     if code:
         out.features["doorplate_code"] = code.upper()

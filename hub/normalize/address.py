@@ -690,6 +690,11 @@ def _place(parsed: ParsedAddress) -> str | None:
     """What the flat is in, below the town: the compound, else the house number on its road or village."""
     if parsed.compound:
         return parsed.compound
+    return _house(parsed)
+
+
+def _house(parsed: ParsedAddress) -> str | None:
+    """The house number on its road or village, whatever compound is written."""
     if parsed.number is None:
         return None
     road = parsed.road
@@ -728,7 +733,7 @@ def address_keys(parsed: ParsedAddress) -> dict[str, str | None]:
     place = _place(parsed)
     road_number = None
     if parsed.road is not None and parsed.number is not None:
-        road_number = place if parsed.compound is None else _place(parsed._replace(compound=None))
+        road_number = place if parsed.compound is None else _house(parsed)
     building = parsed.building
     key_building = f"{place}|{building}" if place and building else None
     core = parsed.compound.removesuffix(_compound_suffix(parsed.compound)) if parsed.compound else None
@@ -794,6 +799,7 @@ def _village_keys(parsed: ParsedAddress) -> dict[str, str | None]:
 
 def _compound_suffix(name: str) -> str:
     """The generic ending of an estate's name ("新村" of 泉辛新村), or "" (a short name, 泉辛)."""
-    return next(
-        (suffix for suffix in _COMPOUND_SUFFIXES if name.endswith(suffix) and len(name) > len(suffix)), ""
-    )
+    for suffix in _COMPOUND_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return suffix
+    return ""

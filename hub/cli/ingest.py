@@ -16,6 +16,7 @@ from hub.logs import note
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from rich.progress import Progress
     from sqlalchemy import Engine
 
     from hub.ingest import IngestSummary, LoadFile
@@ -247,28 +248,33 @@ def load_with_progress(
 ) -> list[IngestSummary]:
     """`ingest_files` with a progress bar over the load's bytes on a terminal; `done(summary)` after
     each file."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
     from hub.ingest import ingest_files
 
     sizes = [f.path.stat().st_size for f in files]
     if quiet or not console.is_terminal:
         return ingest_files(engine, files, batch_size=batch, done=done)
     before = [sum(sizes[:index]) for index in range(len(files))]
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with _bytes_bar() as bar:
         task = bar.add_task(f"loading {files[0].path.name}", total=sum(sizes))
 
         def advance(index: int, done: int, _size: int) -> None:
             bar.update(task, completed=before[index] + done, description=f"loading {files[index].path.name}")
 
         return ingest_files(engine, files, batch_size=batch, progress=advance, done=done)
+
+
+def _bytes_bar() -> Progress:
+    """A progress bar over the bytes read, on the terminal, gone once done; its task names the file."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
@@ -285,21 +291,12 @@ def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
 def ingest_with_progress(
     engine: Engine, path: Path, source: str, kind: Kind, encoding: str | None, batch: int, quiet: bool
 ) -> IngestSummary:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
     from hub.ingest import ingest_file
 
     show = not quiet and console.is_terminal and path.exists() and path.stat().st_size > 1 << 20
     if not show:
         return ingest_file(engine, path, source, kind, encoding=encoding, batch_size=batch)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with _bytes_bar() as bar:
         task = bar.add_task(f"ingesting {path.name}", total=path.stat().st_size)
         return ingest_file(
             engine,

@@ -35,6 +35,9 @@ class HubContext:
     read_only: bool = False
     # The instant the operation reads entities at (`asOf`); None for now. One per operation.
     as_of: datetime | None = None
+    # Whether lookups read their answer ahead (`hub.api.readahead`): off only to check that the
+    # answer is the same without it.
+    read_ahead: bool = True
     # The app's warm resolvers, for records submitted live (`submitRecords`).
     live: LiveResolvers | None = None
     _session: Session | None = field(default=None, repr=False)

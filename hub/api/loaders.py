@@ -9,10 +9,10 @@ handful of statements however many residents there are). Loaders live for one op
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session
 from strawberry.dataloader import DataLoader
@@ -21,9 +21,46 @@ from hub.domain import Decision, Kind, LinkRelation
 from hub.golden import Golden, claims_of, steward_claim, survive
 from hub.store.sql import driver_cursor, json_object, placeholder, stored_time
 
-__all__ = ["EntityRow", "LinkRow", "Loaders", "MemberRow"]
+__all__ = ["EntityRow", "LinkRow", "Loaders", "MemberRow", "Missing", "held", "then"]
 
 _CHUNK = 900  # keys per statement, below every database's limit on bound parameters
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+R = TypeVar("R")
+
+
+class Missing:
+    """What `held` gives for a key whose value is not in hand yet."""
+
+
+MISSING = Missing()
+
+
+def held(loader: DataLoader[K, V], key: K) -> V | Missing:
+    """The value `loader` already holds for `key` (read ahead, or loaded by an earlier field), else
+    MISSING; never waits."""
+    future = loader.cache_map.get(key)
+    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+        return MISSING
+    return future.result()
+
+
+def then(loader: DataLoader[K, V], key: K, use: Callable[[V], R]) -> R:
+    """`use(value)` at once when `loader` holds `key`'s value, else an awaitable of it.
+
+    A resolver returns either, and graphql-core awaits only the awaitable: a field whose data is in
+    hand costs no coroutine, no task and no turn of the event loop, which is most of what a field
+    costs once a query's answer was read ahead (`hub.api.readahead`). Typed as the value, since the
+    schema takes a resolver's return annotation for the field's type."""
+    value = held(loader, key)
+    if isinstance(value, Missing):
+        return cast(R, _later(loader, key, use))
+    return use(value)
+
+
+async def _later(loader: DataLoader[K, V], key: K, use: Callable[[V], R]) -> R:
+    return use(await loader.load(key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +148,14 @@ def _chunks(keys: Sequence[Any]) -> list[list[Any]]:
     return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
 
 
+def _prime(loader: DataLoader[K, V], fetch: Callable[[list[K]], list[V]], keys: Iterable[K]) -> None:
+    """Give `loader` the values of those `keys` it has not been asked for yet, read by one call of
+    `fetch` (the body of its batch function): what resolvers then load is in hand at once."""
+    wanted = [k for k in dict.fromkeys(keys) if loader.cache_map.get(k) is None]
+    if wanted:
+        loader.prime_many(dict(zip(wanted, fetch(wanted), strict=True)))
+
+
 def _time(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -171,32 +216,76 @@ class Loaders:
     async def golden(self, entity_id: str, attribute: str | None = None) -> dict[str, Golden]:
         """The golden values of an entity by attribute: all of them, or just `attribute` (computed once
         per operation; a query asking for a name does not pay for every other field)."""
-        key = (entity_id, attribute)
-        cached = self._golden.get(key)
+        cached = self._golden.get((entity_id, attribute))
         if cached is None:
-            members = await self.members.load(entity_id)
-            claims = [
-                steward_claim(o.attribute, o.value, o.id, o.actor, o.at)
-                for o in self._overrides.get(entity_id, [])
-                if attribute is None or o.attribute == attribute
-            ]
-            claims += [
-                claim
-                for m in members
-                for claim in claims_of(
-                    m.kind,
-                    m.features,
-                    record_id=m.record_id,
-                    source=m.source,
-                    key=m.key,
-                    version=m.version,
-                    received_at=m.received_at,
-                    trust=m.trust,
-                    only=attribute,
-                )
-            ]
-            cached = self._golden[key] = survive(claims)
+            cached = self._survive(entity_id, attribute, await self.members.load(entity_id))
         return cached
+
+    def golden_held(self, entity_id: str, attribute: str | None = None) -> dict[str, Golden] | None:
+        """`golden` without waiting: None when the entity's members are not in hand yet."""
+        cached = self._golden.get((entity_id, attribute))
+        if cached is None:
+            members = held(self.members, entity_id)
+            if isinstance(members, Missing):
+                return None
+            cached = self._survive(entity_id, attribute, members)
+        return cached
+
+    def _survive(self, entity_id: str, attribute: str | None, members: list[MemberRow]) -> dict[str, Golden]:
+        claims = [
+            steward_claim(o.attribute, o.value, o.id, o.actor, o.at)
+            for o in self._overrides.get(entity_id, [])
+            if attribute is None or o.attribute == attribute
+        ]
+        claims += [
+            claim
+            for m in members
+            for claim in claims_of(
+                m.kind,
+                m.features,
+                record_id=m.record_id,
+                source=m.source,
+                key=m.key,
+                version=m.version,
+                received_at=m.received_at,
+                trust=m.trust,
+                only=attribute,
+            )
+        ]
+        golden = self._golden[(entity_id, attribute)] = survive(claims)
+        return golden
+
+    # ---- reading ahead: a batch function's statement run now for keys known in advance -------------
+
+    def ahead_entities(self, keys: Iterable[str]) -> None:
+        """Read the entity rows of `keys` now, for `entities` to hold."""
+        _prime(self.entities, self._entity_rows, keys)
+
+    def ahead_members(self, keys: Iterable[str]) -> None:
+        """Read the members (and stewards' values) of the entities `keys` now, for `members` to hold."""
+        _prime(self.members, self._member_rows, keys)
+
+    def ahead_links_from(self, keys: Iterable[str]) -> None:
+        """Read every current link from the entities `keys` now, for `links_from` to hold."""
+        _prime(self.links_from, lambda chunk: self._links("subject_id", chunk), keys)
+
+    def ahead_link_pages(
+        self,
+        keys: Iterable[str],
+        *,
+        outgoing: bool,
+        relations: frozenset[LinkRelation],
+        after: int,
+        size: int,
+        counted: bool,
+    ) -> DataLoader[str, LinkPage]:
+        """Read the pages `link_pages(...)` gives for `keys` now, for that loader (returned) to hold."""
+        loader = self.link_pages(
+            outgoing=outgoing, relations=relations, after=after, size=size, counted=counted
+        )
+        column = "subject_id" if outgoing else "object_id"
+        _prime(loader, lambda chunk: self._link_page(column, relations, after, size, counted, chunk), keys)
+        return loader
 
     def _rows(self, sql: str, keys: Sequence[Any]) -> list[Any]:
         """Run `sql` for the keys, through the driver's own cursor (SQLAlchemy's statement handling cost
@@ -224,6 +313,9 @@ class Loaders:
         return out
 
     async def _entities(self, keys: list[str]) -> list[EntityRow | None]:
+        return self._entity_rows(keys)
+
+    def _entity_rows(self, keys: list[str]) -> list[EntityRow | None]:
         rows = self._rows(
             "SELECT id, kind, status, merged_into_id, version, created_at, updated_at FROM entity"
             " WHERE id IN :keys",
@@ -233,6 +325,9 @@ class Loaders:
         return [found.get(k) for k in keys]
 
     async def _members(self, keys: list[str]) -> list[list[MemberRow]]:
+        return self._member_rows(keys)
+
+    def _member_rows(self, keys: list[str]) -> list[list[MemberRow]]:
         """Each entity's records (as they were at `as_of`, if set); its stewards' values come in the
         same statement, as rows with a negative id, and are kept for `overrides`."""
         if self.as_of is None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from hub.api.context import Info
 from hub.api.inputs import RecordInput, record_of
 from hub.api.personal import look_up_personal, personal_fields_of
+from hub.api.readahead import read_ahead
 from hub.api.records import EntityKind, SourceRecord, source_record_of
 from hub.api.types import (
     Address,
@@ -90,35 +91,40 @@ async def _by_key(info: Info, kind: Kind, field: str, record: dict[str, str]) ->
 
 
 E = TypeVar("E", Person, Address, LegalEntity)
+_KINDS: dict[type[Node], Kind] = {Person: Kind.PERSON, Address: Kind.ADDRESS, LegalEntity: Kind.LEGAL_ENTITY}
 
 
 async def _of_kind(info: Info, entity_id: str | None, kind: Kind, cls: type[E]) -> E | None:
+    """The entity `entity_id` if it is one of `kind` (after merges), with its answer read ahead."""
     if entity_id is None:
         return None
     found = await resolve_entity(info, entity_id, kind)
-    return found if isinstance(found, cls) else None
+    if not isinstance(found, cls):
+        return None
+    read_ahead(info, kind, [str(found.id)])
+    return found
 
 
 async def person(info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Person | None:
     info.context.read_at(as_of)
-    found = await resolve_entity(info, str(id), Kind.PERSON)
-    return found if isinstance(found, Person) else None
+    return await _of_kind(info, str(id), Kind.PERSON, Person)
 
 
 async def address(info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Address | None:
     info.context.read_at(as_of)
-    found = await resolve_entity(info, str(id), Kind.ADDRESS)
-    return found if isinstance(found, Address) else None
+    return await _of_kind(info, str(id), Kind.ADDRESS, Address)
 
 
 async def legal_entity(info: Info, id: strawberry.ID, as_of: datetime | None = None) -> LegalEntity | None:
     info.context.read_at(as_of)
-    found = await resolve_entity(info, str(id), Kind.LEGAL_ENTITY)
-    return found if isinstance(found, LegalEntity) else None
+    return await _of_kind(info, str(id), Kind.LEGAL_ENTITY, LegalEntity)
 
 
 async def node(info: Info, id: strawberry.ID) -> Node | None:
-    return await resolve_entity(info, str(id))
+    found = await resolve_entity(info, str(id))
+    if found is not None:
+        read_ahead(info, _KINDS[type(found)], [str(found.id)])
+    return found
 
 
 async def source_record(info: Info, source: str, kind: EntityKind, key: str) -> SourceRecord | None:
@@ -172,6 +178,7 @@ async def search_persons(
     if not query.terms:
         raise InputError("give a name, an ID number or a phone: a birth date alone is too common to search")
     ranked = rank(info.context.session, query, candidates(info.context.session, query), _first(first))
+    read_ahead(info, Kind.PERSON, [e for e, _ in ranked], ("person",))
     return [PersonMatch(score=s, person=Person(id=strawberry.ID(e))) for e, s in ranked]
 
 
@@ -179,6 +186,7 @@ async def search_addresses(info: Info, text: str, first: int | None = 10) -> lis
     info.context.require_kind(Kind.ADDRESS)
     query = normalized_query(Kind.ADDRESS, {"address": text})
     ranked = rank(info.context.session, query, candidates(info.context.session, query), _first(first))
+    read_ahead(info, Kind.ADDRESS, [e for e, _ in ranked], ("address",))
     return [AddressMatch(score=s, address=Address(id=strawberry.ID(e))) for e, s in ranked]
 
 
@@ -190,6 +198,7 @@ async def search_legal_entities(
     like = query.fields.get("name_core")
     found = candidates(info.context.session, query, like=like)
     ranked = rank(info.context.session, query, found, _first(first))
+    read_ahead(info, Kind.LEGAL_ENTITY, [e for e, _ in ranked], ("legalEntity",))
     return [LegalEntityMatch(score=s, legal_entity=LegalEntity(id=strawberry.ID(e))) for e, s in ranked]
 
 

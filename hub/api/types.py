@@ -7,6 +7,7 @@ birth date) are masked unless the client has `pii:read`, and each one shown is n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from typing import TypeVar
@@ -16,9 +17,10 @@ from strawberry.scalars import JSON
 
 from hub.api.context import Info
 from hub.api.history import EntityChange, entity_history
-from hub.api.loaders import LinkPage, LinkRow
+from hub.api.loaders import LinkPage, LinkRow, then
 from hub.api.pagination import Connection, link_after, page_connection, page_size
 from hub.api.permissions import ReadsHistory
+from hub.api.readahead import COMPANY_PLACES, PERSON_PLACES, ROLES
 from hub.api.records import (
     FieldLineage,
     SourceRecord,
@@ -64,29 +66,59 @@ class LegalEntityAddressRelation(Enum):
     OPERATES_AT = "operates_at"
 
 
+T = TypeVar("T")
+
+# The fields below resolve at once when their data is in hand (read ahead by the lookup that found
+# the entity, or by an earlier field), and are awaited otherwise (`hub.api.loaders.then`).
+
+
 async def _golden(info: Info, entity_id: str) -> dict[str, Golden]:
     return await info.context.loaders.golden(entity_id)
 
 
-async def _value(info: Info, entity_id: str, kind: Kind, attribute: str) -> str | None:
-    golden = (await info.context.loaders.golden(entity_id, attribute)).get(attribute)
-    if golden is None:
-        return None
-    return shown_value(info, entity_id, kind, attribute, golden.value)
+def _value(info: Info, entity_id: str, kind: Kind, attribute: str) -> str | None:
+    """The golden value of `attribute` as the client may see it."""
+    return then(info.context.loaders.members, entity_id, lambda _: _shown(info, entity_id, kind, attribute))
 
 
-async def _source_records(info: Info, entity_id: str) -> list[SourceRecord]:
-    return [source_record_of(m) for m in await info.context.loaders.members.load(entity_id)]
+def _shown(info: Info, entity_id: str, kind: Kind, attribute: str) -> str | None:
+    golden = info.context.loaders.golden_held(entity_id, attribute)
+    value = None if golden is None else golden.get(attribute)
+    return None if value is None else shown_value(info, entity_id, kind, attribute, value.value)
 
 
-async def _links(
-    info: Info, entity_id: str, *, outgoing: bool, relations: set[LinkRelation]
-) -> list[LinkRow]:
-    loader = info.context.loaders.links_from if outgoing else info.context.loaders.links_to
-    return [link for link in await loader.load(entity_id) if link.relation in relations]
+def _source_records(info: Info, entity_id: str) -> list[SourceRecord]:
+    members = info.context.loaders.members
+    return then(members, entity_id, lambda rows: [source_record_of(m) for m in rows])
 
 
-T = TypeVar("T")
+def _outgoing(
+    info: Info,
+    entity_id: str,
+    relations: frozenset[LinkRelation],
+    items: Callable[[Info, list[LinkRow]], list[T]],
+) -> list[T]:
+    """The items of the entity's current links of `relations` (all of its links are read at once)."""
+    return then(
+        info.context.loaders.links_from,
+        entity_id,
+        lambda links: items(info, [link for link in links if link.relation in relations]),
+    )
+
+
+def _first_page(
+    info: Info,
+    entity_id: str,
+    relations: frozenset[LinkRelation],
+    first: int | None,
+    items: Callable[[Info, list[LinkRow]], list[T]],
+) -> list[T]:
+    """The items of the first `first` links of `relations` to the entity (a list that can be long)."""
+    size = page_size(first)
+    loader = info.context.loaders.link_pages(
+        outgoing=False, relations=relations, after=0, size=size, counted=False
+    )
+    return then(loader, entity_id, lambda page: items(info, page.links))
 
 
 def _connection(items: list[T], page: LinkPage, after: int) -> Connection[T]:
@@ -100,7 +132,7 @@ async def _link_page(
     entity_id: str,
     *,
     outgoing: bool,
-    relations: set[LinkRelation],
+    relations: frozenset[LinkRelation],
     after: int,
     size: int,
     counted: bool = True,
@@ -108,7 +140,7 @@ async def _link_page(
     """A page of an entity's links after link id `after`, cut by the database (for the lists that can
     be long); counted only for a connection, whose `totalCount` may be asked for."""
     loader = info.context.loaders.link_pages(
-        outgoing=outgoing, relations=frozenset(relations), after=after, size=size, counted=counted
+        outgoing=outgoing, relations=relations, after=after, size=size, counted=counted
     )
     return await loader.load(entity_id)
 
@@ -127,14 +159,12 @@ class Entity(Node):
     )
 
     @strawberry.field(description="The entity's version: one more with each change of members or status.")
-    async def version(self, info: Info) -> int:
-        row = await info.context.loaders.entities.load(str(self.id))
-        return row.version if row else 0
+    def version(self, info: Info) -> int:
+        return then(info.context.loaders.entities, str(self.id), lambda row: row.version if row else 0)
 
     @strawberry.field(description="When the entity last changed.")
-    async def updated_at(self, info: Info) -> datetime | None:
-        row = await info.context.loaders.entities.load(str(self.id))
-        return row.updated_at if row else None
+    def updated_at(self, info: Info) -> datetime | None:
+        return then(info.context.loaders.entities, str(self.id), lambda row: row.updated_at if row else None)
 
     @strawberry.federation.field(
         inaccessible=True,
@@ -144,11 +174,6 @@ class Entity(Node):
     )
     def history(self, info: Info) -> list[EntityChange] | None:
         return entity_history(info, str(self.redirected_from or self.id))
-
-
-_PERSON_PLACES = {LinkRelation.LIVES_AT, LinkRelation.HOUSEHOLD_REGISTERED_AT}
-_ROLES = {LinkRelation.LEGAL_REPRESENTATIVE, LinkRelation.EMPLOYED_BY}
-_COMPANY_PLACES = {LinkRelation.REGISTERED_AT, LinkRelation.OPERATES_AT}
 
 
 @strawberry.type(description="A person and an address they live at or are registered at.")
@@ -253,42 +278,40 @@ def _company_addresses(info: Info, links: list[LinkRow]) -> list[LegalEntityAddr
 @strawberry.federation.type(keys=["id"], description="A golden person: one real person across every source.")
 class Person(Entity):
     @strawberry.field
-    async def name(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.PERSON, "name")
+    def name(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.PERSON, "name")
 
     @strawberry.field(description="Resident ID number; masked (320581********1234) without pii:read.")
-    async def id_number(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.PERSON, "id_number")
+    def id_number(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.PERSON, "id_number")
 
     @strawberry.field(description="YYYY-MM-DD; only the year without pii:read.")
-    async def birth_date(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.PERSON, "birth_date")
+    def birth_date(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.PERSON, "birth_date")
 
     @strawberry.field(description="男 or 女.")
-    async def gender(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.PERSON, "gender")
+    def gender(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.PERSON, "gender")
 
     @strawberry.field(description="Masked (139****5678) without pii:read.")
-    async def phone(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.PERSON, "phone")
+    def phone(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.PERSON, "phone")
 
     @strawberry.field(description="Where the person lives and is registered.")
-    async def addresses(self, info: Info) -> list[PersonAddress]:
+    def addresses(self, info: Info) -> list[PersonAddress]:
         if not _readable(info, Kind.ADDRESS, Kind.PERSON):
             return []
-        links = await _links(info, str(self.id), outgoing=True, relations=_PERSON_PLACES)
-        return _person_addresses(info, links)
+        return _outgoing(info, str(self.id), PERSON_PLACES, _person_addresses)
 
     @strawberry.field(description="The legal entities the person represents or works for.")
-    async def legal_entities(self, info: Info) -> list[PersonLegalEntity]:
+    def legal_entities(self, info: Info) -> list[PersonLegalEntity]:
         if not _readable(info, Kind.LEGAL_ENTITY, Kind.PERSON):
             return []
-        links = await _links(info, str(self.id), outgoing=True, relations=_ROLES)
-        return _person_companies(info, links)
+        return _outgoing(info, str(self.id), ROLES, _person_companies)
 
     @strawberry.field(description="The source records that make up this person now.")
-    async def source_records(self, info: Info) -> list[SourceRecord]:
-        return await _source_records(info, str(self.id))
+    def source_records(self, info: Info) -> list[SourceRecord]:
+        return _source_records(info, str(self.id))
 
     @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
     async def lineage(self, info: Info) -> list[FieldLineage]:
@@ -305,12 +328,14 @@ class Person(Entity):
 )
 class Address(Entity):
     @strawberry.field(description="The address in full, as the most trusted source writes it.")
-    async def text(self, info: Info) -> str:
-        return await _value(info, str(self.id), Kind.ADDRESS, "text") or ""
+    def text(self, info: Info) -> str:
+        entity_id = str(self.id)
+        members = info.context.loaders.members
+        return then(members, entity_id, lambda _: _shown(info, entity_id, Kind.ADDRESS, "text") or "")
 
     @strawberry.field(description="The QR doorplate code, where the dwelling has one.")
-    async def doorplate_code(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.ADDRESS, "doorplate_code")
+    def doorplate_code(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.ADDRESS, "doorplate_code")
 
     @strawberry.field(description="The parsed parts: district, street, community, road, number, compound, …")
     async def components(self, info: Info) -> JSON:
@@ -321,19 +346,10 @@ class Address(Entity):
     @strawberry.field(
         description="The people who live or are registered here (at most `first`, 100 by default)."
     )
-    async def residents(self, info: Info, first: int | None = None) -> list[PersonAddress]:
+    def residents(self, info: Info, first: int | None = None) -> list[PersonAddress]:
         if not _readable(info, Kind.ADDRESS, Kind.PERSON):
             return []
-        page = await _link_page(
-            info,
-            str(self.id),
-            outgoing=False,
-            relations=_PERSON_PLACES,
-            after=0,
-            size=page_size(first),
-            counted=False,
-        )
-        return _person_addresses(info, page.links)
+        return _first_page(info, str(self.id), PERSON_PLACES, first, _person_addresses)
 
     @strawberry.field(description="The residents a page at a time, with the total.")
     async def residents_connection(
@@ -341,26 +357,17 @@ class Address(Entity):
     ) -> Connection[PersonAddress] | None:
         start = link_after(after)
         page = await _link_page(
-            info, str(self.id), outgoing=False, relations=_PERSON_PLACES, after=start, size=page_size(first)
+            info, str(self.id), outgoing=False, relations=PERSON_PLACES, after=start, size=page_size(first)
         )
         return _connection(_person_addresses(info, page.links), page, start)
 
     @strawberry.field(
         description="Legal entities registered or operating here (at most `first`, 100 by default)."
     )
-    async def legal_entities(self, info: Info, first: int | None = None) -> list[LegalEntityAddress]:
+    def legal_entities(self, info: Info, first: int | None = None) -> list[LegalEntityAddress]:
         if not _readable(info, Kind.ADDRESS, Kind.LEGAL_ENTITY):
             return []
-        page = await _link_page(
-            info,
-            str(self.id),
-            outgoing=False,
-            relations=_COMPANY_PLACES,
-            after=0,
-            size=page_size(first),
-            counted=False,
-        )
-        return _company_addresses(info, page.links)
+        return _first_page(info, str(self.id), COMPANY_PLACES, first, _company_addresses)
 
     @strawberry.field(description="The legal entities here a page at a time, with the total.")
     async def legal_entities_connection(
@@ -368,13 +375,13 @@ class Address(Entity):
     ) -> Connection[LegalEntityAddress] | None:
         start = link_after(after)
         page = await _link_page(
-            info, str(self.id), outgoing=False, relations=_COMPANY_PLACES, after=start, size=page_size(first)
+            info, str(self.id), outgoing=False, relations=COMPANY_PLACES, after=start, size=page_size(first)
         )
         return _connection(_company_addresses(info, page.links), page, start)
 
     @strawberry.field(description="The source records that make up this address now.")
-    async def source_records(self, info: Info) -> list[SourceRecord]:
-        return await _source_records(info, str(self.id))
+    def source_records(self, info: Info) -> list[SourceRecord]:
+        return _source_records(info, str(self.id))
 
     @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
     async def lineage(self, info: Info) -> list[FieldLineage]:
@@ -402,30 +409,30 @@ class Address(Entity):
 )
 class LegalEntity(Entity):
     @strawberry.field
-    async def name(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "name")
+    def name(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.LEGAL_ENTITY, "name")
 
     @strawberry.field(description="Unified social credit code.")
-    async def uscc(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "uscc")
+    def uscc(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.LEGAL_ENTITY, "uscc")
 
     @strawberry.field
-    async def legal_form(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "legal_form")
+    def legal_form(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.LEGAL_ENTITY, "legal_form")
 
     @strawberry.field(description="The branch part of the name (a branch never joins its head office).")
-    async def branch(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "branch")
+    def branch(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.LEGAL_ENTITY, "branch")
 
     @strawberry.field
-    async def established_on(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "established_on")
+    def established_on(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.LEGAL_ENTITY, "established_on")
 
     @strawberry.field(
         description="Masked (139****5678) without pii:read: often the legal representative's own mobile."
     )
-    async def phone(self, info: Info) -> str | None:
-        return await _value(info, str(self.id), Kind.LEGAL_ENTITY, "phone")
+    def phone(self, info: Info) -> str | None:
+        return _value(info, str(self.id), Kind.LEGAL_ENTITY, "phone")
 
     @strawberry.field(description="The person who is its legal representative, where the hub knows them.")
     async def legal_representative(self, info: Info) -> Person | None:
@@ -434,7 +441,7 @@ class LegalEntity(Entity):
             info,
             str(self.id),
             outgoing=False,
-            relations={LinkRelation.LEGAL_REPRESENTATIVE},
+            relations=frozenset({LinkRelation.LEGAL_REPRESENTATIVE}),
             after=0,
             size=1,
             counted=False,
@@ -453,22 +460,21 @@ class LegalEntity(Entity):
             info,
             str(self.id),
             outgoing=False,
-            relations={LinkRelation.EMPLOYED_BY},
+            relations=frozenset({LinkRelation.EMPLOYED_BY}),
             after=start,
             size=page_size(first),
         )
         return _connection(_person_companies(info, page.links), page, start)
 
     @strawberry.field(description="Where it is registered and where it operates.")
-    async def addresses(self, info: Info) -> list[LegalEntityAddress]:
+    def addresses(self, info: Info) -> list[LegalEntityAddress]:
         if not _readable(info, Kind.ADDRESS, Kind.LEGAL_ENTITY):
             return []
-        links = await _links(info, str(self.id), outgoing=True, relations=_COMPANY_PLACES)
-        return _company_addresses(info, links)
+        return _outgoing(info, str(self.id), COMPANY_PLACES, _company_addresses)
 
     @strawberry.field(description="The source records that make up this legal entity now.")
-    async def source_records(self, info: Info) -> list[SourceRecord]:
-        return await _source_records(info, str(self.id))
+    def source_records(self, info: Info) -> list[SourceRecord]:
+        return _source_records(info, str(self.id))
 
     @strawberry.field(description="Per field: the golden value, every source value and the rule that chose.")
     async def lineage(self, info: Info) -> list[FieldLineage]:

@@ -1,0 +1,176 @@
+"""Reading a query's answer ahead: the links of every hop and the members of every entity it names,
+set at a time, before its fields resolve.
+
+GraphQL resolves a query field by field. The loaders batch each level's reads into one statement
+(`hub.api.loaders`), but every field still costs a coroutine and a turn of the event loop, and every
+level its own statements. A lookup (`address(id:)`, `person(id:)`, a search) knows from the query's
+selection every hop its answer takes. It takes them first (`read_ahead`): level by level, one statement
+per hop for all the entities at that level, then one for the members of every entity named whose
+values are asked for. It gives the loaders what it read, so that the fields find their data in hand
+and resolve at once (`hub.api.loaders.then`).
+
+Whatever it does not follow (connections, evidence, lineage, history, a field under a directive) the
+fields read as before. Reading ahead changes what an answer costs, never the answer: it reads only what
+the fields would read, with the loaders' own statements, and leaves refusals and masking to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from strawberry.dataloader import DataLoader
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+
+from hub.api.context import Info
+from hub.api.loaders import LinkRow, Loaders, Missing, held
+from hub.api.pagination import page_size
+from hub.domain import Kind, LinkRelation
+from hub.errors import HubError
+
+__all__ = ["COMPANY_PLACES", "PERSON_PLACES", "ROLES", "read_ahead"]
+
+PERSON_PLACES = frozenset({LinkRelation.LIVES_AT, LinkRelation.HOUSEHOLD_REGISTERED_AT})
+ROLES = frozenset({LinkRelation.LEGAL_REPRESENTATIVE, LinkRelation.EMPLOYED_BY})
+COMPANY_PLACES = frozenset({LinkRelation.REGISTERED_AT, LinkRelation.OPERATES_AT})
+
+
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """A list field of an entity type that follows links: which links, and what is at their other end."""
+
+    relations: frozenset[LinkRelation]
+    end: str  # the field of the list's items that holds the entity at the other end
+    kind: Kind  # that entity's kind
+    # A page of the links to the entity, cut by the database at `first` (lists that can be long, as
+    # `Address.residents`); else every link from it.
+    paged: bool
+
+
+V = TypeVar("V")
+
+_HOPS: dict[tuple[Kind, str], _Hop] = {
+    (Kind.ADDRESS, "residents"): _Hop(PERSON_PLACES, "person", Kind.PERSON, paged=True),
+    (Kind.ADDRESS, "legalEntities"): _Hop(COMPANY_PLACES, "legalEntity", Kind.LEGAL_ENTITY, paged=True),
+    (Kind.PERSON, "addresses"): _Hop(PERSON_PLACES, "address", Kind.ADDRESS, paged=False),
+    (Kind.PERSON, "legalEntities"): _Hop(ROLES, "legalEntity", Kind.LEGAL_ENTITY, paged=False),
+    (Kind.LEGAL_ENTITY, "addresses"): _Hop(COMPANY_PLACES, "address", Kind.ADDRESS, paged=False),
+}
+
+# The fields whose values come from the entity's members (its golden values, its records).
+_FROM_MEMBERS: dict[Kind, frozenset[str]] = {
+    Kind.PERSON: frozenset({"name", "idNumber", "birthDate", "gender", "phone", "sourceRecords"}),
+    Kind.ADDRESS: frozenset({"text", "doorplateCode", "components", "sourceRecords"}),
+    Kind.LEGAL_ENTITY: frozenset(
+        {"name", "uscc", "legalForm", "branch", "establishedOn", "phone", "sourceRecords"}
+    ),
+}
+_FROM_ROW = frozenset({"version", "updatedAt"})  # read from the entity's own row
+
+# The GraphQL types a fragment may name to apply to an entity of each kind.
+_TYPES: dict[Kind, frozenset[str]] = {
+    Kind.PERSON: frozenset({"Person", "Entity", "Node"}),
+    Kind.ADDRESS: frozenset({"Address", "Entity", "Node"}),
+    Kind.LEGAL_ENTITY: frozenset({"LegalEntity", "Entity", "Node"}),
+}
+
+
+def read_ahead(info: Info, kind: Kind, entity_ids: Sequence[str], path: Sequence[str] = ()) -> None:
+    """Read now what the current field's selection will ask of the entities `entity_ids` (of `kind`):
+    `path` names the fields from the current field's type down to where those entities are (e.g.
+    `("person",)` for the matches of `searchPersons`)."""
+    if not entity_ids or not info.context.read_ahead:
+        return
+    selections: list[Selection] = list(info.selected_fields)
+    for name in ("", *path):  # "" : the current field itself
+        fields = [field for field in _fields(selections, None) if not name or field.name == name]
+        selections = [s for field in fields for s in field.selections]
+    members: dict[str, None] = {}
+    rows: dict[str, None] = {}
+    _level(info, info.context.loaders, kind, list(dict.fromkeys(entity_ids)), selections, members, rows)
+    if rows:
+        info.context.loaders.ahead_entities(rows)
+    if members:
+        info.context.loaders.ahead_members(members)
+
+
+def _level(
+    info: Info,
+    loaders: Loaders,
+    kind: Kind,
+    entity_ids: list[str],
+    selections: list[Selection],
+    members: dict[str, None],
+    rows: dict[str, None],
+) -> None:
+    """One level: note what the entities' own fields need, read the links of each hop the selection
+    takes from them, and go on from the entities at the other ends."""
+    fields = _fields(selections, kind)
+    names = {field.name for field in fields}
+    if names & _FROM_MEMBERS[kind]:
+        members.update(dict.fromkeys(entity_ids))
+    if names & _FROM_ROW:
+        rows.update(dict.fromkeys(entity_ids))
+    for field in fields:
+        hop = _HOPS.get((kind, field.name))
+        if hop is None or not _may_read(info, kind, hop.kind):
+            continue
+        links = _links(loaders, hop, field, entity_ids)
+        if links is None:
+            continue
+        ends = [link.subject_id if hop.paged else link.object_id for link in links]
+        inner = [s for end in _fields(field.selections, None) if end.name == hop.end for s in end.selections]
+        if ends and inner:
+            _level(info, loaders, hop.kind, list(dict.fromkeys(ends)), inner, members, rows)
+
+
+def _links(loaders: Loaders, hop: _Hop, field: SelectedField, entity_ids: list[str]) -> list[LinkRow] | None:
+    """The links `field` (a hop) will list for the entities, read now; None when its arguments are
+    ones the field itself refuses (it says why)."""
+    if hop.paged:
+        first = field.arguments.get("first")
+        try:  # a literal comes as its text, a variable as its value
+            size = page_size(None if first is None else int(first))
+        except (HubError, TypeError, ValueError):
+            return None
+        loader = loaders.ahead_link_pages(
+            entity_ids, outgoing=False, relations=hop.relations, after=0, size=size, counted=False
+        )
+        return [link for page in _in_hand(loader, entity_ids) for link in page.links]
+    loaders.ahead_links_from(entity_ids)
+    return [
+        link
+        for links in _in_hand(loaders.links_from, entity_ids)
+        for link in links
+        if link.relation in hop.relations
+    ]
+
+
+def _in_hand(loader: DataLoader[str, V], keys: list[str]) -> Iterator[V]:
+    """The values `loader` holds for `keys` (one asked for by a field before, and not read yet, is not)."""
+    for key in keys:
+        value = held(loader, key)
+        if not isinstance(value, Missing):
+            yield value
+
+
+def _fields(selections: Iterable[Selection], kind: Kind | None) -> list[SelectedField]:
+    """The fields of `selections`, those of fragments that apply to an entity of `kind` included (of
+    every fragment when `kind` is None); none under a directive, which may skip them."""
+    out: list[SelectedField] = []
+    for selection in selections:
+        if selection.directives:
+            continue
+        if isinstance(selection, SelectedField):
+            out.append(selection)
+        elif isinstance(selection, FragmentSpread | InlineFragment):
+            condition = selection.type_condition
+            if kind is None or condition is None or condition in _TYPES[kind]:
+                out += _fields(selection.selections, kind)
+    return out
+
+
+def _may_read(info: Info, *kinds: Kind) -> bool:
+    client = info.context.client
+    return client is None or all(kind in client.kinds for kind in kinds)

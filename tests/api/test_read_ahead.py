@@ -1,0 +1,194 @@
+"""Lookups read their answer ahead (hub.api.readahead): the same answer, in fewer statements.
+
+Every query here is executed twice on the same city, with reading ahead and without it (field by
+field through the loaders, as before it), and must give the same data, the same errors and the same
+personal fields noted for the access log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from api_city import City
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from hub.api import loaders
+from hub.api.context import HubContext
+from hub.api.schema import schema
+from hub.clients import ClientInfo, add_client, authenticate_connection
+from hub.store.sql import driver_cursor
+
+THREE_HOPS = """query($id: ID!) { address(id: $id) { id text residents { relation person { id name
+  legalEntities { role legalEntity { id name addresses { relation address { id text } } } } } } } }"""
+
+PERSON = """query($id: ID!) { person(id: $id) { id name idNumber birthDate gender phone version updatedAt
+  addresses { relation address { id text doorplateCode components residents(first: 2) { person { id } } } }
+  legalEntities { role person { name } legalEntity { id name uscc legalForm phone
+    addresses { address { text legalEntities { relation legalEntity { name } } } } } }
+  sourceRecords { source kind key entityId } } }"""
+
+FRAGMENTS = """query($id: ID!) { node(id: $id) { __typename id ...P ... on Address { text } } }
+fragment P on Person { name phone legalEntities { legalEntity { ...L } } }
+fragment L on LegalEntity { name addresses { address { id text } } }"""
+
+ALIASES = """query($id: ID!) { address(id: $id) { a: residents(first: 1) { person { n: name } }
+  b: residents { person { name addresses { address { id } } } } } }"""
+
+SKIPPED = """query($id: ID!, $no: Boolean!) { address(id: $id) { text
+  residents @include(if: $no) { person { name } } legalEntities { legalEntity { name } } } }"""
+
+SEARCH = """query($t: String!) { searchAddresses(text: $t, first: 3) { score address { text residents {
+  person { name legalEntities { role legalEntity { name addresses { address { text } } } } } } } } }"""
+
+BAD_FIRST = """query($id: ID!) { address(id: $id) { text residents(first: -1) { person { name } } } }"""
+
+
+class _Counted:
+    """A driver cursor that counts the statements it runs."""
+
+    def __init__(self, cursor: Any, counts: list[int]) -> None:
+        self._cursor = cursor
+        self._counts = counts
+
+    def execute(self, *args: Any) -> Any:
+        self._counts[0] += 1
+        return self._cursor.execute(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def _execute(
+    city: City, query: str, client: ClientInfo, *, ahead: bool, **variables: Any
+) -> tuple[int, Any, list[str], dict[str, set[str]]]:
+    """Statements run (through SQLAlchemy and on the loaders' driver cursors), data, error messages and
+    personal fields noted, for one execution."""
+    counts = [0]
+
+    def counter(*_args: Any) -> None:
+        counts[0] += 1
+
+    @contextmanager
+    def counted_cursor(connection: Any, **options: Any) -> Iterator[Any]:
+        with driver_cursor(connection, **options) as cursor:
+            yield _Counted(cursor, counts)
+
+    context = HubContext(engine=city.engine, reader=city.engine, client=client, read_ahead=ahead)
+    event.listen(city.engine, "before_cursor_execute", counter)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(loaders, "driver_cursor", counted_cursor)
+            result = asyncio.run(schema.execute(query, variable_values=variables, context_value=context))
+    finally:
+        event.remove(city.engine, "before_cursor_execute", counter)
+    return counts[0], result.data, [e.message for e in result.errors or []], context.personal
+
+
+def _both(city: City, query: str, client: ClientInfo, **variables: Any) -> tuple[int, int, Any]:
+    """Statements with and without reading ahead, after checking that both answered the same."""
+    ahead, data, errors, personal = _execute(city, query, client, ahead=True, **variables)
+    plain, data_plain, errors_plain, personal_plain = _execute(city, query, client, ahead=False, **variables)
+    assert errors == errors_plain
+    assert data == data_plain
+    assert personal == personal_plain
+    return ahead, plain, data
+
+
+def _client(city: City, *scopes: str) -> ClientInfo:
+    """A new reader client holding `scopes`, as a request authenticated with its token sees it."""
+    with Session(city.engine) as session, session.begin():
+        token = add_client(session, f"ahead-{uuid.uuid4().hex[:8]}", "reader", scopes)
+    client = authenticate_connection(city.engine, token)
+    assert client is not None
+    return client
+
+
+def _busy_addresses(city: City, n: int) -> list[str]:
+    """Addresses with the most residents who work for a legal entity (every hop has rows)."""
+    return city.column(
+        "SELECT l.object_id FROM link l JOIN link w ON w.subject_id = l.subject_id AND w.valid_to IS NULL"
+        " AND w.relation IN ('employed_by', 'legal_representative')"
+        " WHERE l.relation = 'lives_at' AND l.valid_to IS NULL"
+        " GROUP BY l.object_id ORDER BY count(*) DESC, l.object_id LIMIT :n",
+        n=n,
+    )
+
+
+def _workers(city: City, n: int) -> list[str]:
+    """Persons who work for or represent a legal entity, and live somewhere."""
+    return city.column(
+        "SELECT DISTINCT w.subject_id FROM link w JOIN link l ON l.subject_id = w.subject_id"
+        " AND l.valid_to IS NULL AND l.relation = 'lives_at'"
+        " WHERE w.valid_to IS NULL AND w.relation IN ('employed_by', 'legal_representative')"
+        " ORDER BY w.subject_id LIMIT :n",
+        n=n,
+    )
+
+
+def test_the_three_hop_answer_is_the_same_in_fewer_statements(city: City) -> None:
+    for address in _busy_addresses(city, 3):
+        ahead, plain, data = _both(city, THREE_HOPS, _client(city), id=address)
+        assert data is not None
+        companies = [c for r in data["address"]["residents"] for c in r["person"]["legalEntities"]]
+        assert companies and all(c["legalEntity"]["addresses"] for c in companies)
+        # the entity, a page of residents, their links, the companies' links, every member at once
+        assert ahead == 5, (ahead, plain)
+        assert plain > ahead
+
+
+@pytest.mark.parametrize("scopes", [("pii:read",), ()], ids=["pii", "masked"])
+def test_every_field_of_a_person_is_the_same_read_ahead(city: City, scopes: tuple[str, ...]) -> None:
+    for person in _workers(city, 3):
+        ahead, plain, data = _both(city, PERSON, _client(city, *scopes), id=person)
+        assert data["person"]["legalEntities"] and data["person"]["addresses"]
+        assert ahead < plain
+
+
+def test_fragments_aliases_directives_and_searches_give_the_same_answer(city: City) -> None:
+    address = _busy_addresses(city, 1)[0]
+    person = _workers(city, 1)[0]
+    client = _client(city, "pii:read")
+    _both(city, FRAGMENTS, client, id=person)
+    _both(city, FRAGMENTS, client, id=address)
+    _both(city, ALIASES, client, id=address)
+    for no in (True, False):
+        _both(city, SKIPPED, client, id=address, no=no)
+    text = city.one(
+        "SELECT v.payload FROM record_version v JOIN source_record r ON r.id = v.record_id"
+        " AND v.version = r.version WHERE r.kind = 'address' ORDER BY r.id LIMIT 1"
+    )
+    assert text
+    _both(city, SEARCH, client, t=address_text(text))
+
+
+def test_a_field_refused_or_out_of_range_is_refused_the_same(city: City) -> None:
+    address = _busy_addresses(city, 1)[0]
+    person = _workers(city, 1)[0]
+    _, _, data = _both(city, THREE_HOPS, _client(city, "address"), id=address)
+    assert data["address"]["residents"] == []  # persons are out of its scope: an empty list and an error
+    _both(city, PERSON, _client(city, "person", "address"), id=person)
+    _both(city, BAD_FIRST, _client(city), id=address)
+
+
+def test_as_of_reads_ahead_at_that_instant(city: City) -> None:
+    address = _busy_addresses(city, 1)[0]
+    at = city.one("SELECT max(valid_from) FROM link")
+    query = THREE_HOPS.replace("($id: ID!)", "($id: ID!, $at: DateTime)").replace(
+        "address(id: $id)", "address(id: $id, asOf: $at)"
+    )
+    instant = at if isinstance(at, str) else at.isoformat()
+    if "+" not in instant[10:] and not instant.endswith("Z"):
+        instant += "+00:00"
+    _both(city, query, _client(city), id=address, at=instant)
+
+
+def address_text(payload: Any) -> str:
+    """The address text of a stored address record's payload."""
+    value = payload if isinstance(payload, dict) else json.loads(payload)
+    return str(value.get("address") or next(v for v in value.values() if isinstance(v, str)))

@@ -17,7 +17,7 @@ the fields would read, with the loaders' own statements, and leaves refusals and
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -29,7 +29,19 @@ from hub.api.pagination import page_size
 from hub.domain import Kind, LinkRelation
 from hub.errors import HubError
 
-__all__ = ["COMPANY_PLACES", "PERSON_PLACES", "ROLES", "read_ahead"]
+__all__ = [
+    "COMPANY_PLACES",
+    "FROM_MEMBERS",
+    "FROM_ROW",
+    "HOPS",
+    "PERSON_PLACES",
+    "ROLES",
+    "Hop",
+    "Wanted",
+    "links_of",
+    "read_ahead",
+    "read_wanted",
+]
 
 PERSON_PLACES = frozenset({LinkRelation.LIVES_AT, LinkRelation.HOUSEHOLD_REGISTERED_AT})
 ROLES = frozenset({LinkRelation.LEGAL_REPRESENTATIVE, LinkRelation.EMPLOYED_BY})
@@ -37,7 +49,7 @@ COMPANY_PLACES = frozenset({LinkRelation.REGISTERED_AT, LinkRelation.OPERATES_AT
 
 
 @dataclass(frozen=True, slots=True)
-class _Hop:
+class Hop:
     """A list field of an entity type that follows links: which links, and what is at their other end."""
 
     relations: frozenset[LinkRelation]
@@ -50,23 +62,23 @@ class _Hop:
 
 V = TypeVar("V")
 
-_HOPS: dict[tuple[Kind, str], _Hop] = {
-    (Kind.ADDRESS, "residents"): _Hop(PERSON_PLACES, "person", Kind.PERSON, paged=True),
-    (Kind.ADDRESS, "legalEntities"): _Hop(COMPANY_PLACES, "legalEntity", Kind.LEGAL_ENTITY, paged=True),
-    (Kind.PERSON, "addresses"): _Hop(PERSON_PLACES, "address", Kind.ADDRESS, paged=False),
-    (Kind.PERSON, "legalEntities"): _Hop(ROLES, "legalEntity", Kind.LEGAL_ENTITY, paged=False),
-    (Kind.LEGAL_ENTITY, "addresses"): _Hop(COMPANY_PLACES, "address", Kind.ADDRESS, paged=False),
+HOPS: dict[tuple[Kind, str], Hop] = {
+    (Kind.ADDRESS, "residents"): Hop(PERSON_PLACES, "person", Kind.PERSON, paged=True),
+    (Kind.ADDRESS, "legalEntities"): Hop(COMPANY_PLACES, "legalEntity", Kind.LEGAL_ENTITY, paged=True),
+    (Kind.PERSON, "addresses"): Hop(PERSON_PLACES, "address", Kind.ADDRESS, paged=False),
+    (Kind.PERSON, "legalEntities"): Hop(ROLES, "legalEntity", Kind.LEGAL_ENTITY, paged=False),
+    (Kind.LEGAL_ENTITY, "addresses"): Hop(COMPANY_PLACES, "address", Kind.ADDRESS, paged=False),
 }
 
 # The fields whose values come from the entity's members (its golden values, its records).
-_FROM_MEMBERS: dict[Kind, frozenset[str]] = {
+FROM_MEMBERS: dict[Kind, frozenset[str]] = {
     Kind.PERSON: frozenset({"name", "idNumber", "birthDate", "gender", "phone", "sourceRecords"}),
     Kind.ADDRESS: frozenset({"text", "doorplateCode", "components", "sourceRecords"}),
     Kind.LEGAL_ENTITY: frozenset(
         {"name", "uscc", "legalForm", "branch", "establishedOn", "phone", "sourceRecords"}
     ),
 }
-_FROM_ROW = frozenset({"version", "updatedAt"})  # read from the entity's own row
+FROM_ROW = frozenset({"version", "updatedAt"})  # read from the entity's own row
 
 # The GraphQL types a fragment may name to apply to an entity of each kind.
 _TYPES: dict[Kind, frozenset[str]] = {
@@ -74,6 +86,17 @@ _TYPES: dict[Kind, frozenset[str]] = {
     Kind.ADDRESS: frozenset({"Address", "Entity", "Node"}),
     Kind.LEGAL_ENTITY: frozenset({"LegalEntity", "Entity", "Node"}),
 }
+
+
+@dataclass(slots=True)
+class Wanted:
+    """What a selection asks of the entities at one level: their members (for golden values and
+    records), their own rows (version, time of change), and the hops it takes from them, each with its
+    page size (for a paged hop) and what it asks of the entities at the other end."""
+
+    members: bool = False
+    row: bool = False
+    hops: list[tuple[Hop, int, Wanted]] = field(default_factory=list)
 
 
 def read_ahead(info: Info, kind: Kind, entity_ids: Sequence[str], path: Sequence[str] = ()) -> None:
@@ -84,56 +107,48 @@ def read_ahead(info: Info, kind: Kind, entity_ids: Sequence[str], path: Sequence
         return
     selections: list[Selection] = list(info.selected_fields)
     for name in ("", *path):  # "" : the current field itself
-        fields = [field for field in _fields(selections, None) if not name or field.name == name]
-        selections = [s for field in fields for s in field.selections]
+        fields = [f for f in _fields(selections, None) if not name or f.name == name]
+        selections = [s for f in fields for s in f.selections]
+    read_wanted(info.context.loaders, kind, entity_ids, _wanted(info, kind, selections))
+
+
+def read_wanted(loaders: Loaders, kind: Kind, entity_ids: Sequence[str], wanted: Wanted) -> None:
+    """Read what `wanted` asks of the entities `entity_ids` (of `kind`), and of those its hops reach,
+    for the loaders to hold: one statement per hop and level, one for every entity's members."""
     members: dict[str, None] = {}
     rows: dict[str, None] = {}
-    _level(info, info.context.loaders, kind, list(dict.fromkeys(entity_ids)), selections, members, rows)
+    _read(loaders, kind, list(dict.fromkeys(entity_ids)), wanted, members, rows)
     if rows:
-        info.context.loaders.ahead_entities(rows)
+        loaders.ahead_entities(rows)
     if members:
-        info.context.loaders.ahead_members(members)
+        loaders.ahead_members(members)
 
 
-def _level(
-    info: Info,
+def _read(
     loaders: Loaders,
     kind: Kind,
     entity_ids: list[str],
-    selections: list[Selection],
+    wanted: Wanted,
     members: dict[str, None],
     rows: dict[str, None],
 ) -> None:
-    """One level: note what the entities' own fields need, read the links of each hop the selection
-    takes from them, and go on from the entities at the other ends."""
-    fields = _fields(selections, kind)
-    names = {field.name for field in fields}
-    if names & _FROM_MEMBERS[kind]:
+    if wanted.members:
         members.update(dict.fromkeys(entity_ids))
-    if names & _FROM_ROW:
+    if wanted.row:
         rows.update(dict.fromkeys(entity_ids))
-    for field in fields:
-        hop = _HOPS.get((kind, field.name))
-        if hop is None or not _may_read(info, kind, hop.kind):
-            continue
-        links = _links(loaders, hop, field, entity_ids)
-        if links is None:
-            continue
-        ends = [link.subject_id if hop.paged else link.object_id for link in links]
-        inner = [s for end in _fields(field.selections, None) if end.name == hop.end for s in end.selections]
-        if ends and inner:
-            _level(info, loaders, hop.kind, list(dict.fromkeys(ends)), inner, members, rows)
+    for hop, size, inner in wanted.hops:
+        ends = [
+            link.subject_id if hop.paged else link.object_id
+            for link in links_of(loaders, hop, size, entity_ids)
+        ]
+        if ends:
+            _read(loaders, hop.kind, list(dict.fromkeys(ends)), inner, members, rows)
 
 
-def _links(loaders: Loaders, hop: _Hop, field: SelectedField, entity_ids: list[str]) -> list[LinkRow] | None:
-    """The links `field` (a hop) will list for the entities, read now; None when its arguments are
-    ones the field itself refuses (it says why)."""
+def links_of(loaders: Loaders, hop: Hop, size: int, entity_ids: list[str]) -> list[LinkRow]:
+    """The links `hop` lists for the entities (a page of `size` for a paged hop), in their order, read
+    now where the loaders do not hold them yet."""
     if hop.paged:
-        first = field.arguments.get("first")
-        try:  # a literal comes as its text, a variable as its value
-            size = page_size(None if first is None else int(first))
-        except (HubError, TypeError, ValueError):
-            return None
         loader = loaders.ahead_link_pages(
             entity_ids, outgoing=False, relations=hop.relations, after=0, size=size, counted=False
         )
@@ -145,6 +160,24 @@ def _links(loaders: Loaders, hop: _Hop, field: SelectedField, entity_ids: list[s
         for link in links
         if link.relation in hop.relations
     ]
+
+
+def _wanted(info: Info, kind: Kind, selections: list[Selection]) -> Wanted:
+    fields = _fields(selections, kind)
+    names = {f.name for f in fields}
+    wanted = Wanted(members=bool(names & FROM_MEMBERS[kind]), row=bool(names & FROM_ROW))
+    for f in fields:
+        hop = HOPS.get((kind, f.name))
+        if hop is None or not _may_read(info, kind, hop.kind):
+            continue
+        first = f.arguments.get("first")
+        try:  # a literal comes as its text, a variable as its value
+            size = page_size(None if first is None else int(first))
+        except (HubError, TypeError, ValueError):
+            continue  # the field refuses it, and says why
+        inner = [s for end in _fields(f.selections, None) if end.name == hop.end for s in end.selections]
+        wanted.hops.append((hop, size, _wanted(info, hop.kind, inner)))
+    return wanted
 
 
 def _in_hand(loader: DataLoader[str, V], keys: list[str]) -> Iterator[V]:

@@ -15,7 +15,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from hub.api.context import Info
+from hub.api.context import HubContext, Info
 from hub.api.loaders import MemberRow
 from hub.api.permissions import ReadsJudgements
 from hub.domain import Kind
@@ -34,6 +34,7 @@ __all__ = [
     "Step",
     "explanation_steps",
     "lineage_of",
+    "shown_to",
     "shown_value",
     "source_record_of",
 ]
@@ -258,11 +259,16 @@ class FieldLineage:
 
 def shown_value(info: Info, entity_id: str, kind: Kind, attribute: str, value: str) -> str:
     """A golden or source value of a field as this client may see it; a personal one noted for the log."""
+    return shown_to(info.context, entity_id, kind, attribute, value)
+
+
+def shown_to(context: HubContext, entity_id: str, kind: Kind, attribute: str, value: str) -> str:
+    """`shown_value` for the operation of `context`."""
     meaning = personal_attribute(kind, attribute)
     if meaning is None:
         return value
-    info.context.note_personal(entity_id, _PERSONAL[kind][attribute])
-    return value if info.context.sees_pii else MASKS[meaning](value)
+    context.note_personal(entity_id, _PERSONAL[kind][attribute])
+    return value if context.sees_pii else MASKS[meaning](value)
 
 
 async def lineage_of(info: Info, entity_id: str, kind: Kind) -> list[FieldLineage]:

@@ -38,6 +38,7 @@ from hub.api.extensions import (
     UnitOfWork,
 )
 from hub.api.permissions import ReadsAccessLog, ReadsAuditTrail, ReadsReviewQueue
+from hub.api.planned import PlannedExecution
 from hub.api.review import claim as claim_review
 from hub.api.review import decide as decide_review
 from hub.api.review import release as release_review
@@ -321,6 +322,8 @@ def build_schema(*extra: Any) -> _Schema:
         # 2.0), so that older supergraph composers accept the hub as well as newer ones.
         federation_version="2.0",
         config=StrawberryConfig(scalar_map={datetime: AwareDateTime}),
+        # Lookups of a known shape are answered in one pass, the rest field by field.
+        execution_context_class=PlannedExecution,
     )
 
 

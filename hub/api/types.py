@@ -15,7 +15,7 @@ from typing import TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
-from hub.api.context import Info
+from hub.api.context import HubContext, Info
 from hub.api.history import EntityChange, entity_history
 from hub.api.loaders import LinkPage, LinkRow, then
 from hub.api.pagination import Connection, link_after, page_connection, page_size
@@ -43,6 +43,7 @@ __all__ = [
     "PersonAddress",
     "PersonLegalEntity",
     "PersonMatch",
+    "entity_in",
     "entity_object",
     "resolve_entity",
 ]
@@ -535,9 +536,16 @@ async def resolve_entity(
     info: Info, entity_id: str, kind: Kind | None = None
 ) -> Person | Address | LegalEntity | None:
     """The entity with this id, following merges to the survivor; None if there is none (of `kind`)."""
-    loaders = info.context.loaders
+    return await entity_in(info.context, entity_id, kind)
+
+
+async def entity_in(
+    context: HubContext, entity_id: str, kind: Kind | None = None
+) -> Person | Address | LegalEntity | None:
+    """`resolve_entity` for the operation of `context`."""
+    loaders = context.loaders
     current = await loaders.entities.load(entity_id)
-    as_of = info.context.as_of is not None
+    as_of = context.as_of is not None
     hops = 0
     while current is not None and current.merged_into_id is not None and hops < _MAX_REDIRECTS:
         if as_of and await loaders.members.load(current.id):
@@ -548,5 +556,5 @@ async def resolve_entity(
         return None
     if as_of and not await loaders.members.load(current.id):
         return None  # no records then: it did not exist yet, or not under this id
-    info.context.require_kind(current.kind)
+    context.require_kind(current.kind)
     return entity_object(current.kind, current.id, entity_id if current.id != entity_id else None)

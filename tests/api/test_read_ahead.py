@@ -1,4 +1,5 @@
-"""Lookups read their answer ahead (hub.api.readahead): the same answer, in fewer statements.
+"""Lookups read their answer ahead (hub.api.readahead), and those of a known shape are answered in one
+pass (hub.api.planned): the same answer, in fewer statements.
 
 Every query here is executed twice on the same city, with reading ahead and without it (field by
 field through the loaders, as before it), and must give the same data, the same errors and the same
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,11 +17,13 @@ from typing import Any
 
 import pytest
 from api_city import City
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from hub.api import loaders
 from hub.api.context import HubContext
+from hub.api.planned import plan_of
 from hub.api.schema import schema
 from hub.clients import ClientInfo, add_client, authenticate_connection
 from hub.store.sql import driver_cursor
@@ -192,3 +196,84 @@ def address_text(payload: Any) -> str:
     """The address text of a stored address record's payload."""
     value = payload if isinstance(payload, dict) else json.loads(payload)
     return str(value.get("address") or next(v for v in value.values() if isinstance(v, str)))
+
+
+# ---- lookups of a known shape, answered in one pass (hub.api.planned) -----------------------------
+
+PLANNED = {
+    "three hops": THREE_HOPS,
+    "every value, masked or not, and names": """query($id: ID!) { __typename p: person(id: $id) {
+      __typename id redirectedFrom name idNumber birthDate gender phone
+      addresses { __typename relation person { name } address { id text doorplateCode } }
+      legalEntities { role legalEntity { __typename name uscc legalForm branch establishedOn phone
+        addresses { relation legalEntity { id } address { text } } } } } }""",
+    "aliases and pages": ALIASES,
+    "an address's companies": """query($id: ID!) { address(id: $id) { text
+      legalEntities(first: 1) { relation legalEntity { name } } } }""",
+}
+NOT_PLANNED = {
+    "fragments": FRAGMENTS,
+    "a directive": SKIPPED,
+    "a search": SEARCH,
+    "times": "query($id: ID!) { person(id: $id) { name version updatedAt } }",
+    "connections": "query($id: ID!) { address(id: $id) { residentsConnection { totalCount } } }",
+    "evidence": "query($id: ID!) { person(id: $id) { addresses { evidence { key } } } }",
+    "as of": "query($id: ID!) { person(id: $id, asOf: null) { name } }",
+    "a key twice": "query($id: ID!) { person(id: $id) { name name } }",
+    "back and on again": """query($id: ID!) { person(id: $id) { addresses { person { addresses {
+      address { id } } } } } }""",
+    "a mutation": "mutation { __typename }",
+}
+
+
+def _operation(query: str) -> Any:
+    document = parse(query)
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return operations[0], fragments
+
+
+@pytest.mark.parametrize("query", PLANNED.values(), ids=PLANNED.keys())
+def test_lookups_of_a_known_shape_are_planned(query: str) -> None:
+    plan = plan_of(*_operation(query))
+    assert plan is not None
+    assert plan_of(*_operation(query)) is not None
+
+
+@pytest.mark.parametrize("query", NOT_PLANNED.values(), ids=NOT_PLANNED.keys())
+def test_other_queries_go_field_by_field(query: str) -> None:
+    assert plan_of(*_operation(query)) is None
+
+
+@pytest.mark.parametrize("scopes", [("pii:read",), ()], ids=["pii", "masked"])
+def test_planned_answers_are_the_executors(
+    city: City, scopes: tuple[str, ...], caplog: pytest.LogCaptureFixture
+) -> None:
+    client = _client(city, *scopes)
+    address = _busy_addresses(city, 1)[0]
+    with caplog.at_level(logging.DEBUG, logger="hub.api.planned"):
+        for person in _workers(city, 2):
+            for query in PLANNED.values():
+                entity = address if "address(id" in query else person
+                _both(city, query, client, id=entity)
+        assert not caplog.records  # answered by the plan, not given up to the executor
+        _both(city, BAD_FIRST, client, id=address)  # out of range: the executor's coded error
+        assert [r.getMessage() for r in caplog.records] == [
+            "planned answer given up (InputError): the executor answers"
+        ]
+
+
+def test_unknown_retired_and_other_kinds_ids_are_answered_as_the_executor_does(city: City) -> None:
+    client = _client(city)
+    person = _workers(city, 1)[0]
+    retired = city.one("SELECT id FROM entity WHERE merged_into_id IS NOT NULL AND kind = 'person' LIMIT 1")
+    query = PLANNED["every value, masked or not, and names"]
+    for entity in (person, retired, "per_nobody", _busy_addresses(city, 1)[0]):
+        if entity is not None:
+            _both(city, query, client, id=entity)
+    if retired is not None:
+        _, _, data = _both(city, query, client, id=retired)
+        assert data["p"]["redirectedFrom"] == retired
+    literal = THREE_HOPS.replace("($id: ID!)", "").replace("$id", f'"{_busy_addresses(city, 1)[0]}"')
+    assert plan_of(*_operation(literal)) is not None
+    _both(city, literal, client)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from hub.domain import Kind
 from hub.errors import ForbiddenError, InputError, NotFoundError
 from hub.store.models import Client, utcnow
-from hub.store.sql import json_value, placeholder
+from hub.store.sql import driver_cursor, json_value, placeholder
 
 __all__ = [
     "KIND_SCOPES",
@@ -167,8 +167,11 @@ def _client(connection: Connection, token: str) -> ClientInfo | None:
 
 
 def _by_digest(connection: Connection, digest: str) -> ClientInfo | None:
-    """One plain statement, no ORM: it runs before every request."""
-    row = connection.exec_driver_sql(_BY_TOKEN.replace("?", placeholder(connection)), (digest,)).one_or_none()
+    """One plain statement on the driver's cursor, no ORM and no result objects: it runs before every
+    request."""
+    with driver_cursor(connection) as cursor:
+        cursor.execute(_BY_TOKEN.replace("?", placeholder(connection)), (digest,))
+        row = cursor.fetchone()
     if row is None:
         return None
     client_id, name, role, scopes = row

@@ -91,11 +91,14 @@ class HubContext:
         )
 
     def finish(self, *, commit: bool) -> None:
-        """End the operation's unit of work: commit or roll back, then release the connection."""
+        """End the operation's unit of work: commit or roll back, then release the connection. A query
+        on the reader (autocommit) has nothing to end: its connection is released."""
         if self._session is None:
             return
         try:
-            if commit:
+            if self.read_only and self.reader is not None:
+                pass
+            elif commit:
                 self._session.commit()
             else:
                 self._session.rollback()

@@ -84,3 +84,27 @@ def test_traces_without_the_extra_or_a_collector_are_off_by_default(city: City) 
     assert not any(
         "OpenTelemetry" in type(m.cls).__name__ or "OpenTelemetry" in str(m.cls) for m in app.user_middleware
     )
+
+
+def test_a_traced_lookup_is_resolved_field_by_field_with_a_span_per_field(city: City) -> None:
+    """A lookup of a known shape is answered in one pass (hub.api.planned), except when traced: then
+    every field still gets its span."""
+    exporter = InMemorySpanExporter()
+    provider = trace.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with Session(city.engine) as session, session.begin():
+        token = add_client(session, f"traced-{uuid.uuid4().hex[:6]}", "reader")
+    with city.engine.connect() as connection:
+        address = connection.execute(
+            text(
+                "SELECT object_id FROM link WHERE relation = 'lives_at' AND valid_to IS NULL"
+                " ORDER BY id LIMIT 1"
+            )
+        ).scalar_one()
+    query = "query Hops($id: ID!) { address(id: $id) { id text residents { person { id name } } } }"
+    app = create_app(city.engine, tracer_provider=provider)
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        body = client.post("/graphql", json={"query": query, "variables": {"id": address}}).json()
+    assert body["data"]["address"]["residents"], body
+    paths = {str((s.attributes or {}).get("graphql.path")) for s in exporter.get_finished_spans()}
+    assert {"address", "address.text", "address.residents"} <= paths, paths

@@ -35,8 +35,8 @@ class HubContext:
     read_only: bool = False
     # The instant the operation reads entities at (`asOf`); None for now. One per operation.
     as_of: datetime | None = None
-    # Whether lookups read their answer ahead (`hub.api.readahead`): off only to check that the
-    # answer is the same without it.
+    # Whether lookups read their answer ahead (`hub.api.readahead`) and known shapes are answered in
+    # one pass (`hub.api.planned`): off only to check that the answer is the same without them.
     read_ahead: bool = True
     # The app's warm resolvers, for records submitted live (`submitRecords`).
     live: LiveResolvers | None = None

@@ -96,12 +96,11 @@ class HubContext:
         if self._session is None:
             return
         try:
-            if self.read_only and self.reader is not None:
-                pass
-            elif commit:
-                self._session.commit()
-            else:
-                self._session.rollback()
+            if not (self.read_only and self.reader is not None):
+                if commit:
+                    self._session.commit()
+                else:
+                    self._session.rollback()
         finally:
             self._session.close()
             self._session = None

@@ -27,6 +27,7 @@ from hub.api.types import (
     Node,
     Person,
     PersonMatch,
+    kind_of,
     resolve_entity,
 )
 from hub.domain import Kind
@@ -91,7 +92,6 @@ async def _by_key(info: Info, kind: Kind, field: str, record: dict[str, str]) ->
 
 
 E = TypeVar("E", Person, Address, LegalEntity)
-_KINDS: dict[type[Node], Kind] = {Person: Kind.PERSON, Address: Kind.ADDRESS, LegalEntity: Kind.LEGAL_ENTITY}
 
 
 async def _of_kind(info: Info, entity_id: str | None, kind: Kind, cls: type[E]) -> E | None:
@@ -123,7 +123,7 @@ async def legal_entity(info: Info, id: strawberry.ID, as_of: datetime | None = N
 async def node(info: Info, id: strawberry.ID) -> Node | None:
     found = await resolve_entity(info, str(id))
     if found is not None:
-        read_ahead(info, _KINDS[type(found)], [str(found.id)])
+        read_ahead(info, kind_of(found), [str(found.id)])
     return found
 
 

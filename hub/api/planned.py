@@ -9,7 +9,7 @@ the hops between entities, the hub knows the whole answer from the query alone. 
 such a query once (`plan_of`, cached with the parsed document), reads its answer set at a time
 (`hub.api.readahead.read_wanted`: one statement per hop and level, one for every entity's members) and
 builds the response directly, with the values masked and noted for the access log as the fields would
-(`hub.api.records.shown_to`).
+(`hub.api.types.golden_shown`).
 
 Anything else goes to the field-by-field executor, as does any query the plan cannot answer as it
 stands: a fragment or a directive, a field with its own rules (connections, evidence, lineage, history,
@@ -43,12 +43,12 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from hub.api.context import HubContext
 from hub.api.pagination import page_size
 from hub.api.readahead import COMPANY_PLACES, HOPS, PERSON_PLACES, ROLES, Hop, Wanted, links_of, read_wanted
-from hub.api.records import shown_to
 from hub.api.types import (
     LegalEntityAddressRelation,
     PersonAddressRelation,
     PersonLegalEntityRole,
     entity_in,
+    golden_shown,
 )
 from hub.clients import ClientInfo
 from hub.domain import Kind, LinkRelation
@@ -378,13 +378,9 @@ def _entity_data(
 
 
 def _value(context: HubContext, kind: Kind, entity_id: str, attribute: str) -> str | None:
-    golden = context.loaders.golden_held(entity_id, attribute)
-    if golden is None:
-        raise _Unplanned  # not read ahead: cannot happen, but the executor would still answer
-    value = golden.get(attribute)
-    if value is None:
-        return _NOT_NULL.get((kind, attribute))
-    return shown_to(context, entity_id, kind, attribute, value.value)
+    """As the field gives it (a LookupError if the members were not read ahead: the executor answers)."""
+    value = golden_shown(context, entity_id, kind, attribute)
+    return _NOT_NULL.get((kind, attribute)) if value is None else value
 
 
 class PlannedExecution(StrawberryGraphQLCoreExecutionContext):

@@ -25,7 +25,7 @@ from hub.api.records import (
     FieldLineage,
     SourceRecord,
     lineage_of,
-    shown_value,
+    shown_to,
     source_record_of,
 )
 from hub.domain import Kind, LinkRelation
@@ -45,6 +45,8 @@ __all__ = [
     "PersonMatch",
     "entity_in",
     "entity_object",
+    "golden_shown",
+    "kind_of",
     "resolve_entity",
 ]
 
@@ -79,13 +81,20 @@ async def _golden(info: Info, entity_id: str) -> dict[str, Golden]:
 
 def _value(info: Info, entity_id: str, kind: Kind, attribute: str) -> str | None:
     """The golden value of `attribute` as the client may see it."""
-    return then(info.context.loaders.members, entity_id, lambda _: _shown(info, entity_id, kind, attribute))
+    context = info.context
+    return then(
+        context.loaders.members, entity_id, lambda _: golden_shown(context, entity_id, kind, attribute)
+    )
 
 
-def _shown(info: Info, entity_id: str, kind: Kind, attribute: str) -> str | None:
-    golden = info.context.loaders.golden_held(entity_id, attribute)
-    value = None if golden is None else golden.get(attribute)
-    return None if value is None else shown_value(info, entity_id, kind, attribute, value.value)
+def golden_shown(context: HubContext, entity_id: str, kind: Kind, attribute: str) -> str | None:
+    """The golden value of `attribute` as the client may see it (a personal one noted for the access
+    log), from the entity's members in hand; LookupError when they are not."""
+    golden = context.loaders.golden_held(entity_id, attribute)
+    if golden is None:
+        raise LookupError(f"the members of {entity_id} are not read yet")
+    value = golden.get(attribute)
+    return None if value is None else shown_to(context, entity_id, kind, attribute, value.value)
 
 
 def _source_records(info: Info, entity_id: str) -> list[SourceRecord]:
@@ -330,9 +339,12 @@ class Person(Entity):
 class Address(Entity):
     @strawberry.field(description="The address in full, as the most trusted source writes it.")
     def text(self, info: Info) -> str:
-        entity_id = str(self.id)
-        members = info.context.loaders.members
-        return then(members, entity_id, lambda _: _shown(info, entity_id, Kind.ADDRESS, "text") or "")
+        entity_id, context = str(self.id), info.context
+        return then(
+            context.loaders.members,
+            entity_id,
+            lambda _: golden_shown(context, entity_id, Kind.ADDRESS, "text") or "",
+        )
 
     @strawberry.field(description="The QR doorplate code, where the dwelling has one.")
     def doorplate_code(self, info: Info) -> str | None:
@@ -519,7 +531,13 @@ _TYPES: dict[Kind, type[Person] | type[Address] | type[LegalEntity]] = {
     Kind.ADDRESS: Address,
     Kind.LEGAL_ENTITY: LegalEntity,
 }
+_KINDS: dict[type[Node], Kind] = {cls: kind for kind, cls in _TYPES.items()}
 _MAX_REDIRECTS = 50
+
+
+def kind_of(entity: Node) -> Kind:
+    """The kind of an entity object `entity_object` made."""
+    return _KINDS[type(entity)]
 
 
 def entity_object(

@@ -94,13 +94,9 @@ def test_a_traced_lookup_is_resolved_field_by_field_with_a_span_per_field(city: 
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     with Session(city.engine) as session, session.begin():
         token = add_client(session, f"traced-{uuid.uuid4().hex[:6]}", "reader")
-    with city.engine.connect() as connection:
-        address = connection.execute(
-            text(
-                "SELECT object_id FROM link WHERE relation = 'lives_at' AND valid_to IS NULL"
-                " ORDER BY id LIMIT 1"
-            )
-        ).scalar_one()
+    address = city.one(
+        "SELECT object_id FROM link WHERE relation = 'lives_at' AND valid_to IS NULL ORDER BY id LIMIT 1"
+    )
     query = "query Hops($id: ID!) { address(id: $id) { id text residents { person { id name } } } }"
     app = create_app(city.engine, tracer_provider=provider)
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:

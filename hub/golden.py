@@ -183,6 +183,9 @@ def survive(claims: Iterable[Claim]) -> dict[str, Golden]:
         by_attribute.setdefault(claim.attribute, []).append(claim)
     out = {}
     for attribute, group in by_attribute.items():
+        if len(group) == 1:  # most attributes of most entities: one record states them
+            out[attribute] = Golden(attribute, group[0].value, group[0], (group[0],))
+            continue
         agree = Counter(c.value for c in group)
         chosen = max(
             group,

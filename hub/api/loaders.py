@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session
@@ -156,6 +157,22 @@ def _prime(loader: DataLoader[K, V], fetch: Callable[[list[K]], list[V]], keys: 
         loader.prime_many(dict(zip(wanted, fetch(wanted), strict=True)))
 
 
+# Enum members by their stored values: a dict lookup, where calling the enum costs several times more.
+_KIND = {kind.value: kind for kind in Kind}
+_RELATION = {relation.value: relation for relation in LinkRelation}
+
+
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> dict[str, Any]:
+    return json_object(text)
+
+
+def _repeated(value: Any) -> dict[str, Any]:
+    """A JSON object column whose few distinct values repeat from row to row (a source's trust, a
+    version's flags: mostly `{}`), parsed once per text. Shared between rows: read, never changed."""
+    return _parsed(value) if isinstance(value, str) else json_object(value)
+
+
 def _time(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -174,15 +191,15 @@ def _member(r: Any) -> MemberRow:
         r[0],
         r[1],
         r[2],
-        json_object(r[3]),
-        Kind(r[4]),
+        _repeated(r[3]),
+        _KIND[r[4]],
         r[5],
         r[6],
         _time(r[7]),
         _time(r[8]),
         _time(r[9]),
         json_object(r[10]),
-        json_object(r[11]),
+        _repeated(r[11]),
     )
 
 
@@ -321,7 +338,7 @@ class Loaders:
             " WHERE id IN :keys",
             keys,
         )
-        found = {r[0]: EntityRow(r[0], Kind(r[1]), r[2], r[3], r[4], _time(r[5]), _time(r[6])) for r in rows}
+        found = {r[0]: EntityRow(r[0], _KIND[r[1]], r[2], r[3], r[4], _time(r[5]), _time(r[6])) for r in rows}
         return [found.get(k) for k in keys]
 
     async def _members(self, keys: list[str]) -> list[list[MemberRow]]:
@@ -384,7 +401,7 @@ class Loaders:
         )
         found: dict[str, list[LinkRow]] = {}
         for r in rows:
-            row = LinkRow(r[0], LinkRelation(r[1]), r[2], r[3], _time(r[4]))
+            row = LinkRow(r[0], _RELATION[r[1]], r[2], r[3], _time(r[4]))
             found.setdefault(row.subject_id if column == "subject_id" else row.object_id, []).append(row)
         return [found.get(k, []) for k in keys]
 
@@ -488,7 +505,7 @@ class Loaders:
                 keys,
             )
             for r in rows:
-                row = LinkRow(r[0], LinkRelation(r[1]), r[2], r[3], _time(r[4]))
+                row = LinkRow(r[0], _RELATION[r[1]], r[2], r[3], _time(r[4]))
                 found.setdefault(row.subject_id if column == "subject_id" else row.object_id, []).append(row)
         pages = []
         for k in keys:

@@ -38,6 +38,8 @@ class HubContext:
     # Whether lookups read their answer ahead (`hub.api.readahead`) and known shapes are answered in
     # one pass (`hub.api.planned`): off only to check that the answer is the same without them.
     read_ahead: bool = True
+    # Set once a one-pass answer met what it cannot answer: the executor answers, field by field.
+    given_up: bool = False
     # The app's warm resolvers, for records submitted live (`submitRecords`).
     live: LiveResolvers | None = None
     _session: Session | None = field(default=None, repr=False)

@@ -16,6 +16,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    InitialIncrementalExecutionResult,
     InlineFragmentNode,
     SelectionSetNode,
     get_operation_ast,
@@ -25,6 +26,7 @@ from strawberry.federation.schema import FederationAny
 from strawberry.federation.schema_directives import Key
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext, Info
+from strawberry.types import ExecutionResult as StrawberryResult
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.graphql import OperationType
 
@@ -39,15 +41,23 @@ from hub.errors import ForbiddenError, HubError, InputError, RetryLaterError, To
 
 __all__ = [
     "AccessLog",
+    "Checked",
     "DocumentCache",
     "ErrorCodes",
     "GatewayScope",
     "LimitedSchema",
     "Observe",
     "UnitOfWork",
+    "code_errors",
+    "known_document",
+    "limits_of",
+    "log_access",
+    "observe",
 ]
 
 log = logging.getLogger(__name__)
+# An operation's result as the extensions see it: graphql-core's, or strawberry's (the one-pass answers).
+AnyResult = ExecutionResult | InitialIncrementalExecutionResult | StrawberryResult
 # The messages of strawberry's depth, alias and token limits.
 _LIMITS = re.compile(r"exceeds maximum operation depth|aliases found|token limit|tokens", re.IGNORECASE)
 
@@ -71,7 +81,7 @@ class UnitOfWork(SchemaExtension):
 
 
 @dataclass(frozen=True, slots=True)
-class _Checked:
+class Checked:
     """A query text parsed, its shape checked and validated: what later requests with it reuse."""
 
     document: DocumentNode
@@ -80,7 +90,7 @@ class _Checked:
 
 
 _Key = tuple[str, int, int, int]  # the query, and the limits its checks depended on
-_CHECKED: OrderedDict[_Key, _Checked] = OrderedDict()
+_CHECKED: OrderedDict[_Key, Checked] = OrderedDict()
 _CHECKED_MAX = 512
 # A parsed document takes about a hundred times its text: only short queries are kept, and the
 # cache is bounded in (estimated) bytes as well as in entries, so long queries cannot fill memory.
@@ -90,7 +100,7 @@ _BYTES_PER_CHARACTER = 128
 _cached_bytes = 0
 
 
-def _limits(context: object) -> ApiLimits:
+def limits_of(context: object) -> ApiLimits:
     request = getattr(context, "request", None)
     limits = request.scope.get("state", {}).get("limits") if request is not None else None
     return limits if isinstance(limits, ApiLimits) else get_settings().api_limits
@@ -104,21 +114,20 @@ class DocumentCache(SchemaExtension):
     Only documents that parsed are kept, so a syntax error goes the usual way and gets its code."""
 
     def __init__(self) -> None:
-        self.checked: _Checked | None = None
+        self.checked: Checked | None = None
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        limits = _limits(context.context)
-        key = self.key = (context.query or "", limits.max_string, limits.max_search, limits.max_expanded)
-        if (checked := _CHECKED.get(key)) is not None:
-            _CHECKED.move_to_end(key)
+        limits = limits_of(context.context)
+        self.key = (context.query or "", limits.max_string, limits.max_search, limits.max_expanded)
+        if (checked := known_document(context.query or "", limits)) is not None:
             context.graphql_document = checked.document
             self.checked = checked
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        limits = _limits(context.context)
+        limits = limits_of(context.context)
         checked = self.checked
         if checked is None and context.graphql_document is not None:
             checked = _check(context.graphql_document, context, limits)
@@ -134,7 +143,15 @@ class DocumentCache(SchemaExtension):
         yield
 
 
-def _check(document: DocumentNode, context: ExecutionContext, limits: ApiLimits) -> _Checked:
+def known_document(query: str, limits: ApiLimits) -> Checked | None:
+    """What `DocumentCache` keeps of `query` checked under `limits`, if it was seen before."""
+    key = (query, limits.max_string, limits.max_search, limits.max_expanded)
+    if (checked := _CHECKED.get(key)) is not None:
+        _CHECKED.move_to_end(key)
+    return checked
+
+
+def _check(document: DocumentNode, context: ExecutionContext, limits: ApiLimits) -> Checked:
     """The shape first (linear), then the string literals, then validation, which the shape bounds."""
     caps: list[VariableCap] = []
     try:
@@ -142,12 +159,12 @@ def _check(document: DocumentNode, context: ExecutionContext, limits: ApiLimits)
             raise too_complex(worst[0], worst[1], limits.max_expanded)
         caps = argument_caps(document, limits.max_string, limits.max_search)
     except InputError as exc:
-        return _Checked(document, [GraphQLError(str(exc), original_error=exc)], caps)
+        return Checked(document, [GraphQLError(str(exc), original_error=exc)], caps)
     errors = validate_document(context.schema._schema, document, tuple(context.validation_rules))
-    return _Checked(document, errors, caps)
+    return Checked(document, errors, caps)
 
 
-def _remember(key: _Key, checked: _Checked) -> None:
+def _remember(key: _Key, checked: Checked) -> None:
     global _cached_bytes
     if len(key[0]) > _CACHED_QUERY_MAX or key in _CHECKED:
         return
@@ -166,7 +183,7 @@ class LimitedSchema(strawberry.federation.Schema):
     the others are resolved: one bad reference must not cost a gateway the rest of its batch."""
 
     def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
-        limits = _limits(info.context)
+        limits = limits_of(info.context)
         if len(representations) > limits.max_representations:
             raise TooLargeError(
                 f"_entities: {len(representations):,} representations; at most"
@@ -347,16 +364,39 @@ class AccessLog(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         ec = self.execution_context
-        if self.refused or not hasattr(ec.context, "personal"):
-            return
-        try:
-            access_log.write(
-                ec.context, ec.query, ec.graphql_document, ec.operation_name, ec.variables, self.purpose
+        if not self.refused:
+            log_access(
+                ec.context,
+                ec.query,
+                ec.graphql_document,
+                ec.operation_name,
+                ec.variables,
+                self.purpose,
+                ec.result,
             )
-        except Exception:  # whatever it was, the data must not leave unlogged
-            client = ec.context.client.name if ec.context.client else None
-            log.exception("access log not written, response withheld (client %s)", client)
-            access_log.withhold(ec.result)
+
+
+def log_access(
+    context: object,
+    query: str | None,
+    document: DocumentNode | None,
+    operation_name: str | None,
+    variables: dict[str, object] | None,
+    purpose: str | None,
+    result: AnyResult | None,
+) -> None:
+    """`AccessLog`'s work once the operation ended: its row, or the data withheld when it cannot be
+    written."""
+    if not hasattr(context, "personal"):
+        return
+    try:
+        access_log.write(context, query, document, operation_name, variables, purpose)
+    except Exception:  # whatever it was, the data must not leave unlogged
+        client = getattr(context, "client", None)
+        log.exception(
+            "access log not written, response withheld (client %s)", client.name if client else None
+        )
+        access_log.withhold(result)
 
 
 class Observe(SchemaExtension):
@@ -368,18 +408,28 @@ class Observe(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         ec = self.execution_context
-        scope = getattr(getattr(ec.context, "request", None), "scope", None)
-        outcome = scope.get("state", {}).get("outcome") if isinstance(scope, dict) else None
-        if not isinstance(outcome, Outcome):
-            return
-        result = ec.result
-        outcome.executed = True
-        outcome.operation = ec.operation_name
-        outcome.shape = shape_hash(ec.query, ec.graphql_document)
-        outcome.code = "OK"
-        if result is not None and result.errors:
-            outcome.code = str((result.errors[0].extensions or {}).get("code") or "INTERNAL")
-        outcome.entities = _objects_with_id(result.data if result is not None else None)
+        observe(ec.context, ec.query, ec.graphql_document, ec.operation_name, ec.result)
+
+
+def observe(
+    context: object,
+    query: str | None,
+    document: DocumentNode | None,
+    operation_name: str | None,
+    result: AnyResult | None,
+) -> None:
+    """`Observe`'s work once the operation ended and its errors have their codes."""
+    scope = getattr(getattr(context, "request", None), "scope", None)
+    outcome = scope.get("state", {}).get("outcome") if isinstance(scope, dict) else None
+    if not isinstance(outcome, Outcome):
+        return
+    outcome.executed = True
+    outcome.operation = operation_name
+    outcome.shape = shape_hash(query, document)
+    outcome.code = "OK"
+    if result is not None and result.errors:
+        outcome.code = str((result.errors[0].extensions or {}).get("code") or "INTERNAL")
+    outcome.entities = _objects_with_id(result.data if result is not None else None)
 
 
 def _objects_with_id(data: object, limit: int = 1_000_000) -> int:
@@ -401,34 +451,39 @@ class ErrorCodes(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if result is None:
-            return
-        refusals = getattr(self.execution_context.context, "refusals", None)
-        if result.errors:
-            result.errors = [self._coded(error) for error in result.errors]
-        if refusals:  # coded already: lists answered empty (hub.api.types._readable)
-            result.errors = [*(result.errors or []), *refusals]
+        code_errors(self.execution_context.context, self.execution_context.result)
 
-    def _coded(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, HubError):
-            coded = _with_code(error, error.message, original.code)
-            if isinstance(original, RetryLaterError) and coded.extensions is not None:
-                coded.extensions["retryAfter"] = original.whole_seconds  # BUSY, RATE_LIMITED
-            return coded
-        if isinstance(original, GraphQLError):  # a variable's value could not be coerced
-            return _with_code(error, error.message, "BAD_INPUT")
-        if original is None and _LIMITS.search(error.message):
-            return _with_code(error, error.message, "QUERY_TOO_COMPLEX")
-        if original is None:
-            extensions = error.extensions or {}
-            code = extensions.get("code") or (
-                "GRAPHQL_PARSE_FAILED" if "Syntax Error" in error.message else "GRAPHQL_VALIDATION_FAILED"
-            )
-            return _with_code(error, error.message, code)
-        log.error("unexpected error in %s", error.path, exc_info=original)
-        return _with_code(error, "Unexpected error; it has been logged.", "INTERNAL")
+
+def code_errors(context: object, result: AnyResult | None) -> None:
+    """`ErrorCodes`' work once the operation ended: every error coded, the refusals added."""
+    if result is None:
+        return
+    refusals = getattr(context, "refusals", None)
+    if result.errors:
+        result.errors = [_coded(error) for error in result.errors]
+    if refusals:  # coded already: lists answered empty (hub.api.types._readable)
+        result.errors = [*(result.errors or []), *refusals]
+
+
+def _coded(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, HubError):
+        coded = _with_code(error, error.message, original.code)
+        if isinstance(original, RetryLaterError) and coded.extensions is not None:
+            coded.extensions["retryAfter"] = original.whole_seconds  # BUSY, RATE_LIMITED
+        return coded
+    if isinstance(original, GraphQLError):  # a variable's value could not be coerced
+        return _with_code(error, error.message, "BAD_INPUT")
+    if original is None and _LIMITS.search(error.message):
+        return _with_code(error, error.message, "QUERY_TOO_COMPLEX")
+    if original is None:
+        extensions = error.extensions or {}
+        code = extensions.get("code") or (
+            "GRAPHQL_PARSE_FAILED" if "Syntax Error" in error.message else "GRAPHQL_VALIDATION_FAILED"
+        )
+        return _with_code(error, error.message, code)
+    log.error("unexpected error in %s", error.path, exc_info=original)
+    return _with_code(error, "Unexpected error; it has been logged.", "INTERNAL")
 
 
 def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
+    GraphQLSchema,
     IntValueNode,
     OperationDefinitionNode,
     OperationType,
@@ -37,11 +38,19 @@ from graphql import (
     StringValueNode,
     ValueNode,
     VariableNode,
+    get_operation_ast,
 )
+from graphql.execution.values import get_variable_values
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
+from hub import access_log
 from hub.api.context import HubContext
+from hub.api.extensions import code_errors, known_document, limits_of, log_access, observe
+from hub.api.limits import check_variables
 from hub.api.pagination import page_size
+from hub.api.permissions import GATEWAY_ROLE
 from hub.api.readahead import COMPANY_PLACES, HOPS, PERSON_PLACES, ROLES, Hop, Wanted, links_of, read_wanted
 from hub.api.types import (
     LegalEntityAddressRelation,
@@ -50,10 +59,11 @@ from hub.api.types import (
     entity_in,
     golden_shown,
 )
-from hub.clients import ClientInfo
+from hub.clients import OPS_ROLE, ClientInfo
 from hub.domain import Kind, LinkRelation
+from hub.errors import InputError
 
-__all__ = ["PlannedExecution", "plan_of"]
+__all__ = ["PlannedExecution", "answer_operation", "plan_of"]
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +393,61 @@ def _value(context: HubContext, kind: Kind, entity_id: str, attribute: str) -> s
     return _NOT_NULL.get((kind, attribute)) if value is None else value
 
 
+async def answer_operation(
+    schema: GraphQLSchema,
+    query: str | None,
+    variables: dict[str, Any] | None,
+    context: object,
+    operation_name: str | None,
+    allowed: Iterable[StrawberryOperationType],
+) -> ExecutionResult | None:
+    """The whole operation, for a query whose text was parsed and validated before (`DocumentCache`)
+    and whose shape is planned: its answer, and the work the schema's extensions do after it (the
+    unit of work's end, the access log, the refusals, the request's outcome), without their hooks and
+    graphql-core's executor around it. None when anything is not as the plan's answer needs it
+    (another operation, a gateway's or an ops client's token, a variable or a purpose to refuse, or an
+    answer given up): the schema's usual way then runs the operation from the start, and answers."""
+    if not isinstance(context, HubContext) or not context.read_ahead or context.given_up or query is None:
+        return None
+    client = context.client
+    if client is not None and client.role in (GATEWAY_ROLE, OPS_ROLE):
+        return None  # `GatewayScope` refuses what those tokens may not ask
+    limits = limits_of(context)
+    checked = known_document(query, limits)
+    if checked is None or checked.errors or StrawberryOperationType.QUERY not in allowed:
+        return None
+    document = checked.document
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    plan = plan_of(operation, fragments)
+    if plan is None or not plan.allows(client):
+        return None
+    values = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    if isinstance(values, list):
+        return None  # the executor says which value is wrong, with its code
+    try:
+        check_variables(variables, checked.caps, limits.max_string)
+        purpose = access_log.purpose_of(context.request)
+    except InputError:
+        return None
+    context.read_only = True
+    try:
+        data = await answer(plan, context, values.coerced)
+    except Exception as exc:
+        log.debug("planned answer given up (%s): the executor answers", type(exc).__name__)
+        context.given_up = True
+        return None
+    result = ExecutionResult(data=data, errors=None)
+    name = operation_name or (operation.name.value if operation.name else None)
+    context.finish(commit=True)
+    log_access(context, query, document, name, variables, purpose, result)
+    code_errors(context, result)
+    observe(context, query, document, name, result)
+    return result
+
+
 class PlannedExecution(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor, answering the queries `plan_of` plans itself (`answer`)."""
 
@@ -390,7 +455,7 @@ class PlannedExecution(StrawberryGraphQLCoreExecutionContext):
         context = self.context_value
         manager = self.middleware_manager
         traced = manager is not None and bool(manager.middlewares)  # spans per field: not planned
-        if not isinstance(context, HubContext) or not context.read_ahead or traced:
+        if not isinstance(context, HubContext) or not context.read_ahead or context.given_up or traced:
             return super().execute_operation(serially)
         plan = plan_of(self.operation, self.fragment_definitions)
         if plan is None or not plan.allows(context.client):

@@ -8,6 +8,7 @@ in `types` and `records`. This module adds the limits and extensions every opera
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -22,7 +23,9 @@ from strawberry.extensions import (
 )
 from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from hub.api import lists, lookups
 from hub.api.audit import access_log_page, audit_event_page
@@ -38,7 +41,7 @@ from hub.api.extensions import (
     UnitOfWork,
 )
 from hub.api.permissions import ReadsAccessLog, ReadsAuditTrail, ReadsReviewQueue
-from hub.api.planned import PlannedExecution
+from hub.api.planned import PlannedExecution, answer_operation
 from hub.api.review import claim as claim_review
 from hub.api.review import decide as decide_review
 from hub.api.review import release as release_review
@@ -293,6 +296,41 @@ AwareDateTime = strawberry.scalar(
 
 
 class _Schema(LimitedSchema):
+    # Whether a query of a planned shape skips the extensions' hooks (`answer_operation`): not when
+    # extensions beyond the hub's own are installed (traces), as they must see the operation.
+    one_pass = True
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        if self.one_pass and root_value is None and not operation_extensions:
+            answered = await answer_operation(
+                self._schema,
+                query,
+                variable_values,
+                context_value,
+                operation_name,
+                allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES,
+            )
+            if answered is not None:
+                return answered
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -302,7 +340,7 @@ class _Schema(LimitedSchema):
 
 def build_schema(*extra: Any) -> _Schema:
     """The schema, with `extra` extensions around the hub's own (traces: hub/api/tracing.py)."""
-    return _Schema(
+    built = _Schema(
         query=QueryRoot,
         mutation=MutationRoot,
         types=[Person, Address, LegalEntity],
@@ -325,6 +363,8 @@ def build_schema(*extra: Any) -> _Schema:
         # Lookups of a known shape are answered in one pass, the rest field by field.
         execution_context_class=PlannedExecution,
     )
+    built.one_pass = not extra
+    return built
 
 
 schema = build_schema()

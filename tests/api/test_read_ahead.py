@@ -8,6 +8,7 @@ personal fields noted for the access log."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import uuid
@@ -18,14 +19,17 @@ from typing import Any
 import pytest
 from api_city import City
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 
-from hub.api import loaders
+from hub.api import create_app, loaders
 from hub.api.context import HubContext
-from hub.api.planned import plan_of
+from hub.api.logs import JsonFormatter
+from hub.api.planned import answer_operation, plan_of
 from hub.api.schema import schema
 from hub.clients import ClientInfo, add_client, authenticate_connection
+from hub.store.models import AccessLog as AccessLogRow
 from hub.store.sql import driver_cursor
 
 THREE_HOPS = """query($id: ID!) { address(id: $id) { id text residents { relation person { id name
@@ -277,3 +281,83 @@ def test_unknown_retired_and_other_kinds_ids_are_answered_as_the_executor_does(c
     literal = THREE_HOPS.replace("($id: ID!)", "").replace("$id", f'"{_busy_addresses(city, 1)[0]}"')
     assert plan_of(*_operation(literal)) is not None
     _both(city, literal, client)
+
+
+# ---- the whole operation in one pass (hub.api.planned.answer_operation) ---------------------------
+
+
+def _http_client(city: City, role: str, *scopes: str) -> TestClient:
+    with Session(city.engine) as session, session.begin():
+        token = add_client(session, f"pass-{uuid.uuid4().hex[:8]}", role, scopes)
+    return TestClient(create_app(city.engine), headers={"Authorization": f"Bearer {token}"})
+
+
+_LOGGED = (
+    "client_id",
+    "operation",
+    "operation_hash",
+    "operation_name",
+    "variables",
+    "lookups",
+    "entity_ids",
+    "fields",
+    "purpose",
+)
+
+
+def _access_rows(city: City) -> list[tuple[Any, ...]]:
+    """Every access-log row's columns but its id and time."""
+    with Session(city.engine) as session:
+        rows = session.scalars(select(AccessLogRow).order_by(AccessLogRow.id)).all()
+        return [tuple(getattr(r, name) for name in _LOGGED) for r in rows]
+
+
+def test_a_query_seen_before_is_answered_in_one_pass_with_the_same_logs(
+    city: City, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A planned query's text checked once skips the extensions' hooks from its second request on;
+    its answer, request log line, access-log row and refusals are those of the first."""
+    passed: list[bool] = []
+
+    async def watched(*args: Any) -> Any:
+        answered = await answer_operation(*args)
+        passed.append(answered is not None)
+        return answered
+
+    # the module (`hub.api.schema` the attribute is the schema itself)
+    monkeypatch.setattr(importlib.import_module("hub.api.schema"), "answer_operation", watched)
+    person = _workers(city, 1)[0]
+    # a text no earlier test sent, so that its first request is checked and answered the usual way
+    query = f"# {uuid.uuid4().hex}\nquery Who($id: ID!) {{ person(id: $id) {{ id name idNumber phone }} }}"
+    body = {"query": query, "variables": {"id": person}}
+    before = len(_access_rows(city))
+    with _http_client(city, "reader", "pii:read") as client, caplog.at_level(logging.INFO, "hub.request"):
+        first = client.post("/graphql", json=body, headers={"x-purpose": "case"})
+        second = client.post("/graphql", json=body, headers={"x-purpose": "case"})
+        unknown = client.post("/graphql", json=body, headers={"x-purpose": "curiosity"})
+        wrong = client.post("/graphql", json={"query": query, "variables": {"id": ["x"]}})
+    assert passed == [False, True, False, False]
+    assert first.status_code == second.status_code == 200
+    assert second.json() == first.json() and first.json()["data"]["person"]["idNumber"]
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "hub.request"]
+    kept = ("client", "operation", "operation_hash", "code", "entities", "status")
+    assert [line["code"] for line in lines] == ["OK", "OK", "BAD_INPUT", "BAD_INPUT"]
+    assert {k: lines[1][k] for k in kept} == {k: lines[0][k] for k in kept}
+    assert lines[0]["operation"] == "Who" and lines[0]["entities"] == 1
+    rows = _access_rows(city)[before:]
+    assert len(rows) == 2 and rows[0] == rows[1]
+    assert rows[0][3] == "Who" and rows[0][8] == "case" and rows[0][6] == [person]
+    assert unknown.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+    assert wrong.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+def test_tokens_refused_a_query_are_refused_it_in_one_pass_too(city: City) -> None:
+    """A gateway's own token and an ops client's may not read entities, however often they ask."""
+    address = _busy_addresses(city, 1)[0]
+    body = {"query": THREE_HOPS, "variables": {"id": address}}
+    for role in ("gateway", "ops"):
+        with _http_client(city, role) as client:
+            answers = [client.post("/graphql", json=body).json() for _ in range(2)]
+        for answer in answers:
+            assert answer["data"] is None
+            assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"

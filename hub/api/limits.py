@@ -115,6 +115,9 @@ class ClientSlots:
         """Take one of `key`'s slots (release it with `release`), or raise BusyError after `wait`."""
         semaphore, users = self._slots.get(key) or (asyncio.Semaphore(self.per_key), 0)
         self._slots[key] = (semaphore, users + 1)
+        if not semaphore.locked():  # a free slot is taken at once: no task and no timer to wait with
+            await semaphore.acquire()
+            return
         try:
             await asyncio.wait_for(semaphore.acquire(), self.wait)
         except BaseException as exc:

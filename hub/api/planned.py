@@ -302,6 +302,9 @@ async def answer(plan: Plan, context: HubContext, variables: Mapping[str, Any]) 
         entity_id = _argument(root.argument, variables)
         if not isinstance(entity_id, str):
             raise _Unplanned
+        # Read now, so that the lookup finds it in hand: the answer runs to its end without giving the
+        # event loop to another request, whose work would interleave with it (as in the executor).
+        context.loaders.ahead_entities([entity_id])
         found = await entity_in(context, entity_id, root.kind)
         if found is None:
             data[root.key] = None

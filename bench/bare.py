@@ -10,8 +10,8 @@ the hub would give: the address and its text, its residents (at most 100, as the
 their names, their legal entities with names, and those legal entities' addresses with texts. The
 statements are the hub's loaders' statements, batched as a hand-written endpoint that knows the whole
 answer in advance would: the links of each hop, then the members of every entity named at once, each
-golden value chosen by `hub.golden` as the hub chooses it. That is 4 statements where the hub, which
-reads level by level as GraphQL resolves the fields, runs 8 (and one for the token): the difference
+golden value chosen by `hub.golden` as the hub chooses it. That is 4 statements where the hub runs 5
+(it also reads the address's entity row, to follow merges) and one for the token: the difference
 is part of what the ratio measures.
 
     HUB_DATABASE_URL=sqlite:///city.db python -m uvicorn bare:app --app-dir bench --workers 2

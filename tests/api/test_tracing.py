@@ -100,7 +100,10 @@ def test_a_traced_lookup_is_resolved_field_by_field_with_a_span_per_field(city: 
     query = "query Hops($id: ID!) { address(id: $id) { id text residents { person { id name } } } }"
     app = create_app(city.engine, tracer_provider=provider)
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
-        body = client.post("/graphql", json={"query": query, "variables": {"id": address}}).json()
-    assert body["data"]["address"]["residents"], body
-    paths = {str((s.attributes or {}).get("graphql.path")) for s in exporter.get_finished_spans()}
-    assert {"address", "address.text", "address.residents"} <= paths, paths
+        # twice: the second time the query's text is known, which alone would answer it in one pass
+        for _ in range(2):
+            exporter.clear()
+            body = client.post("/graphql", json={"query": query, "variables": {"id": address}}).json()
+            assert body["data"]["address"]["residents"], body
+            paths = {str((s.attributes or {}).get("graphql.path")) for s in exporter.get_finished_spans()}
+            assert {"address", "address.text", "address.residents"} <= paths, paths

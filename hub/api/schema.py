@@ -311,13 +311,11 @@ class _Schema(LimitedSchema):
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         if self.one_pass and root_value is None and not operation_extensions:
+            allowed = allowed_operation_types
+            if allowed is None:
+                allowed = DEFAULT_ALLOWED_OPERATION_TYPES
             answered = await answer_operation(
-                self._schema,
-                query,
-                variable_values,
-                context_value,
-                operation_name,
-                allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES,
+                self._schema, query, variable_values, context_value, operation_name, allowed
             )
             if answered is not None:
                 return answered

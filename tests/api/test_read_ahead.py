@@ -22,6 +22,8 @@ from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from hub.api import create_app, loaders
 from hub.api.context import HubContext
@@ -361,3 +363,20 @@ def test_tokens_refused_a_query_are_refused_it_in_one_pass_too(city: City) -> No
         for answer in answers:
             assert answer["data"] is None
             assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize("allowed", [set(), {OperationType.MUTATION}], ids=["none", "mutations"])
+def test_a_known_query_is_refused_where_queries_are_not_allowed(city: City, allowed: set[Any]) -> None:
+    """A GET endpoint that allows no queries refuses a query whose text is known as any other."""
+    address = _busy_addresses(city, 1)[0]
+    _execute(city, THREE_HOPS, _client(city), ahead=True, id=address)  # known from now on
+    context = HubContext(engine=city.engine, reader=city.engine, client=_client(city))
+    with pytest.raises(InvalidOperationTypeError):
+        asyncio.run(
+            schema.execute(
+                THREE_HOPS,
+                variable_values={"id": address},
+                context_value=context,
+                allowed_operation_types=allowed,
+            )
+        )

@@ -119,7 +119,7 @@ class DocumentCache(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         limits = limits_of(context.context)
-        self.key = (context.query or "", limits.max_string, limits.max_search, limits.max_expanded)
+        self.key = _key(context.query or "", limits)
         if (checked := known_document(context.query or "", limits)) is not None:
             context.graphql_document = checked.document
             self.checked = checked
@@ -143,9 +143,13 @@ class DocumentCache(SchemaExtension):
         yield
 
 
+def _key(query: str, limits: ApiLimits) -> _Key:
+    return (query, limits.max_string, limits.max_search, limits.max_expanded)
+
+
 def known_document(query: str, limits: ApiLimits) -> Checked | None:
     """What `DocumentCache` keeps of `query` checked under `limits`, if it was seen before."""
-    key = (query, limits.max_string, limits.max_search, limits.max_expanded)
+    key = _key(query, limits)
     if (checked := _CHECKED.get(key)) is not None:
         _CHECKED.move_to_end(key)
     return checked

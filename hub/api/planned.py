@@ -15,7 +15,10 @@ Anything else goes to the field-by-field executor, as does any query the plan ca
 stands: a fragment or a directive, a field with its own rules (connections, evidence, lineage, history,
 times), arguments beyond `id` and `first`, a client that may not read every kind the query reaches, or
 anything unexpected while answering (its errors are then the executor's, with their codes and paths).
-The answer is the same either way; the tests hold the two to it (tests/api/test_planned.py).
+The answer is the same either way; the tests hold the two to it (tests/api/test_read_ahead.py).
+
+A planned query whose text was seen before skips even the executor and the schema extensions' hooks
+around the answer (`answer_operation`), doing itself what those hooks do after it.
 """
 
 from __future__ import annotations
@@ -410,22 +413,22 @@ async def answer_operation(
     graphql-core's executor around it. None when anything is not as the plan's answer needs it
     (another operation, a gateway's or an ops client's token, a variable or a purpose to refuse, or an
     answer given up): the schema's usual way then runs the operation from the start, and answers."""
-    if not isinstance(context, HubContext) or not context.read_ahead or context.given_up or query is None:
+    if not isinstance(context, HubContext) or query is None or StrawberryOperationType.QUERY not in allowed:
         return None
     client = context.client
     if client is not None and client.role in (GATEWAY_ROLE, OPS_ROLE):
         return None  # `GatewayScope` refuses what those tokens may not ask
     limits = limits_of(context)
     checked = known_document(query, limits)
-    if checked is None or checked.errors or StrawberryOperationType.QUERY not in allowed:
+    if checked is None or checked.errors:
         return None
     document = checked.document
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return None
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    plan = plan_of(operation, fragments)
-    if plan is None or not plan.allows(client):
+    plan = _usable_plan(context, operation, fragments)
+    if plan is None:
         return None
     values = get_variable_values(schema, operation.variable_definitions or (), variables or {})
     if isinstance(values, list):
@@ -439,8 +442,7 @@ async def answer_operation(
     try:
         data = await answer(plan, context, values.coerced)
     except Exception as exc:
-        log.debug("planned answer given up (%s): the executor answers", type(exc).__name__)
-        context.given_up = True
+        _give_up(context, exc)
         return None
     result = ExecutionResult(data=data, errors=None)
     name = operation_name or (operation.name.value if operation.name else None)
@@ -451,6 +453,23 @@ async def answer_operation(
     return result
 
 
+def _usable_plan(
+    context: HubContext, operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> Plan | None:
+    """The plan to answer `operation` with in the operation of `context`: None when its shape is not
+    planned, its client may not read every kind it reaches, or the context answers field by field."""
+    if not context.read_ahead or context.given_up:
+        return None
+    plan = plan_of(operation, fragments)
+    return plan if plan is not None and plan.allows(context.client) else None
+
+
+def _give_up(context: HubContext, exc: Exception) -> None:
+    """A planned answer met what it cannot answer: the executor answers the operation, field by field."""
+    log.debug("planned answer given up (%s): the executor answers", type(exc).__name__)
+    context.given_up = True
+
+
 class PlannedExecution(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor, answering the queries `plan_of` plans itself (`answer`)."""
 
@@ -458,10 +477,10 @@ class PlannedExecution(StrawberryGraphQLCoreExecutionContext):
         context = self.context_value
         manager = self.middleware_manager
         traced = manager is not None and bool(manager.middlewares)  # spans per field: not planned
-        if not isinstance(context, HubContext) or not context.read_ahead or context.given_up or traced:
-            return super().execute_operation(serially)
-        plan = plan_of(self.operation, self.fragment_definitions)
-        if plan is None or not plan.allows(context.client):
+        plan = None
+        if isinstance(context, HubContext) and not traced:
+            plan = _usable_plan(context, self.operation, self.fragment_definitions)
+        if plan is None:
             return super().execute_operation(serially)
         return self._planned(plan, context, serially)
 
@@ -469,7 +488,7 @@ class PlannedExecution(StrawberryGraphQLCoreExecutionContext):
         try:
             data = await answer(plan, context, self.variable_values.coerced)
         except Exception as exc:
-            log.debug("planned answer given up (%s): the executor answers", type(exc).__name__)
+            _give_up(context, exc)
             result = super().execute_operation(serially)
             return await result if isinstance(result, Awaitable) else result
         return self.finish(self.build_response(data))

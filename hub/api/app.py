@@ -29,8 +29,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.types.graphql import OperationType
 
 from hub import __version__
 from hub.api import tracing
@@ -45,7 +46,8 @@ from hub.api.limits import (
 )
 from hub.api.logs import RequestLog
 from hub.api.metrics import Metrics, Outcome
-from hub.api.schema import build_schema, schema
+from hub.api.planned import answer_operation
+from hub.api.schema import _Schema, build_schema, schema
 from hub.clients import authenticate_connection
 from hub.config import ApiLimits, apply_config_file, get_settings
 from hub.errors import HubError, InputError, RateLimitedError, RetryLaterError
@@ -85,10 +87,48 @@ class _HubGraphQL(GraphQL[HubContext, None]):
         return orjson.loads(data)  # faster, and bounds nesting where the standard library recurses
 
     async def get_context(self, request: Any, response: Any) -> HubContext:
-        client = request.scope.get("state", {}).get("client")
-        return HubContext(
-            engine=self.engine, reader=self.reader, request=request, client=client, live=self.live
+        """The operation's context; the one `answer_known` made, when it handed the request on."""
+        state = request.scope.setdefault("state", {})
+        context = state.get("context")
+        if not isinstance(context, HubContext):
+            context = state["context"] = HubContext(
+                engine=self.engine,
+                reader=self.reader,
+                request=request,
+                client=state.get("client"),
+                live=self.live,
+            )
+        return context
+
+    async def answer_known(self, request: Request, data: dict[str, Any]) -> Response | None:
+        """The response to a POSTed JSON request (`data`, checked) whose query the schema answers in one
+        pass (`hub.api.planned.answer_operation`: a text seen before, of a planned shape), made here
+        without strawberry's HTTP view around it: the same JSON, status and headers the view would
+        give. None for anything else (another transport asked for, operation extensions, a query the
+        one pass does not answer), which the view then handles as usual, with this context."""
+        served = self.schema
+        if not isinstance(served, _Schema) or not served.one_pass or data.get("extensions"):
+            return None
+        accept = request.headers.get("accept", "")
+        if "multipart/" in accept or "text/event-stream" in accept:  # a streaming transport's answer
+            return None
+        if "application/json" not in request.headers.get("content-type", "").lower():
+            return None
+        context = await self.get_context(request, None)
+        result = await answer_operation(
+            served._schema,
+            data.get("query"),
+            data.get("variables"),
+            context,
+            data.get("operationName"),
+            OperationType.from_http("POST"),
         )
+        if result is None:
+            return None
+        response_data = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)
+        return Response(self.encode_json(response_data), media_type="application/json")
 
 
 def _refusal(
@@ -116,7 +156,7 @@ class _Authenticated:
     operations at once, so each finds a free database connection instead of blocking the event loop
     while it waits for one. A slow or huge body or a greedy client holds no slot another needs."""
 
-    def __init__(self, app: ASGIApp, reader: Engine, concurrency: int, limits: ApiLimits) -> None:
+    def __init__(self, app: _HubGraphQL, reader: Engine, concurrency: int, limits: ApiLimits) -> None:
         self.app = app
         self.reader = reader
         self.limits = limits
@@ -164,6 +204,7 @@ class _Authenticated:
                     f" (HUB_API_RATE, bursts of {self.limits.burst}); retry in {wait:.2f} s",
                     retry_after=wait,
                 )
+            data = None
             if request.method == "POST":
                 body = await read_body(
                     receive,
@@ -172,7 +213,7 @@ class _Authenticated:
                     self.limits.body_timeout,
                 )
                 if "json" in request.headers.get("content-type", ""):
-                    check_request(body, self.limits.max_query)
+                    data = check_request(body, self.limits.max_query)
                 receive = replay(body)
             elif request.method == "GET":
                 self._check_parameters(request)
@@ -186,7 +227,11 @@ class _Authenticated:
             return
         try:
             async with self.slots:
-                await self.app(scope, receive, send)
+                known = None if data is None else await self.app.answer_known(request, data)
+                if known is not None:
+                    await known(scope, receive, send)
+                else:
+                    await self.app(scope, receive, send)
         finally:
             self.client_slots.release(client.id)
 

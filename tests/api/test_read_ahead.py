@@ -317,17 +317,22 @@ def _access_rows(city: City) -> list[tuple[Any, ...]]:
 def test_a_query_seen_before_is_answered_in_one_pass_with_the_same_logs(
     city: City, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A planned query's text checked once skips the extensions' hooks from its second request on;
-    its answer, request log line, access-log row and refusals are those of the first."""
-    passed: list[bool] = []
+    """A planned query's text checked once skips strawberry's HTTP view and the extensions' hooks from
+    its second request on; its answer, request log line, access-log row and refusals are those of the
+    first."""
+    passed: list[tuple[str, bool]] = []
 
-    async def watched(*args: Any) -> Any:
-        answered = await answer_operation(*args)
-        passed.append(answered is not None)
-        return answered
+    def watch(where: str) -> None:
+        async def watched(*args: Any) -> Any:
+            answered = await answer_operation(*args)
+            passed.append((where, answered is not None))
+            return answered
 
-    # the module (`hub.api.schema` the attribute is the schema itself)
-    monkeypatch.setattr(importlib.import_module("hub.api.schema"), "answer_operation", watched)
+        # the modules (`hub.api.schema` the attribute is the schema itself)
+        monkeypatch.setattr(importlib.import_module(f"hub.api.{where}"), "answer_operation", watched)
+
+    watch("app")  # before the HTTP view
+    watch("schema")  # inside it, for what the app hands on
     person = _workers(city, 1)[0]
     # a text no earlier test sent, so that its first request is checked and answered the usual way
     query = f"# {uuid.uuid4().hex}\nquery Who($id: ID!) {{ person(id: $id) {{ id name idNumber phone }} }}"
@@ -338,8 +343,10 @@ def test_a_query_seen_before_is_answered_in_one_pass_with_the_same_logs(
         second = client.post("/graphql", json=body, headers={"x-purpose": "case"})
         unknown = client.post("/graphql", json=body, headers={"x-purpose": "curiosity"})
         wrong = client.post("/graphql", json={"query": query, "variables": {"id": ["x"]}})
-    assert passed == [False, True, False, False]
+    usual = [("app", False), ("schema", False)]
+    assert passed == [*usual, ("app", True), *usual, *usual]
     assert first.status_code == second.status_code == 200
+    assert first.headers["content-type"] == second.headers["content-type"] == "application/json"
     assert second.json() == first.json() and first.json()["data"]["person"]["idNumber"]
     lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "hub.request"]
     kept = ("client", "operation", "operation_hash", "code", "entities", "status")
@@ -351,6 +358,41 @@ def test_a_query_seen_before_is_answered_in_one_pass_with_the_same_logs(
     assert rows[0][3] == "Who" and rows[0][8] == "case" and rows[0][6] == [person]
     assert unknown.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
     assert wrong.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+def test_requests_the_view_must_handle_still_get_the_same_answer(
+    city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a plain JSON POST skips the HTTP view: a GET, a request with operation extensions, one
+    asking for a streamed answer and one whose text was not seen before go through strawberry's view,
+    and get the answer the skipped one gets."""
+    passed: list[bool] = []
+
+    async def watched(*args: Any) -> Any:
+        answered = await answer_operation(*args)
+        passed.append(answered is not None)
+        return answered
+
+    monkeypatch.setattr(importlib.import_module("hub.api.app"), "answer_operation", watched)
+    address = _busy_addresses(city, 1)[0]
+    body = {"query": THREE_HOPS, "variables": {"id": address}}
+    with _http_client(city, "reader") as client:
+        client.post("/graphql", json=body)  # known from now on
+        passed.clear()
+        plain = client.post("/graphql", json=body)
+        assert passed == [True]
+        passed.clear()
+        params = {"query": THREE_HOPS, "variables": json.dumps({"id": address})}
+        others = [
+            client.get("/graphql", params=params),
+            client.post("/graphql", json={**body, "extensions": {"tag": "x"}}),
+            client.post("/graphql", json=body, headers={"accept": "multipart/mixed"}),
+            client.post("/graphql", json={**body, "query": f"# {uuid.uuid4().hex}\n{THREE_HOPS}"}),
+        ]
+    assert passed == [False]  # the last one: a text not seen before
+    assert plain.json()["data"]["address"]["residents"]
+    for other in others:
+        assert other.status_code == 200 and other.json() == plain.json()
 
 
 def test_tokens_refused_a_query_are_refused_it_in_one_pass_too(city: City) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from graphql import GraphQLError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 from strawberry.types import Info as _Info
 
@@ -43,6 +43,8 @@ class HubContext:
     # The app's warm resolvers, for records submitted live (`submitRecords`).
     live: LiveResolvers | None = None
     _session: Session | None = field(default=None, repr=False)
+    # A query's connection on the reader, for the loaders' plain reads: no session around it.
+    _connection: Connection | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
     # entity id → personal fields of it in the response ("idNumber" whole, "idNumber:masked" masked)
     personal: dict[str, set[str]] = field(default_factory=dict)
@@ -55,14 +57,28 @@ class HubContext:
     @property
     def session(self) -> Session:
         if self._session is None:
-            engine = self.reader if self.read_only and self.reader is not None else self.engine
-            self._session = Session(engine, expire_on_commit=False)
+            if self._connection is not None:  # the query's connection, which the loaders read on
+                self._session = Session(self._connection, expire_on_commit=False)
+            else:
+                engine = self.reader if self.read_only and self.reader is not None else self.engine
+                self._session = Session(engine, expire_on_commit=False)
         return self._session
+
+    def connection(self) -> Connection:
+        """The operation's connection: its session's, or for a query on the reader a plain one (a
+        session costs several times a pooled connection, and a lookup's reads need none)."""
+        if self._session is not None:
+            return self._session.connection()
+        if self.read_only and self.reader is not None:
+            if self._connection is None:
+                self._connection = self.reader.connect()
+            return self._connection
+        return self.session.connection()
 
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            self._loaders = Loaders(self.session, self.as_of)
+            self._loaders = Loaders(self.connection, self.reader or self.engine, self.as_of)
         return self._loaders
 
     def read_at(self, as_of: datetime | None) -> None:
@@ -95,18 +111,22 @@ class HubContext:
     def finish(self, *, commit: bool) -> None:
         """End the operation's unit of work: commit or roll back, then release the connection. A query
         on the reader (autocommit) has nothing to end: its connection is released."""
-        if self._session is None:
-            return
+        session, connection = self._session, self._connection
+        self._session = self._connection = None
+        self._loaders = None
         try:
-            if not (self.read_only and self.reader is not None):
+            if session is not None and not (self.read_only and self.reader is not None):
                 if commit:
-                    self._session.commit()
+                    session.commit()
                 else:
-                    self._session.rollback()
+                    session.rollback()
         finally:
-            self._session.close()
-            self._session = None
-            self._loaders = None
+            try:
+                if session is not None:
+                    session.close()
+            finally:
+                if connection is not None:
+                    connection.close()
 
 
 Info = _Info[HubContext, None]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine
 from strawberry.dataloader import DataLoader
 
 from hub.domain import Decision, Kind, LinkRelation
@@ -209,17 +209,20 @@ def _member(r: Any) -> MemberRow:
 
 
 class Loaders:
-    """The DataLoaders of one operation, on its session."""
+    """The DataLoaders of one operation, on its connection."""
 
-    def __init__(self, session: Session, as_of: datetime | None = None) -> None:
-        """`as_of`: read entities as they were at that instant (members, their record versions then,
-        links); None for now."""
-        self.session = session
+    def __init__(
+        self, connection: Callable[[], Connection], bind: Engine, as_of: datetime | None = None
+    ) -> None:
+        """`connection()`: the operation's connection, asked for at each read (the first opens it);
+        `bind`: its engine. `as_of`: read entities as they were at that instant (members, their record
+        versions then, links); None for now."""
+        self.connection = connection
         self.as_of = as_of
         self._at: Any = None
         if as_of is not None:
             at = as_of.astimezone(UTC)
-            self._at = stored_time(session.get_bind(), at)
+            self._at = stored_time(bind, at)
         self.entities: DataLoader[str, EntityRow | None] = DataLoader(self._entities)
         self.members: DataLoader[str, list[MemberRow]] = DataLoader(self._members)
         self.links_from: DataLoader[str, list[LinkRow]] = DataLoader(self._links_from)
@@ -313,7 +316,7 @@ class Loaders:
         """Run `sql` for the keys, through the driver's own cursor (SQLAlchemy's statement handling cost
         more than the statements themselves): each `:keys` becomes the list of keys, each `:at` the
         instant the operation reads at."""
-        connection = self.session.connection()
+        connection = self.connection()
         mark = placeholder(connection)
         parts = _PLACEHOLDERS.split(sql)
         out: list[Any] = []

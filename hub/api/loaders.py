@@ -144,6 +144,12 @@ class JudgementRow:
 _PLACEHOLDERS = re.compile(r"(:keys|:at)\b")
 
 
+@lru_cache(maxsize=256)
+def _parts(sql: str) -> list[str]:
+    """`sql` split at its placeholders (`:keys`, `:at`), kept: the loaders' statements are few."""
+    return _PLACEHOLDERS.split(sql)
+
+
 def _chunks(keys: Sequence[Any]) -> list[list[Any]]:
     unique = list(dict.fromkeys(keys))
     return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
@@ -318,7 +324,7 @@ class Loaders:
         instant the operation reads at."""
         connection = self.connection()
         mark = placeholder(connection)
-        parts = _PLACEHOLDERS.split(sql)
+        parts = _parts(sql)
         out: list[Any] = []
         with driver_cursor(connection) as cursor:
             for chunk in _chunks(keys):

@@ -31,7 +31,7 @@ def is_sqlite(bind: Connection | Engine) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-def placeholder(connection: Connection) -> str:
+def placeholder(connection: Connection | Engine) -> str:
     """The parameter mark of the connection's driver in `exec_driver_sql` and driver cursors."""
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 

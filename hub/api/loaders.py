@@ -9,7 +9,8 @@ handful of statements however many residents there are). Loaders live for one op
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from asyncio import Future
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -22,7 +23,7 @@ from hub.domain import Decision, Kind, LinkRelation
 from hub.golden import Golden, claims_of, steward_claim, survive
 from hub.store.sql import driver_cursor, json_object, placeholder, stored_time
 
-__all__ = ["EntityRow", "LinkRow", "Loaders", "MemberRow", "Missing", "held", "then"]
+__all__ = ["EntityRow", "LinkRow", "Loader", "Loaders", "MemberRow", "Missing", "held", "then"]
 
 _CHUNK = 900  # keys per statement, below every database's limit on bound parameters
 
@@ -38,9 +39,27 @@ class Missing:
 MISSING = Missing()
 
 
+class Loader(DataLoader[K, V]):
+    """A DataLoader that also keeps the values read ahead for it as they are (`ready`): a one-pass
+    answer takes them from there, and a future is made only for a key a field loads."""
+
+    def __init__(self, load_fn: Callable[[list[K]], Awaitable[list[V]]]) -> None:
+        super().__init__(load_fn)
+        self.ready: dict[K, V] = {}
+
+    def load(self, key: K) -> Awaitable[V]:
+        if key in self.ready and self.cache_map.get(key) is None:
+            future: Future[V] = self.loop.create_future()
+            future.set_result(self.ready[key])
+            self.cache_map.set(key, future)
+        return super().load(key)
+
+
 def held(loader: DataLoader[K, V], key: K) -> V | Missing:
     """The value `loader` already holds for `key` (read ahead, or loaded by an earlier field), else
     MISSING; never waits."""
+    if isinstance(loader, Loader) and key in loader.ready:
+        return cast(V, loader.ready[key])
     future = loader.cache_map.get(key)
     if future is None or not future.done() or future.cancelled() or future.exception() is not None:
         return MISSING
@@ -155,12 +174,13 @@ def _chunks(keys: Sequence[Any]) -> list[list[Any]]:
     return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
 
 
-def _prime(loader: DataLoader[K, V], fetch: Callable[[list[K]], list[V]], keys: Iterable[K]) -> None:
+def _prime(loader: Loader[K, V], fetch: Callable[[list[K]], list[V]], keys: Iterable[K]) -> None:
     """Give `loader` the values of those `keys` it has not been asked for yet, read by one call of
     `fetch` (the body of its batch function): what resolvers then load is in hand at once."""
-    wanted = [k for k in dict.fromkeys(keys) if loader.cache_map.get(k) is None]
+    ready, asked = loader.ready, loader.cache_map
+    wanted = [k for k in dict.fromkeys(keys) if k not in ready and asked.get(k) is None]
     if wanted:
-        loader.prime_many(dict(zip(wanted, fetch(wanted), strict=True)))
+        ready.update(zip(wanted, fetch(wanted), strict=True))
 
 
 # Enum members by their stored values: a dict lookup, where calling the enum costs several times more.
@@ -229,17 +249,17 @@ class Loaders:
         if as_of is not None:
             at = as_of.astimezone(UTC)
             self._at = stored_time(bind, at)
-        self.entities: DataLoader[str, EntityRow | None] = DataLoader(self._entities)
-        self.members: DataLoader[str, list[MemberRow]] = DataLoader(self._members)
-        self.links_from: DataLoader[str, list[LinkRow]] = DataLoader(self._links_from)
-        self.links_to: DataLoader[str, list[LinkRow]] = DataLoader(self._links_to)
-        self.payloads: DataLoader[int, dict[str, Any]] = DataLoader(self._payloads)
-        self.evidence: DataLoader[int, list[int]] = DataLoader(self._evidence)
-        self.records: DataLoader[int, MemberRow | None] = DataLoader(self._records)
-        self.judgements: DataLoader[int, list[JudgementRow]] = DataLoader(self._judgements)
-        self.run_settings: DataLoader[int, dict[str, Any] | None] = DataLoader(self._run_settings)
+        self.entities: Loader[str, EntityRow | None] = Loader(self._entities)
+        self.members: Loader[str, list[MemberRow]] = Loader(self._members)
+        self.links_from: Loader[str, list[LinkRow]] = Loader(self._links_from)
+        self.links_to: Loader[str, list[LinkRow]] = Loader(self._links_to)
+        self.payloads: Loader[int, dict[str, Any]] = Loader(self._payloads)
+        self.evidence: Loader[int, list[int]] = Loader(self._evidence)
+        self.records: Loader[int, MemberRow | None] = Loader(self._records)
+        self.judgements: Loader[int, list[JudgementRow]] = Loader(self._judgements)
+        self.run_settings: Loader[int, dict[str, Any] | None] = Loader(self._run_settings)
         self._link_pages: dict[
-            tuple[str, frozenset[LinkRelation], int, int, bool], DataLoader[str, LinkPage]
+            tuple[str, frozenset[LinkRelation], int, int, bool], Loader[str, LinkPage]
         ] = {}
         self._golden: dict[tuple[str, str | None], dict[str, Golden]] = {}
         self._overrides: dict[str, list[Override]] = {}
@@ -309,7 +329,7 @@ class Loaders:
         after: int,
         size: int,
         counted: bool,
-    ) -> DataLoader[str, LinkPage]:
+    ) -> Loader[str, LinkPage]:
         """Read the pages `link_pages(...)` gives for `keys` now, for that loader (returned) to hold."""
         loader = self.link_pages(
             outgoing=outgoing, relations=relations, after=after, size=size, counted=counted
@@ -474,7 +494,7 @@ class Loaders:
         after: int,
         size: int,
         counted: bool = True,
-    ) -> DataLoader[str, LinkPage]:
+    ) -> Loader[str, LinkPage]:
         """The loader of pages of entities' links: those of `relations` from (or to) each entity, in
         link id order, `size` of them after link id `after` (keyset). The database counts (when
         `counted`; else the pages' totals are None) and cuts the list, so that a legal entity with ten
@@ -487,7 +507,7 @@ class Loaders:
             async def load(keys: list[str]) -> list[LinkPage]:
                 return self._link_page(column, relations, after, size, counted, keys)
 
-            loader = self._link_pages[key] = DataLoader(load)
+            loader = self._link_pages[key] = Loader(load)
         return loader
 
     def _link_page(

@@ -67,9 +67,7 @@ class HubContext:
     def connection(self) -> Connection:
         """The operation's connection: its session's, or for a query on the reader a plain one (a
         session costs several times a pooled connection, and a lookup's reads need none)."""
-        if self._session is not None:
-            return self._session.connection()
-        if self.read_only and self.reader is not None:
+        if self._session is None and self.read_only and self.reader is not None:
             if self._connection is None:
                 self._connection = self.reader.connect()
             return self._connection

@@ -55,18 +55,18 @@ class Loader(DataLoader[K, V]):
         return super().load(key)
 
 
-def held(loader: DataLoader[K, V], key: K) -> V | Missing:
+def held(loader: Loader[K, V], key: K) -> V | Missing:
     """The value `loader` already holds for `key` (read ahead, or loaded by an earlier field), else
     MISSING; never waits."""
-    if isinstance(loader, Loader) and key in loader.ready:
-        return cast(V, loader.ready[key])
+    if key in loader.ready:
+        return loader.ready[key]
     future = loader.cache_map.get(key)
     if future is None or not future.done() or future.cancelled() or future.exception() is not None:
         return MISSING
     return future.result()
 
 
-def then(loader: DataLoader[K, V], key: K, use: Callable[[V], R]) -> R:
+def then(loader: Loader[K, V], key: K, use: Callable[[V], R]) -> R:
     """`use(value)` at once when `loader` holds `key`'s value, else an awaitable of it.
 
     A resolver returns either, and graphql-core awaits only the awaitable: a field whose data is in

@@ -20,11 +20,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from hub.api.context import Info
-from hub.api.loaders import LinkRow, Loaders, Missing, held
+from hub.api.loaders import LinkRow, Loader, Loaders, Missing, held
 from hub.api.pagination import page_size
 from hub.domain import Kind, LinkRelation
 from hub.errors import HubError
@@ -180,7 +179,7 @@ def _wanted(info: Info, kind: Kind, selections: list[Selection]) -> Wanted:
     return wanted
 
 
-def _in_hand(loader: DataLoader[str, V], keys: list[str]) -> Iterator[V]:
+def _in_hand(loader: Loader[str, V], keys: list[str]) -> Iterator[V]:
     """The values `loader` holds for `keys` (one asked for by a field before, and not read yet, is not)."""
     for key in keys:
         value = held(loader, key)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from asyncio import Future
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
 from strawberry.dataloader import DataLoader
@@ -83,8 +82,12 @@ async def _later(loader: DataLoader[K, V], key: K, use: Callable[[V], R]) -> R:
     return use(await loader.load(key))
 
 
-@dataclass(frozen=True, slots=True)
-class EntityRow:
+# The rows the loaders read are named tuples: as immutable as a frozen dataclass, and four times
+# cheaper to make (a frozen dataclass sets each field through `object.__setattr__`), which counts
+# where an answer makes dozens of them.
+
+
+class EntityRow(NamedTuple):
     id: str
     kind: Kind
     status: str
@@ -94,8 +97,7 @@ class EntityRow:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class MemberRow:
+class MemberRow(NamedTuple):
     """One current member record of an entity, with its current version's features."""
 
     entity_id: str
@@ -112,8 +114,7 @@ class MemberRow:
     flags: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class LinkRow:
+class LinkRow(NamedTuple):
     id: int
     relation: LinkRelation
     subject_id: str
@@ -121,8 +122,7 @@ class LinkRow:
     valid_from: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class LinkPage:
+class LinkPage(NamedTuple):
     """One page of an entity's links (by id) and how many links the whole list holds (None: not
     counted)."""
 
@@ -131,8 +131,7 @@ class LinkPage:
     more: bool = False  # links follow this page
 
 
-@dataclass(frozen=True, slots=True)
-class Override:
+class Override(NamedTuple):
     """A value a steward set on an entity's attribute (a statement; the source values stay)."""
 
     id: int
@@ -143,8 +142,7 @@ class Override:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class JudgementRow:
+class JudgementRow(NamedTuple):
     """A live judgement on a pair of records: who decided what, with which score and why."""
 
     id: int

@@ -13,6 +13,7 @@ from asyncio import Future
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
@@ -208,11 +209,19 @@ def _parsed_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-# The columns `_member` reads, in its order.
+# The columns `_member` reads, in its order. `{features}`: the version's features as the driver hands
+# them over best (`_FEATURES`).
 _MEMBER_COLUMNS = (
     "SELECT m.entity_id, r.id, s.name, s.trust, r.kind, r.key, r.version, r.first_seen_at,"
-    " r.last_seen_at, v.received_at, v.features, v.flags"
+    " r.last_seen_at, v.received_at, {features}, v.flags"
 )
+# SQLite hands a JSON text over as a `str`, which orjson must encode back to UTF-8 before it parses
+# it; as the stored bytes it is parsed as it is (a person's features are about a kilobyte of mostly
+# Chinese text). PostgreSQL's driver hands JSONB over parsed.
+_FEATURES = {"sqlite": "CAST(v.features AS BLOB)"}
+
+
+_second = itemgetter(1)
 
 
 def _member(r: Any) -> MemberRow:
@@ -243,6 +252,7 @@ class Loaders:
         versions then, links); None for now."""
         self.connection = connection
         self.as_of = as_of
+        self._members_sql = _MEMBER_COLUMNS.format(features=_FEATURES.get(bind.dialect.name, "v.features"))
         self._at: Any = None
         if as_of is not None:
             at = as_of.astimezone(UTC)
@@ -381,7 +391,7 @@ class Loaders:
         same statement, as rows with a negative id, and are kept for `overrides`."""
         if self.as_of is None:
             records = (
-                _MEMBER_COLUMNS + " FROM membership m"
+                self._members_sql + " FROM membership m"
                 " JOIN source_record r ON r.id = m.record_id"
                 " JOIN source s ON s.id = r.source_id"
                 " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
@@ -390,7 +400,7 @@ class Loaders:
             stated = "o.retracted_at IS NULL"
         else:  # the memberships valid then, each record as its latest version then stated it
             records = (
-                _MEMBER_COLUMNS.replace("r.version,", "v.version,") + " FROM membership m"
+                self._members_sql.replace("r.version,", "v.version,") + " FROM membership m"
                 " JOIN source_record r ON r.id = m.record_id"
                 " JOIN source s ON s.id = r.source_id"
                 " JOIN record_version v ON v.record_id = r.id AND v.version = (SELECT max(x.version)"
@@ -402,9 +412,12 @@ class Loaders:
         rows = self._rows(
             records + " UNION ALL SELECT o.entity_id, -o.id, o.actor, NULL, o.attribute, o.value, 0,"
             " o.created_at, o.created_at, o.created_at, NULL, NULL FROM statement o"
-            f" WHERE {stated} AND o.entity_id IN :keys ORDER BY 2",
+            f" WHERE {stated} AND o.entity_id IN :keys",
             keys,
         )
+        # In record id order, the stewards' values first: sorted here, as the database would sort
+        # every row with its features in tow.
+        rows.sort(key=_second)
         found: dict[str, list[MemberRow]] = {}
         for r in rows:
             if r[1] < 0:
@@ -474,7 +487,7 @@ class Loaders:
     async def _records(self, keys: list[int]) -> list[MemberRow | None]:
         """Records by id, each with the entity it belongs to now."""
         rows = self._rows(
-            _MEMBER_COLUMNS + " FROM source_record r"
+            self._members_sql + " FROM source_record r"
             " JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
             " JOIN source s ON s.id = r.source_id"
             " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"

@@ -224,6 +224,12 @@ _FEATURES = {"sqlite": "CAST(v.features AS BLOB)"}
 _second = itemgetter(1)
 
 
+@lru_cache(maxsize=64)
+def _relation_list(relations: frozenset[LinkRelation]) -> str:
+    """The relations as the list of an SQL `IN` (enum values only: never a caller's text)."""
+    return ", ".join(f"'{relation.value}'" for relation in sorted(relations))
+
+
 def _member(r: Any) -> MemberRow:
     return MemberRow(
         r[0],
@@ -259,13 +265,12 @@ class Loaders:
             self._at = stored_time(bind, at)
         self.entities: Loader[str, EntityRow | None] = Loader(self._entities)
         self.members: Loader[str, list[MemberRow]] = Loader(self._members)
-        self.links_from: Loader[str, list[LinkRow]] = Loader(self._links_from)
-        self.links_to: Loader[str, list[LinkRow]] = Loader(self._links_to)
         self.payloads: Loader[int, dict[str, Any]] = Loader(self._payloads)
         self.evidence: Loader[int, list[int]] = Loader(self._evidence)
         self.records: Loader[int, MemberRow | None] = Loader(self._records)
         self.judgements: Loader[int, list[JudgementRow]] = Loader(self._judgements)
         self.run_settings: Loader[int, dict[str, Any] | None] = Loader(self._run_settings)
+        self._links_from: dict[frozenset[LinkRelation], Loader[str, list[LinkRow]]] = {}
         self._link_pages: dict[
             tuple[str, frozenset[LinkRelation], int, int, bool], Loader[str, LinkPage]
         ] = {}
@@ -324,9 +329,10 @@ class Loaders:
         """Read the members (and stewards' values) of the entities `keys` now, for `members` to hold."""
         _prime(self.members, self._member_rows, keys)
 
-    def ahead_links_from(self, keys: Iterable[str]) -> None:
-        """Read every current link from the entities `keys` now, for `links_from` to hold."""
-        _prime(self.links_from, lambda chunk: self._links("subject_id", chunk), keys)
+    def ahead_links_from(self, keys: Iterable[str], relations: frozenset[LinkRelation]) -> None:
+        """Read the current links of `relations` from the entities `keys` now, for
+        `links_from(relations)` to hold."""
+        _prime(self.links_from(relations), lambda chunk: self._links(relations, chunk), keys)
 
     def ahead_link_pages(
         self,
@@ -433,21 +439,33 @@ class Loaders:
         await self.members.load(entity_id)
         return self._overrides.get(entity_id, [])
 
-    def _links(self, column: str, keys: list[str]) -> list[list[LinkRow]]:
+    def links_from(self, relations: frozenset[LinkRelation]) -> Loader[str, list[LinkRow]]:
+        """The loader of entities' current links of `relations` from them, in link id order (lists
+        that stay short: a person's places and roles, a legal entity's places)."""
+        loader = self._links_from.get(relations)
+        if loader is None:
+
+            async def load(keys: list[str]) -> list[list[LinkRow]]:
+                return self._links(relations, keys)
+
+            loader = self._links_from[relations] = Loader(load)
+        return loader
+
+    def _links(self, relations: frozenset[LinkRelation], keys: list[str]) -> list[list[LinkRow]]:
         valid = (
             "valid_to IS NULL"
             if self.as_of is None
             else "valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)"
         )
+        names = _relation_list(relations)
         rows = self._rows(
             f"SELECT id, relation, subject_id, object_id, valid_from FROM link WHERE {valid}"
-            f" AND {column} IN :keys ORDER BY id",
+            f" AND relation IN ({names}) AND subject_id IN :keys ORDER BY id",
             keys,
         )
         found: dict[str, list[LinkRow]] = {}
         for r in rows:
-            row = LinkRow(r[0], _RELATION[r[1]], r[2], r[3], _time(r[4]))
-            found.setdefault(row.subject_id if column == "subject_id" else row.object_id, []).append(row)
+            found.setdefault(r[2], []).append(LinkRow(r[0], _RELATION[r[1]], r[2], r[3], _time(r[4])))
         return [found.get(k, []) for k in keys]
 
     async def _judgements(self, keys: list[int]) -> list[list[JudgementRow]]:
@@ -535,7 +553,7 @@ class Loaders:
             if self.as_of is None
             else "valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)"
         )
-        names = ", ".join(f"'{relation.value}'" for relation in sorted(relations))  # enum values only
+        names = _relation_list(relations)
         where = f"WHERE {valid} AND relation IN ({names}) AND {column} IN :keys"
         totals: dict[str, int] | None = None
         if counted:
@@ -562,12 +580,6 @@ class Loaders:
             total = None if totals is None else int(totals.get(k, 0))
             pages.append(LinkPage(total, links[:size], len(links) > size))
         return pages
-
-    async def _links_from(self, keys: list[str]) -> list[list[LinkRow]]:
-        return self._links("subject_id", keys)
-
-    async def _links_to(self, keys: list[str]) -> list[list[LinkRow]]:
-        return self._links("object_id", keys)
 
     async def _payloads(self, keys: list[int]) -> list[dict[str, Any]]:
         version = (

@@ -152,13 +152,8 @@ def links_of(loaders: Loaders, hop: Hop, size: int, entity_ids: list[str]) -> li
             entity_ids, outgoing=False, relations=hop.relations, after=0, size=size, counted=False
         )
         return [link for page in _in_hand(loader, entity_ids) for link in page.links]
-    loaders.ahead_links_from(entity_ids)
-    return [
-        link
-        for links in _in_hand(loaders.links_from, entity_ids)
-        for link in links
-        if link.relation in hop.relations
-    ]
+    loaders.ahead_links_from(entity_ids, hop.relations)
+    return [link for links in _in_hand(loaders.links_from(hop.relations), entity_ids) for link in links]
 
 
 def _wanted(info: Info, kind: Kind, selections: list[Selection]) -> Wanted:

@@ -108,12 +108,8 @@ def _outgoing(
     relations: frozenset[LinkRelation],
     items: Callable[[Info, list[LinkRow]], list[T]],
 ) -> list[T]:
-    """The items of the entity's current links of `relations` (all of its links are read at once)."""
-    return then(
-        info.context.loaders.links_from,
-        entity_id,
-        lambda links: items(info, [link for link in links if link.relation in relations]),
-    )
+    """The items of the entity's current links of `relations`."""
+    return then(info.context.loaders.links_from(relations), entity_id, lambda links: items(info, links))
 
 
 def _first_page(

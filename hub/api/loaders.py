@@ -12,7 +12,7 @@ import re
 from asyncio import Future
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar, cast
 
@@ -221,6 +221,11 @@ _MEMBER_COLUMNS = (
 _FEATURES = {"sqlite": "CAST(v.features AS BLOB)"}
 
 
+@lru_cache(maxsize=8)
+def _members_select(dialect: str) -> str:
+    return _MEMBER_COLUMNS.format(features=_FEATURES.get(dialect, "v.features"))
+
+
 _second = itemgetter(1)
 
 
@@ -258,24 +263,47 @@ class Loaders:
         versions then, links); None for now."""
         self.connection = connection
         self.as_of = as_of
-        self._members_sql = _MEMBER_COLUMNS.format(features=_FEATURES.get(bind.dialect.name, "v.features"))
+        self._members_sql = _members_select(bind.dialect.name)
         self._at: Any = None
         if as_of is not None:
             at = as_of.astimezone(UTC)
             self._at = stored_time(bind, at)
-        self.entities: Loader[str, EntityRow | None] = Loader(self._entities)
-        self.members: Loader[str, list[MemberRow]] = Loader(self._members)
-        self.payloads: Loader[int, dict[str, Any]] = Loader(self._payloads)
-        self.evidence: Loader[int, list[int]] = Loader(self._evidence)
-        self.records: Loader[int, MemberRow | None] = Loader(self._records)
-        self.judgements: Loader[int, list[JudgementRow]] = Loader(self._judgements)
-        self.run_settings: Loader[int, dict[str, Any] | None] = Loader(self._run_settings)
         self._links_from: dict[frozenset[LinkRelation], Loader[str, list[LinkRow]]] = {}
         self._link_pages: dict[
             tuple[str, frozenset[LinkRelation], int, int, bool], Loader[str, LinkPage]
         ] = {}
         self._golden: dict[tuple[str, str | None], dict[str, Golden]] = {}
         self._overrides: dict[str, list[Override]] = {}
+
+    # Each loader is made when a field first asks for it: an operation uses a few of them.
+
+    @cached_property
+    def entities(self) -> Loader[str, EntityRow | None]:
+        return Loader(self._entities)
+
+    @cached_property
+    def members(self) -> Loader[str, list[MemberRow]]:
+        return Loader(self._members)
+
+    @cached_property
+    def payloads(self) -> Loader[int, dict[str, Any]]:
+        return Loader(self._payloads)
+
+    @cached_property
+    def evidence(self) -> Loader[int, list[int]]:
+        return Loader(self._evidence)
+
+    @cached_property
+    def records(self) -> Loader[int, MemberRow | None]:
+        return Loader(self._records)
+
+    @cached_property
+    def judgements(self) -> Loader[int, list[JudgementRow]]:
+        return Loader(self._judgements)
+
+    @cached_property
+    def run_settings(self) -> Loader[int, dict[str, Any] | None]:
+        return Loader(self._run_settings)
 
     async def golden(self, entity_id: str, attribute: str | None = None) -> dict[str, Golden]:
         """The golden values of an entity by attribute: all of them, or just `attribute` (computed once

@@ -168,7 +168,11 @@ def _parts(sql: str) -> list[str]:
     return _PLACEHOLDERS.split(sql)
 
 
-def _chunks(keys: Sequence[Any]) -> list[list[Any]]:
+def _chunks(keys: Sequence[Any]) -> Sequence[Sequence[Any]]:
+    """The keys in slices a statement can bind, each key in one of them (in one statement a key given
+    twice matches its rows once: `IN`)."""
+    if len(keys) <= _CHUNK:
+        return (keys,)
     unique = list(dict.fromkeys(keys))
     return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
 
@@ -395,7 +399,7 @@ class Loaders:
                 for part in parts:
                     if part == ":keys":
                         statement.append(f"({', '.join([mark] * len(chunk))})")
-                        params += chunk
+                        params.extend(chunk)
                     elif part == ":at":
                         statement.append(mark)
                         params.append(self._at)

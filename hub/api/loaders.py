@@ -159,12 +159,12 @@ class JudgementRow(NamedTuple):
     explanation: dict[str, Any]
 
 
-_PLACEHOLDERS = re.compile(r"(:keys|:at)\b")
+_PLACEHOLDERS = re.compile(r"(:keys|:rows|:at)\b")
 
 
 @lru_cache(maxsize=256)
 def _parts(sql: str) -> list[str]:
-    """`sql` split at its placeholders (`:keys`, `:at`), kept: the loaders' statements are few."""
+    """`sql` split at its placeholders (`:keys`, `:rows`, `:at`), kept: the loaders' statements are few."""
     return _PLACEHOLDERS.split(sql)
 
 
@@ -177,13 +177,15 @@ def _chunks(keys: Sequence[Any]) -> Sequence[Sequence[Any]]:
     return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
 
 
-def _prime(loader: Loader[K, V], fetch: Callable[[list[K]], list[V]], keys: Iterable[K]) -> None:
+def _prime(loader: Loader[K, V], fetch: Callable[[list[K]], list[V]], keys: Iterable[K]) -> bool:
     """Give `loader` the values of those `keys` it has not been asked for yet, read by one call of
-    `fetch` (the body of its batch function): what resolvers then load is in hand at once."""
+    `fetch` (the body of its batch function): what resolvers then load is in hand at once. Whether
+    there were any to read."""
     ready, asked = loader.ready, loader.cache_map
     wanted = [k for k in dict.fromkeys(keys) if k not in ready and asked.get(k) is None]
     if wanted:
         ready.update(zip(wanted, fetch(wanted), strict=True))
+    return bool(wanted)
 
 
 # Enum members by their stored values: a dict lookup, where calling the enum costs several times more.
@@ -223,6 +225,14 @@ _MEMBER_COLUMNS = (
 # it; as the stored bytes it is parsed as it is (a person's features are about a kilobyte of mostly
 # Chinese text). PostgreSQL's driver hands JSONB over parsed.
 _FEATURES = {"sqlite": "CAST(v.features AS BLOB)"}
+
+
+# The entity rows read with the members (`ahead_members`), in the members' columns: id, 0, status, -,
+# kind, merged_into_id, version, created_at, updated_at.
+_ENTITY_ROWS = (
+    " UNION ALL SELECT e.id, 0, e.status, NULL, e.kind, e.merged_into_id, e.version, e.created_at,"
+    " e.updated_at, NULL, NULL, NULL FROM entity e WHERE e.id IN :rows"
+)
 
 
 @lru_cache(maxsize=8)
@@ -357,9 +367,18 @@ class Loaders:
         """Read the entity rows of `keys` now, for `entities` to hold."""
         _prime(self.entities, self._entity_rows, keys)
 
-    def ahead_members(self, keys: Iterable[str]) -> None:
-        """Read the members (and stewards' values) of the entities `keys` now, for `members` to hold."""
-        _prime(self.members, self._member_rows, keys)
+    def ahead_members(self, keys: Iterable[str], rows: Iterable[str] = ()) -> None:
+        """Read the members (and stewards' values) of the entities `keys` now, for `members` to hold;
+        and the entity rows of `rows` (a few: a lookup's entity) in the same statement, for `entities`
+        to hold."""
+        entities = self.entities
+        ready, asked = entities.ready, entities.cache_map
+        rows = [k for k in dict.fromkeys(rows) if k not in ready and asked.get(k) is None]
+        if not _prime(self.members, lambda chunk: self._member_rows(chunk, rows), keys):
+            self.ahead_entities(rows)  # every member in hand already: the rows alone
+            return
+        for key in rows:  # read with the members, or not found
+            entities.ready.setdefault(key, None)
 
     def ahead_links_from(self, keys: Iterable[str], relations: frozenset[LinkRelation]) -> None:
         """Read the current links of `relations` from the entities `keys` now, for
@@ -384,9 +403,10 @@ class Loaders:
         _prime(loader, lambda chunk: self._link_page(column, relations, after, size, counted, chunk), keys)
         return loader
 
-    def _rows(self, sql: str, keys: Sequence[Any]) -> list[Any]:
+    def _rows(self, sql: str, keys: Sequence[Any], rows: Sequence[Any] = ()) -> list[Any]:
         """Run `sql` for the keys, through the driver's own cursor (SQLAlchemy's statement handling cost
-        more than the statements themselves): each `:keys` becomes the list of keys, each `:at` the
+        more than the statements themselves): each `:keys` becomes the list of keys, each `:rows` the
+        list `rows` (few: it is repeated in each statement when the keys need several), each `:at` the
         instant the operation reads at."""
         connection = self.connection()
         mark = placeholder(connection)
@@ -400,6 +420,9 @@ class Loaders:
                     if part == ":keys":
                         statement.append(f"({', '.join([mark] * len(chunk))})")
                         params.extend(chunk)
+                    elif part == ":rows":
+                        statement.append(f"({', '.join([mark] * len(rows))})")
+                        params.extend(rows)
                     elif part == ":at":
                         statement.append(mark)
                         params.append(self._at)
@@ -424,9 +447,10 @@ class Loaders:
     async def _members(self, keys: list[str]) -> list[list[MemberRow]]:
         return self._member_rows(keys)
 
-    def _member_rows(self, keys: list[str]) -> list[list[MemberRow]]:
+    def _member_rows(self, keys: list[str], entities: Sequence[str] = ()) -> list[list[MemberRow]]:
         """Each entity's records (as they were at `as_of`, if set); its stewards' values come in the
-        same statement, as rows with a negative id, and are kept for `overrides`."""
+        same statement, as rows with a negative id, and are kept for `overrides`; so do the entity rows
+        of `entities`, as rows with id 0, given to the `entities` loader."""
         if self.as_of is None:
             records = (
                 self._members_sql + " FROM membership m"
@@ -450,20 +474,25 @@ class Loaders:
         rows = self._rows(
             records + " UNION ALL SELECT o.entity_id, -o.id, o.actor, NULL, o.attribute, o.value, 0,"
             " o.created_at, o.created_at, o.created_at, NULL, NULL FROM statement o"
-            f" WHERE {stated} AND o.entity_id IN :keys",
+            f" WHERE {stated} AND o.entity_id IN :keys" + (_ENTITY_ROWS if entities else ""),
             keys,
+            entities,
         )
         # In record id order, the stewards' values first: sorted here, as the database would sort
         # every row with its features in tow.
         rows.sort(key=_second)
         found: dict[str, list[MemberRow]] = {}
         for r in rows:
-            if r[1] < 0:
+            if r[1] > 0:
+                found.setdefault(r[0], []).append(_member(r))
+            elif r[1] < 0:
                 self._overrides.setdefault(r[0], []).append(
                     Override(-r[1], r[0], r[4], r[5], r[2], _time(r[7]))
                 )
             else:
-                found.setdefault(r[0], []).append(_member(r))
+                self.entities.ready[r[0]] = EntityRow(
+                    r[0], _KIND[r[4]], r[2], r[5], r[6], _time(r[7]), _time(r[8])
+                )
         return [found.get(k, []) for k in keys]
 
     async def overrides(self, entity_id: str) -> list[Override]:

@@ -307,14 +307,23 @@ async def answer(plan: Plan, context: HubContext, variables: Mapping[str, Any]) 
             raise _Unplanned
         # Read now, so that the lookup finds it in hand: the answer runs to its end without giving the
         # event loop to another request, whose work would interleave with it (as in the executor).
-        context.loaders.ahead_entities([entity_id])
+        # When values are asked for, the answer is read on the guess that the id is a current entity's,
+        # and its row comes in the members' statement; one that is not (merged into another, unknown,
+        # of another kind) reads nothing that is shown, and the answer is read from where it leads.
+        wanted = _wanted(root.inner, variables)
+        guessed = wanted.members
+        if guessed:
+            read_wanted(context.loaders, root.kind, [entity_id], wanted, rows=[entity_id])
+        else:
+            context.loaders.ahead_entities([entity_id])
         found = await entity_in(context, entity_id, root.kind)
         if found is None:
             data[root.key] = None
             continue
         found_id = str(found.id)
         redirected = None if found.redirected_from is None else str(found.redirected_from)
-        read_wanted(context.loaders, root.kind, [found_id], _wanted(root.inner, variables))
+        if not guessed or found_id != entity_id:
+            read_wanted(context.loaders, root.kind, [found_id], wanted)
         data[root.key] = _entity_data(context, root.kind, root.inner, found_id, redirected, variables)
     return data
 

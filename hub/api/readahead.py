@@ -61,6 +61,10 @@ class Hop:
 
 V = TypeVar("V")
 
+# At most so many entity rows are read in the members' statement (repeated in each, when the members
+# take several); more are read in statements of their own.
+_WITH_MEMBERS = 100
+
 HOPS: dict[tuple[Kind, str], Hop] = {
     (Kind.ADDRESS, "residents"): Hop(PERSON_PLACES, "person", Kind.PERSON, paged=True),
     (Kind.ADDRESS, "legalEntities"): Hop(COMPANY_PLACES, "legalEntity", Kind.LEGAL_ENTITY, paged=True),
@@ -111,14 +115,20 @@ def read_ahead(info: Info, kind: Kind, entity_ids: Sequence[str], path: Sequence
     read_wanted(info.context.loaders, kind, entity_ids, _wanted(info, kind, selections))
 
 
-def read_wanted(loaders: Loaders, kind: Kind, entity_ids: Sequence[str], wanted: Wanted) -> None:
+def read_wanted(
+    loaders: Loaders, kind: Kind, entity_ids: Sequence[str], wanted: Wanted, rows: Sequence[str] = ()
+) -> None:
     """Read what `wanted` asks of the entities `entity_ids` (of `kind`), and of those its hops reach,
-    for the loaders to hold: one statement per hop and level, one for every entity's members."""
+    for the loaders to hold: one statement per hop and level, one for every entity's members and the
+    entity rows asked for (those `wanted` asks, and `rows`)."""
     members: dict[str, None] = {}
-    rows: dict[str, None] = {}
-    _read(loaders, kind, list(dict.fromkeys(entity_ids)), wanted, members, rows)
-    if rows:
-        loaders.ahead_entities(rows)
+    entities = dict.fromkeys(rows)
+    _read(loaders, kind, list(dict.fromkeys(entity_ids)), wanted, members, entities)
+    if members and len(entities) <= _WITH_MEMBERS:
+        loaders.ahead_members(members, entities)
+        return
+    if entities:
+        loaders.ahead_entities(entities)
     if members:
         loaders.ahead_members(members)
 

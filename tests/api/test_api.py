@@ -445,7 +445,7 @@ def test_unexpected_errors_are_masked_and_logged_once_and_expected_ones_not_logg
 ) -> None:
     entity, _ = a_person_with_an_id_number(city)
 
-    def broken(self: object, keys: list[str]) -> list[object]:
+    def broken(self: object, sql: str, keys: list[str], rows: object = ()) -> list[object]:
         raise RuntimeError("disk on fire at /var/lib/secret")
 
     with city.client(role="reader") as client:
@@ -454,7 +454,7 @@ def test_unexpected_errors_are_masked_and_logged_once_and_expected_ones_not_logg
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # an answer, not an incident
 
-        monkeypatch.setattr("hub.api.loaders.Loaders._entity_rows", broken)  # read ahead, or loaded
+        monkeypatch.setattr("hub.api.loaders.Loaders._rows", broken)  # every read, ahead or loaded
         caplog.clear()
         body = post(client, "query($id: ID!) { person(id: $id) { name } }", id=entity)
     [error] = body["errors"]

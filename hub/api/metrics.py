@@ -134,6 +134,8 @@ class Metrics:
         self.exposed.register(_PoolCollector(engine, reader))
         self.exposed.register(_DatabaseCollector(reader))
         self._operations: set[str] = set()
+        # (operation, client, code) → its request counter and latency histogram
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def close(self) -> None:
         """The process is ending: its requests in flight no longer count (its counts stay)."""
@@ -145,8 +147,11 @@ class Metrics:
         code = outcome.code if outcome.code and _CODE.match(outcome.code) else "OTHER"
         operation = self._operation(outcome.operation) if outcome.executed else "-"
         labels = (operation, client or "-", code)
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        series = self._series.get(labels)
+        if series is None:  # `labels()` checks and locks each time: the pair is kept per label set
+            series = self._series[labels] = (self.requests.labels(*labels), self.latency.labels(*labels))
+        series[0].inc()
+        series[1].observe(seconds)
         if code == "RATE_LIMITED":
             self.refusals.labels("pii_lookups" if outcome.executed else "requests").inc()
         elif code == "BUSY" and not outcome.executed:

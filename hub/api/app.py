@@ -234,6 +234,9 @@ class _Authenticated:
                     await self.app(scope, receive, send)
         finally:
             self.client_slots.release(client.id)
+            # The operation's context refers to the request, whose scope holds the context: a cycle
+            # that would keep the whole operation for the cyclic collector.
+            state.pop("context", None)
 
     def _check_parameters(self, request: Request) -> None:
         params = dict(request.query_params)

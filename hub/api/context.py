@@ -109,9 +109,10 @@ class HubContext:
     def finish(self, *, commit: bool) -> None:
         """End the operation's unit of work: commit or roll back, then release the connection. A query
         on the reader (autocommit) has nothing to end: its connection is released."""
-        session, connection = self._session, self._connection
-        self._session = self._connection = None
-        self._loaders = None
+        session, connection, loaders = self._session, self._connection, self._loaders
+        self._session = self._connection = self._loaders = None
+        if loaders is not None:
+            loaders.close()
         try:
             if session is not None and not (self.read_only and self.reader is not None):
                 if commit:

@@ -289,6 +289,18 @@ class Loaders:
         self._golden: dict[tuple[str, str | None], dict[str, Golden]] = {}
         self._overrides: dict[str, list[Override]] = {}
 
+    def close(self) -> None:
+        """Let go of everything the operation read. Each loader's batch function is a method of this
+        object, so the two refer to each other: a cycle that reference counting cannot free and that
+        would hold every row, member and golden value read until the cyclic collector came by, each of
+        its young collections walking them again."""
+        for name in _LOADERS:  # those made
+            self.__dict__.pop(name, None)
+        self._links_from.clear()
+        self._link_pages.clear()
+        self._golden.clear()
+        self._overrides.clear()
+
     # Each loader is made when a field first asks for it: an operation uses a few of them.
 
     @cached_property
@@ -663,3 +675,7 @@ class Loaders:
         for link_id, record_id in rows:
             found.setdefault(link_id, []).append(record_id)
         return [sorted(found.get(k, [])) for k in keys]
+
+
+# The loaders `Loaders` makes on first use (its cached properties).
+_LOADERS = tuple(name for name, value in vars(Loaders).items() if isinstance(value, cached_property))

@@ -16,9 +16,10 @@ the record's extra fields. `hub serve` puts uvicorn's own loggers and the hub's 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import os
 import re
-import uuid
 from collections import OrderedDict
 from time import perf_counter
 from typing import Any
@@ -82,7 +83,21 @@ def _request_id(scope: Scope) -> str:
             if _REQUEST_ID.match(given):
                 return given
             break
-    return uuid.uuid4().hex
+    return _new_id()
+
+
+# A new request id: 16 random hex digits drawn once per process, then a count of 16: unique across
+# processes and servers as a random UUID is, without a system call and a UUID object per request.
+_id_process = (-1, "")
+_id_count = itertools.count()
+
+
+def _new_id() -> str:
+    global _id_process
+    pid, prefix = _id_process
+    if pid != os.getpid():  # a new process (forked): its own prefix
+        _id_process = pid, prefix = os.getpid(), os.urandom(8).hex()
+    return f"{prefix}{next(_id_count) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
 class RequestLog:

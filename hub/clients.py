@@ -24,6 +24,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -188,4 +189,11 @@ def _from_cursor(cursor: Any, mark: str, digest: str) -> ClientInfo | None:
     if row is None:
         return None
     client_id, name, role, scopes = row
+    if isinstance(scopes, str):  # SQLite's JSON text: the same row gives the same (immutable) client
+        return _client_info(client_id, name, role, scopes)
+    return ClientInfo(client_id, name, role, tuple(scopes or ()))
+
+
+@lru_cache(maxsize=256)
+def _client_info(client_id: int, name: str, role: str, scopes: str) -> ClientInfo:
     return ClientInfo(client_id, name, role, tuple(json_value(scopes) or ()))

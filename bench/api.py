@@ -32,7 +32,9 @@ requests per second as a share of the bare endpoint's (goal >= 0.5). Each round 
 same speed of the machine, which moves from one minute to the next here, so the share does not depend
 on it. A round's own figure also depends on how its 16 new connections fall on the two worker
 processes of the server it drives (now and then all on one, which then serves them alone on one
-core): hence the median of several rounds.
+core): hence the median of several rounds. Each round also gives both servers' CPU time per
+request (their processes' from /proc, warm-up included), and the last line the median ratio of the
+two: the same comparison, free of how the connections fell.
 """
 
 from __future__ import annotations
@@ -318,11 +320,35 @@ def running(command: list[str], env: dict[str, str], port: int, log: Path) -> It
             start_new_session=True,  # its own process group: the workers can be stopped with it
         )
     base = f"http://127.0.0.1:{port}"
+    _SERVERS[base] = server.pid
     try:
         wait_healthy(server, base, log)
         yield base
     finally:
+        _SERVERS.pop(base, None)
         stop(server)
+
+
+# base URL → the process id of the server `running` started there, for `cpu_seconds`
+_SERVERS: dict[str, int] = {}
+
+
+def cpu_seconds(base: str) -> float:
+    """The CPU time the server at `base` has used so far: its process and every one under it (the
+    uvicorn workers), read from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [_SERVERS[base]]
+    while pending:
+        pid = pending.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:  # ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        pending += [int(child) for child in children]
+    return total
 
 
 @contextlib.contextmanager
@@ -600,15 +626,19 @@ def share(database: str, persons: int, spec: dict[str, Any], hub: str, bare: str
     three_hop = {**spec, "inputs": {"threeHop": spec["inputs"]["threeHop"]}}
     for r in driven({**three_hop, "base": bare}, directory):
         print(line(f"{database}*", persons, {**r, "query": "threeHop, bare"}), flush=True)
-    shares = []
+    shares, cpu_shares = [], []
     rounds = int(spec.get("rounds", SHARE_ROUNDS))
     for round_ in range(1, rounds + 1):
         at_16 = {**three_hop, "concurrency": [16]}
-        ours, theirs = (per_second({**at_16, "base": b}, directory) for b in (hub, bare))
+        (ours, our_cpu), (theirs, their_cpu) = (
+            per_second({**at_16, "base": b}, directory) for b in (hub, bare)
+        )
         shares.append(ours / theirs if theirs else 0.0)
+        cpu_shares.append(their_cpu / our_cpu if our_cpu else 0.0)
         print(
             f"{'':<21}threeHop at 16 in flight, round {round_}: the hub {ours:,.0f} req/s, the bare endpoint"
-            f" {theirs:,.0f}: {shares[-1]:.2f}",
+            f" {theirs:,.0f}: {shares[-1]:.2f} (server CPU per request {our_cpu:.2f} ms against"
+            f" {their_cpu:.2f}: {cpu_shares[-1]:.2f})",
             flush=True,
         )
     median = statistics.median(shares)
@@ -618,12 +648,20 @@ def share(database: str, persons: int, spec: dict[str, Any], hub: str, bare: str
         " * = bench/bare.py, the same SQL without the API",
         flush=True,
     )
+    print(
+        f"{'':<21}by the servers' CPU per request, which does not depend on how a round's connections fall"
+        f" on the worker processes: {statistics.median(cpu_shares):.2f} (median)",
+        flush=True,
+    )
 
 
-def per_second(spec: dict[str, Any], directory: Path) -> float:
-    """Requests per second of the one query and concurrency `spec` names."""
+def per_second(spec: dict[str, Any], directory: Path) -> tuple[float, float]:
+    """Requests per second of the one query and concurrency `spec` names, and the server's CPU
+    milliseconds per request meanwhile (its warm-up requests counted)."""
+    before = cpu_seconds(spec["base"])
     (figures,) = driven(spec, directory)
-    return float(figures["per_second"])
+    used = cpu_seconds(spec["base"]) - before
+    return float(figures["per_second"]), 1000 * used / max(1, figures["requests"] + WARMUP)
 
 
 def keep_log(log: Path, database: str, persons: int) -> None:

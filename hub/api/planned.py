@@ -52,6 +52,7 @@ from hub import access_log
 from hub.api.context import HubContext
 from hub.api.extensions import code_errors, known_document, limits_of, log_access, observe
 from hub.api.limits import check_variables
+from hub.api.loaders import EntityRow, held
 from hub.api.pagination import page_size
 from hub.api.permissions import GATEWAY_ROLE
 from hub.api.readahead import COMPANY_PLACES, HOPS, PERSON_PLACES, ROLES, Hop, Wanted, links_of, read_wanted
@@ -316,12 +317,17 @@ async def answer(plan: Plan, context: HubContext, variables: Mapping[str, Any]) 
             read_wanted(context.loaders, root.kind, [entity_id], wanted, rows=[entity_id])
         else:
             context.loaders.ahead_entities([entity_id])
-        found = await entity_in(context, entity_id, root.kind)
-        if found is None:
-            data[root.key] = None
-            continue
-        found_id = str(found.id)
-        redirected = None if found.redirected_from is None else str(found.redirected_from)
+        row = held(context.loaders.entities, entity_id)
+        current = isinstance(row, EntityRow) and row.merged_into_id is None and row.kind == root.kind
+        if current and context.as_of is None:
+            found_id, redirected = entity_id, None  # what `entity_in` gives, the plan allowing its kind
+        else:  # merged into another, unknown, of another kind: as the lookup answers
+            found = await entity_in(context, entity_id, root.kind)
+            if found is None:
+                data[root.key] = None
+                continue
+            found_id = str(found.id)
+            redirected = None if found.redirected_from is None else str(found.redirected_from)
         if not guessed or found_id != entity_id:
             read_wanted(context.loaders, root.kind, [found_id], wanted)
         data[root.key] = _entity_data(context, root.kind, root.inner, found_id, redirected, variables)

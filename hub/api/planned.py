@@ -126,6 +126,11 @@ _LINK_TYPES: dict[frozenset[LinkRelation], _LinkType] = {
     ),
 }
 
+# Each hop's GraphQL enum value by its link's stored relation (calling the enum costs more).
+_ENUM_NAMES: dict[type[Enum], dict[str, str]] = {
+    t.enum: {member.value: member.name for member in t.enum} for t in _LINK_TYPES.values()
+}
+
 
 @dataclass(frozen=True, slots=True)
 class _Field:
@@ -390,7 +395,7 @@ def _entity_data(
                     item.key: (
                         item.text
                         if item.what == "typename"
-                        else link_type.enum(link.relation.value).name
+                        else _ENUM_NAMES[link_type.enum][link.relation.value]
                         if item.what == "enum"
                         else _entity_data(
                             context,

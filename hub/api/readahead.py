@@ -157,6 +157,10 @@ def _read(
 def links_of(loaders: Loaders, hop: Hop, size: int, entity_ids: list[str]) -> list[LinkRow]:
     """The links `hop` lists for the entities (a page of `size` for a paged hop), in their order, read
     now where the loaders do not hold them yet."""
+    if len(entity_ids) == 1:  # one entity's, as an answer is built: most often in hand already
+        held_links = _held_links(loaders, hop, size, entity_ids[0])
+        if held_links is not None:
+            return held_links
     if hop.paged:
         loader = loaders.ahead_link_pages(
             entity_ids, outgoing=False, relations=hop.relations, after=0, size=size, counted=False
@@ -164,6 +168,18 @@ def links_of(loaders: Loaders, hop: Hop, size: int, entity_ids: list[str]) -> li
         return [link for page in _in_hand(loader, entity_ids) for link in page.links]
     loaders.ahead_links_from(entity_ids, hop.relations)
     return [link for links in _in_hand(loaders.links_from(hop.relations), entity_ids) for link in links]
+
+
+def _held_links(loaders: Loaders, hop: Hop, size: int, entity_id: str) -> list[LinkRow] | None:
+    """The links `hop` lists for the entity when the loaders hold them, else None."""
+    if hop.paged:
+        page = held(
+            loaders.link_pages(outgoing=False, relations=hop.relations, after=0, size=size, counted=False),
+            entity_id,
+        )
+        return None if isinstance(page, Missing) else page.links
+    links = held(loaders.links_from(hop.relations), entity_id)
+    return None if isinstance(links, Missing) else links
 
 
 def _wanted(info: Info, kind: Kind, selections: list[Selection]) -> Wanted:

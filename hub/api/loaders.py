@@ -390,7 +390,7 @@ class Loaders:
             self.ahead_entities(rows)  # every member in hand already: the rows alone
             return
         for key in rows:  # read with the members, or not found
-            entities.ready.setdefault(key, None)
+            ready.setdefault(key, None)
 
     def ahead_links_from(self, keys: Iterable[str], relations: frozenset[LinkRelation]) -> None:
         """Read the current links of `relations` from the entities `keys` now, for

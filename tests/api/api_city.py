@@ -51,3 +51,25 @@ def data(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
     assert "errors" not in body, body["errors"]
     result: dict[str, Any] = body["data"]
     return result
+
+
+def graphql_scope(token: str, body: bytes) -> dict[str, Any]:
+    """The ASGI scope of a JSON POST of `body` to /graphql with `token`, for calling the app directly."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 import uvicorn
+from api_city import graphql_scope
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -323,24 +324,7 @@ def test_a_client_cannot_hold_more_than_its_share_of_the_slots(
 
     async def call(token: str, gate: asyncio.Event | None = None) -> tuple[int, bytes]:
         body = orjson.dumps({"query": VIEWER})
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/graphql",
-            "raw_path": b"/graphql",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [
-                (b"authorization", f"Bearer {token}".encode()),
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 80),
-        }
+        scope = graphql_scope(token, body)
         sent: list[MutableMapping[str, Any]] = []
         messages = [{"type": "http.request", "body": body, "more_body": False}]
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from api_city import City
+from api_city import City, graphql_scope
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -428,24 +428,7 @@ def test_a_known_query_is_refused_where_queries_are_not_allowed(city: City, allo
 def _asgi_post(app: Any, token: str, body: dict[str, Any]) -> int:
     """POST `body` to /graphql straight into the ASGI app, on this thread's event loop: its status."""
     raw = json.dumps(body).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"authorization", f"Bearer {token}".encode()),
-            (b"content-length", str(len(raw)).encode()),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = graphql_scope(token, raw)
     messages: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:

@@ -108,7 +108,7 @@ def child(directory: Path, url: str) -> None:
     from hub.domain import Kind
     from hub.resolve.batch import resolve_kinds
     from hub.resolve.evaluate import link_scores, pairwise
-    from hub.resolve.links import link_entities
+    from hub.resolve.links import rebuild_links
     from hub.resolve.truth import (
         current_clusters,
         current_links,
@@ -127,9 +127,7 @@ def child(directory: Path, url: str) -> None:
         )
     )
     kinds_wall = time.perf_counter() - started
-    with Session(engine) as session:  # as `hub resolve` does after the kinds
-        linked = link_entities(session)
-        session.commit()
+    linked = rebuild_links(engine)  # as `hub resolve` does after the kinds
     wall = time.perf_counter() - started
     peak_mb = memory.stop()
     truth = read_truth(directory / "truth.csv")  # after: the truth's 3M keys are not resolution's memory

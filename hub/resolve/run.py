@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from hub.config import get_settings
 from hub.domain import Kind
 from hub.resolve.batch import pending_records, resolve_kinds
-from hub.resolve.links import LinkSummary, link_entities
+from hub.resolve.links import LinkSummary, rebuild_links
 from hub.resolve.persist import RunSummary
 from hub.resolve.realtime import RealtimeSummary, resolve_records
 from hub.resolve.settings import MatchSettings
@@ -122,9 +122,7 @@ def run_resolution(
         if on_kind:
             on_kind(done)
     seconds = time.perf_counter() - started
-    with Session(engine) as session:
-        links = link_entities(session)
-        session.commit()
+    links = rebuild_links(engine)
     settled = None
     if plan.batch:
         clock = time.perf_counter()

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_API_LIMITS",
     "DEFAULT_DATABASE_FILE",
     "DEFAULT_INGEST_BATCH",
+    "DEFAULT_INGEST_COMMIT",
     "DEFAULT_METRICS_ALLOW",
     "DEFAULT_PURPOSES",
     "VARIABLES",
@@ -38,6 +39,7 @@ __all__ = [
 
 DEFAULT_DATABASE_FILE = "hub.db"
 DEFAULT_INGEST_BATCH = 5000
+DEFAULT_INGEST_COMMIT = 50_000
 DEFAULT_API_CONCURRENCY = 16
 DEFAULT_API_LIMITS: dict[str, float] = {
     "HUB_API_MAX_BODY": 1024 * 1024,
@@ -64,11 +66,11 @@ DEFAULT_PURPOSES = ("service", "case", "statistics", "audit", "maintenance")
 # Every setting the hub reads (docs/operations.md describes each), here or where it is used.
 VARIABLES = frozenset(
     {
-        "HUB_DATABASE_URL", "HUB_INGEST_BATCH", "HUB_INGEST_WORKERS", "HUB_RESOLVE_WORKERS",
-        "HUB_API_CONCURRENCY", *DEFAULT_API_LIMITS, "HUB_EDIT_LOCK_WAIT", "HUB_PII_LOOKUP_RATE",
-        "HUB_PII_LOOKUP_BURST", "HUB_PURPOSES", "HUB_ACCESS_LOG_KEY_FILE", "HUB_CONSOLE_KEY_FILE",
-        "HUB_AUDIT_KEY_FILE", "HUB_METRICS_ALLOW", "HUB_OTLP_ENDPOINT", "HUB_COMMAND_LOG", "HUB_ACTOR",
-        "HUB_HOME_CITY",
+        "HUB_DATABASE_URL", "HUB_INGEST_BATCH", "HUB_INGEST_COMMIT", "HUB_INGEST_WORKERS",
+        "HUB_RESOLVE_WORKERS", "HUB_API_CONCURRENCY", *DEFAULT_API_LIMITS, "HUB_EDIT_LOCK_WAIT",
+        "HUB_PII_LOOKUP_RATE", "HUB_PII_LOOKUP_BURST", "HUB_PURPOSES", "HUB_ACCESS_LOG_KEY_FILE",
+        "HUB_CONSOLE_KEY_FILE", "HUB_AUDIT_KEY_FILE", "HUB_METRICS_ALLOW", "HUB_OTLP_ENDPOINT",
+        "HUB_COMMAND_LOG", "HUB_ACTOR", "HUB_HOME_CITY",
     }
 )  # fmt: skip
 CONFIG_FILE_VARIABLE = "HUB_CONFIG_FILE"
@@ -182,6 +184,7 @@ class Settings:
 
     `HUB_DATABASE_URL`: a SQLAlchemy URL; default a SQLite file `hub.db` in the working directory.
     `HUB_INGEST_BATCH`: records per database round trip during ingestion.
+    `HUB_INGEST_COMMIT`: records per commit during ingestion, in whole batches (and at each file's end).
     `HUB_INGEST_WORKERS`: processes that normalize large files while the database writes; 0 for none.
     `HUB_RESOLVE_WORKERS`: processes that load and resolve kinds side by side in `hub resolve` while
     the database stores the kinds already done; 0 resolves one kind after another in one process.
@@ -207,6 +210,7 @@ class Settings:
 
     database_url: str
     ingest_batch: int = DEFAULT_INGEST_BATCH
+    ingest_commit: int = DEFAULT_INGEST_COMMIT
     ingest_workers: int = 0
     resolve_workers: int = 0
     api_concurrency: int = DEFAULT_API_CONCURRENCY
@@ -229,6 +233,7 @@ class Settings:
         return cls(
             database_url=url,
             ingest_batch=_count(env, "HUB_INGEST_BATCH", DEFAULT_INGEST_BATCH, least=1),
+            ingest_commit=_count(env, "HUB_INGEST_COMMIT", DEFAULT_INGEST_COMMIT, least=1),
             ingest_workers=_count(env, "HUB_INGEST_WORKERS", default_ingest_workers(), least=0),
             resolve_workers=_count(env, "HUB_RESOLVE_WORKERS", default_resolve_workers(), least=0),
             api_concurrency=_count(env, "HUB_API_CONCURRENCY", DEFAULT_API_CONCURRENCY, least=1),

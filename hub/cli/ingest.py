@@ -194,9 +194,9 @@ def load(
 ) -> None:
     """Ingest every file a manifest lists, in its order: a night's exports in one command.
 
-    Each file is ingested as `hub ingest` would (a run of its own, a commit after each batch), but the
-    next file is read and normalized while the one before is still being written, so a load is faster
-    than one command per file. Every file is checked before anything is stored.
+    Each file is ingested as `hub ingest` would (a run of its own, a commit every `HUB_INGEST_COMMIT`
+    records), but the next file is read and normalized while the one before is still being written,
+    so a load is faster than one command per file. Every file is checked before anything is stored.
     """
     from time import perf_counter
 

@@ -333,31 +333,45 @@ def test_the_hubs_own_source_name_is_refused_for_a_file(engine: Engine, tmp_path
         assert session.scalar(select(func.count()).select_from(SourceRecord)) == 0
 
 
+@pytest.mark.parametrize(
+    ("commit_every", "crash_in_batch", "kept"),
+    [
+        (1, 2, ["p0", "p1"]),  # a commit after every batch of two
+        (4, 3, ["p0", "p1", "p2", "p3"]),  # a commit after every four records: batches 1 and 2
+        (4, 2, []),  # the crash comes before the first commit
+    ],
+)
 def test_crash_mid_batch_leaves_the_last_committed_state(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    commit_every: int,
+    crash_in_batch: int,
+    kept: list[str],
 ) -> None:
-    records = [{"key": f"p{i}", "name": "王伟"} for i in range(5)]
+    records = [{"key": f"p{i}", "name": "王伟"} for i in range(7)]
     path = write(tmp_path, "p.jsonl", jsonl(*records))
     real_insert = BulkWriter.insert
     version_writes = 0
 
-    def crash_on_second_version_write(self: BulkWriter, table: str, *args: object, **kwargs: object) -> None:
+    def crash_in_a_version_write(self: BulkWriter, table: str, *args: object, **kwargs: object) -> None:
         nonlocal version_writes
         if table == "record_version":
             version_writes += 1
-            if version_writes == 2:  # records, entities and memberships of batch 2 are written by now
-                raise MemoryError("simulated crash in the middle of the second batch")
+            if version_writes == crash_in_batch:  # the batch's records, entities and memberships are written
+                raise MemoryError("simulated crash in the middle of a batch")
         real_insert(self, table, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(BulkWriter, "insert", crash_on_second_version_write)
+    monkeypatch.setattr(BulkWriter, "insert", crash_in_a_version_write)
     with pytest.raises(MemoryError):
-        run(engine, path, batch_size=2)
+        run(engine, path, batch_size=2, commit_every=commit_every)
     with Session(engine) as session:
-        assert session.scalars(select(SourceRecord.key).order_by(SourceRecord.key)).all() == ["p0", "p1"]
-        assert session.scalar(select(func.count()).select_from(Entity)) == 2
-        assert session.scalar(select(func.count()).select_from(RecordVersion)) == 2
+        assert session.scalars(select(SourceRecord.key).order_by(SourceRecord.key)).all() == kept
+        assert session.scalar(select(func.count()).select_from(Entity)) == len(kept)
+        assert session.scalar(select(func.count()).select_from(RecordVersion)) == len(kept)
     monkeypatch.undo()
-    assert counts(run(engine, path, batch_size=2)) == (3, 0, 2, 0)
+    again = run(engine, path, batch_size=2, commit_every=commit_every)
+    assert counts(again) == (7 - len(kept), 0, len(kept), 0)
 
 
 def test_a_reader_thread_reads_large_files_with_the_same_outcome(engine: Engine, tmp_path: Path) -> None:

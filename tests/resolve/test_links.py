@@ -11,7 +11,7 @@ from villages import VILLAGES, numbered_groups, village_houses
 from hub.domain import Kind, LinkRelation
 from hub.ingest import ingest_records
 from hub.normalize.identifiers import resident_id_check_char
-from hub.resolve.links import LinkSummary, link_entities
+from hub.resolve.links import LinkSummary, link_entities, rebuild_links
 from hub.resolve.service import resolve_kind
 from hub.store.models import Link, LinkEvidence, Membership, RecordVersion, Source, SourceRecord
 
@@ -138,10 +138,9 @@ def test_relinking_keeps_standing_links_and_closes_what_is_no_longer_asserted(en
         Kind.PERSON,
         [{"key": "h1", **ZHOU, "address": "常熟市虞山街道金色家园9幢901室"}],
     )
+    summary = rebuild_links(engine)  # as `hub resolve` does: its own transaction, committed
+    assert summary.closed == 1
     with Session(engine) as session:
-        summary = link_entities(session)
-        session.commit()
-        assert summary.closed == 1
         zhou = entity(session, "household_registry", "h1")
         closed = session.scalars(select(Link).where(Link.valid_to.is_not(None))).one()
         assert (closed.relation, closed.subject_id) == (LinkRelation.LIVES_AT, zhou)

@@ -58,6 +58,10 @@ __all__ = [
 ]
 
 _SOURCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# The longest an ingest holds its write transaction open before committing, however few records it
+# wrote: what it holds (SQLite's write lock, the change feed's lock on PostgreSQL) makes a steward's
+# edit or a live submission wait, and they give up after `HUB_EDIT_LOCK_WAIT` (5 s by default).
+COMMIT_SECONDS = 1.0
 _RECORDS = SourceRecord.__tablename__
 _VERSIONS = RecordVersion.__tablename__
 _ENTITIES = Entity.__tablename__
@@ -476,9 +480,11 @@ def ingest_file(
     workers: int | None = None,
     mapping: ColumnMapping | None = None,
     commit_every: int | None = None,
+    commit_seconds: float = COMMIT_SECONDS,
 ) -> IngestSummary:
     """Ingest one source file, committing every `commit_every` records (default `HUB_INGEST_COMMIT`,
-    in whole batches) and at its end; `progress(bytes_read, size)` after each batch if given.
+    in whole batches) or after a batch that ends `commit_seconds` after the last commit, and at its
+    end; `progress(bytes_read, size)` after each batch if given.
 
     `encoding` None: detected from the file's start. Rows are mapped by `mapping` (default: the
     source's newest stored mapping) over the kind's built-in headers. Large files (or any, with
@@ -495,6 +501,7 @@ def ingest_file(
         parallel=parallel,
         workers=workers,
         commit_every=commit_every,
+        commit_seconds=commit_seconds,
     )
     return summary
 
@@ -509,15 +516,17 @@ def ingest_files(
     parallel: bool | None = None,
     workers: int | None = None,
     commit_every: int | None = None,
+    commit_seconds: float = COMMIT_SECONDS,
 ) -> list[IngestSummary]:
     """Ingest several source files in order, as `ingest_file` ingests each: one run per file, a
-    commit every `commit_every` records and at each file's end; returns their summaries in the same
-    order.
+    commit every `commit_every` records or after a batch ending `commit_seconds` after the last
+    commit, whichever comes first, and at each file's end; returns their summaries in the same order.
 
-    Commits are spaced by records, not batches, because each commit writes every page its batches
+    Commits are spaced out, not one per batch, because each commit writes every page its batches
     touched: the search terms' and keys' B-trees take a batch's rows all over, so at a million
     persons a commit per batch of 5,000 rewrote most of their pages hundreds of times (a third of the
-    writer's time). A crash loses at most `commit_every` records' work, which re-running restores.
+    writer's time). The time bound keeps what the transaction holds from others short. A crash loses
+    at most the work since the last commit, which re-running restores.
 
     One reader thread goes through all of them, so the next file is read and normalized while this
     process writes the end of the one before: a load of many files keeps both cores busy where one
@@ -560,6 +569,7 @@ def ingest_files(
     ):
         ingestor: Ingestor | None = None
         uncommitted = 0  # records written since the last commit
+        committed_at = time.monotonic()
         for index, batch in stream:
             f = files[index]
             if ingestor is None:
@@ -578,16 +588,16 @@ def ingest_files(
                 ingestor.add(batch)
                 batch.release()
                 uncommitted += len(batch.items) + len(batch.quarantine)
-                if uncommitted >= commit_every:
+                if uncommitted >= commit_every or time.monotonic() - committed_at >= commit_seconds:
                     session.commit()
-                    uncommitted = 0
+                    uncommitted, committed_at = 0, time.monotonic()
                 if progress:
                     progress(index, batch.bytes_read, sizes[index])
                 continue
             ingestor.release_fixed()
             summary = ingestor.finish()
             session.commit()
-            uncommitted = 0
+            uncommitted, committed_at = 0, time.monotonic()
             summaries.append(summary)
             ingestor = None
             if done:

@@ -334,11 +334,12 @@ def test_the_hubs_own_source_name_is_refused_for_a_file(engine: Engine, tmp_path
 
 
 @pytest.mark.parametrize(
-    ("commit_every", "crash_in_batch", "kept"),
+    ("commit_every", "commit_seconds", "crash_in_batch", "kept"),
     [
-        (1, 2, ["p0", "p1"]),  # a commit after every batch of two
-        (4, 3, ["p0", "p1", "p2", "p3"]),  # a commit after every four records: batches 1 and 2
-        (4, 2, []),  # the crash comes before the first commit
+        (1, 3600, 2, ["p0", "p1"]),  # a commit after every batch of two
+        (4, 3600, 3, ["p0", "p1", "p2", "p3"]),  # a commit after every four records: batches 1 and 2
+        (4, 3600, 2, []),  # the crash comes before the first commit
+        (1000, 0, 2, ["p0", "p1"]),  # few records, but the time since the last commit is up
     ],
 )
 def test_crash_mid_batch_leaves_the_last_committed_state(
@@ -346,6 +347,7 @@ def test_crash_mid_batch_leaves_the_last_committed_state(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     commit_every: int,
+    commit_seconds: float,
     crash_in_batch: int,
     kept: list[str],
 ) -> None:
@@ -364,7 +366,7 @@ def test_crash_mid_batch_leaves_the_last_committed_state(
 
     monkeypatch.setattr(BulkWriter, "insert", crash_in_a_version_write)
     with pytest.raises(MemoryError):
-        run(engine, path, batch_size=2, commit_every=commit_every)
+        run(engine, path, batch_size=2, commit_every=commit_every, commit_seconds=commit_seconds)
     with Session(engine) as session:
         assert session.scalars(select(SourceRecord.key).order_by(SourceRecord.key)).all() == kept
         assert session.scalar(select(func.count()).select_from(Entity)) == len(kept)

@@ -181,11 +181,16 @@ def _prime(loader: Loader[K, V], fetch: Callable[[list[K]], list[V]], keys: Iter
     """Give `loader` the values of those `keys` it has not been asked for yet, read by one call of
     `fetch` (the body of its batch function): what resolvers then load is in hand at once. Whether
     there were any to read."""
-    ready, asked = loader.ready, loader.cache_map
-    wanted = [k for k in dict.fromkeys(keys) if k not in ready and asked.get(k) is None]
+    wanted = _unasked(loader, keys)
     if wanted:
-        ready.update(zip(wanted, fetch(wanted), strict=True))
+        loader.ready.update(zip(wanted, fetch(wanted), strict=True))
     return bool(wanted)
+
+
+def _unasked(loader: Loader[K, V], keys: Iterable[K]) -> list[K]:
+    """Those of `keys` (once each, in order) that `loader` neither holds nor has been asked for."""
+    ready, asked = loader.ready, loader.cache_map
+    return [k for k in dict.fromkeys(keys) if k not in ready and asked.get(k) is None]
 
 
 # Enum members by their stored values: a dict lookup, where calling the enum costs several times more.
@@ -383,12 +388,11 @@ class Loaders:
         """Read the members (and stewards' values) of the entities `keys` now, for `members` to hold;
         and the entity rows of `rows` (a few: a lookup's entity) in the same statement, for `entities`
         to hold."""
-        entities = self.entities
-        ready, asked = entities.ready, entities.cache_map
-        rows = [k for k in dict.fromkeys(rows) if k not in ready and asked.get(k) is None]
+        rows = _unasked(self.entities, rows)
         if not _prime(self.members, lambda chunk: self._member_rows(chunk, rows), keys):
             self.ahead_entities(rows)  # every member in hand already: the rows alone
             return
+        ready = self.entities.ready
         for key in rows:  # read with the members, or not found
             ready.setdefault(key, None)
 

@@ -52,6 +52,7 @@ __all__ = [
     "known_document",
     "limits_of",
     "log_access",
+    "objects_with_id",
     "observe",
 ]
 
@@ -421,8 +422,10 @@ def observe(
     document: DocumentNode | None,
     operation_name: str | None,
     result: AnyResult | None,
+    entities: int | None = None,
 ) -> None:
-    """`Observe`'s work once the operation ended and its errors have their codes."""
+    """`Observe`'s work once the operation ended and its errors have their codes. `entities`: the
+    answer's objects with an `id`, when its maker counted them (else they are counted here)."""
     scope = getattr(getattr(context, "request", None), "scope", None)
     outcome = scope.get("state", {}).get("outcome") if isinstance(scope, dict) else None
     if not isinstance(outcome, Outcome):
@@ -433,10 +436,12 @@ def observe(
     outcome.code = "OK"
     if result is not None and result.errors:
         outcome.code = str((result.errors[0].extensions or {}).get("code") or "INTERNAL")
-    outcome.entities = _objects_with_id(result.data if result is not None else None)
+    if entities is None:
+        entities = objects_with_id(result.data if result is not None else None)
+    outcome.entities = entities
 
 
-def _objects_with_id(data: object, limit: int = 1_000_000) -> int:
+def objects_with_id(data: object, limit: int = 1_000_000) -> int:
     """The objects with an `id` in an answer (entities, source records, events): its size in rows."""
     count = 0
     stack = [data]

@@ -31,10 +31,18 @@ from enum import Enum
 from typing import Any
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     FieldNode,
     FragmentDefinitionNode,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLNamedType,
     GraphQLSchema,
+    GraphQLString,
     IntValueNode,
+    NamedTypeNode,
+    NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -154,10 +162,12 @@ class _Field:
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A query's answer as the hub builds it: its root fields, and every kind it reaches (the client
-    must be allowed all of them)."""
+    must be allowed all of them). `variables`: each variable's name, type name and whether it is
+    non-null, when all are of the plain types `plain_variables` coerces; else None."""
 
     roots: tuple[_Field, ...]
     kinds: frozenset[Kind]
+    variables: tuple[tuple[str, str, bool], ...] | None = None
 
     def allows(self, client: ClientInfo | None) -> bool:
         return client is None or self.kinds <= client.kinds
@@ -210,7 +220,23 @@ def _plan(operation: OperationDefinitionNode) -> Plan:
             _Field(key, "lookup", kind=kind, argument=arguments["id"], inner=_entity(kind, node, kinds))
         )
     _unique(roots)
-    return Plan(tuple(roots), frozenset(kinds))
+    return Plan(tuple(roots), frozenset(kinds), _plain_definitions(operation))
+
+
+def _plain_definitions(operation: OperationDefinitionNode) -> tuple[tuple[str, str, bool], ...] | None:
+    """The operation's variables as (name, type name, non-null), when each is an `ID`, `String` or
+    `Int` without a default value; else None."""
+    out = []
+    for definition in operation.variable_definitions or ():
+        type_node, non_null = definition.type, False
+        if isinstance(type_node, NonNullTypeNode):
+            type_node, non_null = type_node.type, True
+        if definition.default_value is not None or not isinstance(type_node, NamedTypeNode):
+            return None
+        if type_node.name.value not in _PLAIN_TYPES:
+            return None
+        out.append((definition.variable.name.value, type_node.name.value, non_null))
+    return tuple(out)
 
 
 def _entity(kind: Kind, node: FieldNode, kinds: set[Kind]) -> tuple[_Field, ...]:
@@ -300,8 +326,12 @@ def _argument(node: ValueNode | None, variables: Mapping[str, Any]) -> Any:
     raise _Unplanned
 
 
-async def answer(plan: Plan, context: HubContext, variables: Mapping[str, Any]) -> dict[str, Any]:
-    """The data of the response to the query `plan` was made from."""
+async def answer(
+    plan: Plan, context: HubContext, variables: Mapping[str, Any], tally: list[int] | None = None
+) -> dict[str, Any]:
+    """The data of the response to the query `plan` was made from. `tally[0]` counts the objects with
+    an `id` as they are made: the answer's size in rows, which the request log gives (`observe`)."""
+    tally = [0] if tally is None else tally
     data: dict[str, Any] = {}
     for root in plan.roots:
         if root.what == "typename":
@@ -335,7 +365,8 @@ async def answer(plan: Plan, context: HubContext, variables: Mapping[str, Any]) 
             redirected = None if found.redirected_from is None else str(found.redirected_from)
         if not guessed or found_id != entity_id:
             read_wanted(context.loaders, root.kind, [found_id], wanted)
-        data[root.key] = _entity_data(context, root.kind, root.inner, found_id, redirected, variables)
+        data[root.key] = _entity_data(context, root.kind, root.inner, found_id, redirected, variables, tally)
+    tally[0] += "id" in data
     return data
 
 
@@ -373,6 +404,7 @@ def _entity_data(
     entity_id: str,
     redirected: str | None,
     variables: Mapping[str, Any],
+    tally: list[int],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in fields:
@@ -390,7 +422,7 @@ def _entity_data(
             assert hop is not None
             links = links_of(context.loaders, hop, _size(hop, field, variables), [entity_id])
             link_type = _LINK_TYPES[hop.relations]
-            out[field.key] = [
+            items = out[field.key] = [
                 {
                     item.key: (
                         item.text
@@ -404,12 +436,16 @@ def _entity_data(
                             link.subject_id if item.text == "subject" else link.object_id,
                             None,
                             variables,
+                            tally,
                         )
                     )
                     for item in field.inner
                 }
                 for link in links
             ]
+            if items and "id" in items[0]:  # an item's field under the key `id`: each counts
+                tally[0] += len(items)
+    tally[0] += "id" in out
     return out
 
 
@@ -450,17 +486,21 @@ async def answer_operation(
     plan = _usable_plan(context, operation, fragments)
     if plan is None:
         return None
-    values = get_variable_values(schema, operation.variable_definitions or (), variables or {})
-    if isinstance(values, list):
-        return None  # the executor says which value is wrong, with its code
+    coerced = plain_variables(schema, plan, variables or {})
+    if coerced is None:
+        values = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+        if isinstance(values, list):
+            return None  # the executor says which value is wrong, with its code
+        coerced = values.coerced
     try:
         check_variables(variables, checked.caps, limits.max_string)
         purpose = access_log.purpose_of(context.request)
     except InputError:
         return None
     context.read_only = True
+    tally = [0]
     try:
-        data = await answer(plan, context, values.coerced)
+        data = await answer(plan, context, coerced, tally)
     except Exception as exc:
         _give_up(context, exc)
         return None
@@ -469,7 +509,7 @@ async def answer_operation(
     context.finish(commit=True)
     log_access(context, query, document, name, variables, purpose, result)
     code_errors(context, result)
-    observe(context, query, document, name, result)
+    observe(context, query, document, name, result, entities=tally[0])
     return result
 
 
@@ -482,6 +522,42 @@ def _usable_plan(
         return None
     plan = plan_of(operation, fragments)
     return plan if plan is not None and plan.allows(context.client) else None
+
+
+# The built-in scalars whose values `plain_variables` takes as graphql-core would coerce them.
+_PLAIN_TYPES: dict[str, GraphQLNamedType] = {"ID": GraphQLID, "String": GraphQLString, "Int": GraphQLInt}
+
+
+def plain_variables(schema: GraphQLSchema, plan: Plan, variables: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The variables coerced, as graphql-core's `get_variable_values` gives them, when each is of the
+    plain kind it takes at a glance: an `ID` given as a text or an integer, a `String` as a text, an
+    `Int` as an integer in range, a nullable one as null or left out. None for anything else (a
+    value to convert or refuse): graphql-core coerces those, and says what is wrong."""
+    definitions = plan.variables
+    if definitions is None:
+        return None
+    coerced: dict[str, Any] = {}
+    for name, type_name, non_null in definitions:
+        if schema.type_map.get(type_name) is not _PLAIN_TYPES[type_name]:
+            return None  # a schema of its own scalar by that name
+        value = variables.get(name, _ABSENT)
+        kind = type(value)
+        if kind is str and type_name != "Int":
+            coerced[name] = value
+        elif kind is int and type_name == "ID":
+            coerced[name] = str(value)
+        elif kind is int and type_name == "Int" and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT:
+            coerced[name] = value
+        elif non_null:
+            return None
+        elif value is None:
+            coerced[name] = None
+        elif value is not _ABSENT:
+            return None
+    return coerced
+
+
+_ABSENT = object()
 
 
 def _give_up(context: HubContext, exc: Exception) -> None:

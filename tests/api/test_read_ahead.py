@@ -12,6 +12,7 @@ import gc
 import importlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from api_city import City, graphql_scope
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+from graphql.execution.values import get_variable_values
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -28,8 +30,9 @@ from strawberry.types.graphql import OperationType
 
 from hub.api import create_app, loaders
 from hub.api.context import HubContext
+from hub.api.extensions import objects_with_id
 from hub.api.logs import JsonFormatter
-from hub.api.planned import answer_operation, plan_of
+from hub.api.planned import answer_operation, plain_variables, plan_of
 from hub.api.schema import schema
 from hub.clients import ClientInfo, add_client, authenticate_connection
 from hub.store.models import AccessLog as AccessLogRow
@@ -476,3 +479,61 @@ def test_an_answered_request_leaves_nothing_it_read_for_the_cyclic_collector(cit
     assert not {type(o).__qualname__ for o in _left_in_cycles(send(planned))}
     read = {type(o).__qualname__ for o in _left_in_cycles(send(field_by_field))}
     assert not read & {"Loaders", "Loader", "MemberRow", "LinkRow", "EntityRow", "Claim", "Golden"}, read
+
+
+# The request log's count of objects with an `id`, which the one pass keeps as it builds the answer
+# instead of walking it: the same as the walk, `id` keys made by aliases included.
+COUNTED = {
+    **PLANNED,
+    "ids by aliases": """query($id: ID!) { id: address(id: $id) { id: text
+      residents(first: 2) { id: relation person { name } } } }""",
+}
+
+
+@pytest.mark.parametrize("query", COUNTED.values(), ids=COUNTED.keys())
+def test_a_one_pass_answer_counts_its_entities_as_the_walk_does(
+    city: City, query: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    entity = _busy_addresses(city, 1)[0] if "address(id" in query else _workers(city, 1)[0]
+    body = {"query": f"# {uuid.uuid4().hex}\n{query}", "variables": {"id": entity}}
+    with _http_client(city, "reader") as client, caplog.at_level(logging.INFO, "hub.request"):
+        walked, counted = (client.post("/graphql", json=body) for _ in range(2))
+    assert walked.json() == counted.json() and "errors" not in walked.json()
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "hub.request"]
+    assert len(lines) == 2
+    count = objects_with_id(walked.json()["data"])
+    assert lines[1]["entities"] == lines[0]["entities"] == count
+    assert count > 0 or not re.search(r"\bid\b", query.replace("$id", "").replace("(id:", ""))
+
+
+# Variables as a client sends them, and what graphql-core makes of each type.
+_VALUES = ["per_1", "", "中文", 7, -3, 2**31 - 1, 2**31, -(2**31), 1.0, 1.5, True, False, None, [1], {"a": 1}]
+_ABSENT = object()
+
+
+@pytest.mark.parametrize("type_", ["ID!", "ID", "String!", "String", "Int!", "Int"])
+def test_plain_variables_are_coerced_as_graphql_core_does(type_: str) -> None:
+    """`plain_variables` coerces what it takes at a glance exactly as graphql-core would, and leaves
+    everything else (a value to convert or to refuse) to graphql-core."""
+    operation, fragments = _operation(f'query($v: {type_}) {{ person(id: "per_1") {{ id }} }}')
+    plan = plan_of(operation, fragments)
+    assert plan is not None
+    graphql_schema = schema._schema
+    taken = 0
+    for value in [*_VALUES, _ABSENT]:
+        variables = {} if value is _ABSENT else {"v": value}
+        ours = plain_variables(graphql_schema, plan, variables)
+        theirs = get_variable_values(graphql_schema, operation.variable_definitions, variables)
+        if ours is not None:
+            taken += 1
+            assert not isinstance(theirs, list), (value, theirs)
+            assert ours == theirs.coerced and type(ours.get("v")) is type(theirs.coerced.get("v"))
+    assert taken >= 3  # the plain values of the type are taken, not all left to graphql-core
+
+
+def test_variables_with_defaults_or_other_types_are_left_to_graphql_core() -> None:
+    for definitions in ('$v: ID = "per_1"', "$v: Boolean", "$v: [ID!]", "$v: ID!, $w: Float"):
+        operation, fragments = _operation(f'query({definitions}) {{ person(id: "per_1") {{ id }} }}')
+        plan = plan_of(operation, fragments)
+        assert plan is not None and plan.variables is None
+        assert plain_variables(schema._schema, plan, {"v": "per_1", "w": 1.5}) is None

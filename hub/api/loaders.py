@@ -21,7 +21,7 @@ from strawberry.dataloader import DataLoader
 
 from hub.domain import Decision, Kind, LinkRelation
 from hub.golden import Golden, claims_of, steward_claim, survive
-from hub.store.sql import driver_cursor, json_object, placeholder, stored_time
+from hub.store.sql import json_object, placeholder, stored_time
 
 __all__ = ["EntityRow", "LinkRow", "Loader", "Loaders", "MemberRow", "Missing", "held", "then"]
 
@@ -210,14 +210,23 @@ def _repeated(value: Any) -> dict[str, Any]:
 
 
 def _time(value: Any) -> datetime:
+    """A stored time as a datetime: PostgreSQL's driver gives one; SQLite gives its text, parsed once
+    (the same few instants, a run's or a batch's, recur in row after row)."""
+    if value.__class__ is str:
+        known = _TIMES.get(value)
+        return known if known is not None else _parsed_time(value)
     return value if isinstance(value, datetime) else _parsed_time(str(value))
 
 
-@lru_cache(maxsize=4096)
+_TIMES: dict[str, datetime] = {}
+_TIMES_MAX = 4096
+
+
 def _parsed_time(text: str) -> datetime:
-    """A stored time's text (SQLite) as a datetime: the same few instants (a run's, a batch's) recur in
-    row after row."""
-    return datetime.fromisoformat(text)
+    if len(_TIMES) >= _TIMES_MAX:
+        _TIMES.clear()
+    parsed = _TIMES[text] = datetime.fromisoformat(text)
+    return parsed
 
 
 # The columns `_member` reads, in its order. `{features}`: the version's features as the driver hands
@@ -283,6 +292,7 @@ class Loaders:
         self.connection = connection
         self.as_of = as_of
         self._members_sql = _members_select(bind.dialect.name)
+        self._mark = placeholder(bind)
         self._at: Any = None
         if as_of is not None:
             at = as_of.astimezone(UTC)
@@ -424,11 +434,13 @@ class Loaders:
         more than the statements themselves): each `:keys` becomes the list of keys, each `:rows` the
         list `rows` (few: it is repeated in each statement when the keys need several), each `:at` the
         instant the operation reads at."""
-        connection = self.connection()
-        mark = placeholder(connection)
+        mark = self._mark
         parts = _parts(sql)
         out: list[Any] = []
-        with driver_cursor(connection) as cursor:
+        # The driver's cursor, as `driver_cursor` gives it, without a context manager's generator: four
+        # statements a lookup.
+        cursor = self.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
             for chunk in _chunks(keys):
                 statement: list[str] = []
                 params: list[Any] = []
@@ -446,6 +458,8 @@ class Loaders:
                         statement.append(part)
                 cursor.execute("".join(statement), params)
                 out += cursor.fetchall()
+        finally:
+            cursor.close()
         return out
 
     async def _entities(self, keys: list[str]) -> list[EntityRow | None]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import re
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -110,6 +113,55 @@ def test_the_request_id_is_the_callers_when_it_is_a_sane_token(city: City, given
         assert returned != given and re.fullmatch(r"[0-9a-f]{32}", returned)
     assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["X-Request-Id"])
     assert generated.headers["X-Request-Id"] != returned
+
+
+def test_a_request_line_has_the_record_logger_info_would_make(
+    city: City, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The request's record is made without `Logger.info`, more cheaply: a handler or formatter of the
+    operator's finds every attribute, with the values `Logger.info` would give them."""
+    _, client = _client(city)
+    with client, caplog.at_level(logging.INFO, logger="hub.request"):
+        before = time.time()
+        client.post("/graphql", json={"query": "query Hello { viewer { name } }"})
+        after = time.time()
+    (record,) = [r for r in caplog.records if r.name == "hub.request"]
+    extra = {k: v for k, v in record.__dict__.items() if k in _request_lines(caplog)[0]}
+    extra = {k: v for k, v in extra.items() if k not in ("time", "level", "logger", "message", "pid")}
+    assert {"request_id", "status", "duration_ms", "operation", "entities"} <= set(extra)
+    reference = logging.getLogger("hub.request").makeRecord(
+        "hub.request", logging.INFO, record.pathname, record.lineno, "request", (), None, "__call__", extra
+    )
+    formatted = {"message", "asctime"}  # set on the record by the handlers that formatted it
+    assert set(record.__dict__) - formatted == set(reference.__dict__)
+    per_record = {"created", "msecs", "relativeCreated", "thread", "threadName", *formatted}
+    assert {k: v for k, v in record.__dict__.items() if k not in per_record} == {
+        k: v for k, v in reference.__dict__.items() if k not in per_record
+    }
+    assert record.funcName == "__call__" and record.pathname.endswith(
+        ("hub/api/logs.py", "hub\\api\\logs.py")
+    )
+    assert record.getMessage() == "request" and record.process == os.getpid()
+    assert before <= record.created <= after and record.msecs == int(record.created % 1 * 1000)
+    assert record.thread is not None and record.threadName
+    assert abs(record.relativeCreated - reference.relativeCreated) < (after - before) * 1000 + 1000
+
+
+def test_request_ids_are_unique_across_worker_processes() -> None:
+    """Each worker process draws its own prefix (a server's workers are spawned; a forked child draws a
+    new one too)."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        ids = pool.map(_ids, [3, 3])
+    ids.append(_ids(3))
+    prefixes = {i[:16] for run in ids for i in run}
+    assert len(prefixes) == 3 and len({i for run in ids for i in run}) == 9
+
+
+def _ids(n: int) -> list[str]:
+    from hub.api.logs import _new_id
+
+    return [_new_id() for _ in range(n)]
 
 
 def test_the_operation_hash_is_the_queries_shape_without_its_literals(city: City) -> None:

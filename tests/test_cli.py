@@ -186,7 +186,7 @@ def test_resolve_evaluate_explain_and_resolve_on_ingest(
         database_url, "ingest", str(tax), "--source", "tax", "--kind", "person", "-q", "--resolve"
     )
     assert code == 0
-    assert "resolved=1 joined=1" in out
+    assert "resolved=1 joined=1" in out and "links: " in out  # rebuilt, as `hub resolve` does
     code, out, _ = hub(
         database_url, "explain", "tax/person/LATE1", f"household_registry/person/{first['key']}"
     )
@@ -226,6 +226,45 @@ def test_resolve_evaluate_explain_and_resolve_on_ingest(
         database_url, "resolve", "--kind", "person", "--settings", str(tmp_path / "broken.json")
     )
     assert code == 2 and "review_at <= link_at" in err
+
+
+def test_load_with_resolve_resolves_a_first_night_and_links_the_next(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    """`hub load --resolve` does what `hub resolve` does after the load: a first night gets a batch
+    run of each kind, a later one its new records resolved one by one; the links are rebuilt both
+    times, so a new tenant of a known flat lives there in the graph the next morning."""
+    from hub.generate import generate_city
+
+    generate_city(300, 5, tmp_path / "city")
+    code, out, err = hub(database_url, "load", str(tmp_path / "city" / "manifest.json"), "-q", "--resolve")
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines() if line.split()}
+    assert {"person", "address", "legal_entity", "resolved", "links:"} <= set(rows)
+    assert "one by one" not in out  # each kind's first run: a batch run
+
+    flat = json.loads((tmp_path / "city" / "doorplate_platform_address.jsonl").read_text().splitlines()[0])
+    night = tmp_path / "night"
+    night.mkdir()
+    tenant = {"key": "NIGHT1", "name": "欧阳新住", "phone": "13900001111", "address": flat["address"]}
+    (night / "rental.jsonl").write_text(json.dumps(tenant, ensure_ascii=False) + "\n", encoding="utf-8")
+    (night / "manifest.json").write_text(
+        json.dumps({"files": [{"path": "rental.jsonl", "source": "rental_registry", "kind": "person"}]})
+    )
+    code, out, err = hub(database_url, "load", str(night / "manifest.json"), "-q", "--resolve")
+    assert code == 0, err
+    assert "1 new or changed, resolved one by one" in out and "links:" in out
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        lives_at = connection.exec_driver_sql(
+            "SELECT a.key FROM source_record t"
+            " JOIN membership mt ON mt.record_id = t.id AND mt.valid_to IS NULL"
+            " JOIN link l ON l.subject_id = mt.entity_id AND l.relation = 'lives_at' AND l.valid_to IS NULL"
+            " JOIN membership ma ON ma.entity_id = l.object_id AND ma.valid_to IS NULL"
+            " JOIN source_record a ON a.id = ma.record_id WHERE t.key = 'NIGHT1'"
+        ).scalars()
+        assert flat["key"] in set(lives_at)
+    engine.dispose()
 
 
 def test_clients_add_prints_the_token_alone_on_the_last_line_and_revoke_refuses_it(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import console, open_engine, print_table
+from hub.cli.common import console, open_engine, print_table, selected_kinds
 from hub.domain import Kind
 from hub.logs import note
 
@@ -189,7 +189,11 @@ def load(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     resolve_now: Annotated[
         bool,
-        typer.Option("--resolve", help="Then resolve each file's new and changed records."),
+        typer.Option(
+            "--resolve",
+            help="Then resolve what is new and rebuild the links, as `hub resolve` does (a kind's first"
+            " run is a batch run).",
+        ),
     ] = False,
 ) -> None:
     """Ingest every file a manifest lists, in its order: a night's exports in one command.
@@ -230,10 +234,11 @@ def load(
         f" unchanged={totals['unchanged']} quarantined={totals['quarantined']} seconds={seconds:.1f}"
         f" records_per_second={totals['read'] / seconds if seconds else 0:.0f}"
     )
-    if resolve_now:
-        for summary in summaries:
-            if summary.new + summary.changed:
-                _resolve_run(engine, summary)
+    changed = {summary.kind for summary in summaries if summary.new + summary.changed}
+    if resolve_now and changed:
+        from hub.cli.resolve import resolve_and_report
+
+        resolve_and_report(engine, [k for k in selected_kinds(None) if k in changed], quiet=quiet)
     too_many = [report_too_many_bad_rows(summary, max_share) for summary in summaries]
     if any(too_many):
         raise typer.Exit(1)
@@ -278,7 +283,9 @@ def _bytes_bar() -> Progress:
 
 
 def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
-    """Resolve the records one ingest run added or changed."""
+    """Resolve the records one ingest run added or changed, then rebuild the links (as `hub resolve`
+    does after any run), so that the graph shows where the new records lead."""
+    from hub.resolve.links import rebuild_links
     from hub.resolve.run import resolve_ingest_run
 
     result = resolve_ingest_run(engine, summary.run_id, summary.kind)
@@ -286,6 +293,8 @@ def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
         f"resolved={result.records} joined={result.joined} merged_entities={result.merged_entities} "
         f"review={result.review_items}"
     )
+    links = rebuild_links(engine)
+    print(f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)")
 
 
 def ingest_with_progress(

@@ -12,7 +12,11 @@ from hub.cli.common import console, open_engine, selected_kinds
 from hub.logs import note
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from hub.domain import Kind
     from hub.resolve.persist import RunSummary
+    from hub.resolve.settings import MatchSettings
 
 
 def resolve(
@@ -34,9 +38,7 @@ def resolve(
     """
     import orjson
 
-    from hub.domain import Kind
     from hub.errors import InputError
-    from hub.resolve.run import IncrementalRun, plan_resolution, run_resolution
     from hub.resolve.settings import MatchSettings
 
     custom = None
@@ -45,9 +47,24 @@ def resolve(
             custom = MatchSettings.from_json(orjson.loads(settings_file.read_bytes()))
         except (OSError, orjson.JSONDecodeError) as exc:
             raise InputError(f"{settings_file}: {exc}") from exc
-    engine = open_engine()
-    kinds = selected_kinds(kind)
-    plan = plan_resolution(engine, kinds, everything=everything or custom is not None)
+    resolve_and_report(
+        open_engine(), selected_kinds(kind), everything=everything, settings=custom, quiet=quiet
+    )
+
+
+def resolve_and_report(
+    engine: Engine,
+    kinds: list[Kind],
+    *,
+    everything: bool = False,
+    settings: MatchSettings | None = None,
+    quiet: bool = False,
+) -> None:
+    """`hub resolve`'s work and report, for `kinds` (also `hub load --resolve`'s): what is not resolved
+    yet, or with `everything` (or `settings`) every record anew; then the links, rebuilt."""
+    from hub.resolve.run import IncrementalRun, plan_resolution, run_resolution
+
+    plan = plan_resolution(engine, kinds, everything=everything or settings is not None)
     for fresh in plan.up_to_date:
         print(f"{fresh.value}: up to date, nothing new since the last run")
     print(
@@ -78,7 +95,7 @@ def resolve(
                 flush=True,
             )
 
-        outcome = run_resolution(engine, plan, settings=custom, progress=progress, on_kind=print_kind)
+        outcome = run_resolution(engine, plan, settings=settings, progress=progress, on_kind=print_kind)
     print(f"resolved in {outcome.seconds:.1f} s")
     links = outcome.links
     print(f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)")

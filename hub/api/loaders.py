@@ -21,7 +21,7 @@ from strawberry.dataloader import DataLoader
 
 from hub.domain import Decision, Kind, LinkRelation
 from hub.golden import Golden, claims_of, steward_claim, survive
-from hub.store.sql import json_object, placeholder, stored_time
+from hub.store.sql import json_object, placeholder, raw_cursor, stored_time
 
 __all__ = ["EntityRow", "LinkRow", "Loader", "Loaders", "MemberRow", "Missing", "held", "then"]
 
@@ -437,9 +437,7 @@ class Loaders:
         mark = self._mark
         parts = _parts(sql)
         out: list[Any] = []
-        # The driver's cursor, as `driver_cursor` gives it, without a context manager's generator: four
-        # statements a lookup.
-        cursor = self.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = raw_cursor(self.connection())
         try:
             for chunk in _chunks(keys):
                 statement: list[str] = []

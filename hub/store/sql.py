@@ -22,6 +22,7 @@ __all__ = [
     "json_object",
     "json_value",
     "placeholder",
+    "raw_cursor",
     "stored_time",
     "temporary_table",
 ]
@@ -71,6 +72,13 @@ def temporary_table(
         yield
     finally:
         connection.exec_driver_sql(f"DROP TABLE {name}")
+
+
+def raw_cursor(connection: Connection) -> Any:
+    """The driver's own cursor, which the caller closes: `driver_cursor` without a context manager's
+    generator, for the few statements of every request."""
+    driver: Any = connection.connection.driver_connection
+    return driver.cursor()
 
 
 @contextmanager

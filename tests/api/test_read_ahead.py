@@ -14,8 +14,6 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -36,7 +34,7 @@ from hub.api.planned import answer_operation, plain_variables, plan_of
 from hub.api.schema import schema
 from hub.clients import ClientInfo, add_client, authenticate_connection
 from hub.store.models import AccessLog as AccessLogRow
-from hub.store.sql import driver_cursor
+from hub.store.sql import raw_cursor
 
 THREE_HOPS = """query($id: ID!) { address(id: $id) { id text residents { relation person { id name
   legalEntities { role legalEntity { id name addresses { relation address { id text } } } } } } } }"""
@@ -88,16 +86,14 @@ def _execute(
     def counter(*_args: Any) -> None:
         counts[0] += 1
 
-    @contextmanager
-    def counted_cursor(connection: Any, **options: Any) -> Iterator[Any]:
-        with driver_cursor(connection, **options) as cursor:
-            yield _Counted(cursor, counts)
+    def counted_cursor(connection: Any) -> Any:
+        return _Counted(raw_cursor(connection), counts)
 
     context = HubContext(engine=city.engine, reader=city.engine, client=client, read_ahead=ahead)
     event.listen(city.engine, "before_cursor_execute", counter)
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(loaders, "driver_cursor", counted_cursor)
+            patch.setattr(loaders, "raw_cursor", counted_cursor)
             result = asyncio.run(schema.execute(query, variable_values=variables, context_value=context))
     finally:
         event.remove(city.engine, "before_cursor_execute", counter)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from hub.domain import Kind
+    from hub.resolve.links import LinkSummary
     from hub.resolve.persist import RunSummary
     from hub.resolve.settings import MatchSettings
 
@@ -98,7 +99,7 @@ def resolve_and_report(
         outcome = run_resolution(engine, plan, settings=settings, progress=progress, on_kind=print_kind)
     print(f"resolved in {outcome.seconds:.1f} s")
     links = outcome.links
-    print(f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)")
+    print(links_line(links))
     note(resolve_seconds=round(outcome.seconds, 3), links=links.links, links_added=links.added)
     if links.derived:
         print(
@@ -218,3 +219,8 @@ def evaluate(
             sys.stdout.write("links (relation: precision, recall, F1)\n")
             for relation, s in scores.items():
                 sys.stdout.write(f"  {relation:<26}{s.precision:>8.4f}{s.recall:>8.4f}{s.f1:>8.4f}\n")
+
+
+def links_line(links: LinkSummary) -> str:
+    """The line that says what rebuilding the links came to."""
+    return f"links: {links.links:,} current ({links.added:,} new, {links.closed:,} closed)"

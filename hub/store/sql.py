@@ -86,8 +86,11 @@ def driver_cursor(connection: Connection, *, stream: str | None = None) -> Itera
     """The driver's own cursor, for reads where SQLAlchemy's per-row result objects cost more than the
     query. `stream` names a server-side cursor on PostgreSQL, so that a large result comes batch by
     batch (`fetchmany`) instead of all at once into the client's memory."""
-    driver: Any = connection.connection.driver_connection
-    cursor = driver.cursor(name=stream) if stream and not is_sqlite(connection) else driver.cursor()
+    if stream and not is_sqlite(connection):
+        driver: Any = connection.connection.driver_connection
+        cursor = driver.cursor(name=stream)
+    else:
+        cursor = raw_cursor(connection)
     try:
         yield cursor
     finally:

@@ -44,7 +44,7 @@ from hub.normalize.columns import address_match_columns
 from hub.normalize.fields import ADDRESS_FEATURES
 from hub.resolve.columns import read_json_lines
 from hub.resolve.persist import RESOLUTION
-from hub.resolve.references import ReferenceResolution, resolve_references
+from hub.resolve.references import ReferenceResolution, names_a_dwelling, resolve_references
 from hub.store.bulk import BulkWriter
 from hub.store.database import bulk_session
 from hub.store.models import Membership, RecordVersion, Source, SourceRecord, utcnow
@@ -176,17 +176,14 @@ def _current(
     return out
 
 
-def _distinct(references: list[pa.Table], skip: set[str]) -> pa.Table:
-    """One row per canonical text (its first), leaving out the texts in `skip`."""
+def _distinct(references: list[pa.Table]) -> pa.Table:
+    """One row per canonical text (its first)."""
     if not references:
         return pa.table({"canonical": pa.array([], _TEXT)})
     table = pa.concat_tables(references).combine_chunks()
     codes = pc.dictionary_encode(table.column("canonical")).combine_chunks().indices.to_numpy()
     _, first = np.unique(codes, return_index=True)
-    table = table.take(pa.array(np.sort(first)))
-    if skip:
-        table = table.filter(pc.invert(pc.is_in(table.column("canonical"), pa.array(sorted(skip), _TEXT))))
-    return table
+    return table.take(pa.array(np.sort(first)))
 
 
 def _unique(values: set[str] | None) -> str | None:
@@ -284,11 +281,16 @@ def link_entities(session: Session) -> LinkSummary:
     mention(companies, _COMPANY_PLACES)
     del persons, p, own, wanted, namesakes, working
 
-    # Texts the hub's own address records were made for keep resolving to them; the rest go to the model.
+    # Texts the hub's own address records were made for keep resolving to them. They are weighed with
+    # the rest all the same: the texts around a reference shape how it is weighed (the villages named,
+    # the values' frequencies), and links rebuilt from the same records are the same links.
     made_for = _derived_texts(session)
-    table = _distinct(references, set(made_for))
+    table = _distinct(references)
     del references
     resolved = resolve_references(session, table)
+    for text in made_for:
+        resolved.unresolved.pop(text, None)
+        resolved.candidates.pop(text, None)
     resolved.entity.update(made_for)
     derived = _derive_unregistered(session, resolved, table)
     del table
@@ -377,15 +379,11 @@ def _derive_unregistered(session: Session, resolved: ReferenceResolution, refere
     if not unknown:
         return 0
     rows = references.filter(pc.is_in(references.column("canonical"), pa.array(unknown, _TEXT)))
-    # An uncertain text is a place of its own where it names a dwelling under a name of its own: not
-    # a building alone, nor a flat by an estate's short name (天里14幢403室), which two estates may have.
+    # An uncertain text is a place of its own where it names a dwelling under a name of its own.
     uncertain = pa.array(
         [resolved.unresolved[text] == "uncertain" for text in rows.column("canonical").to_pylist()]
     )
-    flat, core = rows.column("flat"), rows.column("flat_core")
-    short = pc.fill_null(pc.equal(flat, core), False)
-    unnamed = pc.or_(pc.invert(pc.is_valid(rows.column("dwelling"))), short)
-    rows = rows.filter(pc.invert(pc.and_(uncertain, unnamed)))
+    rows = rows.filter(pc.invert(pc.and_(uncertain, pc.invert(names_a_dwelling(rows)))))
     places: dict[tuple[str, str | None], list[str]] = defaultdict(list)
     for text, dwelling, street in zip(
         *(rows.column(name).to_pylist() for name in ("canonical", "dwelling", "street")), strict=True

@@ -14,7 +14,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.domain import ActorType, Decision, Kind
+from hub.domain import DERIVED_SOURCE, ActorType, Decision, Kind
 from hub.errors import NotFoundError
 from hub.normalize.fields import flatten
 from hub.resolve.columns import Column, IntArray, JsonColumnsBuilder, RecordTable, string_column
@@ -67,6 +67,7 @@ def load_records(
     *,
     extra: pa.Table | None = None,
     only: Sequence[int] | None = None,
+    derived: bool | None = None,
 ) -> LoadedRecords:
     """Every current record of `kind` with the fields `settings` reads, from its latest version.
 
@@ -75,6 +76,8 @@ def load_records(
     records only.
     The settings' `prepare` steps run over the whole table, the extra rows included.
     `only`: just these records (ids known to be of `kind`), for settings without `prepare` steps.
+    `derived`: True for the records of the hub's own source alone (`DERIVED_SOURCE`), False for the
+    offices' records alone, None for all.
     """
     # The driver's own cursor, in batches: SQLAlchemy's per-row result objects cost more than the query.
     # Match fields come as the JSON's bytes, which Arrow parses into columns (`JsonColumnsBuilder`):
@@ -95,6 +98,12 @@ def load_records(
             " LEFT JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
             f" WHERE r.kind = '{kind.value}'"
             + (f" AND r.id IN ({', '.join(str(int(r)) for r in only)})" if only is not None else "")
+            + (
+                f" AND r.source_id {'=' if derived else '<>'}"
+                f" COALESCE((SELECT id FROM source WHERE name = '{DERIVED_SOURCE}'), -1)"
+                if derived is not None
+                else ""
+            )
             + " ORDER BY r.id"
         )
         while batch := cursor.fetchmany(_LOAD_BATCH):

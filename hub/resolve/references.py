@@ -40,7 +40,7 @@ from hub.resolve.loading import latest_run, load_records
 from hub.resolve.model import Parameters, pair_weights
 from hub.resolve.settings import MatchSettings
 
-__all__ = ["REASONS", "ReferenceResolution", "resolve_references"]
+__all__ = ["REASONS", "ReferenceResolution", "names_a_dwelling", "resolve_references"]
 
 REASONS = {
     "no place": "names no flat, house or building",
@@ -65,7 +65,18 @@ class ReferenceResolution:
 
 def resolve_references(session: Session, references: pa.Table) -> ReferenceResolution:
     """Resolve each reference: a row of address match fields (`address_match_columns`), one per
-    canonical text."""
+    canonical text.
+
+    The offices' places come first: each text is resolved against their records alone, as it was
+    when the hub had made no address of its own. Only a text the hub would make an address for (one
+    that could be none of the offices' places, and names a place of its own) is then weighed against
+    the hub's own records, the addresses it made for such texts before (`hub.resolve.links`).
+    Otherwise "康溪家园1#1401", placed at the registered flat "康溪家园1幢1单元1401室" when the links
+    were first built, would move to the "康溪家园1幢1401室" the hub made then for another text, which
+    it is more like; and the hub's records, in the blocks and frequencies the offices' records are
+    weighed by, would move other texts too. The links are the same however often they are rebuilt
+    from the same records.
+    """
     out = ReferenceResolution()
     if not references.num_rows:
         return out
@@ -77,11 +88,71 @@ def resolve_references(session: Session, references: pa.Table) -> ReferenceResol
     settings = MatchSettings.from_json(run.settings["match"])
     parameters = Parameters.from_json(run.settings["parameters"])
     texts: list[str] = references.column("canonical").to_pylist()
-    placed = pc.or_kleene(
-        pc.is_valid(references.column("dwelling")), pc.is_valid(references.column("building_key"))
-    ).to_pylist()
-    loaded = load_records(session, Kind.ADDRESS, settings, extra=references)
+    placed = _flags(
+        pc.or_kleene(
+            pc.is_valid(references.column("dwelling")), pc.is_valid(references.column("building_key"))
+        )
+    )
+    offices = _match(session, settings, parameters, references, derived=False)
+    names, chosen, per_reference = offices.names, offices.chosen, offices.per_reference
+    candidates, compared = offices.candidates, offices.compared
+    named = _flags(names_a_dwelling(references))
+    rows = np.flatnonzero((chosen < 0) & ~offices.has_candidate & np.where(compared, named, placed))
+    if rows.size:
+        hubs = _match(session, settings, parameters, references.take(pa.array(rows)), derived=True)
+        shift = len(names)  # the hub's entities are coded after the offices'
+        names = names + hubs.names
+        chosen[rows] = np.where(hubs.chosen >= 0, hubs.chosen + shift, -1)
+        per_reference[rows] = hubs.per_reference
+        for ref, codes in hubs.candidates.items():
+            candidates[int(rows[ref])] = {code + shift for code in codes}
+    for ref in np.flatnonzero(chosen >= 0).tolist():
+        out.entity[texts[ref]] = names[int(chosen[ref])]
+    for ref, found in candidates.items():
+        if chosen[ref] < 0:
+            out.candidates[texts[ref]] = {names[code] for code in found}
+    for ref in np.flatnonzero(chosen < 0).tolist():
+        text = texts[ref]
+        if per_reference[ref] > 1 or text in out.candidates:
+            out.unresolved[text] = "ambiguous"
+        elif compared[ref]:
+            out.unresolved[text] = "uncertain"
+        else:
+            out.unresolved[text] = "no candidate" if placed[ref] else "no place"
+    return out
+
+
+def _flags(values: pa.Array | pa.ChunkedArray) -> NDArray[np.bool_]:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+@dataclass(slots=True)
+class _Matches:
+    """What the address records of one kind of source make of each reference."""
+
+    names: list[str]  # entity names by code
+    chosen: NDArray[np.int64]  # each reference's entity code, -1 for none
+    per_reference: NDArray[np.int64]  # the most entities a reference could be at one threshold
+    candidates: dict[int, set[int]]  # reference → compatible entity codes
+    has_candidate: NDArray[np.bool_]
+    compared: NDArray[np.bool_]  # with a record at all
+
+
+def _match(
+    session: Session, settings: MatchSettings, parameters: Parameters, references: pa.Table, *, derived: bool
+) -> _Matches:
+    """Weigh each reference against the current address records of the offices (`derived` False) or
+    of the hub's own source (True), and choose: the one entity it matches at the link threshold;
+    failing that, the one entity it could be at all (at the review threshold), since no other known
+    place is left for it; where it could be two, none."""
+    count = references.num_rows
+    loaded = load_records(session, Kind.ADDRESS, settings, extra=references, derived=derived)
     n = len(loaded.record_ids)
+    if not n:
+        nothing = np.zeros(count, dtype=bool)
+        return _Matches(
+            [], np.full(count, -1, dtype=np.int64), np.zeros(count, dtype=np.int64), {}, nothing, nothing
+        )
     table = loaded.table
     origin = np.zeros(len(table), dtype=np.int64)
     origin[n:] = 1
@@ -101,37 +172,31 @@ def resolve_references(session: Session, references: pa.Table) -> ReferenceResol
     apart |= is_in(pair_key, pair_key[apart])
     compatible = ~apart & (entity >= 0) & (weights >= bits(settings.review_at))
     possible = compatible & ~model_vetoed(table, settings, left, right, levels)
-    compared = np.zeros(len(texts), dtype=bool)
+    compared = np.zeros(count, dtype=bool)
     compared[reference] = True
-    # A reference names one of the places the records know, or a place none of them knows. It is the
-    # one entity it matches at the link threshold; failing that, the one entity it could be at all
-    # (at the review threshold), since no other known place is left for it; where it could be two, it
-    # is neither.
     sure = weights[possible] >= bits(settings.link_at)
-    names = loaded.entity_names
-    chosen = np.full(len(texts), -1, dtype=np.int64)  # each reference's entity code
-    per_reference = np.zeros(len(texts), dtype=np.int64)
+    chosen = np.full(count, -1, dtype=np.int64)
+    per_reference = np.zeros(count, dtype=np.int64)
     for mask in (sure, np.ones(sure.size, dtype=bool)):
         refs, codes = _distinct_pairs(reference[possible][mask], entity[possible][mask])
-        counts = np.bincount(refs, minlength=len(texts))
+        counts = np.bincount(refs, minlength=count)
         single = (counts[refs] == 1) & (chosen[refs] < 0) & (per_reference[refs] <= 1)
         chosen[refs[single]] = codes[single]
         per_reference = np.maximum(per_reference, counts)
-    for ref in np.flatnonzero(chosen >= 0).tolist():
-        out.entity[texts[ref]] = names[int(chosen[ref])]
+    candidates: dict[int, set[int]] = {}
+    has_candidate = np.zeros(count, dtype=bool)
     refs, codes = _distinct_pairs(reference[compatible], entity[compatible])
-    left_open = chosen[refs] < 0
-    for ref, code in zip(refs[left_open].tolist(), codes[left_open].tolist(), strict=True):
-        out.candidates.setdefault(texts[ref], set()).add(names[code])
-    for ref in np.flatnonzero(chosen < 0).tolist():
-        text = texts[ref]
-        if per_reference[ref] > 1 or text in out.candidates:
-            out.unresolved[text] = "ambiguous"
-        elif compared[ref]:
-            out.unresolved[text] = "uncertain"
-        else:
-            out.unresolved[text] = "no candidate" if placed[ref] else "no place"
-    return out
+    has_candidate[refs] = True
+    for ref, code in zip(refs.tolist(), codes.tolist(), strict=True):
+        candidates.setdefault(ref, set()).add(code)
+    return _Matches(list(loaded.entity_names), chosen, per_reference, candidates, has_candidate, compared)
+
+
+def names_a_dwelling(references: pa.Table) -> pa.ChunkedArray:
+    """Whether each text names a dwelling under a name of its own: not a building alone, nor a flat by
+    an estate's short name (天里14幢403室), which two estates may have."""
+    short = pc.fill_null(pc.equal(references.column("flat"), references.column("flat_core")), False)
+    return pc.and_(pc.is_valid(references.column("dwelling")), pc.invert(short))
 
 
 def _known_villages(table: Any, first_reference: int) -> None:

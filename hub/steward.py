@@ -64,8 +64,21 @@ class _Changes:
         self.judgements: list[int] = []
 
     def close(self, link: Link, evidence: list[int]) -> None:
+        """Close `link`, asserted by `evidence`; undo opens it again as it was before the edit.
+
+        A link this edit opened itself (a split's second group leaves the link its first group left
+        behind) was, before the edit, what it had then: nothing if the edit made it, else the evidence
+        it had. Undo would otherwise open the same link twice, each with part of its evidence.
+        """
         link.valid_to = self.now
         record_link_change(self.session, ChangeAction.LINK_CLOSED, link, self.actor, self.now)
+        opened = next((o for o in self.opened if o["id"] == link.id), None)
+        if opened is not None:
+            self.opened.remove(opened)
+            evidence = opened["before"]
+            if not evidence:
+                self.session.flush()
+                return
         self.closed.append(
             {
                 "relation": link.relation.value,

@@ -532,3 +532,50 @@ def test_the_history_reports_the_entitys_own_versions(city: City) -> None:
         )["node"]
         assert seen["history"][-1]["action"] == "review.claim"
         assert seen["history"][-1]["version"] == seen["version"]
+
+
+def test_undo_of_a_split_whose_groups_share_a_link_restores_it_once(city: City) -> None:
+    # Two of the person's records assert one link (both say where they live), and each goes to an
+    # entity of its own: the first group leaves the link with the second's evidence, the second
+    # closes that too. Undo opens the link once, with both records, as before the split.
+    with Session(city.engine) as session:
+        shared = session.execute(
+            select(Link.subject_id, func.min(LinkEvidence.record_id), func.max(LinkEvidence.record_id))
+            .join(LinkEvidence, LinkEvidence.link_id == Link.id)
+            .where(Link.valid_to.is_(None), Link.subject_id.like("per_%"))
+            .group_by(Link.id, Link.subject_id)
+            .having(func.count(LinkEvidence.record_id) >= 2)
+            .order_by(Link.subject_id)
+        ).all()
+        members: dict[str, int] = {
+            entity_id: count
+            for entity_id, count in session.execute(
+                select(Membership.entity_id, func.count())
+                .where(Membership.valid_to.is_(None), Membership.entity_id.like("per_%"))
+                .group_by(Membership.entity_id)
+            )
+        }
+        kept = {row.subject_id: row for row in shared if members.get(row.subject_id, 0) >= 3}
+        a, first_id, second_id = next(iter(kept.values()))
+        refs = {
+            record_id: {"source": source, "key": key}
+            for record_id, source, key in session.execute(
+                select(SourceRecord.id, Source.name, SourceRecord.key)
+                .join(Source, Source.id == SourceRecord.source_id)
+                .where(SourceRecord.id.in_([first_id, second_id]))
+            )
+        }
+    before = state(city, a)
+    with city.client(role="steward") as steward:
+        groups = [[refs[first_id]], [refs[second_id]]]
+        edit = data(steward, SPLIT, id=a, v=version(steward, a), groups=groups)["splitEntity"]
+        data(steward, UNDO, e=edit["eventId"])
+    restored = state(city, a, *edit["created"])
+    assert {k: v for k, v in restored["links"].items() if k[1] == a} == before["links"]
+    with Session(city.engine) as session:
+        current = session.execute(
+            select(Link.relation, Link.object_id, func.count())
+            .where(Link.subject_id == a, Link.valid_to.is_(None))
+            .group_by(Link.relation, Link.object_id)
+        ).all()
+    assert all(count == 1 for _relation, _object, count in current), current

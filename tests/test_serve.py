@@ -13,7 +13,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from hub.cli.serve import listening
+
+# It asserts how soon answers come: run alone, not beside other tests (scripts/check).
+pytestmark = pytest.mark.timed
 
 
 def _free_port() -> int:

@@ -26,6 +26,9 @@ from hub.clients import add_client
 from hub.domain import EntityStatus, Kind
 from hub.store.models import Entity, Statement
 
+# It asserts how soon answers come: run alone, not beside other tests (scripts/check).
+pytestmark = pytest.mark.timed
+
 VERSION = "query($id: ID!) { person(id: $id) { id version } }"
 MERGE = """mutation($into: ID!, $iv: Int!, $other: ID!, $ov: Int!) {
   mergeEntities(into: $into, intoVersion: $iv, other: $other, otherVersion: $ov) {

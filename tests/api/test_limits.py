@@ -27,6 +27,9 @@ from hub.api.limits import ClientSlots, RateLimiter
 from hub.clients import add_client
 from hub.errors import BusyError
 
+# It asserts how soon answers come: run alone, not beside other tests (scripts/check).
+pytestmark = pytest.mark.timed
+
 
 class _Clock:
     def __init__(self) -> None:

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+# It asserts how soon the workers are gone: run alone, not beside other tests (scripts/check).
+pytestmark = [
+    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)"),
+    pytest.mark.timed,
+]
 
 
 def _stat(pid: int) -> tuple[int, str] | None:

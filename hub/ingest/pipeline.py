@@ -33,7 +33,7 @@ import orjson
 
 from hub.domain import Kind
 from hub.ingest.mapping import RowMapper
-from hub.ingest.prepare import PreparedBatch, normalize_payloads, prepare_batch
+from hub.ingest.prepare import PreparedBatch, normalize_packed, normalize_payloads, pack, prepare_batch
 from hub.ingest.readers import open_source
 
 __all__ = ["PARALLEL_FROM_BYTES", "FileToRead", "paced_collector", "prepared_stream"]
@@ -187,7 +187,7 @@ def _read(
                     payloads = [item.payload.encode() for item in batch.items.values()]
                     step = -(-len(payloads) // workers)
                     batch.normalizing = [
-                        pool.submit(normalize_payloads, kind, payloads[i : i + step])
+                        pool.submit(normalize_packed, kind, pack(payloads[i : i + step]))
                         for i in range(0, len(payloads), step)
                     ]
                     ahead.append(batch)

@@ -294,3 +294,25 @@ def test_while_new_workers_start_the_first_batch_is_normalized_in_this_process(
         assert [batch.normalized(Kind.PERSON, key)[0] for key in batch.items] == [
             orjson.dumps(normalize_record(Kind.PERSON, item.record).features) for item in batch.items.values()
         ]
+
+
+def test_what_a_normalizing_process_sends_back_is_what_this_process_would_make() -> None:
+    """Payloads cross to a worker packed and come back pickled without a memo: nothing may change on
+    the way, neither a flagged record nor one whose text needs escaping, nor an empty batch."""
+    import pickle
+
+    from hub.ingest.prepare import normalize_packed, normalize_payloads, pack
+
+    payloads = [
+        orjson.dumps(record)
+        for record in (
+            {"key": "p1", "name": "欧阳娜娜", "phone": "138 0013 8000", "address": "人民路100号3幢401室"},
+            {"key": "p2", "name": "王伟", "id_number": "not a number", "gender": "x"},  # flagged twice
+            {"key": "p3", "name": "李\n雷", "employer_name": '某某"科技"有限公司'},
+            {"key": "p4"},
+        )
+    ]
+    here = normalize_payloads(Kind.PERSON, payloads)
+    assert pickle.loads(normalize_packed(Kind.PERSON, pack(payloads))) == here
+    assert [flagged for _, _, flagged, _, _ in here] == [False, True, False, False]
+    assert pickle.loads(normalize_packed(Kind.PERSON, pack([]))) == []

@@ -180,10 +180,13 @@ MAX_TERM_LENGTH = 200
 def search_terms(kind: Kind, match: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """(field, term) pairs under which a record with these match fields can be found."""
     fields = _dict(match)
-    if kind is Kind.PERSON and fields.get("name_key") and fields.get("birth_date"):
-        fields = {**fields, "name_birth": f"{fields['name_key']}|{fields['birth_date']}"}
-    return tuple(
-        (name, value[:MAX_TERM_LENGTH])
-        for name in SEARCH_FIELDS[kind]
-        if isinstance(value := fields.get(name), str) and value
-    )
+    terms = []
+    for name in SEARCH_FIELDS[kind]:
+        if name == "name_birth":
+            key, birth = fields.get("name_key"), fields.get("birth_date")
+            value = f"{key}|{birth}" if key and birth else None
+        else:
+            value = fields.get(name)
+        if isinstance(value, str) and value:
+            terms.append((name, value[:MAX_TERM_LENGTH]))
+    return tuple(terms)

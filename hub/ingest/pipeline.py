@@ -2,9 +2,10 @@
 
 SQLite and psycopg release the GIL while the database works, so reading and hashing the next batch
 in a thread overlaps with writing the previous one. Normalizing, the costliest step, runs ahead in
-`workers` other processes: the reader thread hands them each batch's payload texts and gets JSON
-texts back, so little crosses between processes. (Passing whole parsed batches to a process was
-measured too, and cost more than it gained.) Normalizing ahead also normalizes records that turn
+`workers` other processes: the reader thread hands them each batch's payload texts, joined into one
+byte string (`pack`), and gets JSON texts back, pickled without a memo (`normalize_packed`), so little
+crosses between processes and at little cost. (Passing whole parsed batches to a process was measured
+too, and cost more than it gained.) Normalizing ahead also normalizes records that turn
 out unchanged, on cores that would otherwise idle. A bounded queue keeps memory flat; an error in
 the thread or a worker is raised in the caller. The files of a load go through one thread one after
 the other, so that reading and normalizing run on into the next file while the caller still writes

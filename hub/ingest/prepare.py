@@ -7,6 +7,7 @@ turn out to be new or changed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pickle
 import re
@@ -155,7 +156,11 @@ def normalize_packed(kind: Kind, payloads: Packed) -> bytes:
     """
     out = io.BytesIO()
     pickler = pickle.Pickler(out, pickle.HIGHEST_PROTOCOL)
-    pickler.fast = True  # no memo: the results are a list of tuples of bytes and strings, no cycles
+    # No memo: the results are a list of tuples of bytes and strings, without cycles. `fast` has been
+    # documented as deprecated since Python 3.0 and is still there; a Python without it pickles them
+    # with the memo, which reads back the same, only slower.
+    with contextlib.suppress(AttributeError):
+        pickler.fast = True
     pickler.dump(normalize_payloads(kind, _unpack(payloads)))
     return out.getvalue()
 

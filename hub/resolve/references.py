@@ -96,8 +96,10 @@ def resolve_references(session: Session, references: pa.Table) -> ReferenceResol
     offices = _match(session, settings, parameters, references, derived=False)
     names, chosen, per_reference = offices.names, offices.chosen, offices.per_reference
     candidates, compared = offices.candidates, offices.compared
+    has_candidate = np.zeros(len(texts), dtype=bool)
+    has_candidate[list(candidates)] = True
     named = _flags(names_a_dwelling(references))
-    rows = np.flatnonzero((chosen < 0) & ~offices.has_candidate & np.where(compared, named, placed))
+    rows = np.flatnonzero((chosen < 0) & ~has_candidate & np.where(compared, named, placed))
     if rows.size:
         hubs = _match(session, settings, parameters, references.take(pa.array(rows)), derived=True)
         shift = len(names)  # the hub's entities are coded after the offices'
@@ -134,7 +136,6 @@ class _Matches:
     chosen: NDArray[np.int64]  # each reference's entity code, -1 for none
     per_reference: NDArray[np.int64]  # the most entities a reference could be at one threshold
     candidates: dict[int, set[int]]  # reference → compatible entity codes
-    has_candidate: NDArray[np.bool_]
     compared: NDArray[np.bool_]  # with a record at all
 
 
@@ -149,9 +150,12 @@ def _match(
     loaded = load_records(session, Kind.ADDRESS, settings, extra=references, derived=derived)
     n = len(loaded.record_ids)
     if not n:
-        nothing = np.zeros(count, dtype=bool)
         return _Matches(
-            [], np.full(count, -1, dtype=np.int64), np.zeros(count, dtype=np.int64), {}, nothing, nothing
+            [],
+            np.full(count, -1, dtype=np.int64),
+            np.zeros(count, dtype=np.int64),
+            {},
+            np.zeros(count, dtype=bool),
         )
     table = loaded.table
     origin = np.zeros(len(table), dtype=np.int64)
@@ -184,12 +188,10 @@ def _match(
         chosen[refs[single]] = codes[single]
         per_reference = np.maximum(per_reference, counts)
     candidates: dict[int, set[int]] = {}
-    has_candidate = np.zeros(count, dtype=bool)
     refs, codes = _distinct_pairs(reference[compatible], entity[compatible])
-    has_candidate[refs] = True
     for ref, code in zip(refs.tolist(), codes.tolist(), strict=True):
         candidates.setdefault(ref, set()).add(code)
-    return _Matches(list(loaded.entity_names), chosen, per_reference, candidates, has_candidate, compared)
+    return _Matches(list(loaded.entity_names), chosen, per_reference, candidates, compared)
 
 
 def names_a_dwelling(references: pa.Table) -> pa.ChunkedArray:

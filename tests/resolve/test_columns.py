@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import orjson
+import pyarrow as pa
 
-from hub.resolve.columns import ColumnsBuilder, JsonColumnsBuilder
+from hub.resolve.columns import ColumnsBuilder, JsonColumnsBuilder, read_json_lines
 
 FIELDS = ("name", "phone", "birth_date")
 
@@ -74,3 +75,17 @@ def test_json_columns_agree_with_python_on_many_random_records() -> None:
         for _ in range(5000)
     ]
     assert _json([rows[i : i + 700] for i in range(0, len(rows), 700)]) == _python(rows)
+
+
+def test_json_lines_over_many_blocks_keep_their_order_and_a_text_longer_than_a_block() -> None:
+    """Arrow parses a batch in blocks of about a megabyte, side by side: the rows still come out in
+    the texts' order, and a text longer than a block (a record with a very long free text) is read
+    whole, not refused as straddling two blocks."""
+    rows: list[dict[str, object]] = [{"name": f"名{i}" * 20, "phone": str(i)} for i in range(60_000)]
+    rows.insert(30_000, {"name": "长" * 1_500_000, "phone": "long"})  # 4.5 MB of UTF-8
+    texts = [orjson.dumps(row) for row in rows]
+    assert sum(map(len, texts)) > 8 << 20  # several blocks
+    schema = pa.schema([("name", pa.string()), ("phone", pa.string())])
+    table = read_json_lines(texts, schema)
+    assert table.column("name").num_chunks > 1
+    assert table.to_pylist() == rows

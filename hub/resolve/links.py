@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,7 @@ from hub.resolve.persist import RESOLUTION, without_gc
 from hub.resolve.references import ReferenceResolution, names_a_dwelling, resolve_references
 from hub.store.bulk import BulkWriter
 from hub.store.database import bulk_session
-from hub.store.models import Membership, RecordVersion, Source, SourceRecord, utcnow
+from hub.store.models import Base, Membership, RecordVersion, Source, SourceRecord, utcnow
 from hub.store.sql import driver_cursor, is_sqlite, json_object
 
 __all__ = ["LinkSummary", "link_entities", "rebuild_links"]
@@ -441,6 +442,28 @@ def _rows(connection: Connection, sql: str) -> Iterator[tuple[Any, ...]]:
             yield from batch
 
 
+@contextmanager
+def _indexes_built_after(connection: Connection, *, many: bool) -> Iterator[None]:
+    """On SQLite, where the new links outnumber the standing ones (a first build), drop the link
+    table's two indexes for the insert and build them again after it, in the same transaction.
+
+    Building an index sorts its entries once; keeping it while inserting puts each new entry at a
+    page of its own, and the object index (an address for each link) is written in no order at all.
+    At a million persons the first build's two million links took 16.9 s to insert with the
+    indexes, and 8.3 s plus 4.5 s to build them after. Should the step fail, the rollback restores
+    them. PostgreSQL keeps its indexes: dropping one locks the table against readers until commit.
+    """
+    if not (many and is_sqlite(connection)):
+        yield
+        return
+    indexes = sorted(Base.metadata.tables["link"].indexes, key=lambda index: str(index.name))
+    for index in indexes:
+        index.drop(connection)
+    yield
+    for index in indexes:
+        index.create(connection)
+
+
 def _store(
     session: Session,
     asserted: dict[tuple[str, str, str], set[int]],
@@ -465,11 +488,12 @@ def _store(
         )
         link_changes(bulk, ChangeAction.LINK_CLOSED, f"valid_to = {mark}", (stamp,), RESOLUTION, stamp)
     new_keys = [key for key in asserted if key not in standing]
-    new_ids = bulk.insert_returning_ids(
-        "link",
-        ("relation", "subject_id", "object_id", "valid_from"),
-        [(relation, subject, obj, stamp) for relation, subject, obj in new_keys],
-    )
+    with _indexes_built_after(connection, many=len(new_keys) > len(standing)):
+        new_ids = bulk.insert_returning_ids(
+            "link",
+            ("relation", "subject_id", "object_id", "valid_from"),
+            [(relation, subject, obj, stamp) for relation, subject, obj in new_keys],
+        )
     if new_ids:
         opened = f"valid_from = {mark} AND id >= {mark}"
         link_changes(bulk, ChangeAction.LINK_OPENED, opened, (stamp, min(new_ids)), RESOLUTION, stamp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 from villages import VILLAGES, numbered_groups, village_houses
 
@@ -123,6 +123,30 @@ def test_references_become_links_with_their_evidence(engine: Engine) -> None:
         ).all()
         tax_record = session.execute(select(SourceRecord.id).where(SourceRecord.key == "t1")).scalar_one()
         assert evidence == [tax_record]
+
+
+def _link_indexes(engine: Engine) -> dict[str, list[str | None]]:
+    return {str(index["name"]): list(index["column_names"]) for index in inspect(engine).get_indexes("link")}
+
+
+def test_a_first_build_leaves_the_link_table_its_indexes_and_one_rolled_back_leaves_no_links(
+    engine: Engine,
+) -> None:
+    # A first build inserts its links without the table's indexes on SQLite and builds them after.
+    indexes = {"ix_link_object": ["object_id", "relation"], "ix_link_subject": ["subject_id", "relation"]}
+    load(engine, "doorplate_platform", Kind.ADDRESS, [{"key": "a1", "address": FLAT}, *neighbours(300)])
+    load(engine, "household_registry", Kind.PERSON, [{"key": "h1", **ZHOU}])
+    with Session(engine) as session:
+        for kind in Kind:
+            resolve_kind(session, kind)
+        session.commit()
+        assert link_entities(session).added == 1
+        session.rollback()  # the step fails before its commit
+    assert _link_indexes(engine) == indexes
+    with Session(engine) as session:
+        assert links(session) == set()
+    assert rebuild_links(engine).added == 1
+    assert _link_indexes(engine) == indexes
 
 
 def test_relinking_keeps_standing_links_and_closes_what_is_no_longer_asserted(engine: Engine) -> None:

@@ -449,9 +449,10 @@ def _indexes_built_after(connection: Connection, *, many: bool) -> Iterator[None
 
     Building an index sorts its entries once; keeping it while inserting puts each new entry at a
     page of its own, and the object index (an address for each link) is written in no order at all.
-    At a million persons the first build's two million links took 16.9 s to insert with the
-    indexes, and 8.3 s plus 4.5 s to build them after. Should the step fail, the rollback restores
-    them. PostgreSQL keeps its indexes: dropping one locks the table against readers until commit.
+    At a million persons the first build's two million links took 15-19 s to insert with the
+    indexes and 8.3 s without, and building both after takes about 4.5 s. Should the step fail, the
+    rollback restores them. PostgreSQL keeps its indexes: dropping one locks the table against
+    readers until commit.
     """
     if not (many and is_sqlite(connection)):
         yield

@@ -324,11 +324,13 @@ def split_entity(
     record_entity_change(session, ChangeAction.CHANGED, entity, actor, now)
     for new in created:
         record_entity_change(session, ChangeAction.SPLIT, new, actor, now, other=entity_id)
-    # Later runs keep each group together and every group apart from the others and from the rest.
+    # Later runs keep each group together, the records that stay together, and every group apart
+    # from the others and from the rest. The rest are chained too: what held them together may have
+    # been only the records split off, and the steward has said they are one.
     split_off = set(flat)
     staying = [r for r in members if r not in split_off]
     heads = [group[0] for group in chosen]
-    for group in chosen:
+    for group in [*chosen, staying]:
         for record in group[1:]:
             changes.judge(entity.kind, group[0], record, Decision.POSITIVE, actor, note)
     for n, head in enumerate(heads):

@@ -19,6 +19,7 @@ from hub.resolve.kinds import SETTINGS
 from hub.resolve.loading import load_records
 from hub.resolve.service import resolve_kind
 from hub.resolve.settings import MatchSettings, explanation_steps
+from hub.steward import split_entity
 from hub.store.models import (
     Entity,
     Judgement,
@@ -802,3 +803,24 @@ def test_a_grid_visit_meets_the_registry_at_a_village_house_written_without_its_
             }
             label, weight = steps["home"]
             assert label == "same village house, group left out" and weight > 0
+
+
+def test_a_split_keeps_the_records_that_stay_together_in_later_runs(engine: Engine) -> None:
+    # The registry's record joins the tax record by its ID number and the grid visit by name, phone
+    # and home; the tax record and the grid visit share only a common name. A steward splits the
+    # registry's record off: the two that stay are one person on the steward's word, and a later run
+    # must not pull them apart for want of evidence between them.
+    load(engine, "household_registry", [{"key": "h1", **WANG}, *background(200)])
+    load(engine, "tax", [{"key": "t1", "name": "王伟", "id_number": WANG["id_number"]}])
+    load(engine, "grid_collection", [{"key": "g1", "name": "王伟", "phone": WANG["phone"], "address": HOME}])
+    resolve(engine)
+    with Session(engine) as session:
+        wang = entity_of(session, "household_registry", "h1")
+        assert entity_of(session, "tax", "t1") == wang == entity_of(session, "grid_collection", "g1")
+        split_entity(session, wang, None, [[record_id(session, "household_registry", "h1")]], "steward:li")
+        session.commit()
+    resolve(engine)
+    resolve(engine)
+    with Session(engine) as session:
+        assert entity_of(session, "tax", "t1") == entity_of(session, "grid_collection", "g1")
+        assert entity_of(session, "household_registry", "h1") != entity_of(session, "tax", "t1")

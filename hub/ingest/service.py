@@ -208,9 +208,7 @@ class Ingestor:
             else:
                 changed.append((version + 1, item.hash, stamp, run_id, record_id))
                 versions.append(self._version(record_id, version + 1, key, batch, stamp))
-        # New records go in key order: each lands next to the last in the keys' unique index, whose pages
-        # and path stay in the CPU's caches (in file order, at a million records, 7.5 µs a row; 3 µs sorted).
-        new_keys = sorted(key for key in batch.items if key not in existing)
+        new_keys = [key for key in batch.items if key not in existing]
         bulk.update(_RECORDS, ("last_seen_at", "last_run_id"), seen)
         bulk.update(_RECORDS, ("version", "content_hash", "last_seen_at", "last_run_id"), changed)
         _changed_entities(bulk, [row[-1] for row in changed], stamp)

@@ -290,8 +290,14 @@ def split_entity(
     groups: Sequence[Iterable[int]],
     actor: str,
     note: str | None = None,
+    *,
+    keep_rest_together: bool = True,
 ) -> Edit:
-    """Split `entity_id`: each group of its records becomes a new entity, the rest stay (flushes)."""
+    """Split `entity_id`: each group of its records becomes a new entity, the rest stay (flushes).
+
+    Later runs keep each group together and apart from the others and from the rest. With
+    `keep_rest_together` (a steward splitting an entity they looked at whole) the records that stay
+    are chained too; without it (a review decision about one pair) the rest are left to the model."""
     hold_head(session)
     chosen = [_ids(group) for group in groups]
     if not chosen or any(not group for group in chosen):
@@ -324,13 +330,12 @@ def split_entity(
     record_entity_change(session, ChangeAction.CHANGED, entity, actor, now)
     for new in created:
         record_entity_change(session, ChangeAction.SPLIT, new, actor, now, other=entity_id)
-    # Later runs keep each group together, the records that stay together, and every group apart
-    # from the others and from the rest. The rest are chained too: what held them together may have
-    # been only the records split off, and the steward has said they are one.
+    # What held the rest together may have been only the records split off: a steward who split the
+    # entity has said the rest are one, so they are chained like a group.
     split_off = set(flat)
     staying = [r for r in members if r not in split_off]
     heads = [group[0] for group in chosen]
-    for group in [*chosen, staying]:
+    for group in [*chosen, staying] if keep_rest_together else chosen:
         for record in group[1:]:
             changes.judge(entity.kind, group[0], record, Decision.POSITIVE, actor, note)
     for n, head in enumerate(heads):

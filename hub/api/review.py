@@ -534,8 +534,9 @@ def _survivor(session: Session, left: str, right: str) -> tuple[str, str]:
 
 def take_effect(session: Session, outcome: ReviewOutcome, steward: str, note: str | None) -> None:
     """Make a decision hold on the entities now: MATCH merges the pair's two entities when they differ,
-    NOT_MATCH splits record B out into an entity of its own when the two share one. Each is an audited
-    steward edit after the decision's own event; UNSURE changes nothing."""
+    NOT_MATCH splits record B out into an entity of its own when the two share one (the rest of that
+    entity left to the model: the steward judged one pair, not the entity). Each is an audited steward
+    edit after the decision's own event; UNSURE changes nothing."""
     decision = outcome.item.decision
     (_, record_b), (entity_a, entity_b) = outcome.records, outcome.entities
     if entity_a is None or entity_b is None or outcome.judgement is None:
@@ -544,7 +545,7 @@ def take_effect(session: Session, outcome: ReviewOutcome, steward: str, note: st
         survivor, absorbed = _survivor(session, entity_a, entity_b)
         merge_entities(session, survivor, None, absorbed, None, steward, note)
     elif decision == Decision.NEGATIVE and entity_a == entity_b:
-        split_entity(session, entity_a, None, [[record_b]], steward, note)
+        split_entity(session, entity_a, None, [[record_b]], steward, note, keep_rest_together=False)
 
 
 async def decide(

@@ -9,7 +9,7 @@ from api_city import City, data, post
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.domain import Kind, ReviewStatus
+from hub.domain import Decision, Kind, ReviewStatus
 from hub.resolve.batch import resolve_kinds
 from hub.steward import merge_entities
 from hub.store.models import AuditEvent, Judgement, Membership, ReviewItem
@@ -236,7 +236,13 @@ def test_not_match_splits_a_shared_entity_at_once(city: City) -> None:
     )
     with Session(city.engine) as session:
         actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(2)).all()
+        # the steward judged one pair: the split asserts nothing about the records that stay
+        split = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+        asserted = session.scalars(
+            select(Judgement.decision).where(Judgement.id.in_(split.after["judgements"]))
+        ).all()
     assert list(reversed(actions)) == ["review.decide", "entity.split"]
+    assert asserted and set(asserted) == {Decision.NEGATIVE}
 
 
 def test_decisions_hold_in_every_later_run_and_never_come_back(city: City) -> None:

@@ -403,9 +403,11 @@ def _finish_move(
         record_entity_change(session, ChangeAction.CHANGED, changed, actor, now)
     moving = set(chosen)
     staying = [r for r in members if r not in moving]
-    # Later runs keep the moved records together, with the target's, and apart from those that stay.
-    for record in chosen[1:]:
-        changes.judge(source.kind, chosen[0], record, Decision.POSITIVE, actor, note)
+    # Later runs keep the moved records together, with the target's, and apart from those that stay,
+    # and keep those that stay together (as a split does: the moved records may have been their bridge).
+    for group in (chosen, staying):
+        for record in group[1:]:
+            changes.judge(source.kind, group[0], record, Decision.POSITIVE, actor, note)
     if target_members:
         changes.judge(source.kind, chosen[0], target_members[0], Decision.POSITIVE, actor, note)
     for record in staying:

@@ -19,7 +19,7 @@ from hub.resolve.kinds import SETTINGS
 from hub.resolve.loading import load_records
 from hub.resolve.service import resolve_kind
 from hub.resolve.settings import MatchSettings, explanation_steps
-from hub.steward import split_entity
+from hub.steward import move_records, split_entity
 from hub.store.models import (
     Entity,
     Judgement,
@@ -823,4 +823,33 @@ def test_a_split_keeps_the_records_that_stay_together_in_later_runs(engine: Engi
     resolve(engine)
     with Session(engine) as session:
         assert entity_of(session, "tax", "t1") == entity_of(session, "grid_collection", "g1")
+        assert entity_of(session, "household_registry", "h1") != entity_of(session, "tax", "t1")
+
+
+def test_a_move_keeps_the_records_that_stay_together_in_later_runs(engine: Engine) -> None:
+    # As with a split: the registry's record, the only bridge between the tax record and the grid
+    # visit, is moved to a namesake's entity; the two left behind stay one person.
+    load(engine, "household_registry", [{"key": "h1", **WANG}, *background(200)])
+    load(
+        engine,
+        "tax",
+        [
+            {"key": "t1", "name": "王伟", "id_number": WANG["id_number"]},
+            {"key": "t2", "name": "王伟", "id_number": "110105194912310021"},
+        ],
+    )
+    load(engine, "grid_collection", [{"key": "g1", "name": "王伟", "phone": WANG["phone"], "address": HOME}])
+    resolve(engine)
+    with Session(engine) as session:
+        wang, namesake = entity_of(session, "household_registry", "h1"), entity_of(session, "tax", "t2")
+        assert entity_of(session, "tax", "t1") == wang == entity_of(session, "grid_collection", "g1")
+        assert namesake != wang
+        h1 = record_id(session, "household_registry", "h1")
+        move_records(session, wang, None, [h1], namesake, None, "steward:li")
+        session.commit()
+    resolve(engine)
+    resolve(engine)
+    with Session(engine) as session:
+        assert entity_of(session, "tax", "t1") == entity_of(session, "grid_collection", "g1")
+        assert entity_of(session, "household_registry", "h1") == entity_of(session, "tax", "t2")
         assert entity_of(session, "household_registry", "h1") != entity_of(session, "tax", "t1")

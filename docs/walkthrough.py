@@ -99,6 +99,15 @@ OVERRIDE = """mutation Correct($id: ID!, $v: Int!) {
     entity { ... on Person { phone lineage { field value values { value original chosen source } } } }
   }
 }"""
+RECORDS = """query Records($id: ID!) {
+  person(id: $id) { id version name sourceRecords { source key } }
+}"""
+SPLIT = """mutation Split($id: ID!, $v: Int!, $groups: [[RecordRef!]!]!) {
+  splitEntity(id: $id, version: $v, groups: $groups, note: "two people under one name") {
+    eventId created
+    entity { id ... on Person { version sourceRecords { source key } } }
+  }
+}"""
 HISTORY = """query History($id: ID!) {
   person(id: $id) { id history { version at actor action recordsAdded recordsRemoved eventId } }
 }"""
@@ -109,6 +118,23 @@ ACCESS = """query Seen($id: ID!) {
   accessLog(entityId: $id) {
     totalCount edges { node { occurredAt client operationName operation variables fields purpose } } }
 }"""
+
+
+def _person_with_records(url: str, at_least: int) -> str:
+    """The first active person entity with at least `at_least` current records."""
+    from sqlalchemy import create_engine, text
+
+    with create_engine(url).connect() as connection:
+        return str(
+            connection.execute(
+                text(
+                    "SELECT m.entity_id FROM membership m JOIN entity e ON e.id = m.entity_id"
+                    " WHERE m.valid_to IS NULL AND e.kind = 'person' AND e.status = 'active'"
+                    " GROUP BY m.entity_id HAVING count(*) >= :n ORDER BY m.entity_id LIMIT 1"
+                ),
+                {"n": at_least},
+            ).scalar_one()
+        )
 
 
 def main() -> None:
@@ -174,6 +200,26 @@ def main() -> None:
         walk.run("steward", steward, OVERRIDE, id=a, v=version)
         walk.say("A steward may not read the audit trail:")
         walk.run("steward", steward, EVENTS)
+
+        several = _person_with_records(env["HUB_DATABASE_URL"], at_least=3)
+        walk.say(
+            "## Split\n\nThe opposite mistake: one entity holding two people. This person has"
+            " several records:"
+        )
+        shown = walk.run("steward", steward, RECORDS, id=several)["data"]["person"]
+        first = shown["sourceRecords"][0]
+        walk.say(
+            "The steward splits the first record off into an entity of its own, stating the version"
+            " seen. Later runs keep the parts as the steward left them: the records split off are"
+            " chained to one another, the records that stay likewise, and each pair across gets a"
+            " negative judgement (undo withdraws them all):"
+        )
+        split = walk.run("steward", steward, SPLIT, id=several, v=shown["version"], groups=[[first]])
+        created = split["data"]["splitEntity"]["created"][0]
+        hub(env, "resolve", "--all")
+        walk.say("A batch run of every record anew (`hub resolve --all`) leaves both as they are:")
+        walk.run("steward", steward, RECORDS, id=several)
+        walk.run("steward", steward, RECORDS, id=created)
 
         walk.say(
             "## The auditor\n\nA caseworker of civil affairs, whose client may see personal data,"

@@ -122,9 +122,11 @@ ACCESS = """query Seen($id: ID!) {
 
 def _person_with_records(url: str, at_least: int) -> str:
     """The first active person entity with at least `at_least` current records."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    with create_engine(url).connect() as connection:
+    from hub.store.database import make_engine
+
+    with make_engine(url).connect() as connection:
         return str(
             connection.execute(
                 text(

@@ -131,6 +131,11 @@ class _Changes:
         self.session.flush()
         self.judgements.append(judgement.id)
 
+    def chain(self, kind: Kind, records: Sequence[int], actor: str, note: str | None) -> None:
+        """Judge the first of `records` the same as each other one: later runs keep them together."""
+        for record in records[1:]:
+            self.judge(kind, records[0], record, Decision.POSITIVE, actor, note)
+
     def as_json(self) -> dict[str, Any]:
         return {"links_closed": self.closed, "links_opened": self.opened, "judgements": self.judgements}
 
@@ -246,9 +251,7 @@ def merge_entities(
     record_entity_change(session, ChangeAction.CHANGED, survivor, actor, now)
     record_entity_change(session, ChangeAction.MERGED, absorbed, actor, now, other=into)
     # The steward says all these records are one: later runs keep every one of them together.
-    together = kept + moved
-    for record in together[1:]:
-        changes.judge(survivor.kind, together[0], record, Decision.POSITIVE, actor, note)
+    changes.chain(survivor.kind, kept + moved, actor, note)
     event = record_event(
         session,
         actor,
@@ -335,9 +338,10 @@ def split_entity(
     split_off = set(flat)
     staying = [r for r in members if r not in split_off]
     heads = [group[0] for group in chosen]
-    for group in [*chosen, staying] if keep_rest_together else chosen:
-        for record in group[1:]:
-            changes.judge(entity.kind, group[0], record, Decision.POSITIVE, actor, note)
+    for group in chosen:
+        changes.chain(entity.kind, group, actor, note)
+    if keep_rest_together:
+        changes.chain(entity.kind, staying, actor, note)
     for n, head in enumerate(heads):
         for other in [*heads[n + 1 :], *staying]:
             changes.judge(entity.kind, head, other, Decision.NEGATIVE, actor, note)
@@ -405,9 +409,8 @@ def _finish_move(
     staying = [r for r in members if r not in moving]
     # Later runs keep the moved records together, with the target's, and apart from those that stay,
     # and keep those that stay together (as a split does: the moved records may have been their bridge).
-    for group in (chosen, staying):
-        for record in group[1:]:
-            changes.judge(source.kind, group[0], record, Decision.POSITIVE, actor, note)
+    changes.chain(source.kind, chosen, actor, note)
+    changes.chain(source.kind, staying, actor, note)
     if target_members:
         changes.judge(source.kind, chosen[0], target_members[0], Decision.POSITIVE, actor, note)
     for record in staying:

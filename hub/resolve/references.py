@@ -135,7 +135,7 @@ class _Matches:
     names: list[str]  # entity names by code
     chosen: NDArray[np.int64]  # each reference's entity code, -1 for none
     per_reference: NDArray[np.int64]  # the most entities a reference could be at one threshold
-    candidates: dict[int, set[int]]  # reference → compatible entity codes
+    candidates: dict[int, set[int]]  # reference left without an entity → compatible entity codes
     compared: NDArray[np.bool_]  # with a record at all
 
 
@@ -187,8 +187,11 @@ def _match(
         single = (counts[refs] == 1) & (chosen[refs] < 0) & (per_reference[refs] <= 1)
         chosen[refs[single]] = codes[single]
         per_reference = np.maximum(per_reference, counts)
+    # Only a reference left without an entity has its candidates read: the others' (most of the
+    # compatible pairs at a million persons) cost half a gigabyte as Python sets, for nothing.
+    open_pairs = compatible & (chosen[reference] < 0)
     candidates: dict[int, set[int]] = {}
-    refs, codes = _distinct_pairs(reference[compatible], entity[compatible])
+    refs, codes = _distinct_pairs(reference[open_pairs], entity[open_pairs])
     for ref, code in zip(refs.tolist(), codes.tolist(), strict=True):
         candidates.setdefault(ref, set()).add(code)
     return _Matches(list(loaded.entity_names), chosen, per_reference, candidates, compared)

@@ -301,7 +301,16 @@ class JsonColumnsBuilder:
             return self._python.columns()
         table = pa.concat_tables(self._tables) if self._tables else self._schema.empty_table()
         self._tables = []
-        return {name: string_column(table.column(name)) for name in self.fields}
+        # One field at a time, each field's text let go and Arrow's freed pages handed back before the
+        # next: converting all fields with the text held to the end peaked 0.3 GB higher (a million persons).
+        pending = {name: table.column(name) for name in self.fields}
+        del table
+        pool = pa.default_memory_pool()
+        out: dict[str, Column] = {}
+        for name in self.fields:
+            out[name] = string_column(pending.pop(name))
+            pool.release_unused()
+        return out
 
 
 def string_column(values: pa.Array | pa.ChunkedArray) -> Column:

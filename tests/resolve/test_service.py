@@ -14,6 +14,7 @@ from villages import VILLAGES, numbered_groups, village_houses
 from hub.domain import ActorType, Decision, EntityStatus, Kind, ReviewStatus
 from hub.ingest import ingest_records
 from hub.normalize.identifiers import org_code_check_char, resident_id_check_char, uscc_check_char
+from hub.resolve import persist
 from hub.resolve.explain import explain_records, format_waterfall
 from hub.resolve.kinds import SETTINGS
 from hub.resolve.loading import load_records
@@ -308,6 +309,43 @@ def test_uncertain_pairs_become_review_items_and_explanations_add_up(engine: Eng
             select(func.count()).select_from(ReviewItem).where(ReviewItem.status == ReviewStatus.DECIDED)
         )
         assert superseded == len(items)
+
+
+def test_judgements_written_a_few_at_a_time_are_those_written_at_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run builds and writes its judgements in chunks: with chunks of one, every judgement and
+    review item is as a run writing them all at once leaves it, each item on its uncertain pair."""
+    city(engine)
+    relative = {"name": "王芳", "birth_date": "1975-03-02", "phone": "13912345678"}
+    load(engine, "rental_registry", [{"key": "r1", **relative, "address": HOME, "registered_address": HOME}])
+
+    def stored(session: Session, run_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        judgements = session.execute(
+            select(Judgement.record_a_id, Judgement.record_b_id, Judgement.decision, Judgement.score,
+                   Judgement.explanation, Judgement.actor_type)
+            .where(Judgement.run_id == run_id)
+            .order_by(Judgement.id)
+        ).all()  # fmt: skip
+        items = session.execute(
+            select(Judgement.record_a_id, Judgement.record_b_id, Judgement.decision, ReviewItem.priority)
+            .join(ReviewItem, ReviewItem.judgement_id == Judgement.id)
+            .where(Judgement.run_id == run_id)
+            .order_by(ReviewItem.id)
+        ).all()
+        return [tuple(row) for row in judgements], [tuple(row) for row in items]
+
+    runs = []
+    for chunk in (1, 50_000):
+        monkeypatch.setattr(persist, "_JUDGEMENT_CHUNK", chunk)
+        resolve(engine)
+        with Session(engine) as session:
+            runs.append(stored(session, session.scalar(select(func.max(ResolutionRun.id)))))
+    (judgements, items), (at_once, items_at_once) = runs
+    assert len(judgements) > 2 and items, "the city should give several chunks and an uncertain pair"
+    assert judgements == at_once and items == items_at_once
+    assert {decision for *_, decision, _priority in items} == {Decision.UNSURE}
+    assert len(items) == sum(row[2] == Decision.UNSURE for row in judgements)
 
 
 def test_a_small_rerun_reuses_the_weights_learnt_on_the_whole_city(engine: Engine) -> None:

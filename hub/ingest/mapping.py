@@ -210,6 +210,9 @@ class RowMapper:
         self.mapping = mapping or ColumnMapping()
         self._builtin = BUILTIN_HEADERS[kind]
         self._renames: dict[str, tuple[str, ...] | None] = {}  # header -> fields; None: kept as is
+        # the headers of a record, in order -> those renamed and their fields: a file's records mostly
+        # share one set of headers, so a record's take one lookup instead of one per header
+        self._renamed: dict[tuple[str, ...], list[tuple[str, tuple[str, ...]]]] = {}
 
     def _fields(self, header: str) -> tuple[str, ...] | None:
         found = self._renames.get(header, ())
@@ -225,7 +228,12 @@ class RowMapper:
     def record(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """The record under the contract's names, its codes and dates mapped; None if nothing changed."""
         mapping = self.mapping
-        renamed = [(header, fields) for header in record if (fields := self._fields(header)) is not None]
+        headers = tuple(record)
+        renamed = self._renamed.get(headers)
+        if renamed is None:
+            renamed = [(header, fields) for header in headers if (fields := self._fields(header)) is not None]
+            if len(self._renamed) < _MAX_CACHED_HEADERS:
+                self._renamed[headers] = renamed
         if not renamed and not mapping.values and not mapping.dates:
             return None
         out = dict(record)

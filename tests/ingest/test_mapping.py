@@ -63,6 +63,22 @@ def test_a_record_already_under_the_contract_names_is_left_alone() -> None:
     assert RowMapper(Kind.PERSON).record({"key": "p1", "name": "王伟"}) is None
 
 
+def test_one_mapper_maps_records_of_several_header_sets_each_as_a_fresh_one_would() -> None:
+    # A JSON source leaves empty fields out, so its records come with several sets of headers.
+    records = [
+        {"编号": "1", "姓名": "王伟", "手机号": "139"},
+        {"key": "2", "name": "李娜"},
+        {"编号": "3", "姓名": "张强"},
+        {"编号": "4", "姓名": "赵敏", "手机号": "138"},
+        {"key": "5", "name": "", "姓名": "陈刚"},
+        {"编号": "6", "姓名": "周涛"},
+    ]
+    mapper = RowMapper(Kind.PERSON)
+    assert [mapper.record(r) for r in records * 2] == [RowMapper(Kind.PERSON).record(r) for r in records * 2]
+    assert mapper.record(records[2]) == {"key": "3", "name": "张强"}
+    assert mapper.record(records[1]) is None
+
+
 def test_a_column_named_as_the_field_wins_over_a_recognised_header() -> None:
     # Both given: the contract's column is kept as the field, the other stays under its own header.
     assert RowMapper(Kind.PERSON).record({"key": "p1", "name": "王伟", "姓名": "王 伟"}) is None

@@ -340,7 +340,7 @@ def test_judgements_written_a_few_at_a_time_are_those_written_at_once(
         monkeypatch.setattr(persist, "_JUDGEMENT_CHUNK", chunk)
         resolve(engine)
         with Session(engine) as session:
-            runs.append(stored(session, session.scalar(select(func.max(ResolutionRun.id)))))
+            runs.append(stored(session, session.execute(select(func.max(ResolutionRun.id))).scalar_one()))
     (judgements, items), (at_once, items_at_once) = runs
     assert len(judgements) > 2 and items, "the city should give several chunks and an uncertain pair"
     assert judgements == at_once and items == items_at_once

@@ -123,15 +123,18 @@ class _References:
     seen: set[str] = field(default_factory=set)
     tables: list[pa.Table] = field(default_factory=list)
 
-    def add(self, columns: dict[str, pa.Array]) -> None:
-        """Keep the rows of `columns` (`address_match_columns`) whose canonical text is new."""
+    def add(self, columns: dict[str, pa.Array], texts: list[str | None]) -> None:
+        """Keep the rows of `columns` (`address_match_columns`) whose canonical text is new; `texts` are
+        the same rows' canonical texts as `_Records.texts` holds them ("" or None: none, since
+        `address_match_columns` makes an empty text null)."""
         seen = self.seen
         first: list[bool] = []
-        for text in columns["canonical"].to_pylist():
-            new = text is not None and text not in seen
-            if new:
+        for text in texts:
+            if text and text not in seen:
                 seen.add(text)
-            first.append(new)
+                first.append(True)
+            else:
+                first.append(False)
         keep = pa.array(first, _BOOL)
         self.tables.append(pa.table({name: column.filter(keep) for name, column in columns.items()}))
 
@@ -200,8 +203,9 @@ def _current(
                 canonical = columns["canonical"]
                 # written (the object is there) but with no canonical text: "" (names no place)
                 written = pc.if_else(pc.is_valid(address), pc.coalesce(canonical, ""), None)
-                out.texts[k].extend(written.to_pylist())
-                references.add(columns)
+                texts = written.to_pylist()
+                out.texts[k].extend(texts)
+                references.add(columns, texts)
     out.values = pa.concat_tables(tables) if tables else pa.schema(list(fields)).empty_table()
     return out
 

@@ -6,6 +6,12 @@ writer); storing writes, so a lock shared by the workers lets one kind store at 
 own transaction. A worker stores what it computed itself, so nothing big crosses between processes,
 and it is spawned fresh for each kind and exits after it: a million persons' intermediate objects go
 back to the system instead of piling up in one process. The largest kind starts first.
+
+A kind is stored in a bulk session (`hub.store.database.bulk_session`): on SQLite without its
+row-by-row foreign-key checks. Every row a run writes refers to records, entities, judgements or the
+run itself, each read or written by the run, and none is ever deleted, so the checks found nothing;
+at a million persons they were a fifth of storing (25 s against 20.5 s for persons). PostgreSQL
+keeps checking.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from hub.domain import DERIVED_SOURCE, Kind
 from hub.resolve.persist import RunSummary, store_kind
 from hub.resolve.service import compute_kind
 from hub.resolve.settings import MatchSettings
+from hub.store.database import bulk_session
 from hub.store.models import RecordVersion, ResolutionRun, Source, SourceRecord
 
 __all__ = ["PARALLEL_FROM", "pending_records", "resolve_kinds"]
@@ -51,7 +58,7 @@ def resolve_kinds(
     ordered = sorted(kinds, key=_ORDER.index)
     if workers < 1 or len(ordered) < 2 or _records(engine) < parallel_from:
         for kind in ordered:
-            with Session(engine) as session:
+            with bulk_session(engine) as session:
                 summary = store_kind(
                     session,
                     compute_kind(session, kind, settings=settings, progress=_stage(progress, kind)),
@@ -99,7 +106,7 @@ def _resolve(url: str, kind: Kind, settings_json: dict[str, Any] | None, actor: 
         settings = MatchSettings.from_json(settings_json) if settings_json is not None else None
         with Session(engine) as session:
             computed = compute_kind(session, kind, settings=settings)
-        with _write_lock, Session(engine) as session:
+        with _write_lock, bulk_session(engine) as session:
             summary = store_kind(session, computed, actor=actor)
             session.commit()
         return summary

@@ -1,4 +1,5 @@
-"""`hub resolve` over all kinds with worker processes: the same entities as one kind after another."""
+"""`hub resolve` over all kinds with worker processes: the same entities as one kind after another, and
+every reference the runs wrote whole (SQLite stores them without its row-by-row checks)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,34 @@ def partition(engine: Engine, kind: Kind) -> set[frozenset[int]]:
     return {frozenset(g) for g in groups.values()}
 
 
+# Each reference a resolution run writes, as a query for the rows whose parent is missing.
+DANGLING = {
+    "membership → entity": "SELECT count(*) FROM membership m LEFT JOIN entity e ON e.id = m.entity_id"
+    " WHERE e.id IS NULL",
+    "membership → record": "SELECT count(*) FROM membership m LEFT JOIN source_record r ON r.id = m.record_id"
+    " WHERE r.id IS NULL",
+    "entity → survivor": "SELECT count(*) FROM entity e LEFT JOIN entity s ON s.id = e.merged_into_id"
+    " WHERE e.merged_into_id IS NOT NULL AND s.id IS NULL",
+    "judgement → records": "SELECT count(*) FROM judgement j"
+    " LEFT JOIN source_record a ON a.id = j.record_a_id LEFT JOIN source_record b ON b.id = j.record_b_id"
+    " WHERE a.id IS NULL OR b.id IS NULL",
+    "judgement → run": "SELECT count(*) FROM judgement j LEFT JOIN resolution_run r ON r.id = j.run_id"
+    " WHERE j.run_id IS NOT NULL AND r.id IS NULL",
+    "review item → judgement": "SELECT count(*) FROM review_item i"
+    " LEFT JOIN judgement j ON j.id = i.judgement_id WHERE j.id IS NULL",
+}
+
+
+def dangling(engine: Engine) -> dict[str, int]:
+    """The references to no row, per kind of reference (and on SQLite, per its own check of every table)."""
+    with engine.connect() as connection:
+        out = {name: int(connection.exec_driver_sql(sql).scalar_one()) for name, sql in DANGLING.items()}
+        if engine.dialect.name == "sqlite":
+            checked = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            out["PRAGMA foreign_key_check"] = len(checked)
+    return out
+
+
 def test_kinds_resolved_in_worker_processes_match_a_run_in_one_process(engine: Engine, city: Path) -> None:
     manifest = json.loads((city / "manifest.json").read_text())
     for f in manifest["files"]:
@@ -44,7 +73,12 @@ def test_kinds_resolved_in_worker_processes_match_a_run_in_one_process(engine: E
     assert sorted(s.kind.value for s in parallel) == sorted(k.value for k in KINDS)
     assert all(s.retired > 0 for s in parallel if s.kind != Kind.LEGAL_ENTITY)  # records were joined
     after_parallel = {kind: partition(engine, kind) for kind in KINDS}
+    assert (found := dangling(engine)) == dict.fromkeys(found, 0)
     again = {s.kind: s for s in resolve_kinds(engine, KINDS, workers=0)}
     for kind in KINDS:
         assert partition(engine, kind) == after_parallel[kind]
         assert again[kind].moved_records == 0 and again[kind].created == 0
+    assert (found := dangling(engine)) == dict.fromkeys(found, 0)
+    with engine.connect() as connection:  # the checks are back on for the next user of the pool
+        if engine.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1

@@ -6,9 +6,11 @@ import csv
 import io
 import json
 import os
+import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
@@ -450,3 +452,28 @@ def test_demo_without_serving_loads_resolves_and_says_how_to_serve(
     engine.dispose()
     assert kinds == {"person", "address", "legal_entity"}
     assert links > 0
+
+
+def test_every_help_text_shows_its_bracketed_words(hub: Callable[..., tuple[int, str, str]]) -> None:
+    """Help is rendered as rich markup, where `[dates]` is a style tag and vanishes unless escaped."""
+    import typer.main
+
+    from hub.cli import app
+
+    def commands(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():  # a group's commands
+            yield from commands(sub, [*path, name])
+
+    checked = 0
+    for path, command in commands(typer.main.get_command(app), []):
+        texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+        wanted = {word.lstrip("\\") for text in texts for word in re.findall(r"\\*\[[\w.]+\]", text)}
+        if not wanted:
+            continue
+        code, out, _ = hub("sqlite://", *path, "--help")
+        assert code == 0
+        for word in wanted:
+            assert word in out, f"hub {' '.join(path)} --help lost {word}"
+        checked += 1
+    assert checked >= 1

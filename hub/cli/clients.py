@@ -15,13 +15,18 @@ app = typer.Typer(help="API clients: tokens, roles and scopes.", no_args_is_help
 def clients_add(
     name: Annotated[str, typer.Argument(help="A unique name, e.g. the calling department's system.")],
     role: Annotated[
-        str, typer.Option(help="reader, steward, auditor, admin, or gateway (reads the schema only).")
+        str,
+        typer.Option(
+            help="reader, writer (also submits records), steward, auditor, admin, ops (reads /metrics only)"
+            " or gateway (reads the schema only)."
+        ),
     ] = "reader",
     scope: Annotated[
         list[str] | None,
         typer.Option(
-            help="person, address, legal_entity (kinds it reads; default all three) or pii:read (personal"
-            " fields unmasked). Repeat for several."
+            help="person, address, legal_entity (kinds it reads; default all three), pii:read (personal"
+            " fields unmasked), pii:lookup (look up by ID number, phone or birth date, masked) or"
+            " source:NAME (a writer submits that source's records). Repeat for several."
         ),
     ] = None,
 ) -> None:

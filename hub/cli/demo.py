@@ -32,7 +32,7 @@ def generate(
         ),
     ] = "classic",
 ) -> None:
-    """Write a synthetic city's source files, truth.csv and manifest.json."""
+    """Write a synthetic city's source files, truth.csv, relations.csv and manifest.json."""
     from rich.progress import Progress
 
     from hub.generate import PROFILES, generate_city

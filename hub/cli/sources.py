@@ -67,7 +67,7 @@ def sources_trust(
 @app.command("map")
 def sources_map(
     name: Annotated[str, typer.Argument(help="The source system (registered if new).")],
-    file: Annotated[Path, typer.Argument(help="A TOML mapping: [columns], [values.FIELD], [dates].")],
+    file: Annotated[Path, typer.Argument(help="A TOML mapping: \\[columns], \\[values.FIELD], \\[dates].")],
 ) -> None:
     """Store a new version of the source's column mapping; later ingests of the source apply it."""
     from sqlalchemy.orm import Session

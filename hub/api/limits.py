@@ -386,6 +386,8 @@ def _check_length(text: str, cap: int, label: str) -> None:
         raise InputError(
             f"{label} has {len(text):,} characters ({text[:20]!r}...); at most {cap:,} are accepted"
         )
+    if "\x00" in text:  # no field holds one, and PostgreSQL refuses it in text mid-statement
+        raise InputError(f"{label} holds a NUL character (\\0), which no field accepts")
     if not text.isascii():
         try:
             text.encode()

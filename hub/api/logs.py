@@ -4,7 +4,7 @@
 it is a sane token, else a new one), returns it in the `X-Request-Id` response header, and when the
 response is sent logs one line: the request id, method, path (never the query string: a GET of
 `/graphql` carries the query and its variables there), HTTP status, duration, the client's name and,
-for `/graphql`, the operation's name, a short hash of its text with every string literal elided,
+for `/graphql`, the operation's name, a short hash of its text with every string and number literal elided,
 its result code (`OK` or the first error's `extensions.code`) and the number of entities and records
 in the answer. No variable, literal or answered value is ever logged: those are where personal values
 (ID numbers, phones, birth dates) are. The same wrapper feeds the GraphQL metrics (`hub.api.metrics`).
@@ -28,10 +28,11 @@ from collections import OrderedDict
 from time import perf_counter
 from typing import Any
 
-from graphql import DocumentNode, StringValueNode, Visitor, print_ast, strip_ignored_characters, visit
+from graphql import DocumentNode, print_ast, strip_ignored_characters, visit
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.access_log import Literals
 from hub.api.metrics import Metrics, Outcome, operation_name
 from hub.logs import JsonFormatter
 
@@ -50,20 +51,13 @@ REQUEST_LOG = logging.getLogger("hub.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 
 
-class Literals(Visitor):
-    """Every string literal of a document elided."""
-
-    def enter_string_value(self, *_: Any) -> StringValueNode:
-        return StringValueNode(value="…", block=False)
-
-
 _SHAPES: OrderedDict[str, str] = OrderedDict()
 _SHAPES_MAX = 512
 _SHAPE_QUERY_MAX = 8 * 1024
 
 
 def shape_hash(query: str | None, document: DocumentNode | None) -> str | None:
-    """The first 12 hex digits of the SHA-256 of the operation's text with every string literal elided
+    """The first 12 hex digits of the SHA-256 of the operation's text with every literal elided
     and ignored characters stripped: the same query shape hashes alike, and no literal (an ID number
     written into the text) can be recovered by hashing guesses. Worked out once per text."""
     if query is None or document is None:

@@ -4,7 +4,7 @@ With `HUB_OTLP_ENDPOINT` set (an OTLP/HTTP collector, e.g. http://collector:4318
 tracer provider given to `create_app`, each request gets a span (ASGI), each GraphQL operation and
 resolver one (strawberry's OpenTelemetry extension, on a second schema built for it: without tracing
 no resolver pays for it) and each statement SQLAlchemy runs one. Nothing personal goes into a span:
-the operation's text is kept with its string literals elided, and no argument whose name is a
+the operation's text is kept with its string and number literals elided, and no argument whose name is a
 personal field's is recorded. Without the extra installed, asking for traces is a clear error.
 """
 
@@ -18,15 +18,14 @@ from graphql import GraphQLResolveInfo, parse, print_ast, strip_ignored_characte
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
-from hub.access_log import personal_name
-from hub.api.logs import Literals
+from hub.access_log import Literals, personal_name
 from hub.errors import InputError
 
 __all__ = ["instrument", "operation_spans", "tracer_provider"]
 
 
 def _shape(query: str) -> str:
-    """The operation's text without its string literals (an ID number written into a query)."""
+    """The operation's text without its string and number literals (an ID number written into a query)."""
     try:
         return strip_ignored_characters(print_ast(visit(parse(query), Literals())))
     except Exception:  # a query that does not parse is kept as nothing

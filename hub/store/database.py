@@ -51,6 +51,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = url or get_settings().database_url
     kwargs.setdefault("json_serializer", _json_dumps)
     kwargs.setdefault("json_deserializer", orjson.loads)
+    # A failed statement's message leaves out its values: it is logged, and the values are where the
+    # ID numbers, phones and names are.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)

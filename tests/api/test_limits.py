@@ -410,3 +410,26 @@ def test_slow_bodies_on_every_slot_hold_up_nobody(engine: Engine, monkeypatch: p
             connection.settimeout(5)
             assert connection.recv(100).startswith(b"HTTP/1.1 408")
             connection.close()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"query": "{ personByIdNumber(idNumber: \\"320581196\\\\u0000103270415\\") { id } }"}',
+        b'{"query": "query($n: String!) { personByIdNumber(idNumber: $n) { id } }",'
+        b' "variables": {"n": "320581196\\u0000103270415"}}',
+        b'{"query": "query($n: String) { searchPersons(name: $n) { score } }",'
+        b' "variables": {"n": "\\u0000"}}',
+    ],
+    ids=["in-query", "in-variables", "in-a-search"],
+)
+def test_a_nul_character_answers_bad_input_before_any_statement(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, payload: bytes
+) -> None:
+    """PostgreSQL refuses NUL in text: let through, it failed mid-statement as INTERNAL, with the
+    value in the logged error."""
+    with make_client(engine, monkeypatch, role="admin") as client:
+        response = client.post("/graphql", content=payload, headers={"Content-Type": "application/json"})
+    assert error_code(response) == "BAD_INPUT", response.text
+    assert "NUL" in response.json()["errors"][0]["message"]
+    assert "unexpected error" not in caplog.text

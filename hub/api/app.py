@@ -263,7 +263,8 @@ def create_app(
     Traces (hub/api/tracing.py) go to `tracer_provider`, or to `HUB_OTLP_ENDPOINT` when it is set."""
     apply_config_file()  # a server started without `hub serve` (uvicorn hub.console:create_app)
     settings = get_settings()
-    if tracer_provider is None and settings.otlp_endpoint:
+    own_provider = tracer_provider is None and (settings.otlp_endpoint or tracing.otel_endpoint_set())
+    if own_provider:
         tracer_provider = tracing.tracer_provider(settings.otlp_endpoint)
     concurrency = settings.api_concurrency
     # No ping before each checkout (a round trip per request): a connection the database dropped
@@ -301,6 +302,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
+        if own_provider:  # the last spans, still in the batch, go out before the exit
+            tracer_provider.shutdown()
+        elif tracer_provider is not None:
+            tracer_provider.force_flush()
         metrics.close()
         engine.dispose()
         reader.dispose()  # the same pool's again when the caller's engine serves both
@@ -326,5 +331,6 @@ def create_app(
         extend(app, engine, reader)
     app.add_middleware(RequestLog, metrics=metrics)
     if tracer_provider is not None:
-        tracing.instrument(app, engine, tracer_provider)
+        # The reads' pool is an engine of its own, except on a caller's engine (its options' view).
+        tracing.instrument(app, [engine] if reader.pool is engine.pool else [engine, reader], tracer_provider)
     return app

@@ -28,7 +28,14 @@ from collections import OrderedDict
 from time import perf_counter
 from typing import Any
 
-from graphql import DocumentNode, print_ast, strip_ignored_characters, visit
+from graphql import (
+    DocumentNode,
+    NameNode,
+    OperationDefinitionNode,
+    print_ast,
+    strip_ignored_characters,
+    visit,
+)
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,8 +47,10 @@ __all__ = [
     "REQUEST_LOG",
     "JsonFormatter",
     "RequestLog",
+    "Shape",
     "log_config",
     "shape_hash",
+    "shaped",
 ]
 
 REQUEST_LOG = logging.getLogger("hub.request")
@@ -49,6 +58,28 @@ REQUEST_LOG = logging.getLogger("hub.request")
 # A caller's request id is kept when it is a plain token (a UUID, a trace id, `req-42`); anything
 # else (spaces, quotes, control characters, a long text) could forge or break log lines.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+
+
+class Shape(Literals):
+    """A document as logs and traces may hold it: every literal elided, and each operation's name as the
+    metrics count it (long runs of digits elided: a client may name an operation after what it looks
+    up)."""
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
+        if node.name is None or node.name.value == (name := operation_name(node.name.value)):
+            return None
+        return OperationDefinitionNode(
+            operation=node.operation,
+            name=NameNode(value=name),
+            variable_definitions=node.variable_definitions,
+            directives=node.directives,
+            selection_set=node.selection_set,
+        )
+
+
+def shaped(document: DocumentNode) -> str:
+    """The text of `document` as logs and traces may hold it (`Shape`), ignored characters stripped."""
+    return strip_ignored_characters(print_ast(visit(document, Shape())))
 
 
 _SHAPES: OrderedDict[str, str] = OrderedDict()
@@ -65,8 +96,7 @@ def shape_hash(query: str | None, document: DocumentNode | None) -> str | None:
     if (known := _SHAPES.get(query)) is not None:
         _SHAPES.move_to_end(query)
         return known
-    text = strip_ignored_characters(print_ast(visit(document, Literals())))
-    shape = hashlib.sha256(text.encode()).hexdigest()[:12]
+    shape = hashlib.sha256(shaped(document).encode()).hexdigest()[:12]
     if len(query) <= _SHAPE_QUERY_MAX:
         _SHAPES[query] = shape
         if len(_SHAPES) > _SHAPES_MAX:

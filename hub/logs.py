@@ -11,7 +11,9 @@ quarantined ...).
 
 Where the command lines go is `HUB_COMMAND_LOG`: `auto` (the default: standard error when it is not
 a terminal, as under cron, systemd or a pipe; nothing in an interactive shell, where the command's
-own output says it all), `stderr`, `off`, or the path of a file to append to.
+own output says it all), `stderr`, `off`, or the path of a file to append to. A file that cannot be
+opened is said in one line, and the command's line goes to standard error instead: the command's
+exit code stays its own.
 """
 
 from __future__ import annotations
@@ -75,11 +77,16 @@ def command_finished(
     target = env.get("HUB_COMMAND_LOG", "auto").strip() or "auto"
     if target == "off" or (target == "auto" and sys.stderr.isatty()):
         return
-    handler: logging.Handler
-    if target in ("auto", "stderr"):
-        handler = logging.StreamHandler(sys.stderr)
-    else:
-        handler = logging.FileHandler(target, encoding="utf-8")
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    if target not in ("auto", "stderr"):
+        try:
+            handler = logging.FileHandler(target, encoding="utf-8")
+        except OSError as exc:  # the command's work is done: say so, and keep its exit code
+            print(
+                f"hub: cannot append to HUB_COMMAND_LOG={target} ({exc.strerror or exc}); this run's"
+                " line follows on standard error",
+                file=sys.stderr,
+            )
     handler.setFormatter(JsonFormatter())
     record = logging.LogRecord(
         COMMAND_LOG, logging.INFO if exit_code == 0 else logging.ERROR, __file__, 0,

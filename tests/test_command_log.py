@@ -92,3 +92,17 @@ def test_a_command_line_is_named_by_its_words_and_option_names(
     args: list[str], expected: tuple[str, list[str]]
 ) -> None:
     assert command_line(args) == expected
+
+
+def test_a_command_log_that_cannot_be_written_leaves_the_exit_code_alone(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The command's work is done by the time its line is written: a log path that cannot be opened
+    (a missing directory, a read-only system) must not turn a good run into a failed one."""
+    target = tmp_path / "missing" / "commands.jsonl"
+    done = _run(database_url, "clients", "list", HUB_COMMAND_LOG=str(target))
+    assert done.returncode == 0, done.stderr
+    assert f"cannot append to HUB_COMMAND_LOG={target}" in done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = _command_lines(done.stderr)
+    assert line["command"] == "clients list" and line["exit_code"] == 0

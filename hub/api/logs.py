@@ -248,7 +248,9 @@ class RequestLog:
 # The attributes every LogRecord has; whatever else a record carries came as `extra`.
 def log_config(level: str = "INFO") -> dict[str, Any]:
     """A `logging.config.dictConfig` for `hub serve`: uvicorn's loggers (`uvicorn.error`,
-    `uvicorn.access`) and the hub's (`hub`, `hub.request`) write JSON lines to standard error."""
+    `uvicorn.access`) and the hub's (`hub`, `hub.request`) write JSON lines to standard error, and so
+    does every other library's warning (an exporter retrying, a driver's notice) through the root
+    logger, so that a log collector parsing JSON loses no line."""
     handler = {"handlers": ["json"], "level": level, "propagate": False}
     return {
         "version": 1,
@@ -263,4 +265,5 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn.access": handler,
             "hub": handler,
         },
+        "root": {"handlers": ["json"], "level": "WARNING"},
     }

@@ -245,3 +245,28 @@ def test_the_formatter_writes_extra_fields_and_exceptions() -> None:
     except ValueError:
         failed = logging.LogRecord("hub", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     assert "ValueError: boom" in json.loads(formatter.format(failed))["exception"]
+
+
+def test_every_line_a_served_process_writes_is_json() -> None:
+    """A log collector parsing JSON lines loses a line that is not one: another library's warning
+    (OpenTelemetry's exporter retrying, urllib3) goes through the same format as uvicorn's and the hub's."""
+    import subprocess
+
+    script = (
+        "import logging, logging.config\n"
+        "from hub.api.logs import log_config\n"
+        "logging.config.dictConfig(log_config())\n"
+        "logging.getLogger('opentelemetry.exporter.otlp').warning('Transient error %s, retrying', 'x')\n"
+        "logging.getLogger('urllib3.connectionpool').error('Retrying %d', 1)\n"
+        "logging.getLogger('uvicorn.error').info('Started server process')\n"
+        "logging.getLogger('some.library').info('not shown: below WARNING')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = done.stderr.splitlines()
+    assert [json.loads(line)["logger"] for line in lines] == [
+        "opentelemetry.exporter.otlp",
+        "urllib3.connectionpool",
+        "uvicorn.error",
+    ]

@@ -368,6 +368,36 @@ def test_sqlite_in_a_missing_directory_gets_one_line_and_exit_2(
     assert not (tmp_path / "nowhere").exists()
 
 
+def test_a_sqlite_file_that_is_no_database_damaged_or_read_only_gets_one_line_and_exit_2(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite files only")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all")
+    good = Path(database_url.removeprefix("sqlite:///"))
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(good.read_bytes()[:5000])  # the header, then pages missing
+    plain = tmp_path / "plain.db"  # a database not yet in WAL mode: switching it needs a write
+    with sqlite3.connect(plain) as connection:
+        connection.execute("CREATE TABLE t (x)")
+    cases = [
+        (f"sqlite:///{junk}", "is not a database or is damaged", "hub db restore"),
+        (f"sqlite:///{damaged}", "is not a database or is damaged", "hub db restore"),
+        (f"sqlite:///file:{plain}?mode=ro&uri=true", "cannot be written", "write access"),
+    ]
+    for url, said, advice in cases:
+        for args in (["clients", "list"], ["db", "current"], ["audit", "verify"]):
+            code, _, err = hub(url, *args)
+            assert code == 2, (url, args, err)
+            assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+            if args == ["clients", "list"]:  # the other two say it their own way
+                assert said in err and advice in err, err
+    assert junk.read_bytes() == b"not a database at all"  # nothing written over it
+
+
 @pytest.mark.parametrize(
     ("message", "said"),
     [

@@ -99,8 +99,9 @@ def database_failure(exc: BaseException) -> str | None:
     """One line saying which database could not be opened and what to do, if `exc` is such a failure.
 
     A failure to connect (the server down or unknown, a database that does not exist, a SQLite file in
-    a missing directory) or a URL no driver understands; any other error is left alone (None), since
-    a failure in the middle of a statement is not the operator's configuration.
+    a missing directory, one that is not a database, is damaged or cannot be written) or a URL no
+    driver understands; any other error is left alone (None), since a failure in the middle of a
+    statement is not the operator's configuration.
     """
     exceptions = sys.modules.get("sqlalchemy.exc")
     if exceptions is None:  # SQLAlchemy never loaded, so the error cannot be one of its
@@ -110,11 +111,23 @@ def database_failure(exc: BaseException) -> str | None:
         return f"HUB_DATABASE_URL={url}: no database driver for it ({exc}); use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
     if isinstance(exc, exceptions.ArgumentError) and "URL" in str(exc):
         return f"HUB_DATABASE_URL={url} is not a database URL; use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
-    if not isinstance(exc, exceptions.OperationalError) or exc.statement is not None:
+    if not isinstance(exc, exceptions.DBAPIError) or exc.statement is not None:
         return None
     reason = " ".join(str(exc.orig).split())  # the driver's message on one line
     if url.startswith("sqlite"):
-        if not reason.startswith("unable to open database"):
+        if reason.startswith(("file is not a database", "database disk image is malformed")):
+            return (
+                f"the SQLite database {url} is not a database or is damaged ({reason}); restore it from a"
+                " backup (hub db restore BACKUP --force) or set HUB_DATABASE_URL to another file"
+            )
+        if reason.startswith("attempt to write a readonly database"):
+            return (
+                f"the SQLite database {url} cannot be written ({reason}); the hub keeps its write-ahead"
+                " log beside the file: give the hub's user write access to the file and its directory"
+            )
+        if not isinstance(exc, exceptions.OperationalError) or not reason.startswith(
+            "unable to open database"
+        ):
             return None  # a lock or a full disk during a command, not the database's address
         from sqlalchemy.engine import make_url
 
@@ -128,7 +141,7 @@ def database_failure(exc: BaseException) -> str | None:
         return (
             f"cannot open the SQLite database {url}: {reason}; check the file and its directory's permissions"
         )
-    if not reason.startswith(_CONNECTING):
+    if not isinstance(exc, exceptions.OperationalError) or not reason.startswith(_CONNECTING):
         return None
     if 'database "' in reason and "does not exist" in reason:
         detail = reason.split("FATAL:", 1)[-1].strip()

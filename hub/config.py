@@ -78,8 +78,9 @@ CONFIG_FILE_VARIABLE = "HUB_CONFIG_FILE"
 
 def apply_config_file(environ: MutableMapping[str, str] | None = None) -> list[str]:
     """Set the settings of the file `HUB_CONFIG_FILE` names (if any) that `environ` (default: this
-    process's environment) does not set; the names set. BAD_INPUT naming the file and the problem
-    when it cannot be read, is not TOML, or holds a key or a value the hub does not know."""
+    process's environment) does not set, or sets empty; the names set. BAD_INPUT naming the file and
+    the problem when it cannot be read, is not TOML, or holds a key or a value the hub does not know
+    or cannot use."""
     env = os.environ if environ is None else environ
     path = env.get(CONFIG_FILE_VARIABLE, "").strip()
     if not path:
@@ -98,7 +99,13 @@ def apply_config_file(environ: MutableMapping[str, str] | None = None) -> list[s
             known = ", ".join(sorted(v.removeprefix("HUB_").lower() for v in VARIABLES))
             raise InputError(f"{path}: unknown setting {key!r}; the settings are {known}")
         values[name] = _config_text(path, key, value)
-    applied = [name for name in sorted(values) if name not in env]
+    # A variable set empty is unset, as Settings.from_env reads it: the file's value applies.
+    applied = [name for name in sorted(values) if not env.get(name, "").strip()]
+    try:
+        Settings.from_env({**{k: v for k, v in env.items() if k.startswith("HUB_")}, **values})
+    except InputError as exc:  # a value of the file's that the hub cannot use: name the file
+        if any(name in str(exc) for name in values):
+            raise InputError(f"{path}: {exc}") from None
     for name in applied:
         env[name] = values[name]
     return applied

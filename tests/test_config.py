@@ -85,6 +85,7 @@ def test_a_config_file_sets_what_the_environment_does_not(tmp_path: Path) -> Non
         ("database_url = \n", "not TOML"),
         ("api_concurrency = true\n", "expected text or a number"),
         ("api_rate = { per_second = 5 }\n", "expected text, a number or a list"),
+        ('api_concurrency = "many"\n', "HUB_API_CONCURRENCY='many': expected a whole number"),
     ],
 )
 def test_a_bad_config_file_is_refused_with_the_reason(tmp_path: Path, text: str, said: str) -> None:
@@ -92,6 +93,15 @@ def test_a_bad_config_file_is_refused_with_the_reason(tmp_path: Path, text: str,
     with pytest.raises(InputError, match=re.escape(said)) as raised:
         apply_config_file(env)
     assert str(tmp_path / "hub.toml") in str(raised.value)
+
+
+def test_a_variable_set_empty_leaves_the_files_value(tmp_path: Path) -> None:
+    """`HUB_DATABASE_URL=` (as an EnvironmentFile line with no value leaves it) is unset for the hub,
+    so the file's database must apply, not the default SQLite file."""
+    env = _config(tmp_path, 'database_url = "postgresql+psycopg://hub@db/hub"\n')
+    env["HUB_DATABASE_URL"] = " "
+    assert apply_config_file(env) == ["HUB_DATABASE_URL"]
+    assert Settings.from_env(env).database_url == "postgresql+psycopg://hub@db/hub"
 
 
 def test_a_missing_config_file_says_so(tmp_path: Path) -> None:

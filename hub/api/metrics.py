@@ -17,7 +17,10 @@ Labels stay bounded: operation names are normalized (`operation_name`) and at mo
 registered ones (`-` before a token was accepted); codes are the hub's.
 
 Readable from the addresses of `HUB_METRICS_ALLOW` (default the server itself) or with the token of
-an `ops` client; anyone else gets 403 with the reason.
+an `ops` client; anyone else gets 403 with the reason. An outage of the database is what a scrape
+must show (`hub_database_up` 0), yet the token is checked in the database: while it cannot be read,
+a token this process found to be an ops client's in the last `OPS_GRACE_SECONDS` is still let in,
+and any other gets 503 saying why.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import ipaddress
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +42,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
     values,
@@ -49,16 +54,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from hub.clients import OPS_ROLE, authenticate_connection
+from hub.clients import OPS_ROLE, authenticate_connection, token_digest
 from hub.config import get_settings
-from hub.domain import ReviewStatus
+from hub.domain import Kind, ReviewStatus
 from hub.store.models import AuditEvent, IngestRun, ResolutionRun, ReviewItem
 
-__all__ = ["MAX_OPERATIONS", "Metrics", "Outcome", "operation_name"]
+__all__ = ["MAX_OPERATIONS", "OPS_GRACE_SECONDS", "Metrics", "Outcome", "operation_name"]
 
 log = logging.getLogger(__name__)
 
+# No `_created` sample beside each counter and histogram: it doubles the series a scrape carries, and
+# Prometheus reads a counter's resets from the counter itself.
+disable_created_metrics()
+
 MAX_OPERATIONS = 200
+OPS_GRACE_SECONDS = 900.0  # an ops token checked this recently still scrapes while the database is down
 NAME_MAX = 64
 # A run of six digits or more in an operation name could be an ID number or a phone.
 _DIGITS = re.compile(r"\d{6,}")
@@ -134,6 +144,7 @@ class Metrics:
         self.exposed.register(_PoolCollector(engine, reader))
         self.exposed.register(_DatabaseCollector(reader))
         self._operations: set[str] = set()
+        self._ops_checked: dict[str, float] = {}  # an ops token's digest → when the database last said so
         # (operation, client, code) → its request counter and latency histogram
         self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
@@ -173,7 +184,12 @@ class Metrics:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             client = None
             if scheme.lower() == "bearer" and token.strip():
-                client = await run_in_threadpool(authenticate_connection, self.reader, token.strip())
+                try:
+                    client = await run_in_threadpool(authenticate_connection, self.reader, token.strip())
+                except Exception as exc:  # the database is down: the scrape should say so, not fail
+                    return await self._unchecked(token.strip(), exc)
+                if client is not None and client.role == OPS_ROLE:
+                    self._ops_checked[token_digest(token.strip())] = time.monotonic()
             if client is None or client.role != OPS_ROLE:
                 who = "this client's role" if client is not None else "this address"
                 return PlainTextResponse(
@@ -181,8 +197,22 @@ class Metrics:
                     f" {who} is not allowed\n",
                     status_code=403,
                 )
+        return await self._exposition()
+
+    async def _exposition(self) -> Response:
         body = await run_in_threadpool(generate_latest, self.exposed)  # the scrape reads the database
         return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    async def _unchecked(self, token: str, failure: Exception) -> Response:
+        """A token that could not be checked: an ops token checked lately scrapes, others get 503."""
+        checked = self._ops_checked.get(token_digest(token))
+        if checked is not None and time.monotonic() - checked < OPS_GRACE_SECONDS:
+            return await self._exposition()
+        log.warning("metrics: a token could not be checked: %s", _first_line(failure))
+        return PlainTextResponse(
+            "/metrics: the database cannot be read to check this token; scrape from HUB_METRICS_ALLOW\n",
+            status_code=503,
+        )
 
 
 def shared_directory() -> str | None:
@@ -250,6 +280,11 @@ class _PoolCollector(Collector):
             yield family
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
+
+
 def _seconds(started: datetime | None, finished: datetime | None) -> float:
     if started is None or finished is None:
         return 0.0
@@ -271,8 +306,9 @@ class _DatabaseCollector(Collector):
         up = GaugeMetricFamily("hub_database_up", "1 when the scrape could read the database")
         try:
             families = self._read()
-        except Exception:  # any database failure: the scrape still answers
-            log.warning("metrics: the database could not be read", exc_info=True)
+        except Exception as exc:  # any database failure: the scrape still answers
+            # One line, not a traceback at every scrape of an outage.
+            log.warning("metrics: the database could not be read: %s", _first_line(exc))
             up.add_metric([], 0)
             yield up
             return
@@ -348,12 +384,17 @@ class _DatabaseCollector(Collector):
                 records = (run.stats or {}).get("records")
                 if isinstance(records, int):
                     resolution_last_records.add_metric([_kind(run.kind)], records)
+            # Every kind and state, at 0 when none: a series that appears only once it is non-zero
+            # makes an alert on it (or a rate of it) undefined until then.
+            waiting = {(k.value, s.value): 0 for k in Kind for s in ReviewStatus if s != ReviewStatus.DECIDED}
             for kind, status, count in connection.execute(
                 select(ReviewItem.kind, ReviewItem.status, func.count())
                 .where(ReviewItem.status != ReviewStatus.DECIDED)
                 .group_by(ReviewItem.kind, ReviewItem.status)
             ):
-                review.add_metric([_kind(kind), _kind(status)], count)
+                waiting[_kind(kind), _kind(status)] = count
+            for (kind_label, status_label), count in sorted(waiting.items()):
+                review.add_metric([kind_label, status_label], count)
             # Ids are consecutive from 1 (the chain's rule, which `hub audit verify` checks), so the
             # highest id is the length, read from the index rather than by counting every row.
             audit.add_metric([], connection.execute(select(func.max(AuditEvent.id))).scalar() or 0)

@@ -140,6 +140,10 @@ def test_the_database_is_read_at_each_scrape(city: City) -> None:
     assert resolutions and _total(samples, "hub_resolution_runs_total") == resolutions
     assert (_value(samples, "hub_resolution_last_run_records", kind="person") or 0) > 0
     assert open_items and _total(samples, "hub_review_items_open") == open_items
+    for kind in ("person", "address", "legal_entity"):  # every series there, at 0 when none waits
+        for status in ("open", "claimed"):
+            assert _value(samples, "hub_review_items_open", kind=kind, status=status) is not None
+    assert not any(name.endswith("_created") for name, _ in samples)
     size = _value(samples, "hub_db_pool_size", pool="reads+writes")  # the test's engine serves both
     assert size is not None and size > 0
     assert _value(samples, "hub_db_pool_checked_out", pool="reads+writes") == 0
@@ -247,3 +251,33 @@ def test_a_killed_workers_requests_in_flight_are_forgotten_and_its_counts_kept(t
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"gauge_livesum_{alive}.db", f"counter_{ended.pid}.db", f"histogram_{ended.pid}.db"]
     )
+
+
+def test_an_ops_scrape_from_afar_shows_a_database_outage(tmp_path: Path) -> None:
+    """The scrape that matters most is the one during an outage: a remote scraper's ops token, checked
+    in the database before, still reads `hub_database_up 0`; a token never checked gets 503, not 500."""
+    from sqlalchemy import Engine
+
+    from hub.store.database import make_engine
+    from hub.store.migrations import upgrade
+
+    path = tmp_path / "hub.db"
+    engine: Engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with Session(engine) as session, session.begin():
+        ops = add_client(session, "prometheus", "ops")
+        reader = add_client(session, "someone", "reader")
+    app = create_app(engine)
+    remote = ("192.0.2.9", 40000)
+    with _caller(app, ops, remote) as scraper, _caller(app, reader, remote) as other:
+        assert _value(_samples(scraper.get("/metrics").text), "hub_database_up") == 1
+        engine.dispose()  # the database is lost
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path.write_bytes(b"not a database any more")
+        during = scraper.get("/metrics")
+        assert during.status_code == 200, during.text
+        assert _value(_samples(during.text), "hub_database_up") == 0
+        refused = other.get("/metrics")
+        assert refused.status_code == 503 and "cannot be read" in refused.text
+    engine.dispose()

@@ -34,6 +34,7 @@ from strawberry.asgi import GraphQL
 from strawberry.types.graphql import OperationType
 
 from hub import __version__
+from hub.access_log import load_digest_key
 from hub.api import tracing
 from hub.api.context import HubContext
 from hub.api.limits import (
@@ -263,6 +264,9 @@ def create_app(
     Traces (hub/api/tracing.py) go to `tracer_provider`, or to `HUB_OTLP_ENDPOINT` when it is set."""
     apply_config_file()  # a server started without `hub serve` (uvicorn hub.console:create_app)
     settings = get_settings()
+    # A key file that cannot be used stops the server now, not at the first personal read, which
+    # would have to withhold its data (ACCESS_LOG_UNAVAILABLE) from a server that looked healthy.
+    load_digest_key(settings.access_log_key_file)
     own_provider = tracer_provider is None and (settings.otlp_endpoint or tracing.otel_endpoint_set())
     if own_provider:
         tracer_provider = tracing.tracer_provider(settings.otlp_endpoint)

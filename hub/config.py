@@ -260,7 +260,8 @@ def _count(env: Mapping[str, str], name: str, default: int, *, least: int) -> in
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < least:
+    # ASCII digits only: `isdigit` also takes "²" and "١", which int() then refuses or reads otherwise.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < least:
         raise InputError(f"{name}={raw!r}: expected a whole number of at least {least}")
     return int(raw)
 

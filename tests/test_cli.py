@@ -429,6 +429,7 @@ def test_only_a_failure_to_open_the_database_is_told_as_one(
     [
         ("nosuchdb://root:pw@db/hub", "no database driver"),
         ("my-sql://root:pw@db/hub", "is not a database URL"),
+        ("mysql://root:pw@db/hub", "is not installed"),  # a dialect SQLAlchemy knows, its driver absent
     ],
 )
 def test_a_url_no_driver_understands_gets_one_line_and_exit_2(

@@ -46,7 +46,12 @@ def test_variables_override_the_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("HUB_INGEST_BATCH", "0"), ("HUB_INGEST_BATCH", "lots"), ("HUB_INGEST_WORKERS", "-1")],
+    [
+        ("HUB_INGEST_BATCH", "0"),
+        ("HUB_INGEST_BATCH", "lots"),
+        ("HUB_INGEST_WORKERS", "-1"),
+        ("HUB_API_CONCURRENCY", "²"),  # a digit to str.isdigit, not to int()
+    ],
 )
 def test_a_bad_number_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(InputError, match=f"{name}='{value}': expected a whole number"):

@@ -17,6 +17,7 @@ never from a CDN, so it works on an intranet without internet.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -296,6 +297,9 @@ def create_app(
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except Exception as exc:  # any database failure makes the instance unhealthy
+            # The reason goes to the log only: /health answers anyone, and a driver's message names hosts.
+            reason = (str(exc).strip().splitlines() or [""])[0][:300]
+            logging.getLogger("hub.health").warning("unhealthy: %s: %s", type(exc).__name__, reason)
             return JSONResponse({"status": "error", "database": type(exc).__name__}, status_code=503)
         status = "ok" if revision == head else "migration pending"
         return JSONResponse(

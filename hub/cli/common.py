@@ -107,6 +107,11 @@ def database_failure(exc: BaseException) -> str | None:
     if exceptions is None:  # SQLAlchemy never loaded, so the error cannot be one of its
         return None
     url = shown_url()
+    if isinstance(exc, ModuleNotFoundError) and not url.startswith(("sqlite", "postgresql")):
+        return (
+            f"HUB_DATABASE_URL={url}: its driver ({exc.name}) is not installed;"
+            " use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
+        )
     if isinstance(exc, exceptions.NoSuchModuleError):
         return f"HUB_DATABASE_URL={url}: no database driver for it ({exc}); use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
     if isinstance(exc, exceptions.ArgumentError) and "URL" in str(exc):

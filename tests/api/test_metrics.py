@@ -253,7 +253,9 @@ def test_a_killed_workers_requests_in_flight_are_forgotten_and_its_counts_kept(t
     )
 
 
-def test_an_ops_scrape_from_afar_shows_a_database_outage(tmp_path: Path) -> None:
+def test_an_ops_scrape_from_afar_shows_a_database_outage(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The scrape that matters most is the one during an outage: a remote scraper's ops token, checked
     in the database before, still reads `hub_database_up 0`; a token never checked gets 503, not 500."""
     from sqlalchemy import Engine
@@ -280,4 +282,7 @@ def test_an_ops_scrape_from_afar_shows_a_database_outage(tmp_path: Path) -> None
         assert _value(_samples(during.text), "hub_database_up") == 0
         refused = other.get("/metrics")
         assert refused.status_code == 503 and "cannot be read" in refused.text
+        health = scraper.get("/health")  # and the probe says so, with the reason in the log only
+        assert health.status_code == 503 and health.json()["status"] == "error"
+        assert any(r.name == "hub.health" and "not a database" in r.getMessage() for r in caplog.records)
     engine.dispose()

@@ -18,6 +18,7 @@ from graphql import (
     GraphQLError,
     InitialIncrementalExecutionResult,
     InlineFragmentNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     get_operation_ast,
 )
@@ -135,6 +136,12 @@ class DocumentCache(SchemaExtension):
             _remember(self.key, checked)
         if checked is not None:
             errors = checked.errors
+            # What the GraphQL specification says; strawberry would run the first operation (its
+            # `operation_name` is the first one's when the request names none: the name given is kept
+            # apart, and a test fails should a new strawberry keep it elsewhere).
+            named = getattr(context, "_provided_operation_name", "")
+            if not errors and named is None and _operations(checked.document) > 1:
+                errors = [GraphQLError("Must provide operation name if query contains multiple operations.")]
             if not errors:
                 try:
                     check_variables(context.variables, checked.caps, limits.max_string)
@@ -142,6 +149,10 @@ class DocumentCache(SchemaExtension):
                     errors = [GraphQLError(str(exc), original_error=exc)]
             context.pre_execution_errors = errors
         yield
+
+
+def _operations(document: DocumentNode) -> int:
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 def _key(query: str, limits: ApiLimits) -> _Key:

@@ -108,6 +108,19 @@ def test_bad_inline_argument_fails_validation_with_a_code(engine: Engine) -> Non
     assert "COMPANY" in error["message"]
 
 
+def test_several_operations_need_the_name_of_the_one_to_run(engine: Engine) -> None:
+    """The GraphQL specification's rule: without `operationName` a document of two operations is an
+    error, not its first operation run (what a client meant cannot be guessed)."""
+    two = "query Mine { viewer { name } } query Role { viewer { role } }"
+    with create_client(engine) as client:
+        for _ in range(2):  # the second time from the cache of checked documents
+            [error] = post(client, two)["errors"]
+            assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+            assert "operation name" in error["message"]
+        response = client.post("/graphql", json={"query": two, "operationName": "Role"})
+        assert response.json() == {"data": {"viewer": {"role": "READER"}}}
+
+
 def test_syntax_error_gets_a_coded_error(engine: Engine) -> None:
     with create_client(engine) as client:
         response = client.post("/graphql", json={"query": "{ sourceRecord(source: "})

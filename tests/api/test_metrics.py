@@ -140,9 +140,9 @@ def test_the_database_is_read_at_each_scrape(city: City) -> None:
     assert resolutions and _total(samples, "hub_resolution_runs_total") == resolutions
     assert (_value(samples, "hub_resolution_last_run_records", kind="person") or 0) > 0
     assert open_items and _total(samples, "hub_review_items_open") == open_items
-    for kind in ("person", "address", "legal_entity"):  # every series there, at 0 when none waits
+    for kind_label in ("person", "address", "legal_entity"):  # every series there, at 0 when none waits
         for status in ("open", "claimed"):
-            assert _value(samples, "hub_review_items_open", kind=kind, status=status) is not None
+            assert _value(samples, "hub_review_items_open", kind=kind_label, status=status) is not None
     assert not any(name.endswith("_created") for name, _ in samples)
     size = _value(samples, "hub_db_pool_size", pool="reads+writes")  # the test's engine serves both
     assert size is not None and size > 0

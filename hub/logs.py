@@ -66,6 +66,9 @@ class JsonFormatter(logging.Formatter):
 
 def note(**figures: int | float | str) -> None:
     """Figures of the running command for its log line: counts and names, never a personal value."""
+    reserved = _STANDARD.intersection(figures)
+    if reserved:  # `created` would overwrite the record's own time
+        raise ValueError(f"figure names taken by the log record itself: {sorted(reserved)}")
     _figures.update(figures)
 
 

@@ -106,3 +106,19 @@ def test_a_command_log_that_cannot_be_written_leaves_the_exit_code_alone(
     assert "Traceback" not in done.stderr
     [line] = _command_lines(done.stderr)
     assert line["command"] == "clients list" and line["exit_code"] == 0
+
+
+def test_a_resolution_leaves_its_figures_per_night(database_url: str, tmp_path: Path) -> None:
+    """What an operator charts per night: the records resolved, the entities, the review queue's
+    growth and the links, beside the seconds."""
+    path = _records(tmp_path)
+    assert _run(database_url, "ingest", str(path), "--source", "household", "--kind=person").returncode == 0
+    done = _run(database_url, "resolve")
+    assert done.returncode == 0, done.stderr
+    [line] = _command_lines(done.stderr)
+    assert line["command"] == "resolve" and "person" in str(line["kinds"]).split(",")
+    assert (line["records"], line["entities"]) == (2, 2)
+    assert isinstance(line["entities_new"], int) and isinstance(line["entities_retired"], int)
+    assert str(line["time"]) > "2000"  # the record's own time, not overwritten by a figure
+    assert line["review_items"] == 0 and line["links"] == 0
+    assert isinstance(line["resolve_seconds"], float)

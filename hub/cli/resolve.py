@@ -72,6 +72,10 @@ def resolve_and_report(
         f"{'kind':<14}{'records':>10}{'entities':>10}{'new':>10}{'retired':>11}{'moved':>11}"
         f"{'pairs':>11}{'review':>8}{'seconds':>9}"
     )
+    # The command's log line (`hub.command`): what the operator's dashboard would chart per night.
+    figures = ("records", "entities", "entities_new", "entities_retired", "moved", "review_items")
+    totals = dict.fromkeys(figures, 0)
+    resolved: list[str] = []
     with console.status("resolving …", spinner="dots") as status:
 
         def progress(kind: Kind, stage: str) -> None:
@@ -79,8 +83,11 @@ def resolve_and_report(
                 status.update(f"resolving {kind.value}: {stage} done …")
 
         def print_kind(summary: RunSummary | IncrementalRun) -> None:
+            resolved.append(summary.kind.value)
             if isinstance(summary, IncrementalRun):
                 result = summary.result
+                totals["records"] += result.records
+                totals["review_items"] += result.review_items
                 print(
                     f"{summary.kind.value:<14}{result.records:>10,} new or changed, resolved one by one:"
                     f" {result.joined:,} joined an entity, {result.merged_entities:,} entities merged,"
@@ -89,6 +96,12 @@ def resolve_and_report(
                 )
                 return
             seconds = sum(summary.stats["seconds"].values())
+            totals["records"] += summary.records
+            totals["entities"] += summary.entities
+            totals["entities_new"] += summary.created
+            totals["entities_retired"] += summary.retired
+            totals["moved"] += summary.moved_records
+            totals["review_items"] += summary.review_items
             print(
                 f"{summary.kind.value:<14}{summary.records:>10,}{summary.entities:>10,}{summary.created:>10,}"
                 f"{summary.retired:>11,}{summary.moved_records:>11,}{summary.stats['candidate_pairs']:>11,}"
@@ -100,7 +113,13 @@ def resolve_and_report(
     print(f"resolved in {outcome.seconds:.1f} s")
     links = outcome.links
     print(links_line(links))
-    note(resolve_seconds=round(outcome.seconds, 3), links=links.links, links_added=links.added)
+    note(
+        kinds=",".join(resolved) or "-",
+        **totals,
+        resolve_seconds=round(outcome.seconds, 3),
+        links=links.links,
+        links_added=links.added,
+    )
     if links.derived:
         print(
             f"{links.derived:,} addresses written in person or company records that no address record"

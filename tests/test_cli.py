@@ -105,7 +105,7 @@ def test_an_outdated_database_is_refused_until_upgraded(
     engine = make_engine(url)
     with engine.begin() as connection:  # a database some other version of the hub created
         connection.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
-        connection.exec_driver_sql("INSERT INTO alembic_version VALUES ('0000')")
+        connection.exec_driver_sql("INSERT INTO alembic_version VALUES ('0001')")  # the first
     engine.dispose()
     code, _, err = hub(url, "export", "crosswalk")
     assert code == 2

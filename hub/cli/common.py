@@ -57,7 +57,7 @@ def open_engine(create_if_empty: bool = True) -> Engine:
     """Open the configured database; create the schema if it is empty, refuse if it is behind."""
     from hub.errors import DatabaseStateError
     from hub.store.database import make_engine
-    from hub.store.migrations import current_revision, head_revision, upgrade
+    from hub.store.migrations import current_revision, head_revision, known_revision, upgrade
 
     engine = make_engine()
     _opened.append(engine)
@@ -68,6 +68,11 @@ def open_engine(create_if_empty: bool = True) -> Engine:
         upgrade(engine)
         console.print(f"[dim]created the hub schema in {engine.url.render_as_string()}[/dim]")
         return engine
+    if revision is not None and not known_revision(revision):  # after this hub was rolled back
+        raise DatabaseStateError(
+            f"the database is at revision {revision}, which this hub does not know (a newer hub's);"
+            " install that hub version, or restore a backup made by this one"
+        )
     raise DatabaseStateError(
         f"the database is at revision {revision}, this hub needs {head}; run `hub db upgrade` first"
     )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hub.cli.common import open_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     help="The audit trail of changes: check that it holds, anchor it outside the database.",
@@ -35,7 +38,7 @@ def audit_verify(
     if checkpoint is not None:
         key = load_key(key_file)
         points = read_checkpoints(checkpoint)
-    with Session(open_engine()) as session:
+    with Session(_existing_database()) as session:
         check = verify(session)
         failures = [problem for point in points if (problem := check_checkpoint(session, point, key))]
     if check.ok:
@@ -52,6 +55,20 @@ def audit_verify(
             print(f"note: {later:,} events came after it; checkpoint again to anchor them")
     if failures or not check.ok:
         raise typer.Exit(1)
+
+
+def _existing_database() -> Engine:
+    """The configured database, which must hold the hub's schema: checking a trail never creates one
+    (an empty database after a failed restore would otherwise pass as a trail of no events)."""
+    from hub.store.database import make_engine
+    from hub.store.migrations import existing_revision
+
+    probe = make_engine()
+    try:
+        existing_revision(probe)
+    finally:
+        probe.dispose()
+    return open_engine(create_if_empty=False)
 
 
 @app.command("checkpoint")

@@ -23,13 +23,27 @@ _POSTGRES_TOOLS = (
 @app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Migrate the database to the newest schema (or REVISION)."""
+    from alembic.util.exc import CommandError
+
+    from hub.errors import DatabaseStateError, InputError
     from hub.store.database import make_engine
-    from hub.store.migrations import current_revision, upgrade
+    from hub.store.migrations import current_revision, head_revision, known_revision, upgrade
 
     engine = make_engine()
     try:
         before = current_revision(engine)
-        upgrade(engine, revision)
+        if before is not None and not known_revision(before):
+            raise DatabaseStateError(
+                f"the database {shown_url()} is at revision {before}, which this hub does not know (a"
+                " newer hub's); install that hub version, or restore a backup made by this one"
+            )
+        try:
+            upgrade(engine, revision)
+        except CommandError as exc:
+            raise InputError(
+                f"cannot upgrade to revision {revision!r} ({exc}); name one of this hub's revisions, up"
+                f" to {head_revision()}, or leave it out for the newest"
+            ) from None
         after = current_revision(engine)
     finally:
         engine.dispose()
@@ -38,13 +52,13 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 @app.command("current")
 def db_current() -> None:
-    """Print the database's schema revision."""
+    """Print the database's schema revision; exit 2 if it holds no hub schema (nothing is created)."""
     from hub.store.database import make_engine
-    from hub.store.migrations import current_revision
+    from hub.store.migrations import existing_revision
 
     engine = make_engine()
     try:
-        print(current_revision(engine))
+        print(existing_revision(engine))
     finally:
         engine.dispose()
 
@@ -76,34 +90,20 @@ def db_restore(
 ) -> None:
     """Restore the SQLite database from a backup: checked, migrated if older, its audit chain verified.
 
-    Refuses a database that holds data unless --force; stop the hub's servers on it first.
+    Refuses a database that holds data, or a file that is not a readable database, unless --force;
+    stop the hub's servers on it first.
     """
     from sqlalchemy.orm import Session
 
     from hub.audit import verify
-    from hub.errors import DatabaseStateError, InputError
-    from hub.store.backup import (
-        discard_staged,
-        install_staged,
-        is_empty,
-        sqlite_path,
-        sqlite_url,
-        stage_restore,
-    )
+    from hub.errors import DatabaseStateError
+    from hub.store.backup import discard_staged, install_staged, restore_target, sqlite_url, stage_restore
     from hub.store.database import make_engine
 
     _refuse_postgres("hub db restore")
     engine = make_engine()
     try:
-        target = sqlite_path(engine)
-        if not target.parent.is_dir():
-            raise InputError(
-                f"cannot restore into {target}: the directory {target.parent} does not exist; create it"
-            )
-        if target.exists() and not force and not is_empty(engine):
-            raise InputError(
-                f"{shown_url()} holds data; restore into an empty database, or pass --force to replace it"
-            )
+        target = restore_target(engine, force=force)
     finally:
         engine.dispose()
     staging = target.with_name(target.name + ".restoring")

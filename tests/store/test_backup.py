@@ -5,7 +5,7 @@ or would overwrite data, is refused; PostgreSQL is pointed to its own tools."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -192,3 +192,142 @@ def test_postgres_is_pointed_to_pg_dump_and_pg_restore(hub: Hub, command: str, t
     assert len(err.strip().splitlines()) == 1 and "pg_dump" in err and "pg_restore" in err
     assert "secret" not in err and "docs/operations.md" in err
     assert not (tmp_path / "b.dump").exists()
+
+
+@pytest.fixture
+def unwritable(tmp_path: Path) -> Iterator[Path]:
+    """A directory in which no file can be created: a read-only one, or, for root (whom permissions do
+    not stop), /proc."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        for directory in (locked, Path("/proc")):
+            try:
+                (directory / "probe").touch()
+            except OSError:
+                yield directory
+                return
+            (directory / "probe").unlink()
+        pytest.skip("no directory here refuses to create a file")
+    finally:
+        locked.chmod(0o755)
+
+
+def create_backup(hub: Hub, directory: Path, client: str = "from-the-backup") -> Path:
+    """A backup of a database holding one client, `directory/b.db`."""
+    source = f"sqlite:///{directory / 'source.db'}"
+    assert hub(source, "clients", "add", client)[0] == 0
+    assert hub(source, "db", "backup", str(directory / "b.db"))[0] == 0
+    return directory / "b.db"
+
+
+def one_line(err: str) -> bool:
+    return len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_file_that_is_not_a_database_is_replaced_by_a_restore_only_when_forced(
+    hub: Hub, tmp_path: Path
+) -> None:
+    backup = create_backup(hub, tmp_path)
+    damaged, junk = tmp_path / "hub.db", b"junk, not a database " * 500
+    damaged.write_bytes(junk)
+    (tmp_path / "hub.db-wal").write_bytes(b"a stale log of the damaged file")
+    url = f"sqlite:///{damaged}"
+
+    code, _, err = hub(url, "db", "restore", str(backup))
+    assert code == 2 and one_line(err), err
+    assert "not a readable hub database" in err and "--force" in err
+    assert damaged.read_bytes() == junk
+
+    code, out, err = hub(url, "db", "restore", str(backup), "--force")
+    assert code == 0, err
+    assert "audit trail ok" in out
+    assert "from-the-backup" in hub(url, "clients", "list")[1]
+    code, out, _ = hub(url, "audit", "verify")
+    assert code == 0 and out.startswith("ok: 1 events hold")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("hub.db")) == ["hub.db"]
+
+
+def test_a_forced_restore_over_a_damaged_file_still_checks_the_backup_first(hub: Hub, tmp_path: Path) -> None:
+    backup = create_backup(hub, tmp_path)
+    with sqlite3.connect(backup) as forged:
+        forged.execute("DROP TRIGGER audit_event_no_update")
+        forged.execute("UPDATE audit_event SET actor = 'someone-else' WHERE id = 1")
+    damaged = tmp_path / "hub.db"
+    damaged.write_bytes(b"junk" * 100)
+    code, _, err = hub(f"sqlite:///{damaged}", "db", "restore", str(backup), "--force")
+    assert code == 2 and "nothing restored" in err
+    assert damaged.read_bytes() == b"junk" * 100 and not list(tmp_path.glob("*.restoring*"))
+
+
+def test_restore_refuses_to_replace_another_applications_database_unless_forced(
+    hub: Hub, tmp_path: Path
+) -> None:
+    backup = create_backup(hub, tmp_path)
+    with sqlite3.connect(tmp_path / "notes.db") as other:
+        other.execute("CREATE TABLE note (text)")
+        other.execute("INSERT INTO note VALUES ('precious')")
+    code, _, err = hub(f"sqlite:///{tmp_path / 'notes.db'}", "db", "restore", str(backup))
+    assert code == 2 and one_line(err) and "holds data" in err and "--force" in err
+    with sqlite3.connect(tmp_path / "notes.db") as other:
+        assert other.execute("SELECT text FROM note").fetchall() == [("precious",)]
+
+
+def test_backup_into_a_directory_gets_one_line(hub: Hub, tmp_path: Path) -> None:
+    database_url = create_database(hub, tmp_path)
+    (tmp_path / "backups").mkdir()
+    for force in ([], ["--force"]):
+        code, _, err = hub(database_url, "db", "backup", str(tmp_path / "backups"), *force)
+        assert code == 2 and one_line(err), err
+        assert "is a directory" in err and "name a file in it" in err
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
+def test_backup_where_nothing_can_be_written_names_the_directory(
+    hub: Hub, tmp_path: Path, unwritable: Path
+) -> None:
+    database_url = create_database(hub, tmp_path)
+    code, _, err = hub(database_url, "db", "backup", str(unwritable / "b.db"))
+    assert code == 2 and one_line(err), err
+    assert f"the directory {unwritable} cannot be written" in err and "permissions" in err
+
+
+def test_restore_into_a_directory_that_cannot_be_written_names_it_not_the_backup(
+    hub: Hub, tmp_path: Path, unwritable: Path
+) -> None:
+    backup = create_backup(hub, tmp_path)
+    code, _, err = hub(f"sqlite:///{unwritable / 'new.db'}", "db", "restore", str(backup))
+    assert code == 2 and one_line(err), err
+    assert f"cannot restore into the directory {unwritable}" in err and "permissions" in err
+    assert str(backup) not in err
+
+
+@pytest.mark.parametrize("name", ["hub.db", "./hub.db", "hub.db-wal", "linked.db", "hard-link.db"])
+def test_backup_refuses_to_write_over_the_database_it_copies(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    database_url = "sqlite:///hub.db"  # the default URL, as `hub db backup hub.db --force` uses it
+    assert hub(database_url, "clients", "add", "kept")[0] == 0
+    (tmp_path / "linked.db").symlink_to(tmp_path / "hub.db")
+    (tmp_path / "hard-link.db").hardlink_to(tmp_path / "hub.db")
+    server = make_engine(database_url)  # a server with the database open, writing on after the backup
+    with server.connect() as connection:
+        connection.execute(text("SELECT count(*) FROM client")).scalar_one()
+        inode = (tmp_path / "hub.db").stat().st_ino
+        code, _, err = hub(database_url, "db", "backup", name, "--force")
+        connection.execute(
+            text(
+                "INSERT INTO source (name, trust, created_at)"
+                " VALUES ('written-after', '{}', '2026-01-01 00:00:00')"
+            )
+        )
+        connection.commit()
+    server.dispose()
+    assert code == 2 and one_line(err), err
+    assert "is the database being backed up" in err and "elsewhere" in err
+    assert (tmp_path / "hub.db").stat().st_ino == inode
+    with sqlite3.connect(tmp_path / "hub.db") as reader:
+        assert reader.execute("SELECT name FROM client").fetchall() == [("kept",)]
+        assert reader.execute("SELECT name FROM source").fetchall() == [("written-after",)]

@@ -8,9 +8,10 @@ chain's length.
 
 With several worker processes (`hub serve --workers N`), a scrape reaches one of them, yet must count
 every process's requests: `hub serve` then gives the workers a directory (`PROMETHEUS_MULTIPROC_DIR`,
-its own temporary one unless the operator sets it) where prometheus-client keeps each process's
-values, and a scrape adds them up (its multiprocess mode). Requests in flight are summed over the
-live processes; the connection pool is the answering process's.
+its own temporary one unless the operator sets it, which applies to one worker too) where
+prometheus-client keeps each process's values, and a scrape adds them up (its multiprocess mode).
+Requests in flight are summed over the live processes; the connection pool is the answering
+process's.
 
 Labels stay bounded: operation names are normalized (`operation_name`) and at most
 `MAX_OPERATIONS` distinct ones are counted per process, later ones as `other`; clients are the
@@ -217,8 +218,8 @@ class Metrics:
 
 def shared_directory() -> str | None:
     """The directory where the processes of one server keep their values (`PROMETHEUS_MULTIPROC_DIR`,
-    set by `hub serve` for several workers), or None when this process counts alone. Decided by how
-    prometheus-client stores values, which it settles when first imported."""
+    set by `hub serve` for several workers, or by the operator), or None when this process counts
+    alone. Decided by how prometheus-client stores values, which it settles when first imported."""
     if values.ValueClass is values.MutexValue:
         return None
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -61,7 +61,7 @@ def main() -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         raise
     except HubError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         code = 2
         raise SystemExit(2) from None
     except Exception as exc:

@@ -11,7 +11,7 @@ from rich.table import Table
 from hub.cli.common import console, open_engine
 from hub.cli.ingest import load_with_progress
 from hub.cli.resolve import resolve
-from hub.cli.serve import serve
+from hub.cli.serve import PORT, check_startup, serve
 from hub.domain import Kind
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     out: Annotated[Path, typer.Option(help="Where the city's files go.")] = Path("demo-city"),
     host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
+    port: Annotated[int, PORT] = 8000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the city and stop.")] = False,
 ) -> None:
     """The quick start: generate a city, ingest every file, serve GraphQL."""
@@ -68,6 +68,8 @@ def demo(
     from hub.ingest import IngestSummary, LoadFile
 
     engine = open_engine()
+    if not no_serve:  # an address it cannot serve on is said now, not after the city is loaded
+        check_startup(host, port, 1)
     console.print(f"[bold]1/4[/bold] generating a city of {persons} persons in {out}/ …")
     manifest = generate_city(persons, seed, out)
     console.print(f"[bold]2/4[/bold] ingesting {len(manifest.files)} source files …")

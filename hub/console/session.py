@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Engine
@@ -21,14 +20,29 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.api.permissions import READ_ROLES
+from hub.audit import read_key
 from hub.clients import ClientInfo, authenticate_connection, authenticate_digest, token_digest
 
-__all__ = ["CONSOLE_ROLES", "COOKIE", "ConsoleSession", "Sessions"]
+__all__ = ["CONSOLE_ROLES", "COOKIE", "ConsoleSession", "Sessions", "check_console_key", "console_key"]
 
 COOKIE = "hub_console"
 # Who may sign in: the roles that read what stands behind entities (a reader has nothing to do here).
 CONSOLE_ROLES = READ_ROLES
 SESSION_HOURS = 12
+
+
+def console_key(key_file: str | None) -> bytes:
+    """The bytes of the key file (HUB_CONSOLE_KEY_FILE), or without one a random key of this process;
+    a file that is missing, unreadable or shorter than 16 bytes is an InputError naming it."""
+    if not key_file:
+        return secrets.token_bytes(32)
+    return read_key(key_file, "HUB_CONSOLE_KEY_FILE", "console.key")
+
+
+def check_console_key(key_file: str | None) -> None:
+    """Read the key as every server process will (`hub serve` calls it before starting): a bad file
+    stops the command with one line, rather than each worker as it starts, again and again."""
+    console_key(key_file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +59,7 @@ class Sessions:
 
     def __init__(self, reader: Engine, key_file: str | None = None) -> None:
         self.reader = reader
-        key = Path(key_file).read_bytes() if key_file else secrets.token_bytes(32)
-        self._key = hashlib.sha256(b"hub-console\0" + key).digest()
+        self._key = hashlib.sha256(b"hub-console\0" + console_key(key_file)).digest()
         self._serializer = URLSafeTimedSerializer(self._key, salt="hub-console-session")
 
     def sign_in(self, token: str) -> tuple[ClientInfo | None, str]:

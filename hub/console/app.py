@@ -221,6 +221,7 @@ def page_route(
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/console/sign-in?{urlencode({'next': target})}", status_code=303)
             return HTMLResponse(translate(language, "error.signed_out"), status_code=401)
+        request.scope.setdefault("state", {})["client"] = session.client  # the request log names it
         page = Page(request, console, session, language)
         if request.method == "POST":
             page.form = await request.form()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import httpx2 as httpx
+import pytest
 from console_city import ConsoleCity
+
+from hub.clients import token_digest
 
 
 def test_a_steward_signs_in_and_out(console: ConsoleCity) -> None:
@@ -88,3 +92,19 @@ def test_english_is_one_click_away(console: ConsoleCity) -> None:
     page.click("a.lang")
     assert page.locator("h1").inner_text() == "Start"
     assert page.locator("html").get_attribute("lang") == "en"
+
+
+def test_a_signed_in_pages_request_line_names_its_client(
+    console: ConsoleCity, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A steward's console work is as traceable in the request log as a department's API calls."""
+    page = console.sign_in("steward")
+    name = console.one(
+        "SELECT name FROM client WHERE token_hash = :h", h=token_digest(console.token("steward"))
+    )
+    with caplog.at_level(logging.INFO, logger="hub.request"):
+        page.goto(f"{console.base}/console/queue")
+    lines = [
+        r for r in caplog.records if r.name == "hub.request" and r.__dict__.get("path") == "/console/queue"
+    ]
+    assert lines and lines[-1].__dict__["client"] == name

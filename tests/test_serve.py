@@ -195,8 +195,10 @@ def test_every_worker_is_counted_whichever_answers_the_scrape(database_url: str)
     from sqlalchemy.orm import Session
 
     from hub.clients import add_client
+    from hub.config import get_settings
     from hub.store.database import make_engine
 
+    reads_per_worker = get_settings().api_concurrency + 4  # hub.api.app's pool for reads
     engine = make_engine(database_url)
     with Session(engine) as session, session.begin():
         token = add_client(session, "two-workers", "reader")
@@ -225,8 +227,11 @@ def test_every_worker_is_counted_whichever_answers_the_scrape(database_url: str)
                 )
             )
             assert samples["hub_graphql_requests_in_flight"] == 0
-            # `hub serve` reads and writes through pools of their own, each shown
-            assert samples['hub_db_pool_size{pool="reads"}'] > samples['hub_db_pool_size{pool="writes"}'] > 0
+            # `hub serve` reads and writes through pools of their own, each shown, and the connections
+            # of both workers are counted whichever answers
+            assert samples['hub_db_pool_size{pool="reads"}'] == 2 * reads_per_worker
+            assert samples['hub_db_pool_size{pool="writes"}'] == 2 * 4
+            assert samples['hub_db_pool_checked_out{pool="reads"}'] >= 0
         assert seen == [sent] * len(seen)
     finally:
         server.send_signal(signal.SIGINT)

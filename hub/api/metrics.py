@@ -10,8 +10,7 @@ With several worker processes (`hub serve --workers N`), a scrape reaches one of
 every process's requests: `hub serve` then gives the workers a directory (`PROMETHEUS_MULTIPROC_DIR`,
 its own temporary one unless the operator sets it, which applies to one worker too) where
 prometheus-client keeps each process's values, and a scrape adds them up (its multiprocess mode).
-Requests in flight are summed over the live processes; the connection pool is the answering
-process's.
+Requests in flight and the connection pools' figures are summed over the live processes.
 
 Labels stay bounded: operation names are normalized (`operation_name`) and at most
 `MAX_OPERATIONS` distinct ones are counted per process, later ones as `other`; clients are the
@@ -30,6 +29,7 @@ import ipaddress
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,7 +50,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -142,7 +142,9 @@ class Metrics:
             forget_dead_processes(self.shared_directory)
             self.exposed = CollectorRegistry(auto_describe=False)
             multiprocess.MultiProcessCollector(self.exposed, path=self.shared_directory)
-        self.exposed.register(_PoolCollector(engine, reader))
+            _SharedPools(_pools(engine, reader), self.registry)  # every process's, added up
+        else:
+            self.exposed.register(_PoolCollector(engine, reader))  # this process's, read at the scrape
         self.exposed.register(_DatabaseCollector(reader))
         self._operations: set[str] = set()
         self._ops_checked: dict[str, float] = {}  # an ops token's digest → when the database last said so
@@ -258,27 +260,77 @@ def _address_allowed(
     return any(address in network for network in allowed)
 
 
+def _pools(engine: Engine, reader: Engine) -> dict[str, Any]:
+    """The app's pools by label: `reads` and `writes` when it has one of each (`hub serve`),
+    `reads+writes` when one serves both."""
+    if engine.pool is reader.pool:
+        return {"reads+writes": engine.pool}
+    return {"reads": reader.pool, "writes": engine.pool}
+
+
+_POOL_GAUGES = (
+    ("hub_db_pool_checked_out", "checkedout", "Database connections in use"),
+    ("hub_db_pool_size", "size", "Connections the pool keeps (beyond them, overflow)"),
+    ("hub_db_pool_overflow", "overflow", "Connections opened beyond the pool's size"),
+)
+
+
 class _PoolCollector(Collector):
-    """The connection pools, read at each scrape: label `pool` is `reads` and `writes` when the app
-    has one of each (`hub serve`), `reads+writes` when one serves both."""
+    """The connection pools of this process, read at each scrape."""
 
     def __init__(self, engine: Engine, reader: Engine) -> None:
-        if engine.pool is reader.pool:
-            self.pools: dict[str, Any] = {"reads+writes": engine.pool}
-        else:
-            self.pools = {"reads": reader.pool, "writes": engine.pool}
+        self.pools = _pools(engine, reader)
 
     def collect(self) -> Iterator[Metric]:
-        for name, method, help_text in (
-            ("hub_db_pool_checked_out", "checkedout", "Database connections in use"),
-            ("hub_db_pool_size", "size", "Connections the pool keeps (beyond them, overflow)"),
-            ("hub_db_pool_overflow", "overflow", "Connections opened beyond the pool's size"),
-        ):
+        for name, method, help_text in _POOL_GAUGES:
             family = GaugeMetricFamily(name, help_text, labels=("pool",))
             for label, pool in self.pools.items():
                 if callable(getattr(pool, method, None)):
                     family.add_metric((label,), max(0, int(getattr(pool, method)())))
             yield family
+
+
+class _SharedPools:
+    """With several server processes, a scrape answered by one of them must show the connections of
+    all: each process keeps its pools' figures in the shared directory as live gauges, summed over the
+    live processes, and moves them as connections are checked out and in (a scrape in another process
+    cannot ask this one's pools)."""
+
+    def __init__(self, pools: dict[str, Any], registry: CollectorRegistry) -> None:
+        gauges = {
+            method: Gauge(name, text, ("pool",), registry=registry, multiprocess_mode="livesum")
+            for name, method, text in _POOL_GAUGES
+        }
+        for label, pool in pools.items():
+            size = max(0, int(pool.size())) if callable(getattr(pool, "size", None)) else 0
+            gauges["size"].labels(label).set(size)
+            use = _PoolUse(size, gauges["checkedout"].labels(label), gauges["overflow"].labels(label))
+            event.listen(pool, "checkout", use.out)
+            event.listen(pool, "checkin", use.back)
+
+
+class _PoolUse:
+    """One pool's connections in use, as a pool's events tell them."""
+
+    def __init__(self, size: int, checked_out: Any, overflow: Any) -> None:
+        self.size, self.checked_out, self.overflow = size, checked_out, overflow
+        self.in_use = 0
+        self.lock = threading.Lock()  # checked out and in from the thread pool's threads
+        self._show()
+
+    def out(self, *_: Any) -> None:
+        with self.lock:
+            self.in_use += 1
+            self._show()
+
+    def back(self, *_: Any) -> None:
+        with self.lock:
+            self.in_use -= 1
+            self._show()
+
+    def _show(self) -> None:
+        self.checked_out.set(self.in_use)
+        self.overflow.set(max(0, self.in_use - self.size))
 
 
 def _first_line(exc: BaseException) -> str:

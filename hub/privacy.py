@@ -35,6 +35,7 @@ __all__ = [
     "mask_free_text",
     "mask_id_number",
     "mask_phone",
+    "mask_reason",
     "personal_attribute",
 ]
 
@@ -129,6 +130,16 @@ def mask_free_text(text: str) -> str:
         return mask_id_number(run) if digits >= 15 else mask_phone(run) if digits >= 11 else "*" * len(run)
 
     return _DIGIT_RUN.sub(mask, text)
+
+
+_REASON_CHARACTERS = re.compile(r"[0-9０-９]|(?<![A-Za-z])[Xx](?![A-Za-z])")
+
+
+def mask_reason(text: str) -> str:
+    """Why a personal field was flagged, without what the reason quotes of its value: every digit and
+    lone X masked ("check digit 8, expected 5", "born 1993-11-30 by the number" would complete a masked
+    ID number)."""
+    return _REASON_CHARACTERS.sub("*", text)
 
 
 def _year(run: str) -> str | None:

@@ -19,7 +19,16 @@ from hub.api.context import HubContext, Info
 from hub.api.loaders import MemberRow
 from hub.api.permissions import ReadsJudgements
 from hub.domain import Kind
-from hub.privacy import MASKS, PERSONAL_FIELDS, api_name, mask_as, mask_features, personal_attribute
+from hub.privacy import (
+    MASKS,
+    PERSONAL_FIELDS,
+    api_name,
+    field_meaning,
+    mask_as,
+    mask_features,
+    mask_reason,
+    personal_attribute,
+)
 from hub.resolve.settings import explanation_steps as named_steps
 
 __all__ = [
@@ -56,7 +65,19 @@ class EntityKind(Enum):
 @strawberry.type(description="A field of a source record whose value is malformed, and why.")
 class FieldFlag:
     field: str
-    reason: str
+    raw_reason: strawberry.Private[str]
+    entity_id: strawberry.Private[str]
+
+    @strawberry.field(
+        description="Why the value was flagged. For a personal field (ID number, phone, birth date) its"
+        " digits are masked without `pii:read`: a reason may quote the value's check character or the"
+        " birth date it holds, which with the masked value would give the whole number."
+    )
+    def reason(self, info: Info) -> str:
+        if field_meaning(self.field) is None:
+            return self.raw_reason
+        info.context.note_personal(self.entity_id, "sourceRecord")
+        return self.raw_reason if info.context.sees_pii else mask_reason(self.raw_reason)
 
 
 @strawberry.type(description="One record of a departmental source system and the entity it belongs to now.")
@@ -187,7 +208,10 @@ def source_record_of(member: MemberRow) -> SourceRecord:
         first_seen_at=member.first_seen_at,
         last_seen_at=member.last_seen_at,
         received_at=member.received_at,
-        flags=[FieldFlag(field=name, reason=str(reason)) for name, reason in sorted(member.flags.items())],
+        flags=[
+            FieldFlag(field=name, raw_reason=str(reason), entity_id=member.entity_id)
+            for name, reason in sorted(member.flags.items())
+        ],
         record_id=member.record_id,
         raw_features=member.features,
     )

@@ -338,3 +338,29 @@ def test_a_stewards_phone_for_a_company_is_masked_in_the_answer_the_trail_histor
         assert data(steward, "query($id: ID!) { legalEntity(id: $id) { phone } }", id=odd.company) == {
             "legalEntity": {"phone": "13912345678"}
         }
+
+
+FLAGGED = [
+    {"key": "F-1", "name": "沈嘉怡", "id_number": "320581199103071226"},  # check digit 6, expected 5
+    {"key": "F-2", "name": "沈国强", "id_number": "320581199103071225", "birth_date": "1960-05-01"},
+]
+
+
+def test_a_personal_fields_flag_reason_gives_nothing_of_its_value_away(city: City) -> None:
+    """A reason may quote the value's check character or the birth date the number holds, which with
+    the masked number (region and last four shown) would give the whole of it."""
+    path = city.directory / "flagged.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in FLAGGED), encoding="utf-8")
+    assert ingest_file(city.engine, path, "masking_flags", Kind.PERSON, workers=0).new == 2
+    query = """query($key: String!) { sourceRecord(source: "masking_flags", kind: PERSON, key: $key) {
+      payload flags { field reason } } }"""
+    for key, whole in (("F-1", "check digit 6, expected 5"), ("F-2", "born 1991-03-07 by the number")):
+        with city.client() as reader:
+            shown = data(reader, query, key=key)["sourceRecord"]
+        reasons = " ".join(f["reason"] for f in shown["flags"] if f["field"] == "id_number")
+        assert reasons and not re.search(r"[0-9]", reasons), reasons
+        if key == "F-2":
+            assert "1960-05-01" not in json.dumps(shown) and "1991-03-07" not in json.dumps(shown)
+        with city.client("pii:read") as caseworker:
+            flags = data(caseworker, query, key=key)["sourceRecord"]["flags"]
+        assert any(whole in f["reason"] for f in flags), flags

@@ -29,6 +29,7 @@ from graphql import (
     ArgumentNode,
     DocumentNode,
     ExecutionResult,
+    FragmentDefinitionNode,
     GraphQLError,
     ListValueNode,
     ObjectFieldNode,
@@ -196,7 +197,7 @@ def _shape(query: str, operation_name: str | None, document: DocumentNode) -> _S
         _SHAPES.move_to_end(cache_key)
         return shape
     operation = _operation(document, operation_name)
-    personal, records = _personal_uses(operation)
+    personal, records = _personal_uses(document, operation)
     shape = _Shape(
         strip_ignored_characters(print_ast(visit(document, Literals())))[:OPERATION_SIZE],
         hashlib.sha256(query.encode()).hexdigest(),
@@ -265,10 +266,13 @@ def _declared(operation: OperationDefinitionNode | None) -> list[str]:
     return [d.variable.name.value for d in operation.variable_definitions or ()]
 
 
-def _personal_uses(operation: OperationDefinitionNode | None) -> tuple[set[str], set[str]]:
-    """(variables passed where a personal value goes, variables passed as a `record`). Fragments
-    count as far as they are written in the operation; any object variable is also scrubbed by its
-    field names."""
+def _personal_uses(
+    document: DocumentNode, operation: OperationDefinitionNode | None
+) -> tuple[set[str], set[str]]:
+    """(variables passed where a personal value goes, variables passed as a `record`), in the operation
+    and in every fragment of the document (a fragment may pass the operation's variables); a record's
+    fields by any spelling of a personal field (`idNumber`, `id_number`). Any object variable is also
+    scrubbed by its field names."""
     personal: set[str] = set()
     records: set[str] = set()
     if operation is None:
@@ -290,10 +294,13 @@ def _personal_uses(operation: OperationDefinitionNode | None) -> tuple[set[str],
                 records.add(node.value.name.value)
 
         def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
-            if node.name.value in PERSONAL_RECORD_FIELDS:
+            if personal_name(node.name.value):
                 mark(node.value)
 
     visit(operation, _Arguments())
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            visit(definition, _Arguments())
     return personal, records
 
 

@@ -182,6 +182,35 @@ def test_the_access_log_keeps_what_was_asked_without_the_personal_values(city: C
     assert id_number not in logged and "13912345678" not in logged and "13800001111" not in logged
 
 
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        (  # the variable passed in a fragment, not in the operation's own selection
+            "query FromFragment($q: String!) { ...F }"
+            " fragment F on Query { personByIdNumber(idNumber: $q) { id } }",
+            {"q": "110101190001010018"},
+        ),
+        (  # a record's field written inline, in the API's spelling, holding a variable
+            'query Inline($x: String) { match(record: {person: {name: "某人", idNumber: $x}}) { score } }',
+            {"x": "110101190001010018"},
+        ),
+        (
+            'query Born($b: String) { match(record: {person: {name: "某人", birthDate: $b}}) { score } }',
+            {"b": "1900-01-01"},
+        ),
+    ],
+    ids=["fragment", "inline-record-field", "birth-date"],
+)
+def test_personal_variables_are_digests_wherever_the_operation_passes_them(
+    city: City, query: str, variables: dict[str, str]
+) -> None:
+    with city.client("pii:read") as client:
+        response = client.post("/graphql", json={"query": query, "variables": variables})
+        assert "errors" not in response.json(), response.text
+        [entry] = log_of(city, client)
+    assert entry["variables"] == {name: sha(value) for name, value in variables.items()}
+
+
 def test_a_lookup_that_finds_nobody_is_logged(city: City) -> None:
     # Asking whether a number is known is itself a read of personal data.
     with city.client("pii:read") as client:

@@ -31,6 +31,7 @@ __all__ = [
     "mask_as",
     "mask_attribute",
     "mask_birth_date",
+    "mask_embedded",
     "mask_features",
     "mask_free_text",
     "mask_id_number",
@@ -64,14 +65,15 @@ NAME_VARIANTS: dict[str, tuple[str, ...]] = {
         "idnumber", "idno", "idnum", "idcard", "idcardno", "idcardnum", "idcardnumber",
         "identitycard", "identitycardno", "identitycardnumber", "identityno", "identitynumber",
         "residentid", "residentidno", "residentidnumber", "citizenid", "nationalid",
-        "nationalidnumber", "sfz", "sfzh", "sfzhm", "zjhm",
+        "nationalidnumber", "sfz", "sfzh", "sfzhm", "zjhm", "zjh", "gmsfhm", "certno", "certificateno",
         "身份证", "身份证号", "身份证号码", "公民身份号码", "证件号码", "证件号",
     ),
     PHONE: (
         "phone", "phoneno", "phonenum", "phonenumber", "telephone", "telephoneno", "telephonenumber",
         "tel", "telno", "telnum", "mobile", "mobileno", "mobilenum", "mobilenumber", "mobilephone",
-        "cellphone", "cellphoneno", "cellphonenumber", "handphone", "sjh", "sjhm", "lxdh",
-        "电话", "手机", "手机号", "手机号码", "电话号码", "联系方式",
+        "cellphone", "cellphoneno", "cellphonenumber", "handphone", "sjh", "sjhm", "lxdh", "lxfs",
+        "fax", "faxno", "faxnumber",
+        "电话", "手机", "手机号", "手机号码", "电话号码", "联系方式", "传真",
     ),
     BIRTH_DATE: (
         "birthdate", "birthday", "dob", "dateofbirth", "birthdt", "csrq",
@@ -245,9 +247,28 @@ def mask_as(meaning: str, value: Any) -> Any:
     return mask(str(value))
 
 
+# What reads as a resident ID number or a mobile phone wherever it stands: a region, a real-looking
+# birth date and a check character; a mobile number (perhaps +86, perhaps spaced or dashed).
+_EMBEDDED_ID = re.compile(
+    r"(?<![0-9A-Za-z])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+    r"[0-9]{3}[0-9Xx](?![0-9A-Za-z])"
+)
+_EMBEDDED_MOBILE = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])")
+
+
+def mask_embedded(text: str) -> str:
+    """`text` with every ID number and mobile phone in it masked, whatever field it came under (a
+    remark, an extra field a department named its own way: `备注: 联系电话139…`)."""
+    if len(text) < 11:
+        return text
+    text = _EMBEDDED_ID.sub(lambda m: mask_id_number(m.group(0)), text)
+    return _EMBEDDED_MOBILE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
 def mask_features(features: Any) -> Any:
     """Return `features` (a JSON-like value) with every value under a personal field name masked, at any
-    depth; everything else as it was."""
+    depth, and every ID number or mobile phone written under another name (`mask_embedded`);
+    everything else as it was."""
     if isinstance(features, dict):
         masked: dict[str, Any] = {}
         for name, value in features.items():
@@ -256,4 +277,9 @@ def mask_features(features: Any) -> Any:
         return masked
     if isinstance(features, list | tuple):
         return [mask_features(value) for value in features]
+    if isinstance(features, str):
+        return mask_embedded(features)
+    if isinstance(features, int) and not isinstance(features, bool) and features >= 10**10:
+        shown = mask_embedded(str(features))
+        return features if shown == str(features) else shown
     return features

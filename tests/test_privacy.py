@@ -170,6 +170,34 @@ def test_features_are_masked_at_any_depth_and_nothing_else_changes() -> None:
     }
 
 
+def test_id_numbers_and_mobiles_under_any_other_name_are_masked_where_they_stand() -> None:
+    """Departments put personal values under names of their own (`gmsfhm`, `备注`, an extra field):
+    what reads as an ID number or a mobile phone is masked wherever it stands; codes that are not
+    (a record's key, a credit code, a grid code, a landline without its name) stay."""
+    payload = {
+        "gmsfhm": "320581199106171811",
+        "remark": "联系电话13912345678，身份证320581199106171811",
+        "备注": "+86 139-1234-5678",
+        "contact": {"no": 32058119910617181},  # 17 digits: not an ID number
+        "n": 13912345678,
+        "key": "HJ3403806333",
+        "uscc": "91320581MA1MXXXX8K",
+        "grid": "320581001001",
+        "fax": "0512-5278 1234",
+    }
+    assert mask_features(payload) == {
+        "gmsfhm": "320581********1811",
+        "remark": "联系电话139****5678，身份证320581********1811",
+        "备注": "139****5678",
+        "contact": {"no": 32058119910617181},
+        "n": "139****5678",
+        "key": "HJ3403806333",
+        "uscc": "91320581MA1MXXXX8K",
+        "grid": "320581001001",
+        "fax": "051*****1234",
+    }
+
+
 def test_values_are_masked_whatever_their_json_type() -> None:
     payload = {
         "key": "G1",

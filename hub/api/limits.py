@@ -155,8 +155,9 @@ class ClientSlots:
 async def read_body(receive: Receive, content_length: str | None, max_bytes: int, timeout: float) -> bytes:
     """The whole request body, refused once it exceeds `max_bytes` (TooLargeError) or takes longer than
     `timeout` seconds to arrive (RequestTimeoutError), so a slow or huge body holds nothing else."""
-    if content_length is not None and content_length.strip().isdigit() and int(content_length) > max_bytes:
-        raise TooLargeError(_too_large(int(content_length), max_bytes))
+    declared = (content_length or "").strip()
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+        raise TooLargeError(_too_large(int(declared), max_bytes))
     chunks: list[bytes] = []
     size = 0
     try:

@@ -20,6 +20,7 @@ __all__ = [
     "PageInfo",
     "cursor_key",
     "id_after",
+    "is_row_id",
     "link_after",
     "link_cursor",
     "not_a_cursor",
@@ -95,9 +96,15 @@ def id_after(after: str | None, prefix: str) -> int:
     if after is None:
         return 0
     key = cursor_key(after, prefix)
-    if key is None or not key.isdigit() or int(key) >= 2**63:
+    if key is None or not is_row_id(key):
         raise not_a_cursor(after)
     return int(key)
+
+
+def is_row_id(text: str) -> bool:
+    """Whether `text` is a row id: ASCII digits (`isdigit` also takes "²", which int() refuses) of a
+    number within a 64-bit key (a larger one overflows the database's integer)."""
+    return text.isascii() and text.isdigit() and int(text) < 2**63
 
 
 def link_cursor(link_id: int) -> str:

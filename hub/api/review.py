@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.api.context import Info
-from hub.api.pagination import page_size
+from hub.api.pagination import is_row_id, page_size
 from hub.api.records import (
     EntityKind,
     ReviewDecision,
@@ -477,7 +477,7 @@ def _allowed_item(session: Session, info: Info, item_id: int) -> None:
 
 
 def _item_id(value: strawberry.ID) -> int:
-    if not str(value).isdigit():
+    if not is_row_id(str(value)):
         raise InputError(f"id: {value!r} is not a review item id")
     return int(str(value))
 

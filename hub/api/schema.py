@@ -57,6 +57,7 @@ from hub.api.types import (
     LegalEntity,
     Person,
 )
+from hub.errors import InputError
 
 __all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "build_schema", "schema", "schema_sdl"]
 
@@ -283,8 +284,28 @@ def _aware(value: datetime) -> str:
     return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
 
 
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+def _parse_time(value: Any) -> datetime:
+    """An ISO 8601 time, as a variable or written into the query; BAD_INPUT for anything else, and for
+    a time no zone can take (year 1 at +14:00, year 9999 at -05:00: Python's range ends there). The
+    error is the hub's own, so that graphql-core's wrapping of it keeps its code (a ValueError would
+    be an unexpected error, INTERNAL)."""
+    if not isinstance(value, str):
+        raise InputError(f"expected an ISO 8601 time as text, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is not None:
+            parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InputError(f"{value[:40]!r} is not an ISO 8601 time within years 1 to 9999") from None
+    return parsed
+
+
+def _parse_time_literal(node: Any, variables: dict[str, Any] | None = None) -> datetime:
+    from graphql import StringValueNode
+
+    if not isinstance(node, StringValueNode):
+        raise InputError("expected an ISO 8601 time as a string")
+    return _parse_time(node.value)
 
 
 AwareDateTime = strawberry.scalar(
@@ -292,6 +313,7 @@ AwareDateTime = strawberry.scalar(
     description="Date with time (isoformat), always with its time zone.",
     serialize=_aware,
     parse_value=_parse_time,
+    parse_literal=_parse_time_literal,
 )
 
 

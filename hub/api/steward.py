@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.api.context import Info
+from hub.api.pagination import is_row_id
 from hub.api.permissions import WRITE_ROLES, require_role
 from hub.api.types import Node, resolve_entity
 from hub.clients import ClientInfo
@@ -193,7 +194,7 @@ async def move(
 async def undo_edit(info: Info, event_id: strawberry.ID, note: str | None = None) -> EntityEdit:
     """The `undo` mutation."""
     steward, client = steward_of(info, "undo edits"), _client(info)
-    if not str(event_id).isdigit():
+    if not is_row_id(str(event_id)):
         raise InputError(f"eventId: {event_id!r} is not an audit event id")
     number = int(str(event_id))
 

@@ -61,10 +61,16 @@ def test_source_record_gives_the_entity_and_flags(engine: Engine) -> None:
     assert record["key"] == "4711"
     assert record["entityId"].startswith("per_")
     assert record["version"] == 1
-    assert record["flags"] == [{"field": "id_number", "reason": "check digit 1, expected X"}]
+    # the reason quotes the check characters, which complete a masked number: masked too
+    assert record["flags"] == [{"field": "id_number", "reason": "check digit *, expected *"}]
     assert record["payload"] == {"key": "4711", "name": "王伟", "id_number": "110105********0021"}
     assert record["features"]["id_number"] == "110105********0021"
     assert record["features"]["id_number_valid"] is False
+    with create_client(engine, "pii:read") as client:
+        body = post(client, SOURCE_RECORD, source="household_registry", kind="PERSON", key="4711")
+    assert body["data"]["sourceRecord"]["flags"] == [
+        {"field": "id_number", "reason": "check digit 1, expected X"}
+    ]
 
 
 def test_source_record_matches_the_crosswalk(engine: Engine) -> None:
@@ -119,6 +125,50 @@ def test_several_operations_need_the_name_of_the_one_to_run(engine: Engine) -> N
             assert "operation name" in error["message"]
         response = client.post("/graphql", json={"query": two, "operationName": "Role"})
         assert response.json() == {"data": {"viewer": {"role": "READER"}}}
+
+
+def _client_of(engine: Engine, role: str) -> TestClient:
+    with Session(engine) as session, session.begin():
+        token = add_client(session, f"test-{uuid.uuid4().hex[:8]}", role)
+    return TestClient(create_app(engine), headers={"Authorization": f"Bearer {token}"})
+
+
+def _cursor(text: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "query"),
+    [
+        ("reader", '{ person(id: "per_1", asOf: "yesterday") { id } }'),
+        ("reader", '{ person(id: "per_1", asOf: "0001-01-01T00:00:00+14:00") { id } }'),
+        ("reader", '{ person(id: "per_1", asOf: "9999-12-31T23:59:59-05:00") { id } }'),
+        ("auditor", '{ accessLog(since: "bad") { edges { node { id } } } }'),
+        ("auditor", '{ auditEvents(until: "9999-12-31T23:59:59-01:00") { edges { node { id } } } }'),
+        ("auditor", '{ accessLog(after: "' + _cursor("i:²") + '") { edges { node { id } } } }'),
+        ("steward", '{ reviewItem(id: "²") { id } }'),
+        ("steward", '{ reviewItem(id: "99999999999999999999999") { id } }'),
+    ],
+)
+def test_odd_times_ids_and_cursors_are_bad_input_not_internal(engine: Engine, role: str, query: str) -> None:
+    """A digit Python reads as one and int() does not ("²"), a number past a 64-bit key, a time no
+    zone can hold: the caller's mistake, said as such, not an unexpected error."""
+    with _client_of(engine, role) as client:
+        [error] = post(client, query)["errors"]
+    assert error["extensions"]["code"] in ("BAD_INPUT", "GRAPHQL_VALIDATION_FAILED"), error
+
+
+def test_a_time_given_as_a_variable_is_checked_alike(engine: Engine) -> None:
+    with create_client(engine) as client:
+        body = post(
+            client,
+            'query($t: DateTime) { person(id: "per_1", asOf: $t) { id } }',
+            t="9999-12-31T23:59:59-05:00",
+        )
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_INPUT" and "9999" in error["message"]
 
 
 def test_syntax_error_gets_a_coded_error(engine: Engine) -> None:

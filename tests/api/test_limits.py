@@ -433,3 +433,16 @@ def test_a_nul_character_answers_bad_input_before_any_statement(
     assert error_code(response) == "BAD_INPUT", response.text
     assert "NUL" in response.json()["errors"][0]["message"]
     assert "unexpected error" not in caplog.text
+
+
+def test_a_content_length_that_is_no_ascii_number_is_left_to_the_body() -> None:
+    """HTTP headers arrive as Latin-1, where "²" is a digit to `str.isdigit` and not to int(): such
+    a header was a 500; the body is read and measured as it comes instead."""
+    import asyncio
+
+    from hub.api.limits import read_body
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b'{"query": "{ viewer { name } }"}', "more_body": False}
+
+    assert asyncio.run(read_body(receive, "²", 1000, 1.0)) == b'{"query": "{ viewer { name } }"}'

@@ -202,6 +202,12 @@ def changes_after(
     # The newest entry first, and nothing after it: an entry committed between the two reads waits for
     # the next call instead of being skipped by a cursor moved past it.
     newest = session.scalar(select(ChangeEvent.id).order_by(ChangeEvent.id.desc()).limit(1)) or 0
+    if after > newest:  # answered with nothing, the client would wait for entries it never gets
+        raise InputError(
+            f"after: the cursor is past the feed's newest entry ({newest:,}): the database was restored"
+            " to an earlier state, or the cursor is not this hub's; read the feed again from the start"
+            " (no cursor), or take the golden records again (hub export entities)"
+        )
     query = (
         select(ChangeEvent)
         .where(ChangeEvent.id > after, ChangeEvent.id <= newest)

@@ -208,6 +208,10 @@ def test_pages_neither_skip_nor_repeat_and_kinds_filter(city: Engine) -> None:
         last_person = people[-1].position
         got, after, more = changes_after(session, last_person, [Kind.PERSON], 10)
         assert got == [] and after == whole[-1].position and not more
+        # A cursor past the newest entry (the database restored to an earlier state) is refused:
+        # answered with nothing, its reader would wait for entries that never come.
+        with pytest.raises(InputError, match="past the feed's newest entry"):
+            changes_after(session, whole[-1].position + 1, None, 10)
 
 
 def test_cursors_are_opaque_and_checked() -> None:

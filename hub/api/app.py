@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from cross_web import HTTPException  # what strawberry's view raises to refuse a request (its own package)
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -81,6 +82,19 @@ class _HubGraphQL(GraphQL[HubContext, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our own GraphiQL page instead of strawberry's, which loads its scripts from unpkg.com."""
         return HTMLResponse(self.ide_page, headers=_IDE_HEADERS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's, but a request its view refuses (no query, an operation name the document does
+        not hold, a body that is not JSON, a mutation sent as GET) is answered as every other refusal
+        is, a coded JSON error, instead of strawberry's plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = _view_refusal(scope, exc.status_code, exc.reason)
+        await response(scope, receive, send)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)  # several times faster than the standard library's encoder
@@ -149,6 +163,18 @@ def _refusal(
 
 
 _STATUS = {"TOO_LARGE": 413, "REQUEST_TIMEOUT": 408, "RATE_LIMITED": 429, "BUSY": 429}
+
+
+def _view_refusal(scope: Scope, status: int, reason: str) -> JSONResponse:
+    """strawberry's view refused the request: its reason, with what to do, coded."""
+    headers = None
+    if reason.startswith("Unsupported content type"):
+        status, reason = 415, "the request body must be JSON: send it with Content-Type: application/json"
+    elif reason.startswith("mutations are not allowed when using GET"):
+        status, reason, headers = 405, "a mutation must be sent as POST, not GET", {"Allow": "POST"}
+    elif reason.startswith("No GraphQL query found"):
+        reason = 'no GraphQL query in the request: give `query` ({"query": "...", "variables": {...}})'
+    return _refusal(scope, status, "BAD_INPUT", reason, headers)
 
 
 class _Authenticated:

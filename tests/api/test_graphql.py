@@ -171,6 +171,37 @@ def test_a_time_given_as_a_variable_is_checked_alike(engine: Engine) -> None:
     assert error["extensions"]["code"] == "BAD_INPUT" and "9999" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("request_kwargs", "status", "said"),
+    [
+        (
+            {"content": b"{ viewer { name } }", "headers": {"Content-Type": "application/graphql"}},
+            415,
+            "JSON",
+        ),
+        ({"json": {}}, 400, "no GraphQL query"),
+        ({"json": {"query": "{ viewer { name } }", "operationName": "Nope"}}, 400, "Nope"),
+    ],
+    ids=["not-json", "no-query", "unknown-operation"],
+)
+def test_a_request_the_view_refuses_gets_a_coded_json_error(
+    engine: Engine, request_kwargs: dict[str, Any], status: int, said: str
+) -> None:
+    """What a client's JSON parser reads, as for every other refusal, not the view's plain text."""
+    with create_client(engine) as client:
+        response = client.post("/graphql", **request_kwargs)
+    assert response.status_code == status
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_INPUT" and said in error["message"]
+
+
+def test_a_mutation_sent_as_get_is_405_with_its_allowed_method(engine: Engine) -> None:
+    with create_client(engine) as client:
+        response = client.get("/graphql", params={"query": 'mutation { undo(eventId: "1") { eventId } }'})
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
 def test_syntax_error_gets_a_coded_error(engine: Engine) -> None:
     with create_client(engine) as client:
         response = client.post("/graphql", json={"query": "{ sourceRecord(source: "})

@@ -37,7 +37,7 @@ from hub.ingest.mapping import RowMapper
 from hub.ingest.prepare import PreparedBatch, normalize_packed, normalize_payloads, pack, prepare_batch
 from hub.ingest.readers import open_source
 
-__all__ = ["PARALLEL_FROM_BYTES", "FileToRead", "paced_collector", "prepared_stream"]
+__all__ = ["PARALLEL_FROM_BYTES", "FileToRead", "exit_with_parent", "paced_collector", "prepared_stream"]
 
 PARALLEL_FROM_BYTES = 1 << 20
 _QUEUE_DEPTH = 3
@@ -127,12 +127,12 @@ def _start_worker(parent: int) -> None:
     hundreds of them: 6 % of the worker's instructions at the default threshold of 700, 1 % at 50,000.
     What is loaded by now is frozen, so that older collections skip it.
     """
-    _exit_with_parent(parent)
+    exit_with_parent(parent)
     gc.freeze()
     gc.set_threshold(*_WORKER_GC_THRESHOLDS)
 
 
-def _exit_with_parent(parent: int) -> None:
+def exit_with_parent(parent: int) -> None:
     """Worker initializer: exit as soon as the process that started the pool is gone, even by kill -9.
 
     A worker holds both ends of the pool's call queue, so it would never see it close and would wait

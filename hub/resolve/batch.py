@@ -17,6 +17,7 @@ keeps checking.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.domain import DERIVED_SOURCE, Kind
+from hub.ingest.pipeline import exit_with_parent
 from hub.resolve.persist import RunSummary, store_kind
 from hub.resolve.service import compute_kind
 from hub.resolve.settings import MatchSettings
@@ -76,7 +78,7 @@ def resolve_kinds(
         mp_context=context,
         max_tasks_per_child=1,
         initializer=_hold,
-        initargs=(lock,),
+        initargs=(lock, os.getpid()),
     ) as pool:
         futures: dict[Future[RunSummary], Kind] = {
             pool.submit(_resolve, url, kind, settings_json, actor): kind for kind in ordered
@@ -91,10 +93,13 @@ def resolve_kinds(
 _write_lock: Any = None
 
 
-def _hold(lock: Any) -> None:
-    """In a worker: keep the lock that lets one kind store at a time."""
+def _hold(lock: Any, parent: int) -> None:
+    """In a worker: keep the lock that lets one kind store at a time, and end with the `hub resolve`
+    that started it (killed, its worker would go on and commit a run nobody waits for, beside the run
+    an operator starts next)."""
     global _write_lock
     _write_lock = lock
+    exit_with_parent(parent)
 
 
 def _resolve(url: str, kind: Kind, settings_json: dict[str, Any] | None, actor: str) -> RunSummary:

@@ -82,3 +82,57 @@ def test_kinds_resolved_in_worker_processes_match_a_run_in_one_process(engine: E
     with engine.connect() as connection:  # the checks are back on for the next user of the pool
         if engine.dialect.name == "sqlite":
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+
+
+_WORKER_SCRIPT = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from hub.resolve.batch import _hold
+
+def work(path):
+    with open(path, "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(120)
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    held = (context.Lock(), os.getpid())
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_hold, initargs=held) as pool:
+        pool.submit(work, sys.argv[1]).result()
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return any(line.startswith("State:") and "Z" in line for line in status)  # a zombie is gone
+    except FileNotFoundError:
+        return True
+
+
+def test_a_resolving_worker_ends_with_the_resolve_that_started_it(tmp_path: Path) -> None:
+    """`kill -9` of `hub resolve` must not leave its workers to commit a run beside the next one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script, marker = tmp_path / "resolve_like.py", tmp_path / "worker.pid"
+    script.write_text(_WORKER_SCRIPT, encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script), str(marker)])
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() or not marker.read_text():
+            assert time.monotonic() < deadline and parent.poll() is None, "the worker never started"
+            time.sleep(0.1)
+        worker = int(marker.read_text())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while not _gone(worker):
+            assert time.monotonic() < deadline, "the worker outlived its parent"
+            time.sleep(0.1)
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -62,7 +62,17 @@ def resolve_and_report(
     quiet: bool = False,
 ) -> None:
     """`hub resolve`'s work and report, for `kinds` (also `hub load --resolve`'s): what is not resolved
-    yet, or with `everything` (or `settings`) every record anew; then the links, rebuilt."""
+    yet, or with `everything` (or `settings`) every record anew; then the links, rebuilt. One at a
+    time on a database (`hub.store.locks`): two would plan the same records and each merge them."""
+    from hub.store.locks import exclusive
+
+    with exclusive(engine, "resolve", "another hub resolve (or hub load --resolve)"):
+        _resolve_and_report(engine, kinds, everything=everything, settings=settings, quiet=quiet)
+
+
+def _resolve_and_report(
+    engine: Engine, kinds: list[Kind], *, everything: bool, settings: MatchSettings | None, quiet: bool
+) -> None:
     from hub.resolve.run import IncrementalRun, plan_resolution, run_resolution
 
     plan = plan_resolution(engine, kinds, everything=everything or settings is not None)

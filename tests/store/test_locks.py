@@ -1,0 +1,73 @@
+"""The locks that keep two runs of one piece of work apart (`hub.store.locks`), on both databases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine
+
+from hub.errors import BusyError
+from hub.store.locks import exclusive
+
+
+def test_a_second_holder_is_refused_and_others_are_not(engine: Engine) -> None:
+    with exclusive(engine, "resolve", "another hub resolve"):
+        refused = pytest.raises(BusyError, match="another hub resolve is running on this database")
+        with refused, exclusive(engine, "resolve", "another hub resolve"):
+            pass
+        with exclusive(engine, "ingest-tax-person", "another ingest"):  # another lock: not blocked
+            pass
+    with exclusive(engine, "resolve", "another hub resolve"):  # released with the block
+        pass
+
+
+_HOLDER = """
+import sys, time
+from hub.store.database import make_engine
+from hub.store.locks import exclusive
+with exclusive(make_engine(sys.argv[1]), "resolve", "held"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_killed_holder_holds_nothing(engine: Engine, database_url: str) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, database_url], stdout=subprocess.PIPE, text=True, env=os.environ
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(BusyError), exclusive(engine, "resolve", "another hub resolve"):
+            pass
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(10)
+        deadline = time.monotonic() + 10
+        while True:  # the server notices the dead connection at once on a local socket
+            try:
+                with exclusive(engine, "resolve", "another hub resolve"):
+                    break
+            except BusyError:
+                assert time.monotonic() < deadline, "the lock outlived its holder"
+                time.sleep(0.1)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(10)
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+def test_hub_resolve_is_refused_while_another_runs(
+    engine: Engine, database_url: str, hub: Callable[..., tuple[int, str, str]]
+) -> None:
+    with exclusive(engine, "resolve", "another hub resolve"):
+        code, _, err = hub(database_url, "resolve")
+    assert code == 2, err
+    assert "another hub resolve (or hub load --resolve) is running on this database" in err
+    assert hub(database_url, "resolve")[0] == 0  # and goes through once the other is done

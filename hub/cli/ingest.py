@@ -90,10 +90,29 @@ def _rows(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'} {'is' if count == 1 else 'are'}"
 
 
-def report_too_many_bad_rows(summary: IngestSummary, max_share: float) -> bool:
-    """Print why, when more than `max_share` of the file's rows were quarantined; whether they were."""
-    if summary.bad_share <= max_share:
+def report_not_read(summary: IngestSummary) -> bool:
+    """Print how much of the file its reader could not split into records; whether there was any.
+    Never a success: the rows in that part are neither stored nor quarantined one by one."""
+    from hub.ingest.readers import NOT_READ_TO_END
+
+    count = summary.reasons.get(NOT_READ_TO_END, 0)
+    if not count:
         return False
+    _line, whole = summary.examples[NOT_READ_TO_END]
+    console.print(
+        f"[red]error:[/red] {summary.file} was not read to its end; the unread part is quarantined"
+        " as one row (`hub quarantine list` shows it):",
+    )
+    console.print(f"  {whole[:500]}", markup=False)
+    return True
+
+
+def report_too_many_bad_rows(summary: IngestSummary, max_share: float) -> bool:
+    """Print why, when more than `max_share` of the file's rows were quarantined, or when the file
+    was not read to its end (`report_not_read`); whether either was so."""
+    not_read = report_not_read(summary)
+    if summary.bad_share <= max_share:
+        return not_read
     console.print(
         f"[red]error:[/red] {summary.quarantined} of {summary.read} rows of {summary.file}"
         f" ({summary.bad_share:.0%}) were quarantined, over --max-bad-rows {max_share:.0%};"

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import ijson
-import ijson.backends.python as ijson_python
 import orjson
 
 from hub.errors import UnreadableFileError
@@ -30,6 +29,7 @@ __all__ = [
     "ENCODINGS",
     "ENCODING_SAMPLE_BYTES",
     "MAX_RECORD_BYTES",
+    "NOT_READ_TO_END",
     "RawRow",
     "SourceReader",
     "detect_encoding",
@@ -40,6 +40,9 @@ ENCODINGS = ("utf-8", "gb18030", "utf-16")
 ENCODING_SAMPLE_BYTES = 1 << 16
 _NAMES = {"utf-8": "UTF-8", "gb18030": "GB18030", "utf-16": "UTF-16"}
 MAX_RECORD_BYTES = 1 << 20
+# Starts the reason of a quarantined row that holds the part of a file its reader could not split
+# into records; the command exits non-zero when there is one.
+NOT_READ_TO_END = "file not read to its end"
 _FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -105,12 +108,16 @@ class SourceReader:
             else:
                 _check_encoding(path.name, sample, given)
                 self.encoding = given
+            self._file.seek(0)
+            # Lines are decoded from bytes; UTF-16 lines are first re-encoded as UTF-8 (`_byte_lines`).
+            self._line_encoding = "utf-8" if self.encoding in (None, "utf-16") else self.encoding
+            if fmt == "csv":  # a bad header refuses the file (and a load) before anything is stored
+                for _ in self._csv(header_only=True):
+                    pass
+                self._file.seek(0)
         except UnreadableFileError:
             self._file.close()
             raise
-        self._file.seek(0)
-        # Lines are decoded from bytes; UTF-16 lines are first re-encoded as UTF-8 (`_byte_lines`).
-        self._line_encoding = "utf-8" if self.encoding in (None, "utf-16") else self.encoding
 
     @property
     def bytes_read(self) -> int:
@@ -139,7 +146,8 @@ class SourceReader:
     def _byte_lines(self) -> Iterator[bytes]:
         """The file's lines as bytes in `_line_encoding`: UTF-16 text is decoded and re-encoded."""
         if self.encoding != "utf-16":
-            yield from self._file
+            for raw in self._file:  # noqa: UP028 - `yield from` would close the file with this generator
+                yield raw
             return
         text = io.TextIOWrapper(self._file, encoding="utf-16", errors="replace", newline="")
         try:
@@ -181,7 +189,7 @@ class SourceReader:
             except orjson.JSONDecodeError as exc:
                 yield _with_raw_nul(line, text) or RawRow(line, text, error=f"broken JSON: {exc}")
 
-    def _csv(self) -> Iterator[RawRow]:
+    def _csv(self, header_only: bool = False) -> Iterator[RawRow]:
         consumed: list[str] = []
         undecodable: list[str] = []
         line_no = 0
@@ -210,6 +218,8 @@ class SourceReader:
         header = [name.strip() for name in header]
         if len(set(header)) != len(header) or not all(header):
             raise UnreadableFileError(f"{self.path.name}: CSV header has empty or repeated names: {header}")
+        if header_only:
+            return
         while True:
             consumed.clear()
             undecodable.clear()
@@ -249,10 +259,6 @@ class SourceReader:
                 stream.detach()  # the file stays this reader's to close
 
     def _json_items(self, stream: IO[Any]) -> Iterator[RawRow]:
-        # The fast C parser turns a lone surrogate escape (\ud800) into "?", which would be stored as
-        # if the source had sent it; a file that has any surrogate escape goes through the pure Python
-        # parser, which keeps it, so that the row is quarantined naming the field.
-        parse = ijson_python.items if _has_surrogate_escape(self._file) else ijson.items
         wrapper = stream if isinstance(stream, io.TextIOWrapper) else None
         if wrapper is None:
             head = self._file.read(3)
@@ -263,29 +269,241 @@ class SourceReader:
             raise UnreadableFileError(
                 f"{self.path.name}: a .json source file must hold one JSON array of records"
             )
-        if wrapper is not None:  # ijson reads bytes: GB18030 and UTF-16 as UTF-8
+        offset = self._file.tell() if wrapper is None else 0
+        done = 0
+        if wrapper is None and not _has_surrogate_escape(self._file):
+            # ijson's C parser first, five times as fast as the splitter below; at the first element it
+            # cannot read (broken, an integer over 64 bits), the splitter reads on from the start,
+            # passing over what was read already, and quarantines that element alone.
+            try:
+                for value in ijson.items(self._file, "item", use_float=True):
+                    done += 1
+                    yield self._json_row(done, value)
+                return
+            except (ijson.JSONError, UnicodeDecodeError):
+                self._file.seek(offset)
+        if wrapper is not None:  # elements are split as UTF-8 bytes: GB18030 and UTF-16 re-encoded
             stream = io.BufferedReader(_Utf8Bytes(wrapper))
-        index = 0
+        for index, (at, size, raw, problem) in enumerate(_ArraySplitter(stream, offset), start=1):
+            if index <= done:
+                continue
+            where = f"element {index} at byte {at}"
+            text = raw.decode("utf-8", "replace")
+            if problem is not None:
+                yield RawRow(index, text, error=problem.format(where=where, size=size))
+            elif size > MAX_RECORD_BYTES:
+                yield RawRow(index, text, error=_too_large(size))
+            else:
+                value, error = _parse_element(raw)
+                if error is not None:
+                    yield RawRow(index, text, error=f"{error}: {where}")
+                    continue
+                yield self._json_row(index, value)
+
+    @staticmethod
+    def _json_row(index: int, value: Any) -> RawRow:
         try:
-            for index, value in enumerate(parse(stream, "item", use_float=True), start=1):
-                try:
-                    text = orjson.dumps(value).decode()
-                except orjson.JSONEncodeError:  # a lone surrogate: no UTF-8 form, found by preparation
-                    text = json.dumps(value, ensure_ascii=False)
-                if len(text) > MAX_RECORD_BYTES:
-                    yield RawRow(index, text, error=_too_large(len(text)))
-                else:
-                    yield RawRow(index, text, value=value)
-        except (ijson.JSONError, UnicodeDecodeError) as exc:
-            rest = self._file.read(MAX_RECORD_BYTES).decode(self._line_encoding, "replace")
-            yield RawRow(
-                index + 1,
-                rest,
-                error=f"broken JSON: after element {index} ({exc}); the rest of the file could not be parsed",
-            )
+            text = orjson.dumps(value).decode()
+        except (orjson.JSONEncodeError, TypeError):  # a lone surrogate, an integer over 64 bits, depth
+            try:
+                text = json.dumps(value, ensure_ascii=False)
+            except RecursionError:
+                return RawRow(index, "", error=f"broken JSON: element {index} is nested too deep")
+        if len(text) > MAX_RECORD_BYTES:
+            return RawRow(index, text, error=_too_large(len(text)))
+        return RawRow(index, text, value=value)
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_surrogate_escape(file: IO[bytes]) -> bool:
+    """Whether the rest of the file holds a UTF-16 surrogate escape (`\\ud800`-`\\udfff`), which ijson's
+    C parser would turn into "?" as if the source had sent it (the splitter keeps it, so that the row
+    is quarantined naming the field); the file is read to its end in chunks and put back."""
+    start, tail = file.tell(), b""
+    try:
+        while chunk := file.read(1 << 20):
+            if _SURROGATE_ESCAPE.search(tail + chunk):
+                return True
+            tail = chunk[-5:]
+        return False
+    finally:
+        file.seek(start)
+
+
+def _parse_element(raw: bytes) -> tuple[Any, str | None]:
+    """An array element's value, or why it is not one. orjson first (fast); the standard parser reads
+    what orjson refuses but JSON allows: integers over 64 bits and lone surrogate escapes (`\\ud800`,
+    kept so that preparation quarantines the row naming the field)."""
+    first: Exception | None = None
+    if not _LONG_DIGITS.search(raw):  # orjson would make an integer over 64 bits a float
+        try:
+            return orjson.loads(raw), None
+        except orjson.JSONDecodeError as exc:
+            first = exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not valid utf-8: byte 0x{raw[exc.start]:02x} at position {exc.start}"
+    try:
+        return json.loads(text, parse_constant=_no_constant), None
+    except RecursionError:
+        return None, "broken JSON: nested too deep"
+    except ValueError as exc:
+        return None, f"broken JSON: {first or exc}"
+
+
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_STRUCTURE = re.compile(rb'["\[\]{},]')
+_IN_STRING = re.compile(rb'["\\\n]')
+_NOT_SPACE = re.compile(rb"[^ \t\r\n]")
+_NOT_SPACE_OR_COMMA = re.compile(rb"[^ \t\r\n,]")
+_OPENER = {ord("}"): ord("{"), ord("]"): ord("[")}
+_BEFORE, _BETWEEN, _IN, _SKIP, _SKIP_START, _AFTER, _TRAIL = range(7)
+
+
+class _ArraySplitter:
+    """The elements of a JSON array, as (byte offset, size, bytes, problem), split by its brackets,
+    commas and strings alone: an element that is not valid JSON inside still ends at its bracket, so
+    it is quarantined by itself and the next one is read.
+
+    An element broken in its structure (a string not closed on its line, which JSON does not allow,
+    or a closing bracket that does not match) is taken to end before the next line that starts with
+    `{` (or `]`, the array's end), where reading goes on. An element the file ends inside, and
+    anything after the array's `]`, get a problem starting with NOT_READ_TO_END: what could not be
+    read is said, never dropped. Each element keeps at most MAX_RECORD_BYTES + 1 bytes; `size` counts
+    them all. `problem` is a format string taking `where` and `size`.
+    """
+
+    def __init__(self, stream: IO[bytes], offset: int) -> None:
+        self._stream = stream
+        self._offset = offset
+        self._state = _BEFORE
+        self._pieces: list[bytes] = []
+        self._kept = 0
+        self._start = 0
+        self._stack: list[int] = []
+        self._in_string = self._escaped = False
+        self._problem: str | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, int, bytes, str | None]]:
+        base = self._offset
+        while chunk := self._stream.read(1 << 16):
+            yield from self._chunk(chunk, base)
+            base += len(chunk)
+        if self._state in (_IN, _SKIP, _SKIP_START):
+            self._problem = (
+                f"{NOT_READ_TO_END}: the file ends inside {{where}} ({{size}} bytes): the file is cut"
+                " short, or a string or bracket in the element is not closed"
+            )
+            yield self._finish(b"", 0, 0, base)
+        elif self._state == _TRAIL:
+            yield self._finish(b"", 0, 0, base)
+
+    def _begin(self, at: int, problem: str | None = None) -> None:
+        self._start, self._problem = at, problem
+        self._pieces, self._kept = [], 0
+        self._stack.clear()
+        self._in_string = self._escaped = False
+
+    def _keep(self, piece: bytes) -> None:
+        if self._kept <= MAX_RECORD_BYTES and piece:
+            piece = piece[: MAX_RECORD_BYTES + 1 - self._kept]
+            self._pieces.append(piece)
+            self._kept += len(piece)
+
+    def _finish(self, chunk: bytes, mark: int, end: int, base: int) -> tuple[int, int, bytes, str | None]:
+        self._keep(chunk[mark:end])
+        raw = b"".join(self._pieces)
+        size = base + end - self._start
+        if self._problem is not None and self._state in (_SKIP, _SKIP_START):
+            raw = raw.rstrip(b" \t\r\n,")
+        return self._start, size, raw, self._problem
+
+    def _chunk(self, chunk: bytes, base: int) -> Iterator[tuple[int, int, bytes, str | None]]:
+        pos, size, mark = 0, len(chunk), 0
+        while pos < size:
+            state = self._state
+            if state in (_BEFORE, _BETWEEN, _AFTER):
+                found = (_NOT_SPACE if state == _AFTER else _NOT_SPACE_OR_COMMA).search(chunk, pos)
+                if found is None:
+                    break
+                pos = found.start()
+                byte = chunk[pos]
+                if state == _BEFORE:  # the "[" the caller saw
+                    self._state = _BETWEEN
+                    pos += 1
+                elif state == _BETWEEN and byte == ord("]"):
+                    self._state = _AFTER
+                    pos += 1
+                else:
+                    trailing = f"{NOT_READ_TO_END}: {{size}} bytes after the array's closing bracket"
+                    self._begin(base + pos, trailing if state == _AFTER else None)
+                    self._state = _TRAIL if state == _AFTER else _IN
+                    mark = pos
+            elif state == _TRAIL:
+                pos = size
+            elif state == _SKIP:
+                newline = chunk.find(b"\n", pos)
+                if newline < 0:
+                    break
+                pos, self._state = newline + 1, _SKIP_START
+            elif state == _SKIP_START:
+                found = _NOT_SPACE.search(chunk, pos)
+                if found is None:
+                    break
+                pos = found.start()
+                if chunk[pos] in b"{]":
+                    yield self._finish(chunk, mark, pos, base)
+                    self._state = _BETWEEN
+                else:
+                    self._state = _SKIP
+            elif self._in_string:
+                if self._escaped:
+                    self._escaped = False
+                    pos += 1
+                    continue
+                found = _IN_STRING.search(chunk, pos)
+                if found is None:
+                    break
+                pos, byte = found.end(), chunk[found.start()]
+                if byte == ord("\\"):
+                    self._escaped = True
+                elif byte == ord('"'):
+                    self._in_string = False
+                else:
+                    self._problem = "broken JSON: {where}: a string is not closed on its line"
+                    self._state = _SKIP_START
+            else:
+                found = _STRUCTURE.search(chunk, pos)
+                if found is None:
+                    break
+                at, byte = found.start(), chunk[found.start()]
+                pos = at + 1
+                if byte == ord('"'):
+                    self._in_string = True
+                elif byte in b"[{":
+                    self._stack.append(byte)
+                elif byte == ord(",") and not self._stack:
+                    yield self._finish(chunk, mark, at, base)
+                    self._state = _BETWEEN
+                elif byte in b"]}" and self._stack and self._stack[-1] == _OPENER[byte]:
+                    self._stack.pop()
+                elif byte == ord("]") and not self._stack:
+                    yield self._finish(chunk, mark, at, base)
+                    self._state = _AFTER
+                elif byte != ord(","):
+                    self._problem = f"broken JSON: {{where}}: a '{chr(byte)}' that closes no bracket"
+                    self._state = _SKIP
+        if self._state in (_IN, _SKIP, _SKIP_START, _TRAIL):
+            self._keep(chunk[mark:])
 
 
 class _Utf8Bytes(io.RawIOBase):
@@ -310,20 +528,6 @@ class _Utf8Bytes(io.RawIOBase):
         return size
 
 
-def _has_surrogate_escape(file: IO[bytes]) -> bool:
-    """Whether the rest of the file holds a UTF-16 surrogate escape (`\\ud800`–`\\udfff`); the file is
-    read to its end in chunks and put back where it was."""
-    start, tail = file.tell(), b""
-    try:
-        while chunk := file.read(1 << 20):
-            if _SURROGATE_ESCAPE.search(tail + chunk):
-                return True
-            tail = chunk[-5:]
-        return False
-    finally:
-        file.seek(start)
-
-
 def _decodes(raw: bytes, encoding: str, final: bool = True) -> bool:
     try:
         codecs.getincrementaldecoder(encoding)().decode(raw, final)
@@ -344,12 +548,13 @@ def _encoding_name(encoding: str) -> str:
 
 
 def _mostly_gb18030(sample: bytes, whole: bool) -> bool:
-    """Whether a start that is not UTF-8 is GB18030: most of its lines beyond ASCII fail UTF-8 and it
-    reads as GB18030 (one broken line in a UTF-8 file is quarantined instead)."""
+    """Whether a start that is not UTF-8 is GB18030: most of its lines beyond ASCII fail UTF-8 and
+    most read as GB18030. Either way a few broken lines are quarantined, not taken as the encoding."""
     lines = sample.split(b"\n")
     lines = [line for line in (lines if whole else lines[:-1]) if not line.isascii()]
     broken = sum(not _decodes(line, "utf-8") for line in lines)
-    return broken * 2 > len(lines) and _decodes(sample, "gb18030", whole)
+    broken_gb = sum(not _decodes(line, "gb18030") for line in lines)
+    return broken * 2 > len(lines) and broken_gb * 2 < len(lines)
 
 
 def detect_encoding(sample: bytes, whole: bool = True) -> str:
@@ -357,7 +562,7 @@ def detect_encoding(sample: bytes, whole: bool = True) -> str:
 
     A byte-order mark decides (UTF-8, UTF-16 LE or BE); else text that decodes as strict UTF-8 is
     UTF-8 (GB18030 text of some length practically never does); else text whose lines beyond ASCII
-    mostly fail UTF-8 and that reads as GB18030 is GB18030; else UTF-8, and the rows that do not
+    mostly fail UTF-8 and mostly read as GB18030 is GB18030; else UTF-8, and the rows that do not
     decode are quarantined. `whole`: the sample is the whole file (else its last line may be cut).
     UTF-16 without a byte-order mark is not recognised.
     """
@@ -375,7 +580,7 @@ def _check_encoding(name: str, sample: bytes, encoding: str) -> None:
 
     Bytes outside ASCII that decode as strict UTF-8 are almost surely UTF-8 (GB18030 text of some
     length practically never does), so reading them as GB18030 would store garbled text silently: refused.
-    A start that is not UTF-8 but reads as GB18030, with most of its non-ASCII lines failing UTF-8, is
+    A start that is not UTF-8, with most of its non-ASCII lines failing UTF-8 and reading as GB18030, is
     GB18030 (one broken line in a UTF-8 file is quarantined instead). Only the first
     ENCODING_SAMPLE_BYTES are looked at.
     """

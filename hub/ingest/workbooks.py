@@ -58,8 +58,10 @@ def _open(path: Path) -> Any:
 
 
 def check_workbook(path: Path) -> None:
-    """Raise UnreadableFileError unless `path` opens as a workbook (before anything is stored)."""
-    _open(path).close()
+    """Raise UnreadableFileError unless `path` opens as a workbook whose header is usable, before
+    anything is stored (a load refuses the whole night's files then, not after storing some)."""
+    for _row in workbook_rows(path):  # the header is checked before the first row comes out
+        break
 
 
 def _sheet_rows(path: Path) -> Iterator[tuple[int, list[str]]]:

@@ -289,7 +289,7 @@ def test_broken_json_array_keeps_what_parsed_and_quarantines_the_rest(engine: En
     assert counts(summary) == (2, 0, 0, 1)
     [(line, reason)] = quarantined(engine)
     assert line == 3
-    assert reason.startswith("broken JSON: after element 2")
+    assert reason.startswith("file not read to its end: the file ends inside element 3")
 
 
 def test_csv_row_with_wrong_field_count(engine: Engine, tmp_path: Path) -> None:

@@ -1,0 +1,90 @@
+"""Readers go on after a bad row: JSON array elements, GB18030 detection, headers checked at open."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hub.errors import UnreadableFileError
+from hub.ingest.readers import NOT_READ_TO_END, RawRow, open_source
+
+
+def _rows(path: Path) -> list[RawRow]:
+    with open_source(path) as reader:
+        return list(reader)
+
+
+def _array(tmp_path: Path, elements: list[str], tail: str = "\n]\n") -> Path:
+    path = tmp_path / "people.json"
+    path.write_text("[\n" + ",\n".join(elements) + tail, encoding="utf-8")
+    return path
+
+
+def _people(count: int) -> list[str]:
+    return [json.dumps({"key": f"A{i}", "name": f"n{i}"}) for i in range(count)]
+
+
+def test_a_broken_element_is_quarantined_alone(tmp_path: Path) -> None:
+    elements = _people(3000)
+    elements[1500] = '{"key": "A1500", broken}'
+    rows = _rows(_array(tmp_path, elements))
+    bad = [row for row in rows if row.error]
+    assert len(rows) == 3000 and len(bad) == 1
+    assert bad[0].text == '{"key": "A1500", broken}' and "element 1501" in str(bad[0].error)
+    assert rows[-1].value == {"key": "A2999", "name": "n2999"}
+
+
+def test_an_unclosed_string_ends_its_element_at_the_next_record_line(tmp_path: Path) -> None:
+    elements = _people(5)
+    elements[2] = '{"key": "A2", "name": "open}'
+    rows = _rows(_array(tmp_path, elements))
+    assert [row.error is None for row in rows] == [True, True, False, True, True]
+    assert rows[2].text == elements[2] and "not closed" in str(rows[2].error)
+
+
+def test_a_big_integer_is_read_and_deep_nesting_quarantined(tmp_path: Path) -> None:
+    deep = '{"key": "D", "x": ' + "[" * 3000 + "]" * 3000 + "}"
+    big = '{"key": "B", "n": 123456789012345678901234567890}'
+    rows = _rows(_array(tmp_path, [big, deep, *_people(2)]))
+    assert rows[0].value == {"key": "B", "n": 123456789012345678901234567890}
+    assert rows[1].error is not None and rows[1].text == deep
+    assert [row.error for row in rows[2:]] == [None, None]
+
+
+def test_a_file_cut_inside_an_element_says_it_was_not_read_to_its_end(tmp_path: Path) -> None:
+    rows = _rows(_array(tmp_path, [*_people(2), '{"key": "A9", "na'], tail=""))
+    assert [row.error is None for row in rows] == [True, True, False]
+    assert str(rows[2].error).startswith(NOT_READ_TO_END) and rows[2].text == '{"key": "A9", "na'
+
+
+def test_gb18030_with_one_truncated_character_quarantines_only_that_row(tmp_path: Path) -> None:
+    lines = [f"K{i},张{i}".encode("gb18030") for i in range(200)]
+    lines[100] = "K100,张".encode("gb18030") + "王".encode("gb18030")[:1]
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"key,name\n" + b"\n".join(lines) + b"\n")
+    with open_source(path) as reader:
+        assert reader.encoding == "gb18030"
+        rows = list(reader)
+    assert sum(row.error is not None for row in rows) == 1 and rows[0].value == {"key": "K0", "name": "张0"}
+
+
+@pytest.mark.parametrize("header", ["key,name,name", "key,,name"])
+def test_a_bad_csv_header_is_refused_when_opened(tmp_path: Path, header: str) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(f"{header}\nA,b,c\n", encoding="utf-8")
+    with pytest.raises(UnreadableFileError, match="empty or repeated"):
+        open_source(path)
+
+
+def test_a_bad_workbook_header_is_refused_when_opened(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["key", "name", "name"])
+    sheet.append(["A", "b", "c"])
+    path = tmp_path / "people.xlsx"
+    book.save(path)
+    with pytest.raises(UnreadableFileError, match="empty or repeated"):
+        open_source(path)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from itertools import islice
@@ -34,6 +34,7 @@ from hub.ingest.readers import RawRow, open_source
 from hub.ingest.stored_mappings import latest_mapping
 from hub.store.bulk import BulkWriter
 from hub.store.database import bulk_session
+from hub.store.locks import exclusive
 from hub.store.models import (
     SEARCH_FIELD_IDS,
     Entity,
@@ -54,6 +55,7 @@ __all__ = [
     "get_or_create_source",
     "ingest_file",
     "ingest_files",
+    "ingest_lock",
     "ingest_records",
 ]
 
@@ -187,6 +189,18 @@ class Ingestor:
         self._terms: list[tuple[Any, ...]] = []  # the current batch's search terms
         self._field_ids = {name: i for (of_kind, name), i in SEARCH_FIELD_IDS.items() if of_kind is kind}
         self._bad_hashes: set[str] = set()  # of every row this run quarantined, kept now or before
+        # The earlier runs of this file: a quarantined row belongs to its file, so the same bad row in
+        # another file of the source and kind is kept under that file too (and released with it alone).
+        self._file_runs = set(
+            session.scalars(
+                select(IngestRun.id).where(
+                    IngestRun.source_id == self.source.id,
+                    IngestRun.kind == kind,
+                    IngestRun.file_name == file_name,
+                    IngestRun.id != self.run.id,
+                )
+            )
+        )
 
     def add(self, batch: PreparedBatch) -> None:
         """Write one prepared batch: new records, new versions of changed ones, quarantined rows."""
@@ -269,7 +283,8 @@ class Ingestor:
         """Keep and count each unusable row once, with its line; re-ingesting the file adds no copies.
 
         Identical bad rows of one file are each kept (their lines differ), so the summary's count and
-        the rows kept agree; a row whose reason and raw text an earlier run kept is counted, not kept again.
+        the rows kept agree; a row whose reason and raw text an earlier run of the same file kept (and
+        did not release) is counted, not kept again. Another file's copy of the row is its own.
         """
         if not rows:
             return
@@ -284,7 +299,7 @@ class Ingestor:
                 "row_hash",
                 list(set(hashes)),
             )
-            if run_id != self.run.id and released is None
+            if run_id in self._file_runs and released is None
         }
         self._bad_hashes.update(hashes)
         bulk.insert(
@@ -467,6 +482,53 @@ class LoadFile:
     mapping: ColumnMapping | None = None
 
 
+@contextmanager
+def ingest_lock(engine: Engine, source: str, kind: Kind) -> Iterator[None]:
+    """Hold the lock that keeps ingests of one source and kind apart (`hub.store.locks`), or refuse at
+    once, saying which run holds it (BUSY). Two runs of one file at a time would each take the other's
+    rows for its own and version or count them wrongly; waiting could hang a cron job behind a stuck
+    one."""
+    with exclusive(engine, f"ingest-{source}-{kind.value}", lambda: _running(engine, source, kind)):
+        yield
+
+
+@contextmanager
+def _ingest_locks(engine: Engine, files: Sequence[LoadFile]) -> Iterator[None]:
+    """Hold the ingest lock of every (source, kind) of a load for all of it, taken before anything is
+    stored (in one order, so two loads never hold each other's), or refuse the whole load."""
+    with ExitStack() as locks:
+        for source, kind in sorted({(f.source, f.kind) for f in files}):
+            locks.enter_context(ingest_lock(engine, source, kind))
+        yield
+
+
+def _running(engine: Engine, source: str, kind: Kind) -> str:
+    """The ingest that holds the lock of (source, kind): its newest unfinished run, if there is one."""
+    with Session(engine) as session:
+        running = session.execute(
+            select(IngestRun.id, IngestRun.started_at)
+            .join(Source, Source.id == IngestRun.source_id)
+            .where(Source.name == source, IngestRun.kind == kind, IngestRun.finished_at.is_(None))
+            .order_by(IngestRun.id.desc())
+            .limit(1)
+        ).first()
+    which = "" if running is None else f" (run {running[0]}, since {running[1]:%Y-%m-%d %H:%M:%S} UTC)"
+    return f"another ingest of {source}/{kind.value}{which}"
+
+
+def _check_file_names(files: Sequence[LoadFile]) -> None:
+    """Refuse two different files of one source and kind under one name: a file is known by its name
+    within its source and kind, so the second would release the first's quarantined rows."""
+    first: dict[tuple[str, str, Kind], Path] = {}
+    for f in files:
+        other = first.setdefault((f.path.name, f.source, f.kind), f.path)
+        if other.resolve() != f.path.resolve():
+            raise InputError(
+                f"{other} and {f.path} are both {f.path.name} of {f.source}/{f.kind.value}: a file is"
+                " known by its name within its source and kind; rename one"
+            )
+
+
 def ingest_file(
     engine: Engine,
     path: Path,
@@ -531,7 +593,9 @@ def ingest_files(
     One reader thread goes through all of them, so the next file is read and normalized while this
     process writes the end of the one before: a load of many files keeps both cores busy where one
     command per file would let them idle at every file's start and end. Every file is checked before
-    anything is stored (one that cannot be read refuses the whole load). `progress(file's index,
+    anything is stored (one that cannot be read, or two files of one name, source and kind, refuse
+    the whole load), and the ingest lock of each of its sources and kinds is taken for the whole load
+    (`ingest_lock`: another ingest of one of them running refuses it). `progress(file's index,
     bytes_read, size)` after each batch and `done(summary)` after each file, if given.
     """
     for f in files:
@@ -541,6 +605,7 @@ def ingest_files(
                 " name the departmental system, e.g. public_security"
             )
         _check_source_name(f.source)
+    _check_file_names(files)
     settings = get_settings()
     if workers is None:
         workers = settings.ingest_workers
@@ -563,6 +628,7 @@ def ingest_files(
     sizes = [f.path.stat().st_size for f in files]
     summaries: list[IngestSummary] = []
     with (
+        _ingest_locks(engine, files),
         paced_collector(),
         closing(prepared_stream(to_read, batch_size, parallel, workers)) as stream,
         bulk_session(engine) as session,

@@ -22,7 +22,7 @@ import fcntl
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -33,16 +33,20 @@ __all__ = ["exclusive"]
 
 
 @contextlib.contextmanager
-def exclusive(engine: Engine, name: str, what: str) -> Iterator[None]:
-    """Hold the lock `name` (e.g. `resolve-person`) of the database behind `engine` for the block;
-    BusyError saying that `what` (e.g. "another hub resolve of person") is running when another
-    process holds it."""
-    busy = BusyError(f"{what} is running on this database; wait for it to finish, then run this again")
+def exclusive(engine: Engine, name: str, what: str | Callable[[], str]) -> Iterator[None]:
+    """Hold the lock `name` (e.g. `resolve`) of the database behind `engine` for the block; BusyError
+    saying that `what` (e.g. "another hub resolve", or a function that says which run) is running
+    when another process holds it."""
+
+    def busy() -> BusyError:
+        said = what() if callable(what) else what
+        return BusyError(f"{said} is running on this database; wait for it to finish, then run this again")
+
     if engine.dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
-                raise busy
+                raise busy()
             try:
                 yield
             finally:
@@ -59,7 +63,7 @@ def exclusive(engine: Engine, name: str, what: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise busy from None
+            raise busy() from None
         yield
     finally:
         os.close(handle)  # closing drops the lock

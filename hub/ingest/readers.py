@@ -15,7 +15,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -143,7 +143,7 @@ class SourceReader:
             return workbook_rows(self.path)
         return self._json_array()
 
-    def _byte_lines(self) -> Iterator[bytes]:
+    def _byte_lines(self) -> Generator[bytes, None, None]:
         """The file's lines as bytes in `_line_encoding`: UTF-16 text is decoded and re-encoded."""
         if self.encoding != "utf-16":
             for raw in self._file:  # noqa: UP028 - `yield from` would close the file with this generator
@@ -190,25 +190,46 @@ class SourceReader:
                 yield _with_raw_nul(line, text) or RawRow(line, text, error=f"broken JSON: {exc}")
 
     def _csv(self, header_only: bool = False) -> Iterator[RawRow]:
-        consumed: list[str] = []
-        undecodable: list[str] = []
+        raws = self._byte_lines()
+        try:
+            yield from self._csv_rows(raws, header_only)
+        finally:
+            raws.close()  # now, while the file is open (a UTF-16 file's decoder lets go of it)
+
+    def _csv_rows(self, raws: Iterator[bytes], header_only: bool) -> Iterator[RawRow]:
+        """The rows of a CSV file. A quoted field may span lines; but a row that spans lines and then
+        has the wrong number of fields is taken to hold a stray quote (`"张1000` never closed), which
+        made the parser read the following rows into that field: its first line is quarantined for
+        the unclosed quote, and the lines after it are read again as rows of their own."""
+        consumed: list[tuple[int, str, str | None]] = []  # (line number, text, undecodable)
+        again: list[tuple[int, str, str | None]] = []  # lines to read again, in reverse order
         line_no = 0
 
-        def lines() -> Iterator[str]:
-            nonlocal line_no
-            for raw in self._byte_lines():
-                line_no += 1
-                text, error = self._decode(raw, line_no)
-                if error is not None:
-                    undecodable.append(error)
-                    text = raw.decode(self._line_encoding, "replace")
-                    if line_no == 1:
-                        raise UnreadableFileError(f"{self.path.name}: header {error}")
-                assert text is not None
-                consumed.append(text)
-                yield text
+        class Lines:
+            """The file's lines for the CSV parser, the lines to read again first; an iterator, not a
+            generator, so that lines put back after the file's end are still handed out."""
 
-        reader = csv.reader(lines())
+            def __iter__(self) -> Lines:
+                return self
+
+            def __next__(_self) -> str:
+                nonlocal line_no
+                if again:
+                    entry = again.pop()
+                else:
+                    raw = next(raws)  # StopIteration at the end, until lines are put back
+                    line_no += 1
+                    text, error = self._decode(raw, line_no)
+                    if error is not None:
+                        text = raw.decode(self._line_encoding, "replace")
+                        if line_no == 1:
+                            raise UnreadableFileError(f"{self.path.name}: header {error}")
+                    assert text is not None
+                    entry = (line_no, text, error)
+                consumed.append(entry)
+                return entry[1]
+
+        reader = csv.reader(Lines())
         try:
             header = next(reader, None)
         except csv.Error as exc:
@@ -222,20 +243,34 @@ class SourceReader:
             return
         while True:
             consumed.clear()
-            undecodable.clear()
-            first_line = line_no + 1
+            problem = None
             try:
                 cells = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:
-                yield RawRow(first_line, "".join(consumed).rstrip("\r\n"), error=f"broken CSV: {exc}")
+            except csv.Error as exc:  # at the file's end inside a quoted field, or a NUL
+                problem, cells = f"broken CSV: {exc}", []
+            if problem is not None and len(consumed) <= 1:
+                first_line = consumed[0][0] if consumed else line_no
+                yield RawRow(first_line, "".join(c[1] for c in consumed).rstrip("\r\n"), error=problem)
                 continue
-            text = "".join(consumed).rstrip("\r\n")
+            first_line = consumed[0][0]
+            if len(consumed) > 1 and (problem is not None or len(cells) != len(header)):
+                # a stray quote read the rows below into its field: the line alone is bad
+                yield RawRow(
+                    first_line,
+                    consumed[0][1].rstrip("\r\n"),
+                    error='broken CSV: a quote (") that is not closed on its line: the field it opens'
+                    " would take in the rows below",
+                )
+                again.extend(reversed(consumed[1:]))
+                continue
+            text = "".join(c[1] for c in consumed).rstrip("\r\n")
             if not any(cell.strip() for cell in cells):
                 continue
-            if undecodable:
-                yield RawRow(first_line, text, error=undecodable[0])
+            undecodable = next((c[2] for c in consumed if c[2] is not None), None)
+            if undecodable is not None:
+                yield RawRow(first_line, text, error=undecodable)
             elif len(text.encode()) > MAX_RECORD_BYTES:
                 yield RawRow(first_line, text, error=_too_large(len(text.encode())))
             elif len(cells) != len(header):

@@ -88,3 +88,23 @@ def test_a_bad_workbook_header_is_refused_when_opened(tmp_path: Path) -> None:
     book.save(path)
     with pytest.raises(UnreadableFileError, match="empty or repeated"):
         open_source(path)
+
+
+@pytest.mark.parametrize("where", [3, 6], ids=["mid-file", "last-row"])
+def test_a_stray_quote_costs_its_own_row_only(tmp_path: Path, where: int) -> None:
+    """An unclosed quote made the parser read every row below into one field: one quarantined row held
+    the rest of the file. A quoted field over two lines is still one row."""
+    lines = ["key,name,address"] + [f"K{i},张{i},常熟市{i}号" for i in range(1, 7)]
+    lines[where] = f'K{where},"张{where},常熟市{where}号'
+    lines.insert(2, 'K1b,"王\n伟",常熟市')  # a legitimate field over two lines
+    path = tmp_path / "people.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = _rows(path)
+    bad = [row for row in rows if row.error]
+    assert len(bad) == 1
+    if where < 6:  # on the last line the quote takes in nothing: a row of too few fields
+        assert "not closed on its line" in (bad[0].error or "")
+    assert bad[0].text == lines[where + 1 if where >= 2 else where]
+    keys = [row.value["key"] for row in rows if row.value]
+    assert keys == [k for k in ["K1", "K1b", "K2", "K3", "K4", "K5", "K6"] if k != f"K{where}"]
+    assert next(row.value for row in rows if row.value and row.value["key"] == "K1b")["name"] == "王\n伟"

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["COMMAND_LOG", "JsonFormatter", "command_finished", "note"]
+__all__ = ["COMMAND_LOG", "JsonFormatter", "command_finished", "exception_line", "note"]
 
 COMMAND_LOG = "hub.command"
 
@@ -62,6 +62,13 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return orjson.dumps(entry, default=str).decode()
+
+
+def exception_line(exc: BaseException) -> str:
+    """An error as one short log line: its type and its message's first line (a driver's error runs
+    over several, with the statement), for failures logged at every probe or scrape of an outage."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
 
 
 def note(**figures: int | float | str) -> None:

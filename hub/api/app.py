@@ -54,6 +54,7 @@ from hub.api.schema import _Schema, build_schema, schema
 from hub.clients import authenticate_connection
 from hub.config import ApiLimits, apply_config_file, get_settings
 from hub.errors import HubError, InputError, RateLimitedError, RetryLaterError
+from hub.logs import exception_line
 from hub.store.database import make_engine
 from hub.store.migrations import current_revision, head_revision
 from hub.submit import LiveResolvers
@@ -324,8 +325,7 @@ def create_app(
                 connection.execute(text("SELECT 1"))
         except Exception as exc:  # any database failure makes the instance unhealthy
             # The reason goes to the log only: /health answers anyone, and a driver's message names hosts.
-            reason = (str(exc).strip().splitlines() or [""])[0][:300]
-            logging.getLogger("hub.health").warning("unhealthy: %s: %s", type(exc).__name__, reason)
+            logging.getLogger("hub.health").warning("unhealthy: %s", exception_line(exc))
             return JSONResponse({"status": "error", "database": type(exc).__name__}, status_code=503)
         status = "ok" if revision == head else "migration pending"
         return JSONResponse(

@@ -58,6 +58,7 @@ from starlette.responses import PlainTextResponse, Response
 from hub.clients import OPS_ROLE, authenticate_connection, token_digest
 from hub.config import get_settings
 from hub.domain import Kind, ReviewStatus
+from hub.logs import exception_line
 from hub.store.models import AuditEvent, IngestRun, ResolutionRun, ReviewItem
 
 __all__ = ["MAX_OPERATIONS", "OPS_GRACE_SECONDS", "Metrics", "Outcome", "operation_name"]
@@ -211,7 +212,7 @@ class Metrics:
         checked = self._ops_checked.get(token_digest(token))
         if checked is not None and time.monotonic() - checked < OPS_GRACE_SECONDS:
             return await self._exposition()
-        log.warning("metrics: a token could not be checked: %s", _first_line(failure))
+        log.warning("metrics: a token could not be checked: %s", exception_line(failure))
         return PlainTextResponse(
             "/metrics: the database cannot be read to check this token; scrape from HUB_METRICS_ALLOW\n",
             status_code=503,
@@ -324,11 +325,6 @@ class _SharedPools:
 _POOL_PERIOD = 1.0
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
-
-
 def _seconds(started: datetime | None, finished: datetime | None) -> float:
     if started is None or finished is None:
         return 0.0
@@ -352,7 +348,7 @@ class _DatabaseCollector(Collector):
             families = self._read()
         except Exception as exc:  # any database failure: the scrape still answers
             # One line, not a traceback at every scrape of an outage.
-            log.warning("metrics: the database could not be read: %s", _first_line(exc))
+            log.warning("metrics: the database could not be read: %s", exception_line(exc))
             up.add_metric([], 0)
             yield up
             return

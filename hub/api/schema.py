@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, StringValueNode
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -301,8 +301,6 @@ def _parse_time(value: Any) -> datetime:
 
 
 def _parse_time_literal(node: Any, variables: dict[str, Any] | None = None) -> datetime:
-    from graphql import StringValueNode
-
     if not isinstance(node, StringValueNode):
         raise InputError("expected an ISO 8601 time as a string")
     return _parse_time(node.value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 from operator import mul
 from typing import NamedTuple
 
@@ -238,13 +238,21 @@ _DATE_FORMS = (
     re.compile(r"(\d{4})(\d{2})(\d{2})"),
     re.compile(r"(\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"),
 )
+# A time of day after the date, as database and spreadsheet exports write a date column:
+# "1949-12-31 00:00:00", "1949-12-31T00:00:00.000", "1990/3/7 0:00", "1990-03-06T16:00:00Z".
+_TIME_OF_DAY = re.compile(
+    r"(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?\s*(Z|[+-]\d{2}:?\d{2})?", re.IGNORECASE
+)
+_CHINA_TIME = timedelta(hours=8)
 
 
 def parse_date(text: str, today: date | None = None) -> date | None:
     """Parse a calendar date in the forms records use; None when invalid or ambiguous.
 
     "1985-03-02", "19850302", "1985/3/2", "1985年3月2日" and "85.3.2" all give 1985-03-02. A two-digit
-    year is accepted only when exactly one of 19yy and 20yy is not in the future.
+    year is accepted only when exactly one of 19yy and 20yy is not in the future. A time of day after
+    the date is dropped ("1985-03-02 00:00:00"); one with a zone other than China's gives the day it
+    was in China ("1985-03-01T16:00:00Z" is 1985-03-02), and an hour past 23 makes it no date.
     """
     today = today or _today()
     if len(text) == 10 and text[4] == "-" and text.isascii():  # ISO, the common case
@@ -253,7 +261,23 @@ def parse_date(text: str, today: date | None = None) -> date | None:
             return iso
         except ValueError:
             pass
-    folded = fold_text(text).replace(" ", "")
+    folded = fold_text(text)
+    shift = 0
+    clock = _TIME_OF_DAY.search(folded)
+    if clock and clock.end() == len(folded):
+        hour, minute, second, zone = clock.groups()
+        if int(hour) > 23 or int(minute) > 59 or int(second or 0) > 59:
+            return None
+        folded = folded[: clock.start()]
+        if zone and zone.upper() != "Z":
+            offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))
+            zone_offset = offset if zone[0] == "+" else -offset
+        else:
+            zone_offset = timedelta(0) if zone else _CHINA_TIME
+        if zone_offset != _CHINA_TIME:  # the day it was in China: a UTC midnight export is 08:00 here
+            moment = timedelta(hours=int(hour), minutes=int(minute)) - zone_offset + _CHINA_TIME
+            shift = moment.days
+    folded = folded.replace(" ", "")
     for form in _DATE_FORMS:
         match = form.fullmatch(folded)
         if not match:
@@ -268,5 +292,7 @@ def parse_date(text: str, today: date | None = None) -> date | None:
                 continue
             if candidate <= today or len(years) == 1:
                 candidates.append(candidate)
-        return candidates[0] if len(candidates) == 1 else None
+        if len(candidates) != 1:
+            return None
+        return candidates[0] + timedelta(days=shift) if shift else candidates[0]
     return None

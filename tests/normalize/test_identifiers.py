@@ -225,6 +225,20 @@ def test_invalid_phones_say_why(text: str, reason: str) -> None:
         ("1985-13-02", None),
         ("yesterday", None),
         ("", None),
+        # a date column exported with its time of day, as databases and spreadsheets write it
+        ("1949-12-31 00:00:00", date(1949, 12, 31)),
+        ("1949-12-31T00:00:00.000", date(1949, 12, 31)),
+        ("1985/3/2 0:00", date(1985, 3, 2)),
+        ("1985年3月2日 00:00:00", date(1985, 3, 2)),
+        ("19850302 08:30", date(1985, 3, 2)),
+        ("1985-03-02T00:00:00+08:00", date(1985, 3, 2)),
+        ("1985-03-01T16:00:00Z", date(1985, 3, 2)),  # Beijing midnight written in UTC
+        ("1985-03-01T16:00:00.000+0000", date(1985, 3, 2)),
+        ("1985-03-02T00:30:00+09:00", date(1985, 3, 1)),
+        ("1985-03-02 24:00:00", None),
+        ("1985-03-02 10:61", None),
+        ("1985-03-02 10:00 11:00", None),
+        ("1985-03-02 noon", None),
     ],
 )
 def test_dates(text: str, expected: date | None) -> None:

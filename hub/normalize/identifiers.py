@@ -263,7 +263,7 @@ def parse_date(text: str, today: date | None = None) -> date | None:
             pass
     folded = fold_text(text)
     shift = 0
-    clock = _TIME_OF_DAY.search(folded)
+    clock = _TIME_OF_DAY.search(folded) if ":" in folded else None
     if clock and clock.end() == len(folded):
         hour, minute, second, zone = clock.groups()
         if int(hour) > 23 or int(minute) > 59 or int(second or 0) > 59:

@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 from hub.audit import hold_head, record_event
 from hub.domain import ActorType, Decision, ReviewStatus
 from hub.errors import ConflictError, ForbiddenError, NotFoundError
+from hub.store.locks import refuse_during_resolution
 from hub.store.models import Judgement, Membership, ReviewItem, utcnow
 
-__all__ = ["ReviewOutcome", "claim_item", "decide_item", "release_item"]
+__all__ = ["ReviewOutcome", "claim_item", "decide_item", "release_item", "take_turn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +41,15 @@ class ReviewOutcome:
     entities: tuple[str | None, str | None]
 
 
+def take_turn(session: Session) -> None:
+    """A steward's write takes its turn from the start, so two never cross (the audit chain's head is
+    held), and none is made while a batch resolution runs, which would undo it: BUSY then."""
+    hold_head(session)
+    refuse_during_resolution(session)
+
+
 def _item(session: Session, item_id: int) -> tuple[ReviewItem, Judgement]:
-    hold_head(session)  # steward writes take their turn from the start: two decisions never cross
+    take_turn(session)
     item = session.get(ReviewItem, item_id, with_for_update=True)
     if item is None:
         raise NotFoundError(f"no review item {item_id}")

@@ -28,13 +28,14 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hub.audit import hold_head, record_event
+from hub.audit import record_event
 from hub.changes import record_entity_change, record_link_change
 from hub.domain import ActorType, ChangeAction, Decision, EntityStatus, Kind, LinkRelation, new_entity_id
 from hub.errors import ConflictError, InputError, NotFoundError
 from hub.golden import ATTRIBUTES
 from hub.normalize.identifiers import parse_date, parse_phone, parse_resident_id, parse_uscc
 from hub.privacy import mask_attribute
+from hub.review import take_turn
 from hub.store.database import json_array_contains
 from hub.store.models import AuditEvent, Entity, Judgement, Link, LinkEvidence, Membership, Statement, utcnow
 
@@ -229,7 +230,7 @@ def merge_entities(
     """Merge `other` into `into` (flushes; the caller commits)."""
     if into == other:
         raise InputError("an entity cannot be merged into itself")
-    hold_head(session)
+    take_turn(session)
     survivor, absorbed = _entity(session, into, into_version), _entity(session, other, other_version)
     if survivor.kind != absorbed.kind:
         raise InputError(f"{into} is a {survivor.kind.value}, {other} a {absorbed.kind.value}: kinds differ")
@@ -301,7 +302,7 @@ def split_entity(
     Later runs keep each group together and apart from the others and from the rest. With
     `keep_rest_together` (a steward splitting an entity they looked at whole) the records that stay
     are chained too; without it (a review decision about one pair) the rest are left to the model."""
-    hold_head(session)
+    take_turn(session)
     chosen = [_ids(group) for group in groups]
     if not chosen or any(not group for group in chosen):
         raise InputError("name one or more groups, each of one or more records")
@@ -377,7 +378,7 @@ def move_records(
     """Move `records` of `entity_id` into the existing entity `to` (flushes)."""
     if to == entity_id:
         raise InputError("the records are in that entity already")
-    hold_head(session)
+    take_turn(session)
     entity, members, chosen = _part(session, entity_id, version, records)
     target = _entity(session, to, to_version)
     if target.kind != entity.kind:
@@ -479,7 +480,7 @@ def override_value(
 ) -> Edit:
     """Set the entity's `attribute` to `value` as a steward's statement, which outranks every source's
     value (the source values stay, and show in lineage); `value` None withdraws the steward's value."""
-    hold_head(session)
+    take_turn(session)
     entity = _entity(session, entity_id, version)
     if attribute not in ATTRIBUTES[entity.kind]:
         known = ", ".join(sorted(ATTRIBUTES[entity.kind]))
@@ -551,7 +552,7 @@ def _undo_override(session: Session, before: dict[str, Any], after: dict[str, An
 
 def undo(session: Session, event_id: int, actor: str, note: str | None = None) -> Edit:
     """Reverse the edit that audit event `event_id` recorded (flushes; the caller commits)."""
-    hold_head(session)
+    take_turn(session)
     event = session.get(AuditEvent, event_id)
     if event is None:
         raise NotFoundError(f"no audit event {event_id}")

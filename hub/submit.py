@@ -11,6 +11,10 @@ records only. A warm resolver is used only while the change feed has not moved s
 kept: any other writer (a batch run, a file ingested, a steward's edit, another process) makes the
 next submission read the kind again. Records that change a stored record, and kinds whose matching
 prepares the whole table first (addresses), always take the full path.
+
+While a batch resolution runs (`hub.store.locks`), and before a kind's first one, records are stored
+but not resolved: each keeps the entity it had, or one of its own, answered as `pending`, until the
+next run resolves it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from hub.errors import InputError
 from hub.ingest import ingest_records
 from hub.resolve.realtime import Warm, resolve_records
 from hub.resolve.settings import MatchSettings
+from hub.store.locks import resolution_running
 from hub.store.models import (
     ChangeEvent,
     Judgement,
@@ -62,6 +67,7 @@ class Submitted:
     entity_id: str | None = None
     unchanged: bool = False  # the hub had this record with this content already
     reason: str | None = None
+    pending: bool = False  # stored, but resolved only by the next resolution
 
 
 @dataclass(slots=True)
@@ -125,9 +131,11 @@ def submit_records(
     stored = _stored(session, source, kind, [k for k in keys if k is not None])
     touched = sorted({record_id for record_id, version, run in stored.values() if run == summary.run_id})
     warm: Warm | None = None
-    # Before a kind's first batch run there are no weights to resolve with: the records keep entities
-    # of their own (CREATED), and that first run resolves them with the rest.
-    if touched and _resolved_before(session, kind):
+    # Before a kind's first batch run there are no weights to resolve with, and while a batch run is
+    # going it would undo what this decides: the records keep entities of their own (CREATED, pending),
+    # and the next run resolves them with the rest.
+    pending = bool(touched) and (resolution_running(session) or not _resolved_before(session, kind))
+    if touched and not pending:
         fresh = all(
             stored_version == 1 for _, stored_version, run in stored.values() if run == summary.run_id
         )
@@ -135,7 +143,7 @@ def submit_records(
         usable = taken if fresh and taken is not None and not _prepares(taken) else None
         outcome = resolve_records(session, kind, touched, actor=actor, warm=usable)
         warm = outcome.warm
-    results = _answers(session, keys, stored, reasons, summary.run_id)
+    results = _answers(session, keys, stored, reasons, summary.run_id, pending)
     return Submission(results, live, warm, _position(session))
 
 
@@ -182,6 +190,7 @@ def _answers(
     stored: Stored,
     reasons: dict[int, str],
     run_id: int,
+    pending: bool,
 ) -> list[Submitted]:
     record_ids = [record_id for record_id, _, _ in stored.values()]
     entity_of = dict(
@@ -221,5 +230,6 @@ def _answers(
             outcome = Outcome.JOINED
         else:
             outcome = Outcome.CREATED
-        results.append(Submitted(key, outcome, entity_id, unchanged=run != run_id))
+        unchanged = run != run_id
+        results.append(Submitted(key, outcome, entity_id, unchanged, pending=pending and not unchanged))
     return results

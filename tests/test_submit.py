@@ -14,9 +14,11 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from hub.domain import Kind
-from hub.errors import InputError
-from hub.steward import override_value
-from hub.store.models import ChangeEvent, Membership
+from hub.errors import BusyError, InputError
+from hub.resolve.run import plan_resolution, run_resolution
+from hub.steward import merge_entities, override_value
+from hub.store.locks import batch_resolution
+from hub.store.models import ChangeEvent, Membership, SourceRecord
 from hub.submit import LiveResolvers, Outcome, Submitted, submit_records
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -147,3 +149,31 @@ def test_a_warm_resolver_answers_as_one_read_afresh(
     cold, warm = answers
     assert cold == warm
     assert cold[1][1][1] == Outcome.CREATED and cold[2][1][1] == Outcome.JOINED
+
+
+def test_while_a_batch_resolution_runs_records_wait_for_the_next_run_and_steward_edits_are_refused(
+    city: Engine,
+) -> None:
+    """A batch run decides from what it read when it began: what a live write decided meanwhile would
+    be undone where the run moves the same records. So records submitted during it are stored and
+    answered pending, the next resolution matches them, and a steward's edit is BUSY."""
+    (known, entity), (other, other_entity) = household(city, 2)
+    with batch_resolution(city):
+        (during,) = submit(city, [as_tax(known, "tax-during-batch")])
+        with Session(city) as session, pytest.raises(BusyError, match="batch resolution"):
+            merge_entities(session, entity, None, other_entity, None, "steward:wang")
+    assert during.outcome == Outcome.CREATED and during.pending and during.entity_id != entity
+    (again,) = submit(city, [as_tax(known, "tax-during-batch")])  # unchanged: nothing new to resolve
+    assert again.unchanged and not again.pending
+    plan = plan_resolution(city, [Kind.PERSON])
+    assert plan.incremental  # the next resolution takes the waiting record
+    run_resolution(city, plan, workers=0)
+    with Session(city) as session:
+        now = session.scalar(
+            select(Membership.entity_id)
+            .join(SourceRecord, SourceRecord.id == Membership.record_id)
+            .where(SourceRecord.key == "tax-during-batch", Membership.valid_to.is_(None))
+        )
+    assert now == entity
+    (after,) = submit(city, [as_tax(other, "tax-after-batch")])  # resolved at once again
+    assert after.outcome == Outcome.JOINED and after.entity_id == other_entity and not after.pending

@@ -220,7 +220,9 @@ class MutationRoot:
         " most 500, all of one kind), resolve them at once against the stored entities and answer for each,"
         " in order: its entity and whether it was CREATED, JOINED an entity, waits for REVIEW or was"
         " QUARANTINED (with the reason; the others go in). Submitting the same record again changes"
-        " nothing. For `writer` clients with the source's scope (`source:NAME`) and admins.",
+        " nothing. While a batch resolution runs the records are stored and answered `pending`, for the"
+        " next resolution to match. For `writer` clients with the source's scope (`source:NAME`) and"
+        " admins.",
     )
     claim_review_item = strawberry.federation.mutation(
         inaccessible=True,

@@ -44,6 +44,11 @@ class SubmittedRecord:
         description="The hub had this record with this content already: nothing changed."
     )
     reason: str | None = strawberry.field(description="Why a record was set aside.")
+    pending: bool = strawberry.field(
+        description="Stored but not yet resolved: a batch resolution was running (or the kind has never"
+        " been resolved), so the next resolution matches it. Until then it keeps the entity it had, or"
+        " one of its own."
+    )
 
 
 def _may_submit(info: Info, source: str) -> str:
@@ -85,6 +90,7 @@ async def submit(info: Info, source: str, records: RecordsInput) -> list[Submitt
             entity_id=strawberry.ID(r.entity_id) if r.entity_id else None,
             unchanged=r.unchanged,
             reason=r.reason,
+            pending=r.pending,
         )
         for r in submission.results
     ]

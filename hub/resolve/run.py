@@ -9,6 +9,7 @@ processes (`hub.resolve.batch`); the cross-kind links are rebuilt after every ru
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from hub.resolve.persist import RunSummary
 from hub.resolve.realtime import RealtimeSummary, resolve_records
 from hub.resolve.settings import MatchSettings
 from hub.store.database import settle_after_bulk
+from hub.store.locks import batch_resolution
 from hub.store.models import RecordVersion, SourceRecord
 
 __all__ = [
@@ -99,10 +101,23 @@ def run_resolution(
     `settings` replace the built-in ones of the batch kinds (a user's settings file: plan with
     `everything` then); a kind resolved one by one uses the settings and weights of its last run.
     `workers` defaults to `HUB_RESOLVE_WORKERS`. `progress` hears each stage, `on_kind` each kind's
-    summary as soon as the kind is stored.
+    summary as soon as the kind is stored. Live writes keep off the graph meanwhile
+    (`hub.store.locks.batch_resolution`): submissions are stored for the next run, steward edits BUSY.
     """
     if workers is None:
         workers = get_settings().resolve_workers
+    with batch_resolution(engine) if plan.batch or plan.incremental else contextlib.nullcontext():
+        return _run(engine, plan, settings, workers, progress, on_kind)
+
+
+def _run(
+    engine: Engine,
+    plan: ResolutionPlan,
+    settings: MatchSettings | None,
+    workers: int,
+    progress: Callable[[Kind, str], None] | None,
+    on_kind: Callable[[RunSummary | IncrementalRun], None] | None,
+) -> ResolutionSummary:
     started = time.perf_counter()
     batch: list[RunSummary] = []
     for summary in resolve_kinds(engine, plan.batch, settings=settings, workers=workers, progress=progress):
@@ -132,8 +147,9 @@ def run_resolution(
 
 
 def resolve_ingest_run(engine: Engine, run_id: int, kind: Kind) -> RealtimeSummary:
-    """Resolve the records one ingest run added or changed against the stored entities; commits."""
-    with Session(engine) as session:
+    """Resolve the records one ingest run added or changed against the stored entities; commits.
+    Live writes keep off the graph meanwhile, as during `run_resolution`."""
+    with batch_resolution(engine), Session(engine) as session:
         record_ids = list(
             session.scalars(select(RecordVersion.record_id).where(RecordVersion.ingest_run_id == run_id))
         )

@@ -13,6 +13,12 @@ wait: a nightly job that finds its predecessor still running should say so, not 
   the kernel drops with the process. The files stay (removing one while another process opens it
   would let two hold the lock); they are empty.
 - An in-memory database belongs to one process: nothing to keep apart.
+
+A batch resolution also keeps live writes apart (`batch_resolution`, `resolution_running`). It
+decides from what it read when it started and stores that minutes later, so a steward's merge or a
+department's submission resolved in between would be undone where the run moves the same records.
+While it runs, a submission is stored and left for the next resolution, and a steward's edit is
+refused as BUSY; a batch run starts only once the live writes in flight have committed.
 """
 
 from __future__ import annotations
@@ -22,14 +28,18 @@ import fcntl
 import hashlib
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from hub.errors import BusyError
 
-__all__ = ["exclusive"]
+__all__ = ["batch_resolution", "exclusive", "refuse_during_resolution", "resolution_running"]
+
+_LIVE = "resolution-live"  # held exclusively by a batch resolution, shared by a live write's check
 
 
 @contextlib.contextmanager
@@ -43,7 +53,7 @@ def exclusive(engine: Engine, name: str, what: str | Callable[[], str]) -> Itera
         return BusyError(f"{said} is running on this database; wait for it to finish, then run this again")
 
     if engine.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        key = _key(name)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
                 raise busy()
@@ -52,12 +62,10 @@ def exclusive(engine: Engine, name: str, what: str | Callable[[], str]) -> Itera
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         return
-    database = engine.url.database
-    in_memory = not database or database == ":memory:" or bool(engine.url.query.get("uri"))
-    if engine.dialect.name != "sqlite" or in_memory:
+    path = _lock_file(engine, name)
+    if path is None:
         yield
         return
-    path = Path(f"{database}.lock-{re.sub(r'[^A-Za-z0-9_-]', '_', name)}")
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -67,3 +75,95 @@ def exclusive(engine: Engine, name: str, what: str | Callable[[], str]) -> Itera
         yield
     finally:
         os.close(handle)  # closing drops the lock
+
+
+def _key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def _lock_file(engine: Engine, name: str) -> Path | None:
+    """The file whose `flock` is the lock `name` of a SQLite database; None for an in-memory one."""
+    database = engine.url.database
+    in_memory = not database or database == ":memory:" or bool(engine.url.query.get("uri"))
+    if engine.dialect.name != "sqlite" or in_memory:
+        return None
+    return Path(f"{database}.lock-{re.sub(r'[^A-Za-z0-9_-]', '_', name)}")
+
+
+@contextlib.contextmanager
+def batch_resolution(engine: Engine, wait: float = 30.0) -> Iterator[None]:
+    """Keep live writes (submissions, stewards' edits) off the graph while a batch resolution runs.
+
+    Waits up to `wait` seconds for the live writes in flight to commit (each takes milliseconds), then
+    BusyError. PostgreSQL: a live write holds the shared lock until its transaction ends, so getting the
+    exclusive one means none is in flight. SQLite: a live write only looks at the lock, so a write that
+    looked before the lock was taken may still be open: a write transaction taken and ended here waits
+    for it (SQLite has one writer at a time).
+    """
+    deadline = time.monotonic() + wait
+    if engine.dialect.name == "postgresql":
+        key = _key(_LIVE)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            while not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+                _wait_turn(deadline, wait)
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return
+    path = _lock_file(engine, _LIVE)
+    if path is None:
+        yield
+        return
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                _wait_turn(deadline, wait)
+        with engine.begin() as connection:  # live writes that looked before the lock was taken end first:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # this waits its turn as SQLite's one writer
+        yield
+    finally:
+        os.close(handle)
+
+
+def _wait_turn(deadline: float, wait: float) -> None:
+    if time.monotonic() > deadline:
+        raise BusyError(f"live writes kept the graph busy for {wait:.0f} s; run this again")
+    time.sleep(0.02)
+
+
+def resolution_running(session: Session) -> bool:
+    """Whether a batch resolution is running on the session's database; call it after `hold_head`.
+
+    On PostgreSQL the answer holds until the session's transaction ends (a shared lock is kept), so
+    a batch run waits for this write to commit. On SQLite the write lock `hold_head` took does that.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        took = session.execute(text("SELECT pg_try_advisory_xact_lock_shared(:key)"), {"key": _key(_LIVE)})
+        return not took.scalar()
+    path = _lock_file(bind.engine, _LIVE)
+    if path is None:
+        return False
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(handle)
+    return False
+
+
+def refuse_during_resolution(session: Session) -> None:
+    """BusyError when a batch resolution is running: a steward's edit made now could be undone by it."""
+    if resolution_running(session):
+        raise BusyError(
+            "a batch resolution (hub resolve) is running and would undo this edit where it moves the same"
+            " records; try again when it has finished",
+            retry_after=60.0,
+        )

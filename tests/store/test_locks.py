@@ -6,14 +6,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from hub.audit import hold_head
 from hub.errors import BusyError
-from hub.store.locks import exclusive
+from hub.store.locks import batch_resolution, exclusive, resolution_running
 
 
 def test_a_second_holder_is_refused_and_others_are_not(engine: Engine) -> None:
@@ -71,3 +74,39 @@ def test_hub_resolve_is_refused_while_another_runs(
     assert code == 2, err
     assert "another hub resolve (or hub load --resolve) is running on this database" in err
     assert hub(database_url, "resolve")[0] == 0  # and goes through once the other is done
+
+
+def test_a_batch_resolution_starts_once_the_live_write_in_flight_commits(engine: Engine) -> None:
+    started: list[float] = []
+    live = Session(engine)
+    runner: threading.Thread | None = None
+    try:
+        live.begin()
+        hold_head(live)  # a submission or a steward's edit, begun before the batch run
+        assert not resolution_running(live)
+
+        def batch() -> None:
+            with batch_resolution(engine, wait=20):
+                started.append(time.monotonic())
+                time.sleep(0.5)  # still running while the next live write looks
+
+        runner = threading.Thread(target=batch)
+        runner.start()
+        time.sleep(0.4)
+        assert not started, "the batch run began under a live write still open"
+        committed = time.monotonic()
+        live.commit()
+        deadline = time.monotonic() + 10
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert started and started[0] >= committed
+        with Session(engine) as later, later.begin():
+            hold_head(later)
+            assert resolution_running(later)  # a live write now sees the run
+    finally:
+        live.close()
+        if runner is not None:
+            runner.join(10)
+    with Session(engine) as after, after.begin():
+        hold_head(after)
+        assert not resolution_running(after)  # and no longer once it ended

@@ -304,16 +304,17 @@ def _bytes_bar() -> Progress:
 def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
     """Resolve the records one ingest run added or changed, then rebuild the links (as `hub resolve`
     does after any run), so that the graph shows where the new records lead."""
-    from hub.cli.resolve import links_line
+    from hub.cli.resolve import links_line, one_resolution
     from hub.resolve.links import rebuild_links
     from hub.resolve.run import resolve_ingest_run
 
-    result = resolve_ingest_run(engine, summary.run_id, summary.kind)
-    print(
-        f"resolved={result.records} joined={result.joined} merged_entities={result.merged_entities} "
-        f"review={result.review_items}"
-    )
-    print(links_line(rebuild_links(engine)))
+    with one_resolution(engine):
+        result = resolve_ingest_run(engine, summary.run_id, summary.kind)
+        print(
+            f"resolved={result.records} joined={result.joined} merged_entities={result.merged_entities} "
+            f"review={result.review_items}"
+        )
+        print(links_line(rebuild_links(engine)))
 
 
 def ingest_with_progress(

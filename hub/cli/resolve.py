@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -64,10 +65,16 @@ def resolve_and_report(
     """`hub resolve`'s work and report, for `kinds` (also `hub load --resolve`'s): what is not resolved
     yet, or with `everything` (or `settings`) every record anew; then the links, rebuilt. One at a
     time on a database (`hub.store.locks`): two would plan the same records and each merge them."""
+    with one_resolution(engine):
+        _resolve_and_report(engine, kinds, everything=everything, settings=settings, quiet=quiet)
+
+
+def one_resolution(engine: Engine) -> AbstractContextManager[None]:
+    """The lock every command that resolves holds (`hub resolve`, `hub load --resolve`, `hub ingest
+    --resolve`), refused at once while another holds it."""
     from hub.store.locks import exclusive
 
-    with exclusive(engine, "resolve", "another hub resolve (or hub load --resolve)"):
-        _resolve_and_report(engine, kinds, everything=everything, settings=settings, quiet=quiet)
+    return exclusive(engine, "resolve", "another hub resolve (or hub load --resolve)")
 
 
 def _resolve_and_report(

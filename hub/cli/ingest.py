@@ -308,7 +308,7 @@ def _resolve_run(engine: Engine, summary: IngestSummary) -> None:
     from hub.resolve.links import rebuild_links
     from hub.resolve.run import resolve_ingest_run
 
-    with one_resolution(engine):
+    with one_resolution(engine, then="run hub resolve: the file is stored, its records wait for it"):
         result = resolve_ingest_run(engine, summary.run_id, summary.kind)
         print(
             f"resolved={result.records} joined={result.joined} merged_entities={result.merged_entities} "

@@ -69,12 +69,12 @@ def resolve_and_report(
         _resolve_and_report(engine, kinds, everything=everything, settings=settings, quiet=quiet)
 
 
-def one_resolution(engine: Engine) -> AbstractContextManager[None]:
+def one_resolution(engine: Engine, then: str = "run this again") -> AbstractContextManager[None]:
     """The lock every command that resolves holds (`hub resolve`, `hub load --resolve`, `hub ingest
-    --resolve`), refused at once while another holds it."""
+    --resolve`), refused at once while another holds it, saying to wait and `then` do what."""
     from hub.store.locks import exclusive
 
-    return exclusive(engine, "resolve", "another hub resolve (or hub load --resolve)")
+    return exclusive(engine, "resolve", "another hub resolve (or hub load --resolve)", then)
 
 
 def _resolve_and_report(

@@ -43,14 +43,16 @@ _LIVE = "resolution-live"  # held exclusively by a batch resolution, shared by a
 
 
 @contextlib.contextmanager
-def exclusive(engine: Engine, name: str, what: str | Callable[[], str]) -> Iterator[None]:
+def exclusive(
+    engine: Engine, name: str, what: str | Callable[[], str], then: str = "run this again"
+) -> Iterator[None]:
     """Hold the lock `name` (e.g. `resolve`) of the database behind `engine` for the block; BusyError
     saying that `what` (e.g. "another hub resolve", or a function that says which run) is running
-    when another process holds it."""
+    when another process holds it, and to wait for it and `then` do what."""
 
     def busy() -> BusyError:
         said = what() if callable(what) else what
-        return BusyError(f"{said} is running on this database; wait for it to finish, then run this again")
+        return BusyError(f"{said} is running on this database; wait for it to finish, then {then}")
 
     if engine.dialect.name == "postgresql":
         key = _key(name)

@@ -9,14 +9,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.audit import hold_head
 from hub.errors import BusyError
 from hub.store.locks import batch_resolution, exclusive, resolution_running
+from hub.store.models import ResolutionRun
 
 
 def test_a_second_holder_is_refused_and_others_are_not(engine: Engine) -> None:
@@ -110,3 +112,26 @@ def test_a_batch_resolution_starts_once_the_live_write_in_flight_commits(engine:
     with Session(engine) as after, after.begin():
         hold_head(after)
         assert not resolution_running(after)  # and no longer once it ended
+
+
+def test_hub_ingest_resolve_stores_the_file_but_does_not_resolve_beside_another_resolution(
+    engine: Engine, database_url: str, hub: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    export = tmp_path / "person.jsonl"
+    export.write_text('{"key": "t-1", "name": "王芳", "phone": "13912345678"}\n', encoding="utf-8")
+    with exclusive(engine, "resolve", "another hub resolve"):
+        code, out, err = hub(
+            database_url, "ingest", str(export), "--source", "tax", "--kind", "person", "--resolve"
+        )
+    assert code == 2, err
+    assert "new=1" in out and "another hub resolve (or hub load --resolve) is running" in err
+    assert "then run hub resolve: the file is stored" in err
+
+    def runs() -> int | None:
+        with Session(engine) as session:
+            return session.scalar(select(func.count()).select_from(ResolutionRun))
+
+    assert runs() == 0
+    code, _, err = hub(database_url, "resolve", "--kind", "person")
+    assert code == 0, err
+    assert runs() == 1

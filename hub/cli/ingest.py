@@ -24,12 +24,15 @@ if TYPE_CHECKING:
 
 _SHOWN_REASONS = 5
 _COUNTS = ("new", "changed", "unchanged", "quarantined", "flagged")
+_SEPARATOR_NAMES = {"\t": "tab", ";": "semicolon", "|": "vertical bar"}
 
 
 def _print_summary(summary: IngestSummary) -> None:
     if summary.encoding is not None:
         how = "detected" if summary.encoding_detected else "given"
         console.print(f"encoding: {summary.encoding} ({how})")
+    if summary.separator is not None and summary.separator != ",":
+        console.print(f"separator: {_SEPARATOR_NAMES.get(summary.separator, summary.separator)} (detected)")
     if summary.mapping_version is not None:
         console.print(
             f"mapping: version {summary.mapping_version} of {summary.source}'s, over the built-in headers"
@@ -75,8 +78,8 @@ def _hint(summary: IngestSummary) -> str | None:
         )
     if summary.reasons.get("wrong field count", 0) * 2 > summary.quarantined:
         return (
-            "most rows have another number of fields than the header: are the values separated by"
-            " tabs or semicolons instead of commas, or is a comma inside a value not quoted?"
+            "most rows have another number of fields than the header: is a separator inside a value"
+            " not quoted, or are the rows separated otherwise than the header?"
         )
     if summary.reasons.get("missing key", 0) * 2 > summary.quarantined:
         return (

@@ -97,6 +97,7 @@ class SourceReader:
         self.size = path.stat().st_size
         self.encoding_detected = given is None and fmt != "workbook"
         self.encoding: str | None = None
+        self.separator = ","  # a CSV file's, read off its header line (`_separator`)
         try:
             sample = self._file.read(ENCODING_SAMPLE_BYTES)
             if fmt == "workbook":
@@ -229,7 +230,14 @@ class SourceReader:
                 consumed.append(entry)
                 return entry[1]
 
-        reader = csv.reader(Lines())
+        lines = Lines()
+        try:
+            first = next(lines)
+        except StopIteration:
+            return
+        self.separator = _separator(first)
+        again.append(consumed.pop())  # the header line, read again by the parser
+        reader = csv.reader(lines, delimiter=self.separator)
         try:
             header = next(reader, None)
         except csv.Error as exc:
@@ -638,6 +646,17 @@ def _check_encoding(name: str, sample: bytes, encoding: str) -> None:
         return
     if _mostly_gb18030(sample, whole):
         raise UnreadableFileError(f"{name}: the file reads as GB18030, not UTF-8; pass --encoding gb18030")
+
+
+def _separator(header: str) -> str:
+    """A CSV file's field separator, read off its header line: the comma, unless the line has none and
+    has tabs (a spreadsheet's "Unicode text"), semicolons (a spreadsheet in a locale whose decimal mark
+    is the comma) or vertical bars (database dumps), then the most frequent of those."""
+    if "," in header:
+        return ","
+    counts = {separator: header.count(separator) for separator in ("\t", ";", "|")}
+    most = max(counts, key=counts.__getitem__)
+    return most if counts[most] else ","
 
 
 def _with_raw_nul(line: int, text: str) -> RawRow | None:

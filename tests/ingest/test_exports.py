@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.domain import Kind
-from hub.ingest import ingest_file
+from hub.ingest import ingest_file, open_source
 from hub.store.database import make_engine
 from hub.store.models import IngestRun, Quarantine, RecordVersion, SourceMapping, SourceRecord
 
@@ -338,6 +338,42 @@ def test_rows_split_by_another_separator_fail_with_the_hint(
     assert code == 1
     assert "new=1 changed=0 unchanged=0 quarantined=2" in out
     assert (
-        "hint: most rows have another number of fields than the header: are the values separated by tabs"
-        in flat(err)
+        "hint: most rows have another number of fields than the header: is a separator inside a value"
+        " not quoted, or are the rows separated otherwise than the header?" in flat(err)
     )
+
+
+@pytest.mark.parametrize(
+    ("separator", "name", "encoding"),
+    [("\t", "tab", "utf-16"), (";", "semicolon", "utf-8"), ("|", "vertical bar", "gb18030")],
+)
+def test_a_csv_separated_otherwise_is_read_with_its_separator(
+    hub: Hub, database_url: str, tmp_path: Path, separator: str, name: str, encoding: str
+) -> None:
+    """A spreadsheet's "Unicode text" export (UTF-16, tabs), one saved where the comma is the decimal
+    mark (semicolons), a database dump (bars): the separator is read off the header and said."""
+    path = tmp_path / "rental.csv"
+    rows = [
+        ["编号", "姓名", "地址"],
+        ["R1", "王伟", "泉辛新村16幢1单元702室"],
+        ["R2", "李娜", '杨山村"北港组",3号'],
+    ]
+    text = "".join(
+        separator.join(f'"{c.replace(chr(34), chr(34) * 2)}"' if '"' in c else c for c in row) + "\r\n"
+        for row in rows
+    )
+    path.write_bytes(text.encode(encoding))
+    code, out, err = hub(database_url, "ingest", str(path), "--source", "rental_registry", "--kind", "person")
+    assert code == 0, err
+    assert f"separator: {name} (detected)" in err
+    assert "new=2 changed=0 unchanged=0 quarantined=0" in out
+    assert payloads(database_url)["R2"] == {"key": "R2", "name": "李娜", "address": '杨山村"北港组",3号'}
+
+
+def test_a_comma_header_keeps_the_comma_though_values_hold_semicolons(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("key,name,remark\nk1,王伟,a;b;c\n", encoding="utf-8")
+    with open_source(path) as reader:
+        rows = list(reader)
+        assert reader.separator == ","
+    assert rows[0].value == {"key": "k1", "name": "王伟", "remark": "a;b;c"}

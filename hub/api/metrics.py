@@ -13,8 +13,10 @@ prometheus-client keeps each process's values, and a scrape adds them up (its mu
 Requests in flight and the connection pools' figures are summed over the live processes.
 
 Labels stay bounded: operation names are normalized (`operation_name`) and at most
-`MAX_OPERATIONS` distinct ones are counted per process, later ones as `other`; clients are the
-registered ones (`-` before a token was accepted); codes are the hub's.
+`MAX_OPERATIONS` distinct ones are counted per process, later ones as `other`, and a client brings
+at most `MAX_OPERATIONS_PER_CLIENT` of them, so that one client's generated names cannot leave the
+others' counted as `other`; clients are the registered ones (`-` before a token was accepted); codes
+are the hub's.
 
 Readable from the addresses of `HUB_METRICS_ALLOW` (default the server itself) or with the token of
 an `ops` client; anyone else gets 403 with the reason. An outage of the database is what a scrape
@@ -61,7 +63,14 @@ from hub.domain import Kind, ReviewStatus
 from hub.logs import exception_line
 from hub.store.models import AuditEvent, IngestRun, ResolutionRun, ReviewItem
 
-__all__ = ["MAX_OPERATIONS", "OPS_GRACE_SECONDS", "Metrics", "Outcome", "operation_name"]
+__all__ = [
+    "MAX_OPERATIONS",
+    "MAX_OPERATIONS_PER_CLIENT",
+    "OPS_GRACE_SECONDS",
+    "Metrics",
+    "Outcome",
+    "operation_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,7 @@ log = logging.getLogger(__name__)
 disable_created_metrics()
 
 MAX_OPERATIONS = 200
+MAX_OPERATIONS_PER_CLIENT = 50  # operation names one client may be first to bring
 OPS_GRACE_SECONDS = 900.0  # an ops token checked this recently still scrapes while the database is down
 NAME_MAX = 64
 # A run of six digits or more in an operation name could be an ID number or a phone.
@@ -148,6 +158,7 @@ class Metrics:
             self.exposed.register(_PoolCollector(engine, reader))  # this process's, read at the scrape
         self.exposed.register(_DatabaseCollector(reader))
         self._operations: set[str] = set()
+        self._brought: dict[str, int] = {}  # client → operation names it was first to bring
         self._ops_checked: dict[str, float] = {}  # an ops token's digest → when the database last said so
         # (operation, client, code) → its request counter and latency histogram
         self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
@@ -160,8 +171,9 @@ class Metrics:
     def observe(self, outcome: Outcome, client: str | None, seconds: float) -> None:
         """Count one answered `/graphql` request."""
         code = outcome.code if outcome.code and _CODE.match(outcome.code) else "OTHER"
-        operation = self._operation(outcome.operation) if outcome.executed else "-"
-        labels = (operation, client or "-", code)
+        client = client or "-"
+        operation = self._operation(outcome.operation, client) if outcome.executed else "-"
+        labels = (operation, client, code)
         series = self._series.get(labels)
         if series is None:  # `labels()` checks and locks each time: the pair is kept per label set
             series = self._series[labels] = (self.requests.labels(*labels), self.latency.labels(*labels))
@@ -172,13 +184,15 @@ class Metrics:
         elif code == "BUSY" and not outcome.executed:
             self.refusals.labels("client_slots").inc()
 
-    def _operation(self, name: str | None) -> str:
+    def _operation(self, name: str | None, client: str) -> str:
         label = operation_name(name)
         if label in self._operations:
             return label
-        if len(self._operations) >= MAX_OPERATIONS:
+        brought = self._brought.get(client, 0)
+        if len(self._operations) >= MAX_OPERATIONS or brought >= MAX_OPERATIONS_PER_CLIENT:
             return "other"
         self._operations.add(label)
+        self._brought[client] = brought + 1
         return label
 
     async def endpoint(self, request: Request) -> Response:

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from hub.api import create_app
-from hub.api.metrics import MAX_OPERATIONS, forget_dead_processes, operation_name
+from hub.api.metrics import MAX_OPERATIONS, MAX_OPERATIONS_PER_CLIENT, forget_dead_processes, operation_name
 from hub.clients import add_client
 from hub.domain import ReviewStatus
 from hub.store.models import AuditEvent, IngestRun, ResolutionRun, ReviewItem
@@ -204,18 +204,31 @@ def test_operation_names_are_normalized(given: str | None, label: str) -> None:
     assert operation_name(given) == label
 
 
-def test_distinct_operation_names_are_capped(city: City) -> None:
+def test_distinct_operation_names_are_capped_per_client_and_in_all(city: City) -> None:
     app = create_app(city.engine)
-    name, token = _token(city)
-    with _caller(app, token) as client:
-        for index in range(MAX_OPERATIONS + 5):
+    clients = [_token(city) for _ in range(MAX_OPERATIONS // MAX_OPERATIONS_PER_CLIENT + 1)]
+    (first, first_token), *others, (last, last_token) = clients
+    with _caller(app, first_token) as client:  # one client generating names: past its share, `other`
+        for index in range(MAX_OPERATIONS_PER_CLIENT + 5):
             client.post("/graphql", json={"query": f"query Op{index} {{ __typename }}"})
+    for number, (_, token) in enumerate(others):  # the others' names still count, up to the whole cap
+        with _caller(app, token) as client:
+            for index in range(MAX_OPERATIONS_PER_CLIENT):
+                client.post("/graphql", json={"query": f"query Client{number}Op{index} {{ __typename }}"})
+    with _caller(app, last_token) as client:  # every name taken: later ones are `other` for anyone
+        client.post("/graphql", json={"query": "query LastOne { __typename }"})
+        client.post("/graphql", json={"query": "query Op3 { __typename }"})  # a name already counted
     samples = _scrape(app)
     operations = {
         dict(labels)["operation"] for (n, labels), _ in samples.items() if n == "hub_graphql_requests_total"
     }
     assert len(operations) == MAX_OPERATIONS + 1
-    assert _value(samples, "hub_graphql_requests_total", operation="other", client=name, code="OK") == 5
+    assert _value(samples, "hub_graphql_requests_total", operation="other", client=first, code="OK") == 5
+    assert _value(
+        samples, "hub_graphql_requests_total", operation="Client0Op49", client=others[0][0], code="OK"
+    )
+    assert _value(samples, "hub_graphql_requests_total", operation="other", client=last, code="OK") == 1
+    assert _value(samples, "hub_graphql_requests_total", operation="Op3", client=last, code="OK") == 1
 
 
 def test_a_lookup_over_the_personal_rate_is_counted_as_its_refusal(city: City) -> None:

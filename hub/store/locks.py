@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from hub.errors import BusyError
@@ -97,17 +98,29 @@ def batch_resolution(engine: Engine, wait: float = 30.0) -> Iterator[None]:
     """Keep live writes (submissions, stewards' edits) off the graph while a batch resolution runs.
 
     Waits up to `wait` seconds for the live writes in flight to commit (each takes milliseconds), then
-    BusyError. PostgreSQL: a live write holds the shared lock until its transaction ends, so getting the
-    exclusive one means none is in flight. SQLite: a live write only looks at the lock, so a write that
-    looked before the lock was taken may still be open: a write transaction taken and ended here waits
-    for it (SQLite has one writer at a time).
+    BusyError. PostgreSQL: a live write holds the shared lock until its transaction ends, so getting
+    the exclusive one means none is in flight; the request waits in the server's queue. SQLite: a live
+    write only looks at the lock, so a write that looked before the lock was taken may still be open:
+    a write transaction taken and ended here waits for it (SQLite has one writer at a time).
     """
     deadline = time.monotonic() + wait
     if engine.dialect.name == "postgresql":
         key = _key(_LIVE)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            while not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
-                _wait_turn(deadline, wait)
+            # Waiting in the server's queue, not polling: a live write that comes after this request
+            # finds the lock taken (the server queues it behind the exclusive one), so a steady stream
+            # of submissions cannot keep the run from starting.
+            connection.execute(
+                text("SELECT set_config('lock_timeout', :ms, false)"), {"ms": str(int(wait * 1000))}
+            )
+            try:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "55P03":
+                    raise
+                raise _kept_busy(wait) from None
+            finally:
+                connection.execute(text("RESET lock_timeout"))
             try:
                 yield
             finally:
@@ -132,9 +145,13 @@ def batch_resolution(engine: Engine, wait: float = 30.0) -> Iterator[None]:
         os.close(handle)
 
 
+def _kept_busy(wait: float) -> BusyError:
+    return BusyError(f"live writes kept the graph busy for {wait:.0f} s; run this again")
+
+
 def _wait_turn(deadline: float, wait: float) -> None:
     if time.monotonic() > deadline:
-        raise BusyError(f"live writes kept the graph busy for {wait:.0f} s; run this again")
+        raise _kept_busy(wait)
     time.sleep(0.02)
 
 

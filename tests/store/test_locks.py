@@ -96,6 +96,8 @@ def test_a_batch_resolution_starts_once_the_live_write_in_flight_commits(engine:
         runner.start()
         time.sleep(0.4)
         assert not started, "the batch run began under a live write still open"
+        with Session(engine) as newcomer:  # a live write coming now already finds the run in its way,
+            assert resolution_running(newcomer)  # so a steady stream of them cannot hold it off
         committed = time.monotonic()
         live.commit()
         deadline = time.monotonic() + 10

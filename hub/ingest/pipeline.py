@@ -158,7 +158,8 @@ def _shutdown_pools() -> None:
 
 @dataclass(frozen=True, slots=True)
 class FileToRead:
-    """One file of a stream: where it is, its encoding (None: detected), its kind and row mapping."""
+    """One file of a stream: where it is, its encoding (None: detected), its kind and row mapping.
+    The caller opened it once already (`open_source`), which refused it if its header was bad."""
 
     path: Path
     encoding: str | None
@@ -174,7 +175,7 @@ def _read(
     ahead: deque[PreparedBatch] = deque()
     for index, f in enumerate(files):
         kind = f.kind
-        with open_source(f.path, f.encoding) as reader:
+        with open_source(f.path, f.encoding, checked=True) as reader:  # checked by the caller
             rows = iter(reader) if f.mapper is None else map(f.mapper.row, reader)
             while chunk := list(islice(rows, batch_size)):
                 batch = prepare_batch(kind, chunk)

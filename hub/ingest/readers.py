@@ -75,7 +75,7 @@ class SourceReader:
     (`encoding_detected` says which); a workbook has none.
     """
 
-    def __init__(self, path: Path, encoding: str | None = None) -> None:
+    def __init__(self, path: Path, encoding: str | None = None, *, checked: bool = False) -> None:
         given = _encoding_name(encoding) if encoding is not None else None
         if encoding is not None and given not in ENCODINGS:
             raise UnreadableFileError(
@@ -101,9 +101,10 @@ class SourceReader:
         try:
             sample = self._file.read(ENCODING_SAMPLE_BYTES)
             if fmt == "workbook":
-                from hub.ingest.workbooks import check_workbook
+                if not checked:  # parses the whole sheet (calamine's way): once per file is enough
+                    from hub.ingest.workbooks import check_workbook
 
-                check_workbook(path)
+                    check_workbook(path)
             elif given is None:
                 self.encoding = detect_encoding(sample, whole=len(sample) < ENCODING_SAMPLE_BYTES)
             else:
@@ -686,7 +687,8 @@ def _too_large(size: int) -> str:
     return f"too large: the record is {size} bytes, over the limit of {MAX_RECORD_BYTES} bytes"
 
 
-def open_source(path: Path, encoding: str | None = None) -> SourceReader:
+def open_source(path: Path, encoding: str | None = None, *, checked: bool = False) -> SourceReader:
     """Open a source file for streaming (the encoding detected when None); raises UnreadableFileError
-    if it cannot be read at all."""
-    return SourceReader(path, encoding)
+    if it cannot be read at all. `checked`: an earlier open of this file found its header good, so a
+    workbook's is not checked again before its rows are read (a bad one still raises as they are)."""
+    return SourceReader(path, encoding, checked=checked)

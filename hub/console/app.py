@@ -192,7 +192,14 @@ _NO_STORE = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
     " script-src 'self'; form-action 'self'; frame-ancestors 'none'",
 }
-_STATUS = {"FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409, "BAD_INPUT": 400, "UNAUTHENTICATED": 401}
+_STATUS = {
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "BAD_INPUT": 400,
+    "UNAUTHENTICATED": 401,
+    "BUSY": 503,
+}
 
 
 def language_of(request: Request) -> str:

@@ -11,6 +11,8 @@ import httpx2 as httpx
 from console_city import ConsoleCity, shot
 from playwright.sync_api import Page
 
+from hub.store.locks import batch_resolution
+
 
 def _two_people(console: ConsoleCity) -> tuple[str, str]:
     """Two current person entities of one record each."""
@@ -129,6 +131,28 @@ def test_an_invalid_override_is_refused_on_the_page(console: ConsoleCity) -> Non
     page.wait_for_load_state()
     assert "phone" in page.locator(".conflict").inner_text()
     assert page.locator("[data-version]").inner_text() == version
+
+
+def test_an_edit_during_a_batch_resolution_is_refused_on_the_page_saying_why(
+    console: ConsoleCity, tmp_path: Path
+) -> None:
+    a, _ = _two_people(console)
+    page = console.sign_in("steward")
+    page.goto(f"{console.base}/console/person/{a}")
+    version = page.locator("[data-version]").inner_text()
+    with batch_resolution(console.engine):
+        page.select_option("#override select[name=field]", "phone")
+        page.fill("#override input[name=value]", "13912345678")
+        page.click("#override button[value=override]")
+        page.wait_for_load_state()
+        assert "a batch resolution (hub resolve) is running" in page.locator(".conflict").inner_text()
+        shot(page, "entity-busy", tmp_path)
+    assert page.locator("[data-version]").inner_text() == version
+    page.select_option("#override select[name=field]", "phone")  # once it ended, the same edit goes in
+    page.fill("#override input[name=value]", "13912345678")
+    page.click("#override button[value=override]")
+    page.wait_for_load_state()
+    assert page.locator("[data-version]").inner_text() != version
 
 
 def test_an_address_page_shows_values_members_history_and_its_picture(

@@ -79,7 +79,7 @@ OVERRIDE = f"""mutation($id: ID!, $v: Int!, $field: String!, $value: String, $no
   overrideValue(id: $id, version: $v, field: $field, value: $value, note: $note) {{ {_EDIT} }} }}"""
 UNDO = f"""mutation($event: ID!, $note: String) {{ undo(eventId: $event, note: $note) {{ {_EDIT} }} }}"""
 # Errors a steward can act on, shown on the entity page rather than as an error page.
-REFUSALS = ("BAD_INPUT", "NOT_FOUND")
+REFUSALS = ("BAD_INPUT", "NOT_FOUND", "BUSY")  # BUSY: a batch resolution runs, or another edit holds the lock
 UNDOABLE = ("entity.merge", "entity.split", "entity.move", "entity.override")
 
 

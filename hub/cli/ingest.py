@@ -49,6 +49,17 @@ def _print_summary(summary: IngestSummary) -> None:
             f"  released {summary.released} quarantined rows of earlier runs of {summary.file}:"
             " the file no longer has them (`hub quarantine list --all` shows them)"
         )
+    warn_if_empty(summary)
+
+
+def warn_if_empty(summary: IngestSummary) -> None:
+    """A file without records is most often an export that failed at the department: say so."""
+    if summary.read == 0:
+        console.print(
+            f"[yellow]warning:[/yellow] {summary.file} holds no records; an export that failed at the"
+            " department looks like this (the hub's records stay as they were: none is removed for being"
+            " absent)"
+        )
 
 
 def parse_share(text: str) -> float:
@@ -248,6 +259,8 @@ def load(
             summary.file, summary.source, summary.kind.value, *(str(getattr(summary, c)) for c in _COUNTS)
         )
     print_table(table, stderr=True)
+    for summary in summaries:
+        warn_if_empty(summary)
     totals = {c: sum(getattr(s, c) for s in summaries) for c in ("read", *_COUNTS)}
     runs = ",".join(str(s.run_id) for s in summaries)
     note(files=len(summaries), runs=runs, **totals)

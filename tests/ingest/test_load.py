@@ -197,6 +197,31 @@ def test_hub_load_ingests_a_manifest_and_reports_each_file(
     assert "unchanged=3" in out.strip().splitlines()[-1]
 
 
+def test_an_empty_export_is_warned_of_by_ingest_and_load(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    """An export with only its header is most often a job that failed at the department."""
+    write(tmp_path, "people.jsonl", jsonl({"key": "p1", "name": "王伟"}))
+    empty = write(tmp_path, "homes.csv", "key,address\n")
+    manifest = {
+        "files": [
+            {"path": "people.jsonl", "source": "household_registry", "kind": "person"},
+            {"path": "homes.csv", "source": "doorplate_platform", "kind": "address"},
+        ]
+    }
+    code, _, err = hub(database_url, "load", str(write(tmp_path, "load.json", json.dumps(manifest))))
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: homes.csv holds no records")
+    code, _, err = hub(
+        database_url, "ingest", str(empty), "--source", "doorplate_platform", "--kind", "address"
+    )
+    assert code == 0, err
+    assert "warning: homes.csv holds no records; an export that failed at the department" in " ".join(
+        err.split()
+    )
+
+
 def test_hub_load_refuses_a_bad_manifest_with_a_message(
     hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
 ) -> None:

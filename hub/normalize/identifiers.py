@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import time as time_of_day
 from operator import mul
 from typing import NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "Phone",
@@ -239,11 +241,32 @@ _DATE_FORMS = (
     re.compile(r"(\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"),
 )
 # A time of day after the date, as database and spreadsheet exports write a date column:
-# "1949-12-31 00:00:00", "1949-12-31T00:00:00.000", "1990/3/7 0:00", "1990-03-06T16:00:00Z".
+# "1949-12-31 00:00:00", "1949-12-31T00:00:00.000", "1990/3/7 0:00", "1990-03-06T16:00:00Z",
+# "1985-03-02 00:00:00+08" (PostgreSQL's own text).
 _TIME_OF_DAY = re.compile(
-    r"(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?\s*(Z|[+-]\d{2}:?\d{2})?", re.IGNORECASE
+    r"(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d{1,9})?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
 )
-_CHINA_TIME = timedelta(hours=8)
+try:
+    # the day a moment was in China, with the summer time of 1940-49 and 1986-91 (UTC+9)
+    _CHINA: tzinfo = ZoneInfo("Asia/Shanghai")
+except ZoneInfoNotFoundError:  # a machine without the time-zone database: China's standard time
+    _CHINA = timezone(timedelta(hours=8))
+
+
+def _zone(text: str | None) -> tzinfo | None:
+    """The fixed zone an offset names ("Z", "+08:00", "+0800", "+08"); None without one. Raises
+    ValueError for an offset no place has (past 14 hours, or 60 minutes and more)."""
+    if text is None:
+        return None
+    if text.upper() in ("Z", "UTC", "GMT"):
+        return UTC
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 14 or minutes > 59:
+        raise ValueError(f"no place is {text} from UTC")
+    offset = timedelta(hours=hours, minutes=minutes)
+    return timezone(offset if text[0] == "+" else -offset)
 
 
 def parse_date(text: str, today: date | None = None) -> date | None:
@@ -251,8 +274,10 @@ def parse_date(text: str, today: date | None = None) -> date | None:
 
     "1985-03-02", "19850302", "1985/3/2", "1985年3月2日" and "85.3.2" all give 1985-03-02. A two-digit
     year is accepted only when exactly one of 19yy and 20yy is not in the future. A time of day after
-    the date is dropped ("1985-03-02 00:00:00"); one with a zone other than China's gives the day it
-    was in China ("1985-03-01T16:00:00Z" is 1985-03-02), and an hour past 23 makes it no date.
+    the date is dropped ("1985-03-02 00:00:00", "19850302000000"); one with a zone gives the day it
+    was in China, summer time included ("1985-03-01T16:00:00Z" is 1985-03-02, and so is
+    "1988-06-14T15:00:00Z" for 1988-06-15), and an hour past 23 or an offset past 14 hours makes it
+    no date.
     """
     today = today or _today()
     if len(text) == 10 and text[4] == "-" and text.isascii():  # ISO, the common case
@@ -262,21 +287,17 @@ def parse_date(text: str, today: date | None = None) -> date | None:
         except ValueError:
             pass
     folded = fold_text(text)
-    shift = 0
+    if len(folded) == 14 and folded.isdigit():  # 19850302000000, as many systems stamp a moment
+        folded = f"{folded[:8]} {folded[8:10]}:{folded[10:12]}:{folded[12:]}"
     clock = _TIME_OF_DAY.search(folded) if ":" in folded else None
+    moment: time_of_day | None = None
     if clock and clock.end() == len(folded):
         hour, minute, second, zone = clock.groups()
-        if int(hour) > 23 or int(minute) > 59 or int(second or 0) > 59:
+        try:
+            moment = time_of_day(int(hour), int(minute), int(second or 0), tzinfo=_zone(zone))
+        except ValueError:  # 24:00, 10:61, +99:99
             return None
         folded = folded[: clock.start()]
-        if zone and zone.upper() != "Z":
-            offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))
-            zone_offset = offset if zone[0] == "+" else -offset
-        else:
-            zone_offset = timedelta(0) if zone else _CHINA_TIME
-        if zone_offset != _CHINA_TIME:  # the day it was in China: a UTC midnight export is 08:00 here
-            moment = timedelta(hours=int(hour), minutes=int(minute)) - zone_offset + _CHINA_TIME
-            shift = moment.days
     folded = folded.replace(" ", "")
     for form in _DATE_FORMS:
         match = form.fullmatch(folded)
@@ -294,5 +315,10 @@ def parse_date(text: str, today: date | None = None) -> date | None:
                 candidates.append(candidate)
         if len(candidates) != 1:
             return None
-        return candidates[0] + timedelta(days=shift) if shift else candidates[0]
+        if moment is None or moment.tzinfo is None:
+            return candidates[0]  # a time without a zone is China's: the date is the one written
+        try:  # the day it was in China: a Beijing midnight exported in UTC reads 16:00 the day before
+            return datetime.combine(candidates[0], moment).astimezone(_CHINA).date()
+        except (OverflowError, ValueError):  # past year 9999 or before year 1
+            return None
     return None

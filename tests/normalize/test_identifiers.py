@@ -235,6 +235,19 @@ def test_invalid_phones_say_why(text: str, reason: str) -> None:
         ("1985-03-01T16:00:00Z", date(1985, 3, 2)),  # Beijing midnight written in UTC
         ("1985-03-01T16:00:00.000+0000", date(1985, 3, 2)),
         ("1985-03-02T00:30:00+09:00", date(1985, 3, 1)),
+        ("1985-03-02 00:00:00+08", date(1985, 3, 2)),  # PostgreSQL's own text of a timestamptz
+        ("1985-03-02T00:00:00,000", date(1985, 3, 2)),
+        ("19850302000000", date(1985, 3, 2)),  # yyyyMMddHHmmss, as many systems stamp a moment
+        ("19850301160000", date(1985, 3, 1)),  # no zone: the date written
+        ("1985-03-01 16:00:00 UTC", date(1985, 3, 2)),
+        # China kept summer time (UTC+9) in 1986-91: that midnight is 15:00 UTC the day before
+        ("1988-06-14T15:00:00.000+0000", date(1988, 6, 15)),
+        ("1988-06-15T00:00:00+09:00", date(1988, 6, 15)),
+        ("1988-12-14T16:00:00Z", date(1988, 12, 15)),  # and standard time in winter
+        ("9999-12-31T16:00:00Z", None),  # past year 9999 in China: no date, not a crash
+        ("0001-01-01T00:00:00+09:00", None),
+        ("1985-03-02T00:00:00+99:99", None),
+        ("1985-03-02T00:00:00-15:00", None),
         ("1985-03-02 24:00:00", None),
         ("1985-03-02 10:61", None),
         ("1985-03-02 10:00 11:00", None),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import pickle
 import re
 from array import array
@@ -81,6 +82,8 @@ class PreparedItem(NamedTuple):
 # encoded and decoded again between the processes, and encoded once more for SQLite.
 Normalized = tuple[bytes, bytes, bool, bytes, tuple[tuple[str, str], ...]]
 _NO_FLAGS = b"{}"
+NOT_NORMALIZED = "record"  # the flag of a record the normalizers failed on
+_log = logging.getLogger("hub.ingest")
 # Packed byte strings (`pack`): their contents one after the other, and where each ends.
 Packed = tuple[bytes, bytes]
 
@@ -110,9 +113,16 @@ def normalized_json(kind: Kind, record: dict[str, Any]) -> Normalized:
     """The record's features, flags and match fields as UTF-8 JSON, whether anything was flagged, and
     the terms it can be searched by.
 
-    Called only for records that are new or changed: an unchanged record keeps what it has.
+    Called only for records that are new or changed: an unchanged record keeps what it has. A record
+    the normalizers fail on (a fault of the hub's, not of the record) is kept as sent, with no features
+    and a flag saying so, rather than failing its whole file; the log names the fault, not the values.
     """
-    normalized = normalize_contract_record(kind, record)
+    try:
+        normalized = normalize_contract_record(kind, record)
+    except Exception as exc:  # one record's fault must not cost the file
+        _log.error("a %s record could not be normalized: %s", kind.value, type(exc).__name__)
+        reason = f"the hub could not normalize it ({type(exc).__name__}); kept as sent, it matches nothing"
+        normalized = NormalizedRecord(kind, flags={NOT_NORMALIZED: reason})
     flags = normalized.flags
     match = match_fields(kind, normalized.features)
     return (

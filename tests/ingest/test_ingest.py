@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from hub.domain import Kind
 from hub.errors import InputError, UnreadableFileError
 from hub.ingest import IngestSummary, ingest_file, ingest_records
+from hub.normalize.records import NormalizedRecord, normalize_record
 from hub.store.bulk import BulkWriter
 from hub.store.models import Entity, Membership, Quarantine, RecordVersion, Source, SourceRecord
 
@@ -234,6 +235,38 @@ def test_changed_record_becomes_a_new_version_and_keeps_the_old(engine: Engine, 
         assert session.scalar(select(func.count()).select_from(Membership)) == 2  # same entity
     assert counts(run(engine, write(tmp_path, "v3.jsonl", jsonl(ALICE)))) == (0, 1, 0, 0)
     assert [v for v, _ in versions(engine, "p1")] == [1, 2, 3]
+
+
+def test_a_record_the_normalizers_fail_on_is_kept_flagged_and_the_file_goes_in(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fault of the hub's on one record (injected here: none is known) costs that record its
+    features, not the night's file."""
+    from hub.ingest import prepare
+
+    def fails_on_one(kind: Kind, record: dict[str, object]) -> NormalizedRecord:
+        if record.get("name") == "王伟":
+            raise OverflowError("date value out of range")
+        return normalize_record(kind, record)
+
+    monkeypatch.setattr(prepare, "normalize_record", fails_on_one)
+    summary = run(engine, write(tmp_path, "p.jsonl", jsonl(ALICE, BOB)))
+    assert counts(summary) == (2, 0, 0, 0) and summary.flagged == 1
+    with Session(engine) as session:
+        stored = {
+            key: (flags, features)
+            for key, flags, features in session.execute(
+                select(SourceRecord.key, RecordVersion.flags, RecordVersion.features).join(
+                    RecordVersion, RecordVersion.record_id == SourceRecord.id
+                )
+            )
+        }
+    assert stored["p1"][0] == {
+        "record": "the hub could not normalize it (OverflowError); kept as sent, it matches nothing"
+    }
+    assert stored["p2"][0] == {} and stored["p2"][1]["birth_date"] == "1985-03-02"
+    assert versions(engine, "p1")[0][1] == ALICE  # the record as sent
+    assert "could not be normalized: OverflowError" in caplog.text and "王伟" not in caplog.text
 
 
 def test_malformed_identifiers_are_kept_and_flagged(engine: Engine, tmp_path: Path) -> None:

@@ -11,12 +11,14 @@ for text files: rows are produced one at a time.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -232,12 +234,12 @@ class SourceReader:
                 return entry[1]
 
         lines = Lines()
-        try:
-            first = next(lines)
-        except StopIteration:
+        sample = list(islice(lines, _SEPARATOR_SAMPLE))
+        if not sample:
             return
-        self.separator = _separator(first)
-        again.append(consumed.pop())  # the header line, read again by the parser
+        self.separator = _separator(sample)
+        again.extend(reversed(consumed))  # the sampled lines, read again by the parser
+        consumed.clear()
         reader = csv.reader(lines, delimiter=self.separator)
         try:
             header = next(reader, None)
@@ -649,15 +651,30 @@ def _check_encoding(name: str, sample: bytes, encoding: str) -> None:
         raise UnreadableFileError(f"{name}: the file reads as GB18030, not UTF-8; pass --encoding gb18030")
 
 
-def _separator(header: str) -> str:
-    """A CSV file's field separator, read off its header line: the comma, unless the line has none and
-    has tabs (a spreadsheet's "Unicode text"), semicolons (a spreadsheet in a locale whose decimal mark
-    is the comma) or vertical bars (database dumps), then the most frequent of those."""
-    if "," in header:
-        return ","
-    counts = {separator: header.count(separator) for separator in ("\t", ";", "|")}
-    most = max(counts, key=counts.__getitem__)
-    return most if counts[most] else ","
+_SEPARATOR_SAMPLE = 20  # lines a CSV file's separator is read off: its header and the rows after
+_SEPARATORS = (",", "\t", ";", "|")
+
+
+def _separator(lines: list[str]) -> str:
+    """A CSV file's field separator: of the comma, the tab (a spreadsheet's "Unicode text"), the
+    semicolon (a spreadsheet saved where the comma is the decimal mark) and the vertical bar (database
+    dumps), the one that splits the header into names and the most of the sampled rows after it into
+    as many fields, then the header into the most names; quotes are honoured, so a header name with a
+    comma inside its quotes does not make a tab-separated file comma-separated. The comma on a tie,
+    and when none splits the header (a file of one column)."""
+    best, best_score = ",", (0, 0)
+    for candidate in _SEPARATORS:
+        rows: list[list[str]] = []
+        with contextlib.suppress(csv.Error):  # the sample may end inside a quoted field
+            rows.extend(csv.reader(lines, delimiter=candidate))
+        width = len(rows[0]) if rows else 0
+        data = [row for row in rows[1:] if any(cell.strip() for cell in row)]
+        agreeing = sum(len(row) == width for row in data)
+        if width < 2 or (data and not agreeing):
+            continue
+        if (agreeing, width) > best_score:
+            best, best_score = candidate, (agreeing, width)
+    return best
 
 
 def _with_raw_nul(line: int, text: str) -> RawRow | None:

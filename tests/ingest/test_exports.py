@@ -370,10 +370,33 @@ def test_a_csv_separated_otherwise_is_read_with_its_separator(
     assert payloads(database_url)["R2"] == {"key": "R2", "name": "李娜", "address": '杨山村"北港组",3号'}
 
 
-def test_a_comma_header_keeps_the_comma_though_values_hold_semicolons(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "separator", "first"),
+    [
+        ("key,name,remark\nk1,王伟,a;b;c\n", ",", {"key": "k1", "name": "王伟", "remark": "a;b;c"}),
+        # a quoted header name with a comma inside, in a tab-separated export
+        (
+            'key\tname\t"地址(省,市)"\nk1\t王伟\t江苏,苏州\n',
+            "\t",
+            {"key": "k1", "name": "王伟", "地址(省,市)": "江苏,苏州"},
+        ),
+        # one column whose name holds a semicolon: the rows say it is one column
+        ("key;备注\nk1\nk2\n", ",", {"key;备注": "k1"}),
+        # bars inside the values of a semicolon file
+        (
+            "key;address;name\nk1;泉辛|16幢;王伟\nk2;杨山|3号;李娜\n",
+            ";",
+            {"key": "k1", "address": "泉辛|16幢", "name": "王伟"},
+        ),
+    ],
+    ids=["comma", "tab-with-quoted-comma", "one-column", "semicolon-with-bars"],
+)
+def test_the_separator_is_the_one_the_header_and_rows_agree_on(
+    tmp_path: Path, text: str, separator: str, first: dict[str, str]
+) -> None:
     path = tmp_path / "people.csv"
-    path.write_text("key,name,remark\nk1,王伟,a;b;c\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     with open_source(path) as reader:
         rows = list(reader)
-        assert reader.separator == ","
-    assert rows[0].value == {"key": "k1", "name": "王伟", "remark": "a;b;c"}
+        assert reader.separator == separator
+    assert rows[0].value == first

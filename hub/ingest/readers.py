@@ -237,18 +237,20 @@ class SourceReader:
         sample = list(islice(lines, _SEPARATOR_SAMPLE))
         if not sample:
             return
-        self.separator = _separator(sample)
+        self.separator, above = _layout(sample)
         again.extend(reversed(consumed))  # the sampled lines, read again by the parser
         consumed.clear()
         reader = csv.reader(lines, delimiter=self.separator)
         try:
+            for _ in range(above):  # blank lines and a title row above the header
+                next(reader)
             header = next(reader, None)
         except csv.Error as exc:
             raise UnreadableFileError(f"{self.path.name}: CSV header cannot be read ({exc})") from exc
         if header is None:
             return
         header = [name.strip() for name in header]
-        if len(set(header)) != len(header) or not all(header):
+        if len(set(header)) != len(header) or not all(header) or not header:
             raise UnreadableFileError(f"{self.path.name}: CSV header has empty or repeated names: {header}")
         if header_only:
             return
@@ -655,26 +657,37 @@ _SEPARATOR_SAMPLE = 20  # lines a CSV file's separator is read off: its header a
 _SEPARATORS = (",", "\t", ";", "|")
 
 
-def _separator(lines: list[str]) -> str:
-    """A CSV file's field separator: of the comma, the tab (a spreadsheet's "Unicode text"), the
-    semicolon (a spreadsheet saved where the comma is the decimal mark) and the vertical bar (database
-    dumps), the one that splits the header into names and the most of the sampled rows after it into
-    as many fields, then the header into the most names; quotes are honoured, so a header name with a
-    comma inside its quotes does not make a tab-separated file comma-separated. The comma on a tie,
-    and when none splits the header (a file of one column)."""
+def _layout(lines: list[str]) -> tuple[str, int]:
+    """A CSV file's field separator and how many rows stand above its header, read off its first lines.
+
+    The separator is the comma, the tab (a spreadsheet's "Unicode text"), the semicolon (a spreadsheet
+    saved where the comma is the decimal mark) or the vertical bar (database dumps): the one under
+    which the most of the rows after the header have the header's width, then the widest header;
+    quotes are honoured, so a header name with a comma inside its quotes does not make a tab-separated
+    file comma-separated. The comma on a tie. The header is the first row with two names or more, so
+    blank lines and a title row above it (`2023年出租房屋登记表`, as a sheet with a merged title saves)
+    are passed over, as in a workbook; with none, the file has one column, under its first line.
+    """
     best, best_score = ",", (0, 0)
+    above = 0
     for candidate in _SEPARATORS:
         rows: list[list[str]] = []
         with contextlib.suppress(csv.Error):  # the sample may end inside a quoted field
             rows.extend(csv.reader(lines, delimiter=candidate))
-        width = len(rows[0]) if rows else 0
-        data = [row for row in rows[1:] if any(cell.strip() for cell in row)]
+        filled = [sum(bool(cell.strip()) for cell in row) for row in rows]
+        at = next((index for index, count in enumerate(filled) if count >= 2), None)
+        if at is None:
+            continue
+        width = len(rows[at])
+        data = [row for row, count in zip(rows[at + 1 :], filled[at + 1 :], strict=True) if count]
         agreeing = sum(len(row) == width for row in data)
-        if width < 2 or (data and not agreeing):
+        if data and not agreeing:
             continue
         if (agreeing, width) > best_score:
-            best, best_score = candidate, (agreeing, width)
-    return best
+            best, best_score, above = candidate, (agreeing, width), at
+    if best_score == (0, 0):  # one column: its name is the first line that is not blank
+        above = next((index for index, line in enumerate(lines) if line.strip()), 0)
+    return best, above
 
 
 def _with_raw_nul(line: int, text: str) -> RawRow | None:

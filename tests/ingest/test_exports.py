@@ -388,10 +388,26 @@ def test_a_csv_separated_otherwise_is_read_with_its_separator(
             ";",
             {"key": "k1", "address": "泉辛|16幢", "name": "王伟"},
         ),
+        # blank lines and a title row above the header, as a sheet with a merged title saves
+        (
+            "\n2023年出租房屋登记表,,\nkey,name,remark\nk1,王伟,\n",
+            ",",
+            {"key": "k1", "name": "王伟", "remark": ""},
+        ),
+        ("2023年出租房屋登记表\nkey\tname\nk1\t王伟\nk2\t李娜\n", "\t", {"key": "k1", "name": "王伟"}),
+        ("\n\nkey\nk1\n", ",", {"key": "k1"}),
     ],
-    ids=["comma", "tab-with-quoted-comma", "one-column", "semicolon-with-bars"],
+    ids=[
+        "comma",
+        "tab-with-quoted-comma",
+        "one-column",
+        "semicolon-with-bars",
+        "title-and-blank-line",
+        "title-over-tabs",
+        "blank-lines-over-one-column",
+    ],
 )
-def test_the_separator_is_the_one_the_header_and_rows_agree_on(
+def test_the_separator_and_header_are_the_ones_the_rows_agree_on(
     tmp_path: Path, text: str, separator: str, first: dict[str, str]
 ) -> None:
     path = tmp_path / "people.csv"

@@ -157,7 +157,7 @@ def test_while_a_batch_resolution_runs_records_wait_for_the_next_run_and_steward
     """A batch run decides from what it read when it began: what a live write decided meanwhile would
     be undone where the run moves the same records. So records submitted during it are stored and
     answered pending, the next resolution matches them, and a steward's edit is BUSY."""
-    (known, entity), (other, other_entity) = household(city, 2)
+    (known, entity), (other, other_entity), (third, third_entity) = household(city, 3)
     with batch_resolution(city):
         (during,) = submit(city, [as_tax(known, "tax-during-batch")])
         with Session(city) as session, pytest.raises(BusyError, match="batch resolution"):
@@ -165,8 +165,14 @@ def test_while_a_batch_resolution_runs_records_wait_for_the_next_run_and_steward
     assert during.outcome == Outcome.CREATED and during.pending and during.entity_id != entity
     (again,) = submit(city, [as_tax(known, "tax-during-batch")])  # unchanged: nothing new to resolve
     assert again.unchanged and not again.pending
+    (between,) = submit(city, [as_tax(third, "tax-after-the-batch")])  # resolved at once again
+    assert between.entity_id == third_entity and not between.pending
     plan = plan_resolution(city, [Kind.PERSON])
-    assert plan.incremental  # the next resolution takes the waiting record
+    with Session(city) as session:
+        waiting = session.scalar(select(SourceRecord.id).where(SourceRecord.key == "tax-during-batch"))
+        resolved = session.scalar(select(SourceRecord.id).where(SourceRecord.key == "tax-after-the-batch"))
+    # the next resolution takes the waiting record, though a submission's run came after it
+    assert waiting in plan.incremental[Kind.PERSON] and resolved not in plan.incremental[Kind.PERSON]
     run_resolution(city, plan, workers=0)
     with Session(city) as session:
         now = session.scalar(

@@ -20,9 +20,10 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hub.domain import DERIVED_SOURCE, Kind
@@ -120,37 +121,52 @@ def _resolve(url: str, kind: Kind, settings_json: dict[str, Any] | None, actor: 
 
 
 def pending_records(session: Session, kind: Kind) -> list[int] | None:
-    """The records of `kind` whose current version no run has seen yet, or None before the first run.
+    """The records of `kind` whose current version no run has resolved yet, or None before the first run.
 
-    A run saw what was stored when it started; a batch run sees everything, a real-time run the
-    records it was given and everything stored before it. The hub's own address records, made by the
-    links of a run (`hub.resolve.links`), had nothing to meet when they were made: the next batch run
-    resolves them, not the next real-time one.
+    A run resolved what was stored when it started: a batch run everything, and so did a real-time run
+    that took every pending record (`hub resolve`, `hub ingest --resolve`). A submission's run names the
+    records it resolved (`record_ids` in its stats): others stored before it may still be pending, as
+    are records submitted while a batch run went on, which resolved nothing. The hub's own address
+    records, made by the links of a run (`hub.resolve.links`), had nothing to meet when they were made:
+    the next batch run resolves them, not the next real-time one.
     """
-    started = session.scalar(
-        select(func.max(ResolutionRun.started_at)).where(
-            ResolutionRun.kind == kind, ResolutionRun.finished_at.is_not(None)
-        )
+    since: datetime | None = None
+    resolved: dict[int, datetime] = {}  # record → when the latest submission's run that resolved it began
+    runs = session.execute(
+        select(ResolutionRun.started_at, ResolutionRun.stats)
+        .where(ResolutionRun.kind == kind, ResolutionRun.finished_at.is_not(None))
+        .order_by(ResolutionRun.started_at.desc(), ResolutionRun.id.desc())
+        .execution_options(yield_per=1000)
     )
-    if started is None:
+    for started_at, stats in runs:
+        named = (stats or {}).get("record_ids")
+        if named is None:  # it resolved everything stored before it
+            since = started_at
+            break
+        for record_id in named:
+            resolved.setdefault(record_id, started_at)
+    runs.close()
+    if since is None:
         return None
-    return list(
-        session.scalars(
-            select(SourceRecord.id)
-            .join(
-                RecordVersion,
-                (RecordVersion.record_id == SourceRecord.id)
-                & (RecordVersion.version == SourceRecord.version),
-            )
-            .join(Source, Source.id == SourceRecord.source_id)
-            .where(
-                SourceRecord.kind == kind,
-                RecordVersion.received_at >= started,
-                Source.name != DERIVED_SOURCE,
-            )
-            .order_by(SourceRecord.id)
+    stored = session.execute(
+        select(SourceRecord.id, RecordVersion.received_at)
+        .join(
+            RecordVersion,
+            (RecordVersion.record_id == SourceRecord.id) & (RecordVersion.version == SourceRecord.version),
         )
+        .join(Source, Source.id == SourceRecord.source_id)
+        .where(
+            SourceRecord.kind == kind,
+            RecordVersion.received_at >= since,
+            Source.name != DERIVED_SOURCE,
+        )
+        .order_by(SourceRecord.id)
     )
+    return [
+        record_id
+        for record_id, received_at in stored
+        if record_id not in resolved or resolved[record_id] < received_at
+    ]
 
 
 def _records(engine: Engine) -> int:

@@ -89,8 +89,13 @@ def resolve_records(
     *,
     actor: str = "system",
     warm: Warm | None = None,
+    every_pending: bool = False,
 ) -> RealtimeSummary:
     """Resolve these stored records (new or changed) against the rest of their kind; flushes.
+
+    `every_pending`: these are all the kind's records no run has resolved yet (`pending_records`), so
+    the run stands for everything stored before it; otherwise it names the records it resolved, and
+    others stored before it stay pending (records submitted while a batch run went on).
 
     `warm`: a resolver that holds every other stored record of the kind as the database has them now
     (the caller knows: nothing changed since it was last used), and none of these; it is used and
@@ -152,7 +157,12 @@ def resolve_records(
         settings=warm.settings,
         actor=actor,
         started_at=started,
-        stats={"incremental": True, "parameters_from_run": warm.run_id, "records": len(order)},
+        stats={
+            "incremental": True,
+            "parameters_from_run": warm.run_id,
+            "records": len(order),
+            **({} if every_pending else {"record_ids": sorted(new)}),
+        },
     )
     session.add(this)
     session.flush()

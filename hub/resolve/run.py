@@ -130,7 +130,7 @@ def _run(
             progress(kind, f"{len(record_ids):,} new records")
         clock = time.perf_counter()
         with Session(engine) as session:
-            result = resolve_records(session, kind, record_ids)
+            result = resolve_records(session, kind, record_ids, every_pending=True)
             session.commit()
         done = IncrementalRun(kind, result, time.perf_counter() - clock)
         incremental.append(done)
@@ -147,12 +147,15 @@ def _run(
 
 
 def resolve_ingest_run(engine: Engine, run_id: int, kind: Kind) -> RealtimeSummary:
-    """Resolve the records one ingest run added or changed against the stored entities; commits.
-    Live writes keep off the graph meanwhile, as during `run_resolution`."""
+    """Resolve the records one ingest run added or changed, with any others of the kind still pending,
+    against the stored entities; commits. Live writes keep off the graph meanwhile, as during
+    `run_resolution`."""
     with batch_resolution(engine), Session(engine) as session:
-        record_ids = list(
-            session.scalars(select(RecordVersion.record_id).where(RecordVersion.ingest_run_id == run_id))
-        )
-        result = resolve_records(session, kind, record_ids)
+        pending = pending_records(session, kind)
+        if pending is None:  # never resolved: the run's records (refused below for want of weights)
+            pending = list(
+                session.scalars(select(RecordVersion.record_id).where(RecordVersion.ingest_run_id == run_id))
+            )
+        result = resolve_records(session, kind, pending, every_pending=True)
         session.commit()
     return result

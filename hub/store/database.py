@@ -18,9 +18,16 @@ from sqlalchemy.orm import Session
 from hub.config import get_settings
 from hub.errors import BusyError
 
-__all__ = ["bounded_write", "bulk_session", "json_array_contains", "make_engine", "settle_after_bulk"]
+__all__ = [
+    "SQLITE_BUSY_MS",
+    "bounded_write",
+    "bulk_session",
+    "json_array_contains",
+    "make_engine",
+    "settle_after_bulk",
+]
 
-_SQLITE_BUSY_MS = 10_000
+SQLITE_BUSY_MS = 10_000
 # PostgreSQL's codes for a wait that ran out: lock_timeout, a deadlock broken by the server.
 _LOCK_WAIT_CODES = {"55P03", "40P01"}
 
@@ -34,7 +41,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA cache_size=-262144")
     # Checkpoint every 10,000 pages of WAL (160 MB at 16 KiB pages) rather than 1,000: bulk
     # ingestion fsyncs far less often.
@@ -147,7 +154,7 @@ def bounded_write(engine: Engine, lock_wait: float) -> Iterator[Session]:
             ) from None
         finally:
             if sqlite:
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
                 connection.commit()
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from hub.errors import BusyError
+from hub.store.database import SQLITE_BUSY_MS
 
 __all__ = ["batch_resolution", "exclusive", "refuse_during_resolution", "resolution_running"]
 
@@ -86,9 +87,12 @@ def _key(name: str) -> int:
 
 def _lock_file(engine: Engine, name: str) -> Path | None:
     """The file whose `flock` is the lock `name` of a SQLite database; None for an in-memory one."""
-    database = engine.url.database
-    in_memory = not database or database == ":memory:" or bool(engine.url.query.get("uri"))
-    if engine.dialect.name != "sqlite" or in_memory:
+    database = engine.url.database or ""
+    if engine.url.query.get("uri"):  # sqlite:///file:/srv/hub.db?uri=true
+        database = database.removeprefix("file:")
+        if engine.url.query.get("mode") == "memory":
+            database = ""
+    if engine.dialect.name != "sqlite" or database in ("", ":memory:"):
         return None
     return Path(f"{database}.lock-{re.sub(r'[^A-Za-z0-9_-]', '_', name)}")
 
@@ -138,8 +142,19 @@ def batch_resolution(engine: Engine, wait: float = 30.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 _wait_turn(deadline, wait)
-        with engine.begin() as connection:  # live writes that looked before the lock was taken end first:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # this waits its turn as SQLite's one writer
+        left = max(1, int((deadline - time.monotonic()) * 1000))
+        try:
+            with engine.connect() as connection:  # live writes that looked before the lock was taken end
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={left}")  # first: this waits its turn
+                try:  # as SQLite's one writer, for what is left of `wait`
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    connection.commit()
+                finally:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        except OperationalError as exc:  # another writer held on
+            if "locked" not in str(exc.orig):
+                raise
+            raise _kept_busy(wait) from None
         yield
     finally:
         os.close(handle)

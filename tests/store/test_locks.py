@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit import hold_head
 from hub.errors import BusyError
+from hub.store.database import make_engine
 from hub.store.locks import batch_resolution, exclusive, resolution_running
 from hub.store.models import ResolutionRun
 
@@ -137,3 +138,38 @@ def test_hub_ingest_resolve_stores_the_file_but_does_not_resolve_beside_another_
     code, _, err = hub(database_url, "resolve", "--kind", "person")
     assert code == 0, err
     assert runs() == 1
+
+
+def test_a_batch_resolution_gives_up_in_one_line_when_a_writer_holds_on(engine: Engine) -> None:
+    """A writer that does not end within the wait: BusyError, not the driver's traceback."""
+    with engine.connect() as holder:
+        if engine.dialect.name == "sqlite":
+            holder.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite's one writer, begun before the run looked
+        else:
+            live = Session(bind=holder)
+            hold_head(live)
+            assert not resolution_running(live)  # it holds the shared lock to its transaction's end
+        began = time.monotonic()
+        with (
+            pytest.raises(BusyError, match="live writes kept the graph busy"),
+            batch_resolution(engine, wait=1),
+        ):
+            pass
+        assert time.monotonic() - began < 5
+        holder.rollback()
+    with batch_resolution(engine, wait=1):  # once it ended, the run goes in
+        pass
+
+
+def test_locks_hold_on_a_sqlite_database_named_as_a_uri(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///file:{tmp_path / 'hub.db'}?uri=true")
+    try:
+        with (
+            exclusive(engine, "resolve", "another hub resolve"),
+            pytest.raises(BusyError),
+            exclusive(engine, "resolve", "another hub resolve"),
+        ):
+            pass
+        assert (tmp_path / "hub.db.lock-resolve").exists()
+    finally:
+        engine.dispose()

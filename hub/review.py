@@ -74,12 +74,27 @@ def _entities(session: Session, judgement: Judgement) -> list[str]:
     return sorted(set(_members(session, judgement).values()))
 
 
+def _decided(item_id: int, item: ReviewItem) -> str:
+    """Why a decided item cannot be taken: a steward's decision, or a later run that closed it."""
+    if item.decision is None:  # closed by a run: "superseded by resolution run N"
+        return f"review item {item_id} was closed already: {item.note or 'superseded'}"
+    by = f" by {item.assignee}" if item.assignee else ""
+    return f"review item {item_id} was decided already ({_VERDICTS[item.decision]}){by}"
+
+
+_VERDICTS = {
+    Decision.POSITIVE: "MATCH",
+    Decision.NEGATIVE: "NOT_MATCH",
+    Decision.UNSURE: "UNSURE",
+}  # as asked
+
+
 def claim_item(session: Session, item_id: int, steward: str) -> ReviewItem:
     """Take an open item (claiming one's own again is fine); someone else's or a decided one is a
     conflict. Flushes."""
     item, judgement = _item(session, item_id)
     if item.status == ReviewStatus.DECIDED:
-        raise ConflictError(f"review item {item_id} was decided already ({item.decision})")
+        raise ConflictError(_decided(item_id, item))
     if item.status == ReviewStatus.CLAIMED and item.assignee != steward:
         raise ConflictError(f"review item {item_id} is claimed by {item.assignee}")
     if item.status != ReviewStatus.CLAIMED:
@@ -119,7 +134,7 @@ def decide_item(
     """Decide an open item or one's own claimed item. Flushes."""
     item, judgement = _item(session, item_id)
     if item.status == ReviewStatus.DECIDED:
-        raise ConflictError(f"review item {item_id} was decided already ({item.decision}) by {item.assignee}")
+        raise ConflictError(_decided(item_id, item))
     if item.status == ReviewStatus.CLAIMED and item.assignee != steward:
         raise ConflictError(f"review item {item_id} is claimed by {item.assignee}")
     members = _members(session, judgement)

@@ -247,11 +247,19 @@ def test_not_match_splits_a_shared_entity_at_once(city: City) -> None:
 def test_decisions_hold_in_every_later_run_and_never_come_back(city: City) -> None:
     # Last in this module: it resolves the shared city again.
     with city.client(role="steward") as steward:
-        open_items = queue(steward, kind="PERSON", state="OPEN", first=2)
-        match, apart = open_items[0]["id"], open_items[1]["id"]
+        open_items = queue(steward, kind="PERSON", state="OPEN", first=3)
+        match, apart, left_open = (item["id"] for item in open_items)
         data(steward, DECIDE, id=match, d="MATCH", n="same person, old ID card")
         data(steward, DECIDE, id=apart, d="NOT_MATCH")
     list(resolve_kinds(city.engine, [Kind.PERSON]))
+    with city.client(role="steward") as steward:  # what a claim of an item no longer open says
+        closed = post(steward, CLAIM, id=left_open)["errors"][0]
+        decided = post(steward, CLAIM, id=match)["errors"][0]
+    assert closed["extensions"]["code"] == "CONFLICT"
+    assert closed["message"].startswith(
+        f"review item {left_open} was closed already: superseded by resolution run"
+    )
+    assert decided["message"].startswith(f"review item {match} was decided already (MATCH) by steward:")
     a, b = _pair(city, match)
     left, right = _entities(city, a, b)
     assert left == right

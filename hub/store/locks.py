@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -57,28 +57,23 @@ def exclusive(
         return BusyError(f"{said} is running on this database; wait for it to finish, then {then}")
 
     if engine.dialect.name == "postgresql":
-        key = _key(name)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+
+        def take(connection: Connection, key: int) -> None:
             if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
                 raise busy()
-            try:
-                yield
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+        with _advisory(engine, name, take):
+            yield
         return
-    path = _lock_file(engine, name)
-    if path is None:
-        yield
-        return
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+
+    def take_file(handle: int) -> None:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise busy() from None
+
+    with _flocked(_lock_file(engine, name), take_file):
         yield
-    finally:
-        os.close(handle)  # closing drops the lock
 
 
 def _key(name: str) -> int:
@@ -109,14 +104,13 @@ def batch_resolution(engine: Engine, wait: float = 30.0) -> Iterator[None]:
     """
     deadline = time.monotonic() + wait
     if engine.dialect.name == "postgresql":
-        key = _key(_LIVE)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+
+        def queue(connection: Connection, key: int) -> None:
             # Waiting in the server's queue, not polling: a live write that comes after this request
             # finds the lock taken (the server queues it behind the exclusive one), so a steady stream
             # of submissions cannot keep the run from starting.
-            connection.execute(
-                text("SELECT set_config('lock_timeout', :ms, false)"), {"ms": str(int(wait * 1000))}
-            )
+            milliseconds = str(int(wait * 1000))
+            connection.execute(text("SELECT set_config('lock_timeout', :ms, false)"), {"ms": milliseconds})
             try:
                 connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             except OperationalError as exc:
@@ -125,17 +119,12 @@ def batch_resolution(engine: Engine, wait: float = 30.0) -> Iterator[None]:
                 raise _kept_busy(wait) from None
             finally:
                 connection.execute(text("RESET lock_timeout"))
-            try:
-                yield
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+        with _advisory(engine, _LIVE, queue):
+            yield
         return
-    path = _lock_file(engine, _LIVE)
-    if path is None:
-        yield
-        return
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+
+    def wait_file(handle: int) -> None:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -155,6 +144,34 @@ def batch_resolution(engine: Engine, wait: float = 30.0) -> Iterator[None]:
             if "locked" not in str(exc.orig):
                 raise
             raise _kept_busy(wait) from None
+
+    with _flocked(_lock_file(engine, _LIVE), wait_file):
+        yield
+
+
+@contextlib.contextmanager
+def _advisory(engine: Engine, name: str, take: Callable[[Connection, int], None]) -> Iterator[None]:
+    """PostgreSQL: the session-level advisory lock `name`, taken by `take` on a connection of its own
+    (the server drops it if the process dies) and released when the block ends."""
+    key = _key(name)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        take(connection, key)
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
+@contextlib.contextmanager
+def _flocked(path: Path | None, take: Callable[[int], None]) -> Iterator[None]:
+    """SQLite: the lock file `path` open while the block runs, locked by `take` (the kernel drops the
+    lock when it is closed or the process dies); nothing for an in-memory database (None)."""
+    if path is None:
+        yield
+        return
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        take(handle)
         yield
     finally:
         os.close(handle)

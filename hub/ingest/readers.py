@@ -99,7 +99,7 @@ class SourceReader:
         self.size = path.stat().st_size
         self.encoding_detected = given is None and fmt != "workbook"
         self.encoding: str | None = None
-        self.separator = ","  # a CSV file's, read off its header line (`_separator`)
+        self.separator = ","  # a CSV file's, read off its first lines (`_layout`)
         try:
             sample = self._file.read(ENCODING_SAMPLE_BYTES)
             if fmt == "workbook":

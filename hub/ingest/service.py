@@ -191,7 +191,8 @@ class Ingestor:
         self._field_ids = {name: i for (of_kind, name), i in SEARCH_FIELD_IDS.items() if of_kind is kind}
         self._bad_hashes: set[str] = set()  # of every row this run quarantined, kept now or before
         # The earlier runs of this file: a quarantined row belongs to its file, so the same bad row in
-        # another file of the source and kind is kept under that file too (and released with it alone).
+        # another file of the source and kind is kept under that file too, and released with it alone
+        # (`release_fixed`).
         self._file_runs = set(
             session.scalars(
                 select(IngestRun.id).where(
@@ -331,15 +332,9 @@ class Ingestor:
         """Release the open quarantined rows of earlier runs of this file (same source, kind and file
         name) that this run, having read the whole file, did not quarantine again: the file was
         fixed. They stay in the table, marked with this run and the time; returns how many."""
-        earlier = select(IngestRun.id).where(
-            IngestRun.source_id == self.source.id,
-            IngestRun.kind == self.kind,
-            IngestRun.file_name == self.run.file_name,
-            IngestRun.id != self.run.id,
-        )
         open_rows = self.session.execute(
             select(Quarantine.id, Quarantine.row_hash).where(
-                and_(Quarantine.released_at.is_(None), Quarantine.ingest_run_id.in_(earlier))
+                and_(Quarantine.released_at.is_(None), Quarantine.ingest_run_id.in_(sorted(self._file_runs)))
             )
         ).all()
         fixed = [row_id for row_id, digest in open_rows if digest not in self._bad_hashes]

@@ -16,6 +16,7 @@ import pytest
 from browser import chromium_path
 from emptied import truncate_all
 from playwright.sync_api import Browser, sync_playwright
+from resolved_city import drop_templates
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -62,6 +63,13 @@ def postgres_database() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def city_templates() -> Iterator[None]:
+    """The PostgreSQL cities this process built (tests/resolved_city.py), dropped at its end."""
+    yield
+    drop_templates()
 
 
 @pytest.fixture(params=BACKENDS)

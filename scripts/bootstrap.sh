@@ -24,8 +24,14 @@ fi
 STAMP="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/hub/normalize/*.py | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
     echo "installing the hub and its tools into .venv (compiling its normalizers) ..." >&2
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
+    # uv (one of the dev tools) installs the same packages as pip in half the time, fetching them in
+    # parallel; pip is the fallback where uv cannot reach the index pip is configured with.
+    if ! { "$VENV/bin/python" -m pip install --quiet "uv>=0.5" &&
+        "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -e "$ROOT[dev]"; }; then
+        echo "uv could not install the hub: installing it with pip instead ..." >&2
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
+        "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
+    fi
     rm -f "$VENV"/.installed-*
     touch "$STAMP"
 fi

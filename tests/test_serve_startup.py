@@ -19,9 +19,6 @@ from test_serve import _free_port, _get, _post, _scrape, _wait_healthy
 from hub.console.session import check_console_key
 from hub.errors import InputError
 
-# It starts servers and waits for them: run alone, not beside other tests (scripts/check).
-pytestmark = pytest.mark.timed
-
 
 def _hub(database_url: str, cwd: Path, *args: str, **env: str) -> tuple[int | None, str, str]:
     """Run `hub ARGS` in `cwd` to its end: (exit code, stdout, stderr); the code is None when it still

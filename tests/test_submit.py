@@ -183,3 +183,51 @@ def test_while_a_batch_resolution_runs_records_wait_for_the_next_run_and_steward
     assert now == entity
     (after,) = submit(city, [as_tax(other, "tax-after-batch")])  # resolved at once again
     assert after.outcome == Outcome.JOINED and after.entity_id == other_entity and not after.pending
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_kind_read_ahead_of_the_write_lock_is_what_the_submission_resolves_on(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """Once someone else changed the graph, the API reads the kind again before a submission takes the
+    write lock (`LiveResolvers.prepare`), so other writers do not wait for that read: the submission
+    then resolves warm on what was read, with the answers of a resolver read afresh."""
+    engine = resolved_city(request, tmp_path, persons=150, backend=backend)
+    people = household(engine, 4)
+    live = LiveResolvers()
+    assert live.prepare(engine, Kind.PERSON)
+    ahead = live._warm[Kind.PERSON][0]
+    assert live.prepare(engine, Kind.PERSON) and live._warm[Kind.PERSON][0] is ahead  # nothing changed
+    first = submit(engine, [as_tax(people[0][0], "t0")], live)
+    assert live._warm[Kind.PERSON][0] is ahead  # used, and kept at the new position
+
+    with Session(engine) as session, session.begin():
+        override_value(session, people[1][1], None, "name", "蒋文洪", "steward:test")
+    with Session(engine) as session:
+        newest = session.scalar(select(func.max(ChangeEvent.id))) or 0
+    assert live._warm[Kind.PERSON][1] < newest
+    assert live.prepare(engine, Kind.PERSON)
+    again, position = live._warm[Kind.PERSON]
+    assert again is not ahead and position == newest
+    second = submit(engine, [as_tax(people[2][0], "t2"), {"key": "t-new", "name": "诸葛明月"}], live)
+    assert live._warm[Kind.PERSON][0] is again
+
+    cold = [
+        submit(engine, [as_tax(people[3][0], "t3")])[0],
+        submit(engine, [{"key": "t-new", "name": "诸葛明月"}])[0],
+    ]
+    assert [(r.outcome, r.entity_id) for r in (first[0], second[0], cold[0])] == [
+        (Outcome.JOINED, people[0][1]),
+        (Outcome.JOINED, people[2][1]),
+        (Outcome.JOINED, people[3][1]),
+    ]
+    assert second[1].outcome == Outcome.CREATED and cold[1].unchanged
+    # Addresses prepare their whole table to match, so they always take the full path: nothing is read.
+    assert not live.prepare(engine, Kind.ADDRESS) and Kind.ADDRESS not in live._warm
+    engine.dispose()
+
+
+def test_a_kind_never_resolved_is_not_read_ahead(engine: Engine) -> None:
+    live = LiveResolvers()
+    assert not live.prepare(engine, Kind.PERSON)
+    assert Kind.PERSON not in live._warm

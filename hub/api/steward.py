@@ -68,11 +68,14 @@ class RecordRef:
     key: str
 
 
-async def run_edit(info: Info, work: Callable[[Session], T]) -> T:
+async def run_edit(
+    info: Info, work: Callable[[Session], T], committed: Callable[[T], object] | None = None
+) -> T:
     """Run `work` in a worker thread on a session of its own, committed before this returns.
 
     The operation's own session is not touched, so the answer built afterwards reads the committed
     edit; and the event loop is never blocked by a lock wait, which `HUB_EDIT_LOCK_WAIT` bounds.
+    `committed` is called with the result once it is committed, before the next edit's turn.
     """
     engine, lock_wait = info.context.engine, get_settings().edit_lock_wait
 
@@ -87,7 +90,10 @@ async def run_edit(info: Info, work: Callable[[Session], T]) -> T:
             )
         try:
             with bounded_write(engine, max(0.1, deadline - time.monotonic())) as session:
-                return work(session)
+                done = work(session)
+            if committed is not None:
+                committed(done)
+            return done
         finally:
             _EDITS.release()
 

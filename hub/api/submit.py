@@ -8,21 +8,27 @@ submissions (`hub.submit.LiveResolvers`, one per app).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from enum import Enum
 
 import strawberry
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from hub.api.context import Info
 from hub.api.inputs import RecordsInput, records_of
 from hub.api.steward import run_edit
 from hub.clients import SOURCE_SCOPE
+from hub.domain import Kind
 from hub.errors import ForbiddenError
-from hub.submit import Submission, submit_records
+from hub.submit import LiveResolvers, Submission, submit_records
 
 __all__ = ["SUBMIT_ROLES", "SubmittedRecord", "submit"]
 
 SUBMIT_ROLES = frozenset({"writer", "admin"})
+
+log = logging.getLogger(__name__)
 
 
 @strawberry.enum(description="What became of a submitted record.")
@@ -70,6 +76,15 @@ def _may_submit(info: Info, source: str) -> str:
     return f"client:{client.name}"
 
 
+def _prepare(live: LiveResolvers, engine: Engine, kind: Kind) -> None:
+    """The kind's resolver read ahead, outside the write lock (`LiveResolvers.prepare`). A failure
+    here costs only the time: the submission then reads the kind itself."""
+    try:
+        live.prepare(engine, kind)
+    except Exception:
+        log.warning("reading %s ahead of a submission failed", kind.value, exc_info=True)
+
+
 async def submit(info: Info, source: str, records: RecordsInput) -> list[SubmittedRecord]:
     """Store records of `source` (at most `MAX_SUBMITTED`), resolve them at once and answer for each
     in order."""
@@ -81,8 +96,10 @@ async def submit(info: Info, source: str, records: RecordsInput) -> list[Submitt
     def work(session: Session) -> Submission:
         return submit_records(session, source, wanted, plain, actor=actor, live=live)
 
-    submission = await run_edit(info, work)
-    submission.committed()
+    if live is not None:
+        await asyncio.to_thread(_prepare, live, info.context.engine, wanted)
+    # The resolver is kept before the next edit's turn: a submission waiting for this one then finds it.
+    submission = await run_edit(info, work, Submission.committed)
     return [
         SubmittedRecord(
             key=r.key,

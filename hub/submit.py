@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit import hold_head
 from hub.domain import Kind, ReviewStatus
-from hub.errors import InputError, NotFoundError
+from hub.errors import InputError
 from hub.ingest import ingest_records
 from hub.resolve.loading import latest_run
 from hub.resolve.realtime import Warm, build_resolver, resolve_records
@@ -108,8 +108,7 @@ class LiveResolvers:
                     if kept is not None and kept[1] == position:
                         return True
                     self._warm.pop(kind, None)  # behind: no use, and its memory is wanted now
-                run = _latest_resolved(session, kind)
-                if run is None or MatchSettings.from_json(run.settings["match"]).prepare:
+                if not _resolved_before(session, kind) or _prepares(latest_run(session, kind).settings):
                     return False
                 resolver, loaded, run = build_resolver(session, kind)
                 if _position(session) != position:
@@ -174,7 +173,7 @@ def submit_records(
             stored_version == 1 for _, stored_version, run in stored.values() if run == summary.run_id
         )
         taken = live.take(kind, before) if live is not None else None
-        usable = taken if fresh and taken is not None and not _prepares(taken) else None
+        usable = taken if fresh and taken is not None and not _prepares(taken.settings) else None
         outcome = resolve_records(session, kind, touched, actor=actor, warm=usable)
         warm = outcome.warm
     results = _answers(session, keys, stored, reasons, summary.run_id, pending)
@@ -188,15 +187,9 @@ def _resolved_before(session: Session, kind: Kind) -> bool:
     return session.scalar(finished.limit(1)) is not None
 
 
-def _latest_resolved(session: Session, kind: Kind) -> ResolutionRun | None:
-    try:
-        return latest_run(session, kind)
-    except NotFoundError:
-        return None
-
-
-def _prepares(warm: Warm) -> bool:
-    return bool(MatchSettings.from_json(warm.settings["match"]).prepare)
+def _prepares(settings: dict[str, Any]) -> bool:
+    """Whether a run's matching prepares the whole table first (addresses): no warm resolver then."""
+    return bool(MatchSettings.from_json(settings["match"]).prepare)
 
 
 # key → (record id, version, ingest run of that version)

@@ -212,7 +212,11 @@ def test_every_worker_is_counted_whichever_answers_the_scrape(database_url: str)
     )
     try:
         _wait_healthy(port, server)
-        time.sleep(1.0)  # both workers up, not only the first to answer /health
+        # Both workers up, not only the first to answer /health: each shows its pools once started.
+        deadline = time.monotonic() + 30
+        while _scrape(port).get('hub_db_pool_size{pool="reads"}') != 2 * reads_per_worker:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.2)
         sent = 24
         for _ in range(sent):  # a new connection each: the workers share them out
             _post(f"http://127.0.0.1:{port}/graphql", token, "query WorkersCounted { viewer { role } }")

@@ -25,9 +25,12 @@ STAMP="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/hu
 if [ ! -f "$STAMP" ]; then
     echo "installing the hub and its tools into .venv (compiling its normalizers) ..." >&2
     # uv (one of the dev tools) installs the same packages as pip in half the time, fetching them in
-    # parallel; pip is the fallback where uv cannot reach the index pip is configured with.
+    # parallel; pip is the fallback where uv cannot reach the index pip is configured with. Both leave
+    # the packages byte-compiled (pip does by default, uv when asked): where PYTHONDONTWRITEBYTECODE is
+    # set, Python would otherwise compile every module again in every process it starts, which made
+    # each `hub` command spend three seconds of a slow machine compiling before it did anything.
     if ! { "$VENV/bin/python" -m pip install --quiet "uv>=0.5" &&
-        "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -e "$ROOT[dev]"; }; then
+        "$VENV/bin/uv" pip install --quiet --compile-bytecode --python "$VENV/bin/python" -e "$ROOT[dev]"; }; then
         echo "uv could not install the hub: installing it with pip instead ..." >&2
         "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
         "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"

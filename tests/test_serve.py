@@ -1,4 +1,7 @@
-"""`hub serve` says where it listens and with how many processes, and every log line it writes is JSON."""
+"""`hub serve` says where it listens and with how many processes, and every log line it writes is JSON.
+
+Its waits are bounds (a server up within a minute, an answer within 30 s), not how soon anything
+answers: it runs with the parallel tests (scripts/check)."""
 
 from __future__ import annotations
 
@@ -13,12 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from hub.cli.serve import listening
-
-# It asserts how soon answers come: run alone, not beside other tests (scripts/check).
-pytestmark = pytest.mark.timed
 
 
 def _free_port() -> int:
@@ -30,7 +28,7 @@ def _free_port() -> int:
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str]]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers)
@@ -180,7 +178,7 @@ def test_two_servers_on_one_database_answer_the_same_data(database_url: str, tmp
 
 def _scrape(port: int) -> dict[str, float]:
     """`/metrics` of the server at `port` (allowed from this machine by default): value by sample line."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
         text = response.read().decode()
     samples = {}
     for line in text.splitlines():

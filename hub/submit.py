@@ -7,9 +7,10 @@ source, key and content) and resolves the new and changed ones against their kin
 
 Resolving reads every record of the kind unless the process keeps the kind's resolver warm
 (`LiveResolvers`): the API does, so a submission after the first costs the neighbourhood of the new
-records only. A warm resolver is used only while the change feed has not moved since it was last
-kept: any other writer (a batch run, a file ingested, a steward's edit, another process) makes the
-next submission read the kind again. The API does that read ahead of the write lock
+records only. A warm resolver is used only while the change feed has no newer entry of its kind than
+when it was last kept: any other writer of the kind (a batch run, a file ingested, a steward's edit,
+another process) makes the next submission read the kind again, while changes to other kinds leave it
+warm. The API does that read ahead of the write lock
 (`LiveResolvers.prepare`), so other writers need not wait for it. Records that change a stored
 record, and kinds whose matching prepares the whole table first (addresses), always take the full
 path.
@@ -75,7 +76,9 @@ class Submitted:
 
 @dataclass(slots=True)
 class LiveResolvers:
-    """One process's warm resolvers, each with the change-feed position it reflects."""
+    """One process's warm resolvers, each with the newest change-feed entry of its kind's entities it
+    reflects: a change to another kind (an address merged, a legal entity submitted) or to a link leaves
+    it warm, since a kind's matching reads only that kind's records and entities."""
 
     _warm: dict[Kind, tuple[Warm, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -93,16 +96,16 @@ class LiveResolvers:
 
     def prepare(self, engine: Engine, kind: Kind) -> bool:
         """Before a submission of `kind` takes the write lock: if the kind's kept resolver is missing or
-        behind the change feed, read the kind into a new one now, holding no lock, so that the
+        behind the kind's changes, read the kind into a new one now, holding no lock, so that the
         submission finds it warm instead of reading the kind while every other writer waits (seconds at
-        50k persons, 44 s at 1M). Whether a resolver is kept at the feed's position afterwards.
+        50k persons, 44 s at 1M). Whether a resolver is kept at the kind's newest entry afterwards.
 
-        Nothing is kept if the feed moved while the kind was read (another writer was at work: the
+        Nothing is kept if the kind changed while it was read (another writer was at work: the
         submission then reads the kind itself, as before), nor for a kind never resolved or whose
         matching prepares the whole table first (those always take the full path)."""
         with self._preparing.setdefault(kind, threading.Lock()):  # one read of a kind at a time
             with Session(engine) as session:
-                position = _position(session)
+                position = _position(session, kind)
                 with self._lock:
                     kept = self._warm.get(kind)
                     if kept is not None and kept[1] == position:
@@ -111,7 +114,7 @@ class LiveResolvers:
                 if not _resolved_before(session, kind) or _prepares(latest_run(session, kind).settings):
                     return False
                 resolver, loaded, run = build_resolver(session, kind)
-                if _position(session) != position:
+                if _position(session, kind) != position:
                     return False
             warm = Warm(kind, resolver, list(loaded.record_ids), run.id, run.settings)
             with self._lock:
@@ -136,8 +139,11 @@ class Submission:
             self._live.keep(self._warm, self._position)
 
 
-def _position(session: Session) -> int:
-    return session.scalar(select(ChangeEvent.id).order_by(ChangeEvent.id.desc()).limit(1)) or 0
+def _position(session: Session, kind: Kind) -> int:
+    """The newest change-feed entry of an entity of `kind` (0: none yet); links are left out, since no
+    kind's matching reads them. An index lookup (`ix_change_event_entity`)."""
+    newest = select(ChangeEvent.id).where(ChangeEvent.kind == kind.value, ChangeEvent.relation.is_(None))
+    return session.scalar(newest.order_by(ChangeEvent.id.desc()).limit(1)) or 0
 
 
 def submit_records(
@@ -157,7 +163,7 @@ def submit_records(
     if len(records) > MAX_SUBMITTED:
         raise InputError(f"records: {len(records)} records; submit at most {MAX_SUBMITTED} at a time")
     hold_head(session)  # from here on no one else changes the graph until this transaction ends
-    before = _position(session)
+    before = _position(session, kind)
     reasons: dict[int, str] = {}
     summary = ingest_records(session, source, kind, records, reasons=reasons)
     keys = [str(r.get("key")) if isinstance(r, dict) and r.get("key") is not None else None for r in records]
@@ -177,7 +183,7 @@ def submit_records(
         outcome = resolve_records(session, kind, touched, actor=actor, warm=usable)
         warm = outcome.warm
     results = _answers(session, keys, stored, reasons, summary.run_id, pending)
-    return Submission(results, live, warm, _position(session))
+    return Submission(results, live, warm, _position(session, kind))
 
 
 def _resolved_before(session: Session, kind: Kind) -> bool:

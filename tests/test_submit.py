@@ -13,12 +13,12 @@ from resolved_city import resolved_city
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from hub.domain import Kind
+from hub.domain import EntityStatus, Kind
 from hub.errors import BusyError, InputError
 from hub.resolve.run import plan_resolution, run_resolution
 from hub.steward import merge_entities, override_value
 from hub.store.locks import batch_resolution
-from hub.store.models import ChangeEvent, Membership, SourceRecord
+from hub.store.models import ChangeEvent, Entity, Membership, SourceRecord
 from hub.submit import LiveResolvers, Outcome, Submitted, submit_records
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -224,6 +224,42 @@ def test_a_kind_read_ahead_of_the_write_lock_is_what_the_submission_resolves_on(
     assert second[1].outcome == Outcome.CREATED and cold[1].unchanged
     # Addresses prepare their whole table to match, so they always take the full path: nothing is read.
     assert not live.prepare(engine, Kind.ADDRESS) and Kind.ADDRESS not in live._warm
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_change_to_another_kind_leaves_a_kinds_resolver_warm(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """A kind's resolver holds that kind's records and entities only: a steward's override of a legal
+    entity and merge of two addresses leave the persons' kept resolver current, so the next person
+    submission resolves on it without reading the persons again. A person changed still makes it
+    stale."""
+    engine = resolved_city(request, tmp_path, persons=150, backend=backend)
+    people = household(engine, 3)
+    live = LiveResolvers()
+    first = submit(engine, [as_tax(people[0][0], "t0")], live)  # reads the persons, keeps them warm
+    kept = live._warm[Kind.PERSON][0]
+    active = Entity.status == EntityStatus.ACTIVE
+    with Session(engine) as session, session.begin():
+        company = session.scalars(select(Entity.id).where(Entity.kind == Kind.LEGAL_ENTITY, active)).first()
+        addresses = session.scalars(
+            select(Entity.id).where(Entity.kind == Kind.ADDRESS, active).limit(2)
+        ).all()
+        assert company is not None and len(addresses) == 2
+        override_value(session, company, None, "name", "测试改名有限公司", "steward:test")
+        merge_entities(session, addresses[0], None, addresses[1], None, "steward:test")
+    assert live.prepare(engine, Kind.PERSON) and live._warm[Kind.PERSON][0] is kept
+    second = submit(engine, [as_tax(people[1][0], "t1")], live)
+    assert live._warm[Kind.PERSON][0] is kept  # resolved on the kept resolver, which grew by one
+    assert [(r.outcome, r.entity_id) for r in (first[0], second[0])] == [
+        (Outcome.JOINED, people[0][1]),
+        (Outcome.JOINED, people[1][1]),
+    ]
+
+    with Session(engine) as session, session.begin():
+        override_value(session, people[2][1], None, "name", "蒋文洪", "steward:test")
+    assert live.prepare(engine, Kind.PERSON) and live._warm[Kind.PERSON][0] is not kept
     engine.dispose()
 
 

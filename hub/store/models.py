@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -462,9 +463,20 @@ class ChangeEvent(Base):
 
     `kind`/`entity_id`: the entity (a link's subject); `other_kind`/`other_id`: the survivor of a merge,
     the entity a split took records from, or a link's object; `version`: the entity's after the change.
+    `ix_change_event_entity`: the newest entry of a kind's entities (links left out), by which a kind's
+    warm resolver knows it is still current (hub.submit).
     """
 
     __tablename__ = "change_event"
+    __table_args__ = (
+        Index(
+            "ix_change_event_entity",
+            "kind",
+            "id",
+            sqlite_where=sql_text("relation IS NULL"),
+            postgresql_where=sql_text("relation IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)

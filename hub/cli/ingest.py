@@ -27,6 +27,20 @@ _COUNTS = ("new", "changed", "unchanged", "quarantined", "flagged")
 _SEPARATOR_NAMES = {"\t": "tab", ";": "semicolon", "|": "vertical bar"}
 
 
+def _read_as(summary: IngestSummary) -> str:
+    """How `hub load` read a file, for its table: the encoding (and whether it was detected), a
+    separator other than the comma, and the source's stored column mapping; "-" for a workbook read
+    with the built-in headers."""
+    parts = []
+    if summary.encoding is not None:
+        parts.append(f"{summary.encoding} (detected)" if summary.encoding_detected else summary.encoding)
+    if summary.separator is not None and summary.separator != ",":
+        parts.append(_SEPARATOR_NAMES.get(summary.separator, summary.separator))
+    if summary.mapping_version is not None:
+        parts.append(f"mapping v{summary.mapping_version}")
+    return ", ".join(parts) or "-"
+
+
 def _print_summary(summary: IngestSummary) -> None:
     if summary.encoding is not None:
         how = "detected" if summary.encoding_detected else "given"
@@ -252,12 +266,12 @@ def load(
     table.add_column("file", overflow="fold")
     table.add_column("source")
     table.add_column("kind")
+    table.add_column("read as")
     for column in _COUNTS:
         table.add_column(column, justify="right")
     for summary in summaries:
-        table.add_row(
-            summary.file, summary.source, summary.kind.value, *(str(getattr(summary, c)) for c in _COUNTS)
-        )
+        counts = (str(getattr(summary, c)) for c in _COUNTS)
+        table.add_row(summary.file, summary.source, summary.kind.value, _read_as(summary), *counts)
     print_table(table, stderr=True)
     for summary in summaries:
         warn_if_empty(summary)

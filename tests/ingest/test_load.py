@@ -197,6 +197,34 @@ def test_hub_load_ingests_a_manifest_and_reports_each_file(
     assert "unchanged=3" in out.strip().splitlines()[-1]
 
 
+def test_hub_load_says_how_it_read_each_file(
+    hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
+) -> None:
+    """An operator sees each file's encoding, whether it was detected, and a separator other than the
+    comma, on the file's row of the table."""
+    write(tmp_path, "people.jsonl", jsonl({"key": "p1", "name": "王伟"}))
+    (tmp_path / "tenants.csv").write_bytes("key\tname\nt1\t李娜\nt2\t张伟\n".encode("gb18030"))
+    write(tmp_path, "homes.csv", "key,address\nh1,苏州市姑苏区人民路100号\n")
+    manifest = {
+        "files": [
+            {"path": "people.jsonl", "source": "household_registry", "kind": "person"},
+            {"path": "tenants.csv", "source": "rental_registry", "kind": "person"},
+            {"path": "homes.csv", "source": "doorplate_platform", "kind": "address", "encoding": "utf-8"},
+        ]
+    }
+    code, out, err = hub(database_url, "load", str(write(tmp_path, "load.json", json.dumps(manifest))))
+    assert code == 0, err
+    assert "new=4" in out.strip().splitlines()[-1]
+    header = next(line for line in err.splitlines() if line.split()[:1] == ["file"])
+    assert "read as" in header
+    rows = {
+        line.split()[0]: line for line in err.splitlines() if line.split()[:1] != ["file"] and line.strip()
+    }
+    assert "utf-8 (detected)" in rows["people.jsonl"]
+    assert "gb18030 (detected), tab" in rows["tenants.csv"]
+    assert "utf-8" in rows["homes.csv"] and "detected" not in rows["homes.csv"]
+
+
 def test_an_empty_export_is_warned_of_by_ingest_and_load(
     hub: Callable[..., tuple[int, str, str]], database_url: str, tmp_path: Path
 ) -> None:

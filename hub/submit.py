@@ -28,11 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.audit import hold_head
-from hub.domain import Kind, ReviewStatus
+from hub.domain import ActorType, Kind, ReviewStatus
 from hub.errors import InputError
 from hub.ingest import ingest_records
 from hub.resolve.loading import latest_run
@@ -74,23 +74,28 @@ class Submitted:
     pending: bool = False  # stored, but resolved only by the next resolution
 
 
+# What a kind's warm resolver reflects (`_position`): the newest change-feed entry of the kind's
+# entities, the newest of its stewards' judgements, and how many of those were withdrawn.
+Position = tuple[int, int, int]
+
+
 @dataclass(slots=True)
 class LiveResolvers:
-    """One process's warm resolvers, each with the newest change-feed entry of its kind's entities it
-    reflects: a change to another kind (an address merged, a legal entity submitted) or to a link leaves
-    it warm, since a kind's matching reads only that kind's records and entities."""
+    """One process's warm resolvers, each with the `Position` of its kind it reflects: a change to
+    another kind (an address merged, a legal entity submitted) or to a link leaves it warm, since a
+    kind's matching reads only that kind's records, entities and stewards' judgements."""
 
-    _warm: dict[Kind, tuple[Warm, int]] = field(default_factory=dict)
+    _warm: dict[Kind, tuple[Warm, Position]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _preparing: dict[Kind, threading.Lock] = field(default_factory=dict)
 
-    def take(self, kind: Kind, position: int) -> Warm | None:
+    def take(self, kind: Kind, position: Position) -> Warm | None:
         """The kind's resolver if nothing changed since it was kept (taken out: one user at a time)."""
         with self._lock:
             kept = self._warm.pop(kind, None)
         return kept[0] if kept is not None and kept[1] == position else None
 
-    def keep(self, warm: Warm, position: int) -> None:
+    def keep(self, warm: Warm, position: Position) -> None:
         with self._lock:
             self._warm[warm.kind] = (warm, position)
 
@@ -131,7 +136,7 @@ class Submission:
     results: list[Submitted]
     _live: LiveResolvers | None = None
     _warm: Warm | None = None
-    _position: int = 0
+    _position: Position = (0, 0, 0)
 
     def committed(self) -> None:
         """The caller committed: the resolver now matches the database, so keep it warm."""
@@ -139,11 +144,22 @@ class Submission:
             self._live.keep(self._warm, self._position)
 
 
-def _position(session: Session, kind: Kind) -> int:
-    """The newest change-feed entry of an entity of `kind` (0: none yet); links are left out, since no
-    kind's matching reads them. An index lookup (`ix_change_event_entity`)."""
-    newest = select(ChangeEvent.id).where(ChangeEvent.kind == kind.value, ChangeEvent.relation.is_(None))
-    return session.scalar(newest.order_by(ChangeEvent.id.desc()).limit(1)) or 0
+def _position(session: Session, kind: Kind) -> Position:
+    """What a warm resolver of `kind` must match (`Position`), from two small indexes.
+
+    The newest change-feed entry of an entity of `kind` (0: none yet; links are left out, since no
+    kind's matching reads them: `ix_change_event_entity`). And its stewards' judgements, the newest and
+    the number withdrawn (`ix_judgement_steward`): a decision that moves no entity, such as NOT_MATCH on
+    a review pair already apart, writes no change-feed entry, yet the resolver must hold it as a pair
+    to keep apart, and an undo withdraws one without adding any."""
+    entries = select(ChangeEvent.id).where(ChangeEvent.kind == kind.value, ChangeEvent.relation.is_(None))
+    entry = session.scalar(entries.order_by(ChangeEvent.id.desc()).limit(1)) or 0
+    newest, withdrawn = session.execute(
+        select(func.max(Judgement.id), func.count(Judgement.deleted_at)).where(
+            Judgement.kind == kind, Judgement.actor_type == ActorType.STEWARD
+        )
+    ).one()
+    return entry, newest or 0, withdrawn
 
 
 def submit_records(

@@ -13,12 +13,14 @@ from resolved_city import resolved_city
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from hub.domain import EntityStatus, Kind
+from hub.api.review import take_effect
+from hub.domain import Decision, EntityStatus, Kind, ReviewStatus
 from hub.errors import BusyError, InputError
 from hub.resolve.run import plan_resolution, run_resolution
+from hub.review import decide_item
 from hub.steward import merge_entities, override_value
 from hub.store.locks import batch_resolution
-from hub.store.models import ChangeEvent, Entity, Membership, SourceRecord
+from hub.store.models import ChangeEvent, Entity, Judgement, Membership, ReviewItem, SourceRecord
 from hub.submit import LiveResolvers, Outcome, Submitted, submit_records
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -131,14 +133,14 @@ def test_a_warm_resolver_answers_as_one_read_afresh(
         if live is not None:
             with Session(engine) as session:
                 newest = session.scalar(select(func.max(ChangeEvent.id))) or 0
-            assert live._warm[Kind.PERSON][1] == newest  # kept, at the feed's position
+            assert live._warm[Kind.PERSON][1][0] == newest  # kept, at the feed's position
         # Someone else changes the graph: a steward corrects a person's name.
         with Session(engine) as session, session.begin():
             override_value(session, people[3][1], None, "name", "蒋文洪", "steward:test")
         if live is not None:
             with Session(engine) as session:
                 newest = session.scalar(select(func.max(ChangeEvent.id))) or 0
-            kept = live._warm[Kind.PERSON][1]
+            kept = live._warm[Kind.PERSON][1][0]
             assert kept < newest  # stale: the next submission reads the kind again
         got.append(submit(engine, [as_tax(people[4][0], "t4")], live))
         if live is not None:
@@ -205,10 +207,10 @@ def test_a_kind_read_ahead_of_the_write_lock_is_what_the_submission_resolves_on(
         override_value(session, people[1][1], None, "name", "蒋文洪", "steward:test")
     with Session(engine) as session:
         newest = session.scalar(select(func.max(ChangeEvent.id))) or 0
-    assert live._warm[Kind.PERSON][1] < newest
+    assert live._warm[Kind.PERSON][1][0] < newest
     assert live.prepare(engine, Kind.PERSON)
     again, position = live._warm[Kind.PERSON]
-    assert again is not ahead and position == newest
+    assert again is not ahead and position[0] == newest
     second = submit(engine, [as_tax(people[2][0], "t2"), {"key": "t-new", "name": "诸葛明月"}], live)
     assert live._warm[Kind.PERSON][0] is again
 
@@ -260,6 +262,59 @@ def test_a_change_to_another_kind_leaves_a_kinds_resolver_warm(
     with Session(engine) as session, session.begin():
         override_value(session, people[2][1], None, "name", "蒋文洪", "steward:test")
     assert live.prepare(engine, Kind.PERSON) and live._warm[Kind.PERSON][0] is not kept
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_stewards_decision_that_moves_no_entity_reaches_the_warm_resolver(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """NOT_MATCH on a review pair already in two entities changes no entity, so it writes no change-feed
+    entry; a warm resolver that missed it could join the two through the next submitted record, against
+    the steward's decision. The kept resolver is read again, and holds the pair as one to keep apart;
+    the decision's undo, which withdraws the judgement, is read again too."""
+    engine = resolved_city(request, tmp_path, persons=150, backend=backend)
+    people = household(engine, 1)
+    live = LiveResolvers()
+    submit(engine, [as_tax(people[0][0], "t0")], live)
+    kept = live._warm[Kind.PERSON][0]
+    with Session(engine) as session, session.begin():
+        current = {
+            record: entity
+            for record, entity in session.execute(
+                select(Membership.record_id, Membership.entity_id).where(Membership.valid_to.is_(None))
+            )
+        }
+        apart = [
+            (item, a, b)
+            for item, a, b in session.execute(
+                select(ReviewItem.id, Judgement.record_a_id, Judgement.record_b_id)
+                .join(Judgement, Judgement.id == ReviewItem.judgement_id)
+                .where(ReviewItem.kind == Kind.PERSON, ReviewItem.status == ReviewStatus.OPEN)
+                .order_by(ReviewItem.id)
+            )
+            if current[a] != current[b]
+        ]
+        assert apart, "the city has no open review pair of two person entities"
+        item, a, b = apart[0]
+        feed = session.scalar(select(func.max(ChangeEvent.id)))
+        outcome = decide_item(session, item, "steward:test", Decision.NEGATIVE, None)
+        take_effect(session, outcome, "steward:test", None)
+        assert outcome.judgement is not None
+        made = outcome.judgement.id
+        assert session.scalar(select(func.max(ChangeEvent.id))) == feed  # no entity moved
+    assert live.prepare(engine, Kind.PERSON)
+    warm = live._warm[Kind.PERSON][0]
+    assert warm is not kept
+    index = {record: i for i, record in enumerate(warm.ids)}
+    assert (index[a], index[b]) in warm.resolver.cannot_link
+
+    with Session(engine) as session, session.begin():
+        judgement = session.get(Judgement, made)
+        assert judgement is not None
+        judgement.deleted_at = judgement.created_at  # as an undo withdraws it (hub.steward)
+    assert live.prepare(engine, Kind.PERSON)
+    assert (index[a], index[b]) not in live._warm[Kind.PERSON][0].resolver.cannot_link
     engine.dispose()
 
 

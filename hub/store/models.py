@@ -342,7 +342,19 @@ class Judgement(Base):
     """A record–record edge: positive, negative or unsure, who decided it, the score and why."""
 
     __tablename__ = "judgement"
-    __table_args__ = (Index("ix_judgement_pair", "record_a_id", "record_b_id"),)
+    __table_args__ = (
+        Index("ix_judgement_pair", "record_a_id", "record_b_id"),
+        # Stewards' judgements of a kind, newest and withdrawn, by which a kind's warm resolver knows it
+        # holds every one of them (hub.submit).
+        Index(
+            "ix_judgement_steward",
+            "kind",
+            "id",
+            "deleted_at",
+            sqlite_where=sql_text("actor_type = 'steward'"),
+            postgresql_where=sql_text("actor_type = 'steward'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[Kind] = mapped_column(_enum(Kind))

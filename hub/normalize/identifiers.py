@@ -247,6 +247,12 @@ _TIME_OF_DAY = re.compile(
     r"(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d{1,9})?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?",
     re.IGNORECASE,
 )
+# ... and in Chinese, as systems with Chinese date formats write it: "1985年03月02日 00时00分00秒",
+# "1985年3月2日8点", "1985-03-02 下午3:30" (a period of the day, then the hour of a 12-hour clock).
+_SPOKEN_TIME = re.compile(
+    r"\s*(上午|下午|凌晨|早上|中午|晚上)?\s*(\d{1,2})\s*"
+    r"(?:[时点]\s*(?:(\d{1,2})\s*分\s*(?:(\d{1,2})\s*秒)?)?|:(\d{2})(?::(\d{2}))?)$"
+)
 try:
     # the day a moment was in China, with the summer time of 1940-49 and 1986-91 (UTC+9)
     _CHINA: tzinfo = ZoneInfo("Asia/Shanghai")
@@ -269,6 +275,15 @@ def _zone(text: str | None) -> tzinfo | None:
     return timezone(offset if text[0] == "+" else -offset)
 
 
+def _spoken_time_of_day(match: re.Match[str]) -> bool:
+    """Whether a `_SPOKEN_TIME` match is a time of day: an hour of 0-23, or 0-12 after a period of the
+    day (上午, 下午, ...), and minutes and seconds of 0-59."""
+    period, hour, minute, second, clock_minute, clock_second = match.groups()
+    if int(hour) > (12 if period else 23):
+        return False
+    return all(int(part) <= 59 for part in (minute, second, clock_minute, clock_second) if part is not None)
+
+
 def parse_date(text: str, today: date | None = None) -> date | None:
     """Parse a calendar date in the forms records use; None when invalid or ambiguous.
 
@@ -277,7 +292,8 @@ def parse_date(text: str, today: date | None = None) -> date | None:
     the date is dropped ("1985-03-02 00:00:00", "19850302000000"); one with a zone gives the day it
     was in China, summer time included ("1985-03-01T16:00:00Z" is 1985-03-02, and so is
     "1988-06-14T15:00:00Z" for 1988-06-15), and an hour past 23 or an offset past 14 hours makes it
-    no date.
+    no date. A time written in Chinese is dropped the same way ("1985年3月2日 0时0分0秒",
+    "1985-03-02 下午3:30").
     """
     today = today or _today()
     if len(text) == 10 and text[4] == "-" and text.isascii():  # ISO, the common case
@@ -289,9 +305,18 @@ def parse_date(text: str, today: date | None = None) -> date | None:
     folded = fold_text(text)
     if len(folded) == 14 and folded.isdigit():  # 19850302000000, as many systems stamp a moment
         folded = f"{folded[:8]} {folded[8:10]}:{folded[10:12]}:{folded[12:]}"
-    clock = _TIME_OF_DAY.search(folded) if ":" in folded else None
+    spoken = (
+        _SPOKEN_TIME.search(folded)
+        if not folded.isascii() and ("时" in folded or "点" in folded or ":" in folded)
+        else None
+    )
+    clock = _TIME_OF_DAY.search(folded) if ":" in folded and spoken is None else None
     moment: time_of_day | None = None
-    if clock and clock.end() == len(folded):
+    if spoken is not None:
+        if not _spoken_time_of_day(spoken):  # 25时, 10时61分, 下午15点
+            return None
+        folded = folded[: spoken.start()]  # no zone: the date is the one written
+    elif clock and clock.end() == len(folded):
         hour, minute, second, zone = clock.groups()
         try:
             moment = time_of_day(int(hour), int(minute), int(second or 0), tzinfo=_zone(zone))

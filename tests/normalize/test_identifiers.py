@@ -252,6 +252,18 @@ def test_invalid_phones_say_why(text: str, reason: str) -> None:
         ("1985-03-02 10:61", None),
         ("1985-03-02 10:00 11:00", None),
         ("1985-03-02 noon", None),
+        # a time of day written in Chinese
+        ("1985年03月02日 00时00分00秒", date(1985, 3, 2)),
+        ("1985年3月2日0时0分", date(1985, 3, 2)),
+        ("1985年3月2日 8点", date(1985, 3, 2)),
+        ("1985-03-02 下午3:30", date(1985, 3, 2)),
+        ("1985/3/2 上午 10:30:15", date(1985, 3, 2)),
+        ("19850302 凌晨1时30分", date(1985, 3, 2)),
+        ("１９８５年３月２日　１０时３０分", date(1985, 3, 2)),  # full-width digits and space
+        ("1985年3月2日 25时", None),
+        ("1985年3月2日 10时61分", None),
+        ("1985-03-02 下午15点", None),  # a 12-hour clock after 下午
+        ("1985年3月2日 下午", None),
     ],
 )
 def test_dates(text: str, expected: date | None) -> None:

@@ -253,6 +253,13 @@ _SPOKEN_TIME = re.compile(
     r"\s*(上午|下午|凌晨|早上|中午|晚上)?\s*(\d{1,2})\s*"
     r"(?:[时点]\s*(?:(\d{1,2})\s*分\s*(?:(\d{1,2})\s*秒)?)?|:(\d{2})(?::(\d{2}))?)$"
 )
+# Java's `Date.toString()`, as Java systems export a date column: "Sat Mar 02 00:00:00 CST 1985", its
+# zone the JVM's (CST, China Standard Time, on a server in China; GMT+08:00 where it has no name).
+_JAVA_DATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{2}) "
+    r"(\d{2}):(\d{2}):(\d{2}) (CST|UTC|GMT(?:[+-]\d{2}:\d{2})?) (\d{4})"
+)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 try:
     # the day a moment was in China, with the summer time of 1940-49 and 1986-91 (UTC+9)
     _CHINA: tzinfo = ZoneInfo("Asia/Shanghai")
@@ -293,7 +300,7 @@ def parse_date(text: str, today: date | None = None) -> date | None:
     was in China, summer time included ("1985-03-01T16:00:00Z" is 1985-03-02, and so is
     "1988-06-14T15:00:00Z" for 1988-06-15), and an hour past 23 or an offset past 14 hours makes it
     no date. A time written in Chinese is dropped the same way ("1985年3月2日 0时0分0秒",
-    "1985-03-02 下午3:30").
+    "1985-03-02 下午3:30"), and Java's `Date.toString()` is read ("Sat Mar 02 00:00:00 CST 1985").
     """
     today = today or _today()
     if len(text) == 10 and text[4] == "-" and text.isascii():  # ISO, the common case
@@ -303,6 +310,13 @@ def parse_date(text: str, today: date | None = None) -> date | None:
         except ValueError:
             pass
     folded = fold_text(text)
+    if folded[:1] in ("M", "T", "W", "F", "S") and (java := _JAVA_DATE.fullmatch(folded)):
+        month, day, hour, minute, second, zone, year = java.groups()
+        if zone == "CST":  # China's time: the date as written
+            folded = f"{year}-{_MONTHS.index(month) + 1:02d}-{day}"
+        else:  # UTC or GMT with an offset: the day it was in China, below
+            offset = "Z" if zone in ("UTC", "GMT") else zone[3:]
+            folded = f"{year}-{_MONTHS.index(month) + 1:02d}-{day}T{hour}:{minute}:{second}{offset}"
     if len(folded) == 14 and folded.isdigit():  # 19850302000000, as many systems stamp a moment
         folded = f"{folded[:8]} {folded[8:10]}:{folded[10:12]}:{folded[12:]}"
     spoken = (

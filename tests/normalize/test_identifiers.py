@@ -264,6 +264,13 @@ def test_invalid_phones_say_why(text: str, reason: str) -> None:
         ("1985年3月2日 10时61分", None),
         ("1985-03-02 下午15点", None),  # a 12-hour clock after 下午
         ("1985年3月2日 下午", None),
+        # Java's Date.toString(), its zone the server's
+        ("Sat Mar 02 00:00:00 CST 1985", date(1985, 3, 2)),
+        ("Fri Mar 01 16:00:00 GMT 1985", date(1985, 3, 2)),  # Beijing midnight on a server in GMT
+        ("Sat Mar 02 00:00:00 GMT+08:00 1985", date(1985, 3, 2)),
+        ("Tue Jun 14 15:00:00 UTC 1988", date(1988, 6, 15)),  # China's summer time that year
+        ("Sat Feb 30 00:00:00 CST 1985", None),
+        ("Sat Mar 02 00:00:00 PST 1985", None),  # a zone that names no offset here
     ],
 )
 def test_dates(text: str, expected: date | None) -> None:

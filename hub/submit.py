@@ -28,11 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hub.audit import hold_head
-from hub.domain import ActorType, Kind, ReviewStatus
+from hub.domain import Kind, ReviewStatus
 from hub.errors import InputError
 from hub.ingest import ingest_records
 from hub.resolve.loading import latest_run
@@ -40,6 +40,7 @@ from hub.resolve.realtime import Warm, build_resolver, resolve_records
 from hub.resolve.settings import MatchSettings
 from hub.store.locks import resolution_running
 from hub.store.models import (
+    STEWARD_JUDGEMENTS,
     ChangeEvent,
     Judgement,
     Membership,
@@ -144,11 +145,6 @@ class Submission:
             self._live.keep(self._warm, self._position)
 
 
-# Written as the partial index's own condition: with the value as a bound parameter, neither SQLite
-# nor a prepared PostgreSQL plan can tell that the index covers the query, and each reads the table.
-_BY_STEWARD = text(f"judgement.actor_type = '{ActorType.STEWARD.value}'")
-
-
 def _position(session: Session, kind: Kind) -> Position:
     """What a warm resolver of `kind` must match (`Position`), from two small indexes.
 
@@ -161,7 +157,7 @@ def _position(session: Session, kind: Kind) -> Position:
     entry = session.scalar(entries.order_by(ChangeEvent.id.desc()).limit(1)) or 0
     newest, withdrawn = session.execute(
         select(func.max(Judgement.id), func.count(Judgement.deleted_at)).where(
-            Judgement.kind == kind, _BY_STEWARD
+            Judgement.kind == kind, STEWARD_JUDGEMENTS
         )
     ).one()
     return entry, newest or 0, withdrawn

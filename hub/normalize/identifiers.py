@@ -312,11 +312,9 @@ def parse_date(text: str, today: date | None = None) -> date | None:
     folded = fold_text(text)
     if folded[:1] in ("M", "T", "W", "F", "S") and (java := _JAVA_DATE.fullmatch(folded)):
         month, day, hour, minute, second, zone, year = java.groups()
-        if zone == "CST":  # China's time: the date as written
-            folded = f"{year}-{_MONTHS.index(month) + 1:02d}-{day}"
-        else:  # UTC or GMT with an offset: the day it was in China, below
-            offset = "Z" if zone in ("UTC", "GMT") else zone[3:]
-            folded = f"{year}-{_MONTHS.index(month) + 1:02d}-{day}T{hour}:{minute}:{second}{offset}"
+        folded = f"{year}-{_MONTHS.index(month) + 1:02d}-{day}"
+        if zone != "CST":  # UTC or GMT with an offset: the day it was in China, below (CST: as written)
+            folded += f"T{hour}:{minute}:{second}{'Z' if zone in ('UTC', 'GMT') else zone[3:]}"
     if len(folded) == 14 and folded.isdigit():  # 19850302000000, as many systems stamp a moment
         folded = f"{folded[:8]} {folded[8:10]}:{folded[10:12]}:{folded[12:]}"
     spoken = (

@@ -37,6 +37,7 @@ from hub.domain import ActorType, Decision, EntityStatus, Kind, LinkRelation, Re
 __all__ = [
     "MIGRATION_TABLES",
     "SEARCH_FIELD_IDS",
+    "STEWARD_JUDGEMENTS",
     "AccessLog",
     "AuditEvent",
     "Base",
@@ -338,6 +339,12 @@ class ResolutionRun(Base):
     finished_at: Mapped[datetime | None]
 
 
+# The condition of `ix_judgement_steward`, written as a literal: a query over stewards' judgements uses
+# this same clause, since neither SQLite nor a prepared PostgreSQL plan matches a bound parameter to a
+# partial index's condition (each would read the whole table).
+STEWARD_JUDGEMENTS = sql_text("actor_type = 'steward'")
+
+
 class Judgement(Base):
     """A record–record edge: positive, negative or unsure, who decided it, the score and why."""
 
@@ -351,8 +358,8 @@ class Judgement(Base):
             "kind",
             "id",
             "deleted_at",
-            sqlite_where=sql_text("actor_type = 'steward'"),
-            postgresql_where=sql_text("actor_type = 'steward'"),
+            sqlite_where=STEWARD_JUDGEMENTS,
+            postgresql_where=STEWARD_JUDGEMENTS,
         ),
     )
 

@@ -325,10 +325,22 @@ def string_column(values: pa.Array | pa.ChunkedArray) -> Column:
 
 @dataclass(slots=True)
 class RecordTable:
-    """The records to resolve: their ids in order and the fields the settings read, as columns."""
+    """The records to resolve: their ids in order and the fields the settings read, as columns.
+
+    `rank`: each row's place in an order of the records that does not depend on when they were
+    stored (`hub.resolve.loading` orders them by source and key); where resolution must choose among
+    rows alike in every other way (the random pairs that teach u, which of two equal joins comes
+    first), it chooses by rank, so the same records give the same entities in whatever order they
+    came. None: the rows' own order is that order.
+    """
 
     ids: list[Hashable]
     columns: dict[str, Column]
+    rank: IntArray | None = None
+
+    def ranks(self) -> IntArray:
+        """Each row's rank (its index where no rank was given)."""
+        return self.rank if self.rank is not None else np.arange(len(self.ids), dtype=np.int64)
 
     @classmethod
     def from_rows(

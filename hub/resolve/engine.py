@@ -248,14 +248,20 @@ def resolve(
     if must_link:
         pairs = np.asarray(must_link, dtype=np.int64).reshape(-1, 2)
         clusters.join_all(pairs[:, 0], pairs[:, 1], override_apart=True)
+    pair_rank = _pair_ranks(table, left, right)
     rows = np.flatnonzero(rule)
+    if pair_rank is not None:
+        rows = rows[np.argsort(pair_rank[rows], kind="stable")]
     outcome = clusters.join_all(left[rows], right[rows], override_parsed=True)
     joined_by[rows[outcome != REFUSED]] = 2
     merged[rows[outcome == MERGED]] = True
     link_weight = bits(settings.link_at)
     vetoed_by_model = model_vetoed(table, settings, left, right, levels)
     model = np.flatnonzero(~rule & ~vetoed & ~vetoed_by_model & (weights >= link_weight))
-    model = model[np.argsort(-weights[model], kind="stable")]
+    if pair_rank is None:
+        model = model[np.argsort(-weights[model], kind="stable")]
+    else:
+        model = model[np.lexsort((pair_rank[model], -weights[model]))]
     outcome = clusters.join_all(left[model], right[model])
     joined_by[model[outcome != REFUSED]] = 1
     merged[model[outcome == MERGED]] = True
@@ -285,6 +291,18 @@ def resolve(
         labels, left, right, levels, weights, parts, joined_by, merged, review, parameters, stats,
         held=vetoed_by_model,
     )  # fmt: skip
+
+
+def _pair_ranks(table: RecordTable, left: IntArray, right: IntArray) -> IntArray | None:
+    """Each pair's place in the order of its records' ranks, lower rank first: the order in which
+    joins of equal standing are tried, since under the hard rules the first of two rival joins wins.
+    None where the rows are in rank order already (blocking gives pairs in the rows' order)."""
+    if table.rank is None:
+        return None
+    rank, n = table.rank, len(table)
+    a, b = rank[left], rank[right]
+    ranked: IntArray = np.minimum(a, b) * n + np.maximum(a, b)
+    return ranked
 
 
 def _join_rule(name: str) -> BlockingRule:

@@ -99,9 +99,11 @@ def name_groups(table: RecordTable) -> int:
     numbers = {(v, h): g for (v, g), h in names.items()}
     keys = [name for name in _KEYS if name in table.columns]
     key_codes = {name: table.column(name).codes.copy() for name in keys}
-    # the keys of each house written by name: (village house, hamlet) → a row that writes it so
+    # the keys of each house written by name: (village house, hamlet) → the row of lowest rank that
+    # writes it so (the same one in whatever order the records came)
     by_name: dict[tuple[int, int], int] = {}
-    for row in np.flatnonzero((houses >= 0) & (hamlet >= 0) & (group < 0)).tolist():
+    rows = np.flatnonzero((houses >= 0) & (hamlet >= 0) & (group < 0))
+    for row in rows[np.argsort(table.ranks()[rows], kind="stable")].tolist():
         by_name.setdefault((int(houses[row]), int(hamlet[row])), row)
     changed = 0
     for row in np.flatnonzero((village >= 0) & ((group >= 0) != (hamlet >= 0))).tolist():

@@ -67,8 +67,10 @@ def _u_from_random_pairs(table: RecordTable, settings: MatchSettings) -> tuple[l
     n = len(table)
     rng = np.random.default_rng(settings.seed)
     size = settings.u_sample_pairs if n >= 2 else 0  # fewer than two records: no pairs, smoothing only
-    left = rng.integers(0, max(n, 1), size, dtype=np.int64)
-    right = rng.integers(0, max(n, 1), size, dtype=np.int64)
+    # Drawn by rank, not by row: the same records give the same pairs in whatever order they came.
+    by_rank = np.argsort(table.ranks(), kind="stable")
+    left = by_rank[rng.integers(0, max(n, 1), size, dtype=np.int64)]
+    right = by_rank[rng.integers(0, max(n, 1), size, dtype=np.int64)]
     keep = left != right
     if settings.link_only_across:
         group = table.column(settings.link_only_across).codes
@@ -220,7 +222,10 @@ def _total_pairs(table: RecordTable, settings: MatchSettings) -> float:
 def estimate_prior(
     table: RecordTable, settings: MatchSettings, params: Parameters, left: IntArray, levels: NDArray[np.int8]
 ) -> float:
-    """The probability that two random records match, assuming blocking finds (nearly) every match."""
+    """The probability that two random records match, assuming blocking finds (nearly) every match.
+
+    Rounded to 12 significant digits: its sum over the pairs rounds differently in the last bits as
+    the pairs come in another order, and the same records must weigh the same however they came."""
     total = max(_total_pairs(table, settings), 1.0)
     evidence, _ = pair_weights(table, settings, params, left, levels, with_prior=False)
     prior = 1e-6
@@ -229,9 +234,10 @@ def estimate_prior(
         expected = float((1.0 / (1.0 + np.exp2(-(evidence + odds)))).sum())
         new = min(max(expected / total, 1e-12), 0.5)
         if abs(new - prior) <= 1e-3 * prior:
-            return new
+            prior = new
+            break
         prior = new
-    return prior
+    return float(f"{prior:.12g}")
 
 
 def pair_weights(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from hub.resolve.columns import RecordTable
 from hub.resolve.groups import group_names, name_groups
 
@@ -74,3 +76,21 @@ def test_a_doorplate_code_teaches_as_a_grid_does() -> None:
         + [row(str(n), group="6组", doorplate=f"d{n}") for n in (3, 4)]
     )
     assert names(t) == {"6组": "孙家浜"}
+
+
+def test_a_house_by_number_takes_the_keys_of_the_first_ranked_record_by_name() -> None:
+    """Two records write 孙家浜3号 with different keys: the house written by number takes those of
+    the one ranked first (by source and key), not of the one stored first, so that the order the
+    records came in changes nothing."""
+    rows = [
+        row("3", hamlet="孙家浜", grid="g1", flat="孙家浜3号东"),
+        row("3", hamlet="孙家浜", grid="g1", flat="孙家浜3号西"),
+        row("5", group="6组", grid="g1"),
+        row("8", group="6组", grid="g1"),
+        row("3", group="6组"),
+    ]
+    for first, rank in ((0, [0, 1, 2, 3, 4]), (1, [1, 0, 2, 3, 4])):
+        t = table(rows)
+        t.rank = np.array(rank, dtype=np.int64)
+        assert name_groups(t) > 0
+        assert t.column("flat").values[4] == rows[first]["flat"]

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from hub.domain import DERIVED_SOURCE, ActorType, Decision, Kind
@@ -23,7 +22,7 @@ from hub.resolve.columns import Column, IntArray, JsonColumnsBuilder, RecordTabl
 from hub.resolve.groups import name_groups
 from hub.resolve.model import Parameters
 from hub.resolve.settings import MatchSettings
-from hub.store.models import Judgement, ResolutionRun, Source
+from hub.store.models import Judgement, ResolutionRun
 from hub.store.sql import driver_cursor, is_sqlite, json_object
 
 __all__ = [
@@ -88,41 +87,36 @@ def load_records(
     match = "CAST(v.match AS BLOB)" if is_sqlite(connection) else "convert_to(v.match::text, 'UTF8')"
     record_ids: list[int] = []
     entities: list[pa.Array] = []
-    sources: list[pa.Array] = []  # each record's source, as the rank of its name
-    keys: list[pa.Array] = []
-    names: dict[int, str] = {source: name for source, name in session.execute(select(Source.id, Source.name))}
-    by_name = {source: rank for rank, source in enumerate(sorted(names, key=names.__getitem__))}
     builder = JsonColumnsBuilder(settings.fields())
     dumps = orjson.dumps
     # On PostgreSQL a server-side cursor: the rows come batch by batch instead of all at once into the
     # client's memory (a gigabyte for a million persons).
+    wanted = (
+        f" WHERE r.kind = '{kind.value}'"
+        + (f" AND r.id IN ({', '.join(str(int(r)) for r in only)})" if only is not None else "")
+        + (
+            f" AND r.source_id {'=' if derived else '<>'}"
+            f" COALESCE((SELECT id FROM source WHERE name = '{DERIVED_SOURCE}'), -1)"
+            if derived is not None
+            else ""
+        )
+    )
     with driver_cursor(connection, stream="hub_load_records") as cursor:
         cursor.execute(
-            f"SELECT r.id, m.entity_id, {match}, CASE WHEN v.match IS NULL THEN v.features END,"
-            " r.source_id, r.key"
+            f"SELECT r.id, m.entity_id, {match}, CASE WHEN v.match IS NULL THEN v.features END"
             " FROM source_record r"
             " JOIN record_version v ON v.record_id = r.id AND v.version = r.version"
             " LEFT JOIN membership m ON m.record_id = r.id AND m.valid_to IS NULL"
-            f" WHERE r.kind = '{kind.value}'"
-            + (f" AND r.id IN ({', '.join(str(int(r)) for r in only)})" if only is not None else "")
-            + (
-                f" AND r.source_id {'=' if derived else '<>'}"
-                f" COALESCE((SELECT id FROM source WHERE name = '{DERIVED_SOURCE}'), -1)"
-                if derived is not None
-                else ""
-            )
-            + " ORDER BY r.id"
+            f"{wanted} ORDER BY r.id"
         )
         while batch := cursor.fetchmany(_LOAD_BATCH):
             record_ids.extend([row[0] for row in batch])
             entities.append(pa.array([row[1] for row in batch], pa.string()))
-            sources.append(pa.array([by_name[row[4]] for row in batch], pa.int32()))
-            keys.append(pa.array([row[5] for row in batch], pa.string()))
             # Stored at ingest since migration 0002; older versions derive them from their features.
             builder.add_json(
                 [
                     match if match is not None else dumps(flatten(kind, json_object(features)))
-                    for _, _, match, features, _, _ in batch
+                    for _, _, match, features in batch
                 ]
             )
     extras = 0 if extra is None else extra.num_rows
@@ -133,28 +127,45 @@ def load_records(
         RecordTable(
             [*record_ids, *range(-1, -extras - 1, -1)],
             builder.columns(),
-            _ranks(pa.chunked_array(sources, pa.int32()), pa.chunked_array(keys, pa.string()), extras),
+            _ranks(connection, wanted, record_ids, extras),
         ),
         string_column(pa.chunked_array(entities, pa.string())),
     )
     # Arrow's allocator keeps the pages it freed for reuse: 400 MB after a million persons' load.
-    del builder, entities, sources, keys
+    del builder, entities
     pa.default_memory_pool().release_unused()
     if "village_groups" in settings.prepare:
         name_groups(loaded.table)
     return loaded
 
 
-def _ranks(sources: pa.ChunkedArray, keys: pa.ChunkedArray, extras: int) -> IntArray:
-    """Each record's place in the order of (source name, key), which is who it is, not when it came;
-    the extra rows after the records, in their order. Arrow sorts the keys by their bytes, as both
-    databases' binary collations would, so a record ranks the same on either."""
-    n = len(keys)
-    order = pc.sort_indices(
-        pa.table({"source": sources, "key": keys}), sort_keys=[("source", "ascending"), ("key", "ascending")]
-    ).to_numpy()
-    rank = np.arange(n + extras, dtype=np.int64)
-    rank[order] = np.arange(n, dtype=np.int64)
+def _ranks(connection: Connection, wanted: str, record_ids: list[int], extras: int) -> IntArray:
+    """Each record's place in the order of (source name, key), which is who it is, not when it came; the
+    extra rows after the records, in their order.
+
+    Both databases order the keys by their bytes (SQLite's binary collation, PostgreSQL's "C"), so a
+    record ranks the same on either; on SQLite the unique index on (source, kind, key) gives them in
+    that order without a sort. `record_ids` are ascending (as `load_records` reads them); a record
+    stored between the two reads ranks after the rest, in id order.
+    """
+    # SQLite: sources first (CROSS JOIN keeps the order written), each one's keys read off the index
+    join, collate = ("CROSS JOIN", "") if is_sqlite(connection) else ("JOIN", ' COLLATE "C"')
+    with driver_cursor(connection) as cursor:
+        cursor.execute(
+            f"SELECT r.id FROM source s {join} source_record r ON r.source_id = s.id"
+            f"{wanted} ORDER BY s.name{collate}, r.key{collate}"
+        )
+        ordered = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
+    ids = np.asarray(record_ids, dtype=np.int64)
+    n = ids.size
+    rank = np.full(n + extras, -1, dtype=np.int64)
+    if n:
+        at = np.minimum(np.searchsorted(ids, ordered), n - 1)
+        at = at[ids[at] == ordered]
+        rank[at] = np.arange(at.size, dtype=np.int64)
+        unseen = np.flatnonzero(rank[:n] < 0)
+        rank[unseen] = at.size + np.arange(unseen.size, dtype=np.int64)
+    rank[n:] = np.arange(n, n + extras, dtype=np.int64)
     return rank
 
 

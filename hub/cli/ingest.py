@@ -162,7 +162,7 @@ def report_too_many_bad_rows(summary: IngestSummary, max_share: float) -> bool:
 
 
 def ingest(
-    path: Annotated[Path, typer.Argument(help="A .jsonl, .ndjson, .json, .csv, .xlsx or .xls file.")],
+    path: Annotated[Path, typer.Argument(help="A .jsonl, .ndjson, .json, .csv (.tsv, .txt), .xlsx or .xls file.")],
     source: Annotated[str, typer.Option(help="The departmental source system, e.g. public_security.")],
     kind: Annotated[str, typer.Option(help="person, address or legal_entity.")],
     encoding: Annotated[

@@ -1,4 +1,5 @@
-"""Stream rows out of source files (.jsonl/.ndjson, .json arrays, .csv, .xlsx and .xls workbooks).
+"""Stream rows out of source files (.jsonl/.ndjson, .json arrays, .csv/.tsv/.txt tables, .xlsx and .xls
+workbooks).
 
 Text files are UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark, or GB18030;
 when no encoding is given it is detected from the file's start (`detect_encoding`). Readers never
@@ -50,6 +51,8 @@ _FORMATS = {
     ".ndjson": "jsonl",
     ".json": "json",
     ".csv": "csv",
+    ".tsv": "csv",  # the separator is read off the lines whatever the name says
+    ".txt": "csv",  # a spreadsheet's "Unicode text" and many databases' exports
     ".xlsx": "workbook",
     ".xls": "workbook",
 }
@@ -88,7 +91,7 @@ class SourceReader:
         if fmt is None:
             raise UnreadableFileError(
                 f"{path.name}: unknown format {path.suffix!r};"
-                " use .jsonl, .ndjson, .json, .csv, .xlsx or .xls"
+                " use .jsonl, .ndjson, .json, .csv (.tsv, .txt), .xlsx or .xls"
             )
         try:
             self._file: IO[bytes] = path.open("rb")

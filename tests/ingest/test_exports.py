@@ -111,6 +111,27 @@ def test_a_utf16_csv_with_its_byte_order_mark_is_detected(
     assert payloads(database_url)["R2"] == {"key": "R2", "name": "李娜", "address": "杨山村北港组3号"}
 
 
+@pytest.mark.parametrize(
+    ("name", "encoding"),
+    [
+        ("rental.txt", "utf-16"),  # a spreadsheet saved as "Unicode text"
+        ("rental.tsv", "gb18030"),  # a database's tab-separated export
+    ],
+)
+def test_a_tab_separated_export_named_txt_or_tsv_is_read_as_a_table(
+    hub: Hub, database_url: str, tmp_path: Path, name: str, encoding: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(
+        "key\t姓名\t地址\r\nR1\t王伟\t泉辛新村16幢1单元702室\r\nR2\t李娜\t杨山村北港组3号\r\n".encode(encoding)
+    )
+    code, out, err = hub(database_url, "ingest", str(path), "--source", "rental_registry", "--kind", "person")
+    assert code == 0, err
+    assert f"encoding: {encoding} (detected)" in err and "separator: tab (detected)" in err
+    assert "new=2 changed=0 unchanged=0 quarantined=0" in out
+    assert payloads(database_url)["R2"] == {"key": "R2", "name": "李娜", "address": "杨山村北港组3号"}
+
+
 @pytest.mark.parametrize("suffix", ["xlsx", "xls"])
 def test_a_workbook_with_chinese_headers_and_its_mapping(
     hub: Hub, database_url: str, tmp_path: Path, suffix: str

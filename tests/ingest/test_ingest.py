@@ -336,7 +336,7 @@ def test_csv_row_with_wrong_field_count(engine: Engine, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("p.txt", "x", "unknown format '.txt'"),
+        ("p.pdf", "x", r"unknown format '\.pdf'; use \.jsonl, \.ndjson, \.json, \.csv \(\.tsv, \.txt\)"),
         ("p.json", '{"key": "p1"}', "must hold one JSON array"),
         ("p.csv", "key,key\n1,2\n", "empty or repeated names"),
     ],

@@ -27,6 +27,11 @@ _COUNTS = ("new", "changed", "unchanged", "quarantined", "flagged")
 _SEPARATOR_NAMES = {"\t": "tab", ";": "semicolon", "|": "vertical bar"}
 
 
+def _separator(summary: IngestSummary) -> str:
+    name = _SEPARATOR_NAMES.get(summary.separator or "", summary.separator or "")
+    return f"{name}, a printed table" if summary.printed else name
+
+
 def _read_as(summary: IngestSummary) -> str:
     """How `hub load` read a file, for its table: the encoding (and whether it was detected), a
     separator other than the comma, and the source's stored column mapping; "-" for a workbook read
@@ -35,7 +40,7 @@ def _read_as(summary: IngestSummary) -> str:
     if summary.encoding is not None:
         parts.append(f"{summary.encoding} (detected)" if summary.encoding_detected else summary.encoding)
     if summary.separator is not None and summary.separator != ",":
-        parts.append(_SEPARATOR_NAMES.get(summary.separator, summary.separator))
+        parts.append(_separator(summary))
     if summary.mapping_version is not None:
         parts.append(f"mapping v{summary.mapping_version}")
     return ", ".join(parts) or "-"
@@ -46,7 +51,7 @@ def _print_summary(summary: IngestSummary) -> None:
         how = "detected" if summary.encoding_detected else "given"
         console.print(f"encoding: {summary.encoding} ({how})")
     if summary.separator is not None and summary.separator != ",":
-        console.print(f"separator: {_SEPARATOR_NAMES.get(summary.separator, summary.separator)} (detected)")
+        console.print(f"separator: {_separator(summary)} (detected)")
     if summary.mapping_version is not None:
         console.print(
             f"mapping: version {summary.mapping_version} of {summary.source}'s, over the built-in headers"
@@ -162,7 +167,9 @@ def report_too_many_bad_rows(summary: IngestSummary, max_share: float) -> bool:
 
 
 def ingest(
-    path: Annotated[Path, typer.Argument(help="A .jsonl, .ndjson, .json, .csv (.tsv, .txt), .xlsx or .xls file.")],
+    path: Annotated[
+        Path, typer.Argument(help="A .jsonl, .ndjson, .json, .csv (.tsv, .txt), .xlsx or .xls file.")
+    ],
     source: Annotated[str, typer.Option(help="The departmental source system, e.g. public_security.")],
     kind: Annotated[str, typer.Option(help="person, address or legal_entity.")],
     encoding: Annotated[

@@ -103,6 +103,7 @@ class SourceReader:
         self.encoding_detected = given is None and fmt != "workbook"
         self.encoding: str | None = None
         self.separator = ","  # a CSV file's, read off its first lines (`_layout`)
+        self.printed = False  # a table a database console printed (`_printed`): rules and padding dropped
         try:
             sample = self._file.read(ENCODING_SAMPLE_BYTES)
             if fmt == "workbook":
@@ -253,6 +254,11 @@ class SourceReader:
         if header is None:
             return
         header = [name.strip() for name in header]
+        framed = False
+        if self.separator == "|":
+            self.printed, framed = _printed(sample, above)
+        if framed:
+            header = header[1:-1]
         if len(set(header)) != len(header) or not all(header) or not header:
             raise UnreadableFileError(f"{self.path.name}: CSV header has empty or repeated names: {header}")
         if header_only:
@@ -284,6 +290,12 @@ class SourceReader:
             text = "".join(c[1] for c in consumed).rstrip("\r\n")
             if not any(cell.strip() for cell in cells):
                 continue
+            if self.printed:
+                if _PRINTED_RULE.fullmatch(text.strip()) or _PRINTED_COUNT.fullmatch(text.strip()):
+                    continue  # the table's rules and the row count below it
+                if framed and len(cells) >= 2 and not cells[0].strip() and not cells[-1].strip():
+                    cells = cells[1:-1]
+                cells = [cell.strip() for cell in cells]  # the padding that aligns the columns
             undecodable = next((c[2] for c in consumed if c[2] is not None), None)
             if undecodable is not None:
                 yield RawRow(first_line, text, error=undecodable)
@@ -657,6 +669,13 @@ def _check_encoding(name: str, sample: bytes, encoding: str) -> None:
 
 
 _SEPARATOR_SAMPLE = 20  # lines a CSV file's separator is read off: its header and the rows after
+# A printed table's rules: `+-----+------+` (MySQL), `-----+------` (psql), `|---|:---:|` (Markdown).
+_PRINTED_RULE = re.compile(r"[-+|=: ]*---[-+|=: ]*")
+# The row count under it: `(2 rows)` (psql, also in its translations: `(2 行记录)`), `2 rows in set
+# (0.00 sec)` or `Empty set (0.00 sec)` (MySQL).
+_PRINTED_COUNT = re.compile(
+    r"\(\s*\d+\s*[^()|]*\)|(?:\d+ rows? in set|Empty set)(?: \([^()]*\))?", re.IGNORECASE
+)
 _SEPARATORS = (",", "\t", ";", "|")
 
 
@@ -691,6 +710,19 @@ def _layout(lines: list[str]) -> tuple[str, int]:
     if best_score == (0, 0):  # one column: its name is the first line that is not blank
         above = next((index for index, line in enumerate(lines) if line.strip()), 0)
     return best, above
+
+
+def _printed(lines: list[str], above: int) -> tuple[bool, bool]:
+    """Whether a file separated by vertical bars is a table a database console printed (a query's
+    result copied into a text file), and whether it is framed: its header edged with bars (MySQL's
+    `| key | name |`, Markdown's), or followed by a rule (psql's ` key | name` over `-----+------`).
+    Such a table's rules and row count are no rows, its edges no fields, and the spaces that align its
+    columns no part of the values."""
+    header = lines[above].strip() if above < len(lines) else ""
+    framed = len(header) >= 2 and header.startswith("|") and header.endswith("|")
+    following = lines[above + 1].strip() if above + 1 < len(lines) else ""
+    ruled = bool(following) and _PRINTED_RULE.fullmatch(following) is not None
+    return framed or ruled, framed
 
 
 def _with_raw_nul(line: int, text: str) -> RawRow | None:

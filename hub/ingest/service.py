@@ -126,6 +126,7 @@ class IngestSummary:
     encoding_detected: bool = False
     mapping_version: int | None = None
     separator: str | None = None  # a CSV file's field separator, read off its header
+    printed: bool = False  # a CSV file is a table a database console printed (bars, rules, a row count)
 
     @property
     def read(self) -> int:
@@ -613,15 +614,16 @@ def ingest_files(
             if f.mapping is None and f.source not in mappings:
                 mappings[f.source] = latest_mapping(session, f.source)
     to_read: list[FileToRead] = []
-    how: list[tuple[str | None, bool, str | None, ColumnMapping | None]] = []
+    how: list[tuple[str | None, bool, str | None, bool, ColumnMapping | None]] = []
     for f in files:
         mapping = f.mapping if f.mapping is not None else mappings[f.source]
         # refuses an unreadable file before anything is stored
         with open_source(f.path, f.encoding) as reader:
             read_as, detected = reader.encoding, reader.encoding_detected
             separator = reader.separator if reader.format == "csv" else None
+            printed = reader.printed
         to_read.append(FileToRead(f.path, read_as, f.kind, RowMapper(f.kind, mapping)))
-        how.append((read_as, detected, separator, mapping))
+        how.append((read_as, detected, separator, printed, mapping))
     sizes = [f.path.stat().st_size for f in files]
     summaries: list[IngestSummary] = []
     with (
@@ -636,7 +638,7 @@ def ingest_files(
         for index, batch in stream:
             f = files[index]
             if ingestor is None:
-                read_as, detected, separator, mapping = how[index]
+                read_as, detected, separator, printed, mapping = how[index]
                 ingestor = Ingestor(
                     session,
                     f.source,
@@ -647,6 +649,7 @@ def ingest_files(
                     mapping_version=mapping.version if mapping else None,
                 )
                 ingestor.summary.separator = separator
+                ingestor.summary.printed = printed
                 session.commit()
             if batch is not None:
                 ingestor.add(batch)

@@ -123,13 +123,81 @@ def test_a_tab_separated_export_named_txt_or_tsv_is_read_as_a_table(
 ) -> None:
     path = tmp_path / name
     path.write_bytes(
-        "key\t姓名\t地址\r\nR1\t王伟\t泉辛新村16幢1单元702室\r\nR2\t李娜\t杨山村北港组3号\r\n".encode(encoding)
+        "key\t姓名\t地址\r\nR1\t王伟\t泉辛新村16幢1单元702室\r\nR2\t李娜\t杨山村北港组3号\r\n".encode(
+            encoding
+        )
     )
     code, out, err = hub(database_url, "ingest", str(path), "--source", "rental_registry", "--kind", "person")
     assert code == 0, err
     assert f"encoding: {encoding} (detected)" in err and "separator: tab (detected)" in err
     assert "new=2 changed=0 unchanged=0 quarantined=0" in out
     assert payloads(database_url)["R2"] == {"key": "R2", "name": "李娜", "address": "杨山村北港组3号"}
+
+
+PRINTED_TABLES = {
+    "mysql": (
+        "+-----+------+------------------------+\n"
+        "| key | 姓名 | 地址                   |\n"
+        "+-----+------+------------------------+\n"
+        "| R1  | 王伟 | 泉辛新村16幢1单元702室 |\n"
+        "| R2  | 李娜 | -                      |\n"
+        "| R3  | 张三 |\n"
+        "+-----+------+------------------------+\n"
+        "3 rows in set (0.00 sec)\n"
+    ),
+    "psql": (
+        " key | 姓名 | 地址\n"
+        "-----+------+------------------------\n"
+        " R1  | 王伟 | 泉辛新村16幢1单元702室\n"
+        " R2  | 李娜 | -\n"
+        " R3  | 张三\n"
+        "(3 行记录)\n"
+        "\n"
+    ),
+    "markdown": (
+        "| key | 姓名 | 地址 |\n"
+        "|-----|:----:|------|\n"
+        "| R1 | 王伟 | 泉辛新村16幢1单元702室 |\n"
+        "| R2 | 李娜 | - |\n"
+        "| R3 | 张三 |\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("printer", sorted(PRINTED_TABLES))
+def test_a_table_a_database_console_printed_is_read_without_its_rules_and_padding(
+    hub: Hub, database_url: str, tmp_path: Path, printer: str
+) -> None:
+    """A query's result copied from a console into a text file: its rules and row count are no rows,
+    its edges no fields, the spaces that align it no part of the values; a row that lost a field is
+    still quarantined."""
+    path = tmp_path / f"{printer}.txt"
+    path.write_text(PRINTED_TABLES[printer], encoding="utf-8")
+    code, out, err = hub(database_url, "ingest", str(path), "--source", "rental", "--kind", "person")
+    assert code == 0, err
+    assert "separator: vertical bar, a printed table (detected)" in err
+    assert "new=2 changed=0 unchanged=0 quarantined=1" in out, out + err
+    stored = payloads(database_url)
+    assert stored["R1"] == {"key": "R1", "name": "王伟", "address": "泉辛新村16幢1单元702室"}
+    assert stored["R2"] == {"key": "R2", "name": "李娜", "address": "-"}
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            (reason,) = session.scalars(select(Quarantine.reason))
+    finally:
+        engine.dispose()
+    assert reason.startswith("wrong field count")
+
+
+def test_vertical_bars_without_a_printed_tables_frame_keep_their_values_as_written(
+    hub: Hub, database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "dump.txt"
+    path.write_text("key|姓名|地址\nR1| 王伟|泉辛新村16幢1单元702室\n", encoding="utf-8")
+    code, _out, err = hub(database_url, "ingest", str(path), "--source", "rental", "--kind", "person")
+    assert code == 0, err
+    assert "separator: vertical bar (detected)" in err
+    assert payloads(database_url)["R1"]["name"] == " 王伟"
 
 
 @pytest.mark.parametrize("suffix", ["xlsx", "xls"])

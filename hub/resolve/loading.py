@@ -89,8 +89,6 @@ def load_records(
     entities: list[pa.Array] = []
     builder = JsonColumnsBuilder(settings.fields())
     dumps = orjson.dumps
-    # On PostgreSQL a server-side cursor: the rows come batch by batch instead of all at once into the
-    # client's memory (a gigabyte for a million persons).
     wanted = (
         f" WHERE r.kind = '{kind.value}'"
         + (f" AND r.id IN ({', '.join(str(int(r)) for r in only)})" if only is not None else "")
@@ -101,6 +99,8 @@ def load_records(
             else ""
         )
     )
+    # On PostgreSQL a server-side cursor: the rows come batch by batch instead of all at once into the
+    # client's memory (a gigabyte for a million persons).
     with driver_cursor(connection, stream="hub_load_records") as cursor:
         cursor.execute(
             f"SELECT r.id, m.entity_id, {match}, CASE WHEN v.match IS NULL THEN v.features END"
@@ -127,7 +127,7 @@ def load_records(
         RecordTable(
             [*record_ids, *range(-1, -extras - 1, -1)],
             builder.columns(),
-            _ranks(connection, wanted, record_ids, extras),
+            _ranks(connection, wanted, record_ids, extras, every=only is None),
         ),
         string_column(pa.chunked_array(entities, pa.string())),
     )
@@ -139,17 +139,21 @@ def load_records(
     return loaded
 
 
-def _ranks(connection: Connection, wanted: str, record_ids: list[int], extras: int) -> IntArray:
+def _ranks(
+    connection: Connection, wanted: str, record_ids: list[int], extras: int, *, every: bool
+) -> IntArray:
     """Each record's place in the order of (source name, key), which is who it is, not when it came; the
     extra rows after the records, in their order.
 
     Both databases order the keys by their bytes (SQLite's binary collation, PostgreSQL's "C"), so a
-    record ranks the same on either; on SQLite the unique index on (source, kind, key) gives them in
-    that order without a sort. `record_ids` are ascending (as `load_records` reads them); a record
-    stored between the two reads ranks after the rest, in id order.
+    record ranks the same on either. On SQLite, for `every` record of a kind, the sources are read
+    first (CROSS JOIN keeps the order written) and each one's keys straight off the unique (source,
+    kind, key) index, with no sort; a few records named by id are looked up by id and sorted.
+    `record_ids` are ascending (as `load_records` reads them); a record stored between the two reads
+    ranks after the rest, in id order.
     """
-    # SQLite: sources first (CROSS JOIN keeps the order written), each one's keys read off the index
-    join, collate = ("CROSS JOIN", "") if is_sqlite(connection) else ("JOIN", ' COLLATE "C"')
+    sqlite = is_sqlite(connection)
+    join, collate = ("CROSS JOIN" if every and sqlite else "JOIN"), ("" if sqlite else ' COLLATE "C"')
     with driver_cursor(connection) as cursor:
         cursor.execute(
             f"SELECT r.id FROM source s {join} source_record r ON r.source_id = s.id"

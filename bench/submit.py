@@ -12,10 +12,11 @@ key of its own: it should join that person) and a person no source knows (a new 
 The first submission reads every person into the process's warm resolver and is timed on its own;
 the next ones use it. After a steward's merge of two addresses (another kind: the persons' resolver
 should stay warm) one submission is timed on its own. After a steward's edit of a person (an
-override through GraphQL) the next submission reads the persons again, timed on its own too; a second
-steward's edit sent a quarter of a read into that submission is timed as well (it should not wait for
-the read). Target: median <= 50 ms
-at 1M persons.
+override through GraphQL) the next submission catches the resolver up from the change feed, timed on
+its own too. After a person stored by another writer (as another process's `hub ingest` would) the
+next submission reads the persons again, timed on its own; a steward's edit sent a quarter of a read
+into that submission is timed as well (it should not wait for the read). Target: median <= 50 ms at
+1M persons.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def addresses(url: str) -> list[tuple[str, int]]:
 
 def run(
     base: str,
+    url: str,
     writer: str,
     steward: str,
     known: list[dict[str, Any]],
@@ -139,9 +141,12 @@ def run(
         (into, into_version), (other_address, other_version) = merged
         post(edits, MERGE, into=into, iv=into_version, other=other_address, ov=other_version)
         other_kind_ms, _ = timed(http, newcomer(rng, 10**6 + 2))
-        # Someone else changes the graph: the next submission reads the persons again. A second
-        # steward's edit, sent a quarter of a read into it, shows whether other writers wait for it.
+        # A steward corrects a person: no record and no weight changed, the resolver is caught up.
         override(edits, known[0]["entity"])
+        edited_ms, _ = timed(http, newcomer(rng, 10**6 + 3))
+        # Another writer stores a person: the next submission reads the persons again. A steward's
+        # edit, sent a quarter of a read into it, shows whether other writers wait for it.
+        stored_elsewhere(url, rng)
         after: dict[str, float] = {}
         first_after = newcomer(rng, 10**6)
         with httpx2.Client(base_url=base, timeout=600, headers=dict(http.headers)) as other:
@@ -159,9 +164,31 @@ def run(
         f"  max {max(times):6.1f} ms  (target: median <= {TARGET_MS:.0f} ms)\n"
         f"  outcomes: {dict(outcomes)}; {joined_right} of {duplicates} known people joined theirs\n"
         f"  after a merge of addresses:  {other_kind_ms:8.1f} ms\n"
-        f"  after a steward's edit:      {after['ms']:8.0f} ms, then {again_ms:.1f} ms\n"
-        f"  another edit sent {first_ms / 4:.0f} ms into that submission: {edit_code} in {edit_ms:.0f} ms"
+        f"  after a steward's edit:      {edited_ms:8.1f} ms\n"
+        f"  after a record stored elsewhere: {after['ms']:8.0f} ms, then {again_ms:.1f} ms\n"
+        f"  a steward's edit sent {first_ms / 4:.0f} ms into that submission: {edit_code} in {edit_ms:.0f} ms"
     )
+
+
+def stored_elsewhere(url: str, rng: random.Random) -> None:
+    """A person stored by another writer of the database, as another process's `hub ingest` would."""
+    from sqlalchemy.orm import Session
+
+    from hub.domain import Kind
+    from hub.ingest import ingest_records
+    from hub.store.database import make_engine
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            ingest_records(
+                session,
+                "grid_collection",
+                Kind.PERSON,
+                [{"key": f"bench-grid-{rng.random()}", "name": "欧阳明"}],
+            )
+    finally:
+        engine.dispose()
 
 
 def override(http: Any, entity: str) -> tuple[float, str]:
@@ -198,7 +225,7 @@ def main() -> None:
             engine.dispose()
             known = people(url, args.requests, args.seed)
             with served(url) as base:
-                lines = run(base, writer, steward, known, addresses(url), args.requests, args.seed)
+                lines = run(base, url, writer, steward, known, addresses(url), args.requests, args.seed)
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
                 f"submitRecords, {persons:,} persons, SQLite, one record per request, one at a time\n"

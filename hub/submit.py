@@ -7,10 +7,11 @@ source, key and content) and resolves the new and changed ones against their kin
 
 Resolving reads every record of the kind unless the process keeps the kind's resolver warm
 (`LiveResolvers`): the API does, so a submission after the first costs the neighbourhood of the new
-records only. A warm resolver is used only while the change feed has no newer entry of its kind than
-when it was last kept: any other writer of the kind (a batch run, a file ingested, a steward's edit,
-another process) makes the next submission read the kind again, while changes to other kinds leave it
-warm. The API does that read ahead of the write lock
+records only. A warm resolver is used as kept while the change feed has no newer entry of its kind
+than when it was kept, and caught up from the feed where only stewards changed the kind since (a
+merge, split, move, override or decision changes no record and no weight); any other writer of the
+kind (a batch run, a file ingested, another process's submission) makes the next submission read the
+kind again, while changes to other kinds leave it warm. The API does that read ahead of the write lock
 (`LiveResolvers.prepare`), so other writers need not wait for it. Records that change a stored
 record, and kinds whose matching prepares the whole table first (addresses), always take the full
 path.
@@ -36,12 +37,13 @@ from hub.domain import Kind, ReviewStatus
 from hub.errors import InputError
 from hub.ingest import ingest_records
 from hub.resolve.loading import latest_run
-from hub.resolve.realtime import Warm, build_resolver, resolve_records
+from hub.resolve.realtime import Warm, build_resolver, catch_up, resolve_records
 from hub.resolve.settings import MatchSettings
 from hub.store.locks import resolution_running
 from hub.store.models import (
     STEWARD_JUDGEMENTS,
     ChangeEvent,
+    IngestRun,
     Judgement,
     Membership,
     RecordVersion,
@@ -78,6 +80,10 @@ class Submitted:
 # What a kind's warm resolver reflects (`_position`): the newest change-feed entry of the kind's
 # entities, the newest of its stewards' judgements, and how many of those were withdrawn.
 Position = tuple[int, int, int]
+# The records and weights it holds (`_base`): the kind's newest ingest run and newest resolution run.
+# A resolver behind in its position alone (stewards merged, split, moved or decided) is caught up
+# (`catch_up`); one behind here (records stored, a run made, perhaps by another process) is read again.
+Base = tuple[int, int]
 
 
 @dataclass(slots=True)
@@ -86,19 +92,27 @@ class LiveResolvers:
     another kind (an address merged, a legal entity submitted) or to a link leaves it warm, since a
     kind's matching reads only that kind's records, entities and stewards' judgements."""
 
-    _warm: dict[Kind, tuple[Warm, Position]] = field(default_factory=dict)
+    _warm: dict[Kind, tuple[Warm, Position, Base]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _preparing: dict[Kind, threading.Lock] = field(default_factory=dict)
 
-    def take(self, kind: Kind, position: Position) -> Warm | None:
-        """The kind's resolver if nothing changed since it was kept (taken out: one user at a time)."""
+    def take(self, session: Session, kind: Kind, position: Position, base: Base) -> Warm | None:
+        """The kind's resolver as of `position` and `base` (taken out: one user at a time): as kept if
+        nothing changed since, caught up if only stewards did, else none."""
         with self._lock:
             kept = self._warm.pop(kind, None)
-        return kept[0] if kept is not None and kept[1] == position else None
+        if kept is None:
+            return None
+        warm, at, _ = kept
+        if at == position:
+            return warm
+        if kept[2] != base or not catch_up(session, warm, at[0], position[0]):
+            return None
+        return warm
 
-    def keep(self, warm: Warm, position: Position) -> None:
+    def keep(self, warm: Warm, position: Position, base: Base) -> None:
         with self._lock:
-            self._warm[warm.kind] = (warm, position)
+            self._warm[warm.kind] = (warm, position, base)
 
     def prepare(self, engine: Engine, kind: Kind) -> bool:
         """Before a submission of `kind` takes the write lock: if the kind's kept resolver is missing or
@@ -111,22 +125,22 @@ class LiveResolvers:
         matching prepares the whole table first (those always take the full path)."""
         with self._preparing.setdefault(kind, threading.Lock()):  # one read of a kind at a time
             with Session(engine) as session:
-                position = _position(session, kind)
+                position, base = _position(session, kind), _base(session, kind)
                 with self._lock:
                     kept = self._warm.get(kind)
-                    if kept is not None and kept[1] == position:
-                        return True
+                    if kept is not None and (kept[1] == position or kept[2] == base):
+                        return True  # current, or only stewards' changes behind: `take` catches up
                     self._warm.pop(kind, None)  # behind: no use, and its memory is wanted now
                 if not _resolved_before(session, kind) or _prepares(latest_run(session, kind).settings):
                     return False
                 resolver, loaded, run = build_resolver(session, kind)
-                if _position(session, kind) != position:
+                if _position(session, kind) != position or _base(session, kind) != base:
                     return False
             warm = Warm(kind, resolver, list(loaded.record_ids), run.id, run.settings)
             with self._lock:
                 if kind in self._warm:  # a submission kept one meanwhile: it is at least as recent
                     return self._warm[kind][1] == position
-                self._warm[kind] = (warm, position)
+                self._warm[kind] = (warm, position, base)
             return True
 
 
@@ -138,11 +152,12 @@ class Submission:
     _live: LiveResolvers | None = None
     _warm: Warm | None = None
     _position: Position = (0, 0, 0)
+    _base: Base = (0, 0)
 
     def committed(self) -> None:
         """The caller committed: the resolver now matches the database, so keep it warm."""
         if self._live is not None and self._warm is not None:
-            self._live.keep(self._warm, self._position)
+            self._live.keep(self._warm, self._position, self._base)
 
 
 def _position(session: Session, kind: Kind) -> Position:
@@ -163,6 +178,16 @@ def _position(session: Session, kind: Kind) -> Position:
     return entry, newest or 0, withdrawn
 
 
+def _base(session: Session, kind: Kind) -> Base:
+    """The kind's newest ingest run and newest resolution run (`Base`), each found from the table's
+    end (the kinds' runs are interleaved, so the newest of one is near it)."""
+    ingest = select(IngestRun.id).where(IngestRun.kind == kind).order_by(IngestRun.id.desc()).limit(1)
+    run = (
+        select(ResolutionRun.id).where(ResolutionRun.kind == kind).order_by(ResolutionRun.id.desc()).limit(1)
+    )
+    return session.scalar(ingest) or 0, session.scalar(run) or 0
+
+
 def submit_records(
     session: Session,
     source: str,
@@ -180,7 +205,7 @@ def submit_records(
     if len(records) > MAX_SUBMITTED:
         raise InputError(f"records: {len(records)} records; submit at most {MAX_SUBMITTED} at a time")
     hold_head(session)  # from here on no one else changes the graph until this transaction ends
-    before = _position(session, kind)
+    before, base = _position(session, kind), _base(session, kind)
     reasons: dict[int, str] = {}
     summary = ingest_records(session, source, kind, records, reasons=reasons)
     keys = [str(r.get("key")) if isinstance(r, dict) and r.get("key") is not None else None for r in records]
@@ -195,12 +220,12 @@ def submit_records(
         fresh = all(
             stored_version == 1 for _, stored_version, run in stored.values() if run == summary.run_id
         )
-        taken = live.take(kind, before) if live is not None else None
+        taken = live.take(session, kind, before, base) if live is not None else None
         usable = taken if fresh and taken is not None and not _prepares(taken.settings) else None
         outcome = resolve_records(session, kind, touched, actor=actor, warm=usable)
         warm = outcome.warm
     results = _answers(session, keys, stored, reasons, summary.run_id, pending)
-    return Submission(results, live, warm, _position(session, kind))
+    return Submission(results, live, warm, _position(session, kind), _base(session, kind))
 
 
 def _resolved_before(session: Session, kind: Kind) -> bool:

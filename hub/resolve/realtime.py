@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,9 +29,9 @@ from hub.resolve.model import Parameters
 from hub.resolve.persist import assign_entities, insert_judgements, open_review_items
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
-from hub.store.models import Membership, ResolutionRun, utcnow
+from hub.store.models import STEWARD_JUDGEMENTS, ChangeEvent, Judgement, Membership, ResolutionRun, utcnow
 
-__all__ = ["RealtimeSummary", "Warm", "build_resolver", "resolve_records"]
+__all__ = ["RealtimeSummary", "Warm", "build_resolver", "catch_up", "resolve_records"]
 
 
 @dataclass(slots=True)
@@ -186,6 +187,86 @@ def resolve_records(
         session, actor, "resolution.run", [f"run:{this.id}"], after={"kind": kind.value, **this.stats}
     )
     return RealtimeSummary(len(order), joined, merged, len(judgement_rows), len(reviews), warm)
+
+
+def catch_up(session: Session, warm: Warm, since: int, until: int) -> bool:
+    """Bring a kept resolver up to the stewards' changes of its kind after change-feed entry `since`, up
+    to `until` (entries after it are the caller's own, of records it is about to resolve):
+    records merged, split or moved between entities, and stewards' decisions made or withdrawn. Only
+    for a kind whose records and weights are as the resolver has them (no record ingested, no run
+    since it was kept: `hub.submit` checks); False where the changes name a record it does not hold,
+    and the resolver must be read again. Reads the touched entities' members and the kind's stewards'
+    decisions, not the kind's records: milliseconds where a new read takes 44 s at 1M persons."""
+    kind = warm.kind.value
+    touched: set[str] = set()
+    for entity, other in session.execute(
+        select(ChangeEvent.entity_id, ChangeEvent.other_id).where(
+            ChangeEvent.kind == kind,
+            ChangeEvent.relation.is_(None),
+            ChangeEvent.id > since,
+            ChangeEvent.id <= until,
+        )
+    ):
+        touched.add(entity)
+        if other is not None:
+            touched.add(other)  # a merge's survivor, the entity a split took records from
+    ids = np.asarray(warm.ids, dtype=np.int64)
+    if ids.size > 1 and not bool((ids[1:] > ids[:-1]).all()):
+        return False  # the indices cannot be found by id
+    members: dict[str, list[int]] = {}
+    names = sorted(touched)
+    for start in range(0, len(names), 500):
+        for record_id, entity in session.execute(
+            select(Membership.record_id, Membership.entity_id).where(
+                Membership.entity_id.in_(names[start : start + 500]), Membership.valid_to.is_(None)
+            )
+        ):
+            members.setdefault(entity, []).append(record_id)
+    groups: list[list[int]] = []
+    for records in members.values():
+        at = _indices(ids, records)
+        if at is None:
+            return False
+        groups.append(sorted(at))
+    resolver = warm.resolver
+    moved = {i for group in groups for i in group}
+    for label in {resolver.entity[i] for i in moved}:
+        staying = [i for i in resolver.members.pop(label, []) if i not in moved]
+        if staying:  # an entity that lost records and is not in the feed: not a change this reads
+            return False
+    for group in groups:
+        label = group[0]
+        for i in group:
+            resolver.entity[i] = label
+        resolver.members[label] = group
+    must: list[tuple[int, int]] = []
+    cannot: list[tuple[int, int]] = []
+    for a, b, decision in session.execute(
+        select(Judgement.record_a_id, Judgement.record_b_id, Judgement.decision).where(
+            Judgement.kind == warm.kind, STEWARD_JUDGEMENTS, Judgement.deleted_at.is_(None)
+        )
+    ):
+        pair = _indices(ids, [a, b])
+        if pair is None:
+            continue  # a decision on a record this resolver does not hold (as `steward_pairs`)
+        if decision == Decision.POSITIVE:
+            must.append((pair[0], pair[1]))
+        elif decision == Decision.NEGATIVE:
+            cannot.append((pair[0], pair[1]))
+    resolver.must_link, resolver.cannot_link = must, cannot
+    return True
+
+
+def _indices(ids: NDArray[np.int64], records: list[int]) -> list[int] | None:
+    """The resolver indices of these record ids (`ids` ascending), or None if one is not there."""
+    if not ids.size:
+        return None
+    wanted = np.asarray(records, dtype=np.int64)
+    at = np.minimum(np.searchsorted(ids, wanted), ids.size - 1)
+    if not bool((ids[at] == wanted).all()):
+        return None
+    found: list[int] = at.tolist()
+    return found
 
 
 def _current(session: Session, record_ids: list[int]) -> dict[int, str]:

@@ -24,7 +24,13 @@ if TYPE_CHECKING:
 
 _SHOWN_REASONS = 5
 _COUNTS = ("new", "changed", "unchanged", "quarantined", "flagged")
-_SEPARATOR_NAMES = {"\t": "tab", ";": "semicolon", "|": "vertical bar"}
+_SEPARATOR_NAMES = {
+    "\t": "tab",
+    ";": "semicolon",
+    "|": "vertical bar",
+    "，": "full-width comma",
+    "；": "full-width semicolon",
+}
 
 
 def _separator(summary: IngestSummary) -> str:

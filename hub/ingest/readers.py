@@ -676,14 +676,16 @@ _PRINTED_RULE = re.compile(r"[-+|=: ]*---[-+|=: ]*")
 _PRINTED_COUNT = re.compile(
     r"\(\s*\d+\s*[^()|]*\)|(?:\d+ rows? in set|Empty set)(?: \([^()]*\))?", re.IGNORECASE
 )
-_SEPARATORS = (",", "\t", ";", "|")
+# The last two are full-width, as a Chinese input method types them.
+_SEPARATORS = (",", "\t", ";", "|", "，", "；")
 
 
 def _layout(lines: list[str]) -> tuple[str, int]:
     """A CSV file's field separator and how many rows stand above its header, read off its first lines.
 
     The separator is the comma, the tab (a spreadsheet's "Unicode text"), the semicolon (a spreadsheet
-    saved where the comma is the decimal mark) or the vertical bar (database dumps): the one under
+    saved where the comma is the decimal mark), the vertical bar (database dumps) or the full-width comma
+    or semicolon (a file typed with a Chinese input method, `编号，姓名，地址`): the one under
     which the most of the rows after the header have the header's width, then the widest header;
     quotes are honoured, so a header name with a comma inside its quotes does not make a tab-separated
     file comma-separated. The comma on a tie. The header is the first row with two names or more, so

@@ -434,13 +434,20 @@ def test_rows_split_by_another_separator_fail_with_the_hint(
 
 @pytest.mark.parametrize(
     ("separator", "name", "encoding"),
-    [("\t", "tab", "utf-16"), (";", "semicolon", "utf-8"), ("|", "vertical bar", "gb18030")],
+    [
+        ("\t", "tab", "utf-16"),
+        (";", "semicolon", "utf-8"),
+        ("|", "vertical bar", "gb18030"),
+        ("，", "full-width comma", "gb18030"),
+        ("；", "full-width semicolon", "utf-8"),
+    ],
 )
 def test_a_csv_separated_otherwise_is_read_with_its_separator(
     hub: Hub, database_url: str, tmp_path: Path, separator: str, name: str, encoding: str
 ) -> None:
     """A spreadsheet's "Unicode text" export (UTF-16, tabs), one saved where the comma is the decimal
-    mark (semicolons), a database dump (bars): the separator is read off the header and said."""
+    mark (semicolons), a database dump (bars), a list typed with a Chinese input method (full-width
+    commas or semicolons): the separator is read off the header and said."""
     path = tmp_path / "rental.csv"
     rows = [
         ["编号", "姓名", "地址"],
@@ -485,6 +492,18 @@ def test_a_csv_separated_otherwise_is_read_with_its_separator(
         ),
         ("2023年出租房屋登记表\nkey\tname\nk1\t王伟\nk2\t李娜\n", "\t", {"key": "k1", "name": "王伟"}),
         ("\n\nkey\nk1\n", ",", {"key": "k1"}),
+        # full-width commas inside the values of a comma file
+        (
+            "key,name,remark\nk1,王伟,张三，李四，王五\n",
+            ",",
+            {"key": "k1", "name": "王伟", "remark": "张三，李四，王五"},
+        ),
+        # ASCII commas inside the values of a file typed with full-width ones
+        (
+            "编号，姓名，地址\nk1，王伟，江苏,苏州\n",
+            "，",
+            {"编号": "k1", "姓名": "王伟", "地址": "江苏,苏州"},
+        ),
     ],
     ids=[
         "comma",
@@ -494,6 +513,8 @@ def test_a_csv_separated_otherwise_is_read_with_its_separator(
         "title-and-blank-line",
         "title-over-tabs",
         "blank-lines-over-one-column",
+        "comma-with-full-width-commas",
+        "full-width-comma-with-commas",
     ],
 )
 def test_the_separator_and_header_are_the_ones_the_rows_agree_on(

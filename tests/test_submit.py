@@ -58,6 +58,18 @@ def submit(
     return submission.results
 
 
+def warm_city(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str, people: int
+) -> tuple[Engine, list[tuple[dict[str, Any], str]], LiveResolvers, list[Submitted], Warm]:
+    """A small resolved city, `people` of its household-registry persons, and a process's resolvers
+    after a first submission of the first of them, with the persons' resolver it kept warm."""
+    engine = resolved_city(request, tmp_path, persons=150, backend=backend)
+    chosen = household(engine, people)
+    live = LiveResolvers()
+    first = submit(engine, [as_tax(chosen[0][0], "t0")], live)  # reads the persons, keeps them warm
+    return engine, chosen, live, first, live._warm[Kind.PERSON][0]
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = resolved_city(request, tmp_path_factory.mktemp("submit"), persons=200)
@@ -246,11 +258,7 @@ def test_a_change_to_another_kind_leaves_a_kinds_resolver_warm(
     entity and merge of two addresses leave the persons' kept resolver current, so the next person
     submission resolves on it without reading the persons again. A person record stored by another
     writer still makes it stale."""
-    engine = resolved_city(request, tmp_path, persons=150, backend=backend)
-    people = household(engine, 3)
-    live = LiveResolvers()
-    first = submit(engine, [as_tax(people[0][0], "t0")], live)  # reads the persons, keeps them warm
-    kept = live._warm[Kind.PERSON][0]
+    engine, people, live, first, kept = warm_city(request, tmp_path, backend, 3)
     active = Entity.status == EntityStatus.ACTIVE
     with Session(engine) as session, session.begin():
         company = session.scalars(select(Entity.id).where(Entity.kind == Kind.LEGAL_ENTITY, active)).first()
@@ -299,11 +307,7 @@ def test_stewards_merges_and_splits_reach_the_kept_resolver_without_reading_the_
     submission catches the kept resolver up from the change feed (the touched entities' members, the
     stewards' decisions) instead of reading every person again (44 s at 1M), and the resolver's
     entities are the database's, so the submission cannot undo the steward's edit."""
-    engine = resolved_city(request, tmp_path, persons=150, backend=backend)
-    people = household(engine, 3)
-    live = LiveResolvers()
-    submit(engine, [as_tax(people[0][0], "t0")], live)
-    kept = live._warm[Kind.PERSON][0]
+    engine, people, live, _, kept = warm_city(request, tmp_path, backend, 3)
     with Session(engine) as session, session.begin():
         merge_entities(session, people[2][1], None, people[1][1], None, "steward:test")
         several = session.execute(
@@ -339,11 +343,7 @@ def test_a_stewards_decision_that_moves_no_entity_reaches_the_warm_resolver(
     entry; a warm resolver that missed it could join the two through the next submitted record, against
     the steward's decision. The next submission catches the kept resolver up, and it holds the pair as
     one to keep apart; the decision's undo, which withdraws the judgement, reaches it too."""
-    engine = resolved_city(request, tmp_path, persons=150, backend=backend)
-    people = household(engine, 1)
-    live = LiveResolvers()
-    submit(engine, [as_tax(people[0][0], "t0")], live)
-    kept = live._warm[Kind.PERSON][0]
+    engine, people, live, _, kept = warm_city(request, tmp_path, backend, 1)
     with Session(engine) as session, session.begin():
         current = {
             record: entity

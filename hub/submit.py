@@ -116,13 +116,17 @@ class LiveResolvers:
 
     def prepare(self, engine: Engine, kind: Kind) -> bool:
         """Before a submission of `kind` takes the write lock: if the kind's kept resolver is missing or
-        behind the kind's changes, read the kind into a new one now, holding no lock, so that the
-        submission finds it warm instead of reading the kind while every other writer waits (seconds at
-        50k persons, 44 s at 1M). Whether a resolver is kept at the kind's newest entry afterwards.
+        behind the kind's records or weights, read the kind into a new one now, holding no lock, so that
+        the submission finds it warm instead of reading the kind while every other writer waits
+        (seconds at 50k persons, 44 s at 1M). Whether a resolver the submission can use (as kept, or
+        caught up) is kept afterwards.
 
-        Nothing is kept if the kind changed while it was read (another writer was at work: the
-        submission then reads the kind itself, as before), nor for a kind never resolved or whose
-        matching prepares the whole table first (those always take the full path)."""
+        A steward's edit while the kind is read does not waste the read: the resolver is kept at the
+        position read before it, and the submission catches it up (catching up sets what it reads from
+        the database as it is, so an edit the read already saw is no harm). Nothing is kept if records
+        were stored or a run made meanwhile (the submission then reads the kind itself, as before), nor
+        for a kind never resolved or whose matching prepares the whole table first (those always take
+        the full path)."""
         with self._preparing.setdefault(kind, threading.Lock()):  # one read of a kind at a time
             with Session(engine) as session:
                 position, base = _position(session, kind), _base(session, kind)
@@ -134,12 +138,12 @@ class LiveResolvers:
                 if not _resolved_before(session, kind) or _prepares(latest_run(session, kind).settings):
                     return False
                 resolver, loaded, run = build_resolver(session, kind)
-                if _position(session, kind) != position or _base(session, kind) != base:
+                if _base(session, kind) != base:
                     return False
             warm = Warm(kind, resolver, list(loaded.record_ids), run.id, run.settings)
             with self._lock:
                 if kind in self._warm:  # a submission kept one meanwhile: it is at least as recent
-                    return self._warm[kind][1] == position
+                    return True
                 self._warm[kind] = (warm, position, base)
             return True
 

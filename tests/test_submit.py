@@ -13,6 +13,7 @@ from resolved_city import resolved_city
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from hub import submit as submission
 from hub.api.review import take_effect
 from hub.domain import Decision, EntityStatus, Kind, ReviewStatus
 from hub.errors import BusyError, InputError
@@ -332,6 +333,35 @@ def test_stewards_merges_and_splits_reach_the_kept_resolver_without_reading_the_
     warm_entities, stored_entities = _entities(engine, kept)
     assert warm_entities == stored_entities
     assert any(several[1] in entity and len(entity) == 1 for entity in stored_entities)  # and the split
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_stewards_edit_while_the_kind_is_read_ahead_does_not_waste_the_read(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A steward merges two persons while the API reads the persons ahead of a submission: the read is
+    kept (at the position before it) and the submission catches it up instead of reading again."""
+    engine = resolved_city(request, tmp_path, persons=150, backend=backend)
+    people = household(engine, 2)
+    live = LiveResolvers()
+    read = submission.build_resolver
+
+    def merged_meanwhile(session: Session, kind: Kind) -> Any:
+        built = read(session, kind)
+        with Session(engine) as other, other.begin():  # another request's edit, committed meanwhile
+            merge_entities(other, people[1][1], None, people[0][1], None, "steward:test")
+        return built
+
+    monkeypatch.setattr(submission, "build_resolver", merged_meanwhile)
+    assert live.prepare(engine, Kind.PERSON)
+    monkeypatch.undo()
+    ahead = live._warm[Kind.PERSON][0]
+    (answer,) = submit(engine, [as_tax(people[0][0], "t0")], live)
+    assert live._warm[Kind.PERSON][0] is ahead  # caught up, not read again
+    assert (answer.outcome, answer.entity_id) == (Outcome.JOINED, people[1][1])  # into the survivor
+    warm_entities, stored_entities = _entities(engine, ahead)
+    assert warm_entities == stored_entities
     engine.dispose()
 
 

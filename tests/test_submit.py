@@ -309,6 +309,9 @@ def test_stewards_merges_and_splits_reach_the_kept_resolver_without_reading_the_
     stewards' decisions) instead of reading every person again (44 s at 1M), and the resolver's
     entities are the database's, so the submission cannot undo the steward's edit."""
     engine, people, live, _, kept = warm_city(request, tmp_path, backend, 3)
+    # Two records resolved by key, not by row: the resolver's record ids are no longer ascending.
+    submit(engine, [{"key": "t9b", "name": "诸葛明月"}, {"key": "t9a", "name": "上官云"}], live)
+    assert live._warm[Kind.PERSON][0] is kept and kept.ids != sorted(kept.ids)
     with Session(engine) as session, session.begin():
         merge_entities(session, people[2][1], None, people[1][1], None, "steward:test")
         several = session.execute(

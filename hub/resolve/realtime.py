@@ -114,7 +114,11 @@ def resolve_records(
         loaded = load_records(session, kind, settings, only=sorted(new))
         all_ids, table = loaded.record_ids, loaded.table
     resolver, ids = warm.resolver, warm.ids  # record id of each resolver index, growing as records come
-    order = [i for i, record_id in enumerate(all_ids) if record_id in new]
+    # One by one in the order of their source and key, not of their rows: the same records resolve
+    # alike however the file that brought them was sorted (under the hard rules, the first of two
+    # rival joins wins).
+    rank = table.ranks()
+    order = sorted((i for i, record_id in enumerate(all_ids) if record_id in new), key=lambda i: int(rank[i]))
     touched: set[int] = set()
     bulk = BulkWriter(session.connection())
     stamp = bulk.timestamp(utcnow())
@@ -210,9 +214,9 @@ def catch_up(session: Session, warm: Warm, since: int, until: int) -> bool:
         touched.add(entity)
         if other is not None:
             touched.add(other)  # a merge's survivor, the entity a split took records from
-    ids = np.asarray(warm.ids, dtype=np.int64)
-    if ids.size > 1 and not bool((ids[1:] > ids[:-1]).all()):
-        return False  # the indices cannot be found by id
+    ids = np.asarray(warm.ids, dtype=np.int64)  # ascending, unless a submission of several came
+    sorter = None if bool((ids[1:] > ids[:-1]).all()) else np.argsort(ids, kind="stable")
+    found_by = _Finder(ids if sorter is None else ids[sorter], sorter)
     members: dict[str, list[int]] = {}
     names = sorted(touched)
     for start in range(0, len(names), 500):
@@ -224,7 +228,7 @@ def catch_up(session: Session, warm: Warm, since: int, until: int) -> bool:
             members.setdefault(entity, []).append(record_id)
     groups: list[list[int]] = []
     for records in members.values():
-        at = _indices(ids, records)
+        at = found_by.indices(records)
         if at is None:
             return False
         groups.append(sorted(at))
@@ -246,7 +250,7 @@ def catch_up(session: Session, warm: Warm, since: int, until: int) -> bool:
             Judgement.kind == warm.kind, STEWARD_JUDGEMENTS, Judgement.deleted_at.is_(None)
         )
     ):
-        pair = _indices(ids, [a, b])
+        pair = found_by.indices([a, b])
         if pair is None:
             continue  # a decision on a record this resolver does not hold (as `steward_pairs`)
         if decision == Decision.POSITIVE:
@@ -257,16 +261,25 @@ def catch_up(session: Session, warm: Warm, since: int, until: int) -> bool:
     return True
 
 
-def _indices(ids: NDArray[np.int64], records: list[int]) -> list[int] | None:
-    """The resolver indices of these record ids (`ids` ascending), or None if one is not there."""
-    if not ids.size:
-        return None
-    wanted = np.asarray(records, dtype=np.int64)
-    at = np.minimum(np.searchsorted(ids, wanted), ids.size - 1)
-    if not bool((ids[at] == wanted).all()):
-        return None
-    found: list[int] = at.tolist()
-    return found
+@dataclass(frozen=True, slots=True)
+class _Finder:
+    """A resolver's indices by record id: its ids sorted, and where each sorted one stands (None: the
+    ids were sorted already)."""
+
+    keys: NDArray[np.int64]
+    sorter: NDArray[np.int64] | None
+
+    def indices(self, records: list[int]) -> list[int] | None:
+        """The resolver indices of these record ids, or None if one is not there."""
+        keys = self.keys
+        if not keys.size:
+            return None
+        wanted = np.asarray(records, dtype=np.int64)
+        at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+        if not bool((keys[at] == wanted).all()):
+            return None
+        found: list[int] = (at if self.sorter is None else self.sorter[at]).tolist()
+        return found
 
 
 def _current(session: Session, record_ids: list[int]) -> dict[int, str]:

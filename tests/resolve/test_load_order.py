@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from emptied import truncate_all
+from resolved_city import resolved_city
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from hub.domain import Kind
 from hub.export import crosswalk_rows
 from hub.generate import generate_city
 from hub.ingest import ingest_file
+from hub.normalize.identifiers import resident_id_check_char
 from hub.resolve.run import plan_resolution, run_resolution
 from hub.store.database import make_engine
 from hub.store.models import Link, ResolutionRun
@@ -120,3 +122,44 @@ def test_records_loaded_in_another_order_resolve_to_the_same_entities_weights_an
     assert weights_again == weights
     assert entities_again == entities
     assert links_again == links
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_nights_new_records_resolve_one_by_one_alike_in_any_row_order(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """Three new grid records of one person's name, phone and flat: one without an ID number, two with
+    different valid ones. The one without joins whichever of the two is resolved first, and the two
+    never join each other; so the night's result must not hang on how the file was sorted. New records
+    are resolved one by one in the order of their source and key."""
+    same = {"name": "欧阳明月", "phone": "13912345678", "address": "泉辛新村99幢1单元702室"}
+    rows = [
+        {"key": "g-1", **same},
+        {"key": "g-2", **same, "id_number": _resident_id("32058119800101123")},
+        {"key": "g-3", **same, "id_number": _resident_id("32058119850505234")},
+    ]
+    outcomes = []
+    for name, order in (("sorted", rows), ("resorted", [rows[0], rows[2], rows[1]])):
+        (tmp_path / name).mkdir()
+        engine = resolved_city(request, tmp_path / name, persons=150, backend=backend)
+        path = tmp_path / name / "grid.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in order), encoding="utf-8")
+        ingest_file(engine, path, "grid_collection", Kind.PERSON, workers=0)
+        plan = plan_resolution(engine, [Kind.PERSON])
+        assert list(plan.incremental) == [Kind.PERSON]  # one by one, not a batch run
+        run_resolution(engine, plan, workers=0)
+        entities: dict[str, list[str]] = {}
+        for _source, _kind, key, entity in crosswalk_rows(engine, Kind.PERSON):
+            if key.startswith("g-"):
+                entities.setdefault(entity, []).append(key)
+        outcomes.append(sorted(sorted(keys) for keys in entities.values()))
+        engine.dispose()
+    assert outcomes[0] == [["g-1", "g-2"], ["g-3"]]
+    assert outcomes[1] == outcomes[0]
+
+
+def _resident_id(first17: str) -> str:
+    return first17 + resident_id_check_char(first17)

@@ -151,14 +151,19 @@ def test_a_nights_new_records_resolve_one_by_one_alike_in_any_row_order(
         plan = plan_resolution(engine, [Kind.PERSON])
         assert list(plan.incremental) == [Kind.PERSON]  # one by one, not a batch run
         run_resolution(engine, plan, workers=0)
-        entities: dict[str, list[str]] = {}
-        for _source, _kind, key, entity in crosswalk_rows(engine, Kind.PERSON):
-            if key.startswith("g-"):
-                entities.setdefault(entity, []).append(key)
-        outcomes.append(sorted(sorted(keys) for keys in entities.values()))
+        outcomes.append(_grid_entities(engine))
         engine.dispose()
     assert outcomes[0] == [["g-1", "g-2"], ["g-3"]]
     assert outcomes[1] == outcomes[0]
+
+
+def _grid_entities(engine: Engine) -> list[list[str]]:
+    """The test's grid records (keys `g-…`) grouped by entity."""
+    entities: dict[str, list[str]] = {}
+    for _source, _kind, key, entity in crosswalk_rows(engine, Kind.PERSON):
+        if key.startswith("g-"):
+            entities.setdefault(entity, []).append(key)
+    return sorted(sorted(keys) for keys in entities.values())
 
 
 def _resident_id(first17: str) -> str:

@@ -103,10 +103,10 @@ class LiveResolvers:
             kept = self._warm.pop(kind, None)
         if kept is None:
             return None
-        warm, at, _ = kept
+        warm, at, at_base = kept
         if at == position:
             return warm
-        if kept[2] != base or not catch_up(session, warm, at[0], position[0]):
+        if at_base != base or not catch_up(session, warm, at[0], position[0]):
             return None
         return warm
 

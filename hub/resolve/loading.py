@@ -6,7 +6,7 @@ columns, so that a million persons load in seconds and without a dict per record
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,14 +15,14 @@ import pyarrow as pa
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from hub.domain import DERIVED_SOURCE, ActorType, Decision, Kind
+from hub.domain import DERIVED_SOURCE, Decision, Kind
 from hub.errors import NotFoundError
 from hub.normalize.fields import flatten
 from hub.resolve.columns import Column, IntArray, JsonColumnsBuilder, RecordTable, string_column
 from hub.resolve.groups import name_groups
 from hub.resolve.model import Parameters
 from hub.resolve.settings import MatchSettings
-from hub.store.models import Judgement, ResolutionRun
+from hub.store.models import STEWARD_JUDGEMENTS, Judgement, ResolutionRun
 from hub.store.sql import driver_cursor, is_sqlite, json_object
 
 __all__ = [
@@ -174,16 +174,16 @@ def _ranks(
 
 
 def steward_pairs(
-    session: Session, kind: Kind, index: dict[int, int]
+    session: Session, kind: Kind, index: Mapping[int, int]
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Stewards' live positive and negative decisions on `kind`, as pairs of indices in `index`."""
+    """Stewards' live positive and negative decisions on `kind`, as pairs of indices in `index` (record
+    id → index; decisions on records it lacks are left out). The stewards' condition is written as
+    the partial index `ix_judgement_steward`'s, which a bound parameter would not match."""
     must: list[tuple[int, int]] = []
     cannot: list[tuple[int, int]] = []
     rows = session.execute(
         select(Judgement.record_a_id, Judgement.record_b_id, Judgement.decision).where(
-            Judgement.kind == kind,
-            Judgement.actor_type == ActorType.STEWARD,
-            Judgement.deleted_at.is_(None),
+            Judgement.kind == kind, STEWARD_JUDGEMENTS, Judgement.deleted_at.is_(None)
         )
     )
     for a, b, decision in rows:

@@ -10,7 +10,7 @@ call.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable
+from collections.abc import Collection, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from hub.resolve.model import Parameters
 from hub.resolve.persist import assign_entities, insert_judgements, open_review_items
 from hub.resolve.settings import MatchSettings
 from hub.store.bulk import BulkWriter
-from hub.store.models import STEWARD_JUDGEMENTS, ChangeEvent, Judgement, Membership, ResolutionRun, utcnow
+from hub.store.models import ChangeEvent, Membership, ResolutionRun, utcnow
 
 __all__ = ["RealtimeSummary", "Warm", "build_resolver", "catch_up", "resolve_records"]
 
@@ -243,42 +243,39 @@ def catch_up(session: Session, warm: Warm, since: int, until: int) -> bool:
         for i in group:
             resolver.entity[i] = label
         resolver.members[label] = group
-    must: list[tuple[int, int]] = []
-    cannot: list[tuple[int, int]] = []
-    for a, b, decision in session.execute(
-        select(Judgement.record_a_id, Judgement.record_b_id, Judgement.decision).where(
-            Judgement.kind == warm.kind, STEWARD_JUDGEMENTS, Judgement.deleted_at.is_(None)
-        )
-    ):
-        pair = found_by.indices([a, b])
-        if pair is None:
-            continue  # a decision on a record this resolver does not hold (as `steward_pairs`)
-        if decision == Decision.POSITIVE:
-            must.append((pair[0], pair[1]))
-        elif decision == Decision.NEGATIVE:
-            cannot.append((pair[0], pair[1]))
-    resolver.must_link, resolver.cannot_link = must, cannot
+    resolver.must_link, resolver.cannot_link = steward_pairs(session, warm.kind, found_by)
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class _Finder:
-    """A resolver's indices by record id: its ids sorted, and where each sorted one stands (None: the
-    ids were sorted already)."""
+class _Finder(Mapping[int, int]):
+    """A resolver's indices by record id (a mapping, without a dict of millions of entries): its ids
+    sorted, and where each sorted one stands (None: the ids were sorted already)."""
 
-    keys: NDArray[np.int64]
-    sorter: NDArray[np.int64] | None
+    def __init__(self, ids: NDArray[np.int64], sorter: NDArray[np.int64] | None) -> None:
+        self._ids, self._sorter = ids, sorter
+
+    def __getitem__(self, record: int) -> int:
+        found = self.indices([record])
+        if found is None:
+            raise KeyError(record)
+        return found[0]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids.tolist())
+
+    def __len__(self) -> int:
+        return int(self._ids.size)
 
     def indices(self, records: list[int]) -> list[int] | None:
         """The resolver indices of these record ids, or None if one is not there."""
-        keys = self.keys
-        if not keys.size:
+        ids = self._ids
+        if not ids.size:
             return None
         wanted = np.asarray(records, dtype=np.int64)
-        at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
-        if not bool((keys[at] == wanted).all()):
+        at = np.minimum(np.searchsorted(ids, wanted), ids.size - 1)
+        if not bool((ids[at] == wanted).all()):
             return None
-        found: list[int] = (at if self.sorter is None else self.sorter[at]).tolist()
+        found: list[int] = (at if self._sorter is None else self._sorter[at]).tolist()
         return found
 
 
